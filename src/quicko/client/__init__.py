@@ -1,0 +1,1 @@
+"""The client engine: connection supervisor, heartbeat and the QuickoClient façade (asyncio)."""

@@ -1,0 +1,1 @@
+"""Message model, delivery status and the outbound queue (sans-I/O)."""

@@ -1,0 +1,1 @@
+"""The zero-knowledge relay: listener, pure router, registry, directory, limits (asyncio)."""

@@ -1,0 +1,1 @@
+"""Ephemeral in-memory message store with a TTL (sans-I/O)."""
