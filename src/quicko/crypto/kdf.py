@@ -1,0 +1,106 @@
+"""Key derivation, MAC and hashing: HKDF-SHA256, HMAC-SHA256, SHA-256.
+
+Every derivation is domain-separated by a versioned label (:func:`label`), and everything that
+hashes or authenticates several fields encodes them unambiguously with :func:`encode_fields`
+(each field prefixed by its 4-byte big-endian length), so that no two different field lists
+produce the same bytes.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+__all__ = [
+    "HKDF_MAX_LENGTH",
+    "LABEL_PREFIX",
+    "encode_fields",
+    "hkdf_sha256",
+    "hmac_sha256",
+    "label",
+    "sha256",
+]
+
+LABEL_PREFIX = b"quicko2/v2/"
+"""Prefix of every HKDF info label; the version in it changes with any change of derivation."""
+
+HKDF_MAX_LENGTH = 255 * 32
+"""Largest HKDF-SHA256 output, in bytes (RFC 5869 §2.3: 255 times the hash length)."""
+
+_FIELD_LENGTH_SIZE = 4
+_MAX_FIELD_LENGTH = 2 ** (8 * _FIELD_LENGTH_SIZE) - 1
+
+
+def label(purpose: str) -> bytes:
+    """Return the versioned, domain-separated HKDF info label for ``purpose``.
+
+    Args:
+        purpose: a short, non-empty ASCII name such as ``"identity/x25519"``.
+
+    Returns:
+        ``b"quicko2/v2/" + purpose`` encoded as ASCII.
+
+    Raises:
+        ValueError: ``purpose`` is empty or not ASCII.
+    """
+    if not purpose or not purpose.isascii():
+        raise ValueError("a KDF label purpose must be a non-empty ASCII string")
+    return LABEL_PREFIX + purpose.encode("ascii")
+
+
+def hkdf_sha256(ikm: bytes, *, salt: bytes | None, info: bytes, length: int) -> bytes:
+    """Derive ``length`` bytes with HKDF-SHA256 (RFC 5869).
+
+    Args:
+        ikm: input keying material.
+        salt: the salt; ``None`` (or empty) means a string of 32 zero bytes.
+        info: context; build it with :func:`label` (and :func:`encode_fields`).
+        length: number of bytes to derive, from 1 to :data:`HKDF_MAX_LENGTH`.
+
+    Returns:
+        The output keying material.
+
+    Raises:
+        ValueError: ``length`` is out of range.
+    """
+    if not 1 <= length <= HKDF_MAX_LENGTH:
+        raise ValueError(f"HKDF-SHA256 output length must be between 1 and {HKDF_MAX_LENGTH}")
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """Return the 32-byte HMAC-SHA256 of ``data`` under ``key``.
+
+    Compare tags with :func:`hmac.compare_digest`, never with ``==``.
+    """
+    mac = crypto_hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    return mac.finalize()
+
+
+def encode_fields(*parts: bytes) -> bytes:
+    """Encode ``parts`` unambiguously: each one prefixed by its 4-byte big-endian length.
+
+    Use it to build associated data and hash inputs from several fields.
+
+    Raises:
+        ValueError: a part is 2**32 bytes or longer.
+    """
+    out = bytearray()
+    for part in parts:
+        if len(part) > _MAX_FIELD_LENGTH:
+            raise ValueError("a field is too long to be length-prefixed")
+        out += len(part).to_bytes(_FIELD_LENGTH_SIZE, "big")
+        out += part
+    return bytes(out)
+
+
+def sha256(*parts: bytes) -> bytes:
+    """Return the SHA-256 of the unambiguous encoding of ``parts`` (see :func:`encode_fields`).
+
+    Note that this is *not* the plain SHA-256 of the concatenated parts, even for one part.
+    """
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(encode_fields(*parts))
+    return digest.finalize()
