@@ -1,14 +1,29 @@
-"""Entry point of the ``quicko`` command: builds the parser and dispatches sub-commands."""
+"""Entry point of the ``quicko`` command: builds the parser and dispatches sub-commands.
+
+Each sub-command module has a ``register(subparsers)`` function that adds its parsers and sets
+``handler`` (``Callable[[argparse.Namespace], int]``) with ``set_defaults``; to add a command,
+write such a module and append its ``register`` to :data:`REGISTRARS`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Final
 
 from quicko import __version__
+from quicko.cli import keys
 
-__all__ = ["build_parser", "main"]
+if TYPE_CHECKING:
+    from argparse import _SubParsersAction
+
+__all__ = ["REGISTRARS", "build_parser", "main"]
+
+REGISTRARS: Final[tuple[Callable[[_SubParsersAction[argparse.ArgumentParser]], None], ...]] = (
+    keys.register,
+)
+"""The ``register(subparsers)`` function of every sub-command module, in help order."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Quicko2: ephemeral, end-to-end encrypted messenger.",
     )
     parser.add_argument("--version", action="version", version=f"quicko {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in REGISTRARS:
+        register(subparsers)
     return parser
 
 

@@ -1,0 +1,72 @@
+"""Identities, QuickoKey addresses, seed phrases, display names, invite codes, safety numbers.
+
+Everything here is pure (DESIGN.md §3): no I/O, and randomness is an ``rng`` argument
+(:data:`quicko.crypto.RandomSource`); the edge passes :func:`secrets.token_bytes`.
+
+- :class:`RootSecret`: the 16-byte root secret, written down as a 16-word seed phrase
+  (:func:`parse_seed_phrase`, :func:`normalize_seed_phrase`, :func:`seed_phrase_words`).
+- :class:`Identity`: the private side (root secret, X25519 and Ed25519 key pairs derived
+  with HKDF); :class:`PublicIdentity`: the address and the public keys it commits to.
+- QuickoKey addresses (:func:`compute_address`, :func:`verify_address`,
+  :func:`format_quickokey`, :func:`parse_quickokey`) and display names (:func:`display_name`).
+- Invite codes (:class:`InviteCode`, :func:`parse_invite_code`, :func:`is_valid_nameplate`).
+- Safety numbers (:func:`safety_number`).
+"""
+
+from __future__ import annotations
+
+from quicko.identity.address import (
+    ADDRESS_BYTES,
+    PUBLIC_KEY_BYTES,
+    QUICKOKEY_EXAMPLE,
+    compute_address,
+    format_quickokey,
+    parse_quickokey,
+    verify_address,
+)
+from quicko.identity.invite import (
+    CROCKFORD_ALPHABET,
+    INVITE_CODE_BYTES,
+    InviteCode,
+    is_valid_nameplate,
+    parse_invite_code,
+)
+from quicko.identity.keys import Identity, PublicIdentity, derive_key_pairs
+from quicko.identity.names import display_name
+from quicko.identity.safety import safety_number
+from quicko.identity.seed import (
+    ROOT_SECRET_BYTES,
+    SEED_PHRASE_WORDS,
+    RootSecret,
+    normalize_seed_phrase,
+    parse_seed_phrase,
+    seed_phrase_words,
+)
+from quicko.identity.wordlist import WORDS
+
+__all__ = [
+    "ADDRESS_BYTES",
+    "CROCKFORD_ALPHABET",
+    "INVITE_CODE_BYTES",
+    "PUBLIC_KEY_BYTES",
+    "QUICKOKEY_EXAMPLE",
+    "ROOT_SECRET_BYTES",
+    "SEED_PHRASE_WORDS",
+    "WORDS",
+    "Identity",
+    "InviteCode",
+    "PublicIdentity",
+    "RootSecret",
+    "compute_address",
+    "derive_key_pairs",
+    "display_name",
+    "format_quickokey",
+    "is_valid_nameplate",
+    "normalize_seed_phrase",
+    "parse_invite_code",
+    "parse_quickokey",
+    "parse_seed_phrase",
+    "safety_number",
+    "seed_phrase_words",
+    "verify_address",
+]
