@@ -1,0 +1,243 @@
+"""Outgoing messages on their way: the offline queue and the retransmission tracker (DESIGN.md §5).
+
+Two bounded, ordered containers keyed by message id, generic over the item they hold (the
+client stores the ready-to-send frames of a message: one per recipient in a group). Neither
+ever loses a message silently: whatever leaves them other than by an explicit
+:meth:`~OutboundQueue.remove` or :meth:`~OutboundQueue.drain` is returned to the caller, who
+reports it :attr:`~quicko.messaging.status.DeliveryStatus.FAILED`.
+
+- :class:`OutboundQueue` holds messages written while offline: a ring buffer of 500 by default.
+  :meth:`~OutboundQueue.push` on a full queue drops the oldest message and returns it.
+- :class:`UnackedTracker` holds every message whose frames went out but that is not yet
+  DELIVERED, so that the client retransmits the *same* frames after each reconnect
+  (at-least-once; the recipient shows each message once). Messages leave it when delivered
+  (:meth:`~UnackedTracker.remove`), when it is full (the oldest, returned by
+  :meth:`~UnackedTracker.track`), or when their time to live passes
+  (:meth:`~UnackedTracker.expire`).
+
+The intended flow in the client (the I/O shell supplies ``now_ms``)::
+
+    offline:    for old_mid, _ in queue.push(mid, frames): report old_mid FAILED
+    connected:  for mid, frames in queue.drain():
+                    send(frames)
+                    for old_mid, _ in tracker.track(mid, frames, now_ms): report old_mid FAILED
+    reconnect:  for mid, frames in tracker.pending(): send(frames)   (the same ciphertext)
+    receipt:    tracker.remove(mid)             (DELIVERED or READ: stop retransmitting)
+    timer:      for mid in tracker.expire(now_ms): report mid FAILED   (at next_deadline())
+
+Time is an argument (``now_ms``, milliseconds), never read here. If it goes backwards, an item
+is timed from the latest time seen, so items stay in time order and expire in insertion order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Final, Generic, TypeVar
+
+__all__ = [
+    "DEFAULT_OUTBOUND_CAPACITY",
+    "DEFAULT_UNACKED_CAPACITY",
+    "DEFAULT_UNACKED_TTL_MS",
+    "OutboundQueue",
+    "UnackedTracker",
+]
+
+DEFAULT_OUTBOUND_CAPACITY: Final = 500
+"""Messages the offline queue holds before it drops the oldest (DESIGN.md §5)."""
+
+DEFAULT_UNACKED_CAPACITY: Final = 1_000
+"""Undelivered messages tracked for retransmission: as many as the store keeps (DESIGN.md §8)."""
+
+DEFAULT_UNACKED_TTL_MS: Final = 3_600_000
+"""How long an undelivered message is retransmitted before it is FAILED: the session TTL."""
+
+T = TypeVar("T")
+
+
+def _check_positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+
+
+class OutboundQueue(Generic[T]):
+    """Messages waiting for a connection, in the order they were written; oldest dropped first.
+
+    Args:
+        capacity: the most messages held; at least 1.
+
+    Raises:
+        ValueError: ``capacity`` is below 1.
+    """
+
+    __slots__ = ("_capacity", "_items")
+
+    def __init__(self, capacity: int = DEFAULT_OUTBOUND_CAPACITY) -> None:
+        _check_positive("capacity", capacity)
+        self._capacity = capacity
+        self._items: OrderedDict[bytes, T] = OrderedDict()
+
+    @property
+    def capacity(self) -> int:
+        """The most messages this queue holds."""
+        return self._capacity
+
+    def push(self, message_id: bytes, item: T) -> list[tuple[bytes, T]]:
+        """Queue a message behind the others.
+
+        Args:
+            message_id: the message's id, not already queued.
+            item: what to send for it (its frames).
+
+        Returns:
+            The messages dropped to make room, oldest first (empty unless the queue was full).
+            The caller reports them FAILED.
+
+        Raises:
+            ValueError: ``message_id`` is already queued (local misuse).
+        """
+        if message_id in self._items:
+            raise ValueError("this message id is already queued")
+        self._items[message_id] = item
+        dropped: list[tuple[bytes, T]] = []
+        while len(self._items) > self._capacity:
+            dropped.append(self._items.popitem(last=False))
+        return dropped
+
+    def remove(self, message_id: bytes) -> T | None:
+        """Take one message out of the queue (for example, it expired or its session closed).
+
+        Returns:
+            Its item, or ``None`` if it is not queued.
+        """
+        return self._items.pop(message_id, None)
+
+    def drain(self) -> list[tuple[bytes, T]]:
+        """Take every message out, oldest first, to send them now."""
+        drained = list(self._items.items())
+        self._items.clear()
+        return drained
+
+    def clear(self) -> None:
+        """Drop everything without reporting it (the session is being destroyed)."""
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._items
+
+    def __repr__(self) -> str:
+        return f"OutboundQueue({len(self._items)}/{self._capacity})"
+
+
+class UnackedTracker(Generic[T]):
+    """Messages sent but not yet delivered, kept to retransmit after a reconnect.
+
+    Args:
+        capacity: the most messages tracked; at least 1.
+        ttl_ms: how long a message is tracked before :meth:`expire` reports it; at least 1.
+
+    Raises:
+        ValueError: ``capacity`` or ``ttl_ms`` is below 1.
+    """
+
+    __slots__ = ("_capacity", "_items", "_latest_ms", "_ttl_ms")
+
+    def __init__(
+        self,
+        *,
+        capacity: int = DEFAULT_UNACKED_CAPACITY,
+        ttl_ms: int = DEFAULT_UNACKED_TTL_MS,
+    ) -> None:
+        _check_positive("capacity", capacity)
+        _check_positive("ttl_ms", ttl_ms)
+        self._capacity = capacity
+        self._ttl_ms = ttl_ms
+        # message id -> (deadline in ms, item), in insertion order, which is deadline order.
+        self._items: OrderedDict[bytes, tuple[int, T]] = OrderedDict()
+        self._latest_ms: int | None = None
+
+    @property
+    def capacity(self) -> int:
+        """The most messages tracked."""
+        return self._capacity
+
+    @property
+    def ttl_ms(self) -> int:
+        """How long a message is tracked, in milliseconds."""
+        return self._ttl_ms
+
+    def track(self, message_id: bytes, item: T, now_ms: int) -> list[tuple[bytes, T]]:
+        """Start tracking a message whose frames were just sent for the first time.
+
+        Args:
+            message_id: the message's id, not already tracked.
+            item: what to retransmit for it (the same frames).
+            now_ms: the current time, in milliseconds.
+
+        Returns:
+            The messages evicted to make room, oldest first (empty unless it was full). The
+            caller reports them FAILED: they will not be retransmitted.
+
+        Raises:
+            ValueError: ``message_id`` is already tracked (local misuse).
+        """
+        if message_id in self._items:
+            raise ValueError("this message id is already tracked")
+        if self._latest_ms is None or now_ms > self._latest_ms:
+            self._latest_ms = now_ms
+        self._items[message_id] = (self._latest_ms + self._ttl_ms, item)
+        evicted: list[tuple[bytes, T]] = []
+        while len(self._items) > self._capacity:
+            old_id, (_, old_item) = self._items.popitem(last=False)
+            evicted.append((old_id, old_item))
+        return evicted
+
+    def remove(self, message_id: bytes) -> T | None:
+        """Stop tracking a message (it was delivered or read, or it failed otherwise).
+
+        Returns:
+            Its item, or ``None`` if it is not tracked (a duplicate or late receipt).
+        """
+        entry = self._items.pop(message_id, None)
+        return None if entry is None else entry[1]
+
+    def pending(self) -> list[tuple[bytes, T]]:
+        """Every tracked message, oldest first, to retransmit; they stay tracked."""
+        return [(message_id, item) for message_id, (_, item) in self._items.items()]
+
+    def expire(self, now_ms: int) -> list[bytes]:
+        """Stop tracking every message whose time to live has passed at ``now_ms``.
+
+        Returns:
+            Their ids, oldest first; the caller reports them FAILED.
+        """
+        expired: list[bytes] = []
+        while self._items:
+            message_id, (deadline_ms, _) = next(iter(self._items.items()))
+            if deadline_ms > now_ms:
+                break
+            del self._items[message_id]
+            expired.append(message_id)
+        return expired
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`expire` next has something to do (ms), or ``None`` if nothing is tracked."""
+        if not self._items:
+            return None
+        deadline_ms, _ = next(iter(self._items.values()))
+        return deadline_ms
+
+    def clear(self) -> None:
+        """Drop everything without reporting it (the session is being destroyed)."""
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._items
+
+    def __repr__(self) -> str:
+        return f"UnackedTracker({len(self._items)}/{self._capacity}, ttl_ms={self._ttl_ms})"

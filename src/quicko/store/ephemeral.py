@@ -1,0 +1,196 @@
+"""The ephemeral message store: a ring buffer with a time to live, in memory only (DESIGN.md §8).
+
+**One store per session.** Each session owns an :class:`EphemeralStore` holding its own last
+1,000 messages, so a busy group cannot push a quiet chat's history out, and destroying a
+session is :meth:`EphemeralStore.wipe` on its store. Every message in a store belongs to the
+store's session (checked on :meth:`~EphemeralStore.add`).
+
+Messages are kept in arrival order, keyed by message id (every lookup is O(1)). A message
+leaves the store when:
+
+- the store is full and a new one arrives: the oldest is evicted and its id returned by
+  :meth:`~EphemeralStore.add`;
+- its time to live (the session TTL, one hour by default) has passed since it *arrived here*:
+  :meth:`~EphemeralStore.purge_expired` removes it and returns its id. The time of arrival is
+  the local ``now_ms`` given to ``add``, never the message's own timestamp, which a peer chooses;
+- the session ends: :meth:`~EphemeralStore.wipe` drops everything.
+
+Statuses change only through :meth:`~EphemeralStore.update_status`, which applies the one
+transition table (:func:`quicko.messaging.status.advance`): duplicate or stale updates change
+nothing. Nothing is ever written to disk. Python cannot overwrite the memory of a ``str``:
+``wipe`` drops the store's references so the collector can free the messages, no more
+(DESIGN.md §10).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Final
+
+from quicko.messaging.message import ChatMessage, short_id
+from quicko.messaging.status import DeliveryStatus, advance
+
+__all__ = ["DEFAULT_STORE_CAPACITY", "DEFAULT_STORE_TTL_MS", "EphemeralStore"]
+
+DEFAULT_STORE_CAPACITY: Final = 1_000
+"""Messages a session's store keeps before it evicts the oldest (DESIGN.md §8)."""
+
+DEFAULT_STORE_TTL_MS: Final = 3_600_000
+"""How long a message is kept after it arrived: the session TTL, one hour (DESIGN.md §8)."""
+
+
+class EphemeralStore:
+    """The messages of one session, in arrival order, bounded in count and age.
+
+    Args:
+        session_id: the session whose messages this store keeps.
+        capacity: the most messages kept; at least 1.
+        ttl_ms: how long a message is kept after it arrived, in milliseconds; at least 1.
+
+    Raises:
+        ValueError: ``capacity`` or ``ttl_ms`` is below 1.
+    """
+
+    __slots__ = ("_capacity", "_entries", "_latest_ms", "_session_id", "_ttl_ms")
+
+    def __init__(
+        self,
+        session_id: bytes,
+        *,
+        capacity: int = DEFAULT_STORE_CAPACITY,
+        ttl_ms: int = DEFAULT_STORE_TTL_MS,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        if ttl_ms < 1:
+            raise ValueError(f"ttl_ms must be at least 1, not {ttl_ms}")
+        self._session_id = session_id
+        self._capacity = capacity
+        self._ttl_ms = ttl_ms
+        # message id -> (expiry time in ms, message), in arrival order, which is expiry order.
+        self._entries: OrderedDict[bytes, tuple[int, ChatMessage]] = OrderedDict()
+        self._latest_ms: int | None = None
+
+    @property
+    def session_id(self) -> bytes:
+        """The session whose messages this store keeps."""
+        return self._session_id
+
+    @property
+    def capacity(self) -> int:
+        """The most messages kept."""
+        return self._capacity
+
+    @property
+    def ttl_ms(self) -> int:
+        """How long a message is kept after it arrived, in milliseconds."""
+        return self._ttl_ms
+
+    def add(self, message: ChatMessage, now_ms: int) -> list[bytes]:
+        """Keep a message that was just sent or received.
+
+        The session drops duplicates before they get here (it dedupes by sender and message
+        id, and must also drop a message whose id is already stored: a peer reusing another
+        member's id is misbehaving, and honest ids are random).
+
+        Args:
+            message: the message, of this store's session, with an id not already stored.
+            now_ms: the local time of arrival, in milliseconds. If it is earlier than a
+                previous arrival (the clock went back), the latest one counts instead.
+
+        Returns:
+            The ids of the messages evicted to make room, oldest first (empty unless full).
+
+        Raises:
+            ValueError: the message belongs to another session, or its id is already stored
+                (local misuse).
+        """
+        if message.session_id != self._session_id:
+            raise ValueError("this message belongs to another session")
+        if message.message_id in self._entries:
+            raise ValueError("a message with this id is already stored")
+        if self._latest_ms is None or now_ms > self._latest_ms:
+            self._latest_ms = now_ms
+        self._entries[message.message_id] = (self._latest_ms + self._ttl_ms, message)
+        evicted: list[bytes] = []
+        while len(self._entries) > self._capacity:
+            evicted_id, _ = self._entries.popitem(last=False)
+            evicted.append(evicted_id)
+        return evicted
+
+    def update_status(self, message_id: bytes, status: DeliveryStatus) -> ChatMessage | None:
+        """Apply a status update (an Ack, a receipt, a failure) to a stored message.
+
+        The message keeps its place in the arrival order and its time of arrival.
+
+        Args:
+            message_id: the message's id; it may be unknown (a late or forged receipt).
+            status: the reported status.
+
+        Returns:
+            The updated message if its status changed, ``None`` if the id is not stored or
+            the transition table ignores the update (a duplicate or a step backwards).
+        """
+        entry = self._entries.get(message_id)
+        if entry is None:
+            return None
+        expires_ms, message = entry
+        new_status = advance(message.status, status)
+        if new_status is None:
+            return None
+        updated = message.with_status(new_status)
+        self._entries[message_id] = (expires_ms, updated)
+        return updated
+
+    def get(self, message_id: bytes) -> ChatMessage | None:
+        """The stored message with this id, or ``None``."""
+        entry = self._entries.get(message_id)
+        return None if entry is None else entry[1]
+
+    def messages(self) -> list[ChatMessage]:
+        """Every stored message, in arrival order (oldest first)."""
+        return [message for _, message in self._entries.values()]
+
+    def purge_expired(self, now_ms: int) -> list[bytes]:
+        """Remove every message whose time to live has passed at ``now_ms``.
+
+        Returns:
+            The ids of the removed messages, oldest first.
+        """
+        removed: list[bytes] = []
+        while self._entries:
+            message_id, (expires_ms, _) = next(iter(self._entries.items()))
+            if expires_ms > now_ms:
+                break
+            del self._entries[message_id]
+            removed.append(message_id)
+        return removed
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`purge_expired` next has work (ms), or ``None`` if the store is empty."""
+        if not self._entries:
+            return None
+        expires_ms, _ = next(iter(self._entries.values()))
+        return expires_ms
+
+    def wipe(self) -> None:
+        """Drop every message and every reference to them (the session is being destroyed)."""
+        self._entries.clear()
+        self._latest_ms = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._entries
+
+    def __iter__(self) -> Iterator[ChatMessage]:
+        """Iterate over a snapshot of the stored messages, in arrival order."""
+        return iter(self.messages())
+
+    def __repr__(self) -> str:
+        return (
+            f"EphemeralStore(session={short_id(self._session_id)}, "
+            f"{len(self._entries)}/{self._capacity}, ttl_ms={self._ttl_ms})"
+        )
