@@ -24,12 +24,11 @@ from quicko.errors import (
 )
 from quicko.protocol.constants import (
     HEADER_SIZE,
-    MAX_CONTAINER_ITEMS,
     MAX_CONTAINERS,
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
 )
-from quicko.protocol.fields import ListOf
+from quicko.protocol.fields import FieldSpec, ListOf
 from quicko.protocol.payloads import PAYLOAD_TYPES, Payload
 from quicko.protocol.types import ErrorCode
 
@@ -103,10 +102,14 @@ def decode_frame(data: bytes) -> Payload:
     cls = PAYLOAD_TYPES.get(type_code)
     if cls is None:
         raise UnknownTypeError(f"unknown frame type 0x{type_code:02x}")
-    items = _unpack(memoryview(data)[HEADER_SIZE:])
+    payload = memoryview(data)[HEADER_SIZE:]
     name = cls.__name__
-    if type(items) is not list or len(items) != len(cls.FIELDS):
+    if _array_length(payload) != len(cls.FIELDS):
         raise MalformedFrameError(f"{name} payload must be an array of {len(cls.FIELDS)} fields")
+    if type_code in _CONVERTED:
+        items = _unpack_nested(payload, cls.FIELDS)
+    else:
+        items = _unpack_flat(payload, len(cls.FIELDS))
     for (field, spec), value in zip(cls.FIELDS, items, strict=True):
         what = spec.problem(value)
         if what is not None:
@@ -114,6 +117,19 @@ def decode_frame(data: bytes) -> Payload:
     if type_code in _CONVERTED:
         items = [spec.from_wire(value) for (_, spec), value in zip(cls.FIELDS, items, strict=True)]
     return cls(*items)
+
+
+def _array_length(payload: memoryview) -> int | None:
+    """The item count of the MessagePack array that starts *payload*, or ``None``."""
+    size = len(payload)
+    first = payload[0] if size else 0
+    if 0x90 <= first <= 0x9F:
+        return first & 0x0F
+    if first == 0xDC and size >= 3:
+        return int.from_bytes(payload[1:3], "big")
+    if first == 0xDD and size >= 5:
+        return int.from_bytes(payload[1:5], "big")
+    return None
 
 
 class _ContainerCounter:
@@ -131,15 +147,20 @@ class _ContainerCounter:
         return items
 
 
-def _unpack(payload: memoryview) -> Any:
-    """MessagePack-decode a payload with every container and string capped."""
+def _unpack_flat(payload: memoryview, field_count: int) -> Any:
+    """Decode the payload of a type whose fields are all scalars.
+
+    Every array may hold at most *field_count* items and at most ``MAX_CONTAINERS`` arrays may
+    complete, so even arrays nested as deep as msgpack allows (1,024 levels) stay a few
+    thousand small objects: the cost of any input is bounded by its size (docs/protocol.md §2).
+    """
     try:
         return msgpack.unpackb(
             payload,
             raw=False,
             use_list=True,
             list_hook=_ContainerCounter(),
-            max_array_len=MAX_CONTAINER_ITEMS,
+            max_array_len=field_count,
             max_map_len=0,
             max_ext_len=0,
             max_str_len=MAX_PAYLOAD_BYTES,
@@ -150,6 +171,61 @@ def _unpack(payload: memoryview) -> Any:
         raise
     except Exception as exc:  # msgpack raises many kinds (ValueError, StackError, ExtraData…)
         raise MalformedFrameError("payload is not valid MessagePack within the limits") from exc
+
+
+def _unpack_nested(payload: memoryview, fields: tuple[tuple[str, FieldSpec], ...]) -> Any:
+    """Decode, driven by the schema, the payload of a type with a list of records.
+
+    Arrays are only read where the schema has one, and their lengths are checked before their
+    items are read; a scalar field can hold at most an empty array. So nothing nests deeper than
+    the schema, whatever the input (docs/protocol.md §2).
+    """
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        max_buffer_size=max(len(payload), 1),
+        max_array_len=0,
+        max_map_len=0,
+        max_ext_len=0,
+        strict_map_key=True,
+    )
+    try:
+        unpacker.feed(payload)
+        unpacker.read_array_header()  # its length was checked by decode_frame
+        items = [
+            _unpack_records(unpacker, name, spec) if isinstance(spec, ListOf) else unpacker.unpack()
+            for name, spec in fields
+        ]
+        if unpacker.tell() != len(payload):
+            raise MalformedFrameError("payload has bytes after its last field")
+    except MalformedFrameError:
+        raise
+    except Exception as exc:  # msgpack raises many kinds (ValueError, OutOfData, StackError…)
+        raise MalformedFrameError("payload is not valid MessagePack within the limits") from exc
+    return items
+
+
+def _unpack_records(unpacker: msgpack.Unpacker, name: str, spec: ListOf) -> list[list[Any]]:
+    """Read the ListOf field *name*: an array of at most ``max_items`` arrays of known width."""
+    count = _read_array_header(unpacker, f"field '{name}' must be an array")
+    if count > spec.max_items:
+        raise MalformedFrameError(f"field '{name}' must have at most {spec.max_items} items")
+    width = len(spec.item_fields)
+    records = []
+    for index in range(count):
+        wrong = f"field '{name}' item {index} must be an array of {width} fields"
+        if _read_array_header(unpacker, wrong) != width:
+            raise MalformedFrameError(wrong)
+        records.append([unpacker.unpack() for _ in range(width)])
+    return records
+
+
+def _read_array_header(unpacker: msgpack.Unpacker, wrong: str) -> int:
+    """Read an array header, or raise ``MalformedFrameError(wrong)`` if something else is next."""
+    try:
+        count: int = unpacker.read_array_header()
+    except (msgpack.UnpackValueError, msgpack.OutOfData, ValueError) as exc:
+        raise MalformedFrameError(wrong) from exc
+    return count
 
 
 _ERROR_CODES: tuple[tuple[type[RemoteProtocolError], ErrorCode], ...] = (

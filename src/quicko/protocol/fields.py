@@ -89,7 +89,7 @@ class Int(_Plain):
 
     def problem(self, value: Any) -> str | None:
         """Return what is wrong with *value*, or ``None``."""
-        if type(value) is not int:
+        if not isinstance(value, int) or isinstance(value, bool):
             return "must be an integer"
         if not self.minimum <= value <= self.maximum:
             return f"must be between {self.minimum} and {self.maximum}"
