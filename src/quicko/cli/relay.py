@@ -1,0 +1,98 @@
+"""``quicko relay``: run a relay until SIGTERM or SIGINT (docs/relay.md).
+
+Settings come from flags, then ``QUICKO_*`` environment variables, then defaults
+(:mod:`quicko.relay.settings`). Logs are JSON lines on standard error; the first one after
+binding is ``{"event": "listening", "host": ..., "port": <bound port>, "node_id": ...,
+"tls": ...}``, so ``--port 0`` is usable by scripts. The relay writes no file.
+
+Exit status: 0 after a graceful shutdown, 1 if the address cannot be bound, 2 for a bad
+setting (argparse's usage-error status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING, Final
+
+from quicko.errors import InputError
+from quicko.relay.config import RelayConfig
+from quicko.relay.logs import configure_logging, log_event
+from quicko.relay.settings import add_arguments, config_from_args, make_ssl_context
+
+if TYPE_CHECKING:
+    from argparse import _SubParsersAction
+
+__all__ = ["register", "run_relay", "serve"]
+
+EXIT_BIND_FAILED: Final = 1
+EXIT_BAD_SETTING: Final = 2
+
+
+def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``relay`` sub-command to the ``quicko`` parser."""
+    parser = subparsers.add_parser(
+        "relay",
+        help="run a relay (WebSocket server with /health and /metrics)",
+        description=(
+            "Run a Quicko2 relay. Every flag can also be set with the QUICKO_* environment "
+            "variable shown in its help; a flag wins over the environment."
+        ),
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run_relay)
+
+
+def run_relay(args: argparse.Namespace) -> int:
+    """Handle ``quicko relay``: load the settings, serve until a signal, return the status."""
+    try:
+        config = config_from_args(args)
+    except InputError as exc:
+        print(f"quicko relay: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTING
+    configure_logging(config.log_level)
+    import uvloop  # noqa: PLC0415  # only the relay needs it; keep `quicko --help` light
+
+    return uvloop.run(serve(config))
+
+
+async def serve(config: RelayConfig) -> int:
+    """Run a relay with ``config`` until SIGTERM or SIGINT; return the exit status."""
+    from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415  # as above
+
+    ssl_context = None
+    if config.tls_cert is not None and config.tls_key is not None:
+        ssl_context = make_ssl_context(config.tls_cert, config.tls_key)
+    server = RelayServer(config, ssl_context=ssl_context)
+    try:
+        await server.start()
+    except OSError as exc:
+        log_event(
+            "bind_failed",
+            logging.ERROR,
+            host=config.host,
+            port=config.port,
+            error=exc.strerror or type(exc).__name__,
+        )
+        return EXIT_BIND_FAILED
+    log_event(
+        "listening",
+        always=True,
+        host=config.host,
+        port=server.port,
+        node_id=server.node_id,
+        tls=ssl_context is not None,
+    )
+    tune_gc()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log_event("shutting_down", connections=server.connections)
+    await server.shutdown()
+    log_event("stopped", always=True, uptime_s=int(server.uptime_s()))
+    return 0

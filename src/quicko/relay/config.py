@@ -1,0 +1,137 @@
+"""The relay's settings: one frozen dataclass with every flag of ``quicko relay`` and its default.
+
+Field names are the command-line flags in snake case, with the unit appended where the flag is
+a duration (``--buffer-ttl`` → ``buffer_ttl_s``); the environment variable of each flag is
+``QUICKO_`` plus the flag upper-cased with underscores (``QUICKO_BUFFER_TTL``). The loader of
+flags and environment builds a :class:`RelayConfig` on top of these defaults; the router reads
+only the limits it enforces, in milliseconds through the ``*_ms`` properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from quicko.protocol.constants import MAX_MEMBERS, MAX_PAYLOAD_BYTES
+
+__all__ = ["RelayConfig"]
+
+_MS_PER_S = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """Every relay setting, with the defaults of docs/protocol.md and DESIGN.md §7.
+
+    Attributes:
+        host: address to bind (``--host``).
+        port: TCP port to bind; 0 picks a free one (``--port``).
+        max_connections: open connections at most; more are refused at the upgrade with 503.
+        max_connections_per_ip: concurrent connections per source address (429 above).
+        connect_rate: new connections per second per source address (429 above).
+        rate: frames per second per connection (token bucket refill rate).
+        burst: token bucket size, in frames.
+        max_payload: largest payload a frame may carry, in bytes.
+        buffer_ttl_s: how long frames for an away recipient, and away members, are kept.
+        buffer_per_recipient: frames held for one away recipient at most.
+        buffer_total: frames held for all away recipients together at most.
+        handshake_timeout_s: time from the Challenge to a valid Hello.
+        idle_timeout_s: time without any frame before a connection is closed.
+        call_timeout_s: time a CallPeer waits for its CallResponse.
+        directory_ttl_s: time a directory entry survives its owner going offline.
+        send_queue_bytes: unsent bytes per connection at most (slow reader bound).
+        tls_cert: PEM certificate file for ``wss://``, or ``None``.
+        tls_key: PEM private key file for ``wss://``, or ``None``.
+        node_id: this node's id in Challenges; ``None`` lets the server pick a short random hex.
+        log_level: ``debug``, ``info``, ``warning`` or ``error``.
+        abuse_limit: rate-limited frames in a row (no token in between) before disconnecting.
+        signature_skew_s: largest difference between a RegisterKey's ``signed_at`` and now.
+        max_sessions: sessions at most, in total.
+        max_nameplates: claimed nameplates at most, in total.
+        max_sessions_per_address: sessions one address may be a member of at most.
+        max_members: members of one session at most (the protocol's MAX_MEMBERS).
+        max_directory_entries: directory entries at most.
+        max_pending_calls: unanswered calls at most, in total.
+        max_pending_calls_per_caller: unanswered calls of one caller at most.
+    """
+
+    host: str = "0.0.0.0"  # noqa: S104  # a relay serves the network by default, as documented
+    port: int = 9900
+    max_connections: int = 10_000
+    max_connections_per_ip: int = 1_000
+    connect_rate: float = 200.0
+    rate: float = 30.0
+    burst: int = 60
+    max_payload: int = MAX_PAYLOAD_BYTES
+    buffer_ttl_s: float = 60.0
+    buffer_per_recipient: int = 256
+    buffer_total: int = 100_000
+    handshake_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0
+    call_timeout_s: float = 60.0
+    directory_ttl_s: float = 3600.0
+    send_queue_bytes: int = 4_194_304
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    node_id: str | None = None
+    log_level: str = "info"
+    abuse_limit: int = 100
+    signature_skew_s: float = 300.0
+    max_sessions: int = 100_000
+    max_nameplates: int = 100_000
+    max_sessions_per_address: int = 256
+    max_members: int = MAX_MEMBERS
+    max_directory_entries: int = 100_000
+    max_pending_calls: int = 100_000
+    max_pending_calls_per_caller: int = 16
+
+    def __post_init__(self) -> None:
+        """Check that every limit is usable.
+
+        Raises:
+            ValueError: a number is out of range, or only one of the TLS files is given.
+        """
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "port":
+                if not 0 <= value <= 65535:
+                    raise ValueError("port must be between 0 and 65535")
+            elif isinstance(value, int | float) and value <= 0:
+                raise ValueError(f"{field.name} must be positive")
+        if self.max_payload > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"max_payload must be at most {MAX_PAYLOAD_BYTES}")
+        if self.max_members > MAX_MEMBERS:
+            raise ValueError(f"max_members must be at most {MAX_MEMBERS}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.log_level not in {"debug", "info", "warning", "error"}:
+            raise ValueError("log_level must be debug, info, warning or error")
+
+    @property
+    def buffer_ttl_ms(self) -> int:
+        """:attr:`buffer_ttl_s` in milliseconds."""
+        return round(self.buffer_ttl_s * _MS_PER_S)
+
+    @property
+    def handshake_timeout_ms(self) -> int:
+        """:attr:`handshake_timeout_s` in milliseconds."""
+        return round(self.handshake_timeout_s * _MS_PER_S)
+
+    @property
+    def idle_timeout_ms(self) -> int:
+        """:attr:`idle_timeout_s` in milliseconds."""
+        return round(self.idle_timeout_s * _MS_PER_S)
+
+    @property
+    def call_timeout_ms(self) -> int:
+        """:attr:`call_timeout_s` in milliseconds."""
+        return round(self.call_timeout_s * _MS_PER_S)
+
+    @property
+    def directory_ttl_ms(self) -> int:
+        """:attr:`directory_ttl_s` in milliseconds."""
+        return round(self.directory_ttl_s * _MS_PER_S)
+
+    @property
+    def signature_skew_ms(self) -> int:
+        """:attr:`signature_skew_s` in milliseconds."""
+        return round(self.signature_skew_s * _MS_PER_S)

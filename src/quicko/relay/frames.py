@@ -1,0 +1,168 @@
+"""Fast, exact frame helpers for the relay's hot path (docs/protocol.md §2, §4.4).
+
+The general decoder (:func:`quicko.protocol.decode_frame`) builds a payload object and checks
+every field; that costs a few microseconds, which is most of the relay's budget per frame. A
+MESSAGE frame has a fixed layout when it is encoded the usual way (a fixarray of six items,
+four ``bin 8`` identifiers of the stated sizes, an unsigned integer and one ``bin``), so
+:func:`parse_message` reads that layout directly with index arithmetic. It is *sound* rather
+than complete: whatever it accepts is a valid MESSAGE frame (every field within its limits, no
+trailing bytes), and whatever it does not recognise returns ``None`` so that the caller falls
+back to the full decoder, which accepts other valid encodings and names the error of invalid
+ones. Tests check it against the codec on generated frames.
+
+:func:`ack_frame_from_message` builds the relay's Ack to a MESSAGE from the message's own bytes
+(the four identifier fields are contiguous and encoded exactly as an Ack encodes them).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+from quicko.protocol import Error, encode_frame
+from quicko.protocol.constants import (
+    HEADER_SIZE,
+    MAX_BLOB_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_REASON_CHARS,
+    PROTOCOL_VERSION,
+)
+from quicko.protocol.types import ErrorCode, MessageType
+
+__all__ = ["MessageFields", "ack_frame_from_message", "error_frame", "parse_message"]
+
+#: ``(session_id, sender, recipient, message_id, end of message_id)`` of a MESSAGE frame; the
+#: last item is the offset just past the identifier fields, for :func:`ack_frame_from_message`.
+MessageFields = tuple[bytes, bytes, bytes, bytes, int]
+
+_BIN8: Final = 0xC4
+_BIN16: Final = 0xC5
+_BIN32: Final = 0xC6
+_ID_SIZE: Final = 16
+_FIXARRAY6: Final = 0x96
+_FIXARRAY5: Final = 0x95
+_POSITIVE_FIXINT_END: Final = 0x80
+#: Bytes that follow each MessagePack unsigned-integer marker (uint 8, 16, 32, 64).
+_UINT_WIDTH: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+_MESSAGE: Final = int(MessageType.MESSAGE)
+#: Offset of the recipient's ``bin 8`` length byte: header, fixarray, two "c4 10" + 16 bytes.
+_RECIPIENT_SIZE_AT: Final = HEADER_SIZE + 1 + 2 * (2 + _ID_SIZE) + 1
+#: Offset of the session id's ``bin 8`` marker (just after the fixarray marker).
+_IDS_AT: Final = HEADER_SIZE + 1
+# Header, fixarray marker, the four ids (each "c4 10" + 16 bytes; "c4 00" for an empty
+# recipient) and the timestamp's first byte, read in one call.
+_DIRECT: Final = struct.Struct(">BBIBBB16sBB16sBB16sBB16sB")
+_TO_ALL: Final = struct.Struct(">BBIBBB16sBB16sBBBB16sB")
+
+
+def _ack_header(payload_length: int) -> bytes:
+    return (
+        bytes((PROTOCOL_VERSION, MessageType.ACK))
+        + payload_length.to_bytes(4, "big")
+        + bytes((_FIXARRAY5,))
+    )
+
+
+# An Ack payload: fixarray 5, three 16-byte ids (18 bytes each), the recipient (2 or 18 bytes)
+# and a positive fixint status.
+_ACK_PREFIX_DIRECT: Final = _ack_header(1 + 3 * (2 + _ID_SIZE) + (2 + _ID_SIZE) + 1)
+_ACK_PREFIX_ALL: Final = _ack_header(1 + 3 * (2 + _ID_SIZE) + 2 + 1)
+_STATUS_BYTES: Final = tuple(bytes((status,)) for status in range(_POSITIVE_FIXINT_END))
+
+
+def parse_message(data: bytes) -> MessageFields | None:
+    """Read the routing fields of a MESSAGE frame in its usual encoding.
+
+    Args:
+        data: one complete frame as received.
+
+    Returns:
+        The fields, when *data* is a valid MESSAGE frame in the layout described in the module
+        docstring; ``None`` for anything else (which may still be valid: decode it fully).
+    """
+    size = len(data)
+    if size <= _RECIPIENT_SIZE_AT:
+        return None
+    if data[_RECIPIENT_SIZE_AT] == _ID_SIZE:
+        if size < _DIRECT.size + 2:
+            return None
+        (version, kind, length, array, m1, n1, session_id, m2, n2, sender, m3, _, recipient,
+         m4, n4, message_id, marker) = _DIRECT.unpack_from(data)  # fmt: skip
+        pos = _DIRECT.size
+    elif data[_RECIPIENT_SIZE_AT] == 0:
+        if size < _TO_ALL.size + 2:
+            return None
+        (version, kind, length, array, m1, n1, session_id, m2, n2, sender, m3, _,
+         m4, n4, message_id, marker) = _TO_ALL.unpack_from(data)  # fmt: skip
+        recipient = b""
+        pos = _TO_ALL.size
+    else:
+        return None
+    if (
+        version != PROTOCOL_VERSION
+        or kind != _MESSAGE
+        or length != size - HEADER_SIZE
+        or length > MAX_PAYLOAD_BYTES
+        or array != _FIXARRAY6
+        or m1 != _BIN8
+        or m2 != _BIN8
+        or m3 != _BIN8
+        or m4 != _BIN8
+        or n1 != _ID_SIZE
+        or n2 != _ID_SIZE
+        or n4 != _ID_SIZE
+    ):
+        return None
+    end_ids = pos - 1
+    if marker >= _POSITIVE_FIXINT_END:
+        width = _UINT_WIDTH.get(marker)
+        if width is None:
+            return None
+        pos += width
+    if not _body_fits(data, pos, size):
+        return None
+    return session_id, sender, recipient, message_id, end_ids
+
+
+def _body_fits(data: bytes, pos: int, size: int) -> bool:
+    """Whether a ``bin`` of at most MAX_BLOB_BYTES starts at *pos* and ends the frame."""
+    if pos + 2 > size:
+        return False
+    marker = data[pos]
+    if marker == _BIN8:
+        length = data[pos + 1]
+        pos += 2
+    elif marker == _BIN16 and pos + 3 <= size:
+        length = int.from_bytes(data[pos + 1 : pos + 3], "big")
+        pos += 3
+    elif marker == _BIN32 and pos + 5 <= size:
+        length = int.from_bytes(data[pos + 1 : pos + 5], "big")
+        pos += 5
+    else:
+        return False
+    return pos + length == size and length <= MAX_BLOB_BYTES
+
+
+def ack_frame_from_message(data: bytes, end_ids: int, status: int) -> bytes:
+    """Return the Ack frame ``(session_id, sender, recipient, message_id, status)`` of a MESSAGE.
+
+    Args:
+        data: a MESSAGE frame accepted by :func:`parse_message`.
+        end_ids: the last item :func:`parse_message` returned.
+        status: an :class:`~quicko.protocol.AckStatus` (below 128).
+    """
+    prefix = _ACK_PREFIX_DIRECT if data[_RECIPIENT_SIZE_AT] else _ACK_PREFIX_ALL
+    return b"".join((prefix, data[_IDS_AT:end_ids], _STATUS_BYTES[status]))
+
+
+def error_frame(code: ErrorCode, reason: str, ref_type: int = 0, ref_id: bytes = b"") -> bytes:
+    """Encode an Error frame; *reason* is cut to the protocol's limit.
+
+    Args:
+        code: what went wrong.
+        reason: a short, peer-safe explanation (no secrets, no internals).
+        ref_type: the type code of the offending frame, or 0.
+        ref_id: the message, call or session id concerned, or empty.
+    """
+    text = reason[:MAX_REASON_CHARS] if reason.isprintable() else "invalid frame"
+    return encode_frame(Error(int(code), text, int(ref_type), ref_id))

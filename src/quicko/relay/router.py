@@ -1,0 +1,398 @@
+"""The relay's routing decisions, sans-I/O: frames in, :data:`Action` lists out (§1-§20).
+
+The I/O layer (:mod:`quicko.relay.server`) owns the sockets and the clock. It calls
+:meth:`Router.open` for a new WebSocket connection, :meth:`Router.receive` for every binary
+message, :meth:`Router.receive_text` for a text message, :meth:`Router.closed` when a socket is
+gone (whatever the cause), and :meth:`Router.handle_timeout` at :meth:`Router.next_deadline`;
+it executes the returned actions in order. The router never reads the clock or the OS random
+source, never blocks, and never raises on bytes from the network.
+
+State lives in small, separate stores, each with the only methods that change it:
+
+- :class:`~quicko.relay.connections.ConnectionTable`: this node's connections and the
+  addresses bound to them (the *presence* of an address);
+- :class:`~quicko.relay.sessions.SessionStore`: sessions, members, nameplates, away members;
+- :class:`~quicko.relay.directory.Directory`: the key directory;
+- :class:`~quicko.relay.buffer.OfflineBuffer`: frames held for away recipients;
+- :class:`~quicko.relay.calls.PendingCalls`: calls waiting for an answer.
+
+Cluster mode plugs in beneath these interfaces, not in the routing decisions. Each node keeps
+the stores as a local mirror that it reads synchronously (so :meth:`Router.receive` stays a
+plain function); every mutating store method is also published to the shared backend (Redis
+keys with TTLs, no persistence), and changes published by other nodes are applied to the
+mirror by the I/O shell between calls. Presence becomes "which node holds this address": a
+frame for an address held by another node is not a local :class:`Send` but a publication on
+that node's channel, which that node's shell turns into a Send; replacement of an older
+connection on another node and the buffer hand-off after a Hello are driven the same way.
+The routing code itself stays unchanged.
+"""
+
+from __future__ import annotations
+
+from quicko.crypto import RandomSource, ed25519
+from quicko.errors import AuthenticationError, RemoteProtocolError
+from quicko.identity.address import verify_address
+from quicko.protocol import (
+    Ack,
+    CallPeer,
+    CallResponse,
+    CallStatus,
+    Challenge,
+    Hello,
+    HelloAck,
+    Join,
+    KeyExchange,
+    Leave,
+    LookupKey,
+    Message,
+    MessageType,
+    Payload,
+    Ping,
+    Pong,
+    RegisterKey,
+    ReleaseNameplate,
+    UnregisterKey,
+    decode_frame,
+    error_code_for,
+    hello_transcript,
+    read_header,
+)
+from quicko.protocol.constants import NONCE_SIZE
+from quicko.protocol.types import ErrorCode
+from quicko.relay.actions import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_REPLACED,
+    CLOSE_UNSUPPORTED_DATA,
+    Action,
+    Close,
+    Send,
+)
+from quicko.relay.config import RelayConfig
+from quicko.relay.connections import Connection, TokenBucket
+from quicko.relay.frames import (
+    error_frame,
+    parse_message,
+)
+from quicko.relay.keys import KeyHandlers
+from quicko.relay.membership import MembershipHandlers
+from quicko.relay.metrics import RelayMetrics
+from quicko.relay.routing import RoutingHandlers
+
+__all__ = [
+    "CLOSE_GOING_AWAY",
+    "CLOSE_NORMAL",
+    "CLOSE_POLICY_VIOLATION",
+    "CLOSE_REPLACED",
+    "CLOSE_UNSUPPORTED_DATA",
+    "Action",
+    "Close",
+    "Router",
+    "Send",
+    "error_frame",
+]
+
+_MESSAGE = int(MessageType.MESSAGE)
+_HELLO = int(MessageType.HELLO)
+_KNOWN_TYPES = frozenset(int(t) for t in MessageType)
+
+
+class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
+    """The pure relay: one instance per node, driven by the I/O layer (see the module doc).
+
+    Connection ids are the I/O layer's; the router never sends to an id it was not given by
+    :meth:`open`, and forgets an id at :meth:`closed`.
+    """
+
+    def __init__(self, config: RelayConfig, *, node_id: str, rng: RandomSource) -> None:
+        """Create a router with empty state.
+
+        Args:
+            config: the limits to enforce.
+            node_id: this node's id for Challenges and HelloAcks (1-64 printable characters).
+            rng: the source of Challenge nonces (``secrets.token_bytes`` in production).
+
+        Raises:
+            ValueError: *node_id* does not fit in a Challenge.
+        """
+        super().__init__(config, node_id=node_id, rng=rng)
+
+    # ------------------------------------------------------------------ connection lifecycle
+
+    def open(self, conn: int, now_ms: int) -> list[Action]:
+        """A WebSocket connection was opened: greet it with a Challenge (§2).
+
+        Raises:
+            ValueError: *conn* is already open (a bug in the caller).
+        """
+        if conn in self._conns:
+            raise ValueError(f"connection {conn} is already open")
+        nonce = self._rng(NONCE_SIZE)
+        self._conns.add(Connection(conn, nonce, now_ms, self._bucket.burst))
+        self._metrics.connections_opened += 1
+        out: list[Action] = []
+        self._send_payload(out, conn, Challenge(nonce, self._node_id, now_ms))
+        return out
+
+    def receive_text(self, conn: int, now_ms: int) -> list[Action]:
+        """A text message arrived: Error(TEXT_FRAME), then close with 1003 (§1)."""
+        c = self._conns.get(conn)
+        if c is None or c.closing:
+            return []
+        out: list[Action] = []
+        self._error(out, conn, ErrorCode.TEXT_FRAME, "frames are binary WebSocket messages")
+        self._close(out, c, CLOSE_UNSUPPORTED_DATA, "text frame", now_ms)
+        return out
+
+    def closed(self, conn: int, now_ms: int) -> list[Action]:
+        """The connection is gone: forget it; its sessions hear PeerLeft(DISCONNECTED) (§8)."""
+        c = self._conns.get(conn)
+        if c is None:
+            return []
+        out: list[Action] = []
+        if not c.closing:
+            self._disconnect(out, c, now_ms)
+        self._conns.remove(conn)
+        return out
+
+    def shutdown(self, now_ms: int) -> list[Action]:
+        """Tell every connection that the relay is going away, and close them all (§20)."""
+        out: list[Action] = []
+        for c in self._conns.all():
+            if not c.closing:
+                self._error(out, c.conn, ErrorCode.SHUTTING_DOWN, "the relay is shutting down")
+                out.append(Close(c.conn, CLOSE_GOING_AWAY, "shutting down"))
+                self._conns.unbind(c)
+        return out
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
+        """One binary WebSocket message arrived on *conn*; return what to do about it."""
+        c = self._conns.get(conn)
+        if c is None or c.closing:
+            return []
+        self._metrics.bytes_in += len(data)
+        self._conns.touch(c, now_ms)
+        verdict = self._bucket.admit(c, now_ms)
+        if verdict:
+            return self._rate_limited(c, data, verdict, now_ms)
+        address = c.address
+        if address is not None and len(data) > 1 and data[1] == _MESSAGE:
+            fields = parse_message(data)
+            if fields is not None:
+                self._metrics.frames_in[_MESSAGE] += 1
+                if fields[1] != address:
+                    return self._reject(
+                        c,
+                        ErrorCode.SENDER_MISMATCH,
+                        "sender is not your address",
+                        _MESSAGE,
+                        fields[3],
+                    )
+                return self._message(c, data, fields, now_ms)
+        self._metrics.frames_in[data[1] if len(data) > 1 else 0] += 1
+        if address is None:
+            return self._handshake(c, data, now_ms)
+        return self._receive_payload(c, address, data, now_ms)
+
+    def _rate_limited(self, c: Connection, data: bytes, verdict: int, now_ms: int) -> list[Action]:
+        """Drop a frame over the rate limit; close a connection that keeps ignoring it (§18)."""
+        self._metrics.rate_limited += 1
+        ref_type = data[1] if len(data) > 1 and data[1] in _KNOWN_TYPES else 0
+        out: list[Action] = []
+        self._error(out, c.conn, ErrorCode.RATE_LIMITED, "slow down", ref_type=ref_type)
+        if verdict == TokenBucket.ABUSIVE:
+            self._metrics.abuse_disconnects += 1
+            self._close(out, c, CLOSE_POLICY_VIOLATION, "rate limit ignored", now_ms)
+        return out
+
+    def _decode(self, c: Connection, data: bytes) -> Payload | list[Action]:
+        """Decode a frame, or return the Error that answers it (the connection stays open)."""
+        try:
+            return decode_frame(data)
+        except RemoteProtocolError as exc:
+            ref_type = data[1] if len(data) > 1 and data[1] in _KNOWN_TYPES else 0
+            return self._reject(c, error_code_for(exc), str(exc), ref_type)
+
+    def _handshake(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:
+        """Before a valid Hello: only a Hello is acceptable (§3)."""
+        try:
+            type_code, _ = read_header(data)
+        except RemoteProtocolError as exc:
+            return self._reject(c, error_code_for(exc), str(exc), 0)
+        if type_code in _KNOWN_TYPES and type_code != _HELLO:
+            out: list[Action] = []
+            self._error(
+                out, c.conn, ErrorCode.UNAUTHENTICATED, "send Hello first", ref_type=type_code
+            )
+            self._close(out, c, CLOSE_POLICY_VIOLATION, "unauthenticated", now_ms)
+            return out
+        payload = self._decode(c, data)
+        if isinstance(payload, list):
+            return payload
+        assert isinstance(payload, Hello)  # the type code says so
+        return self._hello(c, payload, now_ms)
+
+    def _hello(self, c: Connection, hello: Hello, now_ms: int) -> list[Action]:
+        """Check the proof of possession and bind the address to the connection (§3)."""
+        transcript = hello_transcript(
+            nonce=c.nonce,
+            node_id=self._node_id,
+            server_time=c.challenge_time,
+            address=hello.address,
+            display_name=hello.display_name,
+            x25519_public=hello.x25519_public,
+            ed25519_public=hello.ed25519_public,
+        )
+        out: list[Action] = []
+        try:
+            verify_address(hello.address, hello.x25519_public, hello.ed25519_public)
+            ed25519.verify(hello.ed25519_public, hello.signature, transcript)
+        except AuthenticationError:
+            self._error(
+                out,
+                c.conn,
+                ErrorCode.AUTHENTICATION_FAILED,
+                "authentication failed",
+                ref_type=_HELLO,
+            )
+            self._close(out, c, CLOSE_POLICY_VIOLATION, "authentication failed", now_ms)
+            return out
+        address = hello.address
+        older = self._conns.bound(address)
+        if older is not None:
+            self._error(out, older.conn, ErrorCode.REPLACED, "a newer connection took over")
+            out.append(Close(older.conn, CLOSE_REPLACED, "replaced"))
+            self._conns.unbind(older)
+        c.display_name = hello.display_name
+        c.x25519_public = hello.x25519_public
+        c.ed25519_public = hello.ed25519_public
+        self._conns.bind(c, address)
+        self._metrics.authentications += 1
+        self._directory.mark_online(address)
+        held = self._buffer.take(address)
+        self._send_payload(out, c.conn, HelloAck(address, self._node_id, now_ms, len(held)))
+        for frame in held:
+            self._send(out, c.conn, frame)
+        self._welcome_back(out, c, address)
+        return out
+
+    def _receive_payload(
+        self, c: Connection, address: bytes, data: bytes, now_ms: int
+    ) -> list[Action]:
+        """After Hello: decode and dispatch one frame by type (§4)."""
+        payload = self._decode(c, data)
+        if isinstance(payload, list):
+            return payload
+        match payload:
+            case Message():
+                return self._slow_message(c, address, payload, data, now_ms)
+            case Ack():
+                return self._client_ack(c, address, payload, data, now_ms)
+            case KeyExchange():
+                return self._key_exchange(c, address, payload, data, now_ms)
+            case Ping():
+                out: list[Action] = []
+                self._send_payload(out, c.conn, Pong(payload.nonce, now_ms))
+                return out
+            case Join():
+                return self._join(c, address, payload)
+            case Leave():
+                return self._leave(c, address, payload)
+            case ReleaseNameplate():
+                return self._release(c, address, payload)
+            case RegisterKey():
+                return self._register(c, address, payload, now_ms)
+            case LookupKey():
+                return self._lookup(c, payload)
+            case UnregisterKey():
+                return self._unregister(c, address, payload)
+            case CallPeer():
+                return self._call(c, address, payload, data, now_ms)
+            case CallResponse():
+                return self._answer(c, address, payload, data)
+        return self._reject(
+            c, ErrorCode.UNEXPECTED_TYPE, "a client may not send this frame", payload.TYPE
+        )
+
+    # ------------------------------------------------------------------ time
+
+    def handle_timeout(self, now_ms: int) -> list[Action]:
+        """Do whatever is due at *now_ms*: timeouts and expiries, and what they announce.
+
+        Handshake and idle timeouts (§2, §20), buffered frames expiring with their EXPIRED acks
+        (§9), away members expiring (§8), calls timing out (§15), directory entries expiring
+        (§12).
+        """
+        out: list[Action] = []
+        conns = self._conns
+        while (c := conns.next_handshake()) is not None and (
+            c.challenge_time + self._handshake_ms <= now_ms
+        ):
+            self._error(out, c.conn, ErrorCode.HANDSHAKE_TIMEOUT, "no Hello in time")
+            self._close(out, c, CLOSE_POLICY_VIOLATION, "handshake timeout", now_ms)
+        while (c := conns.least_active()) is not None and c.last_ms + self._idle_ms <= now_ms:
+            self._error(out, c.conn, ErrorCode.IDLE_TIMEOUT, "no frame in time")
+            self._close(out, c, CLOSE_NORMAL, "idle timeout", now_ms)
+        while (frame := self._buffer.pop_expired(now_ms)) is not None:
+            self._metrics.buffer_expired += 1
+            receipt = frame.receipt
+            if receipt is not None and receipt.pending:
+                receipt.pending = False
+                sender = conns.bound(receipt.sender)
+                if sender is not None:
+                    self._send(out, sender.conn, receipt.expired_ack)
+        while (call := self._calls.pop_expired(now_ms)) is not None:
+            caller = conns.bound(call.caller)
+            if caller is not None:
+                timeout = CallResponse(
+                    call.call_id, call.caller, call.callee, int(CallStatus.TIMEOUT), b""
+                )
+                self._send_payload(out, caller.conn, timeout)
+        while (address := self._sessions.pop_expired_away(now_ms)) is not None:
+            self._expire_member(out, address)
+        self._directory.expire(now_ms)
+        return out
+
+    def next_deadline(self) -> int | None:
+        """The earliest time at which :meth:`handle_timeout` has work, or ``None``."""
+        deadlines = [
+            self._buffer.next_deadline(),
+            self._calls.next_deadline(),
+            self._sessions.next_away_deadline(),
+            self._directory.next_deadline(),
+        ]
+        c = self._conns.next_handshake()
+        if c is not None:
+            deadlines.append(c.challenge_time + self._handshake_ms)
+        c = self._conns.least_active()
+        if c is not None:
+            deadlines.append(c.last_ms + self._idle_ms)
+        return min((d for d in deadlines if d is not None), default=None)
+
+    # ------------------------------------------------------------------ observation
+
+    @property
+    def metrics(self) -> RelayMetrics:
+        """The node's counters, with the gauges brought up to date."""
+        metrics = self._metrics
+        metrics.connections = len(self._conns)
+        metrics.authenticated_connections = self._conns.bound_count
+        metrics.sessions = len(self._sessions)
+        metrics.nameplates = self._sessions.nameplate_count
+        metrics.directory_entries = len(self._directory)
+        metrics.buffered_frames = len(self._buffer)
+        metrics.pending_calls = len(self._calls)
+        return metrics
+
+    def health(self) -> dict[str, int]:
+        """Counts for ``/health``; the I/O layer adds status, uptime and node id."""
+        return {
+            "connections": len(self._conns),
+            "authenticated_connections": self._conns.bound_count,
+            "sessions": len(self._sessions),
+            "directory_entries": len(self._directory),
+            "buffered_frames": len(self._buffer),
+        }

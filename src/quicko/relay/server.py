@@ -1,0 +1,540 @@
+"""The relay's I/O shell: a picows WebSocket listener on uvloop around the pure router.
+
+One :class:`RelayServer` per process owns one router. Each WebSocket connection gets a small
+integer id; every binary message's bytes go to ``router.receive``, text messages to
+``router.receive_text``, and the actions that come back are executed in order (``Send`` →
+one binary message, ``Close`` → a close frame, then ``router.closed``). One timer, re-armed at
+least every :data:`TICK_S`, calls ``router.handle_timeout`` when ``router.next_deadline()``
+has passed. ``/health`` and ``/metrics`` are answered at the HTTP upgrade on the same port.
+
+Limits enforced here, before the router sees anything (docs/protocol.md, relay-spec §1, §18,
+§20): the frame size (picows refuses an oversized frame from its header, close 1009), the
+number of connections (HTTP 503 at the upgrade), concurrent connections and new connections
+per second per source address (HTTP 429), and the unsent bytes per connection: a slow reader
+is closed as soon as its transport's buffer passes ``send_queue_bytes``, so it never holds
+anyone else up.
+
+The per-message path does no logging, no awaiting and arms no timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import secrets
+import ssl
+import time
+from typing import Final, Protocol
+
+from picows import (
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+)
+from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in picows' stubs
+
+from quicko.protocol import ErrorCode
+from quicko.protocol.constants import HEADER_SIZE
+from quicko.relay.actions import Action, Close, Send
+from quicko.relay.admission import Admission, Verdict, source_key
+from quicko.relay.config import RelayConfig
+from quicko.relay.frames import error_frame
+from quicko.relay.http import (
+    HEALTH_CONTENT_TYPE,
+    METRICS_CONTENT_TYPE,
+    IOStats,
+    MetricsExporter,
+    health_body,
+)
+from quicko.relay.logs import log_event
+from quicko.relay.metrics import RelayMetrics
+from quicko.relay.router import Router
+
+__all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
+
+TICK_S: Final = 0.1
+"""Longest time between two checks of the router's next deadline, in seconds."""
+
+CLOSE_GRACE_S: Final = 2.0
+"""How long a closed connection may take to answer the close frame before it is dropped."""
+
+SHUTDOWN_GRACE_S: Final = 5.0
+"""How long a graceful shutdown waits for clients to go before dropping them."""
+
+READ_BUFFER_BYTES: Final = 4096
+"""Initial read buffer of a connection (picows grows it as large frames arrive)."""
+
+_BINARY: Final = WSMsgType.BINARY
+_TEXT: Final = WSMsgType.TEXT
+_CONTINUATION: Final = WSMsgType.CONTINUATION
+_CLOSE: Final = WSMsgType.CLOSE
+_WS_PATHS: Final = frozenset({"/", "/ws"})
+# WebSocket close codes (RFC 6455 §7.4.1) the listener itself sends.
+_CLOSE_OK: Final = 1000
+_CLOSE_GOING_AWAY: Final = 1001
+_CLOSE_PROTOCOL_ERROR: Final = 1002
+_CLOSE_TOO_SLOW: Final = 1008
+_CLOSE_TOO_BIG: Final = 1009
+_CLOSE_INTERNAL_ERROR: Final = 1011
+_MAX_CLOSE_REASON_BYTES: Final = 123
+_TOO_SLOW_FRAME: Final = error_frame(ErrorCode.TOO_SLOW, "reading too slowly")
+_INTERNAL_FRAME: Final = error_frame(ErrorCode.INTERNAL, "internal error")
+#: A listener-side logger adapter stops picows from creating one child logger per connection.
+_PICOWS_LOGGER: Final = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
+
+
+def now_ms() -> int:
+    """The relay's clock: milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+class RouterLike(Protocol):
+    """What the listener needs of a router (:class:`quicko.relay.router.Router` has it)."""
+
+    @property
+    def metrics(self) -> RelayMetrics:
+        """The router's counters and gauges."""
+
+    def open(self, conn: int, now_ms: int) -> list[Action]:
+        """A connection opened."""
+
+    def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
+        """A binary message arrived."""
+
+    def receive_text(self, conn: int, now_ms: int) -> list[Action]:
+        """A text message arrived."""
+
+    def closed(self, conn: int, now_ms: int) -> list[Action]:
+        """A connection is gone."""
+
+    def handle_timeout(self, now_ms: int) -> list[Action]:
+        """Time passed."""
+
+    def next_deadline(self) -> int | None:
+        """When ``handle_timeout`` should next be called, or ``None``."""
+
+    def shutdown(self, now_ms: int) -> list[Action]:
+        """The relay is stopping."""
+
+    def health(self) -> dict[str, int]:
+        """Counts for ``/health``."""
+
+
+def tune_gc() -> None:
+    """Tune the garbage collector for a long-running relay; call once, after start-up.
+
+    The relay's state (dictionaries of bytes and ints, slotted connection objects) forms no
+    reference cycles, so the cyclic collector finds almost nothing; but with the default
+    thresholds it runs a young collection every 700 allocations (a few frames) and, from time
+    to time, a full collection that walks every tracked object — at 10,000 connections that
+    measured 100-700 ms pauses (DESIGN.md §7). ``gc.freeze()`` moves everything allocated at
+    start-up (modules, classes, the router's tables) out of the collector's sight, and higher
+    thresholds make young collections rarer; full collections stay bounded by CPython's own
+    rule (only when long-lived objects grew by 25 %). The benchmark measures the effect.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+class _Connection(WSListener):
+    """One WebSocket connection: its id, source key and transport.
+
+    Only :attr:`RelayServer._conns` refers to it, so it never forms a reference cycle.
+    """
+
+    __slots__ = ("conn_id", "parts", "parts_size", "server", "source", "transport")
+
+    def __init__(self, server: RelayServer, source: str) -> None:
+        self.server = server
+        self.source = source
+        self.conn_id = 0
+        self.transport: WSTransport | None = None
+        self.parts: list[bytes] | None = None
+        self.parts_size = 0
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        try:
+            self.server._opened(self, transport)
+        except Exception as exc:  # a bug must cost this connection only
+            self.server._internal_error(self, exc)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        try:  # free in CPython 3.11 unless raised
+            if frame.msg_type is _BINARY and frame.fin and self.parts is None:
+                if not transport.is_close_frame_sent:
+                    self.server._receive(self, frame.get_payload_as_bytes())
+            else:
+                self.server._other_frame(self, transport, frame)
+        except Exception as exc:  # a bug must cost this connection only
+            self.server._internal_error(self, exc)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.server._disconnected(self)
+
+    def pause_writing(self) -> None:
+        self.server._too_slow(self)
+
+    def resume_writing(self) -> None:
+        pass
+
+
+class _Accept:
+    """The upgrade handler of one TCP connection, told the peer's address when it connects."""
+
+    __slots__ = ("peer", "server")
+
+    def __init__(self, server: RelayServer) -> None:
+        self.server = server
+        self.peer: str = ""
+
+    def __call__(self, request: WSUpgradeRequest) -> _Connection | WSUpgradeResponseWithListener:
+        peer, self.peer = self.peer, ""
+        return self.server._upgrade(request, peer)
+
+
+class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs for subclassing
+    """picows' protocol, remembering the peer address for the upgrade handler.
+
+    picows calls the upgrade handler with the HTTP request only; the per-address limits need
+    the source address, which only the transport knows, so it is handed over here.
+    """
+
+    __slots__ = ("_accept",)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        self._accept.peer = peer[0] if isinstance(peer, tuple) else ""
+        super().connection_made(transport)
+
+
+class RelayServer:
+    """The relay's listener: binds, upgrades, feeds the router and executes its actions.
+
+    Use ``await start()``, then ``await shutdown()``; :attr:`port` is the bound port (useful
+    with port 0). Tests may pass their own ``router``; by default a
+    :class:`quicko.relay.router.Router` is made from ``config``.
+    """
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        *,
+        router: RouterLike | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        node_id: str | None = None,
+    ) -> None:
+        """Prepare a relay; nothing is bound until :meth:`start`."""
+        self.config = config
+        self.node_id = node_id or config.node_id or secrets.token_hex(4)
+        self.router: RouterLike = router if router is not None else _default_router(self)
+        self.ssl_context = ssl_context
+        self.io = IOStats()
+        self.admission = Admission(
+            max_connections=config.max_connections,
+            max_per_source=config.max_connections_per_ip,
+            connect_rate=config.connect_rate,
+        )
+        self._conns: dict[int, _Connection] = {}
+        self._next_id = 0
+        self._max_message = HEADER_SIZE + config.max_payload
+        self._slow: list[_Connection] = []
+        self._server: asyncio.Server | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = time.monotonic()
+        self._stopping = False
+        self._all_gone = asyncio.Event()
+        self._exporter = MetricsExporter(lambda: self.router.metrics, self.io, self.uptime_s)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after :meth:`start`)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("the relay is not listening")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def connections(self) -> int:
+        """Open WebSocket connections."""
+        return self.io.open_connections
+
+    def uptime_s(self) -> float:
+        """Seconds since this server object was made."""
+        return time.monotonic() - self._started
+
+    async def start(self) -> None:
+        """Bind ``config.host:config.port`` and start accepting.
+
+        Raises:
+            OSError: the address cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        handshake_s = self.config.handshake_timeout_s
+
+        def protocol_factory() -> _Protocol:
+            accept = _Accept(self)
+            # The argument list of picows.picows.WSProtocol (v2.3), as ws_create_server builds
+            # it, with auto-ping off: clients ping at the protocol level (docs/protocol.md).
+            protocol = _Protocol(
+                None, None, False, accept, _PICOWS_LOGGER, True, handshake_s,
+                False, 20, 20, 1, True, self._max_message, None, READ_BUFFER_BYTES,
+            )  # fmt: skip
+            protocol._accept = accept
+            return protocol
+
+        self._server = await loop.create_server(
+            protocol_factory,
+            self.config.host,
+            self.config.port,
+            ssl=self.ssl_context,
+            ssl_handshake_timeout=handshake_s if self.ssl_context is not None else None,
+            backlog=1024,
+        )
+        self._started = time.monotonic()
+        self._arm(TICK_S)
+
+    async def shutdown(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop accepting, tell every client (SHUTTING_DOWN, close 1001), and wait them out.
+
+        Clients still connected after ``grace_s`` seconds are dropped. Idempotent.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            self._run(self.router.shutdown(now_ms()))
+        except Exception as exc:  # still close every connection below
+            log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
+        for conn in list(self._conns.values()):
+            self._close_conn(conn, _CLOSE_GOING_AWAY, "server shutting down")
+        if self.io.open_connections:
+            try:
+                await asyncio.wait_for(self._all_gone.wait(), grace_s)
+            except TimeoutError:
+                log_event("shutdown_timeout", logging.WARNING, remaining=self.io.open_connections)
+
+    # ------------------------------------------------------------------ upgrade and HTTP
+
+    def _upgrade(
+        self, request: WSUpgradeRequest, peer: str
+    ) -> _Connection | WSUpgradeResponseWithListener:
+        path = request.path.split(b"?", 1)[0].decode("latin-1")
+        if path in _WS_PATHS:
+            if self._stopping:
+                return _refusal(503, b"shutting down\n")
+            source = source_key(peer)
+            verdict = self.admission.admit(source, time.monotonic())
+            if verdict is Verdict.ADMIT:
+                return _Connection(self, source)
+            if verdict is Verdict.FULL:
+                self.io.refused_full += 1
+                return _refusal(503, b"relay full, try again later\n")
+            if verdict is Verdict.TOO_MANY:
+                self.io.refused_per_ip += 1
+            else:
+                self.io.refused_rate += 1
+            return _refusal(429, b"too many connections from your address\n")
+        if path == "/health":
+            self.io.http_requests += 1
+            body = health_body(
+                node_id=self.node_id,
+                uptime_s=self.uptime_s(),
+                io=self.io,
+                router_health=self.router.health(),
+                shutting_down=self._stopping,
+            )
+            return _response(body, HEALTH_CONTENT_TYPE)
+        if path == "/metrics":
+            self.io.http_requests += 1
+            return _response(self._exporter.render(), METRICS_CONTENT_TYPE)
+        return _refusal(404, b"not found: the WebSocket is at /ws\n")
+
+    # ------------------------------------------------------------------ connection events
+
+    def _opened(self, conn: _Connection, transport: WSTransport) -> None:
+        self._next_id += 1
+        conn.conn_id = self._next_id
+        self._conns[conn.conn_id] = conn
+        self.admission.opened(conn.source)
+        self.io.open_connections += 1
+        self.io.accepted += 1
+        self._all_gone.clear()
+        underlying = transport.underlying_transport
+        # Past this many unsent bytes the transport calls pause_writing: the reader is too slow.
+        underlying.set_write_buffer_limits(high=self.config.send_queue_bytes)
+        self._run(self.router.open(conn.conn_id, now_ms()))
+
+    def _receive(self, conn: _Connection, data: bytes) -> None:
+        """The hot path: one binary message from ``conn``."""
+        conns = self._conns
+        for action in self.router.receive(conn.conn_id, data, time.time_ns() // 1_000_000):
+            if type(action) is Send:
+                target = conns.get(action.conn)
+                if target is not None:
+                    target.transport.send(_BINARY, action.data)  # type: ignore[union-attr]
+            else:
+                self._run([action])
+
+    def _other_frame(self, conn: _Connection, transport: WSTransport, frame: WSFrame) -> None:
+        """Everything but a whole binary message: fragments, text, close, pong."""
+        kind = frame.msg_type
+        if kind is _CLOSE:
+            if not transport.is_close_frame_sent:
+                # Echo the client's code (read from the payload: picows' enum has no 4xxx codes).
+                payload = frame.get_payload_as_bytes()
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else _CLOSE_OK
+                _send_close(transport, code, b"")
+            transport.disconnect()
+            return
+        if transport.is_close_frame_sent or conn.conn_id not in self._conns:
+            return
+        if kind is _TEXT:
+            self._run(self.router.receive_text(conn.conn_id, now_ms()))
+        elif kind is _BINARY and conn.parts is None:  # first fragment of a message
+            conn.parts = [frame.get_payload_as_bytes()]
+            conn.parts_size = frame.payload_size
+        elif kind is _CONTINUATION and conn.parts is not None:
+            conn.parts.append(frame.get_payload_as_bytes())
+            conn.parts_size += frame.payload_size
+            if conn.parts_size > self._max_message:
+                self.io.oversized += 1
+                self._close_conn(conn, _CLOSE_TOO_BIG, "message too big")
+            elif frame.fin:
+                data, conn.parts, conn.parts_size = b"".join(conn.parts), None, 0
+                self._receive(conn, data)
+        elif kind is _BINARY or kind is _CONTINUATION:
+            self._close_conn(conn, _CLOSE_PROTOCOL_ERROR, "bad fragmentation")
+
+    def _disconnected(self, conn: _Connection) -> None:
+        self.admission.closed(conn.source)
+        self.io.open_connections -= 1
+        if not self.io.open_connections:
+            self._all_gone.set()
+        if self._conns.pop(conn.conn_id, None) is not None:
+            self._forget(conn)
+
+    def _too_slow(self, conn: _Connection) -> None:
+        """``conn``'s unsent bytes passed the bound: drop it (soon, outside the send loop)."""
+        if self._conns.pop(conn.conn_id, None) is None:
+            return
+        self.io.slow_disconnects += 1
+        self._slow.append(conn)
+        if len(self._slow) == 1 and self._loop is not None:
+            self._loop.call_soon(self._drop_slow)
+
+    def _drop_slow(self) -> None:
+        while self._slow:
+            conn = self._slow.pop()
+            transport = conn.transport
+            if transport is not None and not transport.is_disconnected:
+                transport.send(_BINARY, _TOO_SLOW_FRAME)  # best effort: the buffer is full
+                _send_close(transport, _CLOSE_TOO_SLOW, b"too slow")
+                transport.underlying_transport.abort()
+            self._forget(conn)
+
+    # ------------------------------------------------------------------ actions and timer
+
+    def _run(self, actions: list[Action]) -> None:
+        """Execute the router's actions in order."""
+        conns = self._conns
+        for action in actions:
+            target = conns.get(action.conn)
+            if target is None:
+                continue
+            if type(action) is Send:
+                target.transport.send(_BINARY, action.data)  # type: ignore[union-attr]
+            elif type(action) is Close:
+                self._close_conn(target, action.code, action.reason)
+
+    def _close_conn(self, conn: _Connection, code: int, reason: str) -> None:
+        """Send a close frame, forget the connection, and tell the router it is gone."""
+        if self._conns.pop(conn.conn_id, None) is None:
+            return
+        transport = conn.transport
+        if transport is not None and not transport.is_close_frame_sent:
+            _send_close(transport, code, reason.encode()[:_MAX_CLOSE_REASON_BYTES])
+            # The client answers the close frame (then _other_frame disconnects); if it does
+            # not, the connection is dropped after a grace period.
+            if self._loop is not None:
+                self._loop.call_later(CLOSE_GRACE_S, transport.underlying_transport.abort)
+        self._forget(conn)
+
+    def _internal_error(self, conn: _Connection, exc: Exception) -> None:
+        """Handling ``conn`` raised (a bug): log the kind, close it with 1011, carry on."""
+        self.io.internal_errors += 1
+        log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
+        if self._conns.pop(conn.conn_id, None) is None:
+            return
+        transport = conn.transport
+        if transport is not None and not transport.is_close_frame_sent:
+            transport.send(_BINARY, _INTERNAL_FRAME)
+            _send_close(transport, _CLOSE_INTERNAL_ERROR, b"internal error")
+            transport.disconnect()
+        self._forget(conn)
+
+    def _forget(self, conn: _Connection) -> None:
+        """Tell the router that ``conn`` is gone (it is no longer in :attr:`_conns`)."""
+        try:
+            self._run(self.router.closed(conn.conn_id, now_ms()))
+        except Exception as exc:  # nothing left to close; keep serving everyone else
+            self.io.internal_errors += 1
+            log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
+
+    def _arm(self, delay_s: float) -> None:
+        if self._loop is not None and not self._stopping:
+            self._timer = self._loop.call_later(delay_s, self._tick)
+
+    def _tick(self) -> None:
+        """Run the router's timeouts when due; re-arm for the next deadline or the next tick."""
+        now = now_ms()
+        deadline = self.router.next_deadline()
+        if deadline is not None and deadline <= now:
+            try:
+                self._run(self.router.handle_timeout(now))
+            except Exception as exc:  # never let the timer die: log, and try again next tick
+                self.io.internal_errors += 1
+                log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
+            deadline = self.router.next_deadline()
+        self.admission.prune(time.monotonic())
+        delay = TICK_S if deadline is None else min(TICK_S, max(0.001, (deadline - now_ms()) / 1e3))
+        self._arm(delay)
+
+
+def _send_close(transport: WSTransport, code: int, reason: bytes) -> None:
+    """Send a close frame with any code (picows takes plain ints, such as 4000, at run time)."""
+    transport.send_close(code, reason)  # type: ignore[arg-type]  # stub says WSCloseCode only
+
+
+def _response(body: bytes, content_type: str) -> WSUpgradeResponseWithListener:
+    response = WSUpgradeResponse.create_ok_response(
+        body, {"Content-Type": content_type, "Cache-Control": "no-store"}
+    )
+    return WSUpgradeResponseWithListener(response, None)
+
+
+def _refusal(status: int, body: bytes) -> WSUpgradeResponseWithListener:
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    if status in {429, 503}:
+        headers["Retry-After"] = "1"
+    return WSUpgradeResponseWithListener(
+        WSUpgradeResponse.create_error_response(status, body, headers), None
+    )
+
+
+def _default_router(server: RelayServer) -> RouterLike:
+    return Router(server.config, node_id=server.node_id, rng=secrets.token_bytes)
