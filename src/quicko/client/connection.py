@@ -1,0 +1,499 @@
+"""The connection supervisor: one authenticated WebSocket connection to a relay, kept alive.
+
+:class:`Connection` runs one task that connects (``websockets``' asyncio client), answers the
+relay's Challenge with a signed Hello (docs/protocol.md §4.1; relay spec §2-3), and then, while
+the relay holds the connection, delivers every frame it sends as a
+:class:`~quicko.client.events.MessageReceived` event and pings it every ``ping_interval``
+(spec §17), measuring the round-trip latency. When the connection drops (network failure,
+relay restart, an unanswered Ping, a relay that breaks the protocol), it reports why and
+reconnects after an exponential back-off with jitter (:class:`~quicko.client.backoff.Backoff`),
+until :meth:`Connection.close` is called, the configured number of retries is spent, or another
+connection proves the same identity (``REPLACED``; by default the supervisor then stops rather
+than fight the other connection for the address).
+
+Nothing the relay sends can crash the supervisor: a frame that does not decode, a text message,
+or a frame out of place is reported and the connection is re-established. Frames are never
+queued here: :meth:`Connection.send` raises :class:`~quicko.errors.ConnectionClosedError` while
+no connection is up, and the caller's outbound queue keeps what it could not send. After every
+(re)connection the ``on_connected`` hook runs, so that the upper layer re-joins its sessions,
+re-registers its QuickoKey and retransmits.
+
+The steps of one connection (open, authenticate, read and screen frames, explain the end) are
+in :mod:`quicko.client.link`; the heartbeat's bookkeeping is :mod:`quicko.client.heartbeat`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from types import TracebackType
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from quicko.client.backoff import (
+    DEFAULT_FACTOR,
+    DEFAULT_INITIAL_S,
+    DEFAULT_MAXIMUM_S,
+    Backoff,
+    Jitter,
+)
+from quicko.client.events import (
+    AttemptFailed,
+    Connected,
+    Disconnected,
+    DisconnectReason,
+    MessageReceived,
+    PingReceived,
+    Reconnecting,
+    ReconnectionFailed,
+    TransportEvent,
+)
+from quicko.client.heartbeat import DEFAULT_PING_INTERVAL_S, DEFAULT_PING_TIMEOUT_S, Heartbeat
+from quicko.client.link import (
+    MAX_MESSAGE_BYTES,
+    LinkError,
+    authenticate,
+    error_for_closure,
+    normalize_url,
+    open_link,
+    receive,
+    screen,
+)
+from quicko.crypto import RandomSource
+from quicko.errors import ConnectionClosedError
+from quicko.identity import Identity
+from quicko.protocol import Payload, Pong, encode_frame
+
+__all__ = [
+    "Connection",
+    "ConnectionSettings",
+    "ConnectionState",
+    "OnConnected",
+    "OnEvent",
+]
+
+_log = logging.getLogger(__name__)
+
+OnEvent = Callable[[TransportEvent], None]
+"""A callback that receives every transport event, synchronously and in order."""
+OnConnected = Callable[[Connected], Awaitable[None]]
+"""An async hook run after every (re)connection, beside the reader (it may await replies)."""
+
+
+class ConnectionState(Enum):
+    """Where the supervisor is."""
+
+    #: Created; :meth:`Connection.start` not called yet.
+    IDLE = "idle"
+    #: Opening the WebSocket connection or running the handshake.
+    CONNECTING = "connecting"
+    #: Authenticated: frames flow; :meth:`Connection.send` works.
+    CONNECTED = "connected"
+    #: Waiting for the back-off delay before the next attempt.
+    WAITING = "waiting"
+    #: Closed for good (by :meth:`Connection.close`, retries spent, or replaced).
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Timings and policies of the supervisor (all durations in seconds).
+
+    Attributes:
+        ping_interval: seconds between heartbeat Pings (DESIGN.md §8: 15).
+        ping_timeout: seconds a Ping may stay unanswered before the connection is dropped (5).
+        backoff_initial: the first and smallest reconnection delay (0.1).
+        backoff_maximum: the largest reconnection delay (30).
+        backoff_factor: how much the delay ceiling grows per retry (2).
+        jitter: how delays are drawn below the ceiling.
+        max_reconnect_attempts: retries after which the supervisor gives up
+            (:class:`ReconnectionFailed`); ``None`` retries forever.
+        open_timeout: seconds to open the TCP/TLS/WebSocket connection.
+        handshake_timeout: seconds for the relay's Challenge and HelloAck.
+        close_timeout: seconds to wait for the closing handshake before aborting.
+        reconnect_on_replaced: whether to reconnect after another connection with the same
+            identity replaced this one (off: the two would keep replacing each other).
+        proxy: an HTTP or SOCKS proxy URL, or ``None`` for a direct connection.
+    """
+
+    ping_interval: float = DEFAULT_PING_INTERVAL_S
+    ping_timeout: float = DEFAULT_PING_TIMEOUT_S
+    backoff_initial: float = DEFAULT_INITIAL_S
+    backoff_maximum: float = DEFAULT_MAXIMUM_S
+    backoff_factor: float = DEFAULT_FACTOR
+    jitter: Jitter = Jitter.FULL
+    max_reconnect_attempts: int | None = None
+    open_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    close_timeout: float = 2.0
+    reconnect_on_replaced: bool = False
+    proxy: str | None = None
+
+
+class Connection:
+    """Supervises one authenticated connection to a relay and reconnects when it drops.
+
+    Args:
+        url: the relay's ``ws://`` or ``wss://`` URL (path ``/ws`` when it has none).
+        identity: the identity to prove in every Hello.
+        on_event: called with every event; when ``None``, events are queued for
+            :meth:`next_event` and :meth:`poll_event` instead.
+        on_connected: awaited (as a task beside the reader) after every (re)connection.
+        rng: randomness for the back-off jitter.
+        clock: a monotonic clock in seconds (heartbeat deadlines and latency).
+        ssl_context: for ``wss://`` URLs, e.g. to trust a test certificate.
+        settings: timings and policies.
+
+    Raises:
+        ValueError: a bad URL, or an SSL context for a ``ws://`` URL.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        identity: Identity,
+        *,
+        on_event: OnEvent | None = None,
+        on_connected: OnConnected | None = None,
+        rng: RandomSource = secrets.token_bytes,
+        clock: Callable[[], float] = time.monotonic,
+        ssl_context: ssl.SSLContext | None = None,
+        settings: ConnectionSettings | None = None,
+    ) -> None:
+        self._url = normalize_url(url)
+        if ssl_context is not None and not self._url.startswith("wss:"):
+            raise ValueError("an SSL context needs a wss:// URL")
+        self._identity = identity
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._clock = clock
+        if ssl_context is None and self._url.startswith("wss:"):
+            ssl_context = ssl.create_default_context()  # the system's trusted CAs
+        self._ssl = ssl_context
+        self._settings = settings = settings or ConnectionSettings()
+        self._backoff = Backoff(
+            rng,
+            initial=settings.backoff_initial,
+            maximum=settings.backoff_maximum,
+            factor=settings.backoff_factor,
+            jitter=settings.jitter,
+        )
+        self._heartbeat = Heartbeat(interval=settings.ping_interval, timeout=settings.ping_timeout)
+        self._events: asyncio.Queue[TransportEvent] = asyncio.Queue()
+        self._state = ConnectionState.IDLE
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
+        self._pong_arrived = asyncio.Event()
+        self._connected: Connected | None = None
+        self._generation = 0
+        self._latency_ms: float | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def url(self) -> str:
+        """The relay URL, normalised."""
+        return self._url
+
+    @property
+    def state(self) -> ConnectionState:
+        """Where the supervisor is."""
+        return self._state
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is up and authenticated (so :meth:`send` can work)."""
+        return self._state is ConnectionState.CONNECTED
+
+    @property
+    def connected(self) -> Connected | None:
+        """The :class:`Connected` event of the current connection, or ``None`` while down."""
+        return self._connected if self.is_connected else None
+
+    @property
+    def latency_ms(self) -> float | None:
+        """The last measured round-trip time, in milliseconds."""
+        return self._latency_ms
+
+    def start(self) -> None:
+        """Start the supervisor task (idempotent; needs a running event loop).
+
+        Raises:
+            ConnectionClosedError: the connection was closed.
+        """
+        if self._closing:
+            raise ConnectionClosedError("the connection is closed")
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="quicko-connection"
+            )
+
+    async def wait_connected(self, timeout: float | None = None) -> Connected:
+        """Start if needed and wait until a connection is up; return its :class:`Connected`.
+
+        Raises:
+            TimeoutError: not connected within ``timeout`` seconds.
+            ConnectionClosedError: the supervisor stopped (closed, retries spent, replaced).
+        """
+        self.start()
+        assert self._task is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                if self.is_connected and self._connected is not None:
+                    return self._connected
+                if self._task.done():
+                    raise ConnectionClosedError("the connection is closed")
+                waiter = asyncio.ensure_future(self._up.wait())
+                try:
+                    await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+
+    async def send(self, payload: Payload) -> None:
+        """Encode ``payload`` and send it as one frame.
+
+        Raises:
+            LocalProtocolError: the payload does not fit the protocol.
+            ConnectionClosedError: no connection is up (the caller keeps the frame).
+        """
+        await self.send_frame(encode_frame(payload))
+
+    async def send_frame(self, frame: bytes) -> None:
+        """Send an already encoded frame as one binary WebSocket message.
+
+        Raises:
+            ValueError: the frame is larger than a frame may be.
+            ConnectionClosedError: no connection is up (the caller keeps the frame).
+        """
+        if len(frame) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"frame of {len(frame)} bytes is over {MAX_MESSAGE_BYTES}")
+        ws = self._ws
+        if ws is None or not self.is_connected:
+            raise ConnectionClosedError("not connected")
+        try:
+            await ws.send(frame)
+        except ConnectionClosed as exc:
+            raise ConnectionClosedError("the connection closed while sending") from exc
+
+    def poll_event(self) -> TransportEvent | None:
+        """Return the next queued event, or ``None`` at once when there is none."""
+        try:
+            return self._events.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+    async def next_event(self) -> TransportEvent:
+        """Wait for the next queued event (only without an ``on_event`` callback).
+
+        Raises:
+            ConnectionClosedError: the supervisor stopped and every event has been read.
+        """
+        while True:
+            event = self.poll_event()
+            if event is not None:
+                return event
+            task = self._task
+            if task is None or task.done():
+                raise ConnectionClosedError("the connection is closed")
+            getter = asyncio.ensure_future(self._events.get())
+            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                return getter.result()
+            getter.cancel()  # the queued item, if any, stays queued for the next turn
+
+    async def close(self) -> None:
+        """Close the connection and stop reconnecting; idempotent, and returns once done."""
+        self._closing = True
+        task = self._task
+        if task is None:
+            self._state = ConnectionState.CLOSED
+            return
+        if not task.done():
+            task.cancel()
+        await asyncio.wait({task})
+        self._state = ConnectionState.CLOSED  # also when cancelled before it ever ran
+
+    async def __aenter__(self) -> Connection:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<Connection {self._url} {self._state.value}>"
+
+    # ------------------------------------------------------------------ supervision
+
+    async def _run(self) -> None:
+        try:
+            await self._supervise()
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+        finally:
+            self._state = ConnectionState.CLOSED
+            self._ws = None
+            if self._up.is_set():
+                self._up.clear()
+                self._emit(
+                    Disconnected(DisconnectReason.CLOSED, "closed by the client", None, False)
+                )
+
+    async def _supervise(self) -> None:
+        """Connect, serve, and retry after a back-off until told to stop."""
+        attempt = 0
+        limit = self._settings.max_reconnect_attempts
+        while True:
+            drop = await self._attempt()
+            was_up = self._up.is_set()
+            if was_up:
+                self._backoff.reset()
+                attempt = 0
+            stop = (limit is not None and attempt >= limit) or (
+                drop.reason is DisconnectReason.REPLACED
+                and not self._settings.reconnect_on_replaced
+            )
+            self._report_drop(drop, attempt, was_up=was_up, will_reconnect=not stop)
+            if stop:
+                if drop.reason is not DisconnectReason.REPLACED:
+                    self._emit(ReconnectionFailed(attempt))
+                return
+            attempt += 1
+            delay = self._backoff.next_delay()
+            self._state = ConnectionState.WAITING
+            self._emit(Reconnecting(attempt, round(delay * 1000)))
+            await asyncio.sleep(delay)
+
+    def _report_drop(
+        self, drop: LinkError, attempt: int, *, was_up: bool, will_reconnect: bool
+    ) -> None:
+        _log.info("relay connection ended: %s (%s)", drop.reason.value, drop.detail)
+        if was_up:
+            self._up.clear()
+            self._emit(Disconnected(drop.reason, drop.detail, drop.error_code, will_reconnect))
+        else:
+            self._emit(AttemptFailed(attempt, drop.reason, drop.detail, drop.error_code))
+
+    async def _attempt(self) -> LinkError:
+        """One connection from opening to its end; return why it ended."""
+        self._state = ConnectionState.CONNECTING
+        settings = self._settings
+        try:
+            ws = await open_link(
+                self._url,
+                ssl_context=self._ssl,
+                open_timeout=settings.open_timeout,
+                close_timeout=settings.close_timeout,
+                proxy=settings.proxy,
+            )
+        except LinkError as drop:
+            return drop
+        try:
+            ack = await authenticate(ws, self._identity, settings.handshake_timeout)
+            self._generation += 1
+            connected = Connected(
+                ack.address, ack.node_id, ack.server_time, ack.buffered, self._generation
+            )
+            await self._serve(ws, connected)
+        except LinkError as drop:
+            return drop
+        except ConnectionClosed as exc:
+            return error_for_closure(exc)
+        except Exception as exc:  # a bug or an unexpected library error: report, reconnect
+            _log.exception("unexpected error on the relay connection")
+            return LinkError(DisconnectReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__}")
+        finally:
+            self._ws = None
+            self._state = ConnectionState.CONNECTING
+            await ws.close()
+        raise AssertionError("unreachable: _serve only ends by raising")  # pragma: no cover
+
+    async def _serve(self, ws: ClientConnection, connected: Connected) -> None:
+        """Run the reader, the heartbeat and the hook until the connection ends (by raising)."""
+        self._ws = ws
+        self._connected = connected
+        self._state = ConnectionState.CONNECTED
+        self._up.set()
+        _log.info("connected to relay node %s (buffered %d)", connected.node_id, connected.buffered)
+        self._emit(connected)
+        tasks = [
+            asyncio.ensure_future(self._read_loop(ws)),
+            asyncio.ensure_future(self._heartbeat_loop(ws)),
+        ]
+        if self._on_connected is not None:
+            tasks.append(asyncio.ensure_future(self._run_hook(self._on_connected, connected)))
+        try:
+            done, _ = await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
+            done.pop().result()  # the loops only end by raising
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        raise AssertionError("unreachable: the loops only end by raising")  # pragma: no cover
+
+    async def _read_loop(self, ws: ClientConnection) -> None:
+        while True:
+            payload = await receive(ws)
+            if isinstance(payload, Pong):
+                self._pong(payload)
+            else:
+                self._emit(MessageReceived(screen(payload)))
+
+    def _pong(self, pong: Pong) -> None:
+        latency_ms = self._heartbeat.receive_pong(pong, self._clock())
+        if latency_ms is not None:
+            self._latency_ms = latency_ms
+            self._pong_arrived.set()
+            self._emit(PingReceived(latency_ms, pong.server_time))
+
+    async def _heartbeat_loop(self, ws: ClientConnection) -> None:
+        beat = self._heartbeat
+        beat.start(self._clock())
+        self._pong_arrived.clear()
+        while True:
+            # Sleep until the next deadline, or until a Pong moves it (see _pong).
+            with contextlib.suppress(TimeoutError):
+                delay = max(0.0, beat.next_deadline() - self._clock())
+                await asyncio.wait_for(self._pong_arrived.wait(), delay)
+            self._pong_arrived.clear()
+            now = self._clock()
+            if beat.timed_out(now):
+                detail = f"no Pong within {self._settings.ping_timeout:g} s"
+                raise LinkError(DisconnectReason.PING_TIMEOUT, detail)
+            ping = beat.handle_timeout(now)
+            if ping is not None:
+                await ws.send(encode_frame(ping))
+
+    @staticmethod
+    async def _run_hook(hook: OnConnected, connected: Connected) -> None:
+        try:
+            await hook(connected)
+        except ConnectionClosedError:
+            pass  # the connection dropped under the hook; it runs again on the next one
+        except Exception:
+            _log.exception("the on_connected hook failed")
+
+    def _emit(self, event: TransportEvent) -> None:
+        if self._on_event is None:
+            self._events.put_nowait(event)
+            return
+        try:
+            self._on_event(event)
+        except Exception:
+            _log.exception("the transport event callback failed")

@@ -1,0 +1,48 @@
+"""The heartbeat's bookkeeping (quicko.client.heartbeat), on a fixed clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from quicko.client.heartbeat import Heartbeat
+from quicko.protocol import Ping, Pong
+
+
+def test_heartbeat_pings_every_interval_and_measures_latency() -> None:
+    beat = Heartbeat(interval=15.0, timeout=5.0)
+    beat.start(100.0)
+    assert beat.next_deadline() == 115.0
+    assert beat.handle_timeout(114.9) is None
+    ping = beat.handle_timeout(115.0)
+    assert isinstance(ping, Ping)
+    assert beat.outstanding
+    assert beat.next_deadline() == 120.0
+    assert beat.handle_timeout(116.0) is None  # one Ping outstanding at a time
+    assert beat.receive_pong(Pong(ping.nonce, 0), 115.25) == pytest.approx(250.0)
+    # One interval after the previous Ping was sent:
+    assert (beat.outstanding, beat.next_deadline()) == (False, 130.0)
+    second = beat.handle_timeout(130.0)
+    assert second is not None
+    assert second.nonce != ping.nonce
+
+
+def test_heartbeat_times_out_and_ignores_foreign_pongs() -> None:
+    beat = Heartbeat(interval=1.0, timeout=0.5)
+    beat.start(0.0)
+    ping = beat.handle_timeout(1.0)
+    assert ping is not None
+    assert beat.receive_pong(Pong(ping.nonce + 1, 0), 1.1) is None
+    assert not beat.timed_out(1.49)
+    assert beat.timed_out(1.5)
+    assert beat.receive_pong(Pong(ping.nonce, 0), 1.6) == pytest.approx(600.0)
+    assert beat.receive_pong(Pong(ping.nonce, 0), 1.7) is None  # a duplicate is ignored
+    beat.start(5.0)  # a fresh connection forgets the old Ping
+    assert not beat.outstanding
+    assert not beat.timed_out(100.0)
+
+
+def test_heartbeat_refuses_non_positive_timings() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Heartbeat(interval=0.0)
+    with pytest.raises(ValueError, match="positive"):
+        Heartbeat(timeout=-1.0)
