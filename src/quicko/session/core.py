@@ -1,0 +1,404 @@
+"""The state and the shared machinery of a session (see :mod:`quicko.session.session`).
+
+:class:`SessionCore` holds a session's members, pairwise channels, queues and delivery
+bookkeeping, and the helpers every handler uses: sealing an envelope for a peer (or queueing it
+until the channel can send), holding a frame until the relay shows its recipient, moving the
+state through :data:`TRANSITIONS`, and the handling of decrypted envelopes. The handshake lives
+in :mod:`quicko.session.handshake`, the public API in :class:`quicko.session.Session`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from quicko.crypto import RandomSource, X25519KeyPair
+from quicko.errors import LocalProtocolError, QuickoError
+from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
+from quicko.messaging.status import DeliveryStatus, receipt_status
+from quicko.protocol import (
+    KeyExchange,
+    Leave,
+    LeaveReason,
+    Message,
+    Payload,
+    ReleaseNameplate,
+)
+from quicko.session import envelope as env
+from quicko.session import events as ev
+from quicko.session.bundle import IdentityBundle, invite_context, make_bundle, verify_bundle
+from quicko.session.delivery import InboundLog, OutboundLedger
+from quicko.session.pairwise import PairwiseChannel
+from quicko.session.pake import (
+    CreatorPake,
+    HandshakeMessage,
+    JoinerPake,
+    MemberInit,
+    encode_handshake,
+)
+
+__all__ = [
+    "MAX_HELD_FRAMES",
+    "MAX_PENDING_ATTEMPTS",
+    "MESSAGE_ID_SIZE",
+    "PAKE_TIMEOUT_MS",
+    "TRANSITIONS",
+    "Attempt",
+    "Peer",
+    "Role",
+    "SessionCore",
+    "State",
+]
+
+PAKE_TIMEOUT_MS: Final = 60_000
+"""A joiner gives up, and a creator forgets a half-done attempt, after this long."""
+
+MAX_PENDING_ATTEMPTS: Final = 8
+"""Concurrent PAKE attempts a creator keeps (one per joiner address; the oldest is dropped)."""
+
+MAX_HELD_FRAMES: Final = 2000
+"""Frames kept for members the relay has not shown us yet, or before a channel exists."""
+
+MESSAGE_ID_SIZE: Final = 16
+"""Size of a message id, in bytes."""
+
+
+class Role(Enum):
+    """How we came into the session."""
+
+    CREATOR = "creator"
+    JOINER = "joiner"
+    CALL = "call"
+
+
+class State(Enum):
+    """Where the session is; :data:`TRANSITIONS` is the only place transitions live."""
+
+    #: Waiting for the relay's Joined.
+    CONNECTING = "connecting"
+    #: Joiner: running the PAKE with the creator.
+    AUTHENTICATING = "authenticating"
+    #: Members authenticated (or, for a creator, waiting for them).
+    ACTIVE = "active"
+    #: Gave up (wrong code, timeout, failed authentication, relay refusal); terminal.
+    FAILED = "failed"
+    #: We left; keys wiped; terminal.
+    CLOSED = "closed"
+
+
+TRANSITIONS: Final[dict[State, frozenset[State]]] = {
+    State.CONNECTING: frozenset(
+        {State.CONNECTING, State.AUTHENTICATING, State.ACTIVE, State.FAILED, State.CLOSED}
+    ),
+    State.AUTHENTICATING: frozenset({State.CONNECTING, State.ACTIVE, State.FAILED, State.CLOSED}),
+    State.ACTIVE: frozenset({State.ACTIVE, State.FAILED, State.CLOSED}),
+    State.FAILED: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset(),
+}
+
+
+@dataclass(slots=True)
+class _Queued:
+    """An envelope waiting for its channel to be able to send."""
+
+    envelope: env.Envelope
+    message_id: bytes
+    timestamp: int
+    tracked: bool
+
+
+@dataclass(slots=True, repr=False)
+class Peer:
+    """An authenticated member and our pairwise channel with it."""
+
+    identity: PublicIdentity
+    display_name: str
+    bundle: IdentityBundle
+    channel: PairwiseChannel | None = None
+    own_ephemeral: X25519KeyPair | None = None
+    init_frame: KeyExchange | None = None
+    sync_frame: Message | None = None
+    heard: bool = False
+    queue: list[_Queued] = field(default_factory=list)
+
+
+@dataclass(slots=True, repr=False)
+class Attempt:
+    """A creator's half-done PAKE with one joiner."""
+
+    pake: CreatorPake
+    started_ms: int
+
+
+class SessionCore:
+    """State and helpers shared by the session's handlers (not for direct use)."""
+
+    def __init__(
+        self, identity: Identity, rng: RandomSource, role: Role, session_id: bytes, now_ms: int
+    ) -> None:
+        self._identity = identity
+        self._me = identity.address
+        self._rng = rng
+        self._role = role
+        self._state = State.CONNECTING
+        self._session_id = session_id
+        self._invite: InviteCode | None = None
+        self._retired = False
+        self._failures = 0
+        self._attempts: dict[bytes, Attempt] = {}
+        self._joiner_pake: JoinerPake | None = None
+        self._joiner_ephemeral: X25519KeyPair | None = None
+        self._creator: bytes | None = None
+        self._deadline: int | None = None
+        self._peers: dict[bytes, Peer] = {}
+        self._present: dict[bytes, str] = {}
+        self._pending_inits: dict[bytes, IdentityBundle] = {}
+        self._early: list[Message] = []
+        self._held: list[tuple[bytes, KeyExchange | Message]] = []
+        self._vouches: list[tuple[bytes, Message]] = []
+        self._ledger = OutboundLedger()
+        self._inbound = InboundLog()
+        self._opened = False
+        self._out: list[Payload] = []
+        self._events: list[ev.SessionEvent] = []
+        self.dropped_frames = 0
+        """Frames from the network that were invalid, unauthenticated or unexpected."""
+
+    def _vouch(self, bundle: IdentityBundle, now_ms: int) -> None:
+        """Accept a member the creator vouched for, and start our channel with it."""
+        known = self._peers.get(bundle.address)
+        if known is not None:
+            if not bundle.same_identity(known.identity):
+                self._events.append(ev.KeyChanged(bundle.address))
+            return
+        try:
+            verify_bundle(bundle, invite_context(self._session_id), expected_address=bundle.address)
+        except QuickoError:
+            self._events.append(ev.PeerRefused(bundle.address, "vouched bundle did not verify"))
+            return
+        peer = self._add_peer(bundle)
+        self._send_member_init(peer)
+        pending = self._pending_inits.pop(bundle.address, None)
+        if pending is not None:
+            if pending.same_identity(peer.identity):
+                assert peer.own_ephemeral is not None
+                self._establish(peer, peer.own_ephemeral, pending, now_ms)
+            else:
+                self._events.append(ev.KeyChanged(bundle.address))
+
+    def _retire(self) -> None:
+        """Release the nameplate after too many wrong codes."""
+        assert self._invite is not None
+        self._retired = True
+        self._attempts.clear()
+        self._out.append(ReleaseNameplate(self._session_id, self._invite.nameplate))
+        self._events.append(ev.InviteRetired())
+
+    # ------------------------------------------------------------------ messages
+
+    def _on_message(self, frame: Message, now_ms: int) -> bool:
+        sender = frame.sender
+        if sender == self._me or frame.recipient not in (b"", self._me):
+            return False
+        if (sender, frame.message_id) in self._inbound:
+            receipt = self._inbound.receipt(sender, frame.message_id)
+            peer = self._peers.get(sender)
+            if receipt is not None and peer is not None:
+                again = env.Receipt(int(receipt), (frame.message_id,))
+                self._send_envelope(peer, again, self._rng(MESSAGE_ID_SIZE), now_ms)
+            return True
+        peer = self._peers.get(sender)
+        if peer is None or peer.channel is None:
+            if len(self._early) >= MAX_HELD_FRAMES:
+                self._early.pop(0)
+            self._early.append(frame)
+            return True
+        envelope = peer.channel.open(
+            frame.body, message_id=frame.message_id, timestamp=frame.timestamp
+        )
+        peer.heard = True
+        self._handle_envelope(peer, frame, envelope, now_ms)
+        self._flush_queue(peer)
+        return True
+
+    def _handle_envelope(
+        self, peer: Peer, frame: Message, envelope: env.Envelope, now_ms: int
+    ) -> None:
+        sender = frame.sender
+        match envelope:
+            case env.Text(text=text):
+                self._inbound.add(sender, frame.message_id, DeliveryStatus.DELIVERED)
+                shown = ev.MessageReceived(
+                    frame.message_id, sender, peer.display_name, text, frame.timestamp
+                )
+                self._events.append(shown)
+                receipt = env.Receipt(env.RECEIPT_DELIVERED, (frame.message_id,))
+                self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), now_ms)
+                return
+            case env.Receipt(status=status, message_ids=ids):
+                for message_id in ids:
+                    self._update_status(message_id, sender, receipt_status(status))
+            case env.MemberAdd(bundle=data):
+                if sender == self._creator and self._role == Role.JOINER:
+                    self._vouch(IdentityBundle.decode(data), now_ms)
+            case env.Leave():
+                self._peers.pop(sender, None)
+                self._present.pop(sender, None)
+                self._drop_peer(peer)
+                self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT))
+            case env.Sync():
+                pass
+        self._inbound.add(sender, frame.message_id, None)
+
+    def _on_message_early(self, address: bytes, now_ms: int) -> None:
+        """Replay the frames that arrived from ``address`` before its channel existed."""
+        mine = [frame for frame in self._early if frame.sender == address]
+        self._early = [frame for frame in self._early if frame.sender != address]
+        for frame in mine:
+            try:
+                self._on_message(frame, now_ms)
+            except (QuickoError, ValueError):
+                self.dropped_frames += 1
+
+    # ------------------------------------------------------------------ helpers
+
+    def _move(self, new: State) -> None:
+        if new not in TRANSITIONS[self._state]:
+            raise LocalProtocolError(f"session cannot go from {self._state.value} to {new.value}")
+        self._state = new
+
+    def _check_usable(self) -> None:
+        if self._state in (State.FAILED, State.CLOSED):
+            raise LocalProtocolError(f"the session is {self._state.value}")
+
+    def _fail(self, reason: str) -> None:
+        self._events.append(ev.SessionFailed(reason))
+        if self._session_id:
+            self._out.append(Leave(self._session_id))
+        self._wipe()
+        self._move(State.FAILED)
+
+    def _wipe(self) -> None:
+        for peer in self._peers.values():
+            if peer.channel is not None:
+                peer.channel.wipe()
+        self._joiner_pake = self._joiner_ephemeral = None
+        self._attempts.clear()
+        self._held.clear()
+        self._early.clear()
+
+    def _add_peer(self, bundle: IdentityBundle) -> Peer:
+        identity = bundle.public_identity
+        peer = Peer(identity=identity, display_name=bundle.display_name, bundle=bundle)
+        self._peers[bundle.address] = peer
+        number = safety_number(self._identity.public, identity)
+        self._events.append(ev.PeerAuthenticated(bundle.address, bundle.display_name, number))
+        return peer
+
+    def _drop_peer(self, peer: Peer) -> None:
+        if peer.channel is not None:
+            peer.channel.wipe()
+        address = peer.identity.address
+        self._vouches = [item for item in self._vouches if item[0] != address]
+        self._held = [item for item in self._held if item[0] != address]
+        for message_id, status in self._ledger.forget_recipient(address):
+            self._events.append(ev.StatusChanged(message_id, status))
+
+    def _send_member_init(self, peer: Peer) -> None:
+        peer.own_ephemeral = X25519KeyPair.generate(self._rng)
+        bundle = make_bundle(self._identity, peer.own_ephemeral,
+                             invite_context(self._session_id))  # fmt: skip
+        body = encode_handshake(MemberInit(bundle.encode()))
+        peer.init_frame = KeyExchange(self._session_id, self._me, peer.identity.address, body)
+        self._emit(peer.identity.address, peer.init_frame)
+
+    def _establish(
+        self, peer: Peer, own: X25519KeyPair, bundle: IdentityBundle, now_ms: int
+    ) -> None:
+        """Set up the pairwise channel; the initiator sends SYNC at once."""
+        peer.channel = PairwiseChannel.establish(
+            session_id=self._session_id,
+            own_address=self._me,
+            own_identity=self._identity.x25519,
+            own_ephemeral=own,
+            peer_address=bundle.address,
+            peer_identity_public=bundle.x25519_public,
+            peer_ephemeral_public=bundle.ephemeral_public,
+            rng=self._rng,
+        )
+        if peer.channel.is_initiator:
+            sync_id = self._rng(MESSAGE_ID_SIZE)
+            self._send_envelope(peer, env.Sync(), sync_id, now_ms, sync=True)
+        self._flush_queue(peer)
+        self._on_message_early(bundle.address, now_ms)
+
+    def _send_handshake(self, recipient: bytes, message: HandshakeMessage) -> None:
+        body = encode_handshake(message)
+        frame = KeyExchange(self._session_id, self._me, recipient, body)
+        if recipient:
+            self._emit(recipient, frame)
+        else:
+            self._out.append(frame)
+
+    def _send_envelope(
+        self,
+        peer: Peer,
+        envelope: env.Envelope,
+        message_id: bytes,
+        now_ms: int,
+        *,
+        tracked: bool = False,
+        vouch: bool = False,
+        sync: bool = False,
+    ) -> None:
+        """Seal ``envelope`` for ``peer`` now, or queue it until the channel can send."""
+        channel = peer.channel
+        if channel is None or not channel.can_send:
+            peer.queue.append(_Queued(envelope, message_id, now_ms, tracked))
+            return
+        body = channel.seal(envelope, message_id=message_id, timestamp=now_ms)
+        address = peer.identity.address
+        frame = Message(self._session_id, self._me, address, message_id, now_ms, body)
+        if tracked:
+            self._ledger.set_frame(message_id, address, frame)
+        if vouch:
+            self._vouches.append((address, frame))
+        if sync:
+            peer.sync_frame = frame
+        self._emit(address, frame)
+
+    def _flush_queue(self, peer: Peer) -> None:
+        while peer.queue and peer.channel is not None and peer.channel.can_send:
+            item = peer.queue.pop(0)
+            vouch = isinstance(item.envelope, env.MemberAdd)
+            self._send_envelope(peer, item.envelope, item.message_id, item.timestamp,
+                                tracked=item.tracked, vouch=vouch)  # fmt: skip
+
+    def _emit(self, recipient: bytes, frame: KeyExchange | Message) -> None:
+        """Send a unicast frame, or hold it until the relay shows the recipient as a member."""
+        if recipient in self._present:
+            self._out.append(frame)
+            return
+        if len(self._held) >= MAX_HELD_FRAMES:
+            address, old = self._held.pop(0)
+            if isinstance(old, Message):
+                self._update_status(old.message_id, address, DeliveryStatus.FAILED)
+        self._held.append((recipient, frame))
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held, []
+        for recipient, frame in held:
+            self._emit(recipient, frame)
+
+    def _update_status(self, message_id: bytes, recipient: bytes | None,
+                       status: DeliveryStatus) -> None:  # fmt: skip
+        new = self._ledger.update(message_id, recipient, status)
+        if new is not None:
+            self._events.append(ev.StatusChanged(message_id, new))
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session {self._role.value} {self._state.value} "
+            f"peers={len(self._peers)} id={self._session_id[:2].hex()}...>"
+        )

@@ -1,0 +1,279 @@
+"""Envelopes: the padded plaintext that the pairwise ratchet encrypts (docs/protocol.md §10).
+
+An envelope is a MessagePack array ``[kind, ...]``::
+
+    0 SYNC        [0]
+    1 TEXT        [1, text str]                          text: at most 65,536 UTF-8 bytes
+    2 RECEIPT     [2, status int, [message_id bin16, …]]  status 3 delivered, 4 read; 1-256 ids
+    3 MEMBER_ADD  [3, bundle bin]                        bundle: 1-4,096 bytes
+    4 LEAVE       [4]
+
+The plaintext is ``u32(len(m)) || m || zero padding``, padded to the smallest bucket that holds
+it: 64, 128, …, 65,536 bytes (powers of two), then multiples of 65,536. The encoding is
+canonical on the padding: :func:`unpad_envelope` accepts only the bucket size, and only zeros.
+
+:func:`pad_envelope` raises ``ValueError`` for an envelope we should not send (local misuse);
+:func:`unpad_envelope` raises :class:`~quicko.errors.MalformedFrameError` naming what is wrong,
+and nothing else, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+
+import msgpack
+
+from quicko.errors import MalformedFrameError
+from quicko.protocol.constants import MESSAGE_ID_SIZE
+
+__all__ = [
+    "BUCKET_SIZES",
+    "LENGTH_PREFIX_SIZE",
+    "MAX_BUNDLE_BYTES",
+    "MAX_RECEIPT_IDS",
+    "MAX_TEXT_BYTES",
+    "RECEIPT_DELIVERED",
+    "RECEIPT_READ",
+    "Envelope",
+    "Leave",
+    "MemberAdd",
+    "Receipt",
+    "Sync",
+    "Text",
+    "pad_envelope",
+    "padded_size",
+    "unpad_envelope",
+]
+
+LENGTH_PREFIX_SIZE = 4
+"""Size of the big-endian length of the MessagePack part, in bytes."""
+BUCKET_SIZES = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+"""Padded sizes in bytes; beyond the last, plaintexts are padded to a multiple of it."""
+MAX_TEXT_BYTES = 65536
+"""Longest text, in UTF-8 bytes."""
+MAX_RECEIPT_IDS = 256
+"""Most message ids in one receipt."""
+MAX_BUNDLE_BYTES = 4096
+"""Longest identity bundle that a MEMBER_ADD carries, in bytes."""
+RECEIPT_DELIVERED = 3
+"""Receipt status: the messages were decrypted."""
+RECEIPT_READ = 4
+"""Receipt status: the messages were shown to the user."""
+
+_LENGTH = struct.Struct(">I")
+_RECEIPT_STATUSES = frozenset({RECEIPT_DELIVERED, RECEIPT_READ})
+#: Arrays in one envelope: the envelope itself and a receipt's id list.
+_MAX_ARRAYS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """SYNC (kind 0): the initiator's first message, which lets the responder send."""
+
+    KIND: ClassVar[int] = 0
+
+    def _problem(self) -> str | None:
+        return None
+
+    def _wire(self) -> list[object]:
+        return [self.KIND]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """TEXT (kind 1): a chat message.
+
+    Attributes:
+        text: the message, at most :data:`MAX_TEXT_BYTES` in UTF-8 (any characters, newlines
+            included; the user interface decides how to show control characters).
+    """
+
+    KIND: ClassVar[int] = 1
+    text: str
+
+    def _problem(self) -> str | None:
+        if type(self.text) is not str:
+            return "text must be a string"
+        try:
+            size = len(self.text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return "text must be valid Unicode (no lone surrogates)"
+        if size > MAX_TEXT_BYTES:
+            return f"text must be at most {MAX_TEXT_BYTES} UTF-8 bytes"
+        return None
+
+    def _wire(self) -> list[object]:
+        return [self.KIND, self.text]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """RECEIPT (kind 2): the sender of these messages learns they were delivered or read.
+
+    Attributes:
+        status: :data:`RECEIPT_DELIVERED` (3) or :data:`RECEIPT_READ` (4).
+        message_ids: 1 to :data:`MAX_RECEIPT_IDS` ids of 16 bytes.
+    """
+
+    KIND: ClassVar[int] = 2
+    status: int
+    message_ids: tuple[bytes, ...]
+
+    def _problem(self) -> str | None:
+        if type(self.status) is not int or self.status not in _RECEIPT_STATUSES:
+            return f"receipt status must be {RECEIPT_DELIVERED} or {RECEIPT_READ}"
+        if type(self.message_ids) is not tuple:
+            return "receipt message ids must be an array"
+        if not 1 <= len(self.message_ids) <= MAX_RECEIPT_IDS:
+            return f"a receipt must carry 1 to {MAX_RECEIPT_IDS} message ids"
+        for index, message_id in enumerate(self.message_ids):
+            if type(message_id) is not bytes or len(message_id) != MESSAGE_ID_SIZE:
+                return f"receipt message id {index} must be {MESSAGE_ID_SIZE} bytes"
+        return None
+
+    def _wire(self) -> list[object]:
+        return [self.KIND, self.status, list(self.message_ids)]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAdd:
+    """MEMBER_ADD (kind 3): the creator vouches for a new member with its identity bundle.
+
+    Attributes:
+        bundle: the new member's encoded bundle (1 to :data:`MAX_BUNDLE_BYTES` bytes), checked
+            by the session layer, not here.
+    """
+
+    KIND: ClassVar[int] = 3
+    bundle: bytes
+
+    def _problem(self) -> str | None:
+        if type(self.bundle) is not bytes or not 1 <= len(self.bundle) <= MAX_BUNDLE_BYTES:
+            return f"member bundle must be 1 to {MAX_BUNDLE_BYTES} bytes"
+        return None
+
+    def _wire(self) -> list[object]:
+        return [self.KIND, self.bundle]
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """LEAVE (kind 4): the sender left the session or destroyed it."""
+
+    KIND: ClassVar[int] = 4
+
+    def _problem(self) -> str | None:
+        return None
+
+    def _wire(self) -> list[object]:
+        return [self.KIND]
+
+
+Envelope: TypeAlias = Sync | Text | Receipt | MemberAdd | Leave
+"""Any envelope."""
+
+#: kind -> (number of array items, constructor from the items after the kind).
+_DECODERS: dict[int, tuple[int, Callable[[list[Any]], Envelope]]] = {
+    Sync.KIND: (1, lambda _: Sync()),
+    Text.KIND: (2, lambda items: Text(items[1])),
+    Receipt.KIND: (
+        3,
+        lambda items: Receipt(items[1], tuple(items[2]) if type(items[2]) is list else items[2]),
+    ),
+    MemberAdd.KIND: (2, lambda items: MemberAdd(items[1])),
+    Leave.KIND: (1, lambda _: Leave()),
+}
+
+
+def padded_size(length: int) -> int:
+    """Return the bucket size for a plaintext of ``length`` bytes (prefix included)."""
+    for bucket in BUCKET_SIZES:
+        if length <= bucket:
+            return bucket
+    last = BUCKET_SIZES[-1]
+    return -(-length // last) * last
+
+
+def pad_envelope(envelope: Envelope) -> bytes:
+    """Encode ``envelope`` and pad it to its bucket.
+
+    Raises:
+        ValueError: the envelope is not valid (a field of the wrong type or size).
+    """
+    problem = envelope._problem()
+    if problem is not None:
+        raise ValueError(problem)
+    packed: bytes = msgpack.packb(envelope._wire(), use_bin_type=True)
+    plain = _LENGTH.pack(len(packed)) + packed
+    return plain + bytes(padded_size(len(plain)) - len(plain))
+
+
+def unpad_envelope(data: bytes) -> Envelope:
+    """Check and decode a decrypted plaintext.
+
+    Raises:
+        MalformedFrameError: the length prefix, the padding, the MessagePack or a field is not
+            valid; the message says which.
+    """
+    if len(data) < LENGTH_PREFIX_SIZE:
+        raise MalformedFrameError("envelope is shorter than its length prefix")
+    (length,) = _LENGTH.unpack_from(data)
+    end = LENGTH_PREFIX_SIZE + length
+    if end > len(data):
+        raise MalformedFrameError("envelope length prefix points beyond the plaintext")
+    if len(data) != padded_size(end):
+        raise MalformedFrameError("envelope is not padded to its bucket size")
+    if data.count(0, end) != len(data) - end:
+        raise MalformedFrameError("envelope padding is not all zeros")
+    items = _unpack(memoryview(data)[LENGTH_PREFIX_SIZE:end])
+    if type(items) is not list or not items or type(items[0]) is not int:
+        raise MalformedFrameError("envelope must be an array that starts with an integer kind")
+    decoder = _DECODERS.get(items[0])
+    if decoder is None:
+        raise MalformedFrameError(f"unknown envelope kind {items[0]}")
+    arity, build = decoder
+    if len(items) != arity:
+        raise MalformedFrameError(f"envelope of kind {items[0]} must have {arity} items")
+    envelope = build(items)
+    problem = envelope._problem()
+    if problem is not None:
+        raise MalformedFrameError(problem)
+    return envelope
+
+
+class _ArrayCounter:
+    """``list_hook`` for msgpack that stops decoding after ``_MAX_ARRAYS`` arrays."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, items: list[Any]) -> list[Any]:
+        self.count += 1
+        if self.count > _MAX_ARRAYS:
+            raise MalformedFrameError("envelope has too many arrays")
+        return items
+
+
+def _unpack(packed: memoryview) -> Any:
+    """MessagePack-decode the envelope with every container and string capped."""
+    try:
+        return msgpack.unpackb(
+            packed,
+            raw=False,
+            use_list=True,
+            list_hook=_ArrayCounter(),
+            max_array_len=MAX_RECEIPT_IDS,
+            max_map_len=0,
+            max_ext_len=0,
+            max_str_len=MAX_TEXT_BYTES,
+            max_bin_len=MAX_BUNDLE_BYTES,
+        )
+    except MalformedFrameError:
+        raise
+    except Exception as exc:  # msgpack raises many kinds (ValueError, StackError, ExtraData…)
+        raise MalformedFrameError("envelope is not valid MessagePack within the limits") from exc

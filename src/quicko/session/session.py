@@ -1,0 +1,418 @@
+"""The sans-I/O end-to-end session: handshake, members, pairwise channels, delivery.
+
+A :class:`Session` is one conversation seen from one participant (STYLE.md rule 3). The I/O
+layer feeds it every relay frame of the session with :meth:`Session.receive` and calls
+:meth:`Session.handle_timeout` at :meth:`Session.next_deadline`; after every call it sends the
+payloads of :meth:`Session.data_to_send` and handles :meth:`Session.events`. Nothing here does
+I/O, reads the clock or the OS random source: ``now_ms`` and ``rng`` are arguments.
+
+Trust (docs/protocol.md §8-§10): a peer becomes a member only through the invite-code PAKE with
+key confirmation, a creator's vouch (MEMBER_ADD, over an authenticated channel), or a verified
+call bundle. Bundles that do not verify are refused (:class:`PeerRefused`); a bundle that names
+a known address with other keys is refused with :class:`KeyChanged`. Bad input from the network
+never raises out of :meth:`Session.receive`: it is dropped and counted in
+:attr:`Session.dropped_frames`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from quicko.crypto import RandomSource, X25519KeyPair
+from quicko.errors import QuickoError, SessionError
+from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
+from quicko.messaging.status import DeliveryStatus
+from quicko.protocol import (
+    Ack,
+    AckStatus,
+    Error,
+    ErrorCode,
+    Join,
+    Joined,
+    KeyExchange,
+    Leave,
+    LeaveReason,
+    Message,
+    MessageType,
+    Payload,
+    PeerJoined,
+    PeerLeft,
+    ReleaseNameplate,
+)
+from quicko.session import envelope as env
+from quicko.session import events as ev
+from quicko.session.bundle import IdentityBundle, verify_bundle
+from quicko.session.core import MESSAGE_ID_SIZE, PAKE_TIMEOUT_MS, Role, State
+from quicko.session.handshake import HandshakeMixin
+from quicko.session.pake import (
+    JoinerPake,
+)
+
+__all__ = ["PAKE_TIMEOUT_MS", "Role", "Session", "State"]
+
+_SESSION_ID_SIZE: Final = 16
+_FATAL_JOIN_ERRORS: Final = {
+    ErrorCode.UNKNOWN_INVITE: "unknown or retired invite code",
+    ErrorCode.NAMEPLATE_TAKEN: "invite code already in use",
+    ErrorCode.SESSION_FULL: "the session is full",
+    ErrorCode.LIMIT_REACHED: "the relay is at its limit",
+    ErrorCode.MALFORMED: "the relay refused the join",
+}
+
+
+class Session(HandshakeMixin):
+    """One end-to-end encrypted conversation, seen from one participant (sans-I/O).
+
+    Build one with :meth:`create`, :meth:`join` or :meth:`from_call` (through
+    :mod:`quicko.session.calls`), never with the constructor.
+    """
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def create(
+        cls, identity: Identity, rng: RandomSource, now_ms: int, invite: InviteCode
+    ) -> Session:
+        """Create a new session reachable with ``invite``: emits Join(session_id, nameplate).
+
+        Args:
+            identity: our identity (ephemeral or long-term).
+            rng: randomness (the session id, ephemeral keys, message ids).
+            now_ms: the current time.
+            invite: the invite code to show; its nameplate goes to the relay, never its
+                password.
+        """
+        session = cls(identity, rng, Role.CREATOR, rng(_SESSION_ID_SIZE), now_ms)
+        session._invite = invite
+        session._out.append(Join(session.session_id, invite.nameplate))
+        return session
+
+    @classmethod
+    def join(
+        cls, identity: Identity, invite: InviteCode, rng: RandomSource, now_ms: int
+    ) -> Session:
+        """Join the session of ``invite``: emits Join(b"", nameplate), then runs the PAKE.
+
+        The joiner gives up with :class:`SessionFailed` after :data:`PAKE_TIMEOUT_MS`.
+        """
+        session = cls(identity, rng, Role.JOINER, b"", now_ms)
+        session._invite = invite
+        session._deadline = now_ms + PAKE_TIMEOUT_MS
+        session._out.append(Join(b"", invite.nameplate))
+        return session
+
+    @classmethod
+    def from_call(
+        cls,
+        identity: Identity,
+        rng: RandomSource,
+        now_ms: int,
+        *,
+        session_id: bytes,
+        own_ephemeral: X25519KeyPair,
+        peer_bundle: IdentityBundle,
+        context: bytes,
+    ) -> Session:
+        """Start the session of an accepted call (either side): emits Join(session_id, "").
+
+        Use :mod:`quicko.session.calls`, which checks the call frames and calls this.
+
+        Args:
+            identity: our identity.
+            rng: randomness.
+            now_ms: the current time.
+            session_id: the session id the caller chose.
+            own_ephemeral: the key pair whose public key our call bundle carried.
+            peer_bundle: the peer's call bundle (verified again here).
+            context: the call's bundle context (:func:`quicko.session.bundle.call_context`).
+
+        Raises:
+            AuthenticationError: the peer's bundle does not verify for ``context``.
+            InvalidKeyError: a key in it is of low order.
+        """
+        if len(session_id) != _SESSION_ID_SIZE:
+            raise ValueError("a session id is 16 bytes")
+        verify_bundle(peer_bundle, context, expected_address=peer_bundle.address)
+        session = cls(identity, rng, Role.CALL, session_id, now_ms)
+        session._out.append(Join(session_id, ""))
+        session._add_peer(peer_bundle)
+        session._establish(session._peers[peer_bundle.address], own_ephemeral, peer_bundle, now_ms)
+        return session
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def session_id(self) -> bytes:
+        """The 16-byte session id (empty for a joiner until the relay's Joined)."""
+        return self._session_id
+
+    @property
+    def role(self) -> Role:
+        """Creator, joiner or call."""
+        return self._role
+
+    @property
+    def state(self) -> State:
+        """Where the session is."""
+        return self._state
+
+    @property
+    def address(self) -> bytes:
+        """Our own address."""
+        return self._me
+
+    @property
+    def members(self) -> tuple[PublicIdentity, ...]:
+        """The authenticated peers (not us)."""
+        return tuple(peer.identity for peer in self._peers.values())
+
+    def safety_number(self, address: bytes) -> str:
+        """The safety number we share with an authenticated peer.
+
+        Raises:
+            KeyError: ``address`` is not an authenticated peer.
+        """
+        return safety_number(self._identity.public, self._peers[address].identity)
+
+    def status(self, message_id: bytes) -> DeliveryStatus | None:
+        """The delivery status of one of our messages (``None`` if unknown or forgotten)."""
+        return self._ledger.status(message_id)
+
+    def can_send_to(self, address: bytes) -> bool:
+        """Whether the pairwise channel with ``address`` is established and can send."""
+        peer = self._peers.get(address)
+        return peer is not None and peer.channel is not None and peer.channel.can_send
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`handle_timeout` should next be called (ms), or ``None``."""
+        times = [attempt.started_ms + PAKE_TIMEOUT_MS for attempt in self._attempts.values()]
+        if self._deadline is not None and self._state in (State.CONNECTING, State.AUTHENTICATING):
+            times.append(self._deadline)
+        return min(times, default=None)
+
+    # ------------------------------------------------------------------ outputs
+
+    def data_to_send(self) -> list[Payload]:
+        """Payloads to encode and send to the relay, in order (drains them)."""
+        out, self._out = self._out, []
+        return out
+
+    def events(self) -> list[ev.SessionEvent]:
+        """What happened since the last call (drains them)."""
+        out, self._events = self._events, []
+        return out
+
+    # ------------------------------------------------------------------ commands
+
+    def send_text(self, text: str, now_ms: int) -> bytes:
+        """Send ``text`` to every authenticated member (one Message frame each, same id).
+
+        Returns:
+            The 16-byte message id; :class:`StatusChanged` events follow its delivery.
+
+        Raises:
+            LocalProtocolError: the session is failed or closed.
+            SessionError: there is no authenticated peer to send to yet.
+            ValueError: ``text`` is over :data:`quicko.session.envelope.MAX_TEXT_BYTES`.
+        """
+        self._check_usable()
+        if len(text.encode("utf-8")) > env.MAX_TEXT_BYTES:
+            raise ValueError(f"a text is at most {env.MAX_TEXT_BYTES} UTF-8 bytes")
+        if not self._peers:
+            raise SessionError("no authenticated peer in this session yet")
+        message_id = self._rng(MESSAGE_ID_SIZE)
+        for dropped in self._ledger.add(message_id, tuple(self._peers)):
+            self._events.append(ev.StatusChanged(dropped, DeliveryStatus.FAILED))
+        for peer in self._peers.values():
+            self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
+        return message_id
+
+    def mark_read(self, message_ids: list[bytes] | tuple[bytes, ...], now_ms: int) -> None:
+        """Tell the senders of these shown messages that they were read (encrypted receipts).
+
+        Unknown ids, and ids already marked read, are ignored.
+        """
+        self._check_usable()
+        by_sender: dict[bytes, list[bytes]] = {}
+        for message_id in message_ids:
+            sender = self._inbound.mark_read(message_id)
+            if sender is not None:
+                by_sender.setdefault(sender, []).append(message_id)
+        for sender, ids in by_sender.items():
+            peer = self._peers.get(sender)
+            if peer is None:
+                continue
+            for start in range(0, len(ids), env.MAX_RECEIPT_IDS):
+                chunk = tuple(ids[start : start + env.MAX_RECEIPT_IDS])
+                receipt = env.Receipt(env.RECEIPT_READ, chunk)
+                self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), now_ms)
+
+    def leave(self, now_ms: int) -> None:
+        """Leave: an encrypted LEAVE to every peer, the nameplate released, Leave to the relay.
+
+        Every pairwise channel is wiped. Calling it again does nothing.
+        """
+        if self._state == State.CLOSED:
+            return
+        for peer in self._peers.values():
+            if peer.channel is not None and peer.channel.can_send:
+                self._send_envelope(peer, env.Leave(), self._rng(MESSAGE_ID_SIZE), now_ms)
+        if self._role == Role.CREATOR and not self._retired and self._invite is not None:
+            self._out.append(ReleaseNameplate(self._session_id, self._invite.nameplate))
+            self._retired = True
+        if self._session_id:
+            self._out.append(Leave(self._session_id))
+        self._wipe()
+        self._move(State.CLOSED)
+
+    def rejoin(self, now_ms: int) -> None:
+        """After a reconnect: Join again, then retransmit what is not known to be delivered.
+
+        Retransmitted frames are the same frames (same ciphertext): every text not yet
+        Delivered, the SYNC to peers not heard from, MEMBER_INIT to peers without a channel, and
+        the creator's vouches. They wait until the relay shows their recipient as a member.
+        """
+        if self._state in (State.FAILED, State.CLOSED):
+            return
+        self._present.clear()
+        if self._state != State.ACTIVE and self._role == Role.JOINER:
+            assert self._invite is not None
+            self._joiner_pake = self._joiner_ephemeral = None
+            self._creator = None
+            self._move(State.CONNECTING)
+            self._deadline = now_ms + PAKE_TIMEOUT_MS
+            self._out.append(Join(b"", self._invite.nameplate))
+            return
+        keep = self._invite.nameplate if self._invite and self._role == Role.CREATOR else ""
+        self._out.append(Join(self._session_id, "" if self._retired else keep))
+        frames: list[tuple[bytes, KeyExchange | Message]] = []
+        for address, peer in self._peers.items():
+            if peer.init_frame is not None and peer.channel is None:
+                frames.append((address, peer.init_frame))
+            if peer.sync_frame is not None and not peer.heard:
+                frames.append((address, peer.sync_frame))
+        frames.extend(self._vouches)
+        frames.extend((frame.recipient, frame) for frame in self._ledger.undelivered())
+        held, self._held = self._held, []
+        self._held = [item for item in frames if item[0] in self._peers] + held
+
+    def handle_timeout(self, now_ms: int) -> None:
+        """Expire a joiner's unanswered PAKE and a creator's stale attempts."""
+        for address, attempt in list(self._attempts.items()):
+            if now_ms >= attempt.started_ms + PAKE_TIMEOUT_MS:
+                del self._attempts[address]
+        if (
+            self._state in (State.CONNECTING, State.AUTHENTICATING)
+            and self._deadline is not None
+            and now_ms >= self._deadline
+        ):
+            self._fail("the session did not answer in time")
+
+    # ------------------------------------------------------------------ input
+
+    def receive(self, payload: Payload, now_ms: int) -> None:
+        """Handle one frame from the relay that concerns this session.
+
+        Never raises for bad input: invalid, unauthenticated or unexpected frames are dropped
+        and counted in :attr:`dropped_frames`.
+        """
+        if self._state in (State.FAILED, State.CLOSED):
+            return
+        try:
+            handled = self._dispatch(payload, now_ms)
+        except (QuickoError, ValueError):
+            handled = False
+        if not handled:
+            self.dropped_frames += 1
+
+    def _dispatch(self, payload: Payload, now_ms: int) -> bool:
+        """Route a frame to its handler; whether it was used."""
+        if isinstance(payload, Joined):
+            return self._on_joined(payload, now_ms)
+        if isinstance(payload, Error):
+            return self._on_error(payload)
+        if getattr(payload, "session_id", None) != self._session_id or not self._session_id:
+            return False
+        match payload:
+            case PeerJoined():
+                return self._on_peer_joined(payload)
+            case PeerLeft():
+                return self._on_peer_left(payload.address, payload.reason)
+            case KeyExchange():
+                return self._on_key_exchange(payload, now_ms)
+            case Message():
+                return self._on_message(payload, now_ms)
+            case Ack():
+                return self._on_ack(payload)
+            case _:
+                return False
+
+    # ------------------------------------------------------------------ relay frames
+
+    def _on_joined(self, joined: Joined, now_ms: int) -> bool:
+        if self._role == Role.JOINER and self._state == State.CONNECTING:
+            assert self._invite is not None
+            if self._session_id and joined.session_id != self._session_id:
+                return False
+            self._session_id = joined.session_id
+            self._joiner_pake = JoinerPake(
+                self._invite.password, self._session_id, self._me, self._rng
+            )
+            self._move(State.AUTHENTICATING)
+            self._send_handshake(b"", self._joiner_pake.start())
+        elif joined.session_id != self._session_id:
+            return False
+        elif self._state == State.CONNECTING:
+            self._move(State.ACTIVE)
+        if not self._opened:
+            self._opened = True
+            self._events.append(ev.SessionOpened(self._session_id))
+        for member in joined.members:
+            self._present[member.address] = member.display_name
+        self._flush_held()
+        return True
+
+    def _on_peer_joined(self, joined: PeerJoined) -> bool:
+        if joined.address == self._me:
+            return False
+        self._present[joined.address] = joined.display_name
+        verified = joined.address in self._peers
+        self._events.append(ev.PeerJoined(joined.address, joined.display_name, verified))
+        self._flush_held()
+        return True
+
+    def _on_peer_left(self, address: bytes, reason: int) -> bool:
+        known = address in self._peers or address in self._present
+        if reason != LeaveReason.DISCONNECTED:
+            self._present.pop(address, None)
+            self._attempts.pop(address, None)
+            self._pending_inits.pop(address, None)
+            peer = self._peers.pop(address, None)
+            if peer is not None:
+                self._drop_peer(peer)
+        if known:
+            self._events.append(ev.PeerLeft(address, reason))
+        return known
+
+    def _on_ack(self, ack: Ack) -> bool:
+        if ack.sender != self._me:
+            return False
+        if ack.status in (AckStatus.ACCEPTED, AckStatus.BUFFERED):
+            status = DeliveryStatus.SENT
+        elif ack.status == AckStatus.EXPIRED:
+            status = DeliveryStatus.FAILED
+        else:
+            return False
+        self._update_status(ack.message_id, ack.recipient or None, status)
+        return True
+
+    def _on_error(self, error: Error) -> bool:
+        if error.ref_type == MessageType.JOIN and error.code in _FATAL_JOIN_ERRORS:
+            if self._state not in (State.CONNECTING, State.AUTHENTICATING):
+                return False
+            self._fail(_FATAL_JOIN_ERRORS[ErrorCode(error.code)])
+            return True
+        if error.ref_type == MessageType.MESSAGE and error.ref_id in self._ledger:
+            self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
+            return True
+        return False

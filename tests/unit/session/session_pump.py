@@ -1,0 +1,259 @@
+"""Test support: seeded randomness and a tiny in-memory relay that pumps Session objects.
+
+The pump routes every payload the sessions emit the way docs/relay-spec.md says (membership,
+Joined/PeerJoined/PeerLeft, unicast and broadcast, Acks for messages, nameplates), and encodes
+and decodes every frame with the real protocol codec, keeping the frame bytes for inspection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from quicko.identity import Identity, InviteCode
+from quicko.protocol import (
+    Ack,
+    AckStatus,
+    Error,
+    ErrorCode,
+    Join,
+    Joined,
+    KeyExchange,
+    Leave,
+    LeaveReason,
+    Member,
+    Message,
+    MessageType,
+    Payload,
+    PeerJoined,
+    PeerLeft,
+    ReleaseNameplate,
+    decode_frame,
+    encode_frame,
+)
+from quicko.session import Session, SessionEvent
+
+NOW = 1_700_000_000_000
+
+
+class SeededRng:
+    """A deterministic RandomSource: SHA-256 blocks of (seed, counter)."""
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = seed
+        self._counter = 0
+
+    def __call__(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            self._counter += 1
+            out += hashlib.sha256(self._seed + self._counter.to_bytes(8, "big")).digest()
+        return out[:n]
+
+
+def identity(name: str) -> Identity:
+    return Identity.generate(SeededRng(b"identity/" + name.encode()))
+
+
+#: A hook that sees (recipient, payload) before delivery and returns what to deliver instead
+#: (a list: empty to drop, several to duplicate).
+Tamper = Callable[[bytes, Payload], list[Payload]]
+
+
+@dataclass
+class _RelaySession:
+    members: list[bytes] = field(default_factory=list)
+    nameplate: str = ""
+    owner: bytes = b""
+
+
+class Pump:
+    """A content-blind relay between Session objects, one per address."""
+
+    def __init__(self) -> None:
+        self.clients: dict[bytes, Session] = {}
+        self.online: set[bytes] = set()
+        self.sessions: dict[bytes, _RelaySession] = {}
+        self.nameplates: dict[str, bytes] = {}
+        self.inbox: dict[bytes, list[Payload]] = {}
+        self.frames: list[bytes] = []
+        self.events: dict[bytes, list[SessionEvent]] = {}
+        self.tamper: Tamper | None = None
+        self.now = NOW
+        #: A seed that interleaves the senders' frames at the relay (``None``: in turn).
+        self.order: bytes | None = None
+        self._draws = 0
+
+    def add(self, session: Session) -> Session:
+        self.clients[session.address] = session
+        self.online.add(session.address)
+        self.inbox.setdefault(session.address, [])
+        self.events.setdefault(session.address, [])
+        return session
+
+    # ---------------------------------------------------------------- relay side
+
+    def _deliver(self, recipient: bytes, payload: Payload) -> None:
+        data = encode_frame(payload)
+        self.frames.append(data)
+        self.inbox[recipient].append(decode_frame(data))
+
+    def _session_of(self, session_id: bytes) -> _RelaySession | None:
+        return self.sessions.get(session_id)
+
+    def route(self, sender: bytes, payload: Payload) -> None:
+        data = encode_frame(payload)
+        self.frames.append(data)
+        payload = decode_frame(data)
+        match payload:
+            case Join():
+                self._join(sender, payload)
+            case Leave():
+                self._leave(sender, payload.session_id, LeaveReason.LEFT)
+            case ReleaseNameplate():
+                room = self._session_of(payload.session_id)
+                if room is not None and room.owner == sender and room.nameplate:
+                    self.nameplates.pop(room.nameplate, None)
+                    room.nameplate = ""
+            case KeyExchange() | Message():
+                self._forward(sender, payload)
+            case _:
+                raise AssertionError(f"unexpected payload {type(payload).__name__}")
+
+    def _error(self, to: bytes, code: ErrorCode, ref: MessageType, ref_id: bytes = b"") -> None:
+        self._deliver(to, Error(int(code), "refused", int(ref), ref_id))
+
+    def _join(self, sender: bytes, join: Join) -> None:
+        if not join.session_id:
+            session_id = self.nameplates.get(join.nameplate)
+            if session_id is None:
+                self._error(sender, ErrorCode.UNKNOWN_INVITE, MessageType.JOIN)
+                return
+        else:
+            session_id = join.session_id
+        room = self.sessions.setdefault(session_id, _RelaySession())
+        if join.session_id and join.nameplate and not room.nameplate:
+            if self.nameplates.get(join.nameplate, session_id) != session_id:
+                self._error(sender, ErrorCode.NAMEPLATE_TAKEN, MessageType.JOIN)
+                return
+            self.nameplates[join.nameplate] = session_id
+            room.nameplate, room.owner = join.nameplate, sender
+        others = [m for m in room.members if m != sender]
+        if sender not in room.members:
+            room.members.append(sender)
+        members = tuple(Member(m, self.clients[m].address.hex()[:8], m in self.online)
+                        for m in others)  # fmt: skip
+        self._deliver(sender, Joined(session_id, room.nameplate, members))
+        for other in others:
+            if other in self.online:
+                self._deliver(other, PeerJoined(session_id, sender, "claimed name"))
+
+    def _leave(self, sender: bytes, session_id: bytes, reason: LeaveReason) -> None:
+        room = self._session_of(session_id)
+        if room is None or sender not in room.members:
+            return
+        room.members.remove(sender)
+        for other in room.members:
+            if other in self.online:
+                self._deliver(other, PeerLeft(session_id, sender, int(reason)))
+        if not room.members:
+            self.nameplates.pop(room.nameplate, None)
+            del self.sessions[session_id]
+
+    def _forward(self, sender: bytes, frame: KeyExchange | Message) -> None:
+        assert frame.sender == sender, "sender check"
+        room = self._session_of(frame.session_id)
+        ref = MessageType.MESSAGE if isinstance(frame, Message) else MessageType.KEY_EXCHANGE
+        if room is None or sender not in room.members:
+            self._error(sender, ErrorCode.NOT_A_MEMBER, ref, frame.session_id)
+            return
+        if frame.recipient and frame.recipient not in room.members:
+            ref_id = frame.message_id if isinstance(frame, Message) else frame.session_id
+            self._error(sender, ErrorCode.RECIPIENT_UNKNOWN, ref, ref_id)
+            return
+        targets = [frame.recipient] if frame.recipient else [m for m in room.members if m != sender]
+        for target in targets:
+            self._deliver(target, frame)
+        if isinstance(frame, Message):
+            status = AckStatus.ACCEPTED if targets[0] in self.online else AckStatus.BUFFERED
+            ack = Ack(frame.session_id, sender, frame.recipient, frame.message_id, int(status))
+            self._deliver(sender, ack)
+
+    # ---------------------------------------------------------------- client side
+
+    def disconnect(self, address: bytes) -> None:
+        self.online.discard(address)
+        self.inbox[address].clear()
+        for session_id, room in self.sessions.items():
+            if address in room.members:
+                for other in room.members:
+                    if other != address and other in self.online:
+                        self._deliver(
+                            other, PeerLeft(session_id, address, int(LeaveReason.DISCONNECTED))
+                        )
+
+    def reconnect(self, address: bytes) -> None:
+        self.online.add(address)
+        self.clients[address].rejoin(self.now)
+
+    def step(self) -> bool:
+        """Route everything the sessions want to send, then deliver every inbox once."""
+        moved = False
+        outgoing = {address: session.data_to_send() for address, session in self.clients.items()}
+        for address, payload in self._interleave(outgoing):
+            moved = True
+            if address in self.online:
+                self.route(address, payload)
+        for address in list(self.inbox):
+            if address not in self.online:
+                continue
+            pending, self.inbox[address] = self.inbox[address], []
+            for payload in pending:
+                moved = True
+                delivered = [payload] if self.tamper is None else self.tamper(address, payload)
+                for item in delivered:
+                    self.clients[address].receive(item, self.now)
+        for address, session in self.clients.items():
+            self.events[address].extend(session.events())
+        return moved
+
+    def _interleave(self, outgoing: dict[bytes, list[Payload]]) -> list[tuple[bytes, Payload]]:
+        """Each sender's frames in order; senders interleaved as ``order`` (a seed) says."""
+        queues = {address: list(frames) for address, frames in outgoing.items() if frames}
+        merged: list[tuple[bytes, Payload]] = []
+        while queues:
+            senders = sorted(queues)
+            if self.order is not None:
+                self._draws += 1
+                digest = hashlib.sha256(self.order + self._draws.to_bytes(8, "big")).digest()
+                sender = senders[digest[0] % len(senders)]
+            else:
+                sender = senders[0]
+            merged.append((sender, queues[sender].pop(0)))
+            if not queues[sender]:
+                del queues[sender]
+        return merged
+
+    def run(self, limit: int = 100) -> None:
+        for _ in range(limit):
+            if not self.step():
+                return
+        raise AssertionError("the pump did not settle")
+
+    def take(self, address: bytes) -> list[SessionEvent]:
+        out, self.events[address] = self.events[address], []
+        return out
+
+
+def two_party(
+    code: InviteCode | None = None, joiner_code: InviteCode | None = None
+) -> tuple[Pump, Session, Session]:
+    """Alice creates, Bob joins (with ``joiner_code`` if given); pumped until quiet."""
+    pump = Pump()
+    code = code or InviteCode("KBQW", "E3TV")
+    alice = pump.add(Session.create(identity("alice"), SeededRng(b"a"), NOW, code))
+    pump.run()
+    bob = pump.add(Session.join(identity("bob"), joiner_code or code, SeededRng(b"b"), NOW))
+    pump.run()
+    return pump, alice, bob

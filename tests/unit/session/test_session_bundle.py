@@ -1,0 +1,179 @@
+"""Identity bundles: encoding, signing, and every way verification refuses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from session_pump import SeededRng, identity
+
+from quicko.crypto import X25519KeyPair, kdf
+from quicko.errors import AuthenticationError, MalformedFrameError
+from quicko.session.bundle import (
+    BUNDLE_LABEL,
+    IdentityBundle,
+    bundle_transcript,
+    call_context,
+    invite_context,
+    make_bundle,
+    unpack_array,
+    verify_bundle,
+)
+
+SESSION_ID = bytes(range(16))
+ALICE = identity("alice")
+EPHEMERAL = X25519KeyPair.generate(SeededRng(b"ephemeral"))
+
+
+def alice_bundle(context: bytes = SESSION_ID) -> IdentityBundle:
+    return make_bundle(ALICE, EPHEMERAL, context)
+
+
+def test_make_and_verify() -> None:
+    bundle = alice_bundle()
+    assert bundle.address == ALICE.address
+    assert bundle.display_name == ALICE.display_name
+    assert (bundle.x25519_public, bundle.ed25519_public) == (
+        ALICE.public.x25519_public,
+        ALICE.public.ed25519_public,
+    )
+    assert bundle.ephemeral_public == EPHEMERAL.public
+    assert verify_bundle(bundle, SESSION_ID, expected_address=ALICE.address) is bundle
+    assert bundle.public_identity == ALICE.public
+    assert bundle.same_identity(ALICE.public)
+    assert not bundle.same_identity(identity("bob").public)
+
+
+def test_signature_covers_the_documented_transcript() -> None:
+    bundle = alice_bundle()
+    expected = kdf.encode_fields(
+        b"quicko2/v2/bundle",
+        SESSION_ID,
+        ALICE.address,
+        ALICE.display_name.encode(),
+        ALICE.public.x25519_public,
+        ALICE.public.ed25519_public,
+        EPHEMERAL.public,
+    )
+    assert BUNDLE_LABEL == b"quicko2/v2/bundle"
+    transcript = bundle_transcript(
+        SESSION_ID,
+        address=bundle.address,
+        display_name=bundle.display_name,
+        x25519_public=bundle.x25519_public,
+        ed25519_public=bundle.ed25519_public,
+        ephemeral_public=bundle.ephemeral_public,
+    )
+    assert transcript == expected
+    assert bundle.signature == ALICE.sign(expected)
+
+
+def test_encoding_is_the_documented_array_and_round_trips() -> None:
+    bundle = alice_bundle()
+    data = bundle.encode()
+    assert msgpack.unpackb(data) == [
+        ALICE.address,
+        ALICE.display_name,
+        ALICE.public.x25519_public,
+        ALICE.public.ed25519_public,
+        EPHEMERAL.public,
+        bundle.signature,
+    ]
+    assert IdentityBundle.decode(data) == bundle
+    assert repr(bundle).startswith("IdentityBundle(")
+    assert ALICE.address.hex() not in repr(bundle)
+    assert bundle.signature.hex() not in repr(bundle)
+
+
+@pytest.mark.parametrize(
+    "field", ["display_name", "x25519_public", "ed25519_public", "ephemeral_public", "signature"]
+)
+def test_any_changed_field_fails(field: str) -> None:
+    bundle = alice_bundle()
+    value = getattr(bundle, field)
+    changed = value + "!" if isinstance(value, str) else bytes([value[0] ^ 1]) + value[1:]
+    tampered = dataclasses.replace(bundle)
+    object.__setattr__(tampered, field, changed)  # frozen dataclass: build the tampered copy
+    with pytest.raises(AuthenticationError):
+        verify_bundle(
+            tampered,
+            SESSION_ID,
+            expected_address=ALICE.address,
+        )
+
+
+def test_wrong_context_or_expected_address_fails() -> None:
+    bundle = alice_bundle()
+    with pytest.raises(AuthenticationError):
+        verify_bundle(bundle, bytes(16), expected_address=ALICE.address)
+    with pytest.raises(AuthenticationError):
+        verify_bundle(bundle, SESSION_ID, expected_address=identity("bob").address)
+    with pytest.raises(AuthenticationError):
+        verify_bundle(bundle, SESSION_ID, expected_address=b"")
+
+
+def test_a_key_substituted_under_the_same_address_fails() -> None:
+    evil = identity("evil")
+    forged = make_bundle(evil, EPHEMERAL, SESSION_ID)
+    forged = dataclasses.replace(forged, address=ALICE.address)
+    with pytest.raises(AuthenticationError):
+        verify_bundle(forged, SESSION_ID, expected_address=ALICE.address)
+    with pytest.raises(AuthenticationError):
+        _ = forged.public_identity
+
+
+def test_contexts_are_distinct() -> None:
+    caller, callee = ALICE.address, identity("bob").address
+    assert invite_context(SESSION_ID) == SESSION_ID
+    assert call_context(SESSION_ID, caller, callee) != call_context(SESSION_ID, callee, caller)
+    call_bundle = alice_bundle(call_context(SESSION_ID, caller, callee))
+    with pytest.raises(AuthenticationError):
+        verify_bundle(call_bundle, SESSION_ID, expected_address=caller)
+
+
+def test_custom_display_name_is_signed() -> None:
+    bundle = make_bundle(ALICE, EPHEMERAL, SESSION_ID, display_name="Alice")
+    assert verify_bundle(bundle, SESSION_ID, expected_address=ALICE.address).display_name == "Alice"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32],
+        [b"\x00" * 15, "n", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
+        [b"\x00" * 16, 7, b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
+        [b"\x00" * 16, "x" * 65, b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
+        [b"\x00" * 16, "bell\x07", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
+        [b"\x00" * 16, "n", "k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 63],
+    ],
+)
+def test_decode_refuses_malformed_shapes(items: list[object]) -> None:
+    with pytest.raises(MalformedFrameError):
+        IdentityBundle.decode(msgpack.packb(items, use_bin_type=True))
+
+
+def test_unpack_array_limits() -> None:
+    assert unpack_array(msgpack.packb([1, 2]), max_items=2, max_bytes=10, what="x") == [1, 2]
+    with pytest.raises(MalformedFrameError, match="too large"):
+        unpack_array(b"\x90" * 11, max_items=2, max_bytes=10, what="x")
+    with pytest.raises(MalformedFrameError, match="MessagePack"):
+        unpack_array(msgpack.packb([1, 2, 3]), max_items=2, max_bytes=10, what="x")
+    with pytest.raises(MalformedFrameError, match="array"):
+        unpack_array(msgpack.packb(5), max_items=2, max_bytes=10, what="x")
+    with pytest.raises(MalformedFrameError):
+        unpack_array(msgpack.packb({1: 2}), max_items=2, max_bytes=10, what="x")
+
+
+@given(st.binary(max_size=600))
+def test_decode_of_arbitrary_bytes_is_a_bundle_or_malformed(data: bytes) -> None:
+    try:
+        bundle = IdentityBundle.decode(data)
+    except MalformedFrameError:
+        return
+    with pytest.raises(AuthenticationError):
+        verify_bundle(bundle, SESSION_ID, expected_address=bundle.address)

@@ -1,0 +1,197 @@
+"""Calls by QuickoKey: lookup checks, offer and answer bundles, and the resulting sessions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TypeVar
+
+import msgpack
+import pytest
+from session_pump import NOW, Pump, SeededRng, identity
+
+from quicko.crypto import X25519KeyPair
+from quicko.errors import AuthenticationError, MalformedFrameError, SessionError
+from quicko.identity import Identity
+from quicko.protocol import (
+    CallPeer,
+    CallResponse,
+    CallStatus,
+    LookupResponse,
+    decode_frame,
+    encode_frame,
+    register_transcript,
+)
+from quicko.session import (
+    IncomingCall,
+    MessageReceived,
+    OutgoingCall,
+    PeerAuthenticated,
+    Role,
+    Session,
+    State,
+    call_context,
+    make_bundle,
+    verify_lookup,
+)
+
+P = TypeVar("P", CallPeer, CallResponse)
+CALLER, CALLEE, EVIL = identity("eve"), identity("dana"), identity("mallory")
+
+
+def lookup(who: Identity, *, found: bool = True) -> LookupResponse:
+    signed_at = NOW
+    transcript = register_transcript(
+        address=who.address,
+        display_name=who.display_name,
+        x25519_public=who.public.x25519_public,
+        ed25519_public=who.public.ed25519_public,
+        signed_at=signed_at,
+    )
+    return LookupResponse(
+        who.address, found, True, who.display_name, who.public.x25519_public,
+        who.public.ed25519_public, signed_at, who.sign(transcript),
+    )  # fmt: skip
+
+
+def wire(payload: P) -> P:
+    return decode_frame(encode_frame(payload))  # type: ignore[return-value]  # decode_frame returns the union
+
+
+def test_verify_lookup() -> None:
+    assert verify_lookup(lookup(CALLEE), CALLEE.address) == CALLEE.public
+    with pytest.raises(AuthenticationError):
+        verify_lookup(lookup(CALLEE), EVIL.address)
+    with pytest.raises(SessionError, match="not registered"):
+        verify_lookup(LookupResponse(CALLEE.address, False, False, "", b"", b"", 0, b""),
+                      CALLEE.address)  # fmt: skip
+    # The directory hands out another identity's keys for the dialled address.
+    substituted = dataclasses.replace(lookup(EVIL), address=CALLEE.address)
+    with pytest.raises(AuthenticationError):
+        verify_lookup(substituted, CALLEE.address)
+    # The keys are right but the entry was not signed by their owner.
+    unsigned = dataclasses.replace(lookup(CALLEE), display_name="Someone Else")
+    with pytest.raises(AuthenticationError):
+        verify_lookup(unsigned, CALLEE.address)
+
+
+def place_call() -> tuple[OutgoingCall, IncomingCall]:
+    callee = verify_lookup(lookup(CALLEE), CALLEE.address)
+    outgoing = OutgoingCall.dial(CALLER, callee, SeededRng(b"caller"))
+    incoming = IncomingCall.receive(wire(outgoing.call_peer), CALLEE)
+    return outgoing, incoming
+
+
+def test_call_accepted_then_chat() -> None:
+    outgoing, incoming = place_call()
+    assert outgoing.call_peer.caller == CALLER.address
+    assert incoming.caller == CALLER.public and incoming.call_id == outgoing.call_id
+    assert incoming.display_name == CALLER.display_name
+    response, callee_session = incoming.accept(CALLEE, SeededRng(b"callee"), NOW)
+    assert response.status == CallStatus.ACCEPTED
+    caller_session = outgoing.complete(wire(response), CALLER, SeededRng(b"caller2"), NOW)
+    assert caller_session.role is Role.CALL and callee_session.role is Role.CALL
+    assert caller_session.session_id == callee_session.session_id == incoming.session_id
+    assert caller_session.safety_number(CALLEE.address) == incoming.safety_number
+    [seen] = [e for e in caller_session.events() if isinstance(e, PeerAuthenticated)]
+    assert seen.address == CALLEE.address
+    pump = Pump()
+    pump.add(caller_session), pump.add(callee_session)
+    pump.run()
+    assert caller_session.state is State.ACTIVE and callee_session.state is State.ACTIVE
+    caller_session.send_text("hi dana", NOW)
+    callee_session.send_text("hi eve", NOW)
+    pump.run()
+    got = [e.text for e in pump.take(CALLEE.address) if isinstance(e, MessageReceived)]
+    assert got == ["hi dana"]
+    got = [e.text for e in pump.take(CALLER.address) if isinstance(e, MessageReceived)]
+    assert got == ["hi eve"]
+    assert caller_session.dropped_frames == callee_session.dropped_frames == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (CallStatus.DECLINED, "declined"),
+        (CallStatus.OFFLINE, "not online"),
+        (CallStatus.TIMEOUT, "did not answer"),
+        (9, "failed"),
+    ],
+)
+def test_call_not_accepted(status: int, reason: str) -> None:
+    outgoing, incoming = place_call()
+    if status == CallStatus.DECLINED:
+        response = incoming.decline()
+        assert response.bundle == b""
+    else:
+        frame = outgoing.call_peer
+        response = CallResponse(frame.call_id, frame.caller, frame.callee, int(status), b"")
+    with pytest.raises(SessionError, match=reason):
+        outgoing.complete(response, CALLER, SeededRng(b"x"), NOW)
+
+
+def test_tampered_call_response_is_refused() -> None:
+    outgoing, incoming = place_call()
+    response, _ = incoming.accept(CALLEE, SeededRng(b"callee"), NOW)
+    # A relay (or anyone) answers with its own, correctly signed bundle.
+    context = call_context(outgoing.call_id, CALLER.address, CALLEE.address)
+    evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), context)
+    with pytest.raises(AuthenticationError):
+        outgoing.complete(dataclasses.replace(response, bundle=evil.encode()), CALLER,
+                          SeededRng(b"x"), NOW)  # fmt: skip
+    # The callee's own bundle, but with the address's keys replaced.
+    real = msgpack.unpackb(response.bundle)
+    real[4] = EVIL.public.x25519_public
+    with pytest.raises(AuthenticationError):
+        outgoing.complete(dataclasses.replace(response, bundle=msgpack.packb(real)), CALLER,
+                          SeededRng(b"x"), NOW)  # fmt: skip
+    with pytest.raises(MalformedFrameError):
+        outgoing.complete(dataclasses.replace(response, call_id=bytes(16)), CALLER,
+                          SeededRng(b"x"), NOW)  # fmt: skip
+    with pytest.raises(MalformedFrameError):
+        outgoing.complete(dataclasses.replace(response, bundle=b"\xc1"), CALLER,
+                          SeededRng(b"x"), NOW)  # fmt: skip
+
+
+def test_replayed_answer_from_another_call_is_refused() -> None:
+    first, incoming = place_call()
+    old_response, _ = incoming.accept(CALLEE, SeededRng(b"callee"), NOW)
+    second = OutgoingCall.dial(CALLER, CALLEE.public, SeededRng(b"caller-again"))
+    frame = second.call_peer
+    replayed = dataclasses.replace(old_response, call_id=frame.call_id)
+    with pytest.raises(AuthenticationError):
+        second.complete(replayed, CALLER, SeededRng(b"x"), NOW)
+    assert first.call_id != second.call_id
+
+
+def test_tampered_call_offer_is_refused() -> None:
+    outgoing, _ = place_call()
+    frame = outgoing.call_peer
+    session_id, bundle = msgpack.unpackb(frame.bundle)
+    context = call_context(frame.call_id, CALLER.address, CALLEE.address)
+    evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), context).encode()
+    cases: list[tuple[CallPeer, type[Exception]]] = [
+        (dataclasses.replace(frame, bundle=msgpack.packb([session_id, evil])), AuthenticationError),
+        (dataclasses.replace(frame, caller=EVIL.address), AuthenticationError),
+        (dataclasses.replace(frame, callee=EVIL.address), MalformedFrameError),
+        (dataclasses.replace(frame, bundle=msgpack.packb([session_id[:8], bundle])),
+         MalformedFrameError),
+        (dataclasses.replace(frame, bundle=msgpack.packb([session_id])), MalformedFrameError),
+        (dataclasses.replace(frame, bundle=b"\x00" * 2000), MalformedFrameError),
+    ]  # fmt: skip
+    for tampered, error in cases:
+        with pytest.raises(error):
+            IncomingCall.receive(tampered, CALLEE)
+
+
+def test_from_call_verifies_the_bundle_again() -> None:
+    outgoing, incoming = place_call()
+    context = call_context(outgoing.call_id, CALLER.address, CALLEE.address)
+    caller_bundle = make_bundle(CALLER, X25519KeyPair.generate(SeededRng(b"q")), context)
+    with pytest.raises(AuthenticationError):
+        Session.from_call(CALLEE, SeededRng(b"s"), NOW, session_id=incoming.session_id,
+                          own_ephemeral=X25519KeyPair.generate(SeededRng(b"o")),
+                          peer_bundle=caller_bundle, context=bytes(16))  # fmt: skip
+    with pytest.raises(ValueError, match="16 bytes"):
+        Session.from_call(CALLEE, SeededRng(b"s"), NOW, session_id=b"short",
+                          own_ephemeral=X25519KeyPair.generate(SeededRng(b"o")),
+                          peer_bundle=caller_bundle, context=context)  # fmt: skip
