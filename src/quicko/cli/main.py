@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from quicko import __version__
-from quicko.cli import keys
+from quicko.cli import bench, keys, relay
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
@@ -22,6 +22,8 @@ __all__ = ["REGISTRARS", "build_parser", "main"]
 
 REGISTRARS: Final[tuple[Callable[[_SubParsersAction[argparse.ArgumentParser]], None], ...]] = (
     keys.register,
+    relay.register,
+    bench.register,
 )
 """The ``register(subparsers)`` function of every sub-command module, in help order."""
 

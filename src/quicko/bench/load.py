@@ -1,0 +1,380 @@
+"""The load generator process: ``python -m quicko.bench.load <scenario> [options]``.
+
+It runs one scenario against a server on 127.0.0.1 (the relay or the bare forwarder) and
+prints one JSON object on standard output. Every connection of a scenario first does the real
+handshake (Challenge → Hello signed with its own fresh identity → HelloAck); paired
+connections then Join the same session (a fresh session id, no nameplate) and send each other
+pre-encoded MESSAGE frames with 256-byte bodies:
+
+- ``throughput``: closed loop, *window* frames in flight per connection; each MESSAGE the
+  peer receives lets the sender send one more. Counted: MESSAGE frames received during the
+  measurement, after a warm-up.
+- ``latency``: open loop, paced at *rate* frames/s in total, round-robin over the
+  connections; the send time (``time.perf_counter_ns``) is stamped into the body and compared
+  on receipt, in this same process.
+- ``memory``: the server's RSS (``/proc/<pid>/status``) before and after opening N idle
+  authenticated connections.
+- ``handshakes``: N connect + Challenge + Hello + HelloAck, at most *concurrency* in flight.
+
+Every loop is bounded in count and in time; the whole scenario runs under ``--deadline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from time import perf_counter, perf_counter_ns
+from typing import Final
+
+import uvloop
+
+from quicko.bench.client import (
+    CLOSED_LOOP,
+    OPEN_LOOP,
+    BenchClient,
+    BenchError,
+    Recorder,
+    authenticate,
+    bounded_map,
+    close_all,
+    connect,
+    join,
+)
+from quicko.bench.stats import latency_summary, parse_cpu_ticks, parse_vm_rss
+from quicko.bench.wire import BODY_BYTES, STAMP, MessageTemplate
+from quicko.identity import Identity
+from quicko.protocol import MESSAGE_ID_SIZE, SESSION_ID_SIZE
+
+__all__ = ["HOST", "CpuMeter", "build_parser", "main", "read_rss", "server_url"]
+
+HOST: Final = "127.0.0.1"
+"""The only host the load generator ever connects to."""
+
+_TICK_S: Final = 0.001
+_SETTLE_STEP_S: Final = 0.1
+_SETTLE_MAX_S: Final = 3.0
+_MEMORY_WARM_CONNECTIONS: Final = 64
+_CLOSE_TIMEOUT_S: Final = 10.0
+
+Result = dict[str, float | int | str | None]
+
+
+def server_url(port: int, server: str, pair: int | None) -> str:
+    """The WebSocket URL of connection *pair* (``None``: unpaired) on *server*."""
+    if server == "relay" or pair is None:
+        return f"ws://{HOST}:{port}/ws"
+    return f"ws://{HOST}:{port}/pair/{pair}"
+
+
+def read_rss(pid: int) -> int:
+    """The resident set size of process *pid*, in bytes (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        return parse_vm_rss(status.read())
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+        return parse_cpu_ticks(stat.read())
+
+
+class CpuMeter:
+    """CPU use of the server and of this process over a measurement, in % of one core."""
+
+    __slots__ = ("_own", "_server", "_server_pid", "_start")
+
+    def __init__(self, server_pid: int) -> None:
+        """Take the starting sample (the server is not sampled when *server_pid* is 0)."""
+        self._server_pid = server_pid
+        self._start = perf_counter()
+        self._own = _cpu_ticks(os.getpid())
+        self._server = _cpu_ticks(server_pid) if server_pid else 0
+
+    def result(self) -> Result:
+        """CPU % of the server and of the load since the meter was made."""
+        elapsed = perf_counter() - self._start
+        per_tick = 100 / os.sysconf("SC_CLK_TCK") / elapsed
+        own = (_cpu_ticks(os.getpid()) - self._own) * per_tick
+        if not self._server_pid:
+            return {"load_cpu_pct": own, "server_cpu_pct": None}
+        server = (_cpu_ticks(self._server_pid) - self._server) * per_tick
+        return {"load_cpu_pct": own, "server_cpu_pct": server}
+
+
+def _identities(count: int) -> list[Identity]:
+    return [Identity.generate(secrets.token_bytes) for _ in range(count)]
+
+
+async def _open(args: argparse.Namespace, identity: Identity, pair: int | None) -> BenchClient:
+    client = BenchClient()
+    await connect(server_url(args.port, args.server, pair), client, args.timeout)
+    await authenticate(client, identity, args.timeout)
+    return client
+
+
+async def _open_pairs(args: argparse.Namespace, pairs: int) -> list[BenchClient]:
+    """Open *pairs* pairs of joined connections; return them flat, peers linked, frames built."""
+    identities = _identities(2 * pairs)
+    sessions = [secrets.token_bytes(SESSION_ID_SIZE) for _ in range(pairs)]
+
+    async def open_member(index: int) -> BenchClient:
+        client = await _open(args, identities[index], index // 2)
+        await join(client, sessions[index // 2], args.timeout)
+        return client
+
+    # All first members join before any second one, so each second member finds its peer.
+    firsts = await bounded_map(open_member, range(0, 2 * pairs, 2), args.concurrency)
+    seconds = await bounded_map(open_member, range(1, 2 * pairs, 2), args.concurrency)
+    for index, (first, second) in enumerate(zip(firsts, seconds, strict=True)):
+        a, b = identities[2 * index].address, identities[2 * index + 1].address
+        first.peer, second.peer = second, first
+        first.frame = _template(sessions[index], a, b)
+        second.frame = _template(sessions[index], b, a)
+    return [client for pair in zip(firsts, seconds, strict=True) for client in pair]
+
+
+def _template(session_id: bytes, sender: bytes, recipient: bytes) -> bytearray:
+    message_id = secrets.token_bytes(MESSAGE_ID_SIZE)
+    template = MessageTemplate(
+        session_id=session_id, sender=sender, recipient=recipient, message_id=message_id
+    )
+    return template.frame
+
+
+def _quiet_gc() -> None:
+    """Keep the load's own collector out of the measurement."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+
+
+async def _settle(clients: Sequence[BenchClient]) -> None:
+    """Wait (bounded) until no more frames arrive, so that in-flight frames are drained."""
+    last = -1
+    for _ in range(int(_SETTLE_MAX_S / _SETTLE_STEP_S)):
+        now = sum(client.received for client in clients)
+        if now == last:
+            return
+        last = now
+        await asyncio.sleep(_SETTLE_STEP_S)
+
+
+def _health(clients: Sequence[BenchClient]) -> Result:
+    first_error = next((c.first_error for c in clients if c.first_error is not None), None)
+    return {
+        "acks": sum(client.acks for client in clients),
+        "other_frames": sum(client.others for client in clients),
+        "disconnects": sum(client.disconnected for client in clients),
+        "first_error": first_error.hex() if first_error is not None else None,
+    }
+
+
+async def run_throughput(args: argparse.Namespace) -> Result:
+    """Closed-loop forwarding rate between ``args.connections`` connections."""
+    clients = await _open_pairs(args, args.connections // 2)
+    for client in clients:
+        client.start(CLOSED_LOOP)
+        client.running = True
+    _quiet_gc()
+    for client in clients:
+        for _ in range(args.window):
+            client.send(client.frame)
+    await asyncio.sleep(args.warmup)
+    start_count, start = sum(c.received for c in clients), perf_counter()
+    meter = CpuMeter(args.server_pid)
+    await asyncio.sleep(args.duration)
+    stop_count, stop = sum(c.received for c in clients), perf_counter()
+    cpu = meter.result()
+    for client in clients:
+        client.running = False
+    gc.enable()
+    await _settle(clients)
+    result: Result = {
+        "connections": len(clients),
+        "window": args.window,
+        "frames": stop_count - start_count,
+        "seconds": stop - start,
+        "frames_per_s": (stop_count - start_count) / (stop - start),
+    }
+    result.update(cpu)
+    result.update(_health(clients))
+    await close_all(clients, _CLOSE_TIMEOUT_S)
+    return result
+
+
+async def _pace(clients: Sequence[BenchClient], rate: float, recorder: Recorder) -> Result:
+    """Send frames round-robin at *rate* per second until ``recorder.stop_ns``.
+
+    Also reports how far the pacer fell behind: the largest backlog of due frames and the
+    longest gap between two ticks (a stall of this process or of the machine).
+    """
+    start = last = perf_counter_ns()
+    offset = len(clients[0].frame) - BODY_BYTES
+    limit = int(rate * (recorder.stop_ns - start) / 1e9) + 1
+    sent = in_window = max_backlog = max_gap = index = 0
+    while sent < limit:
+        now = perf_counter_ns()
+        if now >= recorder.stop_ns:
+            break
+        max_gap, last = max(max_gap, now - last), now
+        due = min(limit, int((now - start) * rate / 1e9))
+        max_backlog = max(max_backlog, due - sent)
+        for _ in range(due - sent):
+            client = clients[index]
+            index = index + 1 if index + 1 < len(clients) else 0
+            stamped = perf_counter_ns()
+            STAMP.pack_into(client.frame, offset, stamped)
+            client.send(client.frame)
+            in_window += stamped >= recorder.start_ns
+        sent = max(sent, due)
+        await asyncio.sleep(_TICK_S)
+    return {
+        "sent": sent,
+        "sent_in_window": in_window,
+        "max_backlog": max_backlog,
+        "max_tick_gap_ms": max_gap / 1e6,
+    }
+
+
+async def run_latency(args: argparse.Namespace) -> Result:
+    """Open-loop latency percentiles at ``args.rate`` frames/s over ``args.connections``."""
+    clients = await _open_pairs(args, args.connections // 2)
+    recorder = Recorder()
+    for client in clients:
+        client.recorder = recorder
+        client.start(OPEN_LOOP)
+    _quiet_gc()
+    now = perf_counter_ns()
+    recorder.start_ns = now + int(args.warmup * 1e9)
+    recorder.stop_ns = recorder.start_ns + int(args.duration * 1e9)
+    meter = CpuMeter(args.server_pid)
+    paced = await _pace(clients, args.rate, recorder)
+    paced.update(meter.result())
+    gc.enable()
+    await _settle(clients)
+    summary = latency_summary(recorder.latencies)
+    result: Result = {"connections": len(clients), "rate": args.rate, "seconds": args.duration}
+    result.update(paced)
+    result.update(summary.as_dict())
+    result["lost"] = int(paced["sent_in_window"] or 0) - summary.count
+    result.update(_health(clients))
+    await close_all(clients, _CLOSE_TIMEOUT_S)
+    return result
+
+
+async def _open_many(args: argparse.Namespace, identities: Sequence[Identity]) -> list[BenchClient]:
+    return await bounded_map(lambda i: _open(args, i, None), identities, args.concurrency)
+
+
+async def run_memory(args: argparse.Namespace) -> Result:
+    """Server RSS growth per idle authenticated connection."""
+    identities = _identities(_MEMORY_WARM_CONNECTIONS + args.connections)
+    warm = await _open_many(args, identities[:_MEMORY_WARM_CONNECTIONS])
+    await close_all(warm, _CLOSE_TIMEOUT_S)
+    await asyncio.sleep(args.settle)
+    if not args.server_pid:
+        raise BenchError("the memory scenario needs --server-pid")
+    before = read_rss(args.server_pid)
+    start = perf_counter()
+    clients = await _open_many(args, identities[_MEMORY_WARM_CONNECTIONS:])
+    opened = perf_counter() - start
+    await asyncio.sleep(args.settle)
+    after = read_rss(args.server_pid)
+    result: Result = {
+        "connections": len(clients),
+        "rss_before": before,
+        "rss_after": after,
+        "bytes_per_connection": (after - before) / len(clients),
+        "open_seconds": opened,
+        "disconnects": sum(client.disconnected for client in clients),
+    }
+    await close_all(clients, _CLOSE_TIMEOUT_S)
+    return result
+
+
+async def run_handshakes(args: argparse.Namespace) -> Result:
+    """Connect + Challenge + Hello + HelloAck rate, ``args.concurrency`` in flight."""
+    identities = _identities(args.count)
+    start = perf_counter()
+    meter = CpuMeter(args.server_pid)
+    clients = await _open_many(args, identities)
+    elapsed = perf_counter() - start
+    result: Result = {
+        "handshakes": len(clients),
+        "concurrency": args.concurrency,
+        "seconds": elapsed,
+        "handshakes_per_s": len(clients) / elapsed,
+    }
+    result.update(meter.result())
+    await close_all(clients, _CLOSE_TIMEOUT_S)
+    return result
+
+
+_SCENARIOS: Final = {
+    "throughput": run_throughput,
+    "latency": run_latency,
+    "memory": run_memory,
+    "handshakes": run_handshakes,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The load generator's command line (one sub-command per scenario)."""
+    parser = argparse.ArgumentParser(prog="python -m quicko.bench.load")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--port", type=int, required=True)
+    common.add_argument("--server", choices=("relay", "bare"), required=True)
+    common.add_argument("--timeout", type=float, default=10.0, help="per setup step (s)")
+    common.add_argument("--deadline", type=float, default=300.0, help="whole scenario (s)")
+    common.add_argument("--concurrency", type=int, default=64, help="connections being opened")
+    common.add_argument("--server-pid", type=int, default=0, help="for RSS and CPU (0: none)")
+    sub = parser.add_subparsers(dest="scenario", required=True)
+    throughput = sub.add_parser("throughput", parents=[common])
+    throughput.add_argument("--connections", type=int, required=True)
+    throughput.add_argument("--window", type=int, default=16)
+    throughput.add_argument("--warmup", type=float, default=1.0)
+    throughput.add_argument("--duration", type=float, default=3.0)
+    latency = sub.add_parser("latency", parents=[common])
+    latency.add_argument("--connections", type=int, required=True)
+    latency.add_argument("--rate", type=float, default=5000.0)
+    latency.add_argument("--warmup", type=float, default=1.0)
+    latency.add_argument("--duration", type=float, default=3.0)
+    memory = sub.add_parser("memory", parents=[common])
+    memory.add_argument("--connections", type=int, required=True)
+    memory.add_argument("--settle", type=float, default=1.0)
+    handshakes = sub.add_parser("handshakes", parents=[common])
+    handshakes.add_argument("--count", type=int, required=True)
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> Result:
+    async with asyncio.timeout(args.deadline):
+        return await _SCENARIOS[args.scenario](args)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one scenario and print its result as one JSON line; 1 on failure."""
+    args = build_parser().parse_args(argv)
+    try:
+        result = uvloop.run(_run(args))
+    except (BenchError, OSError, TimeoutError, ExceptionGroup) as exc:
+        leaf = _leaf(exc)
+        sys.stderr.write(f"load {args.scenario} failed: {type(leaf).__name__}: {leaf}\n")
+        return 1
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""``quicko bench relay --quick``: the whole benchmark, tiny, against the real relay and bare."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+METRICS = (
+    "throughput_4",
+    "latency_p50",
+    "latency_p99",
+    "latency_p999",
+    "memory_per_connection",
+    "handshakes",
+)
+
+
+@pytest.mark.timeout(120)
+def test_quick_bench_measures_relay_and_bare_side_by_side() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "quicko", "bench", "relay", "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout)
+    assert report["machine"]["cpu_count"] >= 1
+    assert report["machine"]["picows"]
+    metrics = report["metrics"]
+    assert set(METRICS) <= set(metrics)
+    for key in ("throughput_4", "latency_p99", "handshakes"):
+        entry = metrics[key]
+        assert entry["relay"] > 0, key
+        assert entry["bare"] > 0, key
+        assert entry["ratio"] == pytest.approx(entry["relay"] / entry["bare"])
+    # Memory growth of 16 connections can be zero (pages already resident), never absent.
+    assert metrics["memory_per_connection"]["relay"] is not None
+    for server in ("relay", "bare"):
+        throughput = report["runs"]["throughput_4"][server][0]
+        assert throughput["frames"] > 0
+        assert throughput["disconnects"] == 0
+        assert throughput["first_error"] is None
+        latency = report["runs"]["latency"][server][0]
+        assert latency["lost"] == 0
+    # The relay acknowledges every MESSAGE to its sender; the bare forwarder does not.
+    assert report["runs"]["throughput_4"]["relay"][0]["acks"] > 0
+    assert report["runs"]["throughput_4"]["bare"][0]["acks"] == 0
