@@ -1,4 +1,4 @@
-"""Frames held for away recipients, bounded and with a TTL (docs/protocol.md §9).
+"""Frames held for away recipients, bounded and with a TTL (docs/protocol.md §4.4).
 
 Each away recipient has a queue of frames (the original bytes, in arrival order), bounded per
 recipient and in total. Every frame expires at the end of the buffer TTL; a MESSAGE that

@@ -1,4 +1,4 @@
-"""Session handlers: JOIN, LEAVE, RELEASE_NAMEPLATE, and away members expiring (§6-§8, §11)."""
+"""Session handlers: JOIN, LEAVE, RELEASE_NAMEPLATE, and away members expiring (docs/protocol.md §4.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routing inside sessions: MESSAGE, ACK and KEY_EXCHANGE (docs/protocol.md §9-§10).
+"""Routing inside sessions: MESSAGE, ACK and KEY_EXCHANGE (docs/protocol.md §4.4, §4.5).
 
 The relay forwards the original frame bytes unchanged to every online recipient and holds them
 for away ones; for MESSAGE it acks to the sender (ACCEPTED, BUFFERED, later EXPIRED). The

@@ -1,4 +1,4 @@
-"""Sessions, their members and nameplates, and members who are away (docs/protocol.md §6-§8).
+"""Sessions, their members and nameplates, and members who are away (docs/protocol.md §4.3).
 
 A member is *online* when a connection holds its address, and *away* otherwise: away members
 stay in their sessions for the buffer TTL after their connection went (frames for them are
