@@ -1,4 +1,4 @@
-"""Session handlers: JOIN, LEAVE, RELEASE_NAMEPLATE, and away members expiring (docs/protocol.md §4.3)."""
+"""Session handlers: JOIN, LEAVE, RELEASE_NAMEPLATE, away members expiring (protocol.md §4.3)."""
 
 from __future__ import annotations
 
