@@ -21,4 +21,6 @@ QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
 if [[ $# -eq 0 ]]; then
     set -- relay --host 127.0.0.1 --port 9900
 fi
+# Ephemeral means no files at all: not even Python bytecode caches (docs/security.md).
+export PYTHONDONTWRITEBYTECODE=1
 exec .venv/bin/quicko "$@"

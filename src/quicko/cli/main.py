@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from quicko import __version__
 from quicko.cli import bench, keys, relay
+from quicko.cli.hardening import harden_process
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Quicko2: ephemeral, end-to-end encrypted messenger.",
     )
     parser.add_argument("--version", action="version", version=f"quicko {__version__}")
+    parser.add_argument(
+        "--mlock",
+        action="store_true",
+        help="lock memory out of swap (needs CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in REGISTRARS:
         register(subparsers)
@@ -49,5 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
+    # Every command handles keys or plaintext: no core dumps, no ptrace, no swap (--mlock).
+    for warning in harden_process(mlock=args.mlock):
+        print(f"quicko: warning: {warning}", file=sys.stderr)
     result: int = handler(args)
     return result
