@@ -19,6 +19,7 @@ from quicko.session.bundle import (
     verify_bundle,
 )
 from quicko.session.calls import IncomingCall, OutgoingCall, verify_lookup
+from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
 from quicko.session.events import (
     InviteRetired,
     KeyChanged,
@@ -36,6 +37,7 @@ from quicko.session.events import (
 from quicko.session.session import PAKE_TIMEOUT_MS, Role, Session, State
 
 __all__ = [
+    "DEFAULT_MESSAGE_TTL_MS",
     "PAKE_TIMEOUT_MS",
     "DeliveryStatus",
     "IdentityBundle",

@@ -16,7 +16,7 @@ from typing import Final
 
 import msgpack
 
-from quicko.crypto import X25519KeyPair, kdf
+from quicko.crypto import RandomSource, X25519KeyPair, kdf
 from quicko.crypto import verify as ed25519_verify
 from quicko.errors import AuthenticationError, MalformedFrameError
 from quicko.identity import Identity, PublicIdentity
@@ -28,6 +28,8 @@ __all__ = [
     "IdentityBundle",
     "bundle_transcript",
     "call_context",
+    "expect_bytes",
+    "fresh_bundle",
     "invite_context",
     "make_bundle",
     "unpack_array",
@@ -76,10 +78,14 @@ def unpack_array(data: bytes, *, max_items: int, max_bytes: int, what: str) -> l
     return value
 
 
-def _bin(value: object, size: int, what: str) -> bytes:
-    """Return ``value`` if it is a binary string of ``size`` bytes, else raise."""
-    if type(value) is not bytes or len(value) != size:
-        raise MalformedFrameError(f"{what} must be {size} bytes")
+def expect_bytes(value: object, what: str, size: int | None = None) -> bytes:
+    """Return a decoded field if it is a binary string (of ``size`` bytes, if given).
+
+    Raises:
+        MalformedFrameError: it is not (``what`` names the field in the message).
+    """
+    if type(value) is not bytes or (size is not None and len(value) != size):
+        raise MalformedFrameError(f"{what} has the wrong type or size")
     return value
 
 
@@ -166,12 +172,12 @@ class IdentityBundle:
         if type(name) is not str or len(name) > MAX_DISPLAY_NAME_CHARS or not name.isprintable():
             raise MalformedFrameError("bundle display name is not a short printable string")
         return cls(
-            address=_bin(items[0], ADDRESS_SIZE, "bundle address"),
+            address=expect_bytes(items[0], "bundle address", ADDRESS_SIZE),
             display_name=name,
-            x25519_public=_bin(items[2], _KEY_SIZE, "bundle X25519 key"),
-            ed25519_public=_bin(items[3], _KEY_SIZE, "bundle Ed25519 key"),
-            ephemeral_public=_bin(items[4], _KEY_SIZE, "bundle ephemeral key"),
-            signature=_bin(items[5], _SIGNATURE_SIZE, "bundle signature"),
+            x25519_public=expect_bytes(items[2], "bundle X25519 key", _KEY_SIZE),
+            ed25519_public=expect_bytes(items[3], "bundle Ed25519 key", _KEY_SIZE),
+            ephemeral_public=expect_bytes(items[4], "bundle ephemeral key", _KEY_SIZE),
+            signature=expect_bytes(items[5], "bundle signature", _SIGNATURE_SIZE),
         )
 
     @property
@@ -230,6 +236,17 @@ def make_bundle(
         ephemeral_public=ephemeral.public,
         signature=signature,
     )
+
+
+def fresh_bundle(
+    identity: Identity, context: bytes, rng: RandomSource
+) -> tuple[X25519KeyPair, IdentityBundle]:
+    """A fresh ephemeral key pair and our bundle carrying its public key, signed for ``context``.
+
+    The key pair is for one pairwise key agreement (or one call); keep it until then.
+    """
+    ephemeral = X25519KeyPair.generate(rng)
+    return ephemeral, make_bundle(identity, ephemeral, context)
 
 
 def verify_bundle(

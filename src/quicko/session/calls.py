@@ -27,10 +27,11 @@ from quicko.protocol.constants import CALL_ID_SIZE, SESSION_ID_SIZE
 from quicko.session.bundle import (
     IdentityBundle,
     call_context,
-    make_bundle,
+    fresh_bundle,
     unpack_array,
     verify_bundle,
 )
+from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
 from quicko.session.session import Session
 
 __all__ = ["IncomingCall", "OutgoingCall", "verify_lookup"]
@@ -89,9 +90,8 @@ class OutgoingCall:
     def dial(cls, identity: Identity, callee: PublicIdentity, rng: RandomSource) -> OutgoingCall:
         """Prepare a call to ``callee`` (from :func:`verify_lookup`)."""
         call_id, session_id = rng(CALL_ID_SIZE), rng(SESSION_ID_SIZE)
-        ephemeral = X25519KeyPair.generate(rng)
         context = call_context(call_id, identity.address, callee.address)
-        bundle = make_bundle(identity, ephemeral, context)
+        ephemeral, bundle = fresh_bundle(identity, context, rng)
         offer: bytes = msgpack.packb([session_id, bundle.encode()], use_bin_type=True)
         frame = CallPeer(call_id, identity.address, callee.address, offer)
         return cls(frame, callee, session_id, ephemeral)
@@ -102,9 +102,17 @@ class OutgoingCall:
         return self.call_peer.call_id
 
     def complete(
-        self, response: CallResponse, identity: Identity, rng: RandomSource, now_ms: int
+        self,
+        response: CallResponse,
+        identity: Identity,
+        rng: RandomSource,
+        now_ms: int,
+        *,
+        message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> Session:
         """Check the callee's answer and start the call's session.
+
+        ``message_ttl_ms`` is as for :meth:`quicko.session.Session.create`.
 
         Raises:
             SessionError: the call was declined, the callee is offline, or did not answer.
@@ -122,10 +130,11 @@ class OutgoingCall:
         if response.status != CallStatus.ACCEPTED:
             raise SessionError(_REFUSALS.get(response.status, "the call failed"))
         context = call_context(frame.call_id, frame.caller, frame.callee)
-        bundle = IdentityBundle.decode(response.bundle)
-        verify_bundle(bundle, context, expected_address=self.callee.address)
-        if not bundle.same_identity(self.callee):
-            raise AuthenticationError
+        # The bundle's keys hash to the dialled address, as the callee's verified keys do: so
+        # they are the callee's keys (a QuickoKey is self-certifying, docs/protocol.md §8).
+        bundle = verify_bundle(
+            IdentityBundle.decode(response.bundle), context, expected_address=self.callee.address
+        )
         return Session.from_call(
             identity,
             rng,
@@ -134,6 +143,7 @@ class OutgoingCall:
             own_ephemeral=self._ephemeral,
             peer_bundle=bundle,
             context=context,
+            message_ttl_ms=message_ttl_ms,
         )
 
 
@@ -186,13 +196,20 @@ class IncomingCall:
         return self.call_peer.call_id
 
     def accept(
-        self, identity: Identity, rng: RandomSource, now_ms: int
+        self,
+        identity: Identity,
+        rng: RandomSource,
+        now_ms: int,
+        *,
+        message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> tuple[CallResponse, Session]:
-        """Accept: our signed bundle in a CallResponse, and the call's session."""
+        """Accept: our signed bundle in a CallResponse, and the call's session.
+
+        ``message_ttl_ms`` is as for :meth:`quicko.session.Session.create`.
+        """
         frame = self.call_peer
         context = call_context(frame.call_id, frame.caller, frame.callee)
-        ephemeral = X25519KeyPair.generate(rng)
-        bundle = make_bundle(identity, ephemeral, context)
+        ephemeral, bundle = fresh_bundle(identity, context, rng)
         response = CallResponse(
             frame.call_id, frame.caller, frame.callee, int(CallStatus.ACCEPTED), bundle.encode()
         )
@@ -204,6 +221,7 @@ class IncomingCall:
             own_ephemeral=ephemeral,
             peer_bundle=self._bundle,
             context=context,
+            message_ttl_ms=message_ttl_ms,
         )
         return response, session
 

@@ -9,12 +9,13 @@ in :mod:`quicko.session.handshake`, the public API in :class:`quicko.session.Ses
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
+from typing import Final, TypeVar, assert_never
 
 from quicko.crypto import RandomSource, X25519KeyPair
-from quicko.errors import LocalProtocolError, QuickoError
+from quicko.errors import LocalProtocolError, MalformedFrameError, QuickoError
 from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
 from quicko.messaging.status import DeliveryStatus, receipt_status
 from quicko.protocol import (
@@ -25,10 +26,11 @@ from quicko.protocol import (
     Payload,
     ReleaseNameplate,
 )
+from quicko.protocol.constants import MESSAGE_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
-from quicko.session.bundle import IdentityBundle, invite_context, make_bundle, verify_bundle
-from quicko.session.delivery import InboundLog, OutboundLedger
+from quicko.session.bundle import IdentityBundle, fresh_bundle, invite_context, verify_bundle
+from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS, Abandoned, InboundLog, OutboundLedger
 from quicko.session.pairwise import PairwiseChannel
 from quicko.session.pake import (
     CreatorPake,
@@ -51,6 +53,8 @@ __all__ = [
     "State",
 ]
 
+_F = TypeVar("_F")
+
 PAKE_TIMEOUT_MS: Final = 60_000
 """A joiner gives up, and a creator forgets a half-done attempt, after this long."""
 
@@ -59,9 +63,6 @@ MAX_PENDING_ATTEMPTS: Final = 8
 
 MAX_HELD_FRAMES: Final = 2000
 """Frames kept for members the relay has not shown us yet, or before a channel exists."""
-
-MESSAGE_ID_SIZE: Final = 16
-"""Size of a message id, in bytes."""
 
 
 class Role(Enum):
@@ -135,7 +136,14 @@ class SessionCore:
     """State and helpers shared by the session's handlers (not for direct use)."""
 
     def __init__(
-        self, identity: Identity, rng: RandomSource, role: Role, session_id: bytes, now_ms: int
+        self,
+        identity: Identity,
+        rng: RandomSource,
+        role: Role,
+        session_id: bytes,
+        now_ms: int,
+        *,
+        message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> None:
         self._identity = identity
         self._me = identity.address
@@ -157,7 +165,7 @@ class SessionCore:
         self._early: list[Message] = []
         self._held: list[tuple[bytes, KeyExchange | Message]] = []
         self._vouches: list[tuple[bytes, Message]] = []
-        self._ledger = OutboundLedger()
+        self._ledger = OutboundLedger(ttl_ms=message_ttl_ms)
         self._inbound = InboundLog()
         self._opened = False
         self._out: list[Payload] = []
@@ -179,13 +187,12 @@ class SessionCore:
             return
         peer = self._add_peer(bundle)
         self._send_member_init(peer)
+        # A MEMBER_INIT that overtook the vouch: both bundles verified for the same
+        # self-certifying address, so they carry the same identity keys.
         pending = self._pending_inits.pop(bundle.address, None)
-        if pending is not None:
-            if pending.same_identity(peer.identity):
-                assert peer.own_ephemeral is not None
-                self._establish(peer, peer.own_ephemeral, pending, now_ms)
-            else:
-                self._events.append(ev.KeyChanged(bundle.address))
+        if pending is not None and pending.same_identity(peer.identity):
+            assert peer.own_ephemeral is not None
+            self._establish(peer, peer.own_ephemeral, pending, now_ms)
 
     def _retire(self) -> None:
         """Release the nameplate after too many wrong codes."""
@@ -214,13 +221,23 @@ class SessionCore:
                 self._early.pop(0)
             self._early.append(frame)
             return True
-        envelope = peer.channel.open(
-            frame.body, message_id=frame.message_id, timestamp=frame.timestamp
-        )
+        try:
+            envelope: env.Envelope | None = peer.channel.open(
+                frame.body, message_id=frame.message_id, timestamp=frame.timestamp
+            )
+        except MalformedFrameError:
+            envelope = None  # authentic, but not a valid envelope: never shown nor receipted
+        # The body was authentic, so its message key is used up and a retransmission of it can
+        # never open again: remember it before anything else can fail, so that retransmissions
+        # are dropped as duplicates instead of refused as replays forever (docs/protocol.md §10).
+        self._inbound.add(sender, frame.message_id, None)
         peer.heard = True
-        self._handle_envelope(peer, frame, envelope, now_ms)
-        self._flush_queue(peer)
-        return True
+        try:
+            if envelope is not None:
+                self._handle_envelope(peer, frame, envelope, now_ms)
+        finally:
+            self._flush_queue(peer)
+        return envelope is not None
 
     def _handle_envelope(
         self, peer: Peer, frame: Message, envelope: env.Envelope, now_ms: int
@@ -248,18 +265,25 @@ class SessionCore:
                 self._drop_peer(peer)
                 self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT))
             case env.Sync():
-                pass
-        self._inbound.add(sender, frame.message_id, None)
+                pass  # it only lets a responder's ratchet send (docs/protocol.md §9)
+            case _:
+                assert_never(envelope)
 
     def _on_message_early(self, address: bytes, now_ms: int) -> None:
         """Replay the frames that arrived from ``address`` before its channel existed."""
         mine = [frame for frame in self._early if frame.sender == address]
         self._early = [frame for frame in self._early if frame.sender != address]
         for frame in mine:
-            try:
-                self._on_message(frame, now_ms)
-            except (QuickoError, ValueError):
-                self.dropped_frames += 1
+            self._consume(self._on_message, frame, now_ms)
+
+    def _consume(self, handler: Callable[[_F, int], bool], frame: _F, now_ms: int) -> None:
+        """Run a frame's handler; a frame it did not use, or that was bad, is counted dropped."""
+        try:
+            used = handler(frame, now_ms)
+        except (QuickoError, ValueError):
+            used = False
+        if not used:
+            self.dropped_frames += 1
 
     # ------------------------------------------------------------------ helpers
 
@@ -273,7 +297,11 @@ class SessionCore:
             raise LocalProtocolError(f"the session is {self._state.value}")
 
     def _fail(self, reason: str) -> None:
-        self._events.append(ev.SessionFailed(reason))
+        self._give_up(ev.SessionFailed(reason))
+
+    def _give_up(self, why: ev.SessionFailed | ev.WrongInviteCode) -> None:
+        """Report ``why``, leave the relay's session, wipe every key: FAILED (terminal)."""
+        self._events.append(why)
         if self._session_id:
             self._out.append(Leave(self._session_id))
         self._wipe()
@@ -305,10 +333,12 @@ class SessionCore:
         for message_id, status in self._ledger.forget_recipient(address):
             self._events.append(ev.StatusChanged(message_id, status))
 
+    def _fresh_bundle(self) -> tuple[X25519KeyPair, IdentityBundle]:
+        """A fresh ephemeral key pair and our bundle for this (invite) session."""
+        return fresh_bundle(self._identity, invite_context(self._session_id), self._rng)
+
     def _send_member_init(self, peer: Peer) -> None:
-        peer.own_ephemeral = X25519KeyPair.generate(self._rng)
-        bundle = make_bundle(self._identity, peer.own_ephemeral,
-                             invite_context(self._session_id))  # fmt: skip
+        peer.own_ephemeral, bundle = self._fresh_bundle()
         body = encode_handshake(MemberInit(bundle.encode()))
         peer.init_frame = KeyExchange(self._session_id, self._me, peer.identity.address, body)
         self._emit(peer.identity.address, peer.init_frame)
@@ -353,6 +383,8 @@ class SessionCore:
         sync: bool = False,
     ) -> None:
         """Seal ``envelope`` for ``peer`` now, or queue it until the channel can send."""
+        if tracked and self._ledger.is_failed(message_id, peer.identity.address):
+            return  # abandoned (expired, evicted or refused) before it could be sealed
         channel = peer.channel
         if channel is None or not channel.can_send:
             peer.queue.append(_Queued(envelope, message_id, now_ms, tracked))
@@ -389,6 +421,8 @@ class SessionCore:
     def _flush_held(self) -> None:
         held, self._held = self._held, []
         for recipient, frame in held:
+            if isinstance(frame, Message) and self._ledger.is_failed(frame.message_id, recipient):
+                continue  # abandoned while it waited: never sent
             self._emit(recipient, frame)
 
     def _update_status(self, message_id: bytes, recipient: bytes | None,
@@ -396,6 +430,12 @@ class SessionCore:
         new = self._ledger.update(message_id, recipient, status)
         if new is not None:
             self._events.append(ev.StatusChanged(message_id, new))
+
+    def _report_abandoned(self, abandoned: list[Abandoned]) -> None:
+        """Report the messages the ledger gave up on (evicted or expired) as FAILED."""
+        for message_id, new in abandoned:
+            if new is not None:
+                self._events.append(ev.StatusChanged(message_id, new))
 
     def __repr__(self) -> str:
         return (

@@ -1,29 +1,55 @@
-"""Delivery bookkeeping of a session: outgoing statuses and inbound deduplication.
+"""Delivery bookkeeping of a session: outgoing statuses, retransmission, inbound deduplication.
 
-:class:`OutboundLedger` remembers, for every text message we sent, the exact Message frame for
-each recipient (retransmitted unchanged after a reconnect until it is delivered) and each
-recipient's :class:`DeliveryStatus`; the status a user sees is the aggregate (FAILED if any
-recipient failed, else the lowest). :class:`InboundLog` remembers which (sender, message id)
-pairs were already shown, so that a duplicate is re-receipted and never shown twice. Both are
-bounded; nothing here decrypts or does I/O.
+:class:`OutboundLedger` knows, for every text message we sent, each recipient's
+:class:`DeliveryStatus` and the exact Message frame sent to it; the status a user sees is the
+aggregate (FAILED if any recipient failed, else the lowest). Retransmission uses the one
+structure of :mod:`quicko.messaging.queue`, :class:`~quicko.messaging.queue.UnackedTracker`: a
+message stays *outstanding* there while some recipient has neither confirmed delivery nor
+failed, and its frames to those recipients are retransmitted unchanged after each reconnect.
+The tracker is bounded and has a time to live: a message it evicts to make room, or that is not
+delivered within the TTL, is *abandoned*: its outstanding recipients become FAILED. A message
+whose recipients have all delivered, read or failed is *settled*; the last
+:data:`MAX_TRACKED_MESSAGES` settled messages are remembered (silently forgotten after that), so
+that their status can still be asked and a later read receipt reported.
+
+:class:`InboundLog` remembers which (sender, message id) pairs were already processed, so that a
+duplicate is re-receipted (or dropped) and never shown twice. Both are bounded; nothing here
+decrypts, does I/O or reads the clock.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeAlias
 
+from quicko.messaging.queue import DEFAULT_UNACKED_CAPACITY, DEFAULT_UNACKED_TTL_MS, UnackedTracker
 from quicko.messaging.status import DeliveryStatus, advance
 from quicko.protocol import Message
 
-__all__ = ["MAX_SEEN_MESSAGES", "MAX_TRACKED_MESSAGES", "InboundLog", "OutboundLedger"]
+__all__ = [
+    "DEFAULT_MESSAGE_TTL_MS",
+    "MAX_SEEN_MESSAGES",
+    "MAX_TRACKED_MESSAGES",
+    "Abandoned",
+    "InboundLog",
+    "OutboundLedger",
+]
 
-MAX_TRACKED_MESSAGES: Final = 1000
-"""Outgoing messages whose status is tracked; the oldest is dropped (and failed if undelivered)."""
+MAX_TRACKED_MESSAGES: Final = DEFAULT_UNACKED_CAPACITY
+"""Outstanding messages retransmitted (the oldest beyond it is abandoned: FAILED), and settled
+messages whose status is remembered (the oldest beyond it is forgotten)."""
+
+DEFAULT_MESSAGE_TTL_MS: Final = DEFAULT_UNACKED_TTL_MS
+"""How long a message may stay undelivered before it is abandoned (FAILED): one hour."""
 
 MAX_SEEN_MESSAGES: Final = 10_000
 """Inbound (sender, message id) pairs remembered for deduplication."""
+
+_OUTSTANDING: Final = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENT})
+
+Abandoned: TypeAlias = tuple[bytes, DeliveryStatus | None]
+"""A message given up (evicted or expired) and its new aggregate status if that changed."""
 
 
 @dataclass(slots=True)
@@ -38,36 +64,71 @@ class _Outgoing:
             return DeliveryStatus.FAILED
         return min(values)
 
+    def outstanding(self) -> list[bytes]:
+        return [who for who, status in self.statuses.items() if status in _OUTSTANDING]
+
+    def apply(self, recipient: bytes | None, status: DeliveryStatus) -> DeliveryStatus | None:
+        """Move one recipient (every one for ``None``) forward; the new aggregate if changed."""
+        targets = list(self.statuses) if recipient is None else [recipient]
+        for target in targets:
+            old = self.statuses.get(target)
+            new = None if old is None else advance(old, status)
+            if new is not None:
+                self.statuses[target] = new
+        now = self.aggregate()
+        if now == self.shown:
+            return None
+        self.shown = now
+        return now
+
 
 class OutboundLedger:
-    """Statuses and frames of our outgoing text messages, per recipient."""
+    """Statuses and frames of our outgoing text messages, per recipient.
 
-    __slots__ = ("_messages",)
+    Args:
+        capacity: outstanding messages tracked (and settled ones remembered); at least 1.
+        ttl_ms: how long a message may stay outstanding, in milliseconds; at least 1.
 
-    def __init__(self) -> None:
-        self._messages: OrderedDict[bytes, _Outgoing] = OrderedDict()
+    Raises:
+        ValueError: ``capacity`` or ``ttl_ms`` is below 1.
+    """
+
+    __slots__ = ("_capacity", "_live", "_settled", "_unacked")
+
+    def __init__(
+        self, *, capacity: int = MAX_TRACKED_MESSAGES, ttl_ms: int = DEFAULT_MESSAGE_TTL_MS
+    ) -> None:
+        self._unacked: UnackedTracker[_Outgoing] = UnackedTracker(capacity=capacity, ttl_ms=ttl_ms)
+        self._capacity = capacity
+        # The records the tracker holds, by id (the tracker has no lookup of its own).
+        self._live: dict[bytes, _Outgoing] = {}
+        self._settled: OrderedDict[bytes, _Outgoing] = OrderedDict()
 
     def __contains__(self, message_id: bytes) -> bool:
-        return message_id in self._messages
+        return message_id in self._live or message_id in self._settled
 
-    def add(self, message_id: bytes, recipients: tuple[bytes, ...]) -> list[bytes]:
-        """Track a new message to ``recipients``, all PENDING.
+    def _record(self, message_id: bytes) -> _Outgoing | None:
+        record = self._live.get(message_id)
+        return record if record is not None else self._settled.get(message_id)
+
+    def add(self, message_id: bytes, recipients: tuple[bytes, ...], now_ms: int) -> list[Abandoned]:
+        """Track a new message to ``recipients``, all PENDING, from ``now_ms``.
 
         Returns:
-            The ids of messages dropped to make room that had not reached DELIVERED (the
-            caller reports them FAILED).
+            The messages abandoned to make room (the caller reports those whose aggregate
+            changed, which is then FAILED).
+
+        Raises:
+            ValueError: ``message_id`` is already tracked (local misuse).
         """
-        self._messages[message_id] = _Outgoing(dict.fromkeys(recipients, DeliveryStatus.PENDING))
-        dropped = []
-        while len(self._messages) > MAX_TRACKED_MESSAGES:
-            old_id, old = self._messages.popitem(last=False)
-            if old.shown in (DeliveryStatus.PENDING, DeliveryStatus.SENT):
-                dropped.append(old_id)
-        return dropped
+        record = _Outgoing(dict.fromkeys(recipients, DeliveryStatus.PENDING))
+        evicted = self._unacked.track(message_id, record, now_ms)
+        self._live[message_id] = record
+        return [self._abandon(old_id) for old_id, _ in evicted]
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
         """Remember the exact frame sent to ``recipient`` (for retransmission)."""
-        record = self._messages.get(message_id)
+        record = self._record(message_id)
         if record is not None and recipient in record.statuses:
             record.frames[recipient] = frame
 
@@ -76,46 +137,67 @@ class OutboundLedger:
     ) -> DeliveryStatus | None:
         """Move one recipient's status (every recipient's for ``None``) forward.
 
+        A message none of whose recipients is outstanding any more leaves the tracker.
+
         Returns:
             The new aggregate status if it changed, else ``None``.
         """
-        record = self._messages.get(message_id)
+        record = self._record(message_id)
         if record is None:
             return None
-        targets = list(record.statuses) if recipient is None else [recipient]
-        for target in targets:
-            old = record.statuses.get(target)
-            new = None if old is None else advance(old, status)
-            if new is not None:
-                record.statuses[target] = new
-        now = record.aggregate()
-        if now == record.shown:
-            return None
-        record.shown = now
-        return now
+        changed = record.apply(recipient, status)
+        if message_id in self._live and not record.outstanding():
+            self._unacked.remove(message_id)
+            self._settle(message_id)
+        return changed
+
+    def expire(self, now_ms: int) -> list[Abandoned]:
+        """Abandon every message still outstanding after its time to live, oldest first."""
+        return [self._abandon(message_id) for message_id in self._unacked.expire(now_ms)]
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`expire` next has something to do (ms), or ``None``."""
+        return self._unacked.next_deadline()
 
     def status(self, message_id: bytes) -> DeliveryStatus | None:
-        """The aggregate status of a tracked message, or ``None`` if unknown."""
-        record = self._messages.get(message_id)
+        """The aggregate status of a known message, or ``None`` if unknown or forgotten."""
+        record = self._record(message_id)
         return None if record is None else record.shown
 
+    def is_failed(self, message_id: bytes, recipient: bytes) -> bool:
+        """Whether a known message has failed for ``recipient`` (so is not to be sent to it)."""
+        record = self._record(message_id)
+        return record is not None and record.statuses.get(recipient) is DeliveryStatus.FAILED
+
     def undelivered(self) -> list[Message]:
-        """Every remembered frame whose recipient has not confirmed delivery (nor failed)."""
-        frames = []
-        for record in self._messages.values():
-            for recipient, frame in record.frames.items():
-                if record.statuses[recipient] in (DeliveryStatus.PENDING, DeliveryStatus.SENT):
-                    frames.append(frame)
+        """Every remembered frame whose recipient is outstanding, oldest message first."""
+        frames: list[Message] = []
+        for _, record in self._unacked.pending():
+            frames.extend(
+                record.frames[who] for who in record.outstanding() if who in record.frames
+            )
         return frames
 
     def forget_recipient(self, recipient: bytes) -> list[tuple[bytes, DeliveryStatus]]:
         """A recipient left: fail what it has not received; return changed aggregates."""
         changed = []
-        for message_id in list(self._messages):
+        for message_id in list(self._live):
             new = self.update(message_id, recipient, DeliveryStatus.FAILED)
             if new is not None:
                 changed.append((message_id, new))
         return changed
+
+    def _abandon(self, message_id: bytes) -> Abandoned:
+        """The tracker let go of a message: its outstanding recipients FAIL; it settles."""
+        # FAILED moves only PENDING and SENT recipients (messaging.status): the outstanding ones.
+        changed = self._live[message_id].apply(None, DeliveryStatus.FAILED)
+        self._settle(message_id)
+        return message_id, changed
+
+    def _settle(self, message_id: bytes) -> None:
+        self._settled[message_id] = self._live.pop(message_id)
+        while len(self._settled) > self._capacity:
+            self._settled.popitem(last=False)
 
 
 class InboundLog:

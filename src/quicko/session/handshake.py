@@ -9,16 +9,16 @@ channel with MEMBER_INIT bundles.
 
 from __future__ import annotations
 
-from quicko.crypto import X25519KeyPair
+from typing import assert_never
+
 from quicko.errors import QuickoError
 from quicko.protocol import (
     MAX_MEMBERS,
     KeyExchange,
-    Leave,
 )
 from quicko.session import envelope as env
 from quicko.session import events as ev
-from quicko.session.bundle import IdentityBundle, invite_context, make_bundle, verify_bundle
+from quicko.session.bundle import IdentityBundle, invite_context, verify_bundle
 from quicko.session.core import (
     MAX_PENDING_ATTEMPTS,
     MESSAGE_ID_SIZE,
@@ -65,6 +65,8 @@ class HandshakeMixin(SessionCore):
                 return self._on_pake_fail(sender, message)
             case MemberInit():
                 return self._on_member_init(sender, message, now_ms)
+            case _:
+                assert_never(message)
 
     def _on_pake_start(self, sender: bytes, start: PakeStart, now_ms: int) -> bool:
         if self._role != Role.CREATOR:
@@ -84,8 +86,7 @@ class HandshakeMixin(SessionCore):
         pake = self._joiner_pake
         if self._state != State.AUTHENTICATING or pake is None or self._creator is not None:
             return False
-        ephemeral = X25519KeyPair.generate(self._rng)
-        bundle = make_bundle(self._identity, ephemeral, invite_context(self._session_id))
+        ephemeral, bundle = self._fresh_bundle()
         confirm = pake.receive_reply(reply, bundle)
         self._creator = sender
         self._joiner_ephemeral = ephemeral
@@ -111,8 +112,7 @@ class HandshakeMixin(SessionCore):
             self._events.append(ev.PeerRefused(sender, "its identity bundle did not verify"))
             return True
         vouched = tuple(peer.bundle for peer in self._peers.values())
-        ephemeral = X25519KeyPair.generate(self._rng)
-        own = make_bundle(self._identity, ephemeral, invite_context(self._session_id))
+        ephemeral, own = self._fresh_bundle()
         peer = self._add_peer(bundle)
         self._send_handshake(sender, attempt.pake.confirm(own, vouched))
         self._establish(peer, ephemeral, bundle, now_ms)
@@ -144,10 +144,7 @@ class HandshakeMixin(SessionCore):
     def _on_pake_fail(self, sender: bytes, fail: PakeFail) -> bool:
         if self._state != State.AUTHENTICATING or sender != self._creator:
             return False
-        self._events.append(ev.WrongInviteCode(fail.attempts_left))
-        self._out.append(Leave(self._session_id))
-        self._wipe()
-        self._move(State.FAILED)
+        self._give_up(ev.WrongInviteCode(fail.attempts_left))
         return True
 
     def _on_member_init(self, sender: bytes, init: MemberInit, now_ms: int) -> bool:
@@ -166,10 +163,9 @@ class HandshakeMixin(SessionCore):
             if len(self._pending_inits) < MAX_MEMBERS:
                 self._pending_inits[sender] = bundle
             return True
-        if known.channel is not None:
+        # A duplicate (the channel exists), or a peer not set up by MEMBER_INIT (the creator,
+        # a joiner's creator, a call peer: they have a channel from the start).
+        if known.channel is not None or known.own_ephemeral is None:
             return False
-        if known.own_ephemeral is None:
-            self._send_member_init(known)
-        assert known.own_ephemeral is not None
         self._establish(known, known.own_ephemeral, bundle, now_ms)
         return True

@@ -208,13 +208,7 @@ class PairwiseChannel:
         """
         if not self._ratchet.can_send:
             raise ValueError("the channel cannot send before it has opened a message")
-        ad = message_ad(
-            session_id=self._session_id,
-            sender=self._own_address,
-            recipient=self._peer_address,
-            message_id=message_id,
-            timestamp=timestamp,
-        )
+        ad = self._ad(outgoing=True, message_id=message_id, timestamp=timestamp)
         return self._ratchet.encrypt(pad_envelope(envelope), ad)
 
     def open(self, body: bytes, *, message_id: bytes, timestamp: int) -> Envelope:
@@ -235,14 +229,20 @@ class PairwiseChannel:
                 message key is then used up).
             ValueError: the channel was wiped, or ``message_id`` or ``timestamp`` is invalid.
         """
-        ad = message_ad(
+        ad = self._ad(outgoing=False, message_id=message_id, timestamp=timestamp)
+        return unpad_envelope(self._ratchet.decrypt(body, ad))
+
+    def _ad(self, *, outgoing: bool, message_id: bytes, timestamp: int) -> bytes:
+        """The :func:`message_ad` of a frame we send (``outgoing``) or receive on this channel."""
+        ours, theirs = self._own_address, self._peer_address
+        sender, recipient = (ours, theirs) if outgoing else (theirs, ours)
+        return message_ad(
             session_id=self._session_id,
-            sender=self._peer_address,
-            recipient=self._own_address,
+            sender=sender,
+            recipient=recipient,
             message_id=message_id,
             timestamp=timestamp,
         )
-        return unpad_envelope(self._ratchet.decrypt(body, ad))
 
     def wipe(self) -> None:
         """Zero the ratchet's secrets; the channel then refuses to seal or open."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final
+from typing import Final, assert_never
 
 import msgpack
 import spake2
@@ -28,7 +28,13 @@ from spake2 import ed25519_basic
 from quicko.crypto import RandomSource, aead, kdf
 from quicko.errors import AuthenticationError, MalformedFrameError
 from quicko.protocol.constants import MAX_BLOB_BYTES, MAX_MEMBERS
-from quicko.session.bundle import IdentityBundle, invite_context, unpack_array, verify_bundle
+from quicko.session.bundle import (
+    IdentityBundle,
+    expect_bytes,
+    invite_context,
+    unpack_array,
+    verify_bundle,
+)
 
 __all__ = [
     "MAX_PAKE_FAILURES",
@@ -138,15 +144,11 @@ def encode_handshake(message: HandshakeMessage) -> bytes:
             items = [HandshakeKind.PAKE_FAIL, left]
         case MemberInit(bundle=bundle):
             items = [HandshakeKind.MEMBER_INIT, bundle]
+        case _:
+            assert_never(message)
     packed: bytes = msgpack.packb([int(item) if isinstance(item, IntEnum) else item
                                    for item in items], use_bin_type=True)  # fmt: skip
     return packed
-
-
-def _binary(value: object, what: str, size: int | None = None) -> bytes:
-    if type(value) is not bytes or (size is not None and len(value) != size):
-        raise MalformedFrameError(f"{what} has the wrong type or size")
-    return value
 
 
 def decode_handshake(body: bytes) -> HandshakeMessage:
@@ -163,19 +165,19 @@ def decode_handshake(body: bytes) -> HandshakeMessage:
     if arity is None or len(rest) != arity:
         raise MalformedFrameError("unknown key exchange kind or wrong number of fields")
     if kind == HandshakeKind.PAKE_START:
-        return PakeStart(_binary(rest[0], "PAKE message", PAKE_MESSAGE_SIZE))
+        return PakeStart(expect_bytes(rest[0], "PAKE message", PAKE_MESSAGE_SIZE))
     if kind == HandshakeKind.PAKE_REPLY:
-        return PakeReply(_binary(rest[0], "PAKE message", PAKE_MESSAGE_SIZE))
+        return PakeReply(expect_bytes(rest[0], "PAKE message", PAKE_MESSAGE_SIZE))
     if kind in (HandshakeKind.CONFIRM_J, HandshakeKind.CONFIRM_C):
-        mac = _binary(rest[0], "confirmation MAC", _MAC_SIZE)
-        sealed = _binary(rest[1], "sealed bundle")
+        mac = expect_bytes(rest[0], "confirmation MAC", _MAC_SIZE)
+        sealed = expect_bytes(rest[1], "sealed bundle")
         return ConfirmJ(mac, sealed) if kind == HandshakeKind.CONFIRM_J else ConfirmC(mac, sealed)
     if kind == HandshakeKind.PAKE_FAIL:
         left = rest[0]
         if type(left) is not int or not 0 <= left <= MAX_PAKE_FAILURES:
             raise MalformedFrameError("attempts left out of range")
         return PakeFail(left)
-    return MemberInit(_binary(rest[0], "bundle"))
+    return MemberInit(expect_bytes(rest[0], "bundle"))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -322,7 +324,7 @@ class JoinerPake:
         )
         vouched = []
         for item in content[1]:
-            bundle = IdentityBundle.decode(_binary(item, "vouched bundle"))
+            bundle = IdentityBundle.decode(expect_bytes(item, "vouched bundle"))
             vouched.append(verify_bundle(bundle, context, expected_address=bundle.address))
         return creator_bundle, tuple(vouched)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 from quicko.crypto import RandomSource, X25519KeyPair
-from quicko.errors import QuickoError, SessionError
+from quicko.errors import SessionError
 from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import (
@@ -39,10 +39,12 @@ from quicko.protocol import (
     PeerLeft,
     ReleaseNameplate,
 )
+from quicko.protocol.constants import SESSION_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
 from quicko.session.bundle import IdentityBundle, verify_bundle
 from quicko.session.core import MESSAGE_ID_SIZE, PAKE_TIMEOUT_MS, Role, State
+from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
 from quicko.session.handshake import HandshakeMixin
 from quicko.session.pake import (
     JoinerPake,
@@ -50,7 +52,6 @@ from quicko.session.pake import (
 
 __all__ = ["PAKE_TIMEOUT_MS", "Role", "Session", "State"]
 
-_SESSION_ID_SIZE: Final = 16
 _FATAL_JOIN_ERRORS: Final = {
     ErrorCode.UNKNOWN_INVITE: "unknown or retired invite code",
     ErrorCode.NAMEPLATE_TAKEN: "invite code already in use",
@@ -71,7 +72,13 @@ class Session(HandshakeMixin):
 
     @classmethod
     def create(
-        cls, identity: Identity, rng: RandomSource, now_ms: int, invite: InviteCode
+        cls,
+        identity: Identity,
+        rng: RandomSource,
+        now_ms: int,
+        invite: InviteCode,
+        *,
+        message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> Session:
         """Create a new session reachable with ``invite``: emits Join(session_id, nameplate).
 
@@ -81,21 +88,35 @@ class Session(HandshakeMixin):
             now_ms: the current time.
             invite: the invite code to show; its nameplate goes to the relay, never its
                 password.
+            message_ttl_ms: how long a text may stay undelivered before it is FAILED.
+
+        Raises:
+            ValueError: ``message_ttl_ms`` is below 1.
         """
-        session = cls(identity, rng, Role.CREATOR, rng(_SESSION_ID_SIZE), now_ms)
+        session_id = rng(SESSION_ID_SIZE)
+        session = cls(
+            identity, rng, Role.CREATOR, session_id, now_ms, message_ttl_ms=message_ttl_ms
+        )
         session._invite = invite
         session._out.append(Join(session.session_id, invite.nameplate))
         return session
 
     @classmethod
     def join(
-        cls, identity: Identity, invite: InviteCode, rng: RandomSource, now_ms: int
+        cls,
+        identity: Identity,
+        invite: InviteCode,
+        rng: RandomSource,
+        now_ms: int,
+        *,
+        message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> Session:
         """Join the session of ``invite``: emits Join(b"", nameplate), then runs the PAKE.
 
-        The joiner gives up with :class:`SessionFailed` after :data:`PAKE_TIMEOUT_MS`.
+        The joiner gives up with :class:`SessionFailed` after :data:`PAKE_TIMEOUT_MS`;
+        ``message_ttl_ms`` is as for :meth:`create`.
         """
-        session = cls(identity, rng, Role.JOINER, b"", now_ms)
+        session = cls(identity, rng, Role.JOINER, b"", now_ms, message_ttl_ms=message_ttl_ms)
         session._invite = invite
         session._deadline = now_ms + PAKE_TIMEOUT_MS
         session._out.append(Join(b"", invite.nameplate))
@@ -112,6 +133,7 @@ class Session(HandshakeMixin):
         own_ephemeral: X25519KeyPair,
         peer_bundle: IdentityBundle,
         context: bytes,
+        message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> Session:
         """Start the session of an accepted call (either side): emits Join(session_id, "").
 
@@ -125,15 +147,17 @@ class Session(HandshakeMixin):
             own_ephemeral: the key pair whose public key our call bundle carried.
             peer_bundle: the peer's call bundle (verified again here).
             context: the call's bundle context (:func:`quicko.session.bundle.call_context`).
+            message_ttl_ms: as for :meth:`create`.
 
         Raises:
             AuthenticationError: the peer's bundle does not verify for ``context``.
             InvalidKeyError: a key in it is of low order.
+            ValueError: ``session_id`` is not 16 bytes, or ``message_ttl_ms`` is below 1.
         """
-        if len(session_id) != _SESSION_ID_SIZE:
+        if len(session_id) != SESSION_ID_SIZE:
             raise ValueError("a session id is 16 bytes")
         verify_bundle(peer_bundle, context, expected_address=peer_bundle.address)
-        session = cls(identity, rng, Role.CALL, session_id, now_ms)
+        session = cls(identity, rng, Role.CALL, session_id, now_ms, message_ttl_ms=message_ttl_ms)
         session._out.append(Join(session_id, ""))
         session._add_peer(peer_bundle)
         session._establish(session._peers[peer_bundle.address], own_ephemeral, peer_bundle, now_ms)
@@ -188,6 +212,9 @@ class Session(HandshakeMixin):
         times = [attempt.started_ms + PAKE_TIMEOUT_MS for attempt in self._attempts.values()]
         if self._deadline is not None and self._state in (State.CONNECTING, State.AUTHENTICATING):
             times.append(self._deadline)
+        expiry = self._ledger.next_deadline()
+        if expiry is not None and self._state not in (State.FAILED, State.CLOSED):
+            times.append(expiry)
         return min(times, default=None)
 
     # ------------------------------------------------------------------ outputs
@@ -221,8 +248,7 @@ class Session(HandshakeMixin):
         if not self._peers:
             raise SessionError("no authenticated peer in this session yet")
         message_id = self._rng(MESSAGE_ID_SIZE)
-        for dropped in self._ledger.add(message_id, tuple(self._peers)):
-            self._events.append(ev.StatusChanged(dropped, DeliveryStatus.FAILED))
+        self._report_abandoned(self._ledger.add(message_id, tuple(self._peers), now_ms))
         for peer in self._peers.values():
             self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
         return message_id
@@ -297,7 +323,14 @@ class Session(HandshakeMixin):
         self._held = [item for item in frames if item[0] in self._peers] + held
 
     def handle_timeout(self, now_ms: int) -> None:
-        """Expire a joiner's unanswered PAKE and a creator's stale attempts."""
+        """Expire a joiner's unanswered PAKE, a creator's stale attempts, and undelivered messages.
+
+        A text not Delivered to every recipient within the message TTL (``message_ttl_ms`` of
+        the constructor) is FAILED for the recipients that have not confirmed it
+        (:class:`StatusChanged`) and no longer retransmitted.
+        """
+        if self._state not in (State.FAILED, State.CLOSED):
+            self._report_abandoned(self._ledger.expire(now_ms))
         for address, attempt in list(self._attempts.items()):
             if now_ms >= attempt.started_ms + PAKE_TIMEOUT_MS:
                 del self._attempts[address]
@@ -318,12 +351,7 @@ class Session(HandshakeMixin):
         """
         if self._state in (State.FAILED, State.CLOSED):
             return
-        try:
-            handled = self._dispatch(payload, now_ms)
-        except (QuickoError, ValueError):
-            handled = False
-        if not handled:
-            self.dropped_frames += 1
+        self._consume(self._dispatch, payload, now_ms)
 
     def _dispatch(self, payload: Payload, now_ms: int) -> bool:
         """Route a frame to its handler; whether it was used."""

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from quicko.identity import Identity, InviteCode
+from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import (
     Ack,
     AckStatus,
@@ -32,9 +34,31 @@ from quicko.protocol import (
     decode_frame,
     encode_frame,
 )
-from quicko.session import Session, SessionEvent
+from quicko.session import MessageReceived, Session, SessionEvent, StatusChanged
 
 NOW = 1_700_000_000_000
+
+T = TypeVar("T")
+
+
+def of_type(events: list[SessionEvent], kind: type[T]) -> list[T]:
+    """The events of one type, in order."""
+    return [event for event in events if isinstance(event, kind)]
+
+
+def texts(events: list[SessionEvent]) -> list[str]:
+    """The texts of the MessageReceived events, in order."""
+    return [event.text for event in of_type(events, MessageReceived)]
+
+
+def statuses(events: list[SessionEvent], message_id: bytes) -> list[DeliveryStatus]:
+    """The statuses one message went through, in order."""
+    return [e.status for e in of_type(events, StatusChanged) if e.message_id == message_id]
+
+
+def messages(payloads: list[Payload]) -> list[Message]:
+    """The Message frames among payloads."""
+    return [p for p in payloads if isinstance(p, Message)]
 
 
 class SeededRng:
@@ -257,3 +281,24 @@ def two_party(
     bob = pump.add(Session.join(identity("bob"), joiner_code or code, SeededRng(b"b"), NOW))
     pump.run()
     return pump, alice, bob
+
+
+class Delay:
+    """A tamper hook that holds back one sender's frames of one kind to one recipient."""
+
+    def __init__(self, recipient: bytes, sender: bytes, kind: type[Message] | type[KeyExchange]):
+        self.recipient, self.sender, self.kind = recipient, sender, kind
+        self.stash: list[Payload] = []
+        self.active = True
+
+    def __call__(self, to: bytes, payload: Payload) -> list[Payload]:
+        mine = isinstance(payload, self.kind) and payload.sender == self.sender
+        if self.active and to == self.recipient and mine:
+            self.stash.append(payload)
+            return []
+        return [payload]
+
+    def release(self, pump: Pump) -> None:
+        self.active = False
+        pump.inbox[self.recipient].extend(self.stash)
+        self.stash = []

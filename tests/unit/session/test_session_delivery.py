@@ -1,10 +1,13 @@
-"""Delivery bookkeeping: aggregated statuses, retransmission frames, deduplication."""
+"""Delivery bookkeeping: aggregated statuses, retransmission over UnackedTracker, TTL, dedupe."""
 
 from __future__ import annotations
+
+import pytest
 
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import Message
 from quicko.session.delivery import (
+    DEFAULT_MESSAGE_TTL_MS,
     MAX_SEEN_MESSAGES,
     MAX_TRACKED_MESSAGES,
     InboundLog,
@@ -13,6 +16,7 @@ from quicko.session.delivery import (
 
 A, B = b"a" * 16, b"b" * 16
 SID = b"s" * 16
+T0 = 1_000
 
 
 def frame(message_id: bytes, recipient: bytes) -> Message:
@@ -22,26 +26,32 @@ def frame(message_id: bytes, recipient: bytes) -> Message:
 def test_aggregate_is_the_lowest_and_failed_wins() -> None:
     ledger = OutboundLedger()
     mid = b"1" * 16
-    assert ledger.add(mid, (A, B)) == []
+    assert ledger.add(mid, (A, B), T0) == []
     assert ledger.status(mid) is DeliveryStatus.PENDING
     assert ledger.update(mid, A, DeliveryStatus.SENT) is None
     assert ledger.update(mid, B, DeliveryStatus.SENT) is DeliveryStatus.SENT
     assert ledger.update(mid, A, DeliveryStatus.READ) is None
     assert ledger.update(mid, B, DeliveryStatus.DELIVERED) is DeliveryStatus.DELIVERED
     assert ledger.update(mid, B, DeliveryStatus.SENT) is None  # never backwards
+    # Settled (nobody outstanding), it is still known and a read receipt still counts.
+    assert ledger.next_deadline() is None and mid in ledger
     assert ledger.update(mid, B, DeliveryStatus.READ) is DeliveryStatus.READ
     other = b"2" * 16
-    ledger.add(other, (A, B))
+    ledger.add(other, (A, B), T0)
     assert ledger.update(other, None, DeliveryStatus.SENT) is DeliveryStatus.SENT
     assert ledger.update(other, A, DeliveryStatus.FAILED) is DeliveryStatus.FAILED
+    assert ledger.is_failed(other, A) and not ledger.is_failed(other, B)
+    assert not ledger.is_failed(b"?" * 16, A)
     assert ledger.update(b"?" * 16, A, DeliveryStatus.SENT) is None
     assert ledger.status(b"?" * 16) is None
+    with pytest.raises(ValueError, match="already tracked"):
+        ledger.add(other, (A,), T0)
 
 
 def test_undelivered_frames_and_a_leaving_recipient() -> None:
     ledger = OutboundLedger()
     mid = b"1" * 16
-    ledger.add(mid, (A, B))
+    ledger.add(mid, (A, B), T0)
     ledger.set_frame(mid, A, frame(mid, A))
     ledger.set_frame(mid, B, frame(mid, B))
     ledger.set_frame(mid, b"c" * 16, frame(mid, b"c" * 16))  # not a recipient: ignored
@@ -50,17 +60,79 @@ def test_undelivered_frames_and_a_leaving_recipient() -> None:
     ledger.update(mid, A, DeliveryStatus.DELIVERED)
     assert ledger.undelivered() == [frame(mid, B)]
     assert ledger.forget_recipient(B) == [(mid, DeliveryStatus.FAILED)]
-    assert ledger.undelivered() == []
+    assert ledger.undelivered() == [] and ledger.next_deadline() is None
+    assert ledger.forget_recipient(A) == []
+    # A leaving recipient changes nothing for a message that was not sent to it, or whose
+    # aggregate had already failed.
+    other = b"2" * 16
+    ledger.add(other, (A, B), T0)
+    ledger.update(other, A, DeliveryStatus.FAILED)
+    assert ledger.forget_recipient(b"c" * 16) == []
+    assert ledger.forget_recipient(B) == []
+    assert ledger.is_failed(other, B) and ledger.next_deadline() is None
 
 
-def test_ledger_is_bounded_and_reports_what_it_drops() -> None:
+def test_a_frame_not_sealed_yet_is_not_retransmitted() -> None:
+    ledger = OutboundLedger()
+    mid = b"1" * 16
+    ledger.add(mid, (A, B), T0)
+    ledger.set_frame(mid, A, frame(mid, A))  # B's channel could not send yet
+    assert ledger.undelivered() == [frame(mid, A)]
+
+
+def test_capacity_abandons_the_oldest_outstanding_message() -> None:
     ledger = OutboundLedger()
     ids = [n.to_bytes(16, "big") for n in range(MAX_TRACKED_MESSAGES + 2)]
-    ledger.add(ids[0], (A,))
-    ledger.update(ids[0], A, DeliveryStatus.DELIVERED)
-    dropped = [d for mid in ids[1:] for d in ledger.add(mid, (A,))]
-    assert dropped == [ids[1]]  # ids[0] was delivered: forgotten silently
-    assert ids[0] not in ledger and ids[1] not in ledger and ids[2] in ledger
+    ledger.add(ids[0], (A,), T0)
+    ledger.update(ids[0], A, DeliveryStatus.DELIVERED)  # settled: out of the tracker
+    abandoned = [d for mid in ids[1:] for d in ledger.add(mid, (A,), T0)]
+    # Only outstanding messages count against the capacity: ids[1] is the one given up.
+    assert abandoned == [(ids[1], DeliveryStatus.FAILED)]
+    assert ledger.status(ids[1]) is DeliveryStatus.FAILED and ledger.is_failed(ids[1], A)
+    assert ledger.status(ids[0]) is DeliveryStatus.DELIVERED and ids[2] in ledger
+
+
+def test_settled_messages_are_remembered_up_to_the_capacity() -> None:
+    ledger = OutboundLedger(capacity=2)
+    ids = [bytes([n]) * 16 for n in range(3)]
+    for mid in ids:
+        ledger.add(mid, (A,), T0)
+        ledger.update(mid, A, DeliveryStatus.DELIVERED)
+    assert ids[0] not in ledger and ledger.status(ids[0]) is None
+    assert ledger.status(ids[2]) is DeliveryStatus.DELIVERED
+
+
+def test_ttl_abandons_what_is_not_delivered_in_time() -> None:
+    ledger = OutboundLedger(ttl_ms=100)
+    first, second, third = b"1" * 16, b"2" * 16, b"3" * 16
+    ledger.add(first, (A, B), T0)
+    ledger.add(second, (A,), T0 + 10)
+    ledger.add(third, (A,), T0 + 20)
+    ledger.set_frame(first, B, frame(first, B))
+    ledger.update(first, A, DeliveryStatus.DELIVERED)  # B is still outstanding
+    ledger.update(second, A, DeliveryStatus.FAILED)  # settled by a refusal
+    assert ledger.next_deadline() == T0 + 100
+    assert ledger.expire(T0 + 99) == []
+    assert ledger.expire(T0 + 100) == [(first, DeliveryStatus.FAILED)]
+    assert ledger.is_failed(first, B) and not ledger.is_failed(first, A)
+    assert ledger.undelivered() == [] and ledger.next_deadline() == T0 + 120
+    # Already FAILED in aggregate: abandoned, but no second change to report.
+    ledger.update(third, None, DeliveryStatus.SENT)
+    ledger.add(b"4" * 16, (A, B), T0 + 30)
+    ledger.update(b"4" * 16, A, DeliveryStatus.FAILED)
+    assert ledger.expire(T0 + 130) == [(third, DeliveryStatus.FAILED), (b"4" * 16, None)]
+    assert ledger.next_deadline() is None
+
+
+def test_default_ttl_is_the_session_ttl_and_limits_are_checked() -> None:
+    assert DEFAULT_MESSAGE_TTL_MS == 3_600_000
+    ledger = OutboundLedger()
+    ledger.add(b"1" * 16, (A,), T0)
+    assert ledger.next_deadline() == T0 + DEFAULT_MESSAGE_TTL_MS
+    with pytest.raises(ValueError, match="ttl_ms"):
+        OutboundLedger(ttl_ms=0)
+    with pytest.raises(ValueError, match="capacity"):
+        OutboundLedger(capacity=0)
 
 
 def test_inbound_log_dedupes_and_tracks_reads() -> None:

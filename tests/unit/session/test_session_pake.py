@@ -187,3 +187,20 @@ def test_decoding_arbitrary_bodies_is_a_message_or_malformed(body: bytes) -> Non
     except MalformedFrameError:
         return
     assert decode_handshake(encode_handshake(message)) == message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [b"bundle"],  # not [bundle, [bundles]]
+        ["bundle", []],  # the creator's bundle is not bytes
+        [b"bundle", b"not a list"],
+        [bundle_of(CREATOR, b"ec").encode(), ["not bytes"]],  # a vouched bundle is not bytes
+    ],
+)
+def test_sealed_confirmation_of_the_wrong_shape_is_malformed(content: list[object]) -> None:
+    joiner, creator, _ = attempt()
+    keys = creator._keys  # the creator's real keys: only the sealed content is wrong
+    sealed = keys.seal(keys.seal_c, msgpack.packb(content, use_bin_type=True))
+    with pytest.raises(MalformedFrameError):
+        joiner.receive_confirm(ConfirmC(keys.mac(keys.confirm_c), sealed), CREATOR.address)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
 
 import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from session_pump import NOW, Pump, SeededRng, identity, two_party
+from session_pump import (
+    NOW,
+    Delay,
+    Pump,
+    SeededRng,
+    identity,
+    of_type,
+    statuses,
+    texts,
+    two_party,
+)
 
 from quicko.errors import LocalProtocolError, SessionError
 from quicko.identity import InviteCode
@@ -40,11 +49,9 @@ from quicko.session import (
     PeerRefused,
     Role,
     Session,
-    SessionEvent,
     SessionFailed,
     SessionOpened,
     State,
-    StatusChanged,
     WrongInviteCode,
 )
 from quicko.session import envelope as env
@@ -53,21 +60,6 @@ from quicko.session.pake import HandshakeKind, MemberInit, decode_handshake, enc
 
 CODE = InviteCode("KBQW", "E3TV")
 WRONG = InviteCode("KBQW", "0000")
-
-
-T = TypeVar("T")
-
-
-def of_type(events: list[SessionEvent], kind: type[T]) -> list[T]:
-    return [event for event in events if isinstance(event, kind)]
-
-
-def texts(events: list[SessionEvent]) -> list[str]:
-    return [event.text for event in of_type(events, MessageReceived)]
-
-
-def statuses(events: list[SessionEvent], message_id: bytes) -> list[DeliveryStatus]:
-    return [e.status for e in of_type(events, StatusChanged) if e.message_id == message_id]
 
 
 # ------------------------------------------------------------------ two-party chat
@@ -491,31 +483,6 @@ _PAIR = _make_pair()
 
 
 # ------------------------------------------------------------------ other interleavings
-
-
-class Delay:
-    """A tamper hook that stashes the first frames matching a predicate, to release later."""
-
-    def __init__(self, recipient: bytes, sender: bytes, kind: type[Message] | type[KeyExchange]):
-        self.recipient, self.sender, self.kind = recipient, sender, kind
-        self.stash: list[Payload] = []
-        self.active = True
-
-    def __call__(self, to: bytes, payload: Payload) -> list[Payload]:
-        if (
-            self.active
-            and to == self.recipient
-            and isinstance(payload, self.kind)
-            and payload.sender == self.sender
-        ):
-            self.stash.append(payload)
-            return []
-        return [payload]
-
-    def release(self, pump: Pump) -> None:
-        self.active = False
-        pump.inbox[self.recipient].extend(self.stash)
-        self.stash = []
 
 
 def test_member_init_that_overtakes_the_vouch_waits_for_it() -> None:
