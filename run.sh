@@ -17,6 +17,7 @@ With no arguments it starts a relay on 127.0.0.1:9900 (stop it with Ctrl+C).
 HELP
     exit 0
 fi
+bash scripts/system-deps.sh
 QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
 if [[ $# -eq 0 ]]; then
     set -- relay --host 127.0.0.1 --port 9900

@@ -3,6 +3,7 @@
 # contracts and the whole test suite with branch coverage. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
+bash scripts/system-deps.sh --tests
 QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
 bin=.venv/bin
 

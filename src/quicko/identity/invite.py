@@ -50,7 +50,7 @@ _CHAR_MASK: Final = (1 << _BITS_PER_CHAR) - 1
 _VALUE_OF_CHAR: Final = {char: value for value, char in enumerate(CROCKFORD_ALPHABET)}
 _CONFUSABLES: Final = {"O": "0", "I": "1", "L": "1"}
 _SEPARATORS: Final = re.compile(r"[-\s]+")
-_EXAMPLE: Final = "KBQW-E3TU"
+_EXAMPLE: Final = "KBQW-E3TV"
 
 
 def is_valid_nameplate(text: str) -> bool:
@@ -117,7 +117,7 @@ def parse_invite_code(text: str) -> InviteCode:
     """Parse an invite code as a person may type it.
 
     Args:
-        text: such as ``"KBQW-E3TU"``, ``"kbqw e3tu"`` or ``"KBQWE3TU"``.
+        text: such as ``"KBQW-E3TV"``, ``"kbqw e3tv"`` or ``"KBQWE3TV"``.
 
     Raises:
         InviteCodeError: the code has the wrong length, a misplaced separator or a character

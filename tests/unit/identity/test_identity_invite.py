@@ -119,7 +119,7 @@ def test_parse_errors_name_the_problem(text: str, problem: str) -> None:
         parse_invite_code(text)
     message = str(info.value)
     assert message.startswith(f"not an invite code: {problem}")
-    assert message.endswith("an invite code looks like KBQW-E3TU")
+    assert message.endswith("an invite code looks like KBQW-E3TV")
     assert isinstance(info.value, InputError)
 
 
