@@ -12,7 +12,10 @@ It is the baseline every relay number is set beside (docs/performance.md). Exact
    :data:`~quicko.bench.wire.BARE_JOINED`. If another connection with the same pair key is
    waiting, the two are linked; otherwise this one waits under its key.
 5. Every later binary message is forwarded unchanged to the linked connection (dropped while
-   there is none). Nothing is acknowledged, counted, limited or buffered.
+   there is none), with one picows ``send`` each: one ``send()`` system call per message when
+   the socket's buffer is empty, as the relay does. Nothing is acknowledged, counted, limited
+   or buffered. With ``--coalesce`` (an experiment, not the baseline), the messages of one read
+   are instead queued and written to the partner together, once, after the read's last frame.
 6. Text messages are ignored; a Close is answered and the connection dropped; a disconnection
    unlinks the partner and frees the key.
 
@@ -41,7 +44,7 @@ from picows import (
     ws_create_server,
 )
 
-from quicko.bench.wire import BARE_CHALLENGE, BARE_HELLO_ACK, BARE_JOINED
+from quicko.bench.wire import BARE_CHALLENGE, BARE_HELLO_ACK, BARE_JOINED, server_ws_header
 from quicko.protocol import HEADER_SIZE, MAX_PAYLOAD_BYTES
 
 __all__ = ["PAIR_PREFIX", "READ_BUFFER_BYTES", "BareHub", "BareLink", "main", "serve"]
@@ -59,12 +62,13 @@ _JOIN_INDEX: Final = 2
 
 
 class BareHub:
-    """The connections waiting for their partner, by pair key."""
+    """The connections waiting for their partner, by pair key, and the forwarding style."""
 
-    __slots__ = ("waiting",)
+    __slots__ = ("coalesce", "waiting")
 
-    def __init__(self) -> None:
+    def __init__(self, *, coalesce: bool = False) -> None:
         self.waiting: dict[bytes, BareLink] = {}
+        self.coalesce = coalesce
 
     def pair(self, link: BareLink) -> None:
         """Link *link* to the connection waiting under its key, or make it wait."""
@@ -97,6 +101,7 @@ class BareLink(WSListener):
         self.transport: WSTransport | None = None
         self.partner: BareLink | None = None
         self.count = 0
+        self.out: list[bytes] = []
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         """Send the fixed Challenge-sized frame."""
@@ -106,13 +111,21 @@ class BareLink(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         """Forward to the partner, or answer the first two messages with fixed frames."""
         if frame.msg_type is not _BINARY:
+            if self.partner is not None and frame.last_in_buffer:
+                self.partner.flush()
             if frame.msg_type is _CLOSE:
                 transport.send_close(frame.get_close_code())
                 transport.disconnect()
             return
         partner = self.partner
         if partner is not None:
-            partner.transport.send(_BINARY, frame.get_payload_as_memoryview())  # type: ignore[union-attr]  # linked only once connected
+            if not self.hub.coalesce:
+                partner.transport.send(_BINARY, frame.get_payload_as_memoryview())  # type: ignore[union-attr]  # linked only once connected
+                return
+            data = frame.get_payload_as_bytes()
+            partner.out += (server_ws_header(len(data)), data)
+            if frame.last_in_buffer:
+                partner.flush()
             return
         self.count += 1
         if self.count == _HELLO_INDEX:
@@ -120,6 +133,12 @@ class BareLink(WSListener):
         elif self.count == _JOIN_INDEX:
             self.hub.pair(self)
             transport.send(_BINARY, BARE_JOINED)
+
+    def flush(self) -> None:
+        """Write the frames queued for this connection in one go (``--coalesce`` only)."""
+        out, self.out = self.out, []
+        if out and self.transport is not None:
+            self.transport.underlying_transport.writelines(out)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         """Unlink the partner and free the key."""
@@ -142,10 +161,11 @@ async def serve(
     *,
     read_buffer_bytes: int = READ_BUFFER_BYTES,
     aiofastnet: bool = False,
+    coalesce: bool = False,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or *stop* is set); log the listening line to stderr."""
-    hub = BareHub()
+    hub = BareHub(coalesce=coalesce)
     server = await ws_create_server(
         _factory(hub),
         host,
@@ -186,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"picows's initial read buffer per connection ({READ_BUFFER_BYTES}, as the relay)",
     )
     parser.add_argument(
+        "--coalesce",
+        action="store_true",
+        help="queue forwarded messages and write each read's worth at once (one system call)",
+    )
+    parser.add_argument(
         "--aiofastnet",
         action="store_true",
         help="let picows use aiofastnet transports (default: uvloop's, as the relay)",
@@ -197,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.port,
             read_buffer_bytes=args.read_buffer_bytes,
             aiofastnet=args.aiofastnet,
+            coalesce=args.coalesce,
         )
     )
     return 0

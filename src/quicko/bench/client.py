@@ -7,6 +7,10 @@ type byte of each frame: MESSAGE frames are counted (and, in :data:`CLOSED_LOOP`
 by the sending peer with its next frame; in :data:`OPEN_LOOP` mode, timed), and everything
 else (Acks, PeerJoined, Errors) is drained and counted.
 
+In the closed loop the frames a peer owes are sent together when the last frame of a read has
+been handled (picows' ``last_in_buffer``), as pre-built WebSocket frames in one transport write,
+so that the load generator spends as little as it can per frame.
+
 Every wait is bounded by a timeout. Only the load generator uses this module.
 """
 
@@ -21,7 +25,13 @@ from typing import Final, TypeVar
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from quicko.bench.wire import BODY_BYTES, MESSAGE_TYPE_CODE, STAMP, TYPE_OFFSET
+from quicko.bench.wire import (
+    BODY_BYTES,
+    MESSAGE_TYPE_CODE,
+    STAMP,
+    TYPE_OFFSET,
+    client_ws_frame,
+)
 from quicko.errors import QuickoError, RemoteProtocolError
 from quicko.identity import Identity
 from quicko.protocol import (
@@ -100,6 +110,10 @@ class BenchClient(WSListener):
         self.running = False
         self.recorder: Recorder | None = None
         self.received = 0
+        self.sent = 0
+        self.pending = 0
+        self.wire = b""
+        self._write: Callable[[bytes], object] | None = None
         self.acks = 0
         self.others = 0
         self.first_error: bytes | None = None
@@ -118,25 +132,39 @@ class BenchClient(WSListener):
                 transport.send_close(frame.get_close_code())
                 transport.disconnect()
             return
-        if self.mode == SETUP:
+        mode = self.mode
+        if mode == SETUP:
             self._inbox.append(frame.get_payload_as_bytes())
             self._wake()
             return
         view = frame.get_payload_as_memoryview()
-        if view[TYPE_OFFSET] != MESSAGE_TYPE_CODE:
+        if view[TYPE_OFFSET] == MESSAGE_TYPE_CODE:
+            self.received += 1
+            if mode == CLOSED_LOOP:
+                peer = self.peer
+                if peer is not None and peer.running:
+                    peer.pending += 1
+            elif mode == OPEN_LOOP:
+                self._record(view, perf_counter_ns())
+        else:
             self._count_other(view)
-            return
-        self.received += 1
-        if self.mode == CLOSED_LOOP:
-            peer = self.peer
-            if peer is not None and peer.running:
-                peer.transport.send(_BINARY, peer.frame)  # type: ignore[union-attr]  # connected
-        elif self.mode == OPEN_LOOP:
-            now = perf_counter_ns()
-            recorder = self.recorder
-            sent: int = STAMP.unpack_from(view, len(view) - BODY_BYTES)[0]
-            if recorder is not None and recorder.start_ns <= sent < recorder.stop_ns:
-                recorder.latencies.append(now - sent)
+        # The peer's next frames go out together, once this read's frames are all handled.
+        if mode == CLOSED_LOOP and frame.last_in_buffer and self.peer is not None:
+            self.peer.flush()
+
+    def flush(self) -> None:
+        """Send the frames owed since the last flush in one write (closed loop only)."""
+        count = self.pending
+        if count and self._write is not None:
+            self.pending = 0
+            self.sent += count
+            self._write(self.wire if count == 1 else self.wire * count)
+
+    def _record(self, view: memoryview, now: int) -> None:
+        recorder = self.recorder
+        sent: int = STAMP.unpack_from(view, len(view) - BODY_BYTES)[0]
+        if recorder is not None and recorder.start_ns <= sent < recorder.stop_ns:
+            recorder.latencies.append(now - sent)
 
     def _count_other(self, view: memoryview) -> None:
         if view[TYPE_OFFSET] == _ACK_CODE:
@@ -161,6 +189,7 @@ class BenchClient(WSListener):
         if self.transport is None:
             raise BenchError("connection is not open")
         self.transport.send(_BINARY, data)
+        self.sent += 1
 
     async def next_frame(self, timeout: float) -> bytes:
         """Return the next frame received during setup.
@@ -181,8 +210,19 @@ class BenchClient(WSListener):
         return self._inbox.popleft()
 
     def start(self, mode: int) -> None:
-        """Leave setup for *mode*, dropping frames still queued (PeerJoined and the like)."""
+        """Leave setup for *mode*, dropping frames still queued (PeerJoined and the like).
+
+        In :data:`CLOSED_LOOP` mode the connection's MESSAGE is also built once as a whole
+        client WebSocket frame (:func:`~quicko.bench.wire.client_ws_frame`), written straight
+        to the TCP transport by :meth:`flush`.
+        """
         self._inbox.clear()
+        self.sent = self.received = self.pending = 0
+        if mode == CLOSED_LOOP:
+            if self.transport is None:
+                raise BenchError("connection is not open")
+            self.wire = client_ws_frame(self.frame)
+            self._write = self.transport.underlying_transport.write
         self.mode = mode
 
 

@@ -165,8 +165,10 @@ async def _settle(clients: Sequence[BenchClient]) -> None:
 
 
 def _health(clients: Sequence[BenchClient]) -> Result:
+    """Counters of everything but forwarded frames (read after the in-flight frames drained)."""
     first_error = next((c.first_error for c in clients if c.first_error is not None), None)
     return {
+        "undelivered": sum(c.sent for c in clients) - sum(c.received for c in clients),
         "acks": sum(client.acks for client in clients),
         "other_frames": sum(client.others for client in clients),
         "disconnects": sum(client.disconnected for client in clients),
@@ -182,8 +184,8 @@ async def run_throughput(args: argparse.Namespace) -> Result:
         client.running = True
     _quiet_gc()
     for client in clients:
-        for _ in range(args.window):
-            client.send(client.frame)
+        client.pending = args.window
+        client.flush()
     await asyncio.sleep(args.warmup)
     start_count, start = sum(c.received for c in clients), perf_counter()
     meter = CpuMeter(args.server_pid)

@@ -54,9 +54,11 @@ def relay_argv(max_connections: int, extra: Sequence[str] = ()) -> list[str]:
     ]  # fmt: skip
 
 
-def bare_argv() -> list[str]:
+def bare_argv(extra: Sequence[str] = ()) -> list[str]:
     """The bare forwarder's command line."""
-    return [sys.executable, "-m", "quicko.bench.bare", "--host", "127.0.0.1", "--port", "0"]
+    return [
+        sys.executable, "-m", "quicko.bench.bare", "--host", "127.0.0.1", "--port", "0", *extra
+    ]  # fmt: skip
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

@@ -53,6 +53,7 @@ class BenchOptions:
     skip: frozenset[str] = field(default_factory=frozenset)
     pin: bool = True
     relay_args: tuple[str, ...] = ()
+    bare_args: tuple[str, ...] = ()
     timeout: float = 10.0
 
     def as_dict(self) -> dict[str, object]:
@@ -164,7 +165,7 @@ async def _measure(
     argv = (
         relay_argv(max_connections + _CONNECTION_MARGIN, options.relay_args)
         if server == "relay"
-        else bare_argv()
+        else bare_argv(options.bare_args)
     )
     deadline = run.seconds + run.connections * _SETUP_S_PER_CONNECTION + _DEADLINE_MARGIN_S
     async with ServerProcess(server, argv, cpu=cpus[0]) as process:

@@ -33,7 +33,9 @@ __all__ = [
     "STAMP",
     "TYPE_OFFSET",
     "MessageTemplate",
+    "client_ws_frame",
     "read_stamp",
+    "server_ws_header",
     "stamp",
 ]
 
@@ -50,6 +52,12 @@ STAMP: Final = struct.Struct("<q")
 """The send time (``time.perf_counter_ns()``) written at the start of a body."""
 
 _FIXED_TIME_MS: Final = 1_700_000_000_000
+_WS_FIN_BINARY: Final = 0x82
+_WS_MASKED: Final = 0x80
+_WS_LENGTH_16: Final = 126
+_WS_LENGTH_64: Final = 127
+_WS_MAX_LENGTH_16: Final = 0xFFFF
+_WS_ZERO_MASK: Final = bytes(4)
 _BARE_NODE_ID: Final = "bare0000"
 
 BARE_CHALLENGE: Final = encode_frame(Challenge(bytes(32), _BARE_NODE_ID, _FIXED_TIME_MS))
@@ -84,6 +92,31 @@ class MessageTemplate:
 
     def __repr__(self) -> str:
         return f"MessageTemplate({len(self.frame)} bytes)"
+
+
+def client_ws_frame(payload: bytes | bytearray) -> bytes:
+    """*payload* as one whole client-to-server binary WebSocket frame (RFC 6455 §5.2).
+
+    Client frames must be masked; the masking key is all zeros, which RFC 6455 allows and which
+    leaves the payload bytes as they are, so the frame can be built once and written many times.
+    """
+    size = len(payload)
+    if size < _WS_LENGTH_16:
+        header = bytes((_WS_FIN_BINARY, _WS_MASKED | size))
+    elif size <= _WS_MAX_LENGTH_16:
+        header = bytes((_WS_FIN_BINARY, _WS_MASKED | _WS_LENGTH_16)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((_WS_FIN_BINARY, _WS_MASKED | _WS_LENGTH_64)) + size.to_bytes(8, "big")
+    return header + _WS_ZERO_MASK + bytes(payload)
+
+
+def server_ws_header(size: int) -> bytes:
+    """The header of an unmasked (server-to-client) binary WebSocket frame of *size* bytes."""
+    if size < _WS_LENGTH_16:
+        return bytes((_WS_FIN_BINARY, size))
+    if size <= _WS_MAX_LENGTH_16:
+        return bytes((_WS_FIN_BINARY, _WS_LENGTH_16)) + size.to_bytes(2, "big")
+    return bytes((_WS_FIN_BINARY, _WS_LENGTH_64)) + size.to_bytes(8, "big")
 
 
 def stamp(template: MessageTemplate, now_ns: int) -> None:

@@ -159,6 +159,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="ARG",
         help="extra argument for `quicko relay` (repeatable, e.g. --relay-arg=--log-level=warning)",
     )
+    add(
+        "--bare-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for the bare forwarder (repeatable, e.g. --bare-arg=--coalesce)",
+    )
     add("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -205,6 +212,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         skip=skip,
         pin=not args.no_pin,
         relay_args=tuple(args.relay_arg),
+        bare_args=tuple(args.bare_arg),
     )
 
 

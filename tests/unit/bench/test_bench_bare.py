@@ -8,13 +8,35 @@ from picows import WSFrame, WSMsgType, WSTransport
 from picows.picows import _make_test_ws_frame
 
 from quicko.bench.bare import BareHub, BareLink
-from quicko.bench.wire import BARE_CHALLENGE, BARE_HELLO_ACK, BARE_JOINED
+from quicko.bench.wire import BARE_CHALLENGE, BARE_HELLO_ACK, BARE_JOINED, server_ws_header
+
+
+class FakeTcp:
+    def __init__(self) -> None:
+        self.writes: list[list[bytes]] = []
+
+    def writelines(self, data: list[bytes]) -> None:
+        self.writes.append(list(data))
+
+
+class FakeFrame:
+    """A binary frame whose ``last_in_buffer`` can be chosen (a real picows one's cannot)."""
+
+    msg_type = WSMsgType.BINARY
+
+    def __init__(self, data: bytes, last: bool) -> None:
+        self.data = data
+        self.last_in_buffer = last
+
+    def get_payload_as_bytes(self) -> bytes:
+        return self.data
 
 
 class FakeTransport:
     def __init__(self) -> None:
         self.sent: list[tuple[WSMsgType, bytes]] = []
         self.closed = False
+        self.underlying_transport = FakeTcp()
 
     def send(self, msg_type: WSMsgType, data: bytes | memoryview) -> None:
         self.sent.append((msg_type, bytes(data)))
@@ -104,3 +126,24 @@ def test_disconnect_unlinks_partner_and_frees_the_key() -> None:
     waiting.on_ws_frame(_ws(waiting_transport), _binary(b"join"))
     waiting.on_ws_disconnected(_ws(waiting_transport))
     assert hub.waiting == {}
+
+
+def test_coalesce_writes_one_reads_messages_to_the_partner_at_once() -> None:
+    hub = BareHub(coalesce=True)
+    a, a_transport = _open(hub, b"c")
+    b, b_transport = _open(hub, b"c")
+    for link, transport in ((a, a_transport), (b, b_transport)):
+        link.on_ws_frame(_ws(transport), _binary(b"hello"))
+        link.on_ws_frame(_ws(transport), _binary(b"join"))
+    a.on_ws_frame(_ws(a_transport), cast("WSFrame", FakeFrame(b"one", last=False)))
+    a.on_ws_frame(_ws(a_transport), cast("WSFrame", FakeFrame(b"two" * 50, last=False)))
+    assert b_transport.underlying_transport.writes == []
+    a.on_ws_frame(_ws(a_transport), cast("WSFrame", FakeFrame(b"three", last=True)))
+    assert b_transport.underlying_transport.writes == [
+        [
+            server_ws_header(3), b"one",
+            server_ws_header(150), b"two" * 50,
+            server_ws_header(5), b"three",
+        ]
+    ]  # fmt: skip
+    assert _payloads(b_transport) == [BARE_CHALLENGE, BARE_HELLO_ACK, BARE_JOINED]

@@ -46,13 +46,14 @@ def test_explicit_values_win_over_quick() -> None:
 def test_run_options() -> None:
     options = _options(
         "--server", "bare", "--skip-memory", "--skip-latency", "--repeat", "3", "--no-pin",
-        "--relay-arg=--log-level=warning", "--relay-arg=--node-id=bench",
+        "--relay-arg=--log-level=warning", "--relay-arg=--node-id=bench", "--bare-arg=--coalesce",
     )  # fmt: skip
     assert options.servers == ("bare",)
     assert options.skip == frozenset({"memory", "latency"})
     assert options.repeat == 3
     assert options.pin is False
     assert options.relay_args == ("--log-level=warning", "--node-id=bench")
+    assert options.bare_args == ("--coalesce",)
 
 
 def test_json_flag_is_parsed() -> None:

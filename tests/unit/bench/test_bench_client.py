@@ -19,13 +19,22 @@ from quicko.bench.client import (
     Recorder,
     bounded_map,
 )
-from quicko.bench.wire import MessageTemplate, stamp
+from quicko.bench.wire import MessageTemplate, client_ws_frame, stamp
 from quicko.protocol import Ack, AckStatus, Error, ErrorCode, encode_frame
+
+
+class FakeTcp:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
 
 
 class FakeTransport:
     def __init__(self) -> None:
         self.sent: list[bytes] = []
+        self.underlying_transport = FakeTcp()
 
     def send(self, msg_type: WSMsgType, data: bytes | bytearray) -> None:
         self.sent.append(bytes(data))
@@ -36,8 +45,26 @@ def _ws(fake: FakeTransport) -> WSTransport:
     return cast("WSTransport", fake)
 
 
-def _frame(data: bytes | bytearray) -> WSFrame:
-    return _make_test_ws_frame(WSMsgType.BINARY, bytes(data), True, False)
+class FakeFrame:
+    """A received binary frame, with picows' ``last_in_buffer`` settable (a real one's is not)."""
+
+    msg_type = WSMsgType.BINARY
+
+    def __init__(self, data: bytes | bytearray, last: bool) -> None:
+        self.data = bytes(data)
+        self.last_in_buffer = last
+
+    def get_payload_as_bytes(self) -> bytes:
+        return self.data
+
+    def get_payload_as_memoryview(self) -> memoryview:
+        return memoryview(self.data)
+
+
+def _frame(data: bytes | bytearray, *, last: bool = True) -> WSFrame:
+    if last:  # a real picows frame where the flag's default (True) is what the test needs
+        return _make_test_ws_frame(WSMsgType.BINARY, bytes(data), True, False)
+    return cast("WSFrame", FakeFrame(data, last))
 
 
 def _message() -> MessageTemplate:
@@ -59,30 +86,46 @@ def _pair() -> tuple[BenchClient, FakeTransport, BenchClient, FakeTransport]:
     return a, a_transport, b, b_transport
 
 
-def test_closed_loop_receipt_lets_the_running_peer_send_its_next_frame() -> None:
+def test_closed_loop_receipts_let_the_peer_send_as_many_frames_in_one_write() -> None:
     a, a_transport, b, b_transport = _pair()
     for client in (a, b):
         client.start(CLOSED_LOOP)
     a.running = True
-    b.on_ws_frame(_ws(b_transport), _frame(a.frame))
-    assert b.received == 1
-    assert a_transport.sent == [bytes(a.frame)]
+    b.on_ws_frame(_ws(b_transport), _frame(a.frame, last=False))
+    b.on_ws_frame(_ws(b_transport), _frame(a.frame, last=False))
+    assert b.received == 2
+    assert a_transport.underlying_transport.written == []
+    b.on_ws_frame(_ws(b_transport), _frame(a.frame, last=True))
+    assert a_transport.underlying_transport.written == [client_ws_frame(a.frame) * 3]
+    assert a.sent == 3
     a.running = False
     b.on_ws_frame(_ws(b_transport), _frame(a.frame))
-    assert b.received == 2
-    assert len(a_transport.sent) == 1
+    assert b.received == 4
+    assert len(a_transport.underlying_transport.written) == 1
+
+
+def test_closed_loop_flushes_after_an_ack_ends_the_read() -> None:
+    a, a_transport, b, b_transport = _pair()
+    for client in (a, b):
+        client.start(CLOSED_LOOP)
+    a.running = True
+    b.on_ws_frame(_ws(b_transport), _frame(a.frame, last=False))
+    b.on_ws_frame(_ws(b_transport), _frame(_ack(), last=True))
+    assert a_transport.underlying_transport.written == [client_ws_frame(a.frame)]
+    assert (b.received, b.acks) == (1, 1)
 
 
 def test_acks_and_errors_are_counted_apart_and_never_answered() -> None:
     a, a_transport, b, b_transport = _pair()
     a.start(CLOSED_LOOP)
+    b.start(CLOSED_LOOP)
     b.running = True
     error = encode_frame(Error(int(ErrorCode.RATE_LIMITED), "slow down", 0x10, b""))
     a.on_ws_frame(_ws(a_transport), _frame(_ack()))
     a.on_ws_frame(_ws(a_transport), _frame(error))
     assert (a.received, a.acks, a.others) == (0, 1, 1)
     assert a.first_error == error
-    assert b_transport.sent == []
+    assert b_transport.underlying_transport.written == []
 
 
 def test_open_loop_records_latency_only_inside_the_window() -> None:

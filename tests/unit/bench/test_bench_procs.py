@@ -34,10 +34,11 @@ def test_relay_argv_binds_loopback_port_zero_and_lifts_limits() -> None:
 
 
 def test_bare_argv_binds_loopback_port_zero() -> None:
-    argv = bare_argv()
+    argv = bare_argv(("--coalesce",))
     assert argv[1:3] == ["-m", "quicko.bench.bare"]
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
     assert argv[argv.index("--port") + 1] == "0"
+    assert argv[-1] == "--coalesce"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,9 @@ from quicko.bench.wire import (
     MESSAGE_TYPE_CODE,
     TYPE_OFFSET,
     MessageTemplate,
+    client_ws_frame,
     read_stamp,
+    server_ws_header,
     stamp,
 )
 from quicko.protocol import Challenge, HelloAck, Joined, Message, decode_frame
@@ -63,3 +65,25 @@ def test_template_repr_shows_no_addresses() -> None:
     template, _, sender, _ = _template()
     assert sender.hex() not in repr(template)
     assert "bytes" in repr(template)
+
+
+def test_client_ws_frame_is_a_masked_binary_frame_with_a_zero_key() -> None:
+    small = client_ws_frame(b"abc")
+    assert small == bytes((0x82, 0x80 | 3)) + bytes(4) + b"abc"
+    template, *_ = _template()
+    medium = client_ws_frame(template.frame)
+    size = len(template.frame)
+    assert 126 <= size <= 0xFFFF
+    assert medium[:4] == bytes((0x82, 0x80 | 126)) + size.to_bytes(2, "big")
+    assert medium[4:8] == bytes(4)
+    assert medium[8:] == bytes(template.frame)
+    large = client_ws_frame(bytes(70_000))
+    assert large[:10] == bytes((0x82, 0x80 | 127)) + (70_000).to_bytes(8, "big")
+    assert len(large) == 10 + 4 + 70_000
+
+
+def test_server_ws_header_encodes_the_three_length_forms() -> None:
+    assert server_ws_header(125) == bytes((0x82, 125))
+    assert server_ws_header(126) == bytes((0x82, 126, 0, 126))
+    assert server_ws_header(0xFFFF) == bytes((0x82, 126, 0xFF, 0xFF))
+    assert server_ws_header(0x10000) == bytes((0x82, 127)) + (0x10000).to_bytes(8, "big")
