@@ -124,6 +124,27 @@ async def test_message_is_forwarded_unchanged_and_acked(relay: RelayServer) -> N
     assert await alice.recv() == receipt
 
 
+@pytest.mark.parametrize("size", [0, 1, 60, 125, 126, 65_400, 65_536, 200_000])
+async def test_every_frame_length_encoding_survives_coalesced_writes(
+    relay: RelayServer, size: int
+) -> None:
+    # The relay writes its own WebSocket headers (7-, 16- and 64-bit lengths) and coalesces
+    # several frames into one write: a burst of messages of one size must arrive intact and
+    # in order, each followed by its Ack to the sender.
+    alice, bob, session = await pair(relay)
+    sent = [
+        Message(
+            session, alice.address, bob.address, sid(), int(time.time() * 1000), bytes([n]) * size
+        )
+        for n in range(3)
+    ]
+    for message in sent:
+        await alice.send(message)
+    assert [await bob.recv() for _ in sent] == sent
+    acks = [await alice.expect(Ack) for _ in sent]
+    assert [ack.message_id for ack in acks] == [message.message_id for message in sent]
+
+
 async def test_message_with_forged_sender_is_refused(relay: RelayServer) -> None:
     alice, bob, session = await pair(relay)
     forged = Message(session, bob.address, alice.address, sid(), 0, b"x")
