@@ -1,1 +1,78 @@
-"""The client engine: connection supervisor, heartbeat and the QuickoClient façade (asyncio)."""
+"""The client engine: connection supervisor, heartbeat and the QuickoClient façade.
+
+- :class:`AsyncQuickoClient` (:mod:`quicko.client.api`): the client for asyncio programs.
+- :class:`QuickoClient` (:mod:`quicko.client.sync`): the same, synchronous, on its own
+  event-loop thread (for scripts and Qt).
+- :mod:`quicko.client.models`: the value objects and client events they report.
+- :class:`Connection` (:mod:`quicko.client.connection`): the relay connection supervisor.
+"""
+
+from __future__ import annotations
+
+from quicko.client.api import AsyncQuickoClient
+from quicko.client.connection import Connection, ConnectionSettings
+from quicko.client.models import (
+    CallDeclined,
+    ClientError,
+    ClientEvent,
+    Connected,
+    Disconnected,
+    IncomingCall,
+    InviteRetired,
+    KeyChanged,
+    LatencyMeasured,
+    LookupInfo,
+    MessageReceived,
+    PeerAuthenticated,
+    PeerInfo,
+    PeerJoined,
+    PeerLeft,
+    PeerRefused,
+    QuickoKeyInfo,
+    Reconnecting,
+    ReconnectionFailed,
+    SessionClosed,
+    SessionFailed,
+    SessionInfo,
+    SessionReady,
+    SessionStateChanged,
+    StatusChanged,
+    WrongInviteCode,
+)
+from quicko.client.sync import QuickoClient
+from quicko.messaging import ChatMessage, DeliveryStatus
+
+__all__ = [
+    "AsyncQuickoClient",
+    "CallDeclined",
+    "ChatMessage",
+    "ClientError",
+    "ClientEvent",
+    "Connected",
+    "Connection",
+    "ConnectionSettings",
+    "DeliveryStatus",
+    "Disconnected",
+    "IncomingCall",
+    "InviteRetired",
+    "KeyChanged",
+    "LatencyMeasured",
+    "LookupInfo",
+    "MessageReceived",
+    "PeerAuthenticated",
+    "PeerInfo",
+    "PeerJoined",
+    "PeerLeft",
+    "PeerRefused",
+    "QuickoClient",
+    "QuickoKeyInfo",
+    "Reconnecting",
+    "ReconnectionFailed",
+    "SessionClosed",
+    "SessionFailed",
+    "SessionInfo",
+    "SessionReady",
+    "SessionStateChanged",
+    "StatusChanged",
+    "WrongInviteCode",
+]

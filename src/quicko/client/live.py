@@ -1,0 +1,234 @@
+"""One session as the client keeps it: the sans-I/O Session, its store, lifecycle and peers.
+
+:class:`LiveSession` is the client's bookkeeping around a :class:`quicko.session.Session`
+(no I/O here either): the session's :class:`~quicko.store.EphemeralStore` (every message shown
+or sent, with its status), its :class:`~quicko.session.lifecycle.Lifecycle` (the one table of
+states the UIs show), the display names and safety numbers of its peers, and the ids of our
+messages the client gave up on (dropped from a full offline queue: reported FAILED, and never
+sent afterwards). :meth:`LiveSession.translate` turns the session's events into client events,
+updating all of that on the way.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from quicko.client import models as m
+from quicko.identity import InviteCode
+from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.protocol import LeaveReason
+from quicko.session import Session
+from quicko.session import events as ev
+from quicko.session.lifecycle import Lifecycle, LifecycleEvent, SessionState
+from quicko.store import EphemeralStore
+
+__all__ = ["LEAVE_REASONS", "LiveSession"]
+
+LEAVE_REASONS: Final[dict[int, str]] = {
+    LeaveReason.LEFT: "left",
+    LeaveReason.DISCONNECTED: "disconnected",
+    LeaveReason.EXPIRED: "expired",
+}
+"""The client-event spelling of each relay LeaveReason."""
+
+
+class LiveSession:
+    """A session of the client, with everything the UIs read about it.
+
+    Args:
+        session: the sans-I/O session.
+        role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"``.
+        invite: the invite code of a session we created or join.
+    """
+
+    def __init__(self, session: Session, role: str, invite: InviteCode | None = None) -> None:
+        self.session = session
+        self.role = role
+        self.invite = invite
+        self.lifecycle = Lifecycle()
+        self.names: dict[bytes, str] = {}
+        self.numbers: dict[bytes, str] = {}
+        self.verified: set[bytes] = set()
+        #: Our text messages, by id (to route relay errors and offline-queue drops).
+        self.outgoing: set[bytes] = set()
+        #: Our messages dropped from the offline queue: reported FAILED, never sent.
+        self.abandoned: set[bytes] = set()
+        self.ready = False
+        self._store: EphemeralStore | None = None
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def session_id(self) -> bytes:
+        """The session id (empty for a joiner until the relay's Joined)."""
+        return self.session.session_id
+
+    @property
+    def key(self) -> str:
+        """The session id in hex, as the API names sessions."""
+        return self.session.session_id.hex()
+
+    @property
+    def store(self) -> EphemeralStore:
+        """The session's messages (created once the session id is known)."""
+        if self._store is None or self._store.session_id != self.session_id:
+            self._store = EphemeralStore(self.session_id)
+        return self._store
+
+    def peer(self, address: bytes) -> m.PeerInfo:
+        """What we know of one member."""
+        authenticated = any(member.address == address for member in self.session.members)
+        return m.PeerInfo(
+            address=address.hex(),
+            display_name=self.names.get(address, ""),
+            authenticated=authenticated,
+            safety_number=self.numbers.get(address) if authenticated else None,
+            verified=address in self.verified and authenticated,
+        )
+
+    def info(self) -> m.SessionInfo:
+        """The session as :class:`~quicko.client.models.SessionInfo`."""
+        addresses = [member.address for member in self.session.members]
+        addresses += [address for address in self.names if address not in addresses]
+        return m.SessionInfo(
+            session_id=self.key,
+            invite_code=str(self.invite) if self.invite and self.role == "creator" else None,
+            role=self.role,
+            peers=tuple(self.peer(address) for address in addresses),
+            state=self.lifecycle.state.value,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def move(self, event: LifecycleEvent) -> list[m.ClientEvent]:
+        """Feed the lifecycle table if it allows ``event`` now; report a change of state."""
+        if not self.lifecycle.can_handle(event):
+            return []
+        before = self.lifecycle.state
+        after = self.lifecycle.handle(event)
+        if after is before:
+            return []
+        return [m.SessionStateChanged(self.key, after.value)]
+
+    def joined(self) -> list[m.ClientEvent]:
+        """The relay confirmed our (re-)Join."""
+        if self.lifecycle.state is SessionState.RECONNECTING:
+            event = LifecycleEvent.RESUMED if self.session.members else LifecycleEvent.RECONNECTED
+            return self.move(event)
+        out = self.move(LifecycleEvent.CONNECTED)
+        if self.session.members:
+            out += self.move(LifecycleEvent.PEER_AUTHENTICATED)
+        return out
+
+    # ------------------------------------------------------------------ outgoing
+
+    def add_outgoing(self, message: ChatMessage, now_ms: int) -> None:
+        """Keep a message we just sent."""
+        self.outgoing.add(message.message_id)
+        self.store.add(message, now_ms)
+
+    def fail(self, message_id: bytes) -> list[m.ClientEvent]:
+        """Give up on one of our messages (dropped from the offline queue)."""
+        self.abandoned.add(message_id)
+        return self._status(message_id, DeliveryStatus.FAILED)
+
+    def _status(self, message_id: bytes, status: DeliveryStatus) -> list[m.ClientEvent]:
+        if message_id in self.abandoned and status is not DeliveryStatus.FAILED:
+            return []
+        updated = self.store.update_status(message_id, status)
+        if updated is None:
+            return []
+        return [m.StatusChanged(self.key, message_id.hex(), updated.status)]
+
+    # ------------------------------------------------------------------ session events
+
+    def translate(self, events: list[ev.SessionEvent], now_ms: int) -> list[m.ClientEvent]:
+        """Turn session events into client events, updating the store, peers and lifecycle."""
+        out: list[m.ClientEvent] = []
+        for event in events:
+            out.extend(self._one(event, now_ms))
+        return out
+
+    def _one(self, event: ev.SessionEvent, now_ms: int) -> list[m.ClientEvent]:
+        key = self.key
+        match event:
+            case ev.SessionOpened():
+                return []  # the client reports the Join through the lifecycle (see joined)
+            case ev.PeerJoined(address=address, display_name=name):
+                self.names.setdefault(address, name)
+                return [m.PeerJoined(key, self.peer(address))]
+            case ev.PeerLeft(address=address, reason=reason):
+                return self._peer_left(address, reason)
+            case ev.PeerAuthenticated(address=address, display_name=name, safety_number=number):
+                return self._authenticated(address, name, number)
+            case ev.PeerRefused(address=address, reason=reason):
+                return [m.PeerRefused(key, address.hex(), reason)]
+            case ev.KeyChanged(address=address):
+                return [m.KeyChanged(key, address.hex(), self.names.get(address, ""))]
+            case ev.MessageReceived():
+                return self._received(event, now_ms)
+            case ev.StatusChanged(message_id=message_id, status=status):
+                return self._status(message_id, status)
+            case ev.WrongInviteCode(attempts_left=left):
+                return [m.WrongInviteCode(key, left)]
+            case ev.InviteRetired():
+                return [m.InviteRetired(key)]
+            case ev.SessionFailed(reason=reason):
+                return [m.SessionFailed(key, reason)]
+
+    def _peer_left(self, address: bytes, reason: int) -> list[m.ClientEvent]:
+        name = self.names.get(address, "")
+        if reason != LeaveReason.DISCONNECTED and not any(
+            member.address == address for member in self.session.members
+        ):
+            self.names.pop(address, None)
+        out: list[m.ClientEvent] = [
+            m.PeerLeft(self.key, address.hex(), name, LEAVE_REASONS.get(reason, "left"))
+        ]
+        if not self.session.members:
+            out += self.move(LifecycleEvent.LAST_PEER_LEFT)
+        return out
+
+    def _authenticated(self, address: bytes, name: str, number: str) -> list[m.ClientEvent]:
+        self.names[address] = name  # the signed name replaces the relay's claim
+        self.numbers[address] = number
+        out: list[m.ClientEvent] = [m.PeerAuthenticated(self.key, self.peer(address))]
+        out += self.move(LifecycleEvent.PEER_AUTHENTICATED)
+        if not self.ready:
+            self.ready = True
+            out.append(m.SessionReady(self.info()))
+        return out
+
+    def _received(self, event: ev.MessageReceived, now_ms: int) -> list[m.ClientEvent]:
+        message = ChatMessage(
+            message_id=event.message_id,
+            session_id=self.session_id,
+            sender=event.sender,
+            sender_name=event.display_name,
+            text=event.text,
+            timestamp_ms=event.timestamp,
+            outgoing=False,
+            status=DeliveryStatus.DELIVERED,
+        )
+        if event.message_id in self.store:
+            return []  # a peer reusing an id already stored: shown once, never twice
+        self.store.add(message, now_ms)
+        return [m.MessageReceived(self.key, message)]
+
+    def mark_read(self, message_ids: list[bytes]) -> None:
+        """Mark shown incoming messages READ in the store."""
+        for message_id in message_ids:
+            stored = self.store.get(message_id)
+            if stored is not None and not stored.outgoing:
+                self.store.update_status(message_id, DeliveryStatus.READ)
+
+    def wipe(self) -> None:
+        """Forget the messages and the peers (the session itself is left by the caller)."""
+        if self._store is not None:
+            self._store.wipe()
+        self.names.clear()
+        self.numbers.clear()
+        self.verified.clear()
+
+    def __repr__(self) -> str:
+        return f"<LiveSession {self.role} {self.lifecycle.state.value} id={self.key[:4]}…>"

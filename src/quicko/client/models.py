@@ -1,0 +1,336 @@
+"""Value objects and client events of the QuickoClient façade (docs/cli.md, client-api).
+
+Everything a front-end sees of the client engine is one of these frozen values. Ids are lower-case
+hex strings here, so that UIs and JSON need no bytes; the one exception is
+:class:`~quicko.messaging.ChatMessage`, reused as it is (its ids are bytes, its ``repr()`` hides
+the text).
+
+Client events, in the order the client reports them (the union :data:`ClientEvent`):
+
+- transport: :class:`Connected`, :class:`Disconnected`, :class:`Reconnecting`,
+  :class:`ReconnectionFailed`, :class:`LatencyMeasured`;
+- session: :class:`SessionReady`, :class:`PeerJoined`, :class:`PeerLeft`,
+  :class:`PeerAuthenticated`, :class:`PeerRefused`, :class:`MessageReceived`,
+  :class:`StatusChanged`, :class:`KeyChanged`, :class:`WrongInviteCode`, :class:`InviteRetired`,
+  :class:`SessionFailed`, :class:`SessionClosed`, :class:`SessionStateChanged`;
+- calls: :class:`IncomingCall`, :class:`CallDeclined`;
+- errors: :class:`ClientError` (its text is safe to show).
+
+No event carries a secret; no ``repr()`` shows a seed phrase or message text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from quicko.messaging import ChatMessage, DeliveryStatus
+
+__all__ = [
+    "CallDeclined",
+    "ClientError",
+    "ClientEvent",
+    "Connected",
+    "Disconnected",
+    "IncomingCall",
+    "InviteRetired",
+    "KeyChanged",
+    "LatencyMeasured",
+    "LookupInfo",
+    "MessageReceived",
+    "PeerAuthenticated",
+    "PeerInfo",
+    "PeerJoined",
+    "PeerLeft",
+    "PeerRefused",
+    "QuickoKeyInfo",
+    "Reconnecting",
+    "ReconnectionFailed",
+    "SessionClosed",
+    "SessionFailed",
+    "SessionInfo",
+    "SessionReady",
+    "SessionStateChanged",
+    "StatusChanged",
+    "WrongInviteCode",
+]
+
+# ---------------------------------------------------------------------- value objects
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A member of a session, as we know it.
+
+    Attributes:
+        address: the member's address (32 hex digits).
+        display_name: its display name (signed by it once authenticated; the relay's claim
+            before).
+        authenticated: whether its identity keys are verified (PAKE, vouch or call bundle).
+        safety_number: the number to compare out of band, once authenticated.
+        verified: whether the user marked the safety number as compared.
+    """
+
+    address: str
+    display_name: str
+    authenticated: bool
+    safety_number: str | None
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One session of the client.
+
+    Attributes:
+        session_id: 32 hex digits (empty for a joiner until the relay answered).
+        invite_code: the ``XXXX-XXXX`` code of a session we created, else ``None``.
+        role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"``.
+        peers: the other members.
+        state: the lifecycle state (:class:`quicko.session.lifecycle.SessionState` value:
+            ``created``, ``connecting``, ``connected``, ``chatting``, ``reconnecting``,
+            ``expired``, ``destroyed``).
+    """
+
+    session_id: str
+    invite_code: str | None
+    role: str
+    peers: tuple[PeerInfo, ...]
+    state: str = "created"
+
+    def __repr__(self) -> str:
+        code = "set" if self.invite_code else "none"
+        return (
+            f"SessionInfo(session_id={self.session_id[:8]}…, role={self.role}, "
+            f"state={self.state}, invite_code=<{code}>, peers={len(self.peers)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QuickoKeyInfo:
+    """The client's identity, public parts and (for a long-term one) its seed phrase.
+
+    Attributes:
+        quickokey: ``QK-XXXX-…``.
+        display_name: derived from the QuickoKey.
+        seed_phrase: the 16 words, or empty for an ephemeral identity (never in ``repr()``).
+        x25519_public: hex.
+        ed25519_public: hex.
+    """
+
+    quickokey: str
+    display_name: str
+    seed_phrase: tuple[str, ...] = field(repr=False)
+    x25519_public: str
+    ed25519_public: str
+
+
+@dataclass(frozen=True, slots=True)
+class LookupInfo:
+    """What the relay's directory says about a QuickoKey (keys checked against it)."""
+
+    quickokey: str
+    found: bool
+    online: bool
+    display_name: str
+
+
+# ---------------------------------------------------------------------- transport events
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The relay accepted our Hello (first connection or a reconnect)."""
+
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection ended; ``reason`` is short and safe to show."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnecting:
+    """The client waits ``delay_ms`` before attempt number ``attempt``."""
+
+    attempt: int
+    delay_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectionFailed:
+    """The client gave up reconnecting after ``attempts`` retries."""
+
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyMeasured:
+    """A heartbeat measured the round-trip time to the relay."""
+
+    latency_ms: float
+
+
+# ---------------------------------------------------------------------- session events
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReady:
+    """A session has its first authenticated peer: messages can flow."""
+
+    session: SessionInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PeerJoined:
+    """The relay says a member joined or came back (see ``peer.authenticated``)."""
+
+    session_id: str
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PeerLeft:
+    """A member left; ``reason`` is ``"left"``, ``"disconnected"`` or ``"expired"``."""
+
+    session_id: str
+    address: str
+    display_name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAuthenticated:
+    """A peer's identity keys were verified; ``peer.safety_number`` is set."""
+
+    session_id: str
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRefused:
+    """A peer's bundle, signature or vouch did not verify: it is not trusted."""
+
+    session_id: str
+    address: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A message arrived, decrypted (shown once)."""
+
+    session_id: str
+    message: ChatMessage
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """The delivery status of one of our messages changed."""
+
+    session_id: str
+    message_id: str
+    status: DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChanged:
+    """Someone presented other keys for a known member; they were refused."""
+
+    session_id: str
+    address: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrongInviteCode:
+    """Joiner side: the creator did not accept our code."""
+
+    session_id: str
+    attempts_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRetired:
+    """Creator side: too many wrong attempts; the code works no more."""
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFailed:
+    """The session cannot go on; it is closed and wiped."""
+
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    """We left or destroyed the session."""
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStateChanged:
+    """The session's lifecycle state changed (``state`` as in :attr:`SessionInfo.state`)."""
+
+    session_id: str
+    state: str
+
+
+# ---------------------------------------------------------------------- calls and errors
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """A verified call to our QuickoKey; answer with ``answer_call(call_id, accept)``."""
+
+    call_id: str
+    caller_quickokey: str
+    display_name: str
+    safety_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallDeclined:
+    """A call we placed was not accepted (``reason``: declined, offline, timed out…)."""
+
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientError:
+    """Something went wrong that concerns no one call of ours; the text is safe to show."""
+
+    message: str
+
+
+ClientEvent = (
+    Connected
+    | Disconnected
+    | Reconnecting
+    | ReconnectionFailed
+    | LatencyMeasured
+    | SessionReady
+    | PeerJoined
+    | PeerLeft
+    | PeerAuthenticated
+    | PeerRefused
+    | MessageReceived
+    | StatusChanged
+    | KeyChanged
+    | WrongInviteCode
+    | InviteRetired
+    | SessionFailed
+    | SessionClosed
+    | SessionStateChanged
+    | IncomingCall
+    | CallDeclined
+    | ClientError
+)
+"""Any event of the client."""
