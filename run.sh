@@ -1,27 +1,107 @@
 #!/usr/bin/env bash
-# Set up the environment if needed and start Quicko2. Arguments go to the `quicko` command;
-# with none, it starts a local relay on 127.0.0.1:9900.
+# Start Quicko2: set up .venv on first use, start a local relay unless one is already running
+# (or --relay is given), open the desktop app (the terminal app when there is no display), and
+# stop the relay it started when the app exits. `./run.sh --help` explains the options.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+
+usage() {
     cat <<'HELP'
-usage: ./run.sh [quicko arguments…]
+usage: ./run.sh [--relay URL] [--desktop | --terminal] [--port N]
+       ./run.sh QUICKO-COMMAND [ARGS…]
 
-Sets up .venv on first use, then runs the `quicko` command.
-With no arguments it starts a relay on 127.0.0.1:9900 (stop it with Ctrl+C).
+With no command: sets up .venv on first use, starts a local relay on 127.0.0.1:9900 (unless
+one is already answering there), opens the desktop app — or the terminal app when there is no
+display — and stops the relay it started when the app exits.
 
-  ./run.sh                  start a local relay
-  ./run.sh keygen           make a new QuickoKey and its 16-word seed phrase
-  ./run.sh recover          recover a QuickoKey from its seed phrase (read from stdin)
-  ./run.sh --version        print the version
+  --relay URL     use this relay (ws://… or wss://…) instead of starting one
+  --desktop       open the desktop app (fails without a display)
+  --terminal      open the terminal app
+  --port N        port of the local relay to start or reuse (default 9900)
+  -h, --help      show this help
+
+Any quicko command runs directly, for example:
+  ./run.sh relay --port 9901       run only a relay (Ctrl+C stops it)
+  ./run.sh keygen                  a new QuickoKey and its 16-word seed phrase
+  ./run.sh recover                 recover a QuickoKey from its seed phrase (read from stdin)
+  ./run.sh session create --json   a scriptable chat (see docs/cli.md)
+  ./run.sh --version
 HELP
-    exit 0
+}
+
+relay_url="" mode="auto" port=9900
+case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    --version | keygen | recover | relay | session | bench | app | chat) command=1 ;;
+    *) command=0 ;;
+esac
+if ((!command)); then
+    while (($#)); do
+        case "$1" in
+            --relay) relay_url="${2:?--relay needs a URL, e.g. ws://127.0.0.1:9900}"; shift 2 ;;
+            --desktop) mode=desktop; shift ;;
+            --terminal) mode=terminal; shift ;;
+            --port) port="${2:?--port needs a number}"; shift 2 ;;
+            *) echo "run.sh: unknown option '$1' (see ./run.sh --help)" >&2; exit 2 ;;
+        esac
+    done
 fi
+
 bash scripts/system-deps.sh
 QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
-if [[ $# -eq 0 ]]; then
-    set -- relay --host 127.0.0.1 --port 9900
-fi
 # Ephemeral means no files at all: not even Python bytecode caches (docs/security.md).
 export PYTHONDONTWRITEBYTECODE=1
-exec .venv/bin/quicko "$@"
+quicko=.venv/bin/quicko
+
+if ((command)); then
+    exec "$quicko" "$@"
+fi
+
+relay_pid=""
+stop_relay() {
+    if [[ -n "$relay_pid" ]] && kill -0 "$relay_pid" 2>/dev/null; then
+        kill -TERM "$relay_pid" 2>/dev/null || true
+        wait "$relay_pid" 2>/dev/null || true
+    fi
+}
+trap stop_relay EXIT
+
+relay_answers() {
+    .venv/bin/python - "$1" <<'PY'
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1).read()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+if [[ -z "$relay_url" ]]; then
+    relay_url="ws://127.0.0.1:$port"
+    if relay_answers "$port"; then
+        echo "run.sh: using the relay already running on 127.0.0.1:$port" >&2
+    else
+        # The relay's JSON logs would draw over the terminal app: keep them only with a display.
+        if [[ $mode == terminal || -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+            "$quicko" relay --host 127.0.0.1 --port "$port" 2>/dev/null &
+        else
+            "$quicko" relay --host 127.0.0.1 --port "$port" &
+        fi
+        relay_pid=$!
+        for _ in $(seq 100); do
+            relay_answers "$port" && break
+            kill -0 "$relay_pid" 2>/dev/null || { echo "run.sh: the relay did not start" >&2; exit 1; }
+            sleep 0.1
+        done
+        relay_answers "$port" || { echo "run.sh: the relay did not answer on port $port" >&2; exit 1; }
+        echo "run.sh: started a relay on 127.0.0.1:$port (stopped when the app exits)" >&2
+    fi
+fi
+
+status=0
+if [[ $mode == desktop || ($mode == auto && -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}") ]]; then
+    "$quicko" app --relay "$relay_url" || status=$?
+else
+    "$quicko" chat --relay "$relay_url" || status=$?
+fi
+exit "$status"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from quicko import __version__
-from quicko.cli import bench, keys, relay
+from quicko.cli import app, bench, chat, keys, relay, session
 from quicko.cli.hardening import harden_process
 
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ REGISTRARS: Final[tuple[Callable[[_SubParsersAction[argparse.ArgumentParser]], N
     keys.register,
     relay.register,
     bench.register,
+    session.register,
+    app.register,
+    chat.register,
 )
 """The ``register(subparsers)`` function of every sub-command module, in help order."""
 

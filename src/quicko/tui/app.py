@@ -1,0 +1,391 @@
+"""The terminal app: :class:`QuickoApp`, a Textual app over an asynchronous Quicko client.
+
+Textual runs on asyncio, so the app uses the client on its own loop: one worker reads the
+client's events and hands them to the presenter (:mod:`quicko.tui.presenter`), which keeps the
+chats and the widgets in step; each user action runs as a worker that awaits the client and
+reports problems in its dialog or as a notification.
+
+Nothing is written to disk: Textual's log file, debug key log, devtools and screenshots are
+switched off (:func:`disable_disk_output`), and the app keeps no settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import textual.constants
+from textual.app import App
+
+from quicko.client import AsyncQuickoClient
+from quicko.client import models as ev
+from quicko.errors import QuickoError
+from quicko.tui.client import ChatClient
+from quicko.tui.presenter import SESSION_EVENTS, ChatPresenter
+from quicko.tui.screens import (
+    CallView,
+    IdentityScreen,
+    IdentityView,
+    IncomingCallScreen,
+    SafetyScreen,
+    call_form,
+    join_form,
+    recover_form,
+)
+from quicko.tui.screens.main import MainScreen
+from quicko.tui.state import ChatBook, Peer, SystemLine
+from quicko.tui.theme import APP_CSS, QUICKO_THEME
+from quicko.tui.widgets import ConnectionView
+
+__all__ = ["CONNECT_TIMEOUT_S", "QuickoApp", "disable_disk_output", "run_chat"]
+
+CONNECT_TIMEOUT_S: Final = 10.0
+"""How long the first connection may take before the app says it keeps trying."""
+
+_FAILURES: Final = (QuickoError, TimeoutError)
+
+
+def disable_disk_output() -> None:
+    """Switch off everything by which Textual could write a file.
+
+    Textual writes a log when ``TEXTUAL_LOG`` is set, a key log in debug mode, and screenshots
+    when ``TEXTUAL_SCREENSHOT`` is set. It reads these when it is imported, so they are
+    overridden here as well as removed from the environment by ``quicko chat``.
+    """
+    safe_values: dict[str, object] = {
+        "LOG_FILE": None,
+        "DEBUG": False,
+        "SCREENSHOT_DELAY": -1,
+        "SCREENSHOT_LOCATION": None,
+        "SCREENSHOT_FILENAME": None,
+    }
+    for name, value in safe_values.items():
+        setattr(textual.constants, name, value)
+
+
+def _problem(exc: BaseException) -> str:
+    """A message about a failed action that is safe to show."""
+    if isinstance(exc, TimeoutError):
+        return "No answer in time; try again."
+    return str(exc) or type(exc).__name__
+
+
+class QuickoApp(App[None]):
+    """The Quicko2 terminal app.
+
+    Args:
+        client: the client to use (an ``AsyncQuickoClient``); the app connects it when it
+            starts and disconnects it when it ends.
+        connect_timeout: seconds to wait for the first connection before saying so (the
+            client keeps trying in the background).
+
+    Attributes:
+        client: the client.
+        presenter: the chats and the widgets that show them.
+        registered: whether the QuickoKey is registered in the relay's directory.
+    """
+
+    TITLE = "Quicko2"
+    CSS = APP_CSS
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, client: ChatClient, *, connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+        disable_disk_output()
+        super().__init__()
+        self.features = frozenset(self.features - {"devtools", "debug"})
+        self.devtools = None
+        self.client = client
+        self.registered = False
+        self._connect_timeout = connect_timeout
+        self._main = MainScreen(self)
+        self.presenter = ChatPresenter(
+            self._main, self._send_read_receipts, lambda: self.screen is self._main
+        )
+
+    @property
+    def main_screen(self) -> MainScreen:
+        """The main screen."""
+        return self._main
+
+    @property
+    def book(self) -> ChatBook:
+        """The open chats."""
+        return self.presenter.book
+
+    async def on_mount(self) -> None:
+        """Apply the theme, show the main screen, start reading events and connecting."""
+        self.register_theme(QUICKO_THEME)
+        self.theme = QUICKO_THEME.name
+        await self.push_screen(self._main)
+        self._show_identity()
+        self.presenter.refresh_status()
+        self.run_worker(self._pump_events(), name="client events", group="client")
+        self.run_worker(self._connect(), name="connect", group="client")
+
+    async def on_unmount(self) -> None:
+        """Disconnect the client: its sessions end with the app."""
+        await self.client.disconnect()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Refuse: the app writes nothing to disk."""
+        self.notify("Screenshots are off: Quicko2 writes nothing to disk.", severity="warning")
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Refuse: the app writes nothing to disk."""
+        self.action_screenshot()
+        return None
+
+    # ------------------------------------------------------------------ connection and events
+
+    async def _connect(self) -> None:
+        self.presenter.set_connection(ConnectionView("connecting"))
+        try:
+            await self.client.connect(timeout=self._connect_timeout)
+        except TimeoutError:
+            self.notify("The relay does not answer yet; still trying.", severity="warning")
+            return
+        except QuickoError as exc:
+            self.presenter.set_connection(ConnectionView("disconnected", detail=_problem(exc)))
+            return
+        if self.client.connection_state == "connected":
+            self._connected()
+
+    def _connected(self) -> None:
+        latency = self.client.latency_ms
+        self.presenter.set_connection(ConnectionView("connected", latency_ms=latency))
+
+    async def _pump_events(self) -> None:
+        while True:
+            event = await self.client.next_event()
+            await self.handle_event(event)
+
+    async def handle_event(self, event: ev.ClientEvent) -> None:
+        """Apply one client event to the chats and the screen."""
+        if isinstance(event, SESSION_EVENTS):
+            await self.presenter.session_event(event)
+            return
+        set_connection = self.presenter.set_connection
+        match event:
+            case ev.Connected():
+                self._connected()
+            case ev.Disconnected(reason=reason):
+                if self.client.connection_state == "disconnected":  # it will not retry
+                    set_connection(ConnectionView("disconnected", detail=reason))
+                else:  # a retry follows: keep saying "connecting" through the outage
+                    attempt = self.presenter.connection.attempt
+                    set_connection(ConnectionView("connecting", attempt=attempt))
+            case ev.Reconnecting(attempt=attempt):
+                set_connection(ConnectionView("connecting", attempt=attempt))
+            case ev.ReconnectionFailed(attempts=attempts):
+                detail = f"gave up after {attempts} attempts"
+                set_connection(ConnectionView("disconnected", detail=detail))
+            case ev.LatencyMeasured(latency_ms=latency):
+                if self.presenter.connection.state == "connected":
+                    set_connection(ConnectionView("connected", latency_ms=latency))
+            case ev.IncomingCall():
+                self._incoming_call(event)
+            case ev.CallDeclined(reason=reason):
+                self.notify(f"Call not answered: {reason}", severity="warning")
+            case ev.ClientError(message=message):
+                self.notify(message, severity="error")
+            case _:  # SessionClosed, SessionStateChanged, WrongInviteCode: the actions report
+                pass
+
+    def _send_read_receipts(self, session_id: str, message_ids: list[str]) -> None:
+        self._background(self.client.mark_read(session_id, message_ids))
+
+    def _background(self, work: Awaitable[object]) -> None:
+        """Run client work whose failure is only worth a notification."""
+
+        async def run() -> None:
+            try:
+                await work
+            except _FAILURES as exc:
+                self.notify(_problem(exc), severity="error")
+
+        self.run_worker(run(), group="background")
+
+    def _show_identity(self) -> None:
+        info = self.client.identity_info
+        detail = info.quickokey if info.seed_phrase else "ephemeral identity"
+        self._main.set_title(info.display_name, detail)
+
+    # ------------------------------------------------------------------ MainActions
+
+    def show_chat(self, session_id: str) -> None:
+        """Show a chat and mark its messages read."""
+        self.run_worker(self.presenter.show_chat(session_id), group="view")
+
+    def send_text(self, session_id: str, text: str) -> None:
+        """Send a message to a chat."""
+        self.run_worker(self._send(session_id, text), group="send")
+
+    async def _send(self, session_id: str, text: str) -> None:
+        try:
+            message = await self.client.send_message(session_id, text)
+        except (*_FAILURES, ValueError) as exc:
+            self.notify(f"Not sent: {_problem(exc)}", severity="error")
+            return
+        await self.presenter.add_message(session_id, message)
+
+    def screen_resumed(self) -> None:
+        """A dialog closed: refresh the shown chat and mark what is on screen read."""
+        self.presenter.mark_shown_read()
+
+    # ------------------------------------------------------------------ opening sessions
+
+    def action_new_session(self) -> None:
+        """Create a session and show its invite code."""
+        self.run_worker(self._new_session(), group="actions")
+
+    async def _new_session(self) -> None:
+        try:
+            info = await self.client.create_session()
+        except _FAILURES as exc:
+            self.notify(f"No session: {_problem(exc)}", severity="error")
+            return
+        line = "Session created: read the invite code to your peer"
+        await self.presenter.open_session(info, line)
+
+    def action_join(self) -> None:
+        """Open the join dialog."""
+        self.push_screen(join_form(self._join))
+
+    async def _join(self, code: str) -> str | None:
+        line = "You joined with an invite code"
+        return await self._open_with(lambda: self.client.join_session(code), line)
+
+    def action_call(self) -> None:
+        """Open the call dialog."""
+        self.push_screen(call_form(self._call))
+
+    async def _call(self, quickokey: str) -> str | None:
+        line = "Call accepted: the chat is open"
+        return await self._open_with(lambda: self.client.call(quickokey), line)
+
+    async def _open_with(
+        self, start: Callable[[], Awaitable[ev.SessionInfo]], line: str
+    ) -> str | None:
+        try:
+            info = await start()
+        except _FAILURES as exc:
+            return _problem(exc)
+        await self.presenter.open_session(info, line)
+        return None
+
+    def _incoming_call(self, call: ev.IncomingCall) -> None:
+        view = CallView(call.call_id, call.caller_quickokey, call.display_name, call.safety_number)
+
+        def answered(accept: bool | None) -> None:
+            self.run_worker(self._answer(view, bool(accept)), group="actions")
+
+        self.push_screen(IncomingCallScreen(view), answered)
+
+    async def _answer(self, call: CallView, accept: bool) -> None:
+        try:
+            info = await self.client.answer_call(call.call_id, accept)
+        except _FAILURES as exc:
+            self.notify(f"Call failed: {_problem(exc)}", severity="error")
+            return
+        if info is not None:
+            line = f"You accepted a call from {call.display_name}"
+            await self.presenter.open_session(info, line)
+
+    # ------------------------------------------------------------------ chat actions
+
+    def action_safety(self) -> None:
+        """Show the safety numbers of the shown chat."""
+        chat = self.book.active_chat
+        if chat is None or not chat.peers:
+            self.notify("Open a chat with someone in it first.", severity="warning")
+            return
+        session_id = chat.session_id
+
+        def verify(address: str) -> Peer | None:
+            try:
+                self.client.mark_verified(session_id, address)
+            except (QuickoError, ValueError) as exc:
+                self.notify(_problem(exc), severity="error")
+                return None
+            peer = self.presenter.verified(chat, address)
+            if peer is not None:
+                line = SystemLine(f"You verified the safety number of {peer.display_name}")
+                self.run_worker(self.presenter.add_message(session_id, line), group="view")
+            return peer
+
+        self.push_screen(SafetyScreen(chat, verify))
+
+    def action_leave(self) -> None:
+        """Leave the shown chat, wiping its keys and messages."""
+        chat = self.book.active_chat
+        if chat is None:
+            self.notify("No chat to leave.", severity="warning")
+            return
+        self.run_worker(self._leave(chat.session_id), group="actions")
+
+    async def _leave(self, session_id: str) -> None:
+        with contextlib.suppress(*_FAILURES):
+            await self.client.destroy_session(session_id)
+        await self.presenter.close([session_id])
+
+    # ------------------------------------------------------------------ identity
+
+    def action_identity(self) -> None:
+        """Open the identity dialog."""
+        self.push_screen(IdentityScreen(self))
+
+    def identity_view(self) -> IdentityView:
+        """The current identity, for the identity dialog."""
+        info = self.client.identity_info
+        return IdentityView(info.display_name, info.quickokey, info.seed_phrase, self.registered)
+
+    async def generate_identity(self) -> str | None:
+        """Replace the identity with a new QuickoKey."""
+        try:
+            await self.client.generate_quickokey()
+        except _FAILURES as exc:
+            return _problem(exc)
+        await self._identity_changed()
+        return None
+
+    async def register_identity(self) -> str | None:
+        """Register the QuickoKey in the relay's directory."""
+        if not self.client.identity_info.seed_phrase:
+            return "Generate or recover a QuickoKey first (g or r)."
+        try:
+            await self.client.register_key()
+        except _FAILURES as exc:
+            return _problem(exc)
+        self.registered = True
+        return None
+
+    def open_recover(self) -> None:
+        """Open the recover dialog."""
+        self.push_screen(recover_form(self._recover))
+
+    async def _recover(self, seed_phrase: str) -> str | None:
+        try:
+            await self.client.recover_quickokey(seed_phrase)
+        except _FAILURES as exc:
+            return _problem(exc)
+        await self._identity_changed()
+        return None
+
+    async def _identity_changed(self) -> None:
+        """The client left every session and reconnected with another identity."""
+        self.registered = False
+        await self.presenter.close([chat.session_id for chat in self.book])
+        self._show_identity()
+
+
+def run_chat(relay_url: str) -> int:
+    """Run the terminal app against ``relay_url`` until the user quits; return the exit status."""
+    app = QuickoApp(AsyncQuickoClient(relay_url))
+    app.run()
+    return app.return_code or 0

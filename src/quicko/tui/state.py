@@ -1,0 +1,240 @@
+"""What the terminal app knows about its chats, in memory only, with no Textual in it.
+
+The app turns client events into calls on a :class:`ChatBook`; the widgets render what it
+holds. Keeping this plain makes the rules testable without a terminal: unread counts, the
+order of messages and system lines, delivery ticks that only move forward
+(:func:`quicko.messaging.advance`), and "end-to-end encrypted" shown only when every peer of
+a chat is authenticated.
+
+Nothing here is written anywhere: a chat's entries are a bounded ring in memory, like the
+client's ephemeral store, and closing a chat drops them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from quicko.messaging import ChatMessage, DeliveryStatus, advance
+
+__all__ = [
+    "MAX_ENTRIES",
+    "STATUS_MARKS",
+    "Chat",
+    "ChatBook",
+    "Entry",
+    "Peer",
+    "SystemLine",
+    "status_mark",
+]
+
+MAX_ENTRIES: Final = 1000
+"""Messages and system lines a chat keeps (the client's store keeps as many)."""
+
+STATUS_MARKS: Final[dict[DeliveryStatus, tuple[str, str]]] = {
+    DeliveryStatus.PENDING: ("◷", "pending"),
+    DeliveryStatus.SENT: ("✓", "sent"),
+    DeliveryStatus.DELIVERED: ("✓✓", "delivered"),
+    DeliveryStatus.READ: ("✓✓", "read"),
+    DeliveryStatus.FAILED: ("✗", "failed"),
+}
+"""The tick and the word shown beside an outgoing message for each delivery status."""
+
+
+def status_mark(status: DeliveryStatus) -> str:
+    """The tick and word for ``status``, such as ``"✓✓ read"``."""
+    tick, word = STATUS_MARKS[status]
+    return f"{tick} {word}"
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another member of a chat, as the app shows it.
+
+    Attributes:
+        address: the peer's address (hex).
+        display_name: such as ``"Swift Falcon #7A3F"``.
+        authenticated: whether the peer's keys are authenticated (PAKE or QuickoKey).
+        safety_number: the number both sides can compare, once authenticated.
+        verified: whether the user marked the safety number as compared.
+    """
+
+    address: str
+    display_name: str
+    authenticated: bool = False
+    safety_number: str | None = None
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SystemLine:
+    """A line in a chat that is not a message: joins, leaves, key changes, failures.
+
+    Attributes:
+        text: what to show.
+        warning: shown in the warning colour (a key change, a failure).
+    """
+
+    text: str
+    warning: bool = False
+
+
+Entry = ChatMessage | SystemLine
+"""One line of a chat's history."""
+
+
+@dataclass(eq=False)
+class Chat:
+    """One open session, as the app shows it.
+
+    Attributes:
+        session_id: the session's id (hex).
+        role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"``.
+        invite_code: the code to read out, for a session we created (until someone joins).
+        peers: the other members, by address.
+        entries: messages and system lines, oldest first (at most :data:`MAX_ENTRIES`).
+        unread: incoming messages not yet shown to the user.
+        ended: why the session ended, once it has (no more sending).
+    """
+
+    session_id: str
+    role: str
+    invite_code: str | None = None
+    peers: dict[str, Peer] = field(default_factory=dict)
+    entries: deque[Entry] = field(default_factory=lambda: deque(maxlen=MAX_ENTRIES))
+    unread: int = 0
+    ended: str | None = None
+    _early: dict[str, DeliveryStatus] = field(default_factory=dict, repr=False)
+
+    @property
+    def title(self) -> str:
+        """The peers' names, or what the chat is waiting for."""
+        if self.peers:
+            return ", ".join(peer.display_name for peer in self.peers.values())
+        if self.invite_code is not None:
+            return "Waiting for a peer…"
+        return "Connecting…"
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the chat is end-to-end encrypted: it has peers and all are authenticated."""
+        return bool(self.peers) and all(peer.authenticated for peer in self.peers.values())
+
+    @property
+    def verified(self) -> bool:
+        """Whether every peer's safety number was compared and marked verified."""
+        return self.encrypted and all(peer.verified for peer in self.peers.values())
+
+    def add_peer(self, peer: Peer) -> bool:
+        """Add or update a peer; return whether it is new."""
+        new = peer.address not in self.peers
+        self.peers[peer.address] = peer
+        return new
+
+    def remove_peer(self, address: str) -> Peer | None:
+        """Remove a peer; return it, or ``None`` if it was not a member."""
+        return self.peers.pop(address, None)
+
+    def mark_verified(self, address: str) -> None:
+        """Record that the user compared ``address``'s safety number."""
+        peer = self.peers.get(address)
+        if peer is not None:
+            self.peers[address] = replace(peer, verified=True)
+
+    def add(self, entry: Entry) -> None:
+        """Append a message or a system line; an incoming message counts as unread.
+
+        A status update that arrived before its message (see :meth:`update_status`) is
+        applied now.
+        """
+        if isinstance(entry, ChatMessage) and entry.outgoing:
+            early = self._early.pop(entry.message_id.hex(), None)
+            new = None if early is None else advance(entry.status, early)
+            entry = entry if new is None else entry.with_status(new)
+        self.entries.append(entry)
+        if isinstance(entry, ChatMessage) and not entry.outgoing:
+            self.unread += 1
+
+    def update_status(self, message_id: str, status: DeliveryStatus) -> ChatMessage | None:
+        """Move an outgoing message's status forward.
+
+        An update for a message not added yet is kept (a receipt can overtake the reply of
+        ``send_message``) and applied by :meth:`add`; at most :data:`MAX_ENTRIES` are kept.
+
+        Returns:
+            The updated message, or ``None`` when the message is unknown or the update is a
+            duplicate or a step backwards.
+        """
+        for index, entry in enumerate(self.entries):
+            if isinstance(entry, ChatMessage) and entry.message_id.hex() == message_id:
+                new = advance(entry.status, status)
+                if new is None:
+                    return None
+                updated = entry.with_status(new)
+                self.entries[index] = updated
+                return updated
+        if len(self._early) < MAX_ENTRIES:
+            current = self._early.get(message_id, DeliveryStatus.PENDING)
+            self._early[message_id] = advance(current, status) or current
+        return None
+
+    def take_unread(self) -> list[str]:
+        """Reset the unread count; return the ids (hex) of the incoming messages not yet read."""
+        self.unread = 0
+        unread: list[str] = []
+        for index, entry in enumerate(self.entries):
+            if (
+                isinstance(entry, ChatMessage)
+                and not entry.outgoing
+                and entry.status != DeliveryStatus.READ
+            ):
+                unread.append(entry.message_id.hex())
+                self.entries[index] = entry.with_status(DeliveryStatus.READ)
+        return unread
+
+
+class ChatBook:
+    """The open chats, in the order they were opened, and which one is shown."""
+
+    def __init__(self) -> None:
+        self._chats: dict[str, Chat] = {}
+        self.active: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._chats)
+
+    def __iter__(self) -> Iterator[Chat]:
+        return iter(list(self._chats.values()))
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._chats
+
+    def get(self, session_id: str) -> Chat | None:
+        """The chat of ``session_id``, or ``None``."""
+        return self._chats.get(session_id)
+
+    def open(self, session_id: str, role: str, invite_code: str | None = None) -> Chat:
+        """Return the chat of ``session_id``, creating it if it is new."""
+        chat = self._chats.get(session_id)
+        if chat is None:
+            chat = self._chats[session_id] = Chat(session_id, role, invite_code)
+        return chat
+
+    def close(self, session_id: str) -> Chat | None:
+        """Forget a chat and its entries; if it was shown, show the next one (or none)."""
+        chat = self._chats.pop(session_id, None)
+        if self.active == session_id:
+            self.active = next(iter(self._chats), None)
+        return chat
+
+    @property
+    def active_chat(self) -> Chat | None:
+        """The chat being shown, if any."""
+        return None if self.active is None else self._chats.get(self.active)
+
+    @property
+    def total_unread(self) -> int:
+        """Unread messages across every chat."""
+        return sum(chat.unread for chat in self._chats.values())

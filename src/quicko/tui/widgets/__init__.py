@@ -1,0 +1,18 @@
+"""The terminal app's widgets: the chat list, the chat view and the status line."""
+
+from __future__ import annotations
+
+from quicko.tui.widgets.chat_list import ChatList, ChatListItem
+from quicko.tui.widgets.chat_view import ChatView, MessageLog, MessageRow, SystemRow
+from quicko.tui.widgets.status_line import ConnectionView, StatusLine
+
+__all__ = [
+    "ChatList",
+    "ChatListItem",
+    "ChatView",
+    "ConnectionView",
+    "MessageLog",
+    "MessageRow",
+    "StatusLine",
+    "SystemRow",
+]

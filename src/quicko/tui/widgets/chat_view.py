@@ -1,0 +1,183 @@
+"""The chat view: a header with the peers and the encryption state, the messages, the composer.
+
+Peer text is never read as markup: every line is built as a :class:`rich.text.Text`, so a
+message like ``[b]hi[/b]`` shows as typed. Outgoing messages carry their delivery tick
+(:func:`quicko.tui.state.status_mark`), updated in place as receipts arrive.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Final
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, Static
+
+from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.tui.state import Chat, Entry, SystemLine, status_mark
+from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+
+__all__ = ["SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+
+SHOWN_ENTRIES: Final = 200
+"""Entries of a chat mounted when it is opened (the newest ones)."""
+
+_TICK_STYLE: Final = {
+    DeliveryStatus.PENDING: MUTED,
+    DeliveryStatus.SENT: MUTED,
+    DeliveryStatus.DELIVERED: SUCCESS,
+    DeliveryStatus.READ: f"bold {ACCENT}",
+    DeliveryStatus.FAILED: f"bold {ERROR}",
+}
+
+
+def _clock(timestamp_ms: int) -> str:
+    """``HH:MM`` of a timestamp, in local time."""
+    moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000).astimezone()
+    return moment.strftime("%H:%M")
+
+
+class MessageRow(Vertical):
+    """One message, as a bubble: right-aligned if we sent it, left-aligned otherwise.
+
+    Attributes:
+        message: the message shown (its status is kept current by :meth:`set_status`).
+    """
+
+    def __init__(self, message: ChatMessage) -> None:
+        direction = "-outgoing" if message.outgoing else "-incoming"
+        super().__init__(id=f"msg-{message.message_id.hex()}", classes=direction)
+        self.message = message
+        self._bubble = Static(self._render_bubble(), classes="bubble")
+
+    def compose(self) -> ComposeResult:
+        """Build the widgets."""
+        yield self._bubble
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """The message's delivery status as shown."""
+        return self.message.status
+
+    def set_status(self, message: ChatMessage) -> None:
+        """Show the new status of the message."""
+        self.message = message
+        self._bubble.update(self._render_bubble())
+
+    def _render_bubble(self) -> Text:
+        message = self.message
+        text = Text()
+        if not message.outgoing:
+            text.append(message.sender_name + "\n", style=f"bold {ACCENT}")
+        text.append(message.text)
+        text.append(f"\n{_clock(message.timestamp_ms)}", style=MUTED)
+        if message.outgoing:
+            text.append("  ")
+            text.append(status_mark(message.status), style=_TICK_STYLE[message.status])
+        return text
+
+
+class SystemRow(Static):
+    """A system line: a join, a leave, a key change, a failure."""
+
+    def __init__(self, line: SystemLine) -> None:
+        super().__init__(Text(f"— {line.text} —"), classes="-warning" if line.warning else "")
+        self.line = line
+
+
+class MessageLog(VerticalScroll):
+    """The scrolling list of a chat's entries, newest at the bottom."""
+
+    can_focus = False
+
+    def row_of(self, message_id: str) -> MessageRow | None:
+        """The row of a message (hex id), if it is mounted."""
+        rows = self.query(f"#msg-{message_id}")
+        row = rows.first() if rows else None
+        return row if isinstance(row, MessageRow) else None
+
+    async def add(self, entry: Entry) -> None:
+        """Mount one more entry at the bottom and scroll to it."""
+        await self.mount(_row(entry))
+        self.scroll_end(animate=False)
+
+    async def show_entries(self, entries: list[Entry]) -> None:
+        """Replace the rows with ``entries`` (the newest :data:`SHOWN_ENTRIES`)."""
+        await self.remove_children()
+        rows = [_row(entry) for entry in entries[-SHOWN_ENTRIES:]]
+        if rows:
+            await self.mount_all(rows)
+        self.scroll_end(animate=False)
+
+
+def _row(entry: Entry) -> MessageRow | SystemRow:
+    return MessageRow(entry) if isinstance(entry, ChatMessage) else SystemRow(entry)
+
+
+class ChatView(Vertical):
+    """One chat: header, invite banner (until a peer joins), messages, composer.
+
+    Attributes:
+        session_id: the chat shown, or ``None`` before one is.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        """Build the widgets."""
+        yield Static(id="chat-header")
+        yield Static(id="invite-banner", classes="-hidden")
+        yield MessageLog(id="message-log")
+        yield Input(placeholder="Type a message — Enter sends", id="composer", max_length=4000)
+
+    @property
+    def log_widget(self) -> MessageLog:
+        """The message log."""
+        return self.query_one(MessageLog)
+
+    @property
+    def composer(self) -> Input:
+        """The message input."""
+        return self.query_one("#composer", Input)
+
+    async def open_chat(self, chat: Chat) -> None:
+        """Show ``chat``: its header and its entries."""
+        self.session_id = chat.session_id
+        self.show_header(chat)
+        await self.log_widget.show_entries(list(chat.entries))
+
+    def show_header(self, chat: Chat) -> None:
+        """Refresh the header and the invite banner from ``chat``."""
+        self.query_one("#chat-header", Static).update(_header(chat))
+        banner = self.query_one("#invite-banner", Static)
+        waiting = chat.invite_code is not None and not chat.peers and chat.ended is None
+        banner.set_class(not waiting, "-hidden")
+        if waiting and chat.invite_code is not None:
+            banner.update(_invite(chat.invite_code))
+        self.composer.disabled = chat.ended is not None
+
+
+def _header(chat: Chat) -> Text:
+    text = Text(chat.title, style="bold")
+    if chat.ended is not None:
+        text.append(f"   session ended: {chat.ended}", style=MUTED)
+    elif chat.verified:
+        text.append("   ✔ verified · 🔒 end-to-end encrypted", style=SUCCESS)
+    elif chat.encrypted:
+        text.append("   🔒 end-to-end encrypted", style=SUCCESS)
+        text.append(" · safety number not verified (ctrl+s)", style=MUTED)
+    else:
+        text.append("   not encrypted yet: waiting for an authenticated peer", style=WARNING)
+    return text
+
+
+def _invite(code: str) -> Text:
+    return Text.assemble(
+        ("Invite code  ", "bold"),
+        (code, f"bold {ACCENT}"),
+        ("   read it to the person you want to talk to; it works once.", MUTED),
+    )

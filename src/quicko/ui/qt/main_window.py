@@ -1,0 +1,490 @@
+"""The main window: sidebar, stacked views, status bar, and the wiring to the client.
+
+Every client call goes through :class:`~quicko.ui.qt.bridge.ClientBridge` (off the UI thread);
+every client event arrives through its ``client_event`` signal and is applied here
+(:meth:`MainWindow.handle_event`). Nothing is written to disk: no ``QSettings``, no cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMessageBox, QStackedWidget, QWidget
+
+from quicko.client import models as m
+from quicko.messaging import ChatMessage
+from quicko.ui.qt.bridge import ClientBridge, describe_exception
+from quicko.ui.qt.chats import ChatState, is_encrypted, subtitle, title
+from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
+from quicko.ui.qt.widgets.chat_view import ChatView
+from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
+from quicko.ui.qt.widgets.identity_panel import IdentityPanel
+from quicko.ui.qt.widgets.session_panel import SessionPanel
+from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
+from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
+from quicko.ui.qt.widgets.welcome import WelcomeView
+
+__all__ = ["SHORTCUTS", "MainWindow"]
+
+SHORTCUTS: Final = {
+    "new_session": "Ctrl+N",
+    "join": "Ctrl+J",
+    "call": "Ctrl+K",
+    "identity": "Ctrl+I",
+    "search": "Ctrl+F",
+    "verify": "Ctrl+Shift+V",
+    "copy_code": "Ctrl+Shift+C",
+    "leave": "Ctrl+W",
+    "next_chat": "Ctrl+PgDown",
+    "previous_chat": "Ctrl+PgUp",
+    "quit": "Ctrl+Q",
+}
+"""The keyboard shortcuts of the common actions."""
+
+_MESSAGE_MS: Final = 8000
+
+
+class MainWindow(QMainWindow):
+    """The desktop app's window.
+
+    Args:
+        bridge: the bridge to the client.
+        relay_url: the relay's address, shown in the title.
+    """
+
+    def __init__(self, bridge: ClientBridge, relay_url: str = "") -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.client = bridge.client
+        self.chats: dict[str, ChatState] = {}
+        self.views: dict[str, ChatView] = {}
+        self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
+        self.awaiting_first_peer: str | None = None
+        self.held_events: dict[str, list[SessionEvent]] = {}
+        self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
+        self.resize(1100, 720)
+        self._build()
+        self._install_shortcuts()
+        bridge.client_event.connect(self.handle_event)
+        self.show_identity(self.client.identity_info)
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.sidebar = Sidebar()
+        layout.addWidget(self.sidebar)
+        self.stack = QStackedWidget()
+        layout.addWidget(self.stack, 1)
+        self.welcome = WelcomeView()
+        self.session_panel = SessionPanel()
+        self.identity_panel = IdentityPanel()
+        for view in (self.welcome, self.session_panel, self.identity_panel):
+            self.stack.addWidget(view)
+        self.setCentralWidget(central)
+        self.status = ConnectionStatusBar()
+        self.setStatusBar(self.status)
+        self.status.set_connection("connecting")
+        self.sidebar.new_chat_requested.connect(self.show_session_panel)
+        self.sidebar.identity_requested.connect(self.show_identity_panel)
+        self.sidebar.chat_selected.connect(self.show_chat)
+        self.welcome.new_session_requested.connect(self.create_session)
+        self.welcome.join_requested.connect(self.focus_join)
+        self.welcome.identity_requested.connect(self.show_identity_panel)
+        self.session_panel.create_requested.connect(self.create_session)
+        self.session_panel.join_requested.connect(self.join_session)
+        self.session_panel.call_requested.connect(self.call)
+        self.identity_panel.generate_requested.connect(self.generate_quickokey)
+        self.identity_panel.recover_requested.connect(self.recover_quickokey)
+        self.identity_panel.register_requested.connect(self.register_key)
+        self.stack.currentChanged.connect(self._view_changed)
+
+    def _install_shortcuts(self) -> None:
+        actions = {
+            "new_session": self.create_session,
+            "join": self.focus_join,
+            "call": self.focus_call,
+            "identity": self.show_identity_panel,
+            "search": self.sidebar.focus_search,
+            "verify": self.verify_current,
+            "copy_code": self.session_panel.copy_invite_code,
+            "leave": self.leave_current,
+            "next_chat": lambda: self._step_chat(1),
+            "previous_chat": lambda: self._step_chat(-1),
+            "quit": self.close,
+        }
+        self.shortcuts: dict[str, QShortcut] = {}
+        for name, action in actions.items():
+            shortcut = QShortcut(QKeySequence(SHORTCUTS[name]), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(action)
+            self.shortcuts[name] = shortcut
+
+    def handle_event(self, event: m.ClientEvent) -> None:
+        """Apply one client event (see :mod:`quicko.ui.qt.handlers`)."""
+        apply_event(self, event)
+
+    # ------------------------------------------------------------------ navigation
+
+    @property
+    def current_chat(self) -> ChatView | None:
+        """The chat shown, if a chat is shown."""
+        widget = self.stack.currentWidget()
+        return widget if isinstance(widget, ChatView) else None
+
+    def show_session_panel(self) -> None:
+        """Show the create / join / call panel."""
+        self.stack.setCurrentWidget(self.session_panel)
+
+    def show_identity_panel(self) -> None:
+        """Show the identity panel."""
+        self.stack.setCurrentWidget(self.identity_panel)
+
+    def focus_join(self) -> None:
+        """Show the session panel with the focus in the invite-code field."""
+        self.show_session_panel()
+        self.session_panel.join_field.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def focus_call(self) -> None:
+        """Show the session panel with the focus in the QuickoKey field."""
+        self.show_session_panel()
+        self.session_panel.call_field.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_chat(self, session_id: str) -> None:
+        """Show a chat (and mark what it received as read)."""
+        view = self.views.get(session_id)
+        if view is None:
+            return
+        self.stack.setCurrentWidget(view)
+        self.sidebar.select(session_id)
+        view.input.focus()
+
+    def _step_chat(self, step: int) -> None:
+        ids = self.sidebar.chat_ids(visible_only=True)
+        if not ids:
+            return
+        current = self.current_chat
+        index = ids.index(current.session_id) if current and current.session_id in ids else -1
+        self.show_chat(ids[(index + step) % len(ids)])
+
+    def _view_changed(self, _index: int) -> None:
+        self.mark_shown_read()
+        self._update_encryption()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        """Mark the current chat read when the window comes back to the front."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.mark_shown_read()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        """Close the dialogs and the client (which disconnects) with the window."""
+        for dialog in self.dialogs:
+            dialog.close()
+        self.bridge.close()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ chats
+
+    def open_chat(self, info: m.SessionInfo) -> ChatState:
+        """Add a chat for a session (or refresh the one there) and list it in the sidebar."""
+        state = self.chats.get(info.session_id)
+        if state is None:
+            state = ChatState.from_info(info)
+            self.chats[info.session_id] = state
+            view = ChatView(info.session_id)
+            sid = info.session_id
+            view.send_requested.connect(lambda text: self.send_message(sid, text))
+            view.verify_requested.connect(lambda: self.verify(sid))
+            view.leave_requested.connect(lambda: self.leave_chat(sid))
+            view.destroy_requested.connect(lambda: self.confirm_destroy(sid))
+            self.views[sid] = view
+            self.stack.addWidget(view)
+            self.refresh_chat(sid)
+            replay_held(self, sid)
+        else:
+            state.update(info)
+        self.refresh_chat(info.session_id)
+        return state
+
+    def refresh_chat(self, session_id: str) -> None:
+        """Show a chat's state in its header, the sidebar and the status bar."""
+        state = self.chats.get(session_id)
+        view = self.views.get(session_id)
+        if state is None or view is None:
+            return
+        if state.closed:
+            view.set_closed(state.closed)
+        else:
+            view.set_header(
+                title(state), subtitle(state), can_verify=state.next_to_verify() is not None
+            )
+        self.sidebar.upsert(ChatSummary(session_id, title(state), state.preview, len(state.unread)))
+        self._update_encryption()
+
+    def close_chat(self, session_id: str) -> None:
+        """Forget a chat: its view, its sidebar row and everything shown in it."""
+        self.chats.pop(session_id, None)
+        view = self.views.pop(session_id, None)
+        self.sidebar.remove(session_id)
+        if view is not None:
+            if self.stack.currentWidget() is view:
+                self.stack.setCurrentWidget(self.welcome)
+            self.stack.removeWidget(view)
+            view.deleteLater()
+        self._update_encryption()
+
+    def mark_shown_read(self) -> None:
+        """Send read receipts for the unread messages of the chat on screen."""
+        view = self.current_chat
+        if view is None or not self.isVisible() or self.isMinimized():
+            return
+        state = self.chats.get(view.session_id)
+        if state is None or not state.unread:
+            return
+        ids, state.unread = state.unread, []
+        sid = view.session_id
+        self.bridge.run(lambda: self.client.mark_read(sid, ids))
+        self.refresh_chat(sid)
+
+    def _update_encryption(self) -> None:
+        view = self.current_chat
+        state = self.chats.get(view.session_id) if view else None
+        if state is None:
+            self.status.set_encrypted(encrypted=False)
+        elif is_encrypted(state):
+            self.status.set_encrypted(encrypted=True)
+        else:
+            self.status.set_encrypted(encrypted=False, detail="Keys not authenticated yet")
+
+    def add_system(self, session_id: str, text: str) -> None:
+        """Show a system line in a chat (and as its sidebar preview)."""
+        view = self.views.get(session_id)
+        state = self.chats.get(session_id)
+        if view is None or state is None:
+            return
+        view.add_system(text)
+        state.preview = text
+        self.refresh_chat(session_id)
+
+    # ------------------------------------------------------------------ user actions
+
+    def create_session(self) -> None:
+        """Create a session and show its invite code."""
+        self.show_session_panel()
+        self.session_panel.set_create_busy(True)
+
+        def done(info: m.SessionInfo) -> None:
+            self.session_panel.set_create_busy(False)
+            self.awaiting_first_peer = info.session_id
+            state = self.open_chat(info)
+            state.preview = f"Invite code {info.invite_code}"
+            self.refresh_chat(info.session_id)
+            self.session_panel.show_invite(
+                info.invite_code, "Waiting for someone to join with this code…"
+            )
+
+        def failed(exc: BaseException) -> None:
+            self.session_panel.set_create_busy(False)
+            reason = describe_exception(exc)
+            self.session_panel.show_invite(None, f"Could not create a session: {reason}")
+
+        self.bridge.run(self.client.create_session, done, failed, lane="long")
+
+    def join_session(self, code: str) -> None:
+        """Join with an invite code; open the chat once the creator authenticated us."""
+        field = self.session_panel.join_field
+        field.set_busy(True)
+        field.show_error("")
+
+        def done(info: m.SessionInfo) -> None:
+            field.set_busy(False)
+            field.clear()
+            self.open_chat(info)
+            self.show_chat(info.session_id)
+
+        def failed(exc: BaseException) -> None:
+            field.set_busy(False)
+            field.show_error(f"Could not join: {describe_exception(exc)}")
+
+        self.bridge.run(lambda: self.client.join_session(code), done, failed, lane="long")
+
+    def call(self, quickokey: str) -> None:
+        """Call a QuickoKey; open the chat when the callee accepts."""
+        field = self.session_panel.call_field
+        field.set_busy(True)
+        field.show_error("")
+
+        def done(info: m.SessionInfo) -> None:
+            field.set_busy(False)
+            field.clear()
+            self.open_chat(info)
+            self.show_chat(info.session_id)
+
+        def failed(exc: BaseException) -> None:
+            field.set_busy(False)
+            field.show_error(f"Call not connected: {describe_exception(exc)}")
+
+        self.bridge.run(lambda: self.client.call(quickokey), done, failed, lane="long")
+
+    def send_message(self, session_id: str, text: str) -> None:
+        """Send a message; its bubble appears when the client has queued it."""
+
+        def done(message: ChatMessage) -> None:
+            self.show_message(session_id, message)
+
+        def failed(exc: BaseException) -> None:
+            self.status.showMessage(f"Not sent: {describe_exception(exc)}", _MESSAGE_MS)
+
+        self.bridge.run(lambda: self.client.send_message(session_id, text), done, failed)
+
+    def show_message(self, session_id: str, message: ChatMessage) -> None:
+        """Show a sent or received message (a received one counts as unread until shown)."""
+        state = self.chats.get(session_id)
+        view = self.views.get(session_id)
+        if state is None or view is None:
+            return
+        bubble = view.add_message(message, show_sender=state.is_group)
+        early = state.early_status.pop(message.message_id, None)
+        if early is not None:
+            bubble.set_status(early)
+        prefix = "You" if message.outgoing else message.sender_name
+        state.preview = f"{prefix}: {message.text}"
+        if not message.outgoing:
+            state.unread.append(message.message_id.hex())
+            if self.current_chat is view:
+                self.mark_shown_read()
+        self.refresh_chat(session_id)
+
+    def verify(self, session_id: str) -> None:
+        """Show the safety number of the next member to verify."""
+        state = self.chats.get(session_id)
+        peer = state.next_to_verify() if state else None
+        if peer is None or peer.safety_number is None:
+            return
+        dialog = SafetyNumberDialog(
+            peer.display_name, peer.safety_number, verified=peer.verified, parent=self
+        )
+        address = peer.address
+        dialog.confirmed.connect(lambda: self.mark_verified(session_id, address))
+        self.open_dialog(dialog)
+
+    def verify_current(self) -> None:
+        """Verify a member of the chat shown."""
+        view = self.current_chat
+        if view is not None:
+            self.verify(view.session_id)
+
+    def mark_verified(self, session_id: str, address: str) -> None:
+        """Record that the user compared a member's safety number."""
+
+        def done(_result: None) -> None:
+            state = self.chats.get(session_id)
+            peer = state.mark_verified(address) if state else None
+            if peer is not None:
+                self.add_system(session_id, f"You verified {peer.display_name}.")
+
+        self.bridge.run(lambda: self.client.mark_verified(session_id, address), done)
+
+    def leave_chat(self, session_id: str) -> None:
+        """Leave a chat."""
+        self.bridge.run(lambda: self.client.leave_session(session_id))
+        self.close_chat(session_id)
+
+    def leave_current(self) -> None:
+        """Leave the chat shown."""
+        view = self.current_chat
+        if view is not None:
+            self.leave_chat(view.session_id)
+
+    def confirm_destroy(self, session_id: str) -> None:
+        """Ask, then destroy a chat (leave, and wipe its keys and messages)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Destroy chat",
+            "Leave this chat and wipe its keys and messages from this app?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirmDestroy")
+        box.accepted.connect(lambda: self.destroy_chat(session_id))
+        box.open()
+        self.destroy_box = box
+
+    def destroy_chat(self, session_id: str) -> None:
+        """Destroy a chat without asking."""
+        self.bridge.run(lambda: self.client.destroy_session(session_id))
+        self.close_chat(session_id)
+
+    def open_dialog(self, dialog: IncomingCallDialog | SafetyNumberDialog) -> None:
+        """Show a non-blocking dialog and keep it until it closes."""
+        self.dialogs.append(dialog)
+        dialog.finished.connect(lambda _code: self._forget_dialog(dialog))
+        dialog.show()
+
+    def _forget_dialog(self, dialog: IncomingCallDialog | SafetyNumberDialog) -> None:
+        if dialog in self.dialogs:
+            self.dialogs.remove(dialog)
+
+    # ------------------------------------------------------------------ identity
+
+    def show_identity(self, info: m.QuickoKeyInfo) -> None:
+        """Show an identity in the identity panel and on the sidebar button."""
+        self.identity_panel.set_identity(info.quickokey, info.display_name, info.seed_phrase)
+        self.sidebar.identity_button.setText(info.display_name or "Identity")
+
+    def generate_quickokey(self) -> None:
+        """Replace the identity with a new long-term QuickoKey."""
+        self._identity_call(
+            self.client.generate_quickokey,
+            "New QuickoKey. Show its seed phrase and write the 16 words down.",
+        )
+
+    def recover_quickokey(self, phrase: str) -> None:
+        """Replace the identity with the one of a seed phrase."""
+        self._identity_call(
+            lambda: self.client.recover_quickokey(phrase), "Identity recovered.", recovering=True
+        )
+
+    def _identity_call(
+        self, call: Callable[[], m.QuickoKeyInfo], message: str, *, recovering: bool = False
+    ) -> None:
+        panel = self.identity_panel
+        panel.set_busy(True)
+
+        def done(info: m.QuickoKeyInfo) -> None:
+            panel.set_busy(False)
+            self.show_identity(info)
+            panel.show_status(message)
+            if recovering:
+                panel.clear_recovery()
+
+        def failed(exc: BaseException) -> None:
+            panel.set_busy(False)
+            if recovering:
+                panel.show_recover_error(describe_exception(exc))
+            else:
+                panel.show_status(describe_exception(exc))
+
+        self.bridge.run(call, done, failed, lane="long")
+
+    def register_key(self) -> None:
+        """Register the QuickoKey on the relay's directory."""
+        panel = self.identity_panel
+        panel.set_busy(True)
+
+        def done(_result: None) -> None:
+            panel.set_busy(False)
+            panel.show_status("Registered: people can call you by your QuickoKey on this relay.")
+
+        def failed(exc: BaseException) -> None:
+            panel.set_busy(False)
+            panel.show_status(f"Not registered: {describe_exception(exc)}")
+
+        self.bridge.run(self.client.register_key, done, failed, lane="long")

@@ -1,0 +1,102 @@
+"""A chat: header (names, verification, actions), the message list and the input."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.ui.qt.widgets.chat_input import ChatInput
+from quicko.ui.qt.widgets.message_bubble import MessageBubble
+from quicko.ui.qt.widgets.message_list import MessageList
+
+__all__ = ["ChatView"]
+
+
+class ChatView(QWidget):
+    """The view of one session.
+
+    Args:
+        session_id: the session shown (hex), kept for the window that owns the view.
+        parent: the parent widget.
+
+    Signals:
+        send_requested(str): the user sent a message.
+        verify_requested(): the user asked to compare safety numbers.
+        leave_requested(): the user asked to leave the session.
+        destroy_requested(): the user asked to destroy the session (leave and wipe it).
+    """
+
+    send_requested = Signal(str)
+    verify_requested = Signal()
+    leave_requested = Signal()
+    destroy_requested = Signal()
+
+    def __init__(self, session_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session_id = session_id
+        self.setObjectName("chatView")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_header())
+        self.messages = MessageList()
+        layout.addWidget(self.messages, 1)
+        self.input = ChatInput()
+        layout.addWidget(self.input)
+        self.input.submitted.connect(self.send_requested)
+        self.verify_button.clicked.connect(self.verify_requested)
+        self.leave_button.clicked.connect(self.leave_requested)
+        self.destroy_button.clicked.connect(self.destroy_requested)
+
+    def _build_header(self) -> QFrame:
+        header = QFrame()
+        header.setObjectName("chatHeader")
+        row = QHBoxLayout(header)
+        row.setContentsMargins(16, 10, 12, 10)
+        names = QVBoxLayout()
+        names.setSpacing(2)
+        self.title_label = QLabel("")
+        self.title_label.setObjectName("title")
+        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        names.addWidget(self.title_label)
+        self.subtitle_label = QLabel("")
+        self.subtitle_label.setObjectName("muted")
+        self.subtitle_label.setTextFormat(Qt.TextFormat.PlainText)
+        names.addWidget(self.subtitle_label)
+        row.addLayout(names, 1)
+        self.verify_button = QPushButton("Verify")
+        self.verify_button.setToolTip("Compare safety numbers (Ctrl+Shift+V)")
+        self.leave_button = QPushButton("Leave")
+        self.leave_button.setToolTip("Leave this chat (Ctrl+W)")
+        self.destroy_button = QPushButton("Destroy")
+        self.destroy_button.setObjectName("danger")
+        self.destroy_button.setToolTip("Leave and wipe this chat's keys and messages")
+        for button in (self.verify_button, self.leave_button, self.destroy_button):
+            row.addWidget(button)
+        return header
+
+    def set_header(self, title: str, subtitle: str, *, can_verify: bool) -> None:
+        """Show the peer or group names, a status line, and whether Verify is possible."""
+        self.title_label.setText(title)
+        self.subtitle_label.setText(subtitle)
+        self.verify_button.setEnabled(can_verify)
+
+    def set_closed(self, reason: str) -> None:
+        """The session is over: say why and stop accepting input."""
+        self.subtitle_label.setText(reason)
+        self.input.setEnabled(False)
+        for button in (self.verify_button, self.leave_button):
+            button.setEnabled(False)
+
+    def add_message(self, message: ChatMessage, *, show_sender: bool = False) -> MessageBubble:
+        """Show a message."""
+        return self.messages.add_message(message, show_sender=show_sender)
+
+    def update_status(self, message_id: bytes, status: DeliveryStatus) -> bool:
+        """Show a new delivery status on a message; ``False`` if it is not shown."""
+        return self.messages.update_status(message_id, status)
+
+    def add_system(self, text: str) -> None:
+        """Show a system line."""
+        self.messages.add_system(text)

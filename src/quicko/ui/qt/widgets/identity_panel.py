@@ -1,0 +1,218 @@
+"""The identity panel: the QuickoKey, its seed phrase (hidden by default), recover, register."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from quicko.errors import SeedPhraseError
+from quicko.identity import SEED_PHRASE_WORDS, normalize_seed_phrase
+
+__all__ = ["SEED_WARNING", "IdentityPanel", "format_seed_phrase"]
+
+SEED_WARNING: Final = (
+    "These 16 words are the only backup of this identity: nothing is stored anywhere. "
+    "Write them down in order and keep them private. Anyone who has them can act as you; "
+    "if you lose them, this QuickoKey is gone for good."
+)
+_WORDS_PER_ROW: Final = 4
+
+
+def format_seed_phrase(words: tuple[str, ...]) -> str:
+    """The words numbered, four to a line."""
+    cells = [f"{index:>2}. {word:<10}" for index, word in enumerate(words, start=1)]
+    rows = [cells[i : i + _WORDS_PER_ROW] for i in range(0, len(cells), _WORDS_PER_ROW)]
+    return "\n".join("  ".join(row).rstrip() for row in rows)
+
+
+def _label(text: str = "", name: str = "", *, wrap: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    if name:
+        label.setObjectName(name)
+    label.setWordWrap(wrap)
+    return label
+
+
+class IdentityPanel(QWidget):
+    """Who this app is on the relay, and the actions on that identity.
+
+    Signals:
+        generate_requested(): make a new long-term QuickoKey.
+        recover_requested(str): recover the identity of these 16 words (normalised).
+        register_requested(): register the QuickoKey on the relay's directory.
+    """
+
+    generate_requested = Signal()
+    recover_requested = Signal(str)
+    register_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("identityPanel")
+        self._seed: tuple[str, ...] = ()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(32, 24, 32, 24)
+        layout.setSpacing(16)
+        layout.addWidget(self._build_identity())
+        layout.addWidget(self._build_recover())
+        layout.addStretch(1)
+        self.set_identity("", "", ())
+
+    def _build_identity(self) -> QFrame:
+        card = QFrame()
+        card.setObjectName("card")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.addWidget(_label("Your identity", "title"))
+        self.name_label = _label("", "", wrap=True)
+        layout.addWidget(self.name_label)
+        key_row = QHBoxLayout()
+        self.quickokey_label = _label("", "quickokey")
+        self.quickokey_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        key_row.addWidget(self.quickokey_label, 1)
+        self.copy_button = QPushButton("Copy QuickoKey")
+        key_row.addWidget(self.copy_button)
+        layout.addLayout(key_row)
+        self.kind_label = _label("", "muted", wrap=True)
+        layout.addWidget(self.kind_label)
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate QuickoKey")
+        self.generate_button.setObjectName("primary")
+        self.register_button = QPushButton("Register on the directory")
+        self.register_button.setToolTip("Let people call you by your QuickoKey on this relay")
+        self.show_seed_button = QPushButton("Show seed phrase")
+        self.show_seed_button.setCheckable(True)
+        for button in (self.generate_button, self.register_button, self.show_seed_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.status_label = _label("", "ok", wrap=True)
+        layout.addWidget(self.status_label)
+        self.warning_label = _label(SEED_WARNING, "warning", wrap=True)
+        layout.addWidget(self.warning_label)
+        self.seed_label = _label("", "seedPhrase")
+        self.seed_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.seed_label)
+        self.copy_button.clicked.connect(self.copy_quickokey)
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.register_button.clicked.connect(self.register_requested)
+        self.show_seed_button.toggled.connect(self.set_seed_visible)
+        return card
+
+    def _build_recover(self) -> QFrame:
+        card = QFrame()
+        card.setObjectName("card")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.addWidget(_label("Recover an identity", "title"))
+        layout.addWidget(
+            _label(f"Type the {SEED_PHRASE_WORDS} words of a seed phrase, in order.", "muted")
+        )
+        self.recover_edit = QPlainTextEdit()
+        self.recover_edit.setPlaceholderText("word1 word2 … word16")
+        self.recover_edit.setAccessibleName("Seed phrase to recover")
+        self.recover_edit.setMaximumHeight(90)
+        layout.addWidget(self.recover_edit)
+        row = QHBoxLayout()
+        self.word_count_label = _label("", "muted")
+        row.addWidget(self.word_count_label, 1)
+        self.recover_button = QPushButton("Recover")
+        self.recover_button.setObjectName("primary")
+        row.addWidget(self.recover_button)
+        layout.addLayout(row)
+        self.recover_error = _label("", "error", wrap=True)
+        layout.addWidget(self.recover_error)
+        self.recover_edit.textChanged.connect(self._count_words)
+        self.recover_button.clicked.connect(self.submit_recovery)
+        self._count_words()
+        return card
+
+    # -- what the window tells the panel
+
+    def set_identity(self, quickokey: str, display_name: str, seed_phrase: tuple[str, ...]) -> None:
+        """Show the current identity (an empty seed phrase means an ephemeral identity)."""
+        self._seed = seed_phrase
+        self.name_label.setText(display_name)
+        self.quickokey_label.setText(quickokey)
+        self.copy_button.setEnabled(bool(quickokey))
+        long_term = bool(seed_phrase)
+        self.kind_label.setText(
+            "A QuickoKey you can keep: recover it anywhere from its seed phrase."
+            if long_term
+            else "A temporary identity: it is gone when the app closes. "
+            "Generate a QuickoKey to get one you can keep and give to people."
+        )
+        self.register_button.setEnabled(long_term)
+        self.show_seed_button.setEnabled(long_term)
+        self.show_seed_button.setChecked(False)
+        self.set_seed_visible(False)
+        self.status_label.setText("")
+
+    def set_seed_visible(self, visible: bool) -> None:
+        """Show or hide the seed phrase; the words are in the widget tree only while shown."""
+        shown = visible and bool(self._seed)
+        self.seed_label.setText(format_seed_phrase(self._seed) if shown else "")
+        self.seed_label.setVisible(shown)
+        self.warning_label.setVisible(shown)
+        self.show_seed_button.setText("Hide seed phrase" if shown else "Show seed phrase")
+
+    @property
+    def seed_visible(self) -> bool:
+        """Whether the seed phrase is shown."""
+        return bool(self.seed_label.text())
+
+    def show_status(self, message: str) -> None:
+        """Show the outcome of an action (registered, recovered, …)."""
+        self.status_label.setText(message)
+
+    def show_recover_error(self, message: str) -> None:
+        """Show why a recovery failed."""
+        self.recover_error.setText(message)
+
+    def set_busy(self, busy: bool) -> None:
+        """Disable the actions while one runs."""
+        for button in (self.generate_button, self.recover_button):
+            button.setEnabled(not busy)
+        self.register_button.setEnabled(not busy and bool(self._seed))
+
+    def clear_recovery(self) -> None:
+        """Empty the recovery box (after a recovery, so the words do not linger)."""
+        self.recover_edit.clear()
+        self.recover_error.setText("")
+
+    # -- actions
+
+    def copy_quickokey(self) -> None:
+        """Put the QuickoKey on the clipboard."""
+        quickokey = self.quickokey_label.text()
+        if quickokey:
+            QGuiApplication.clipboard().setText(quickokey)
+            self.status_label.setText("QuickoKey copied.")
+
+    def submit_recovery(self) -> None:
+        """Check the words with the library and emit :attr:`recover_requested` if they parse."""
+        text = self.recover_edit.toPlainText()
+        try:
+            words = normalize_seed_phrase(text)
+        except SeedPhraseError as exc:
+            self.recover_error.setText(str(exc))
+            return
+        self.recover_error.setText("")
+        self.recover_requested.emit(" ".join(words))
+
+    def _count_words(self) -> None:
+        count = len(self.recover_edit.toPlainText().split())
+        self.word_count_label.setText(f"{count} of {SEED_PHRASE_WORDS} words")
+        self.recover_button.setEnabled(count > 0)

@@ -1,0 +1,124 @@
+"""One chat message as a bubble: sent on the right, received on the left, with time and ticks.
+
+Bubbles have asymmetric corners (the corner towards the sender is sharp; the theme draws them
+from the ``outgoing`` property). Text is always shown as plain text, never as rich text, so a
+peer cannot inject markup or links.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from quicko.messaging import ChatMessage, DeliveryStatus, advance
+
+__all__ = ["TICKS", "MessageBubble", "format_time"]
+
+TICKS: Final[Mapping[DeliveryStatus, tuple[str, str]]] = MappingProxyType(
+    {
+        DeliveryStatus.PENDING: ("◷", "Sending…"),
+        DeliveryStatus.SENT: ("✓", "Sent to the relay"),
+        DeliveryStatus.DELIVERED: ("✓✓", "Delivered"),
+        DeliveryStatus.READ: ("✓✓", "Read"),
+        DeliveryStatus.FAILED: ("✕", "Not delivered"),
+    }
+)
+"""The tick glyphs and their tooltip for each delivery status (READ is drawn in colour)."""
+
+
+def format_time(timestamp_ms: int) -> str:
+    """The local ``HH:MM`` of a timestamp in milliseconds since the epoch."""
+    moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000).astimezone()
+    return moment.strftime("%H:%M")
+
+
+def _plain_label(text: str, name: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class MessageBubble(QFrame):
+    """A sent or received message.
+
+    Args:
+        message: the message to show.
+        show_sender: show the sender's name above the text (received messages in groups).
+        parent: the parent widget.
+    """
+
+    def __init__(
+        self, message: ChatMessage, *, show_sender: bool = False, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._message = message
+        self.setObjectName("bubble")
+        self.setProperty("outgoing", "true" if message.outgoing else "false")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 6)
+        layout.setSpacing(2)
+        self.sender_label: QLabel | None = None
+        if show_sender and not message.outgoing:
+            self.sender_label = _plain_label(message.sender_name, "sender")
+            layout.addWidget(self.sender_label)
+        self.text_label = _plain_label(message.text, "messageText")
+        self.text_label.setWordWrap(True)
+        self.text_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.text_label)
+        footer = QHBoxLayout()
+        footer.setSpacing(6)
+        footer.addStretch(1)
+        self.time_label = _plain_label(format_time(message.timestamp_ms), "time")
+        footer.addWidget(self.time_label)
+        self.ticks_label = _plain_label("", "ticks")
+        footer.addWidget(self.ticks_label)
+        self.ticks_label.setVisible(message.outgoing)
+        layout.addLayout(footer)
+        self._show_status(message.status)
+
+    @property
+    def message_id(self) -> bytes:
+        """The id of the message shown."""
+        return self._message.message_id
+
+    @property
+    def outgoing(self) -> bool:
+        """Whether we sent the message."""
+        return self._message.outgoing
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """The delivery status shown."""
+        return self._message.status
+
+    def set_status(self, status: DeliveryStatus) -> bool:
+        """Show a new delivery status if it moves the message forward.
+
+        Returns:
+            ``False`` when the update changes nothing (a duplicate or a step backwards, which
+            network reordering produces; :func:`quicko.messaging.advance` decides).
+        """
+        if advance(self._message.status, status) is None:
+            return False
+        self._message = self._message.with_status(status)
+        self._show_status(status)
+        return True
+
+    def _show_status(self, status: DeliveryStatus) -> None:
+        glyph, tooltip = TICKS[status]
+        self.ticks_label.setText(glyph)
+        self.ticks_label.setToolTip(tooltip)
+        self.ticks_label.setAccessibleName(tooltip)
+        self.ticks_label.setProperty("status", status.name.lower())
+        style = self.ticks_label.style()
+        style.unpolish(self.ticks_label)
+        style.polish(self.ticks_label)
+
+    def __repr__(self) -> str:
+        return f"<MessageBubble {self._message!r}>"

@@ -1,0 +1,108 @@
+"""The scrolling list of a chat: message bubbles and system lines (joins, leaves, key changes)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.ui.qt.widgets.message_bubble import MessageBubble
+
+__all__ = ["BUBBLE_WIDTH_FRACTION", "MessageList"]
+
+BUBBLE_WIDTH_FRACTION: Final = 0.7
+"""The widest a bubble gets, as a fraction of the list's width."""
+
+
+class MessageList(QScrollArea):
+    """Messages in arrival order, newest at the bottom; it follows new ones as they come."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageList")
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content = QWidget()
+        content.setObjectName("messageListContent")
+        self._layout = QVBoxLayout(content)
+        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setSpacing(8)
+        self._layout.addStretch(1)
+        self.setWidget(content)
+        self._bubbles: dict[bytes, MessageBubble] = {}
+        self._system_lines: list[QLabel] = []
+        self.verticalScrollBar().rangeChanged.connect(self._follow)
+
+    @property
+    def bubbles(self) -> list[MessageBubble]:
+        """The bubbles shown, oldest first."""
+        return list(self._bubbles.values())
+
+    @property
+    def system_lines(self) -> list[str]:
+        """The texts of the system lines shown, oldest first."""
+        return [label.text() for label in self._system_lines]
+
+    def bubble(self, message_id: bytes) -> MessageBubble | None:
+        """The bubble of a message, if it is shown."""
+        return self._bubbles.get(message_id)
+
+    def add_message(self, message: ChatMessage, *, show_sender: bool = False) -> MessageBubble:
+        """Show a message (a message already shown only has its status updated)."""
+        existing = self._bubbles.get(message.message_id)
+        if existing is not None:
+            existing.set_status(message.status)
+            return existing
+        bubble = MessageBubble(message, show_sender=show_sender)
+        bubble.setMaximumWidth(self._bubble_width())
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        if message.outgoing:
+            row.addStretch(1)
+            row.addWidget(bubble)
+        else:
+            row.addWidget(bubble)
+            row.addStretch(1)
+        self._layout.addLayout(row)
+        self._bubbles[message.message_id] = bubble
+        return bubble
+
+    def update_status(self, message_id: bytes, status: DeliveryStatus) -> bool:
+        """Show a new status on a message; ``False`` if the message is not shown (yet)."""
+        bubble = self._bubbles.get(message_id)
+        if bubble is None:
+            return False
+        bubble.set_status(status)
+        return True
+
+    def add_system(self, text: str) -> QLabel:
+        """Show a centred system line (somebody joined, left, changed keys, …)."""
+        label = QLabel(text)
+        label.setObjectName("systemLine")
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        self._layout.addWidget(label)
+        self._system_lines.append(label)
+        return label
+
+    def scroll_to_bottom(self) -> None:
+        """Show the newest message."""
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        """Keep bubbles at most :data:`BUBBLE_WIDTH_FRACTION` of the width."""
+        super().resizeEvent(event)
+        width = self._bubble_width()
+        for bubble in self._bubbles.values():
+            bubble.setMaximumWidth(width)
+
+    def _bubble_width(self) -> int:
+        return max(200, int(self.viewport().width() * BUBBLE_WIDTH_FRACTION))
+
+    def _follow(self, _minimum: int, maximum: int) -> None:
+        self.verticalScrollBar().setValue(maximum)

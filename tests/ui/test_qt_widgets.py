@@ -1,0 +1,441 @@
+"""The desktop app's widgets on their own, fed value objects (no relay, no client)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+from qt_support import press, type_text
+
+from quicko.client import models as m
+from quicko.errors import SessionError
+from quicko.identity import Identity
+from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.ui.qt import app as qt_app
+from quicko.ui.qt.bridge import ClientBridge, describe_exception
+from quicko.ui.qt.chats import ChatState, is_encrypted, subtitle, title
+from quicko.ui.qt.main_window import MainWindow
+from quicko.ui.qt.theme import PALETTE, contrast_ratio, stylesheet
+from quicko.ui.qt.widgets.chat_input import ChatInput
+from quicko.ui.qt.widgets.identity_panel import IdentityPanel, format_seed_phrase
+from quicko.ui.qt.widgets.message_list import MessageList
+from quicko.ui.qt.widgets.qr import QR_BORDER_MODULES, qr_image
+from quicko.ui.qt.widgets.session_panel import SessionPanel
+from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
+from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
+
+pytestmark = pytest.mark.ui
+
+KNOWN = Identity.from_root(bytes(range(16)))
+PEER = m.PeerInfo("ab" * 16, "Swift Falcon #7A3F", True, "12345 67890", False)
+
+
+def message(
+    text: str = "hi",
+    *,
+    outgoing: bool = True,
+    status: DeliveryStatus = DeliveryStatus.PENDING,
+    number: int = 1,
+) -> ChatMessage:
+    return ChatMessage(
+        message_id=number.to_bytes(16, "big"),
+        session_id=b"\x01" * 16,
+        sender=b"\x02" * 16,
+        sender_name="Swift Falcon #7A3F",
+        text=text,
+        timestamp_ms=1_700_000_000_000,
+        outgoing=outgoing,
+        status=status,
+    )
+
+
+# -- theme
+
+
+def test_theme_text_is_readable_on_every_surface() -> None:
+    for surface in (PALETTE.window, PALETTE.panel, PALETTE.raised, PALETTE.received_bubble):
+        assert contrast_ratio(PALETTE.text, surface) >= 7.0
+        assert contrast_ratio(PALETTE.muted, surface) >= 4.5
+    assert contrast_ratio("#ffffff", PALETTE.accent) >= 3.0  # bold button labels
+    sheet = stylesheet()
+    for colour in ("#1a1a2e", "#16213e", "#0f3460", "#e94560"):
+        assert colour in sheet
+
+
+# -- chat input
+
+
+def test_enter_sends_and_shift_enter_makes_a_new_line(qtbot: QtBot) -> None:
+    box = ChatInput()
+    qtbot.addWidget(box)
+    sent: list[str] = []
+    box.submitted.connect(sent.append)
+    type_text(box.edit, "first")
+    press(box.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    type_text(box.edit, "second")
+    assert box.text() == "first\nsecond" and sent == []
+    press(box.edit, Qt.Key.Key_Return)
+    assert sent == ["first\nsecond"] and box.text() == ""
+    press(box.edit, Qt.Key.Key_Enter)  # an empty box sends nothing
+    type_text(box.edit, "   ")
+    assert not box.send_button.isEnabled()
+    box.submit()
+    assert sent == ["first\nsecond"]
+
+
+# -- bubbles and ticks
+
+
+def test_bubbles_show_ticks_that_only_move_forward(qtbot: QtBot) -> None:
+    messages = MessageList()
+    qtbot.addWidget(messages)
+    bubble = messages.add_message(message())
+    assert bubble.property("outgoing") == "true" and bubble.ticks_label.text() == "◷"
+    for status, glyph in [
+        (DeliveryStatus.SENT, "✓"),
+        (DeliveryStatus.DELIVERED, "✓✓"),
+        (DeliveryStatus.SENT, "✓✓"),  # a late Ack does not step back
+        (DeliveryStatus.READ, "✓✓"),
+    ]:
+        messages.update_status(bubble.message_id, status)
+        assert bubble.ticks_label.text() == glyph
+    assert bubble.status is DeliveryStatus.READ and bubble.ticks_label.property("status") == "read"
+    assert bubble.ticks_label.toolTip() == "Read"
+    failed = messages.add_message(message(number=2))
+    assert messages.update_status(failed.message_id, DeliveryStatus.FAILED)
+    assert failed.ticks_label.text() == "✕" and failed.ticks_label.toolTip() == "Not delivered"
+    assert not messages.update_status(b"\x09" * 16, DeliveryStatus.READ)
+
+
+def test_received_bubbles_are_plain_text_with_the_sender_in_groups(qtbot: QtBot) -> None:
+    messages = MessageList()
+    qtbot.addWidget(messages)
+    bubble = messages.add_message(
+        message("<b>bold</b>", outgoing=False, status=DeliveryStatus.DELIVERED), show_sender=True
+    )
+    assert bubble.property("outgoing") == "false"
+    assert bubble.text_label.textFormat() == Qt.TextFormat.PlainText
+    assert bubble.text_label.text() == "<b>bold</b>"
+    assert bubble.sender_label is not None
+    assert bubble.sender_label.text() == "Swift Falcon #7A3F"
+    assert bubble.ticks_label.isHidden()
+    messages.add_system("Swift Falcon #7A3F left.")
+    assert messages.system_lines == ["Swift Falcon #7A3F left."]
+    assert "text" not in repr(bubble) or "<b>" not in repr(bubble)
+
+
+# -- sidebar
+
+
+def test_sidebar_lists_chats_with_unread_counts_and_searches(qtbot: QtBot) -> None:
+    sidebar = Sidebar()
+    qtbot.addWidget(sidebar)
+    assert not sidebar.empty_label.isHidden()
+    sidebar.upsert(ChatSummary("a1", "Swift Falcon #7A3F", "see you", 2))
+    sidebar.upsert(ChatSummary("b2", "Calm Otter #0001", "lunch?", 0))
+    assert sidebar.chat_ids() == ["a1", "b2"] and sidebar.empty_label.isHidden()
+    entry = sidebar.entry("a1")
+    assert entry is not None and entry.badge.text() == "2"
+    sidebar.upsert(ChatSummary("a1", "Swift Falcon #7A3F", "see you", 0))
+    assert entry.badge.isHidden()
+    type_text(sidebar.search, "LUNCH")
+    assert sidebar.chat_ids(visible_only=True) == ["b2"]
+    sidebar.search.clear()
+    with qtbot.waitSignal(sidebar.chat_selected, timeout=1000) as selected:
+        sidebar.list.setCurrentRow(1)
+    assert selected.args == ["b2"]
+    sidebar.remove("b2")
+    assert sidebar.chat_ids() == ["a1"]
+
+
+# -- status bar
+
+
+def test_status_bar_states_and_encryption(qtbot: QtBot) -> None:
+    bar = ConnectionStatusBar()
+    qtbot.addWidget(bar)
+    assert bar.state == "disconnected" and bar.encryption_label.text() == ""
+    bar.set_connection("reconnecting", attempt=3)
+    assert bar.state == "connecting" and "attempt 3" in bar.connection_label.text()
+    bar.set_connection("connected")
+    bar.set_latency(12.4)
+    assert bar.latency_label.text() == "12 ms"
+    bar.set_encrypted(encrypted=True)
+    assert bar.encrypted_shown
+    bar.set_connection("disconnected", detail="connection lost")
+    assert bar.connection_label.text().endswith("connection lost")
+    assert bar.latency_label.text() == ""
+    with pytest.raises(ValueError, match="unknown connection state"):
+        bar.set_connection("sideways")
+
+
+# -- session panel
+
+
+def test_session_panel_validates_codes_and_keys_as_typed(qtbot: QtBot) -> None:
+    panel = SessionPanel()
+    qtbot.addWidget(panel)
+    assert panel.invite_code is None and panel.qr_label.isHidden()
+    join = panel.join_field
+    type_text(join.edit, "KBQU")
+    assert join.error.startswith("not an invite code") and not join.button.isEnabled()
+    join.edit.setText("kbqw e3tv")
+    assert join.error == "" and join.value == "KBQW-E3TV"
+    with qtbot.waitSignal(panel.join_requested, timeout=1000) as joined:
+        press(join.edit, Qt.Key.Key_Return)
+    assert joined.args == ["KBQW-E3TV"]
+    call = panel.call_field
+    call.edit.setText("QK-12")
+    assert call.error.startswith("not a QuickoKey") and not call.button.isEnabled()
+    call.edit.setText(KNOWN.public.quickokey.lower())
+    assert call.value == KNOWN.public.quickokey
+    panel.show_invite("KBQW-E3TV")
+    assert panel.invite_label.text() == "KBQW-E3TV" and not panel.qr_label.pixmap().isNull()
+
+
+def test_qr_codes_are_drawn_in_memory() -> None:
+    image = qr_image("KBQW-E3TV", scale=3)
+    assert image.width() == image.height() == (21 + 2 * QR_BORDER_MODULES) * 3
+    assert QColor(image.pixel(0, 0)) == QColor("white")
+    finder = QR_BORDER_MODULES * 3 + 1  # inside the top-left finder pattern
+    assert QColor(image.pixel(finder, finder)) == QColor("black")
+    with pytest.raises(ValueError, match="scale"):
+        qr_image("x", scale=0)
+
+
+# -- identity panel
+
+
+def test_identity_panel_hides_the_seed_phrase_until_asked(qtbot: QtBot) -> None:
+    panel = IdentityPanel()
+    qtbot.addWidget(panel)
+    panel.set_identity("QK-0000", "Temp Name #0000", ())
+    assert not panel.show_seed_button.isEnabled() and not panel.register_button.isEnabled()
+    words = tuple(KNOWN.seed_phrase)
+    panel.set_identity(KNOWN.public.quickokey, KNOWN.public.display_name, words)
+    assert panel.seed_label.text() == "" and panel.seed_label.isHidden()
+    panel.show_seed_button.click()
+    assert panel.seed_label.text() == format_seed_phrase(words)
+    assert not panel.warning_label.isHidden() and "only backup" in panel.warning_label.text()
+    panel.show_seed_button.click()
+    assert panel.seed_label.text() == ""
+    assert format_seed_phrase(words).splitlines()[0].startswith(" 1. ")
+
+
+def test_identity_panel_reports_word_level_errors(qtbot: QtBot) -> None:
+    panel = IdentityPanel()
+    qtbot.addWidget(panel)
+    recovered: list[str] = []
+    panel.recover_requested.connect(recovered.append)
+    panel.recover_edit.setPlainText("abandon absurd")
+    assert panel.word_count_label.text() == "2 of 16 words"
+    panel.submit_recovery()
+    assert panel.recover_error.text() == "expected 16 words, got 2" and recovered == []
+    words = list(KNOWN.seed_phrase)
+    panel.recover_edit.setPlainText(" ".join([*words[:4], "abandxn", *words[5:]]))
+    panel.submit_recovery()
+    assert panel.recover_error.text().startswith("word 5 'abandxn' is not in the word list")
+    panel.recover_edit.setPlainText(" ".join(word.upper() for word in words))
+    panel.submit_recovery()
+    assert recovered == [" ".join(words)] and panel.recover_error.text() == ""
+
+
+# -- chat state
+
+
+def test_chat_titles_subtitles_and_encryption() -> None:
+    waiting = ChatState.from_info(m.SessionInfo("s1", "KBQW-E3TV", "creator", ()))
+    assert title(waiting) == "Waiting for someone to join"
+    assert subtitle(waiting) == "Invite code KBQW-E3TV" and not is_encrypted(waiting)
+    unauthenticated = m.PeerInfo("cd" * 16, "Calm Otter #0001", False, None, False)
+    state = ChatState.from_info(m.SessionInfo("s2", None, "joiner", (PEER,)))
+    assert title(state) == "Swift Falcon #7A3F" and is_encrypted(state)
+    assert subtitle(state) == "Not verified: compare safety numbers"
+    assert state.next_to_verify() == PEER
+    state.mark_verified(PEER.address)
+    state.set_peer(PEER)  # a later event without the mark keeps it
+    assert subtitle(state) == "Verified ✓"
+    state.set_peer(unauthenticated)
+    assert state.is_group and not is_encrypted(state)
+    assert subtitle(state) == "3 members · 1 verified"
+    assert title(state) == "Swift Falcon #7A3F, Calm Otter #0001"
+
+
+# -- bridge and window with a stand-in client
+
+
+class FakeClient:
+    """A stand-in for QuickoClient: records calls, answers from the test, reports events."""
+
+    def __init__(self) -> None:
+        self.events: list[m.ClientEvent] = []
+        self.calls: list[tuple[str, str]] = []
+        self.threads: set[str] = set()
+        self.closed = False
+
+    @property
+    def identity_info(self) -> m.QuickoKeyInfo:
+        public = KNOWN.public
+        return m.QuickoKeyInfo(public.quickokey, public.display_name, (), "00", "00")
+
+    def _record(self, name: str, detail: str = "") -> None:
+        self.calls.append((name, detail))
+        self.threads.add(threading.current_thread().name)
+
+    def connect(self, timeout: float = 10.0) -> None:
+        self._record("connect")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def poll_event(self) -> m.ClientEvent | None:
+        return self.events.pop(0) if self.events else None
+
+    def create_session(self) -> m.SessionInfo:
+        self._record("create")
+        return m.SessionInfo("5e" * 16, "KBQW-E3TV", "creator", ())
+
+    def join_session(self, code: str) -> m.SessionInfo:
+        self._record("join", code)
+        raise SessionError("wrong invite code (2 tries left)")
+
+    def send_message(self, session_id: str, text: str) -> ChatMessage:
+        self._record("send", text)
+        return message(text)
+
+    def mark_read(self, session_id: str, message_ids: Sequence[str]) -> None:
+        self._record("read", ",".join(message_ids))
+
+    def leave_session(self, session_id: str) -> None:
+        self._record("leave", session_id)
+
+    def destroy_session(self, session_id: str) -> None:
+        self._record("destroy", session_id)
+
+    def generate_quickokey(self) -> m.QuickoKeyInfo:
+        raise NotImplementedError
+
+    def recover_quickokey(self, seed_phrase: str) -> m.QuickoKeyInfo:
+        raise NotImplementedError
+
+    def register_key(self) -> None:
+        raise RuntimeError("secret internal detail")
+
+    def call(self, quickokey: str, timeout: float = 60) -> m.SessionInfo:
+        raise TimeoutError
+
+    def answer_call(self, call_id: str, accept: bool) -> m.SessionInfo | None:
+        return None
+
+    def mark_verified(self, session_id: str, address: str) -> None:
+        self._record("verified", address)
+
+
+@pytest.fixture
+def fake_window(qtbot: QtBot) -> MainWindow:
+    client = FakeClient()
+    window = MainWindow(ClientBridge(client))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def fake(window: MainWindow) -> FakeClient:
+    client = window.client
+    assert isinstance(client, FakeClient)
+    return client
+
+
+def test_calls_run_off_the_ui_thread_and_errors_come_back_safe(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    window = fake_window
+    window.create_session()
+    qtbot.waitUntil(lambda: window.session_panel.invite_code == "KBQW-E3TV", timeout=5000)
+    assert threading.current_thread().name not in fake(window).threads
+    window.join_session("KBQW-E3TV")
+    field = window.session_panel.join_field
+    qtbot.waitUntil(lambda: field.error.startswith("Could not join"), timeout=5000)
+    assert field.error == "Could not join: wrong invite code (2 tries left)"
+    window.register_key()
+    panel = window.identity_panel
+    qtbot.waitUntil(lambda: panel.status_label.text() != "", timeout=5000)
+    assert "secret" not in panel.status_label.text()
+    assert describe_exception(TimeoutError()) == "timed out"
+
+
+def test_events_drive_the_window(qtbot: QtBot, fake_window: MainWindow) -> None:
+    window = fake_window
+    client = fake(window)
+    sid = "5e" * 16
+    incoming = message("hello there", outgoing=False, status=DeliveryStatus.DELIVERED, number=7)
+    client.events += [
+        m.Reconnecting(attempt=2, delay_ms=100),
+        m.MessageReceived(sid, incoming),  # overtakes the session: held, then replayed
+        m.SessionReady(m.SessionInfo(sid, None, "callee", (PEER,))),
+        m.LatencyMeasured(latency_ms=3.0),
+    ]
+    qtbot.waitUntil(lambda: sid in window.views, timeout=5000)
+    assert window.status.latency_label.text() == "3 ms"
+    view = window.views[sid]
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
+    entry = window.sidebar.entry(sid)
+    assert entry is not None and entry.badge.text() == "1"
+    window.show_chat(sid)
+    qtbot.waitUntil(lambda: ("read", incoming.message_id.hex()) in client.calls, timeout=5000)
+    assert entry.badge.isHidden() and window.status.encrypted_shown
+    client.events += [
+        m.KeyChanged(sid, PEER.address, PEER.display_name),
+        m.PeerLeft(sid, PEER.address, PEER.display_name, "left"),
+    ]
+    qtbot.waitUntil(lambda: len(view.messages.system_lines) >= 3, timeout=5000)
+    assert any("different keys" in line for line in view.messages.system_lines)
+    assert view.messages.system_lines[-1] == "Swift Falcon #7A3F left."
+    client.events.append(m.SessionClosed(sid))
+    qtbot.waitUntil(lambda: sid not in window.views, timeout=5000)
+    assert window.sidebar.chat_ids() == []
+
+
+def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: MainWindow) -> None:
+    window = fake_window
+    client = fake(window)
+    sid = "5e" * 16
+    window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
+    window.show_chat(sid)
+    # The Ack's status may reach the UI before the send call's result does.
+    client.events.append(m.StatusChanged(sid, message("x").message_id.hex(), DeliveryStatus.SENT))
+    qtbot.waitUntil(lambda: bool(window.chats[sid].early_status), timeout=5000)
+    view = window.views[sid]
+    type_text(view.input.edit, "x")
+    press(view.input.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
+    assert view.messages.bubbles[0].status is DeliveryStatus.SENT
+    assert ("send", "x") in client.calls
+    window.leave_current()
+    qtbot.waitUntil(lambda: ("leave", sid) in client.calls, timeout=5000)
+    assert window.current_chat is None
+
+
+def test_run_app_starts_the_window_and_closes_the_client(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[MainWindow] = []
+
+    def exec_once() -> int:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        shown.extend(w for w in windows if w.isVisible())
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(exec_once))
+    # Nothing listens on port 9 of the loopback: the window starts and keeps "connecting".
+    assert qt_app.run_app("ws://127.0.0.1:9/ws") == 0
+    assert shown and shown[-1].windowTitle() == "Quicko2 — ws://127.0.0.1:9/ws"
+    shown[-1].close()

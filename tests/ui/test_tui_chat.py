@@ -1,0 +1,301 @@
+"""The terminal app, driven headless against a real relay and a second real client: sessions.
+
+Create a session and see its invite code, let another client join with it, exchange messages
+both ways with delivery ticks up to Read, join a session by code, verify a safety number.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+from tui_support import (
+    SIZE,
+    expect_event,
+    fast_client,
+    relay_on,
+    screenshot,
+    url_of,
+    wait_for,
+)
+
+from quicko.client import (
+    AsyncQuickoClient,
+    KeyChanged,
+    MessageReceived,
+    SessionFailed,
+    SessionReady,
+    StatusChanged,
+)
+from quicko.identity import parse_quickokey
+from quicko.messaging import DeliveryStatus
+from quicko.tui.app import QuickoApp
+from quicko.tui.screens import FormScreen, SafetyScreen
+from quicko.tui.state import Chat, SystemLine
+from quicko.tui.widgets import MessageRow, SystemRow
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
+
+@asynccontextmanager
+async def app_and_peer() -> AsyncIterator[tuple[QuickoApp, Pilot[Any], AsyncQuickoClient]]:
+    """The app on a fresh relay, connected, and a second client connected to the same relay."""
+    async with relay_on() as relay:
+        app = QuickoApp(fast_client(url_of(relay)))
+        peer = fast_client(url_of(relay))
+        await peer.connect()
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(
+                    pilot, lambda: app.presenter.connection.state == "connected", "connected"
+                )
+                yield app, pilot, peer
+        finally:
+            await peer.disconnect()
+
+
+async def type_text(pilot: Pilot[Any], text: str) -> None:
+    """Type ``text`` key by key into the focused widget."""
+    await pilot.press(*("space" if char == " " else char for char in text))
+
+
+def connected(app: QuickoApp) -> bool:
+    return app.presenter.connection.state == "connected"
+
+
+def active(app: QuickoApp) -> Chat:
+    chat = app.book.active_chat
+    assert chat is not None
+    return chat
+
+
+def rows(app: QuickoApp) -> list[MessageRow]:
+    return list(app.main_screen.chat_view.query(MessageRow))
+
+
+def system_lines(app: QuickoApp) -> list[str]:
+    return [row.line.text for row in app.main_screen.chat_view.query(SystemRow)]
+
+
+async def open_session_with_peer(
+    app: QuickoApp, pilot: Pilot[Any], peer: AsyncQuickoClient
+) -> tuple[Chat, str]:
+    """Create a session in the app (ctrl+n) and let ``peer`` join it with the code shown."""
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: app.book.active_chat is not None, "the new chat")
+    chat = active(app)
+    assert chat.invite_code is not None
+    info = await peer.join_session(chat.invite_code)
+    assert info.session_id == chat.session_id
+    await wait_for(pilot, lambda: chat.encrypted, "the peer authenticated in the app")
+    return chat, info.session_id
+
+
+async def test_create_session_shows_the_invite_code_and_a_peer_can_join() -> None:
+    async with app_and_peer() as (app, pilot, peer):
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.book.active_chat is not None, "the new chat")
+        chat = active(app)
+        banner = app.main_screen.query_one("#invite-banner", Static)
+        assert chat.invite_code is not None
+        assert chat.invite_code in str(banner.content)
+        assert banner.display and not banner.has_class("-hidden")
+        assert "end-to-end encrypted" not in app.main_screen.status_line.plain
+        assert "waiting for a peer" in app.main_screen.status_line.plain
+        await screenshot(pilot, "invite")
+
+        await peer.join_session(chat.invite_code)
+        await wait_for(pilot, lambda: chat.encrypted, "the peer authenticated in the app")
+        assert banner.has_class("-hidden")
+        assert "end-to-end encrypted" in app.main_screen.status_line.plain
+        peer_name = peer.identity_info.display_name
+        assert f"{peer_name} joined" in system_lines(app)
+        assert peer_name in chat.title
+
+
+async def test_messages_both_ways_reach_read() -> None:
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        assert app.focused is app.main_screen.chat_view.composer
+
+        await type_text(pilot, "hello [b]bob[/b]")
+        await pilot.press("enter")
+        received = await expect_event(peer, MessageReceived)
+        assert received.message.text == "hello [b]bob[/b]"
+        await wait_for(pilot, lambda: len(rows(app)) == 1, "the sent message on screen")
+        row = rows(app)[0]
+        assert row.message.outgoing and "[b]bob[/b]" in str(row.query_one(Static).content)
+        await wait_for(pilot, lambda: row.status >= DeliveryStatus.DELIVERED, "delivered tick")
+
+        await peer.mark_read(session_id, [received.message.message_id.hex()])
+        await wait_for(pilot, lambda: row.status == DeliveryStatus.READ, "read tick")
+        assert "✓✓ read" in str(row.query_one(Static).content)
+
+        sent = await peer.send_message(session_id, "hi, this is the peer")
+        await wait_for(pilot, lambda: len(rows(app)) == 2, "the received message on screen")
+        incoming = rows(app)[1]
+        assert not incoming.message.outgoing and incoming.message.text == "hi, this is the peer"
+        status = await expect_event(peer, StatusChanged)
+        while status.status != DeliveryStatus.READ:  # SENT, DELIVERED, then READ: app shows it
+            status = await expect_event(peer, StatusChanged)
+        assert status.message_id == sent.message_id.hex()
+        assert chat.unread == 0
+        await screenshot(pilot, "chat")
+
+
+async def test_join_by_code_validates_and_joins() -> None:
+    async with app_and_peer() as (app, pilot, peer):
+        created = await peer.create_session()
+        assert created.invite_code is not None
+        await pilot.press("ctrl+o")
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        await type_text(pilot, "KBQW-E3TUX")
+        assert "expected 8 characters, got 9" in form.problem
+        await pilot.press("enter")
+        assert form.is_current  # an invalid code is not submitted
+        form.query_one("#field", Input).value = ""
+        await type_text(pilot, "ab-cd")
+        assert "not an invite code" in form.problem
+        await screenshot(pilot, "join-error")
+
+        form.query_one("#field", Input).value = ""
+        await type_text(pilot, created.invite_code.lower())
+        assert form.problem == ""
+        await pilot.press("enter")
+        await expect_event(peer, SessionReady)
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
+        chat = active(app)
+        assert chat.session_id == created.session_id and chat.role == "joiner"
+        await wait_for(pilot, lambda: chat.encrypted, "the creator authenticated")
+        assert app.main_screen.chat_list.item_of(chat.session_id) is not None
+        assert peer.identity_info.display_name in chat.title
+
+
+async def test_verify_a_safety_number() -> None:
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        peer_address = next(iter(chat.peers))
+        expected = peer.safety_number(
+            session_id, parse_quickokey(app.client.identity_info.quickokey).hex()
+        )
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SafetyScreen)
+        await screenshot(pilot, "safety")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: chat.peers[peer_address].verified, "verified")
+        assert chat.peers[peer_address].safety_number == expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
+        assert chat.verified
+        assert any(isinstance(e, SystemLine) and "verified" in e.text for e in chat.entries)
+
+
+async def test_unread_counts_and_system_lines_for_leaves() -> None:
+    async with app_and_peer() as (app, pilot, peer):
+        first, first_id = await open_session_with_peer(app, pilot, peer)
+        second, second_id = await open_session_with_peer(app, pilot, peer)
+        assert app.book.active == second_id and len(app.book) == 2
+
+        await peer.send_message(first_id, "one")
+        await peer.send_message(first_id, "two")
+        chat_list = app.main_screen.chat_list
+        await wait_for(pilot, lambda: first.unread == 2, "two unread in the other chat")
+        item = chat_list.item_of(first_id)
+        assert item is not None
+        await wait_for(pilot, lambda: item.unread == 2, "the badge")
+        assert second.unread == 0 and app.book.total_unread == 2
+        await screenshot(pilot, "unread")
+
+        await pilot.press("tab")
+        assert app.focused is chat_list
+        chat_list.highlight(first_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.book.active == first_id, "the first chat shown")
+        await wait_for(pilot, lambda: item.unread == 0, "the badge cleared")
+        assert [row.message.text for row in rows(app)] == ["one", "two"]
+        reads = 0
+        while reads < 2:
+            if (await expect_event(peer, StatusChanged)).status == DeliveryStatus.READ:
+                reads += 1
+
+        await peer.leave_session(first_id)
+        name = peer.identity_info.display_name
+        await wait_for(pilot, lambda: not first.peers, "the peer gone")
+        assert any(line.startswith(f"{name} left") for line in system_lines(app))
+        assert "end-to-end encrypted" not in app.main_screen.status_line.plain
+
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: len(app.book) == 1, "the chat left")
+        await wait_for(pilot, lambda: app.book.active == second_id, "the other chat shown")
+        assert chat_list.item_of(first_id) is None
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: len(app.book) == 0, "no chat")
+        await wait_for(pilot, lambda: app.main_screen.chat_view.session_id is None, "welcome")
+
+
+async def test_key_changes_and_failures_show_as_warning_lines() -> None:
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        address = next(iter(chat.peers))
+        name = chat.peers[address].display_name
+        await app.handle_event(KeyChanged(session_id, address, name))
+        await app.handle_event(SessionFailed(session_id, "the relay dropped the session"))
+        await pilot.pause()
+        warnings = [
+            row.line.text
+            for row in app.main_screen.chat_view.query(SystemRow)
+            if row.has_class("-warning")
+        ]
+        assert any(name in line and "different keys" in line for line in warnings)
+        assert any("the relay dropped the session" in line for line in warnings)
+        assert chat.ended == "the relay dropped the session"
+        assert app.main_screen.chat_view.composer.disabled
+        await app.handle_event(SessionFailed("00" * 16, "not ours"))  # unknown: kept aside
+        assert len(app.book) == 1
+
+
+#: Files opened for writing while WATCHING is set (an audit hook cannot be removed).
+WRITES: list[str] = []
+WATCHING: list[bool] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if not WATCHING or event != "open":
+        return
+    path, mode, flags = args
+    writing = any(char in (mode or "") for char in "wax+") or bool(
+        flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    )
+    # The interpreter's own bytecode cache is not the app's doing.
+    if writing and not str(path).endswith(".pyc") and "__pycache__" not in str(path):
+        WRITES.append(str(path))
+
+
+async def test_a_whole_conversation_opens_no_file_for_writing() -> None:
+    if not WATCHING and not getattr(sys, "_quicko_tui_audit", False):
+        sys.addaudithook(_audit)
+        sys._quicko_tui_audit = True  # type: ignore[attr-defined]  # install the hook once
+    WRITES.clear()
+    WATCHING.append(True)
+    try:
+        async with app_and_peer() as (app, pilot, peer):
+            _chat, session_id = await open_session_with_peer(app, pilot, peer)
+            await type_text(pilot, "nothing on disk")
+            await pilot.press("enter")
+            received = await expect_event(peer, MessageReceived)
+            await peer.mark_read(session_id, [received.message.message_id.hex()])
+            await peer.send_message(session_id, "nor here")
+            await wait_for(pilot, lambda: len(rows(app)) == 2, "both messages")
+            await wait_for(pilot, lambda: rows(app)[0].status == DeliveryStatus.READ, "read")
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: len(app.book) == 0, "the chat left")
+    finally:
+        WATCHING.clear()
+    assert WRITES == []
