@@ -21,10 +21,9 @@ from client_helpers import (
     expect_event,
     recv_payload,
     relay_subprocess,
-    self_signed_certificate,
     stop_relay,
 )
-from relay_support import RelayProcess, spawn_relay
+from relay_support import RelayProcess, spawn_relay, write_self_signed
 from websockets.asyncio.server import ServerConnection
 
 from quicko.client.backoff import Jitter
@@ -251,7 +250,7 @@ async def test_a_second_connection_with_the_same_identity_replaces_the_first() -
 
 
 async def test_wss_with_a_self_signed_certificate(tmp_path: Path) -> None:
-    cert, key = self_signed_certificate(tmp_path)
+    cert, key = write_self_signed(tmp_path)
     trusted = ssl.create_default_context(cafile=str(cert))
     identity = new_identity()
     tls = ("--tls-cert", str(cert), "--tls-key", str(key))
