@@ -99,14 +99,6 @@ async def test_offline_queue_overflow_fails_the_oldest(start_relay: StartRelay) 
         assert stored[oldest] is DeliveryStatus.FAILED
 
 
-@pytest.mark.xfail(
-    reason=(
-        "session/: after the relay's PeerLeft(EXPIRED) the peer is dropped, so a member "
-        "returning after the buffer TTL is never re-trusted and Ack EXPIRED fails the "
-        "messages at once (see the client report)"
-    ),
-    strict=False,
-)
 async def test_client_away_past_buffer_ttl_gets_its_messages(start_relay: StartRelay) -> None:
     relay = await start_relay(buffer_ttl_s=1.0)
     a, b, created, joined = await chat_pair(relay_url(relay), settings=FAST)

@@ -43,6 +43,7 @@ from quicko.session.pake import (
 __all__ = [
     "MAX_HELD_FRAMES",
     "MAX_PENDING_ATTEMPTS",
+    "MAX_QUEUED_TEXTS",
     "MESSAGE_ID_SIZE",
     "PAKE_TIMEOUT_MS",
     "TRANSITIONS",
@@ -63,6 +64,10 @@ MAX_PENDING_ATTEMPTS: Final = 8
 
 MAX_HELD_FRAMES: Final = 2000
 """Frames kept for members the relay has not shown us yet, or before a channel exists."""
+
+MAX_QUEUED_TEXTS: Final = 500
+"""Texts queued per peer until our channel with it can send (written before the ratchet can
+send); one more makes the oldest queued text FAILED for that peer."""
 
 
 class Role(Enum):
@@ -111,7 +116,11 @@ class _Queued:
 
 @dataclass(slots=True, repr=False)
 class Peer:
-    """An authenticated member and our pairwise channel with it."""
+    """An authenticated member and our pairwise channel with it.
+
+    ``away`` is set while the relay reports it disconnected or expired (it keeps its keys and
+    channel), ``queue`` holds what waits for the channel to be able to send.
+    """
 
     identity: PublicIdentity
     display_name: str
@@ -121,6 +130,7 @@ class Peer:
     init_frame: KeyExchange | None = None
     sync_frame: Message | None = None
     heard: bool = False
+    away: bool = False
     queue: list[_Queued] = field(default_factory=list)
 
 
@@ -387,7 +397,7 @@ class SessionCore:
             return  # abandoned (expired, evicted or refused) before it could be sealed
         channel = peer.channel
         if channel is None or not channel.can_send:
-            peer.queue.append(_Queued(envelope, message_id, now_ms, tracked))
+            self._enqueue(peer, _Queued(envelope, message_id, now_ms, tracked))
             return
         body = channel.seal(envelope, message_id=message_id, timestamp=now_ms)
         address = peer.identity.address
@@ -399,6 +409,17 @@ class SessionCore:
         if sync:
             peer.sync_frame = frame
         self._emit(address, frame)
+
+    def _enqueue(self, peer: Peer, item: _Queued) -> None:
+        """Queue an envelope until the channel can send; too many texts fail the oldest one."""
+        # Never silent (DESIGN.md §5): the text dropped is reported FAILED for this peer. Other
+        # envelopes are few by nature (a creator's vouches: at most MAX_MEMBERS).
+        texts = [n for n, old in enumerate(peer.queue) if old.tracked]
+        if item.tracked and len(texts) >= MAX_QUEUED_TEXTS:
+            dropped = peer.queue.pop(texts[0])
+            address = peer.identity.address
+            self._update_status(dropped.message_id, address, DeliveryStatus.FAILED)
+        peer.queue.append(item)
 
     def _flush_queue(self, peer: Peer) -> None:
         while peer.queue and peer.channel is not None and peer.channel.can_send:
@@ -417,6 +438,31 @@ class SessionCore:
             if isinstance(old, Message):
                 self._update_status(old.message_id, address, DeliveryStatus.FAILED)
         self._held.append((recipient, frame))
+
+    def _owed_frames(self, address: bytes | None) -> list[tuple[bytes, KeyExchange | Message]]:
+        """What to send again to ``address`` (every peer for ``None``), the frames unchanged.
+
+        MEMBER_INIT to a peer without a channel, SYNC to a peer not heard from, the creator's
+        vouches, and every text frame not yet Delivered (docs/protocol.md §10).
+        """
+        frames: list[tuple[bytes, KeyExchange | Message]] = []
+        for who, peer in self._peers.items():
+            if address not in (None, who):
+                continue
+            if peer.init_frame is not None and peer.channel is None:
+                frames.append((who, peer.init_frame))
+            if peer.sync_frame is not None and not peer.heard:
+                frames.append((who, peer.sync_frame))
+        frames.extend(item for item in self._vouches if address in (None, item[0]))
+        undelivered = self._ledger.undelivered()
+        frames.extend((f.recipient, f) for f in undelivered if address in (None, f.recipient))
+        return [item for item in frames if item[0] in self._peers]
+
+    def _resend(self, address: bytes | None) -> None:
+        """Hold the owed frames that are not held already, ahead of the held ones."""
+        held = {frame for _, frame in self._held}
+        owed = [item for item in self._owed_frames(address) if item[1] not in held]
+        self._held = owed + self._held
 
     def _flush_held(self) -> None:
         held, self._held = self._held, []

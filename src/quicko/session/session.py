@@ -60,6 +60,9 @@ _FATAL_JOIN_ERRORS: Final = {
     ErrorCode.MALFORMED: "the relay refused the join",
 }
 
+_MEMBERSHIP_ERRORS: Final = frozenset({ErrorCode.NOT_A_MEMBER, ErrorCode.RECIPIENT_UNKNOWN})
+"""Relay refusals of a Message that leave it outstanding (retransmitted, FAILED at its TTL)."""
+
 
 class Session(HandshakeMixin):
     """One end-to-end encrypted conversation, seen from one participant (sans-I/O).
@@ -198,6 +201,17 @@ class Session(HandshakeMixin):
         """
         return safety_number(self._identity.public, self._peers[address].identity)
 
+    def is_away(self, address: bytes) -> bool:
+        """Whether an authenticated peer is away: the relay reported it disconnected or expired.
+
+        An away peer keeps its keys and our channel with it; what we send it waits (at the
+        relay or here) and goes again when the relay reports it back (:class:`PeerJoined`).
+
+        Raises:
+            KeyError: ``address`` is not an authenticated peer.
+        """
+        return self._peers[address].away
+
     def status(self, message_id: bytes) -> DeliveryStatus | None:
         """The delivery status of one of our messages (``None`` if unknown or forgotten)."""
         return self._ledger.status(message_id)
@@ -311,16 +325,7 @@ class Session(HandshakeMixin):
             return
         keep = self._invite.nameplate if self._invite and self._role == Role.CREATOR else ""
         self._out.append(Join(self._session_id, "" if self._retired else keep))
-        frames: list[tuple[bytes, KeyExchange | Message]] = []
-        for address, peer in self._peers.items():
-            if peer.init_frame is not None and peer.channel is None:
-                frames.append((address, peer.init_frame))
-            if peer.sync_frame is not None and not peer.heard:
-                frames.append((address, peer.sync_frame))
-        frames.extend(self._vouches)
-        frames.extend((frame.recipient, frame) for frame in self._ledger.undelivered())
-        held, self._held = self._held, []
-        self._held = [item for item in frames if item[0] in self._peers] + held
+        self._resend(None)
 
     def handle_timeout(self, now_ms: int) -> None:
         """Expire a joiner's unanswered PAKE, a creator's stale attempts, and undelivered messages.
@@ -397,6 +402,9 @@ class Session(HandshakeMixin):
             self._events.append(ev.SessionOpened(self._session_id))
         for member in joined.members:
             self._present[member.address] = member.display_name
+            peer = self._peers.get(member.address)
+            if peer is not None:
+                peer.away = not member.online
         self._flush_held()
         return True
 
@@ -404,35 +412,55 @@ class Session(HandshakeMixin):
         if joined.address == self._me:
             return False
         self._present[joined.address] = joined.display_name
-        verified = joined.address in self._peers
-        self._events.append(ev.PeerJoined(joined.address, joined.display_name, verified))
+        peer = self._peers.get(joined.address)
+        self._events.append(ev.PeerJoined(joined.address, joined.display_name, peer is not None))
+        if peer is not None:
+            # A known peer proved its id to the relay again: send again what it may have missed
+            # while away (what the relay held and expired, or never held), the same frames as
+            # after our own reconnect; duplicates are dropped by the recipient (§10).
+            peer.away = False
+            self._resend(joined.address)
         self._flush_held()
         return True
 
     def _on_peer_left(self, address: bytes, reason: int) -> bool:
         known = address in self._peers or address in self._present
-        if reason != LeaveReason.DISCONNECTED:
-            self._present.pop(address, None)
-            self._attempts.pop(address, None)
-            self._pending_inits.pop(address, None)
-            peer = self._peers.pop(address, None)
+        if reason == LeaveReason.LEFT:
+            self._forget_member(address)
+        else:
+            # DISCONNECTED, EXPIRED (or a reason we do not know): the peer is away, not gone.
+            # Its keys and our channel with it stay, so that it gets what we wrote when it is
+            # back (DESIGN.md §5); only its LEAVE envelope or PeerLeft(LEFT) drops it.
+            if reason != LeaveReason.DISCONNECTED:
+                # No longer a member at the relay: frames for it wait for its PeerJoined.
+                self._present.pop(address, None)
+                self._attempts.pop(address, None)
+            peer = self._peers.get(address)
             if peer is not None:
-                self._drop_peer(peer)
+                peer.away = True
         if known:
             self._events.append(ev.PeerLeft(address, reason))
         return known
+
+    def _forget_member(self, address: bytes) -> None:
+        """The relay says a member left for good: forget it and wipe our channel with it."""
+        self._present.pop(address, None)
+        self._attempts.pop(address, None)
+        self._pending_inits.pop(address, None)
+        peer = self._peers.pop(address, None)
+        if peer is not None:
+            self._drop_peer(peer)
 
     def _on_ack(self, ack: Ack) -> bool:
         if ack.sender != self._me:
             return False
         if ack.status in (AckStatus.ACCEPTED, AckStatus.BUFFERED):
-            status = DeliveryStatus.SENT
-        elif ack.status == AckStatus.EXPIRED:
-            status = DeliveryStatus.FAILED
-        else:
-            return False
-        self._update_status(ack.message_id, ack.recipient or None, status)
-        return True
+            self._update_status(ack.message_id, ack.recipient or None, DeliveryStatus.SENT)
+            return True
+        # EXPIRED: the relay dropped the copy it held, not our message. It stays outstanding,
+        # goes again when the recipient is back (its PeerJoined, or our reconnect), and fails
+        # only when the message TTL passes or the recipient leaves (docs/protocol.md §10).
+        return ack.status == AckStatus.EXPIRED
 
     def _on_error(self, error: Error) -> bool:
         if error.ref_type == MessageType.JOIN and error.code in _FATAL_JOIN_ERRORS:
@@ -441,6 +469,9 @@ class Session(HandshakeMixin):
             self._fail(_FATAL_JOIN_ERRORS[ErrorCode(error.code)])
             return True
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._ledger:
-            self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
+            # A membership race (a recipient, or we, expired at the relay as we sent) is no
+            # failure: like an Ack EXPIRED, the text goes again when the member is back (§10).
+            if error.code not in _MEMBERSHIP_ERRORS:
+                self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
             return True
         return False

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from quicko.crypto import X25519KeyPair
 from quicko.identity import Identity, InviteCode
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import (
@@ -35,6 +36,7 @@ from quicko.protocol import (
     encode_frame,
 )
 from quicko.session import MessageReceived, Session, SessionEvent, StatusChanged
+from quicko.session.bundle import call_context, make_bundle
 
 NOW = 1_700_000_000_000
 
@@ -189,11 +191,11 @@ class Pump:
         assert frame.sender == sender, "sender check"
         room = self._session_of(frame.session_id)
         ref = MessageType.MESSAGE if isinstance(frame, Message) else MessageType.KEY_EXCHANGE
+        ref_id = frame.message_id if isinstance(frame, Message) else frame.session_id
         if room is None or sender not in room.members:
-            self._error(sender, ErrorCode.NOT_A_MEMBER, ref, frame.session_id)
+            self._error(sender, ErrorCode.NOT_A_MEMBER, ref, ref_id)
             return
         if frame.recipient and frame.recipient not in room.members:
-            ref_id = frame.message_id if isinstance(frame, Message) else frame.session_id
             self._error(sender, ErrorCode.RECIPIENT_UNKNOWN, ref, ref_id)
             return
         targets = [frame.recipient] if frame.recipient else [m for m in room.members if m != sender]
@@ -216,6 +218,27 @@ class Pump:
                         self._deliver(
                             other, PeerLeft(session_id, address, int(LeaveReason.DISCONNECTED))
                         )
+
+    def expire(self, address: bytes) -> None:
+        """An away member stayed away past the buffer TTL: removed, its held frames dropped.
+
+        The other online members get PeerLeft(EXPIRED), and the senders of the held Messages
+        get Ack EXPIRED (docs/protocol.md §4.3-§4.4).
+        """
+        assert address not in self.online, "only an away member expires"
+        for session_id, room in self.sessions.items():
+            if address in room.members:
+                room.members.remove(address)
+                for other in room.members:
+                    if other in self.online:
+                        notice = PeerLeft(session_id, address, int(LeaveReason.EXPIRED))
+                        self._deliver(other, notice)
+        held, self.inbox[address] = self.inbox[address], []
+        for frame in held:
+            if isinstance(frame, Message) and frame.sender in self.online:
+                expired = Ack(frame.session_id, frame.sender, frame.recipient,
+                              frame.message_id, int(AckStatus.EXPIRED))  # fmt: skip
+                self._deliver(frame.sender, expired)
 
     def reconnect(self, address: bytes) -> None:
         self.online.add(address)
@@ -302,3 +325,23 @@ class Delay:
         self.active = False
         pump.inbox[self.recipient].extend(self.stash)
         self.stash = []
+
+
+def call_pair() -> tuple[Session, Session]:
+    """Two call sessions set up directly (no relay), ratchet initiator first.
+
+    The initiator's SYNC waits for a Joined that shows the responder; the callee's message TTL
+    is 10 ms.
+    """
+    first, second = identity("caller"), identity("callee")
+    rng_a, rng_b = SeededRng(b"ca"), SeededRng(b"cb")
+    context = call_context(b"c" * 16, first.address, second.address)
+    eph_a, eph_b = X25519KeyPair.generate(rng_a), X25519KeyPair.generate(rng_b)
+    bundle_a = make_bundle(first, eph_a, context)
+    bundle_b = make_bundle(second, eph_b, context)
+    sid = b"s" * 16
+    a = Session.from_call(first, rng_a, NOW, session_id=sid, own_ephemeral=eph_a,
+                          peer_bundle=bundle_b, context=context)  # fmt: skip
+    b = Session.from_call(second, rng_b, NOW, session_id=sid, own_ephemeral=eph_b,
+                          peer_bundle=bundle_a, context=context, message_ttl_ms=10)  # fmt: skip
+    return (a, b) if a.address < b.address else (b, a)

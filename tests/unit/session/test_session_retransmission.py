@@ -6,9 +6,18 @@ import struct
 
 import msgpack
 import pytest
-from session_pump import NOW, Pump, SeededRng, identity, messages, of_type, statuses, two_party
+from session_pump import (
+    NOW,
+    Pump,
+    SeededRng,
+    call_pair,
+    identity,
+    messages,
+    of_type,
+    statuses,
+    two_party,
+)
 
-from quicko.crypto import X25519KeyPair
 from quicko.identity import InviteCode
 from quicko.protocol import Joined, Member
 from quicko.session import (
@@ -20,7 +29,6 @@ from quicko.session import (
     pairwise,
 )
 from quicko.session import envelope as env
-from quicko.session.bundle import call_context, make_bundle
 from quicko.session.delivery import MAX_TRACKED_MESSAGES
 
 CODE = InviteCode("KBQW", "E3TV")
@@ -155,22 +163,6 @@ def test_a_held_frame_that_expires_is_never_sent() -> None:
     sent = messages(alice.data_to_send())
     assert sent  # what else was held (the SYNC Bob has not answered) goes out
     assert message_id not in {frame.message_id for frame in sent}
-
-
-def call_pair() -> tuple[Session, Session]:
-    """Two call sessions set up directly (no relay): the initiator has sent its SYNC."""
-    first, second = identity("caller"), identity("callee")
-    rng_a, rng_b = SeededRng(b"ca"), SeededRng(b"cb")
-    context = call_context(b"c" * 16, first.address, second.address)
-    eph_a, eph_b = X25519KeyPair.generate(rng_a), X25519KeyPair.generate(rng_b)
-    bundle_a = make_bundle(first, eph_a, context)
-    bundle_b = make_bundle(second, eph_b, context)
-    sid = b"s" * 16
-    a = Session.from_call(first, rng_a, NOW, session_id=sid, own_ephemeral=eph_a,
-                          peer_bundle=bundle_b, context=context)  # fmt: skip
-    b = Session.from_call(second, rng_b, NOW, session_id=sid, own_ephemeral=eph_b,
-                          peer_bundle=bundle_a, context=context, message_ttl_ms=10)  # fmt: skip
-    return (a, b) if a.address < b.address else (b, a)
 
 
 def test_a_queued_text_that_expires_is_never_sealed() -> None:
