@@ -51,7 +51,8 @@ class Goal:
         if self.at_most is not None and relay >= self.at_most:
             return False
         if self.min_ratio is not None:
-            return relay_over_bare is not None and relay_over_bare >= self.min_ratio
+            # Without a bare-forwarder run (``--server relay``) the ratio part is unknown.
+            return None if relay_over_bare is None else relay_over_bare >= self.min_ratio
         return True
 
 

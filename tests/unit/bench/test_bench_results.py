@@ -99,7 +99,7 @@ def test_report_is_one_json_object_with_machine_parameters_and_raw_runs() -> Non
         (Goal("t", at_least=100_000, min_ratio=0.75), 120_000.0, 0.8, True),
         (Goal("t", at_least=100_000, min_ratio=0.75), 120_000.0, 0.7, False),
         (Goal("t", at_least=100_000, min_ratio=0.75), 90_000.0, 0.9, False),
-        (Goal("t", at_least=100_000, min_ratio=0.75), 120_000.0, None, False),
+        (Goal("t", at_least=100_000, min_ratio=0.75), 120_000.0, None, None),
         (Goal("t", at_most=500), 499.9, None, True),
         (Goal("t", at_most=500), 500.0, None, False),
         (Goal("t", at_most=500), None, None, None),
