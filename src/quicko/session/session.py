@@ -401,6 +401,10 @@ class Session(HandshakeMixin):
             self._opened = True
             self._events.append(ev.SessionOpened(self._session_id))
         for member in joined.members:
+            if member.address not in self._present and member.address != self._me:
+                # Members who were there before us are announced like those who join later.
+                verified = member.address in self._peers
+                self._events.append(ev.PeerJoined(member.address, member.display_name, verified))
             self._present[member.address] = member.display_name
             peer = self._peers.get(member.address)
             if peer is not None:

@@ -304,3 +304,21 @@ def test_any_absences_deliver_every_text_once_with_monotonic_statuses(steps: lis
             assert [_RANK[status] for status in seen] == sorted(_RANK[s] for s in seen)
             assert session.status(message_id) is D
         assert session.dropped_frames == 0
+
+
+def test_members_already_there_are_announced_when_joining() -> None:
+    # The relay's Joined lists the members who were there before us: each is announced with a
+    # PeerJoined, like those who join later; our own address is never announced.
+    me, creator = identity("joiner"), identity("creator")
+    invite = InviteCode.generate(SeededRng(b"announce"))
+    session = Session.join(me, invite, SeededRng(b"joiner"), NOW)
+    session.data_to_send()
+    members = (
+        Member(creator.address, creator.display_name, True),
+        Member(me.address, me.display_name, True),
+    )
+    session.receive(Joined(bytes(16), invite.nameplate, members), NOW)
+    announced = of_type(session.events(), ev.PeerJoined)
+    assert [(e.address, e.display_name, e.verified) for e in announced] == [
+        (creator.address, creator.display_name, False)
+    ]
