@@ -1,9 +1,10 @@
 """The router's state and the helpers every handler uses (see :mod:`quicko.relay.router`).
 
-:class:`RouterCore` owns the stores and knows how to send a frame, reject a frame with an
-Error, close a connection, announce something to a session, and buffer a frame for an away
-member. The handlers (:mod:`quicko.relay.routing`, :mod:`quicko.relay.membership`,
-:mod:`quicko.relay.keys`) and the :class:`~quicko.relay.router.Router` build on it.
+:class:`RouterCore` holds the stores, typed as the interfaces of :mod:`quicko.relay.stores`
+only, and knows how to send a frame, reject a frame with an Error, close a connection,
+announce something to a session, and buffer a frame for an away member. The handlers
+(:mod:`quicko.relay.routing`, :mod:`quicko.relay.membership`, :mod:`quicko.relay.keys`) and
+the :class:`~quicko.relay.router.Router` build on it.
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ from quicko.crypto import RandomSource
 from quicko.protocol import LeaveReason, Payload, PeerLeft, encode_frame
 from quicko.protocol.types import ErrorCode
 from quicko.relay.actions import Action, Close, new_send
-from quicko.relay.buffer import OfflineBuffer, Receipt
-from quicko.relay.calls import PendingCalls
+from quicko.relay.buffer import Receipt
 from quicko.relay.config import RelayConfig
-from quicko.relay.connections import Connection, ConnectionTable, TokenBucket
-from quicko.relay.directory import Directory
+from quicko.relay.connections import Connection, TokenBucket
 from quicko.relay.frames import error_frame
 from quicko.relay.metrics import RelayMetrics
-from quicko.relay.sessions import Session, SessionStore
+from quicko.relay.sessions import Session
+from quicko.relay.stores import (
+    BufferStore,
+    CallStore,
+    ConnectionStore,
+    DirectoryStore,
+    MembershipStore,
+    RelayState,
+)
 
 __all__ = ["RouterCore"]
 
@@ -27,14 +34,23 @@ __all__ = ["RouterCore"]
 class RouterCore:
     """State of one relay node and the router's shared helpers."""
 
-    def __init__(self, config: RelayConfig, *, node_id: str, rng: RandomSource) -> None:
-        """Create an empty router.
+    def __init__(
+        self,
+        config: RelayConfig,
+        *,
+        node_id: str,
+        rng: RandomSource,
+        state: RelayState | None = None,
+    ) -> None:
+        """Create a router over *state*.
 
         Args:
             config: the limits to enforce.
             node_id: this node's id, sent in every Challenge and HelloAck (at most 64
                 printable characters).
             rng: the source of Challenge nonces.
+            state: the stores to keep state in; empty in-memory ones by default
+                (:meth:`RelayState.in_memory`).
 
         Raises:
             ValueError: *node_id* does not fit in a Challenge.
@@ -44,11 +60,13 @@ class RouterCore:
         self._config = config
         self._node_id = node_id
         self._rng = rng
-        self._conns = ConnectionTable()
-        self._sessions = SessionStore()
-        self._directory = Directory()
-        self._buffer = OfflineBuffer(config.buffer_per_recipient, config.buffer_total)
-        self._calls = PendingCalls()
+        if state is None:
+            state = RelayState.in_memory(config)
+        self._conns: ConnectionStore = state.connections
+        self._sessions: MembershipStore = state.sessions
+        self._directory: DirectoryStore = state.directory
+        self._buffer: BufferStore = state.buffer
+        self._calls: CallStore = state.calls
         self._bucket = TokenBucket(config.rate, config.burst, config.abuse_limit)
         self._metrics = RelayMetrics()
         self._buffer_ttl_ms = config.buffer_ttl_ms

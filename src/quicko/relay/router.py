@@ -7,24 +7,38 @@ gone (whatever the cause), and :meth:`Router.handle_timeout` at :meth:`Router.ne
 it executes the returned actions in order. The router never reads the clock or the OS random
 source, never blocks, and never raises on bytes from the network.
 
-State lives in small, separate stores, each with the only methods that change it:
+State lives in small, separate stores, each with the only methods that change it, which the
+router reaches only through the Protocols of :mod:`quicko.relay.stores` (bundled in a
+:class:`~quicko.relay.stores.RelayState`; in-memory classes by default):
 
-- :class:`~quicko.relay.connections.ConnectionTable`: this node's connections and the
-  addresses bound to them (the *presence* of an address);
-- :class:`~quicko.relay.sessions.SessionStore`: sessions, members, nameplates, away members;
-- :class:`~quicko.relay.directory.Directory`: the key directory;
-- :class:`~quicko.relay.buffer.OfflineBuffer`: frames held for away recipients;
-- :class:`~quicko.relay.calls.PendingCalls`: calls waiting for an answer.
+- :class:`~quicko.relay.stores.ConnectionStore` (in memory:
+  :class:`~quicko.relay.connections.ConnectionTable`): this node's connections, and the
+  :class:`~quicko.relay.stores.AddressRegistry` of which connection holds an address (the
+  *presence* of an address);
+- :class:`~quicko.relay.stores.MembershipStore` (:class:`~quicko.relay.sessions.SessionStore`):
+  sessions, members, nameplates, away members;
+- :class:`~quicko.relay.stores.DirectoryStore` (:class:`~quicko.relay.directory.Directory`):
+  the key directory;
+- :class:`~quicko.relay.stores.BufferStore` (:class:`~quicko.relay.buffer.OfflineBuffer`):
+  frames held for away recipients;
+- :class:`~quicko.relay.stores.CallStore` (:class:`~quicko.relay.calls.PendingCalls`): calls
+  waiting for an answer.
 
-Cluster mode plugs in beneath these interfaces, not in the routing decisions. Each node keeps
-the stores as a local mirror that it reads synchronously (so :meth:`Router.receive` stays a
-plain function); every mutating store method is also published to the shared backend (Redis
-keys with TTLs, no persistence), and changes published by other nodes are applied to the
-mirror by the I/O shell between calls. Presence becomes "which node holds this address": a
-frame for an address held by another node is not a local :class:`Send` but a publication on
-that node's channel, which that node's shell turns into a Send; replacement of an older
-connection on another node and the buffer hand-off after a Hello are driven the same way.
-The routing code itself stays unchanged.
+Cluster mode (DESIGN.md §7) plugs in beneath these interfaces, not in the routing decisions:
+the server builds ``Router(config, node_id=…, rng=…, state=cluster_state)`` and nothing here
+changes. Each Redis-backed store keeps a local mirror that it reads synchronously (so
+:meth:`Router.receive` stays a plain function and the MESSAGE hot path a dictionary lookup);
+each mutating method updates the mirror at once and writes through to Redis (keys with TTLs,
+no persistence), and publishes the change; the I/O shell applies the changes other nodes
+publish to the mirrors between two router calls. The connection table stays local: only its
+:class:`~quicko.relay.stores.AddressRegistry` half is shared, as "which node holds this
+address". For an address held by another node,
+:meth:`~quicko.relay.stores.AddressRegistry.bound` returns a stand-in connection whose id the
+shell reserves for that node: a :class:`Send` to it is published on that node's channel and
+becomes a local Send there, and a :class:`Close` to it (an older connection replaced by a
+Hello here) asks that node to close its connection. Buffered frames are taken atomically by
+whichever node receives the recipient's Hello. The contracts every implementation must keep
+(ordering, TTLs, caps) are stated in :mod:`quicko.relay.stores`.
 """
 
 from __future__ import annotations
@@ -79,6 +93,7 @@ from quicko.relay.keys import KeyHandlers
 from quicko.relay.membership import MembershipHandlers
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.routing import RoutingHandlers
+from quicko.relay.stores import RelayState
 
 __all__ = [
     "CLOSE_GOING_AWAY",
@@ -105,18 +120,28 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
     :meth:`open`, and forgets an id at :meth:`closed`.
     """
 
-    def __init__(self, config: RelayConfig, *, node_id: str, rng: RandomSource) -> None:
-        """Create a router with empty state.
+    def __init__(
+        self,
+        config: RelayConfig,
+        *,
+        node_id: str,
+        rng: RandomSource,
+        state: RelayState | None = None,
+    ) -> None:
+        """Create a router over *state* (empty in-memory stores by default).
 
         Args:
             config: the limits to enforce.
             node_id: this node's id for Challenges and HelloAcks (1-64 printable characters).
             rng: the source of Challenge nonces (``secrets.token_bytes`` in production).
+            state: the stores to keep state in (see :mod:`quicko.relay.stores`); a
+                cluster node passes its Redis-backed ones. The buffer caps are the
+                state's, so build it from the same *config*.
 
         Raises:
             ValueError: *node_id* does not fit in a Challenge.
         """
-        super().__init__(config, node_id=node_id, rng=rng)
+        super().__init__(config, node_id=node_id, rng=rng, state=state)
 
     # ------------------------------------------------------------------ connection lifecycle
 

@@ -6,7 +6,7 @@ buffered), and are removed when that time passes without a new Hello.
 
 This store knows nothing about connections; the router asks the connection table who is
 online. Every method that changes state is here, so that a shared implementation can publish
-the change (see :mod:`quicko.relay.router`).
+the change (see :mod:`quicko.relay.stores`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,356 @@
+"""The clustering seam: the interfaces of the router's state, and the bundle that injects them.
+
+The router (:mod:`quicko.relay.router`) reaches its state only through the five Protocols of
+this module, each listing exactly the members the router uses:
+
+- :class:`ConnectionStore`: this node's connections, including the :class:`AddressRegistry`
+  of which connection holds which address (the *presence* of an address);
+- :class:`MembershipStore`: sessions, their members and nameplates, away members;
+- :class:`DirectoryStore`: the key directory;
+- :class:`BufferStore`: frames held for away recipients;
+- :class:`CallStore`: calls waiting for their answer.
+
+:class:`RelayState` bundles one of each; :meth:`RelayState.in_memory` builds the single-node
+classes (:class:`~quicko.relay.connections.ConnectionTable`,
+:class:`~quicko.relay.sessions.SessionStore`, :class:`~quicko.relay.directory.Directory`,
+:class:`~quicko.relay.buffer.OfflineBuffer`, :class:`~quicko.relay.calls.PendingCalls`), and
+``Router(config, node_id=…, rng=…, state=…)`` takes any other implementation unchanged.
+
+The values the stores hand out (:class:`~quicko.relay.connections.Connection`,
+:class:`~quicko.relay.sessions.Session`, :class:`~quicko.relay.directory.DirectoryEntry`,
+:class:`~quicko.relay.buffer.BufferedFrame` and its :class:`~quicko.relay.buffer.Receipt`,
+:class:`~quicko.relay.calls.PendingCall`) are plain data, the same classes for every
+implementation. The router reads them and never changes them, with two exceptions stated
+where they occur: the fields of its own (local) connections, and ``Receipt.pending``.
+
+Every implementation must honour these rules, which the router's correctness rests on:
+
+- **Synchronous and local.** Every member returns at once, without I/O, blocking or awaiting,
+  and never reads the clock (times are arguments, in milliseconds). A cluster implementation
+  therefore answers reads from a local mirror, writes through to the shared backend (Redis
+  keys with TTLs, no persistence), and lets the I/O shell apply the changes other nodes
+  publish between two router calls.
+- **Read your writes.** Within one router call, a read sees every earlier write of that call.
+- **No refusals.** A mutating method never fails: the router checks every cap (sessions,
+  nameplates, members, directory entries, pending calls) against the counts below *before*
+  it mutates, and the store does what it is told. Counts a cluster mirror has not caught up
+  with may let a cap be overshot by the writes in flight; a store must not "fix" that by
+  ignoring a write. Only :meth:`BufferStore.push` may refuse, and it says so.
+- **Deadline order.** ``next_…deadline()`` returns the earliest deadline or ``None``;
+  ``pop_expired…(now_ms)`` removes and returns one item whose deadline is at or before
+  *now_ms*, earliest first, or ``None``. Deadlines passed to a store never decrease (every
+  item of a kind gets the same timeout and the clock goes forward), which lets the in-memory
+  classes keep them in arrival order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from quicko.relay.buffer import BufferedFrame, OfflineBuffer, Receipt
+from quicko.relay.calls import PendingCall, PendingCalls
+from quicko.relay.config import RelayConfig
+from quicko.relay.connections import Connection, ConnectionTable
+from quicko.relay.directory import Directory, DirectoryEntry
+from quicko.relay.sessions import Session, SessionStore
+
+__all__ = [
+    "AddressRegistry",
+    "BufferStore",
+    "CallStore",
+    "ConnectionStore",
+    "DirectoryStore",
+    "MembershipStore",
+    "RelayState",
+]
+
+
+class AddressRegistry(Protocol):
+    """Which connection holds an address: the part of :class:`ConnectionStore` a cluster shares.
+
+    At most one connection holds an address at a time, across the whole cluster. In a cluster,
+    :meth:`bound` answers for addresses held by other nodes with a stand-in
+    :class:`~quicko.relay.connections.Connection` whose ``conn`` id the I/O shell recognises
+    as "that node": a ``Send`` to it is published on that node's channel and a ``Close`` asks
+    that node to close its connection; the node's shell turns both into local actions.
+    """
+
+    @property
+    def bound_count(self) -> int:
+        """Connections *of this node* bound to an address (a per-node gauge)."""
+
+    def bound(self, address: bytes) -> Connection | None:
+        """The connection holding *address*, or ``None`` when the address is offline.
+
+        This is the hot path (one call per forwarded MESSAGE): a dictionary lookup, no more.
+        """
+
+    def bind(self, connection: Connection, address: bytes) -> None:
+        """*connection* proved *address*: it holds it from now on.
+
+        Sets ``connection.address``, clears ``connection.nonce`` and ends its handshake
+        timer. The router has already passed any older holder (on whatever node) to
+        :meth:`unbind`, so a cluster implementation publishes "this node holds *address*"
+        and may assume that no other holder is left.
+        """
+
+    def unbind(self, connection: Connection) -> bytes | None:
+        """*connection* is going: mark it closing, stop its timers, release its address.
+
+        The address is released only if *connection* still holds it (a newer holder keeps
+        it); ``connection.address`` becomes ``None`` either way.
+
+        Returns:
+            The address *connection* held, or ``None`` (not authenticated, or unbound
+            already: a second call is harmless).
+        """
+
+
+class ConnectionStore(AddressRegistry, Protocol):
+    """This node's connections: handshake and idle timers, and the :class:`AddressRegistry`.
+
+    A socket lives in one process, so everything here but the registry half is node-local by
+    nature: a cluster implementation keeps the in-memory
+    :class:`~quicko.relay.connections.ConnectionTable` for it and overrides only
+    :meth:`bound`, :meth:`bind` and :meth:`unbind`.
+    """
+
+    def __len__(self) -> int:
+        """Open connections of this node (handshaking, bound or closing)."""
+
+    def __contains__(self, conn: int) -> bool:
+        """Whether the connection id *conn* is open."""
+
+    def get(self, conn: int) -> Connection | None:
+        """The connection with id *conn*, until :meth:`remove`."""
+
+    def all(self) -> list[Connection]:
+        """Every open connection, as a copy (the router unbinds while it iterates)."""
+
+    def add(self, connection: Connection) -> None:
+        """Open *connection*: it awaits its Hello, and its idle timer starts."""
+
+    def touch(self, connection: Connection, now_ms: int) -> None:
+        """A frame arrived on *connection*: set ``last_ms`` and restart its idle timer."""
+
+    def remove(self, conn: int) -> Connection | None:
+        """Forget *conn* (the socket is gone; :meth:`unbind` came first if it was bound)."""
+
+    def next_handshake(self) -> Connection | None:
+        """The connection waiting longest for its Hello (earliest ``challenge_time``)."""
+
+    def least_active(self) -> Connection | None:
+        """The open, not closing connection whose last frame is the oldest (``last_ms``)."""
+
+
+class MembershipStore(Protocol):
+    """Sessions, their members and nameplates, and away members (docs/protocol.md §4.3).
+
+    A member is online while :meth:`AddressRegistry.bound` finds its address; this store
+    knows nothing of connections. :class:`~quicko.relay.sessions.Session` objects are
+    read-only outside the store, and the same session is the same object, from :meth:`get`
+    as from :meth:`by_nameplate`, until it is deleted (the router compares them with ``is``).
+    ``Session.members`` keeps joining order; renaming a member keeps its place.
+    """
+
+    def __len__(self) -> int:
+        """Sessions (checked against ``max_sessions`` before :meth:`create`)."""
+
+    @property
+    def nameplate_count(self) -> int:
+        """Claimed nameplates (checked against ``max_nameplates`` before :meth:`claim`)."""
+
+    def get(self, session_id: bytes) -> Session | None:
+        """The session *session_id*, if it exists."""
+
+    def by_nameplate(self, nameplate: str) -> Session | None:
+        """The session holding *nameplate*, if any."""
+
+    def sessions_of(self, address: bytes) -> list[Session]:
+        """Every session *address* is a member of, as a copy (the router changes them)."""
+
+    def session_count_of(self, address: bytes) -> int:
+        """How many sessions *address* is a member of (``max_sessions_per_address``)."""
+
+    def create(self, session_id: bytes) -> Session:
+        """Create and return the empty session *session_id*, which does not exist."""
+
+    def claim(self, session: Session, nameplate: str, owner: bytes) -> None:
+        """Give the free *nameplate* to *session*, owned by *owner*.
+
+        The router checks :meth:`by_nameplate` first. Two nodes can both see a nameplate
+        free; a cluster implementation settles that race in the backend (first writer wins)
+        and corrects the loser's mirror through pub/sub.
+        """
+
+    def release(self, session: Session) -> None:
+        """Free the session's nameplate and owner; later joins by it fail."""
+
+    def add_member(self, session: Session, address: bytes, display_name: str) -> None:
+        """Add *address* to *session*, or rename it if it is a member already."""
+
+    def remove_member(self, session: Session, address: bytes) -> bool:
+        """Remove the member *address*, which is one.
+
+        An address left in no session stops being away. A session left empty is deleted and
+        its nameplate freed.
+
+        Returns:
+            Whether the session was deleted.
+        """
+
+    def mark_away(self, address: bytes, deadline_ms: int) -> None:
+        """*address* went offline: it stays a member of its sessions until *deadline_ms*.
+
+        Ignored for an address in no session. Marking again moves the deadline.
+        """
+
+    def mark_back(self, address: bytes) -> bool:
+        """*address* proved its id again: stop its away deadline; return whether it had one."""
+
+    def next_away_deadline(self) -> int | None:
+        """When the first away member expires."""
+
+    def pop_expired_away(self, now_ms: int) -> bytes | None:
+        """Stop tracking one away address whose deadline has passed, and return it.
+
+        It stays a member: the router then removes it from each of its sessions.
+        """
+
+
+class DirectoryStore(Protocol):
+    """The key directory: signed entries by address, expiring once offline (§12-§14).
+
+    Entries are returned exactly as their owner signed them. An entry does not expire while
+    its owner is online; :meth:`mark_offline` starts its TTL and :meth:`mark_online` or
+    :meth:`put` cancels it (in Redis: ``PEXPIREAT`` and ``PERSIST``).
+    """
+
+    def __len__(self) -> int:
+        """Entries (checked against ``max_directory_entries`` before a new :meth:`put`)."""
+
+    def get(self, address: bytes) -> DirectoryEntry | None:
+        """The entry of *address*, if registered (and, once offline, not yet expired)."""
+
+    def put(self, entry: DirectoryEntry) -> None:
+        """Register or replace the entry of an online address (no expiry)."""
+
+    def remove(self, address: bytes) -> None:
+        """Remove the entry of *address*, if any."""
+
+    def mark_online(self, address: bytes) -> None:
+        """*address* is held by a connection again: its entry, if any, no longer expires."""
+
+    def mark_offline(self, address: bytes, expires_ms: int) -> None:
+        """*address* went offline: its entry, if any, expires at *expires_ms*."""
+
+    def next_deadline(self) -> int | None:
+        """When the first offline entry expires."""
+
+    def expire(self, now_ms: int) -> int:
+        """Remove every offline entry whose time is at or before *now_ms*; return how many."""
+
+
+class BufferStore(Protocol):
+    """Frames held for away recipients, bounded and with a TTL (docs/protocol.md §4.4).
+
+    The caps are ``buffer_per_recipient`` frames for one recipient and ``buffer_total`` in
+    all (:class:`~quicko.relay.config.RelayConfig`); in a cluster the total is the
+    cluster's. Frames are the original bytes, never read or changed.
+    """
+
+    def __len__(self) -> int:
+        """Frames held, for all recipients together."""
+
+    def push(self, recipient: bytes, data: bytes, expires_ms: int, receipt: Receipt | None) -> bool:
+        """Append *data* to the end of *recipient*'s queue, until *expires_ms*.
+
+        Args:
+            recipient: the away address.
+            data: the frame, as received.
+            expires_ms: when it expires (``now_ms`` plus the buffer TTL).
+            receipt: for a MESSAGE, what to tell its sender if it expires; the copies of one
+                MESSAGE for several recipients share one :class:`Receipt`.
+
+        Returns:
+            ``False``, holding nothing, when either cap is reached: older frames are never
+            evicted, and the router answers BUFFER_FULL to the sender.
+        """
+
+    def take(self, recipient: bytes) -> list[bytes]:
+        """Remove and return every frame held for *recipient*, in the order pushed.
+
+        The router sends them right after the recipient's HelloAck. A cluster implementation
+        takes them atomically, so that no frame goes to two connections or stays behind.
+        """
+
+    def next_deadline(self) -> int | None:
+        """When the first held frame expires."""
+
+    def pop_expired(self, now_ms: int) -> BufferedFrame | None:
+        """Remove and return one frame whose TTL has passed, earliest first.
+
+        The router tells the sender EXPIRED when ``frame.receipt.pending`` is true, then sets
+        it false: the sender hears once per MESSAGE, however many copies expire. An
+        implementation that does not share one :class:`Receipt` object between the copies
+        must return ``pending`` true for exactly one expired copy of each MESSAGE.
+        """
+
+
+class CallStore(Protocol):
+    """Calls forwarded to their callee and not answered yet (docs/protocol.md §15-§16)."""
+
+    def __len__(self) -> int:
+        """Pending calls (checked against ``max_pending_calls`` before :meth:`add`)."""
+
+    def __contains__(self, call_id: bytes) -> bool:
+        """Whether *call_id* is pending."""
+
+    def count_for(self, caller: bytes) -> int:
+        """Pending calls of *caller* (``max_pending_calls_per_caller``)."""
+
+    def get(self, call_id: bytes) -> PendingCall | None:
+        """The pending call *call_id*, if any."""
+
+    def add(self, call: PendingCall) -> None:
+        """Record *call*, whose id is not pending, until ``call.deadline_ms``."""
+
+    def remove(self, call: PendingCall) -> None:
+        """Forget the pending *call* (it was answered)."""
+
+    def next_deadline(self) -> int | None:
+        """When the first pending call times out."""
+
+    def pop_expired(self, now_ms: int) -> PendingCall | None:
+        """Remove and return one call whose deadline has passed (the caller hears TIMEOUT)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayState:
+    """One instance of each store: everything a :class:`~quicko.relay.router.Router` keeps.
+
+    Attributes:
+        connections: this node's connections and the address registry.
+        sessions: session membership.
+        directory: the key directory.
+        buffer: the offline buffer.
+        calls: the pending calls.
+    """
+
+    connections: ConnectionStore
+    sessions: MembershipStore
+    directory: DirectoryStore
+    buffer: BufferStore
+    calls: CallStore
+
+    @classmethod
+    def in_memory(cls, config: RelayConfig) -> RelayState:
+        """The single-node state: empty in-memory stores, with the buffer caps of *config*."""
+        return cls(
+            connections=ConnectionTable(),
+            sessions=SessionStore(),
+            directory=Directory(),
+            buffer=OfflineBuffer(config.buffer_per_recipient, config.buffer_total),
+            calls=PendingCalls(),
+        )
