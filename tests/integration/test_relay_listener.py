@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import ssl
@@ -25,7 +26,7 @@ from quicko.protocol import (
     Ping,
     Pong,
 )
-from quicko.relay.server import RelayServer
+from quicko.relay.server import TCP_SLACK, RelayServer
 from quicko.relay.settings import make_ssl_context
 
 pytestmark = pytest.mark.integration
@@ -89,6 +90,29 @@ async def test_per_address_cap_refuses_with_429(start_relay: StartRelay) -> None
         await RelayClient.connect(relay_url(relay))
     assert refused.value.response.status_code == 429
     assert relay.io.refused_per_ip == 1
+
+
+async def test_silent_tcp_connections_are_capped_per_address(start_relay: StartRelay) -> None:
+    # Sockets that never send an upgrade cost a file descriptor each until the handshake
+    # timeout: past the per-address cap (plus TCP_SLACK) the relay drops them on accept.
+    relay = await start_relay(max_connections_per_ip=1)
+    allowed = 1 + TCP_SLACK
+    silent = [await asyncio.open_connection("127.0.0.1", relay.port) for _ in range(allowed + 3)]
+    # A dropped socket reads end-of-file at once; a counted one stays open.
+    dropped = 0
+    for reader, _ in silent[allowed:]:
+        assert await asyncio.wait_for(reader.read(1), timeout=10) == b""
+        dropped += 1
+    assert dropped == 3
+    assert (relay.io.refused_tcp, relay.io.tcp_open) == (3, allowed)
+    for _, writer in silent:
+        writer.close()
+    async with asyncio.timeout(10):
+        while relay.io.tcp_open:  # connection_lost runs on the relay's loop, which is ours
+            await asyncio.sleep(0)
+    assert (await RelayClient.connect(relay_url(relay))).hello_ack is not None
+    metrics = (await http_get(relay.port, "/metrics"))[2].decode()
+    assert "quicko_relay_refused_tcp_total 3.0" in metrics
 
 
 async def test_connect_rate_refuses_with_429(start_relay: StartRelay) -> None:

@@ -68,6 +68,9 @@ class IOStats:
             ``send_queue_bytes``.
         oversized: messages refused for exceeding the frame size limit (close 1009).
         http_requests: ``/health`` and ``/metrics`` requests served.
+        tcp_open: TCP connections open now, upgraded or not (gauge).
+        refused_tcp: TCP connections dropped on accept because their source, or the relay,
+            already had as many open sockets as it may (before any HTTP was read).
         internal_errors: frames whose handling raised unexpectedly (the connection was closed).
     """
 
@@ -80,7 +83,9 @@ class IOStats:
         "refused_full",
         "refused_per_ip",
         "refused_rate",
+        "refused_tcp",
         "slow_disconnects",
+        "tcp_open",
     )
 
     def __init__(self) -> None:
@@ -93,6 +98,8 @@ class IOStats:
         self.oversized = 0
         self.http_requests = 0
         self.internal_errors = 0
+        self.tcp_open = 0
+        self.refused_tcp = 0
 
 
 def health_body(
@@ -183,12 +190,16 @@ class _RelayCollector(Collector):
         refused.add_metric(["per_ip"], io.refused_per_ip)
         refused.add_metric(["rate"], io.refused_rate)
         yield refused
+        yield GaugeMetricFamily(
+            PREFIX + "tcp_open", "Open TCP connections, upgraded or not.", value=io.tcp_open
+        )
         for name, doc in (
             ("accepted", "WebSocket upgrades accepted."),
             ("slow_disconnects", "Connections closed for reading too slowly."),
             ("oversized", "Messages refused for exceeding the size limit."),
             ("http_requests", "Requests to /health and /metrics."),
             ("internal_errors", "Frames whose handling failed unexpectedly."),
+            ("refused_tcp", "TCP connections dropped on accept: too many sockets open."),
         ):
             yield CounterMetricFamily(PREFIX + name, doc, value=getattr(io, name))
 
