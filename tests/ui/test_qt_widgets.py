@@ -439,3 +439,14 @@ def test_run_app_starts_the_window_and_closes_the_client(
     assert qt_app.run_app("ws://127.0.0.1:9/ws") == 0
     assert shown and shown[-1].windowTitle() == "Quicko2 — ws://127.0.0.1:9/ws"
     shown[-1].close()
+
+
+def test_an_older_snapshot_never_downgrades_an_authenticated_peer() -> None:
+    # Regression: a join's result (peer authenticated) can be applied before the PeerJoined
+    # event queued during the join (same peer, not yet authenticated); the chat must stay
+    # end-to-end encrypted.
+    state = ChatState.from_info(m.SessionInfo("s3", None, "joiner", (PEER,)))
+    stale = m.PeerInfo(PEER.address, PEER.display_name, False, None, False)
+    state.set_peer(stale)
+    assert is_encrypted(state)
+    assert state.peers[PEER.address].safety_number == PEER.safety_number

@@ -129,3 +129,13 @@ def test_seed_phrase_check_reports_progress_then_word_errors() -> None:
     assert "word 2 'qqqqq' is not in the word list" in problem
     assert check_seed_phrase("abandon qqqqq") == "2 of 16 words"  # still typing word 2
     assert "expected 16 words, got 17" in (check_seed_phrase("abandon " * 17) or "")
+
+
+def test_an_older_snapshot_never_downgrades_an_authenticated_peer() -> None:
+    # Regression: the join's result can be applied before an event queued during the join.
+    chat = ChatBook().open(SESSION, "joiner", None)
+    chat.add_peer(Peer("01" * 16, "Swift Falcon #7A3F", authenticated=True, safety_number="1"))
+    chat.mark_verified("01" * 16)
+    assert not chat.add_peer(Peer("01" * 16, "Swift Falcon #7A3F"))
+    assert (chat.encrypted, chat.verified) == (True, True)
+    assert chat.peers["01" * 16].safety_number == "1"

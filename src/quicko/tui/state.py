@@ -128,10 +128,19 @@ class Chat:
         return self.encrypted and all(peer.verified for peer in self.peers.values())
 
     def add_peer(self, peer: Peer) -> bool:
-        """Add or update a peer; return whether it is new."""
-        new = peer.address not in self.peers
+        """Add or update a peer; return whether it is new.
+
+        An event may carry an older snapshot than the one already shown (a join's result
+        arrives before the events queued during the join): once authenticated or verified, a
+        peer stays so until it leaves, since its address commits to its keys.
+        """
+        known = self.peers.get(peer.address)
+        if known is not None and known.authenticated and not peer.authenticated:
+            peer = replace(peer, authenticated=True, safety_number=known.safety_number)
+        if known is not None and known.verified and not peer.verified:
+            peer = replace(peer, verified=True)
         self.peers[peer.address] = peer
-        return new
+        return known is None
 
     def remove_peer(self, address: str) -> Peer | None:
         """Remove a peer; return it, or ``None`` if it was not a member."""

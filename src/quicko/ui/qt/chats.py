@@ -53,8 +53,15 @@ class ChatState:
             self.peers[peer.address] = peer
 
     def set_peer(self, peer: PeerInfo) -> None:
-        """Add or replace a member (a verified mark is never lost by a later event)."""
+        """Add or update a member; what is known of it is never lost by a later event.
+
+        Events can carry an older snapshot than the one already shown (a join's result arrives
+        before the events queued during the join): an address commits to its keys, so once
+        authenticated (or verified) a member stays so until it leaves.
+        """
         known = self.peers.get(peer.address)
+        if known is not None and known.authenticated and not peer.authenticated:
+            peer = dataclasses.replace(peer, authenticated=True, safety_number=known.safety_number)
         if known is not None and known.verified and not peer.verified:
             peer = dataclasses.replace(peer, verified=True)
         self.peers[peer.address] = peer
