@@ -26,7 +26,8 @@ from quicko.protocol import (
     Ping,
     Pong,
 )
-from quicko.relay.server import TCP_SLACK, RelayServer
+from quicko.relay.admission import TCP_SLACK
+from quicko.relay.server import RelayServer
 from quicko.relay.settings import make_ssl_context
 
 pytestmark = pytest.mark.integration

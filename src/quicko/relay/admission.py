@@ -1,4 +1,4 @@
-"""Admission at the WebSocket upgrade: total connections, and per source address (relay-spec §18).
+"""Admission: TCP sockets on accept, and WebSocket upgrades, in all and per source address.
 
 Pure bookkeeping (time is an argument, in seconds of any monotonic clock): the listener asks
 :meth:`Admission.admit` before it accepts an upgrade, and reports :meth:`Admission.opened` and
@@ -16,10 +16,12 @@ import enum
 import ipaddress
 from typing import Final
 
-__all__ = ["Admission", "Verdict", "source_key"]
+__all__ = ["TCP_SLACK", "Admission", "Verdict", "source_key"]
 
 _IPV6_PREFIX: Final = 64
 _PRUNE_EVERY_S: Final = 1.0
+TCP_SLACK: Final = 16
+"""TCP sockets allowed above the WebSocket limits (per source and in all) before accept drops."""
 
 
 class Verdict(enum.Enum):
@@ -73,6 +75,9 @@ class Admission:
         self.connect_rate = connect_rate
         self.burst = max(1.0, connect_rate)
         self.open = 0
+        #: TCP sockets open now, upgraded or not, in all and per source.
+        self.tcp_open = 0
+        self._tcp: dict[str, int] = {}
         self._sources: dict[str, _Source] = {}
         self._pruned_at = float("-inf")
 
@@ -110,6 +115,33 @@ class Admission:
         entry = self._sources.get(source)
         if entry is not None and entry.open > 0:
             entry.open -= 1
+
+    def tcp_opened(self, source: str) -> bool:
+        """A TCP socket from ``source`` was accepted: count it, or say it must be dropped.
+
+        The limits above apply at the upgrade, after the HTTP request is read; until then a
+        socket costs a file descriptor for up to the handshake timeout. So sockets, upgraded or
+        not, are capped too, :data:`TCP_SLACK` above the WebSocket limits (room for /health,
+        /metrics and upgrades about to be refused with a proper HTTP answer).
+        """
+        open_here = self._tcp.get(source, 0)
+        if (
+            open_here >= self.max_per_source + TCP_SLACK
+            or self.tcp_open >= self.max_connections + TCP_SLACK
+        ):
+            return False
+        self._tcp[source] = open_here + 1
+        self.tcp_open += 1
+        return True
+
+    def tcp_closed(self, source: str) -> None:
+        """A TCP socket from ``source`` that :meth:`tcp_opened` counted is gone."""
+        self.tcp_open = max(0, self.tcp_open - 1)
+        left = self._tcp.get(source, 1) - 1
+        if left > 0:
+            self._tcp[source] = left
+        else:
+            self._tcp.pop(source, None)
 
     def sources(self) -> int:
         """Sources tracked now (for tests and metrics)."""

@@ -55,16 +55,13 @@ from quicko.relay.logs import log_event
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.router import Router
 
-__all__ = ["CLOSE_GRACE_S", "TCP_SLACK", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
+__all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
 
 TICK_S: Final = 0.1
 """Longest time between two checks of the router's next deadline, in seconds."""
 
 CLOSE_GRACE_S: Final = 2.0
 """How long a closed connection may take to answer the close frame before it is dropped."""
-
-TCP_SLACK: Final = 16
-"""TCP sockets allowed above the WebSocket limits (per source and in all) before accept drops."""
 
 SHUTDOWN_GRACE_S: Final = 5.0
 """How long a graceful shutdown waits for clients to go before dropping them."""
@@ -210,7 +207,7 @@ class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs f
     picows calls the upgrade handler with the HTTP request only; the per-address limits need
     the source address, which only the transport knows, so it is handed over here. It also
     counts every TCP socket, upgraded or not, so that a flood of connections that never send
-    an upgrade cannot use up the relay's file descriptors (:meth:`RelayServer._tcp_opened`).
+    an upgrade cannot use up the relay's file descriptors (:meth:`Admission.tcp_opened`).
     """
 
     __slots__ = ("_accept", "_source")
@@ -222,17 +219,22 @@ class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs f
         peer = transport.get_extra_info("peername")
         self._accept.peer = peer[0] if isinstance(peer, tuple) else ""
         source = source_key(self._accept.peer)
-        if not self._accept.server._tcp_opened(source):
+        server = self._accept.server
+        if not server.admission.tcp_opened(source):
+            server.io.refused_tcp += 1
             self._source = None
             transport.abort()  # type: ignore[attr-defined]  # a TCP transport
             return
+        server.io.tcp_open = server.admission.tcp_open
         self._source = source
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._source is None:
             return  # dropped on accept: picows never saw it
-        self._accept.server._tcp_closed(self._source)
+        server = self._accept.server
+        server.admission.tcp_closed(self._source)
+        server.io.tcp_open = server.admission.tcp_open
         super().connection_lost(exc)
 
 
@@ -268,7 +270,6 @@ class RelayServer:
         self._max_message = HEADER_SIZE + config.max_payload
         self._slow: list[_Connection] = []
         self._dirty: list[_Connection] = []
-        self._tcp_sources: dict[str, int] = {}
         self._server: asyncio.Server | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -387,35 +388,6 @@ class RelayServer:
             self.io.http_requests += 1
             return _response(self._exporter.render(), METRICS_CONTENT_TYPE)
         return _refusal(404, b"not found: the WebSocket is at /ws\n")
-
-    # ------------------------------------------------------------------ TCP sockets
-
-    def _tcp_opened(self, source: str) -> bool:
-        """A TCP connection from ``source`` was accepted: count it, or say it must go.
-
-        The WebSocket limits apply at the upgrade, after the HTTP request is read; before that
-        a socket costs a file descriptor for up to the handshake timeout. So sockets are capped
-        here too, with a little room above the WebSocket limits for /health, /metrics and
-        upgrades that are about to be refused with a proper HTTP answer.
-        """
-        open_here = self._tcp_sources.get(source, 0)
-        if (
-            open_here >= self.config.max_connections_per_ip + TCP_SLACK
-            or self.io.tcp_open >= self.config.max_connections + TCP_SLACK
-        ):
-            self.io.refused_tcp += 1
-            return False
-        self._tcp_sources[source] = open_here + 1
-        self.io.tcp_open += 1
-        return True
-
-    def _tcp_closed(self, source: str) -> None:
-        self.io.tcp_open -= 1
-        left = self._tcp_sources.get(source, 1) - 1
-        if left > 0:
-            self._tcp_sources[source] = left
-        else:
-            self._tcp_sources.pop(source, None)
 
     # ------------------------------------------------------------------ connection events
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quicko.relay.admission import Admission, Verdict, source_key
+from quicko.relay.admission import TCP_SLACK, Admission, Verdict, source_key
 
 
 def test_source_keys_group_ipv6_by_64_and_unmap_ipv4() -> None:
@@ -56,3 +56,24 @@ def test_prune_forgets_idle_sources_only() -> None:
     assert admission.sources() == 1
     admission.prune(7.0)
     assert admission.sources() == 0
+
+
+def test_tcp_sockets_are_capped_per_source_and_in_all() -> None:
+    admission = Admission(max_connections=3, max_per_source=1, connect_rate=10.0)
+    per_source = 1 + TCP_SLACK
+    assert all(admission.tcp_opened("a") for _ in range(per_source))
+    assert not admission.tcp_opened("a")  # the source is at its cap
+    assert admission.tcp_opened("b")  # another source is not
+    admission.tcp_closed("a")
+    assert admission.tcp_opened("a")
+    for n in range(3 + TCP_SLACK - admission.tcp_open):
+        assert admission.tcp_opened(f"c{n}")
+    assert not admission.tcp_opened("d")  # the relay is at its cap in all
+    assert admission.tcp_open == 3 + TCP_SLACK
+    for n in range(3 + TCP_SLACK - per_source - 1):
+        admission.tcp_closed(f"c{n}")
+    admission.tcp_closed("b")
+    for _ in range(per_source):
+        admission.tcp_closed("a")
+    admission.tcp_closed("a")  # more closes than opens never go below zero
+    assert admission.tcp_open == 0
