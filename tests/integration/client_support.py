@@ -43,6 +43,10 @@ FAST = ConnectionSettings(
     close_timeout=1.0,
     open_timeout=2.0,
     handshake_timeout=2.0,
+    # No client-side pacing here: these tests send little, or lift the relay's rate limit;
+    # pacing against the default limit has its own test (test_client_burst.py).
+    send_rate=100_000.0,
+    send_burst=100_000,
 )
 
 

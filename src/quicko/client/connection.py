@@ -67,6 +67,7 @@ from quicko.client.link import (
     receive,
     screen,
 )
+from quicko.client.pacing import DEFAULT_SEND_BURST, DEFAULT_SEND_RATE, Pacer
 from quicko.crypto import RandomSource
 from quicko.errors import ConnectionClosedError
 from quicko.identity import Identity
@@ -122,6 +123,9 @@ class ConnectionSettings:
         reconnect_on_replaced: whether to reconnect after another connection with the same
             identity replaced this one (off: the two would keep replacing each other).
         proxy: an HTTP or SOCKS proxy URL, or ``None`` for a direct connection.
+        send_rate: frames per second :meth:`Connection.send` lets through at most (25, below
+            the relay's default limit of 30); more wait (:mod:`quicko.client.pacing`).
+        send_burst: frames that may go at once after a quiet spell (50, below the relay's 60).
     """
 
     ping_interval: float = DEFAULT_PING_INTERVAL_S
@@ -136,6 +140,8 @@ class ConnectionSettings:
     close_timeout: float = 2.0
     reconnect_on_replaced: bool = False
     proxy: str | None = None
+    send_rate: float = DEFAULT_SEND_RATE
+    send_burst: int = DEFAULT_SEND_BURST
 
 
 class Connection:
@@ -179,6 +185,7 @@ class Connection:
             ssl_context = ssl.create_default_context()  # the system's trusted CAs
         self._ssl = ssl_context
         self._settings = settings = settings or ConnectionSettings()
+        self._pacer = Pacer(settings.send_rate, settings.send_burst, clock())
         self._backoff = Backoff(
             rng,
             initial=settings.backoff_initial,
@@ -277,6 +284,9 @@ class Connection:
         """
         if len(frame) > MAX_MESSAGE_BYTES:
             raise ValueError(f"frame of {len(frame)} bytes is over {MAX_MESSAGE_BYTES}")
+        # Stay under the relay's rate limit: a frame over it would be dropped (pacing.py).
+        while (wait := self._pacer.delay(self._clock())) > 0:
+            await asyncio.sleep(wait)
         ws = self._ws
         if ws is None or not self.is_connected:
             raise ConnectionClosedError("not connected")
