@@ -34,3 +34,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[$extras]" >&2
     echo "$want" > "$stamp"
 fi
+
+# Compile our bytecode now, so that running Quicko2 never writes a .pyc file (docs/security.md:
+# nothing is written to disk at run time). Only changed files are compiled; it takes a moment.
+"$venv/bin/python" -m compileall -q "$root/src" >/dev/null
