@@ -4,9 +4,10 @@
   (:func:`advance`; duplicates and steps backwards are ignored).
 - :mod:`quicko.messaging.message`: :class:`ChatMessage`, immutable, whose ``repr()`` never shows
   the text; :func:`new_message_id`.
-- :mod:`quicko.messaging.queue`: :class:`OutboundQueue` (offline ring buffer, 500) and
-  :class:`UnackedTracker` (sent but not delivered, for retransmission, with a TTL). Neither
-  drops a message without returning it, so the caller reports it FAILED.
+- :mod:`quicko.messaging.queue`: :class:`OutboundQueue` (offline ring buffer, 500),
+  :class:`ExpiringRing` (bounded in count and age; under the message store too) and
+  :class:`UnackedTracker` (sent but not delivered, for retransmission, with a TTL). None drops
+  a message without returning it, so the caller reports it FAILED.
 
 Nothing here does I/O or reads the clock: time is a ``now_ms`` argument, randomness ``rng``.
 """
@@ -18,6 +19,7 @@ from quicko.messaging.queue import (
     DEFAULT_OUTBOUND_CAPACITY,
     DEFAULT_UNACKED_CAPACITY,
     DEFAULT_UNACKED_TTL_MS,
+    ExpiringRing,
     OutboundQueue,
     UnackedTracker,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "STATUS_TRANSITIONS",
     "ChatMessage",
     "DeliveryStatus",
+    "ExpiringRing",
     "OutboundQueue",
     "StatusUpdate",
     "UnackedTracker",

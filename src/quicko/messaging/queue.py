@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_OUTBOUND_CAPACITY",
     "DEFAULT_UNACKED_CAPACITY",
     "DEFAULT_UNACKED_TTL_MS",
+    "ExpiringRing",
     "OutboundQueue",
     "UnackedTracker",
 ]
@@ -131,7 +132,114 @@ class OutboundQueue(Generic[T]):
         return f"OutboundQueue({len(self._items)}/{self._capacity})"
 
 
-class UnackedTracker(Generic[T]):
+class ExpiringRing(Generic[T]):
+    """Items by id, in insertion order, bounded in count and age: the one such container.
+
+    Both the retransmission tracker (:class:`UnackedTracker`) and each session's message store
+    (:class:`quicko.store.ephemeral.EphemeralStore`) are this. Insertion order is deadline order,
+    because every item lives ``ttl_ms`` from the latest time seen when it was added (if the
+    clock goes back, the latest earlier time counts), so both eviction and expiry take from the
+    front. Nothing leaves it silently: :meth:`add` returns what it evicts and :meth:`expire`
+    what timed out.
+
+    Args:
+        capacity: the most items held; at least 1.
+        ttl_ms: how long an item is held after it was added, in milliseconds; at least 1.
+
+    Raises:
+        ValueError: ``capacity`` or ``ttl_ms`` is below 1.
+    """
+
+    __slots__ = ("_capacity", "_items", "_latest_ms", "_ttl_ms")
+
+    def __init__(self, *, capacity: int, ttl_ms: int) -> None:
+        _check_positive("capacity", capacity)
+        _check_positive("ttl_ms", ttl_ms)
+        self._capacity = capacity
+        self._ttl_ms = ttl_ms
+        # id -> (deadline in ms, item), in insertion order, which is deadline order.
+        self._items: OrderedDict[bytes, tuple[int, T]] = OrderedDict()
+        self._latest_ms: int | None = None
+
+    @property
+    def capacity(self) -> int:
+        """The most items held."""
+        return self._capacity
+
+    @property
+    def ttl_ms(self) -> int:
+        """How long an item is held after it was added, in milliseconds."""
+        return self._ttl_ms
+
+    def add(self, key: bytes, item: T, now_ms: int) -> list[tuple[bytes, T]]:
+        """Hold ``item`` under ``key`` (not held yet) from ``now_ms``.
+
+        Returns:
+            The items evicted to make room, oldest first (empty unless it was full).
+        """
+        if self._latest_ms is None or now_ms > self._latest_ms:
+            self._latest_ms = now_ms
+        self._items[key] = (self._latest_ms + self._ttl_ms, item)
+        evicted: list[tuple[bytes, T]] = []
+        while len(self._items) > self._capacity:
+            old_key, (_, old_item) = self._items.popitem(last=False)
+            evicted.append((old_key, old_item))
+        return evicted
+
+    def get(self, key: bytes) -> T | None:
+        """The item held under ``key``, or ``None``."""
+        entry = self._items.get(key)
+        return None if entry is None else entry[1]
+
+    def replace(self, key: bytes, item: T) -> None:
+        """Hold ``item`` instead under a held ``key``, keeping its place and its deadline."""
+        deadline_ms, _ = self._items[key]
+        self._items[key] = (deadline_ms, item)
+
+    def pop(self, key: bytes) -> T | None:
+        """Stop holding ``key``; return its item, or ``None`` if it was not held."""
+        entry = self._items.pop(key, None)
+        return None if entry is None else entry[1]
+
+    def items(self) -> list[tuple[bytes, T]]:
+        """Every held (key, item), oldest first; they stay held."""
+        return [(key, item) for key, (_, item) in self._items.items()]
+
+    def expire(self, now_ms: int) -> list[bytes]:
+        """Stop holding every item whose time to live has passed at ``now_ms``.
+
+        Returns:
+            Their keys, oldest first.
+        """
+        expired: list[bytes] = []
+        while self._items:
+            key, (deadline_ms, _) = next(iter(self._items.items()))
+            if deadline_ms > now_ms:
+                break
+            del self._items[key]
+            expired.append(key)
+        return expired
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`expire` next has something to do (ms), or ``None`` if nothing is held."""
+        if not self._items:
+            return None
+        deadline_ms, _ = next(iter(self._items.values()))
+        return deadline_ms
+
+    def clear(self) -> None:
+        """Drop everything without reporting it (the session is being destroyed)."""
+        self._items.clear()
+        self._latest_ms = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+class UnackedTracker(ExpiringRing[T]):
     """Messages sent but not yet delivered, kept to retransmit after a reconnect.
 
     Args:
@@ -142,7 +250,7 @@ class UnackedTracker(Generic[T]):
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_capacity", "_items", "_latest_ms", "_ttl_ms")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -150,23 +258,7 @@ class UnackedTracker(Generic[T]):
         capacity: int = DEFAULT_UNACKED_CAPACITY,
         ttl_ms: int = DEFAULT_UNACKED_TTL_MS,
     ) -> None:
-        _check_positive("capacity", capacity)
-        _check_positive("ttl_ms", ttl_ms)
-        self._capacity = capacity
-        self._ttl_ms = ttl_ms
-        # message id -> (deadline in ms, item), in insertion order, which is deadline order.
-        self._items: OrderedDict[bytes, tuple[int, T]] = OrderedDict()
-        self._latest_ms: int | None = None
-
-    @property
-    def capacity(self) -> int:
-        """The most messages tracked."""
-        return self._capacity
-
-    @property
-    def ttl_ms(self) -> int:
-        """How long a message is tracked, in milliseconds."""
-        return self._ttl_ms
+        super().__init__(capacity=capacity, ttl_ms=ttl_ms)
 
     def track(self, message_id: bytes, item: T, now_ms: int) -> list[tuple[bytes, T]]:
         """Start tracking a message whose frames were just sent for the first time.
@@ -183,16 +275,9 @@ class UnackedTracker(Generic[T]):
         Raises:
             ValueError: ``message_id`` is already tracked (local misuse).
         """
-        if message_id in self._items:
+        if message_id in self:
             raise ValueError("this message id is already tracked")
-        if self._latest_ms is None or now_ms > self._latest_ms:
-            self._latest_ms = now_ms
-        self._items[message_id] = (self._latest_ms + self._ttl_ms, item)
-        evicted: list[tuple[bytes, T]] = []
-        while len(self._items) > self._capacity:
-            old_id, (_, old_item) = self._items.popitem(last=False)
-            evicted.append((old_id, old_item))
-        return evicted
+        return self.add(message_id, item, now_ms)
 
     def remove(self, message_id: bytes) -> T | None:
         """Stop tracking a message (it was delivered or read, or it failed otherwise).
@@ -200,44 +285,11 @@ class UnackedTracker(Generic[T]):
         Returns:
             Its item, or ``None`` if it is not tracked (a duplicate or late receipt).
         """
-        entry = self._items.pop(message_id, None)
-        return None if entry is None else entry[1]
+        return self.pop(message_id)
 
     def pending(self) -> list[tuple[bytes, T]]:
         """Every tracked message, oldest first, to retransmit; they stay tracked."""
-        return [(message_id, item) for message_id, (_, item) in self._items.items()]
-
-    def expire(self, now_ms: int) -> list[bytes]:
-        """Stop tracking every message whose time to live has passed at ``now_ms``.
-
-        Returns:
-            Their ids, oldest first; the caller reports them FAILED.
-        """
-        expired: list[bytes] = []
-        while self._items:
-            message_id, (deadline_ms, _) = next(iter(self._items.items()))
-            if deadline_ms > now_ms:
-                break
-            del self._items[message_id]
-            expired.append(message_id)
-        return expired
-
-    def next_deadline(self) -> int | None:
-        """When :meth:`expire` next has something to do (ms), or ``None`` if nothing is tracked."""
-        if not self._items:
-            return None
-        deadline_ms, _ = next(iter(self._items.values()))
-        return deadline_ms
-
-    def clear(self) -> None:
-        """Drop everything without reporting it (the session is being destroyed)."""
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, message_id: object) -> bool:
-        return message_id in self._items
+        return self.items()
 
     def __repr__(self) -> str:
-        return f"UnackedTracker({len(self._items)}/{self._capacity}, ttl_ms={self._ttl_ms})"
+        return f"UnackedTracker({len(self)}/{self.capacity}, ttl_ms={self.ttl_ms})"

@@ -24,11 +24,11 @@ nothing. Nothing is ever written to disk. Python cannot overwrite the memory of 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Final
 
 from quicko.messaging.message import ChatMessage, short_id
+from quicko.messaging.queue import ExpiringRing
 from quicko.messaging.status import DeliveryStatus, advance
 
 __all__ = ["DEFAULT_STORE_CAPACITY", "DEFAULT_STORE_TTL_MS", "EphemeralStore"]
@@ -52,7 +52,7 @@ class EphemeralStore:
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_capacity", "_entries", "_latest_ms", "_session_id", "_ttl_ms")
+    __slots__ = ("_entries", "_session_id")
 
     def __init__(
         self,
@@ -61,16 +61,9 @@ class EphemeralStore:
         capacity: int = DEFAULT_STORE_CAPACITY,
         ttl_ms: int = DEFAULT_STORE_TTL_MS,
     ) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, not {capacity}")
-        if ttl_ms < 1:
-            raise ValueError(f"ttl_ms must be at least 1, not {ttl_ms}")
         self._session_id = session_id
-        self._capacity = capacity
-        self._ttl_ms = ttl_ms
-        # message id -> (expiry time in ms, message), in arrival order, which is expiry order.
-        self._entries: OrderedDict[bytes, tuple[int, ChatMessage]] = OrderedDict()
-        self._latest_ms: int | None = None
+        # message id -> message, in arrival order, each kept ttl_ms after it arrived.
+        self._entries: ExpiringRing[ChatMessage] = ExpiringRing(capacity=capacity, ttl_ms=ttl_ms)
 
     @property
     def session_id(self) -> bytes:
@@ -80,12 +73,12 @@ class EphemeralStore:
     @property
     def capacity(self) -> int:
         """The most messages kept."""
-        return self._capacity
+        return self._entries.capacity
 
     @property
     def ttl_ms(self) -> int:
         """How long a message is kept after it arrived, in milliseconds."""
-        return self._ttl_ms
+        return self._entries.ttl_ms
 
     def add(self, message: ChatMessage, now_ms: int) -> list[bytes]:
         """Keep a message that was just sent or received.
@@ -110,14 +103,7 @@ class EphemeralStore:
             raise ValueError("this message belongs to another session")
         if message.message_id in self._entries:
             raise ValueError("a message with this id is already stored")
-        if self._latest_ms is None or now_ms > self._latest_ms:
-            self._latest_ms = now_ms
-        self._entries[message.message_id] = (self._latest_ms + self._ttl_ms, message)
-        evicted: list[bytes] = []
-        while len(self._entries) > self._capacity:
-            evicted_id, _ = self._entries.popitem(last=False)
-            evicted.append(evicted_id)
-        return evicted
+        return [key for key, _ in self._entries.add(message.message_id, message, now_ms)]
 
     def update_status(self, message_id: bytes, status: DeliveryStatus) -> ChatMessage | None:
         """Apply a status update (an Ack, a receipt, a failure) to a stored message.
@@ -132,25 +118,23 @@ class EphemeralStore:
             The updated message if its status changed, ``None`` if the id is not stored or
             the transition table ignores the update (a duplicate or a step backwards).
         """
-        entry = self._entries.get(message_id)
-        if entry is None:
+        message = self._entries.get(message_id)
+        if message is None:
             return None
-        expires_ms, message = entry
         new_status = advance(message.status, status)
         if new_status is None:
             return None
         updated = message.with_status(new_status)
-        self._entries[message_id] = (expires_ms, updated)
+        self._entries.replace(message_id, updated)
         return updated
 
     def get(self, message_id: bytes) -> ChatMessage | None:
         """The stored message with this id, or ``None``."""
-        entry = self._entries.get(message_id)
-        return None if entry is None else entry[1]
+        return self._entries.get(message_id)
 
     def messages(self) -> list[ChatMessage]:
         """Every stored message, in arrival order (oldest first)."""
-        return [message for _, message in self._entries.values()]
+        return [message for _, message in self._entries.items()]
 
     def purge_expired(self, now_ms: int) -> list[bytes]:
         """Remove every message whose time to live has passed at ``now_ms``.
@@ -158,26 +142,15 @@ class EphemeralStore:
         Returns:
             The ids of the removed messages, oldest first.
         """
-        removed: list[bytes] = []
-        while self._entries:
-            message_id, (expires_ms, _) = next(iter(self._entries.items()))
-            if expires_ms > now_ms:
-                break
-            del self._entries[message_id]
-            removed.append(message_id)
-        return removed
+        return self._entries.expire(now_ms)
 
     def next_deadline(self) -> int | None:
         """When :meth:`purge_expired` next has work (ms), or ``None`` if the store is empty."""
-        if not self._entries:
-            return None
-        expires_ms, _ = next(iter(self._entries.values()))
-        return expires_ms
+        return self._entries.next_deadline()
 
     def wipe(self) -> None:
         """Drop every message and every reference to them (the session is being destroyed)."""
         self._entries.clear()
-        self._latest_ms = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -192,5 +165,5 @@ class EphemeralStore:
     def __repr__(self) -> str:
         return (
             f"EphemeralStore(session={short_id(self._session_id)}, "
-            f"{len(self._entries)}/{self._capacity}, ttl_ms={self._ttl_ms})"
+            f"{len(self._entries)}/{self.capacity}, ttl_ms={self.ttl_ms})"
         )
