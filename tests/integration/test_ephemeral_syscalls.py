@@ -337,18 +337,18 @@ async def converse(port: int) -> None:
 
 
 async def read_listening(process: asyncio.subprocess.Process) -> tuple[dict[str, Any], list[str]]:
-    """The relay's ``listening`` line, and the ``quicko: warning:`` lines printed before it."""
+    """The relay's ``listening`` line, and the warnings of the ``hardened`` line after it."""
     assert process.stderr is not None
-    warnings = []
-    while True:
+    lines = []
+    for _ in range(2):
         line = (await process.stderr.readline()).decode()
         assert line, f"the relay exited with status {await process.wait()} before listening"
-        if line.startswith("quicko: warning: "):
-            warnings.append(line.strip())
-            continue
-        listening: dict[str, Any] = json.loads(line)
-        assert listening["event"] == "listening", listening
-        return listening, warnings
+        lines.append(json.loads(line))
+    listening, hardened = lines
+    assert listening["event"] == "listening", listening
+    assert hardened["event"] == "hardened", hardened
+    warnings: list[str] = hardened["warnings"]
+    return listening, warnings
 
 
 async def test_relay_writes_no_file_during_a_conversation(tmp_path: Path) -> None:

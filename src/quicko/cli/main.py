@@ -59,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     # Every command handles keys or plaintext: no core dumps, no ptrace, no swap (--mlock).
-    for warning in harden_process(mlock=args.mlock):
-        print(f"quicko: warning: {warning}", file=sys.stderr)
+    # The relay logs the warnings as JSON after its "listening" line (its first line, which
+    # scripts read); every other command prints them at once.
+    args.hardening_warnings = harden_process(mlock=args.mlock)
+    if args.command != "relay":
+        for warning in args.hardening_warnings:
+            print(f"quicko: warning: {warning}", file=sys.stderr)
     result: int = handler(args)
     return result

@@ -3,7 +3,9 @@
 Settings come from flags, then ``QUICKO_*`` environment variables, then defaults
 (:mod:`quicko.relay.settings`). Logs are JSON lines on standard error; the first one after
 binding is ``{"event": "listening", "host": ..., "port": <bound port>, "node_id": ...,
-"tls": ...}``, so ``--port 0`` is usable by scripts. The relay writes no file.
+"tls": ...}``, so ``--port 0`` is usable by scripts; the second is ``{"event": "hardened",
+"warnings": [...]}`` (what process hardening could not do, if anything). The relay writes no
+file.
 
 Exit status: 0 after a graceful shutdown, 1 if the address cannot be bound, 2 for a bad
 setting (argparse's usage-error status).
@@ -16,6 +18,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from quicko.errors import InputError
@@ -56,11 +59,15 @@ def run_relay(args: argparse.Namespace) -> int:
     configure_logging(config.log_level)
     import uvloop  # noqa: PLC0415  # only the relay needs it; keep `quicko --help` light
 
-    return uvloop.run(serve(config))
+    warnings: list[str] = getattr(args, "hardening_warnings", [])
+    return uvloop.run(serve(config, warnings))
 
 
-async def serve(config: RelayConfig) -> int:
-    """Run a relay with ``config`` until SIGTERM or SIGINT; return the exit status."""
+async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
+    """Run a relay with ``config`` until SIGTERM or SIGINT; return the exit status.
+
+    ``warnings`` (from process hardening) are logged right after the ``listening`` line.
+    """
     from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415  # as above
 
     ssl_context = None
@@ -86,6 +93,9 @@ async def serve(config: RelayConfig) -> int:
         node_id=server.node_id,
         tls=ssl_context is not None,
     )
+    # Always one line, right after "listening": what process hardening could not do, if anything.
+    level = logging.WARNING if warnings else logging.INFO
+    log_event("hardened", level, always=True, warnings=list(warnings))
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
