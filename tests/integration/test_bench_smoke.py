@@ -52,3 +52,48 @@ def test_quick_bench_measures_relay_and_bare_side_by_side() -> None:
     # The relay acknowledges every MESSAGE to its sender; the bare forwarder does not.
     assert report["runs"]["throughput_4"]["relay"][0]["acks"] > 0
     assert report["runs"]["throughput_4"]["bare"][0]["acks"] == 0
+
+
+CLIENT_METRICS = (
+    "messages_sent",
+    "messages_received",
+    "messages_delivered",
+    "send_call",
+    "join_p50",
+    "join_p90",
+    "join_ready_p50",
+    "call_p50",
+    "call_p90",
+)
+
+
+@pytest.mark.timeout(120)
+def test_quick_client_bench_sends_joins_and_calls_through_a_real_relay() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "quicko", "bench", "client", "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout)
+    assert report["benchmark"] == "client"
+    assert report["machine"]["cpu_count"] >= 1
+    assert report["machine"]["event_loop"].startswith("asyncio")
+    parameters = report["parameters"]
+    assert parameters["repeat"] == 1
+    metrics = report["metrics"]
+    assert set(CLIENT_METRICS) == set(metrics)
+    for key in CLIENT_METRICS:
+        assert metrics[key]["value"] > 0, key
+        assert metrics[key]["runs"] == [metrics[key]["value"]], key
+        assert "errors" not in metrics[key], key
+    messages = report["runs"]["messages"][0]
+    assert messages["messages"] == parameters["messages"]
+    # Bob cannot receive a message before it was sent, nor Alice see it DELIVERED before that.
+    assert messages["send_s"] <= messages["receive_s"] <= messages["deliver_s"]
+    joins, calls = report["runs"]["joins"][0], report["runs"]["calls"][0]
+    assert joins["joins"] == parameters["joins"] and calls["calls"] == parameters["calls"]
+    assert joins["p50_ms"] <= joins["p90_ms"] <= joins["max_ms"]
+    assert joins["create_p50_ms"] < joins["p50_ms"] <= joins["ready_p50_ms"]

@@ -1,8 +1,10 @@
-"""``quicko bench relay``: the relay beside a bare forwarder, under the same load, in one run.
+"""``quicko bench relay`` and ``quicko bench client``: the benchmarks of docs/performance.md.
 
-The numbers, how they are measured and the goals are described in docs/performance.md. The
-human output is a table; ``--json`` prints one JSON object with every number, the ratios, the
-raw runs and the machine. Progress lines go to standard error.
+``relay``: the relay beside a bare forwarder, under the same load, in one run. ``client``: what
+real QuickoClients cost end to end through a real relay (encrypted messages per second, a join by
+invite code, a call). The numbers, how they are measured and the goals are described in
+docs/performance.md. The human output is a table; ``--json`` prints one JSON object with every
+number, the raw runs and the machine. Progress lines go to standard error.
 """
 
 from __future__ import annotations
@@ -12,15 +14,31 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
+from quicko.bench.clientreport import (
+    CLIENT_DEFAULTS,
+    CLIENT_QUICK,
+    CLIENT_SCENARIOS,
+    ClientBenchOptions,
+    client_run_errors,
+    format_client_table,
+)
+from quicko.bench.clientrun import run_client_bench
 from quicko.bench.results import SERVERS, format_table
 from quicko.bench.runner import DEFAULTS, QUICK, BenchOptions, run_bench
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
 
-__all__ = ["options_from_args", "register", "run_bench_relay"]
+__all__ = [
+    "client_options_from_args",
+    "options_from_args",
+    "register",
+    "run_bench_client",
+    "run_bench_relay",
+]
 
 MAX_CONNECTIONS: Final = 15_000
 """Most connections one scenario may open (the load process's file descriptors are limited)."""
@@ -30,6 +48,16 @@ MAX_RATE: Final = 1_000_000.0
 """Highest offered rate of the latency scenario, in frames per second."""
 MAX_REPEAT: Final = 10
 """Most repetitions of each measurement."""
+MAX_MESSAGES: Final = 100_000
+"""Most messages of the client benchmark's throughput run."""
+MAX_WINDOW: Final = 900
+"""Largest window of messages in flight (the client tracks 1,000 outstanding messages)."""
+MAX_TEXT_BYTES: Final = 60_000
+"""Longest message text of the client benchmark (the protocol allows 64 KiB)."""
+MAX_SAMPLES: Final = 200
+"""Most joins or calls timed in one run."""
+MAX_CLIENT_SECONDS: Final = 600.0
+"""Longest bound of one client scenario, in seconds."""
 EXIT_FAILED: Final = 1
 """Exit status when a measurement failed (the report shows which)."""
 EXIT_INTERRUPTED: Final = 130
@@ -169,8 +197,58 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     add("--json", action="store_true", help="print one JSON object instead of a table")
 
 
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    count = _bounded_int(1, MAX_SAMPLES)
+    add(
+        "--messages",
+        type=_bounded_int(1, MAX_MESSAGES),
+        metavar="N",
+        help="messages Alice sends to Bob (default 2000)",
+    )
+    add(
+        "--window",
+        type=_bounded_int(1, MAX_WINDOW),
+        metavar="N",
+        help="messages sent and not yet DELIVERED at most (default 500)",
+    )
+    add(
+        "--text-bytes",
+        type=_bounded_int(1, MAX_TEXT_BYTES),
+        metavar="N",
+        help="length of every message text (default 100)",
+    )
+    add("--joins", type=count, metavar="K", help="invite-code joins timed (default 20)")
+    add("--calls", type=count, metavar="K", help="calls by QuickoKey timed (default 20)")
+    add(
+        "--timeout",
+        type=_bounded_float(0.0, MAX_CLIENT_SECONDS),
+        metavar="S",
+        help="bound of each scenario, s (default 120; 30 more for set-up)",
+    )
+    add(
+        "--repeat",
+        type=_bounded_int(1, MAX_REPEAT),
+        default=1,
+        metavar="N",
+        help="runs of every scenario, each with a fresh relay; medians reported (default 1)",
+    )
+    for scenario in CLIENT_SCENARIOS:
+        add(f"--skip-{scenario}", action="store_true", help=f"skip the {scenario} run")
+    add("--quick", action="store_true", help="tiny parameters (seconds, for tests)")
+    add("--no-pin", action="store_true", help="do not pin the relay and the clients to a CPU each")
+    add(
+        "--relay-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for `quicko relay` (repeatable)",
+    )
+    add("--json", action="store_true", help="print one JSON object instead of a table")
+
+
 def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``bench`` command (with its ``relay`` sub-command) to the ``quicko`` parser."""
+    """Add the ``bench`` command (``bench relay``, ``bench client``) to the ``quicko`` parser."""
     bench = subparsers.add_parser(
         "bench", help="measure performance", description="Benchmarks (docs/performance.md)."
     )
@@ -187,6 +265,17 @@ def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_load_options(relay)
     _add_run_options(relay)
     relay.set_defaults(handler=run_bench_relay)
+    client = targets.add_parser(
+        "client",
+        help="real clients through a real relay: encrypted messages/s, join and call costs",
+        description=(
+            "Start the relay on 127.0.0.1 with its limits lifted and drive real QuickoClients "
+            "(one event loop in this process) through it: the end-to-end encrypted messages per "
+            "second of one pair, and the time of a join by invite code and of a call."
+        ),
+    )
+    _add_client_options(client)
+    client.set_defaults(handler=run_bench_client)
 
     def usage(_: argparse.Namespace) -> int:
         bench.print_help(sys.stderr)
@@ -239,3 +328,33 @@ def run_bench_relay(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_table(report) + "\n")
     return EXIT_FAILED if _failed(report) else 0
+
+
+def client_options_from_args(args: argparse.Namespace) -> ClientBenchOptions:
+    """Client bench options from arguments: explicit values over ``--quick`` over defaults."""
+    base = CLIENT_QUICK if args.quick else CLIENT_DEFAULTS
+    names = ("messages", "window", "text_bytes", "joins", "calls", "timeout")
+    values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return replace(
+        base,
+        **values,
+        repeat=args.repeat,
+        skip=frozenset(s for s in CLIENT_SCENARIOS if getattr(args, f"skip_{s}")),
+        pin=not args.no_pin,
+        relay_args=tuple(args.relay_arg),
+    )
+
+
+def run_bench_client(args: argparse.Namespace) -> int:
+    """Run ``quicko bench client``; 0 when every measurement ran."""
+    options = client_options_from_args(args)
+    try:
+        report = run_client_bench(options)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.stderr.write("interrupted; the relay and every client have been stopped\n")
+        return EXIT_INTERRUPTED
+    if args.json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        sys.stdout.write(format_client_table(report) + "\n")
+    return EXIT_FAILED if client_run_errors(report.get("runs")) else 0
