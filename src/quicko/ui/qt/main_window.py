@@ -21,6 +21,7 @@ from quicko.ui.qt.chats import ChatState, is_encrypted, subtitle, title
 from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
 from quicko.ui.qt.widgets.chat_view import ChatView
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
+from quicko.ui.qt.widgets.fields import ValidatedField
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel
 from quicko.ui.qt.widgets.session_panel import SessionPanel
 from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
@@ -300,24 +301,17 @@ class MainWindow(QMainWindow):
     def join_session(self, code: str) -> None:
         """Join with an invite code; open the chat once the creator authenticated us."""
         field = self.session_panel.join_field
-        field.set_busy(True)
-        field.show_error("")
-
-        def done(info: m.SessionInfo) -> None:
-            field.set_busy(False)
-            field.clear()
-            self.open_chat(info)
-            self.show_chat(info.session_id)
-
-        def failed(exc: BaseException) -> None:
-            field.set_busy(False)
-            field.show_error(f"Could not join: {describe_exception(exc)}")
-
-        self.bridge.run(lambda: self.client.join_session(code), done, failed, lane="long")
+        self._open_from_field(field, lambda: self.client.join_session(code), "Could not join")
 
     def call(self, quickokey: str) -> None:
         """Call a QuickoKey; open the chat when the callee accepts."""
         field = self.session_panel.call_field
+        self._open_from_field(field, lambda: self.client.call(quickokey), "Call not connected")
+
+    def _open_from_field(
+        self, field: ValidatedField, start: Callable[[], m.SessionInfo], failure: str
+    ) -> None:
+        """Run ``start`` off the UI thread with ``field`` busy; open its chat, or show why not."""
         field.set_busy(True)
         field.show_error("")
 
@@ -329,9 +323,9 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException) -> None:
             field.set_busy(False)
-            field.show_error(f"Call not connected: {describe_exception(exc)}")
+            field.show_error(f"{failure}: {describe_exception(exc)}")
 
-        self.bridge.run(lambda: self.client.call(quickokey), done, failed, lane="long")
+        self.bridge.run(start, done, failed, lane="long")
 
     def send_message(self, session_id: str, text: str) -> None:
         """Send a message; its bubble appears when the client has queued it."""
