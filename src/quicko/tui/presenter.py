@@ -105,7 +105,13 @@ class ChatPresenter:
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        """Redraw the status line: the connection and the shown chat's encryption."""
+        """Redraw the status line: the connection and the shown chat's encryption.
+
+        A connection event can arrive while the main screen is not mounted (the app starting
+        or quitting): the state is kept and drawn by the app's ``on_mount``.
+        """
+        if not self._main.is_mounted:
+            return
         status = self._main.status_line
         status.set_connection(self.connection)
         chat = self.book.active_chat
