@@ -20,6 +20,7 @@ import os
 import secrets
 import ssl
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import ClientConnection, connect
 
+from quicko.client.link import relay_binding
 from quicko.identity import Identity
 from quicko.protocol import (
     MAX_PAYLOAD_BYTES,
@@ -38,9 +40,12 @@ from quicko.protocol import (
     Hello,
     HelloAck,
     Payload,
+    RegisterKey,
+    canonical_relay_url,
     decode_frame,
     encode_frame,
     hello_transcript,
+    register_transcript,
 )
 from quicko.protocol.constants import HEADER_SIZE
 from quicko.relay.server import RelayServer
@@ -137,6 +142,7 @@ class RelayClient:
     challenge: Challenge
     hello_ack: HelloAck | None = None
     received: list[Payload] = field(default_factory=list)
+    url: str = "ws://127.0.0.1:9900"
 
     @classmethod
     async def connect(
@@ -161,6 +167,7 @@ class RelayClient:
         first = decode_frame(await asyncio.wait_for(ws.recv(decode=False), RECV_TIMEOUT_S))
         assert isinstance(first, Challenge), first
         client = cls(ws, identity or Identity.generate(secrets.token_bytes), first)
+        client.url = canonical_relay_url(url)
         if authenticate:
             await client.send(client.hello())
             client.hello_ack = await client.expect(HelloAck)
@@ -184,6 +191,8 @@ class RelayClient:
             nonce=challenge.nonce,
             node_id=challenge.node_id,
             server_time=challenge.server_time,
+            relay_url=self.url,
+            channel_binding=relay_binding(self.ws),
             address=public.address,
             display_name=self.display_name,
             x25519_public=public.x25519_public,
@@ -194,6 +203,7 @@ class RelayClient:
             display_name=self.display_name,
             x25519_public=public.x25519_public,
             ed25519_public=public.ed25519_public,
+            relay_url=self.url,
             signature=self.identity.sign(transcript),
         )
 
@@ -276,3 +286,26 @@ async def spawn_relay(
     listening = json.loads(line)
     assert listening["event"] == "listening", listening
     return RelayProcess(process, listening)
+
+
+def register_key(client: RelayClient) -> RegisterKey:
+    """A signed RegisterKey for ``client``'s own identity, for the relay it dialled."""
+    public = client.identity.public
+    signed_at = int(time.time() * 1000)
+    transcript = register_transcript(
+        address=public.address,
+        display_name=client.display_name,
+        x25519_public=public.x25519_public,
+        ed25519_public=public.ed25519_public,
+        relay_url=client.url,
+        signed_at=signed_at,
+    )
+    return RegisterKey(
+        public.address,
+        client.display_name,
+        public.x25519_public,
+        public.ed25519_public,
+        client.url,
+        signed_at,
+        client.identity.sign(transcript),
+    )

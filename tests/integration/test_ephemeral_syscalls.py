@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from relay_support import RelayClient, http_get, relay_url
+from relay_support import RelayClient, http_get, register_key, relay_url
 
 from quicko.protocol import (
     Ack,
@@ -51,8 +51,6 @@ from quicko.protocol import (
     PeerJoined,
     PeerLeft,
     RegisterAck,
-    RegisterKey,
-    register_transcript,
 )
 from quicko.relay.server import RelayServer
 
@@ -250,23 +248,6 @@ async def test_the_trace_catches_a_real_write(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the relay
-
-
-def register_key(client: RelayClient) -> RegisterKey:
-    """A signed RegisterKey for ``client``'s own identity."""
-    public = client.identity.public
-    signed_at = int(time.time() * 1000)
-    transcript = register_transcript(
-        address=public.address,
-        display_name=client.display_name,
-        x25519_public=public.x25519_public,
-        ed25519_public=public.ed25519_public,
-        signed_at=signed_at,
-    )
-    return RegisterKey(
-        public.address, client.display_name, public.x25519_public, public.ed25519_public,
-        signed_at, client.identity.sign(transcript),
-    )  # fmt: skip
 
 
 async def exchange_messages(alice: RelayClient, bob: RelayClient, session: bytes) -> None:

@@ -6,7 +6,7 @@ import secrets
 import time
 
 import pytest
-from relay_support import RelayClient, StartRelay, relay_url
+from relay_support import RelayClient, StartRelay, register_key, relay_url
 
 from quicko.protocol import (
     Ack,
@@ -30,9 +30,7 @@ from quicko.protocol import (
     Ping,
     Pong,
     RegisterAck,
-    RegisterKey,
     UnregisterKey,
-    register_transcript,
 )
 from quicko.relay.server import RelayServer
 
@@ -73,7 +71,7 @@ async def test_hello_with_wrong_signature_is_refused_with_1008(relay: RelayServe
     hello = client.hello()
     forged = Hello(
         hello.address, hello.display_name, hello.x25519_public, hello.ed25519_public,
-        bytes(64),
+        hello.relay_url, bytes(64),
     )  # fmt: skip
     await client.send(forged)
     error = await client.expect(Error)
@@ -157,22 +155,6 @@ async def test_key_exchange_is_forwarded(relay: RelayServer) -> None:
     exchange = KeyExchange(session, alice.address, bob.address, b"handshake")
     await alice.send(exchange)
     assert await bob.recv() == exchange
-
-
-def register_key(client: RelayClient) -> RegisterKey:
-    public = client.identity.public
-    signed_at = int(time.time() * 1000)
-    transcript = register_transcript(
-        address=public.address,
-        display_name=client.display_name,
-        x25519_public=public.x25519_public,
-        ed25519_public=public.ed25519_public,
-        signed_at=signed_at,
-    )
-    return RegisterKey(
-        public.address, client.display_name, public.x25519_public, public.ed25519_public,
-        signed_at, client.identity.sign(transcript),
-    )  # fmt: skip
 
 
 async def test_register_lookup_unregister(relay: RelayServer) -> None:

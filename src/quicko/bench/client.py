@@ -43,6 +43,7 @@ from quicko.protocol import (
     Joined,
     MessageType,
     Payload,
+    canonical_relay_url,
     decode_frame,
     encode_frame,
     hello_transcript,
@@ -257,7 +258,9 @@ async def _expect(client: BenchClient, kind: type[_T], timeout: float) -> _T:
     raise BenchError(f"no {kind.__name__} from the server")
 
 
-async def authenticate(client: BenchClient, identity: Identity, timeout: float) -> None:
+async def authenticate(
+    client: BenchClient, identity: Identity, timeout: float, *, relay_url: str
+) -> None:
     """Answer the server's Challenge with a signed Hello and wait for the HelloAck.
 
     Raises:
@@ -269,6 +272,8 @@ async def authenticate(client: BenchClient, identity: Identity, timeout: float) 
         nonce=challenge.nonce,
         node_id=challenge.node_id,
         server_time=challenge.server_time,
+        relay_url=canonical_relay_url(relay_url),
+        channel_binding=b"",
         address=public.address,
         display_name=public.display_name,
         x25519_public=public.x25519_public,
@@ -279,6 +284,7 @@ async def authenticate(client: BenchClient, identity: Identity, timeout: float) 
         public.display_name,
         public.x25519_public,
         public.ed25519_public,
+        canonical_relay_url(relay_url),
         identity.sign(transcript),
     )
     client.send(encode_frame(hello))

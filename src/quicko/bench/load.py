@@ -112,8 +112,9 @@ def _identities(count: int) -> list[Identity]:
 
 async def _open(args: argparse.Namespace, identity: Identity, pair: int | None) -> BenchClient:
     client = BenchClient()
-    await connect(server_url(args.port, args.server, pair), client, args.timeout)
-    await authenticate(client, identity, args.timeout)
+    url = server_url(args.port, args.server, pair)
+    await connect(url, client, args.timeout)
+    await authenticate(client, identity, args.timeout, relay_url=url)
     return client
 
 

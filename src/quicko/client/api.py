@@ -51,6 +51,7 @@ from quicko.protocol import (
     RegisterAck,
     RegisterKey,
     UnregisterKey,
+    canonical_relay_url,
     register_transcript,
 )
 from quicko.session import PAKE_TIMEOUT_MS, OutgoingCall, Session, verify_lookup
@@ -367,15 +368,17 @@ class AsyncQuickoClient(ClientEngine):
 
     def _register_frame(self) -> Payload:
         public, name, signed_at = self._identity.public, self._identity.display_name, now_ms()
+        relay_url = canonical_relay_url(self._url)
         transcript = register_transcript(
             address=public.address,
             display_name=name,
             x25519_public=public.x25519_public,
             ed25519_public=public.ed25519_public,
+            relay_url=relay_url,
             signed_at=signed_at,
         )
         return RegisterKey(public.address, name, public.x25519_public, public.ed25519_public,
-                           signed_at, self._identity.sign(transcript))  # fmt: skip
+                           relay_url, signed_at, self._identity.sign(transcript))  # fmt: skip
 
     async def register_key(self) -> None:
         """Publish our QuickoKey in the relay's directory (again after every reconnect).

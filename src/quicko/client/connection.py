@@ -415,7 +415,9 @@ class Connection:
         except LinkError as drop:
             return drop
         try:
-            ack = await authenticate(ws, self._identity, settings.handshake_timeout)
+            ack = await authenticate(
+                ws, self._identity, settings.handshake_timeout, relay_url=self._url
+            )
             self._generation += 1
             connected = Connected(
                 ack.address, ack.node_id, ack.server_time, ack.buffered, self._generation

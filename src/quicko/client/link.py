@@ -45,9 +45,11 @@ from quicko.protocol import (
     PeerJoined,
     PeerLeft,
     RegisterAck,
+    canonical_relay_url,
     decode_frame,
     encode_frame,
     hello_transcript,
+    tls_channel_binding,
 )
 
 __all__ = [
@@ -175,7 +177,16 @@ async def open_link(
         raise LinkError(DisconnectReason.CONNECT_FAILED, detail) from exc
 
 
-async def authenticate(ws: ClientConnection, identity: Identity, timeout: float) -> HelloAck:
+def relay_binding(ws: ClientConnection) -> bytes:
+    """The channel binding of ``ws``: SHA-256 of the relay's TLS certificate, or empty (§4.1)."""
+    ssl_object = ws.transport.get_extra_info("ssl_object") if ws.transport else None
+    certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return tls_channel_binding(certificate)
+
+
+async def authenticate(
+    ws: ClientConnection, identity: Identity, timeout: float, *, relay_url: str
+) -> HelloAck:
     """Answer the relay's Challenge with a signed Hello and return its HelloAck (spec §2-3).
 
     Raises:
@@ -188,7 +199,13 @@ async def authenticate(ws: ClientConnection, identity: Identity, timeout: float)
             challenge = await receive(ws)
             if not isinstance(challenge, Challenge):
                 raise _out_of_place(challenge, "a Challenge")
-            await ws.send(encode_frame(hello_for(identity, challenge)))
+            hello = hello_for(
+                identity,
+                challenge,
+                relay_url=canonical_relay_url(relay_url),
+                channel_binding=relay_binding(ws),
+            )
+            await ws.send(encode_frame(hello))
             ack = await receive(ws)
             if not isinstance(ack, HelloAck):
                 raise _out_of_place(ack, "a HelloAck")
@@ -200,21 +217,32 @@ async def authenticate(ws: ClientConnection, identity: Identity, timeout: float)
     return ack
 
 
-def hello_for(identity: Identity, challenge: Challenge) -> Hello:
-    """The Hello that proves ``identity`` to the relay that sent ``challenge``."""
+def hello_for(
+    identity: Identity, challenge: Challenge, *, relay_url: str, channel_binding: bytes
+) -> Hello:
+    """The Hello that proves ``identity`` to the relay at ``relay_url`` that sent ``challenge``.
+
+    ``relay_url`` is canonical (:func:`~quicko.protocol.auth.canonical_relay_url`) and
+    ``channel_binding`` the connection's (:func:`relay_binding`), so that the Hello is good only
+    at the relay the client dialled, over this TLS channel.
+    """
     public = identity.public
     name = identity.display_name
     transcript = hello_transcript(
         nonce=challenge.nonce,
         node_id=challenge.node_id,
         server_time=challenge.server_time,
+        relay_url=relay_url,
+        channel_binding=channel_binding,
         address=public.address,
         display_name=name,
         x25519_public=public.x25519_public,
         ed25519_public=public.ed25519_public,
     )
     signature = identity.sign(transcript)
-    return Hello(public.address, name, public.x25519_public, public.ed25519_public, signature)
+    return Hello(
+        public.address, name, public.x25519_public, public.ed25519_public, relay_url, signature
+    )
 
 
 async def receive(ws: ClientConnection) -> Payload:

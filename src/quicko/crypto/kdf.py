@@ -14,16 +14,25 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "HKDF_MAX_LENGTH",
+    "IDENTITY_LABEL_PREFIX",
     "LABEL_PREFIX",
     "encode_fields",
     "hkdf_sha256",
     "hmac_sha256",
+    "identity_label",
     "label",
     "sha256",
 ]
 
-LABEL_PREFIX = b"quicko2/v2/"
-"""Prefix of every HKDF info label; the version in it changes with any change of derivation."""
+LABEL_PREFIX = b"quicko2/v3/"
+"""Prefix of every protocol label; the version in it changes with any change of derivation."""
+
+IDENTITY_LABEL_PREFIX = b"quicko2/v2/"
+"""Prefix of the identity derivations (keys, address, display name), frozen at version 2.
+
+An identity must survive protocol upgrades: changing these labels would give every seed phrase a
+new QuickoKey. They change only if the identity derivations themselves change.
+"""
 
 HKDF_MAX_LENGTH = 255 * 32
 """Largest HKDF-SHA256 output, in bytes (RFC 5869 §2.3: 255 times the hash length)."""
@@ -39,7 +48,7 @@ def label(purpose: str) -> bytes:
         purpose: a short, non-empty ASCII name such as ``"identity/x25519"``.
 
     Returns:
-        ``b"quicko2/v2/" + purpose`` encoded as ASCII.
+        ``b"quicko2/v3/" + purpose`` encoded as ASCII.
 
     Raises:
         ValueError: ``purpose`` is empty or not ASCII.
@@ -47,6 +56,13 @@ def label(purpose: str) -> bytes:
     if not purpose or not purpose.isascii():
         raise ValueError("a KDF label purpose must be a non-empty ASCII string")
     return LABEL_PREFIX + purpose.encode("ascii")
+
+
+def identity_label(purpose: str) -> bytes:
+    """Return the label of an identity derivation: ``b"quicko2/v2/" + purpose`` (frozen)."""
+    if not purpose or not purpose.isascii():
+        raise ValueError("a KDF label purpose must be a non-empty ASCII string")
+    return IDENTITY_LABEL_PREFIX + purpose.encode("ascii")
 
 
 def hkdf_sha256(ikm: bytes, *, salt: bytes | None, info: bytes, length: int) -> bytes:

@@ -34,7 +34,7 @@ ADDRESS_BYTES: Final = 16
 PUBLIC_KEY_BYTES: Final = 32
 """Size of an X25519 or Ed25519 public key, in bytes."""
 
-ADDRESS_LABEL: Final = kdf.label("address")
+ADDRESS_LABEL: Final = kdf.identity_label("address")
 """Domain-separation label of the address hash (``b"quicko2/v2/address"``)."""
 
 QUICKOKEY_PREFIX: Final = "QK"

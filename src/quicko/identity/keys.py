@@ -34,10 +34,10 @@ __all__ = [
 KEY_SEED_BYTES: Final = 32
 """Size of each derived private key seed, in bytes."""
 
-X25519_SEED_LABEL: Final = kdf.label("identity/x25519")
+X25519_SEED_LABEL: Final = kdf.identity_label("identity/x25519")
 """HKDF info label of the X25519 private key."""
 
-ED25519_SEED_LABEL: Final = kdf.label("identity/ed25519")
+ED25519_SEED_LABEL: Final = kdf.identity_label("identity/ed25519")
 """HKDF info label of the Ed25519 seed."""
 
 

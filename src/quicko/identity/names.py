@@ -12,7 +12,7 @@ from quicko.crypto import kdf
 __all__ = ["ADJECTIVES", "ANIMALS", "DISPLAY_NAME_LABEL", "display_name"]
 
 #: Domain-separation label of the display-name hash.
-DISPLAY_NAME_LABEL = kdf.label("display-name")
+DISPLAY_NAME_LABEL = kdf.identity_label("display-name")
 
 # The order of both lists is fixed forever: changing it renames everyone.
 # fmt: off

@@ -5,7 +5,13 @@ Sans-I/O: this package turns payload values into frame bytes and back, and nothi
 
 from __future__ import annotations
 
-from quicko.protocol.auth import hello_transcript, register_transcript
+from quicko.protocol.auth import (
+    canonical_relay_url,
+    hello_transcript,
+    join_transcript,
+    register_transcript,
+    tls_channel_binding,
+)
 from quicko.protocol.codec import decode_frame, encode_frame, error_code_for, read_header
 from quicko.protocol.constants import (
     ADDRESS_SIZE,
@@ -33,6 +39,8 @@ from quicko.protocol.payloads import (
     Joined,
     KeyExchange,
     Leave,
+    Lobby,
+    LobbyMessage,
     LookupKey,
     LookupResponse,
     Member,
@@ -77,6 +85,8 @@ __all__ = [
     "KeyExchange",
     "Leave",
     "LeaveReason",
+    "Lobby",
+    "LobbyMessage",
     "LookupKey",
     "LookupResponse",
     "Member",
@@ -91,10 +101,13 @@ __all__ = [
     "RegisterKey",
     "ReleaseNameplate",
     "UnregisterKey",
+    "canonical_relay_url",
     "decode_frame",
     "encode_frame",
     "error_code_for",
     "hello_transcript",
+    "join_transcript",
     "read_header",
     "register_transcript",
+    "tls_channel_binding",
 ]

@@ -20,6 +20,7 @@ from quicko.protocol.constants import (
     MAX_DISPLAY_NAME_CHARS,
     MAX_MEMBERS,
     MAX_REASON_CHARS,
+    MAX_RELAY_URL_CHARS,
     MESSAGE_ID_SIZE,
     NONCE_SIZE,
     SESSION_ID_SIZE,
@@ -40,6 +41,8 @@ __all__ = [
     "Joined",
     "KeyExchange",
     "Leave",
+    "Lobby",
+    "LobbyMessage",
     "LookupKey",
     "LookupResponse",
     "Member",
@@ -70,13 +73,14 @@ BLOB = Bin(max_size=MAX_BLOB_BYTES)
 DISPLAY_NAME = Str(MAX_DISPLAY_NAME_CHARS)
 NAMEPLATE = Str(8)
 NODE_ID = Str(64)
+RELAY_URL = Str(MAX_RELAY_URL_CHARS)
 TIME_MS = Int()
 SMALL = Int(0, 255)
 
 
-def wire(spec: FieldSpec) -> Any:
-    """Declare a dataclass field and how it travels on the wire."""
-    return dataclasses.field(metadata={"wire": spec})
+def wire(spec: FieldSpec, *, default: object = dataclasses.MISSING) -> Any:
+    """Declare a dataclass field and how it travels on the wire (and, optionally, its default)."""
+    return dataclasses.field(default=default, metadata={"wire": spec})
 
 
 def _payload(message_type: MessageType) -> Callable[[type[_T]], type[_T]]:
@@ -114,6 +118,7 @@ class Hello:
     display_name: str = wire(DISPLAY_NAME)
     x25519_public: bytes = wire(X25519_KEY)
     ed25519_public: bytes = wire(ED25519_KEY)
+    relay_url: str = wire(RELAY_URL)
     signature: bytes = wire(SIGNATURE)
 
 
@@ -183,12 +188,44 @@ class Pong:
 @_payload(MessageType.JOIN)
 @dataclass(frozen=True, slots=True)
 class Join:
-    """Client → relay: join a session by nameplate, or join/create one by id (§4.3)."""
+    """Client → relay: wait in a nameplate's lobby, or join/create a session by id (§4.3).
+
+    By nameplate, only ``nameplate`` is set. By id, ``join_key`` is the session's Ed25519 join key
+    and ``proof`` its signature over the join transcript of this connection's Challenge.
+    """
 
     TYPE: ClassVar[MessageType]
     FIELDS: ClassVar[tuple[tuple[str, FieldSpec], ...]]
     session_id: bytes = wire(SESSION_ID_OR_EMPTY)
     nameplate: str = wire(NAMEPLATE)
+    join_key: bytes = wire(Bin(sizes=(0, 32)), default=b"")
+    proof: bytes = wire(Bin(sizes=(0, 64)), default=b"")
+
+
+@_payload(MessageType.LOBBY)
+@dataclass(frozen=True, slots=True)
+class Lobby:
+    """Relay → client: the joiner now waits in the nameplate's lobby (§4.3)."""
+
+    TYPE: ClassVar[MessageType]
+    FIELDS: ClassVar[tuple[tuple[str, FieldSpec], ...]]
+    nameplate: str = wire(NAMEPLATE)
+
+
+@_payload(MessageType.LOBBY_MESSAGE)
+@dataclass(frozen=True, slots=True)
+class LobbyMessage:
+    """Both directions: a PAKE message between a pending joiner and the nameplate's owner (§4.3).
+
+    ``peer`` is empty from a joiner and to a joiner; from the owner it names the pending joiner,
+    and to the owner the relay fills in the joiner's bound address.
+    """
+
+    TYPE: ClassVar[MessageType]
+    FIELDS: ClassVar[tuple[tuple[str, FieldSpec], ...]]
+    nameplate: str = wire(NAMEPLATE)
+    peer: bytes = wire(ADDRESS_OR_EMPTY)
+    body: bytes = wire(BLOB)
 
 
 @_payload(MessageType.LEAVE)
@@ -288,6 +325,7 @@ class RegisterKey:
     display_name: str = wire(DISPLAY_NAME)
     x25519_public: bytes = wire(X25519_KEY)
     ed25519_public: bytes = wire(ED25519_KEY)
+    relay_url: str = wire(RELAY_URL)
     signed_at: int = wire(TIME_MS)
     signature: bytes = wire(SIGNATURE)
 
@@ -326,6 +364,7 @@ class LookupResponse:
     display_name: str = wire(DISPLAY_NAME)
     x25519_public: bytes = wire(Bin(sizes=(0, 32)))
     ed25519_public: bytes = wire(Bin(sizes=(0, 32)))
+    relay_url: str = wire(RELAY_URL)
     signed_at: int = wire(TIME_MS)
     signature: bytes = wire(Bin(sizes=(0, 64)))
 

@@ -26,7 +26,9 @@ class MessageType(IntEnum):
     PEER_LEFT = 0x33
     JOINED = 0x34
     RELEASE_NAMEPLATE = 0x35
+    LOBBY = 0x36
     KEY_EXCHANGE = 0x40
+    LOBBY_MESSAGE = 0x42
     REGISTER_KEY = 0x50
     LOOKUP_KEY = 0x51
     LOOKUP_RESPONSE = 0x52
@@ -52,6 +54,7 @@ class ErrorCode(IntEnum):
     REPLACED = 13
     HANDSHAKE_TIMEOUT = 14
     IDLE_TIMEOUT = 15
+    WRONG_RELAY = 16
     RATE_LIMITED = 20
     TOO_SLOW = 21
     SERVER_FULL = 22
@@ -61,6 +64,7 @@ class ErrorCode(IntEnum):
     NOT_A_MEMBER = 32
     SESSION_FULL = 33
     LIMIT_REACHED = 34
+    PROOF_INVALID = 35
     RECIPIENT_UNKNOWN = 40
     BUFFER_FULL = 41
     NOT_OWNER = 50

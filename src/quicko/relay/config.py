@@ -41,6 +41,8 @@ class RelayConfig:
         send_queue_bytes: unsent bytes per connection at most (slow reader bound).
         tls_cert: PEM certificate file for ``wss://``, or ``None``.
         tls_key: PEM private key file for ``wss://``, or ``None``.
+        channel_binding: what Hellos must sign under ``wss://``: SHA-256 of the certificate the
+            clients see (:func:`quicko.protocol.auth.tls_channel_binding`); empty for ``ws://``.
         node_id: this node's id in Challenges; ``None`` lets the server pick a short random hex.
         log_level: ``debug``, ``info``, ``warning`` or ``error``.
         abuse_limit: rate-limited frames in a row (no token in between) before disconnecting.
@@ -72,6 +74,7 @@ class RelayConfig:
     send_queue_bytes: int = 4_194_304
     tls_cert: str | None = None
     tls_key: str | None = None
+    channel_binding: bytes = b""
     node_id: str | None = None
     log_level: str = "info"
     abuse_limit: int = 100

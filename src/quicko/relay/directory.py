@@ -22,6 +22,7 @@ class DirectoryEntry:
     display_name: str
     x25519_public: bytes
     ed25519_public: bytes
+    relay_url: str
     signed_at: int
     signature: bytes
 

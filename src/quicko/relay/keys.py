@@ -64,6 +64,7 @@ class KeyHandlers(RouterCore):
             display_name=register.display_name,
             x25519_public=register.x25519_public,
             ed25519_public=register.ed25519_public,
+            relay_url=register.relay_url,
             signed_at=register.signed_at,
         )
         try:
@@ -79,6 +80,7 @@ class KeyHandlers(RouterCore):
                 register.display_name,
                 register.x25519_public,
                 register.ed25519_public,
+                register.relay_url,
                 register.signed_at,
                 register.signature,
             )
@@ -105,7 +107,7 @@ class KeyHandlers(RouterCore):
         """Answer with the entry exactly as signed, and whether its owner is online (§14)."""
         entry = self._directory.get(request.address)
         if entry is None:
-            reply = LookupResponse(request.address, False, False, "", b"", b"", 0, b"")
+            reply = LookupResponse(request.address, False, False, "", b"", b"", "", 0, b"")
         else:
             online = self._conns.bound(entry.address) is not None
             reply = LookupResponse(
@@ -115,6 +117,7 @@ class KeyHandlers(RouterCore):
                 entry.display_name,
                 entry.x25519_public,
                 entry.ed25519_public,
+                entry.relay_url,
                 entry.signed_at,
                 entry.signature,
             )

@@ -266,6 +266,8 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             nonce=c.nonce,
             node_id=self._node_id,
             server_time=c.challenge_time,
+            relay_url=hello.relay_url,
+            channel_binding=self._config.channel_binding,
             address=hello.address,
             display_name=hello.display_name,
             x25519_public=hello.x25519_public,

@@ -14,6 +14,7 @@ message that names the flag or variable and says what is expected.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
@@ -23,6 +24,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Final
 
 from quicko.errors import InputError
+from quicko.protocol.auth import tls_channel_binding
 from quicko.relay.config import RelayConfig
 from quicko.relay.logs import LEVELS
 
@@ -32,6 +34,7 @@ __all__ = [
     "Setting",
     "add_arguments",
     "build_parser",
+    "certificate_der",
     "config_from_args",
     "load_config",
     "make_ssl_context",
@@ -108,10 +111,16 @@ def _attribute_docs(doc: str | None) -> dict[str, str]:
     return docs
 
 
+#: Config fields computed from other settings, not set by a flag of their own.
+_DERIVED_FIELDS: Final = frozenset({"channel_binding"})
+
+
 def _make_settings() -> tuple[Setting, ...]:
     docs = _attribute_docs(RelayConfig.__doc__)
     settings = []
     for field in fields(RelayConfig):
+        if field.name in _DERIVED_FIELDS:
+            continue
         default = field.default if field.default is not MISSING else None
         name = field.name
         for suffix in _UNIT_SUFFIXES:
@@ -221,7 +230,25 @@ def config_from_args(
         raise InputError(f"invalid relay setting: {_flag_words(str(exc))}") from None
     if config.tls_cert is not None and config.tls_key is not None:
         make_ssl_context(config.tls_cert, config.tls_key)  # fail at start-up, not at first use
+        binding = tls_channel_binding(certificate_der(config.tls_cert))
+        config = dataclasses.replace(config, channel_binding=binding)
     return config
+
+
+def certificate_der(cert_file: str) -> bytes:
+    """The DER bytes of the first (leaf) certificate in a PEM file, for the channel binding.
+
+    Raises:
+        InputError: the file holds no PEM certificate.
+    """
+    with open(cert_file, encoding="ascii", errors="replace") as pem:
+        text = pem.read()
+    end_marker = "-----END CERTIFICATE-----"
+    start = text.find("-----BEGIN CERTIFICATE-----")
+    end = text.find(end_marker, start)
+    if start < 0 or end < 0:
+        raise InputError(f"--tls-cert: no PEM certificate in {cert_file}")
+    return ssl.PEM_cert_to_DER_cert(text[start : end + len(end_marker)])
 
 
 def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> RelayConfig:

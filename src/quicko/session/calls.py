@@ -66,6 +66,7 @@ def verify_lookup(response: LookupResponse, dialled: bytes) -> PublicIdentity:
         display_name=response.display_name,
         x25519_public=response.x25519_public,
         ed25519_public=response.ed25519_public,
+        relay_url=response.relay_url,
         signed_at=response.signed_at,
     )
     ed25519_verify(response.ed25519_public, response.signature, transcript)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from quicko.crypto.kdf import (
     encode_fields,
     hkdf_sha256,
     hmac_sha256,
+    identity_label,
     label,
     sha256,
 )
@@ -91,14 +93,20 @@ def test_hkdf_labels_separate_domains() -> None:
 
 
 def test_label() -> None:
-    assert LABEL_PREFIX == b"quicko2/v2/"
-    assert label("identity/x25519") == b"quicko2/v2/identity/x25519"
+    assert LABEL_PREFIX == b"quicko2/v3/"
+    assert label("hello") == b"quicko2/v3/hello"
+
+
+def test_identity_labels_stay_at_version_2() -> None:
+    # Identities must survive protocol upgrades (docs/protocol.md §6.3).
+    assert identity_label("identity/x25519") == b"quicko2/v2/identity/x25519"
 
 
 @pytest.mark.parametrize("purpose", ["", "clé", "\u00a0"])
-def test_label_rejects_empty_or_non_ascii(purpose: str) -> None:
+@pytest.mark.parametrize("make", [label, identity_label])
+def test_label_rejects_empty_or_non_ascii(purpose: str, make: Callable[[str], bytes]) -> None:
     with pytest.raises(ValueError, match="non-empty ASCII"):
-        label(purpose)
+        make(purpose)
 
 
 def test_hmac_sha256_rfc4231_test_case_2() -> None:

@@ -54,7 +54,7 @@ PAYLOAD_CLASSES = sorted(PAYLOAD_TYPES.values(), key=lambda cls: cls.TYPE)
 UNKNOWN_CODES = [code for code in range(256) if code not in PAYLOAD_TYPES]
 
 
-def frame(type_code: int, body: bytes, *, version: int = 2, length: int | None = None) -> bytes:
+def frame(type_code: int, body: bytes, *, version: int = 3, length: int | None = None) -> bytes:
     declared = len(body) if length is None else length
     return struct.pack(">BBI", version, type_code, declared) + body
 
@@ -104,31 +104,31 @@ def wrong_values(spec: FieldSpec) -> list[Any]:
 
 def test_valid_header() -> None:
     encoded = encode_frame(Ping(nonce=7))
-    assert encoded == bytes.fromhex("02 20 00000002 91 07")
+    assert encoded == bytes.fromhex("03 20 00000002 91 07")
     assert read_header(encoded) == (0x20, 2)
 
 
-@pytest.mark.parametrize("version", [0, 1, 3, 0x7F, 0xFF])
+@pytest.mark.parametrize("version", [0, 1, 2, 0x7F, 0xFF])
 def test_other_versions_are_refused_with_a_clear_message(version: int) -> None:
     data = frame(0x20, b"\x91\x07", version=version)
     with pytest.raises(UnsupportedVersionError) as info:
         decode_frame(data)
     assert f"version {version}" in str(info.value)
-    assert "version 2" in str(info.value)
+    assert "version 3" in str(info.value)
     assert error_code_for(info.value) is ErrorCode.UNSUPPORTED_VERSION
 
 
 def test_an_original_version_1_frame() -> None:
     # The original protocol's Ping: version 1, type 0x20, MessagePack payload.
     original = frame(0x20, msgpack.packb({"timestamp": 1}), version=1)
-    with pytest.raises(UnsupportedVersionError, match="speaks version 2"):
+    with pytest.raises(UnsupportedVersionError, match="speaks version 3"):
         decode_frame(original)
 
 
 @pytest.mark.parametrize("size", range(HEADER_SIZE))
 def test_short_header(size: int) -> None:
     with pytest.raises(MalformedFrameError, match="shorter than its header"):
-        decode_frame(bytes([2, 0x20, 0, 0, 0, 0])[:size])
+        decode_frame(bytes([3, 0x20, 0, 0, 0, 0])[:size])
 
 
 @pytest.mark.parametrize("length", [MAX_PAYLOAD_BYTES + 1, 2**31, 2**32 - 1])
@@ -334,6 +334,7 @@ def hello(**changes: Any) -> Hello:
         "display_name": "Swift Falcon #7A3F",
         "x25519_public": KEY,
         "ed25519_public": KEY,
+        "relay_url": "ws://127.0.0.1:9900",
         "signature": SIG,
     }
     fields.update(changes)

@@ -79,6 +79,7 @@ ALICE_ROOT = bytes(range(16))
 BOB_ROOT = bytes.fromhex("f0e1d2c3b4a5968778695a4b3c2d1e0f")
 NONCE = bytes(range(0xA0, 0xC0))
 NODE_ID = "relay-7f3a"
+RELAY_URL = "ws://relay.example:9900"
 SERVER_TIME = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SESSION_ID = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 MESSAGE_ID = bytes.fromhex("6d1d0a5b2f8e4c7a9b3e5d6f7a8b9c0d")
@@ -274,6 +275,7 @@ def example_payloads() -> dict[str, Payload]:
             display_name=a.display_name,
             x25519_public=a.public.x25519_public,
             ed25519_public=a.public.ed25519_public,
+            relay_url=RELAY_URL,
             signature=signature,
         ),
         "hello-ack": HelloAck(a.address, NODE_ID, SERVER_TIME + 42, 0),
@@ -299,6 +301,8 @@ def hello_fields(identity: Identity) -> dict[str, Any]:
         "nonce": NONCE,
         "node_id": NODE_ID,
         "server_time": SERVER_TIME,
+        "relay_url": RELAY_URL,
+        "channel_binding": b"",
         "address": identity.address,
         "display_name": identity.display_name,
         "x25519_public": identity.public.x25519_public,
@@ -312,6 +316,7 @@ def register_fields(identity: Identity) -> dict[str, Any]:
         "display_name": identity.display_name,
         "x25519_public": identity.public.x25519_public,
         "ed25519_public": identity.public.ed25519_public,
+        "relay_url": RELAY_URL,
         "signed_at": SERVER_TIME + 1_000,
     }
 
@@ -330,10 +335,12 @@ def generate_blocks() -> dict[str, str]:
     )  # fmt: skip
     h = hello_fields(a)
     hello_parts = [
-        ('label "quicko2/v2/hello"', HELLO_LABEL),
+        (f'label "{HELLO_LABEL.decode()}"', HELLO_LABEL),
         ("nonce (from the Challenge)", NONCE),
         (f'node_id "{NODE_ID}" (from the Challenge)', NODE_ID.encode()),
         ("server_time (from the Challenge), uint64 big-endian", SERVER_TIME.to_bytes(8, "big")),
+        (f'relay_url "{RELAY_URL}"', RELAY_URL.encode()),
+        ("channel_binding: empty for ws://", b""),
         ("address", a.address),
         (f'display_name "{a.display_name}"', a.display_name.encode()),
         ("x25519_public", a.public.x25519_public),
@@ -342,11 +349,12 @@ def generate_blocks() -> dict[str, str]:
     blocks["transcript:hello"] = transcript_block(hello_parts, hello_transcript(**h))
     r = register_fields(a)
     register_parts = [
-        ('label "quicko2/v2/register"', REGISTER_LABEL),
+        (f'label "{REGISTER_LABEL.decode()}"', REGISTER_LABEL),
         ("address", a.address),
         (f'display_name "{a.display_name}"', a.display_name.encode()),
         ("x25519_public", a.public.x25519_public),
         ("ed25519_public", a.public.ed25519_public),
+        (f'relay_url "{RELAY_URL}"', RELAY_URL.encode()),
         ("signed_at, uint64 big-endian", r["signed_at"].to_bytes(8, "big")),
     ]
     blocks["transcript:register"] = transcript_block(register_parts, register_transcript(**r))
@@ -481,6 +489,8 @@ def test_hello_example() -> None:
         nonce=challenge.nonce,
         node_id=challenge.node_id,
         server_time=challenge.server_time,
+        relay_url=hello.relay_url,
+        channel_binding=b"",
         address=hello.address,
         display_name=hello.display_name,
         x25519_public=hello.x25519_public,
@@ -501,6 +511,7 @@ def test_register_example() -> None:
         display_name=register.display_name,
         x25519_public=register.x25519_public,
         ed25519_public=register.ed25519_public,
+        relay_url=register.relay_url,
         signed_at=register.signed_at,
     )
     ed25519.verify(register.ed25519_public, register.signature, transcript)

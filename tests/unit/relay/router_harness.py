@@ -61,19 +61,32 @@ def closes(actions: Sequence[Action]) -> dict[int, int]:
     return {a.conn: a.code for a in actions if isinstance(a, Close)}
 
 
-def hello_for(ident: Identity, challenge: Challenge, display_name: str = "") -> Hello:
+#: The URL the harness's clients "dialled"; the harness's router lists it as a public URL.
+RELAY_URL = "ws://127.0.0.1:9900"
+
+
+def hello_for(
+    ident: Identity, challenge: Challenge, display_name: str = "", relay_url: str = RELAY_URL
+) -> Hello:
     name = display_name or ident.display_name
     transcript = hello_transcript(
         nonce=challenge.nonce,
         node_id=challenge.node_id,
         server_time=challenge.server_time,
+        relay_url=relay_url,
+        channel_binding=b"",
         address=ident.address,
         display_name=name,
         x25519_public=ident.x25519.public,
         ed25519_public=ident.ed25519.public,
     )
     return Hello(
-        ident.address, name, ident.x25519.public, ident.ed25519.public, ident.sign(transcript)
+        ident.address,
+        name,
+        ident.x25519.public,
+        ident.ed25519.public,
+        relay_url,
+        ident.sign(transcript),
     )
 
 
@@ -83,6 +96,7 @@ def register_for(ident: Identity, signed_at: int, display_name: str = "Dana") ->
         display_name=display_name,
         x25519_public=ident.x25519.public,
         ed25519_public=ident.ed25519.public,
+        relay_url=RELAY_URL,
         signed_at=signed_at,
     )
     return RegisterKey(
@@ -90,6 +104,7 @@ def register_for(ident: Identity, signed_at: int, display_name: str = "Dana") ->
         display_name,
         ident.x25519.public,
         ident.ed25519.public,
+        RELAY_URL,
         signed_at,
         ident.sign(transcript),
     )

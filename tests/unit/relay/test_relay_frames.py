@@ -54,14 +54,14 @@ def test_parse_message_accepts_only_valid_frames(
 
 @given(st.binary(max_size=200))
 def test_parse_message_on_arbitrary_bytes(data: bytes) -> None:
-    data = b"\x02\x10" + (len(data)).to_bytes(4, "big") + data
+    data = b"\x03\x10" + (len(data)).to_bytes(4, "big") + data
     if parse_message(data) is not None:
         assert isinstance(decode_frame(data), Message)
 
 
 def _frame(items: list[object]) -> bytes:
     body: bytes = msgpack.packb(items, use_bin_type=True)
-    return b"\x02\x10" + len(body).to_bytes(4, "big") + body
+    return b"\x03\x10" + len(body).to_bytes(4, "big") + body
 
 
 S = b"s" * 16
@@ -70,7 +70,7 @@ S = b"s" * 16
 @pytest.mark.parametrize(
     "data",
     [
-        b"\x02\x10",
+        b"\x03\x10",
         _frame([S, S, S, S, 1]),  # too short for a body
         _frame([S, S, b"", S, 1]),  # to-all, too short
         _frame([S, S, b"x" * 5, S, 1, b""]),  # recipient of a bad size

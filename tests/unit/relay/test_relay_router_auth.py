@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from router_harness import (
     NODE_ID,
+    RELAY_URL,
     T0,
     Harness,
     closes,
@@ -74,7 +75,12 @@ def test_bad_signature_fails_and_closes() -> None:
     conn = h.open()
     hello = hello_for(identity(1), h.challenges[conn])
     forged = Hello(
-        hello.address, hello.display_name, hello.x25519_public, hello.ed25519_public, bytes(64)
+        hello.address,
+        hello.display_name,
+        hello.x25519_public,
+        hello.ed25519_public,
+        hello.relay_url,
+        bytes(64),
     )
     actions = h.send(conn, forged)
     assert errors(actions, conn) == [ErrorCode.AUTHENTICATION_FAILED]
@@ -100,13 +106,20 @@ def test_address_not_matching_keys_fails() -> None:
         nonce=challenge.nonce,
         node_id=NODE_ID,
         server_time=T0,
+        relay_url=RELAY_URL,
+        channel_binding=b"",
         address=other.address,
         display_name="x",
         x25519_public=real.x25519_public,
         ed25519_public=real.ed25519_public,
     )
     claim = Hello(
-        other.address, "x", real.x25519_public, real.ed25519_public, identity(1).sign(transcript)
+        other.address,
+        "x",
+        real.x25519_public,
+        real.ed25519_public,
+        RELAY_URL,
+        identity(1).sign(transcript),
     )
     actions = h.send(conn, claim)
     assert errors(actions, conn) == [ErrorCode.AUTHENTICATION_FAILED]
@@ -127,10 +140,10 @@ def test_frames_before_hello_are_unauthenticated_and_close() -> None:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"\x02", ErrorCode.MALFORMED),
+        (b"\x03", ErrorCode.MALFORMED),
         (b"\x01\x01\x00\x00\x00\x00", ErrorCode.UNSUPPORTED_VERSION),
-        (b"\x02\x77\x00\x00\x00\x00", ErrorCode.UNKNOWN_TYPE),
-        (b"\x02\x01\x00\x00\x00\x01\xc0", ErrorCode.MALFORMED),
+        (b"\x03\x77\x00\x00\x00\x00", ErrorCode.UNKNOWN_TYPE),
+        (b"\x03\x01\x00\x00\x00\x01\xc0", ErrorCode.MALFORMED),
     ],
 )
 def test_undecodable_frames_before_hello_keep_the_connection(data: bytes, code: int) -> None:
@@ -200,7 +213,7 @@ def test_handshake_timeout() -> None:
 
 def test_unknown_and_closed_connections_are_ignored() -> None:
     h = Harness()
-    assert h.recv(12345, b"\x02\x20") == []
+    assert h.recv(12345, b"\x03\x20") == []
     assert h.router.closed(12345, h.now) == []
 
 
@@ -226,8 +239,8 @@ def test_shutdown_tells_and_closes_everyone() -> None:
 
 
 def test_actions_are_plain_values() -> None:
-    send = Send(1, b"\x02\x20abc")
-    assert send == Send(1, b"\x02\x20abc")
+    send = Send(1, b"\x03\x20abc")
+    assert send == Send(1, b"\x03\x20abc")
     assert "5 bytes" in repr(send)
     assert "?" in repr(Send(1, b""))
     assert Close(1, 1000, "bye").code == 1000

@@ -31,7 +31,7 @@ _TYPES = sorted(int(t) for t in MessageType)
 frames = st.one_of(
     st.binary(max_size=300),
     st.builds(
-        lambda kind, body: b"\x02" + bytes([kind]) + len(body).to_bytes(4, "big") + body,
+        lambda kind, body: b"\x03" + bytes([kind]) + len(body).to_bytes(4, "big") + body,
         st.sampled_from(_TYPES),
         st.binary(max_size=200),
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router_harness import T0, Harness, errors, identity, payloads, raw, register_for
+from router_harness import RELAY_URL, T0, Harness, errors, identity, payloads, raw, register_for
 
 from quicko.protocol import (
     CallPeer,
@@ -39,6 +39,7 @@ def test_register_lookup_unregister() -> None:
         "Dana",
         register.x25519_public,
         register.ed25519_public,
+        RELAY_URL,
         T0,
         register.signature,
     )
@@ -48,7 +49,7 @@ def test_register_lookup_unregister() -> None:
         RegisterAck(dana.address, False)
     ]
     [missing] = payloads(h.send(eve.conn, LookupKey(dana.address)), eve.conn)
-    assert missing == LookupResponse(dana.address, False, False, "", b"", b"", 0, b"")
+    assert missing == LookupResponse(dana.address, False, False, "", b"", b"", "", 0, b"")
 
 
 def test_register_rejections() -> None:
@@ -58,11 +59,23 @@ def test_register_rejections() -> None:
     assert errors(h.send(dana.conn, squat), dana.conn) == [ErrorCode.NOT_OWNER]
     good = register_for(dana.ident, T0)
     other_keys = RegisterKey(
-        dana.address, "Dana", eve.ident.x25519.public, good.ed25519_public, T0, good.signature
+        dana.address,
+        "Dana",
+        eve.ident.x25519.public,
+        good.ed25519_public,
+        RELAY_URL,
+        T0,
+        good.signature,
     )
     assert errors(h.send(dana.conn, other_keys), dana.conn) == [ErrorCode.AUTHENTICATION_FAILED]
     bad_signature = RegisterKey(
-        dana.address, "Mallory", good.x25519_public, good.ed25519_public, T0, good.signature
+        dana.address,
+        "Mallory",
+        good.x25519_public,
+        good.ed25519_public,
+        RELAY_URL,
+        T0,
+        good.signature,
     )
     assert errors(h.send(dana.conn, bad_signature), dana.conn) == [ErrorCode.AUTHENTICATION_FAILED]
     stale = register_for(dana.ident, T0 - 300_001)

@@ -21,7 +21,7 @@ def test_rate_limit_drops_frames_and_refills() -> None:
     assert h.router.metrics.rate_limited == 1
     h.now += 100  # one token at 10/s
     assert payloads(h.send(a.conn, Ping(4)), a.conn) == [Pong(4, h.now)]
-    assert errors(h.recv(a.conn, b"\x02\x99"), a.conn) == [ErrorCode.RATE_LIMITED]
+    assert errors(h.recv(a.conn, b"\x03\x99"), a.conn) == [ErrorCode.RATE_LIMITED]
 
 
 def test_abuse_disconnects() -> None:

@@ -14,7 +14,7 @@ A, B = b"A" * 16, b"B" * 16
 
 
 def test_reprs_hide_identifiers() -> None:
-    entry = DirectoryEntry(A, "Dana", bytes(32), bytes(32), 0, bytes(64))
+    entry = DirectoryEntry(A, "Dana", bytes(32), bytes(32), "ws://relay:9900", 0, bytes(64))
     assert repr(entry) == "<DirectoryEntry 4141>"
     assert repr(PendingCall(b"\xca\x01" + bytes(14), A, B, 0)) == "<PendingCall ca01>"
     connection = Connection(7, bytes(32), 0, 1.0)
@@ -101,7 +101,7 @@ def test_buffer_bounds_and_order() -> None:
 
 def test_directory_expiry_and_removal() -> None:
     directory = Directory()
-    directory.put(DirectoryEntry(A, "a", bytes(32), bytes(32), 0, bytes(64)))
+    directory.put(DirectoryEntry(A, "a", bytes(32), bytes(32), "ws://relay:9900", 0, bytes(64)))
     directory.mark_offline(B, 5)  # no entry: nothing to expire
     directory.mark_offline(A, 10)
     assert directory.next_deadline() == 10

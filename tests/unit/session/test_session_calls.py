@@ -45,11 +45,12 @@ def lookup(who: Identity, *, found: bool = True) -> LookupResponse:
         display_name=who.display_name,
         x25519_public=who.public.x25519_public,
         ed25519_public=who.public.ed25519_public,
+        relay_url="ws://127.0.0.1:9900",
         signed_at=signed_at,
     )
     return LookupResponse(
         who.address, found, True, who.display_name, who.public.x25519_public,
-        who.public.ed25519_public, signed_at, who.sign(transcript),
+        who.public.ed25519_public, "ws://127.0.0.1:9900", signed_at, who.sign(transcript),
     )  # fmt: skip
 
 
@@ -62,7 +63,7 @@ def test_verify_lookup() -> None:
     with pytest.raises(AuthenticationError):
         verify_lookup(lookup(CALLEE), EVIL.address)
     with pytest.raises(SessionError, match="not registered"):
-        verify_lookup(LookupResponse(CALLEE.address, False, False, "", b"", b"", 0, b""),
+        verify_lookup(LookupResponse(CALLEE.address, False, False, "", b"", b"", "", 0, b""),
                       CALLEE.address)  # fmt: skip
     # The directory hands out another identity's keys for the dialled address.
     substituted = dataclasses.replace(lookup(EVIL), address=CALLEE.address)
