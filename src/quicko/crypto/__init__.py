@@ -6,6 +6,9 @@
 - :mod:`quicko.crypto.x25519`: X25519 key agreement that rejects low-order keys.
 - :mod:`quicko.crypto.ed25519`: Ed25519 signatures.
 - :mod:`quicko.crypto.random`: :data:`RandomSource`, the type of injected randomness.
+- :mod:`quicko.crypto.cpace`: the CPace PAKE (CPACE-X25519-SHA512). Its names are not
+  re-exported here (``lv_cat``, ``DSI``… mean nothing out of context): use
+  ``from quicko.crypto import cpace`` and call ``cpace.calculate_generator(…)``.
 
 Nothing here does I/O or reads the OS random source: randomness is an argument. Security
 outcomes raise :class:`~quicko.errors.AuthenticationError` or
