@@ -72,6 +72,8 @@ class IOStats:
         refused_tcp: TCP connections dropped on accept because their source, or the relay,
             already had as many open sockets as it may (before any HTTP was read).
         internal_errors: frames whose handling raised unexpectedly (the connection was closed).
+        write_failures: writes that failed because the socket was already gone (that
+            connection was dropped; no other connection is affected).
     """
 
     __slots__ = (
@@ -86,6 +88,7 @@ class IOStats:
         "refused_tcp",
         "slow_disconnects",
         "tcp_open",
+        "write_failures",
     )
 
     def __init__(self) -> None:
@@ -100,6 +103,7 @@ class IOStats:
         self.internal_errors = 0
         self.tcp_open = 0
         self.refused_tcp = 0
+        self.write_failures = 0
 
 
 def health_body(
@@ -200,6 +204,7 @@ class _RelayCollector(Collector):
             ("http_requests", "Requests to /health and /metrics."),
             ("internal_errors", "Frames whose handling failed unexpectedly."),
             ("refused_tcp", "TCP connections dropped on accept: too many sockets open."),
+            ("write_failures", "Writes that failed on a socket already gone."),
         ):
             yield CounterMetricFamily(PREFIX + name, doc, value=getattr(io, name))
 

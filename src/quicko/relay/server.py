@@ -437,17 +437,38 @@ class RelayServer:
             outgoing += (_binary_header(len(data)), data)
 
     def _flush(self) -> None:
-        """Write every connection's queued frames, one write per connection."""
+        """Write every connection's queued frames, one write per connection.
+
+        Each connection is flushed on its own: a write that fails (a socket the peer has just
+        reset, whose loss the loop has not reported yet) costs that connection only, which is
+        dropped; every other connection of the batch is still written (issue 10 item 2).
+        """
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             self._flush_conn(conn)
 
     def _flush_conn(self, conn: _Connection) -> None:
-        """Write ``conn``'s queued frames now (before anything else is written to it)."""
+        """Write ``conn``'s queued frames now (before anything else is written to it).
+
+        Never raises: a failed write is counted and drops ``conn`` (see :meth:`_write_failed`).
+        """
         outgoing, conn.outgoing = conn.outgoing, None
         transport = conn.transport
         if outgoing and transport is not None and not transport.is_close_frame_sent:
-            transport.underlying_transport.write(b"".join(outgoing))
+            try:  # free in CPython 3.11 unless raised
+                transport.underlying_transport.write(b"".join(outgoing))
+            except Exception:  # closed under us (RuntimeError), or a socket error
+                self._write_failed(conn)
+
+    def _write_failed(self, conn: _Connection) -> None:
+        """A write to ``conn`` failed: its socket is gone; forget it, and nobody else."""
+        self.io.write_failures += 1
+        if self._conns.pop(conn.conn_id, None) is None:
+            return
+        transport = conn.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.abort()
+        self._forget(conn)
 
     def _other_frame(self, conn: _Connection, transport: WSTransport, frame: WSFrame) -> None:
         """Everything but a whole binary message: fragments, text, close, pong."""
@@ -480,6 +501,7 @@ class RelayServer:
             self._close_conn(conn, _CLOSE_PROTOCOL_ERROR, "bad fragmentation")
 
     def _disconnected(self, conn: _Connection) -> None:
+        conn.outgoing = None  # nothing more can be written; a pending flush skips it
         self.admission.closed(conn.source)
         self.io.open_connections -= 1
         if not self.io.open_connections:
