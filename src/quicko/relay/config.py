@@ -34,6 +34,11 @@ class RelayConfig:
         buffer_ttl_s: how long frames for an away recipient, and away members, are kept.
         buffer_per_recipient: frames held for one away recipient at most.
         buffer_total: frames held for all away recipients together at most.
+        buffer_bytes_per_recipient: bytes held for one away recipient at most (each frame
+            counts its length plus 256); more is answered BUFFER_FULL to the sender.
+        buffer_bytes_per_sender: bytes one sender may have held, across all its recipients
+            (a frame fanned out to n away members counts n times).
+        buffer_bytes_total: bytes held for all away recipients together at most.
         handshake_timeout_s: time from the Challenge to a valid Hello.
         idle_timeout_s: time without any frame before a connection is closed.
         call_timeout_s: time a CallPeer waits for its CallResponse.
@@ -65,6 +70,9 @@ class RelayConfig:
     buffer_ttl_s: float = 60.0
     buffer_per_recipient: int = 256
     buffer_total: int = 100_000
+    buffer_bytes_per_recipient: int = 1_048_576
+    buffer_bytes_per_sender: int = 4_194_304
+    buffer_bytes_total: int = 268_435_456
     handshake_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     call_timeout_s: float = 60.0

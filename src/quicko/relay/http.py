@@ -47,6 +47,7 @@ _GAUGES: Final = frozenset(
         "nameplates",
         "directory_entries",
         "buffered_frames",
+        "buffered_bytes",
         "pending_calls",
     }
 )

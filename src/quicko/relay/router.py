@@ -409,6 +409,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         metrics.nameplates = self._sessions.nameplate_count
         metrics.directory_entries = len(self._directory)
         metrics.buffered_frames = len(self._buffer)
+        metrics.buffered_bytes = self._buffer.size_bytes
         metrics.pending_calls = len(self._calls)
         return metrics
 
@@ -420,4 +421,5 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             "sessions": len(self._sessions),
             "directory_entries": len(self._directory),
             "buffered_frames": len(self._buffer),
+            "buffered_bytes": self._buffer.size_bytes,
         }

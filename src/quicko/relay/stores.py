@@ -255,15 +255,29 @@ class DirectoryStore(Protocol):
 class BufferStore(Protocol):
     """Frames held for away recipients, bounded and with a TTL (docs/protocol.md §4.4).
 
-    The caps are ``buffer_per_recipient`` frames for one recipient and ``buffer_total`` in
-    all (:class:`~quicko.relay.config.RelayConfig`); in a cluster the total is the
-    cluster's. Frames are the original bytes, never read or changed.
+    The caps (:class:`~quicko.relay.config.RelayConfig`) are ``buffer_per_recipient`` frames
+    for one recipient and ``buffer_total`` in all, and in bytes
+    ``buffer_bytes_per_recipient``, ``buffer_bytes_per_sender`` (across all the sender's
+    recipients) and ``buffer_bytes_total``; a frame counts ``len(data)`` plus
+    :data:`~quicko.relay.buffer.FRAME_OVERHEAD` bytes, once per recipient it is held for. In a
+    cluster the totals are the cluster's. Frames are the original bytes, never read or changed.
     """
 
     def __len__(self) -> int:
         """Frames held, for all recipients together."""
 
-    def push(self, recipient: bytes, data: bytes, expires_ms: int, receipt: Receipt | None) -> bool:
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held, for all recipients together, as counted against the byte caps."""
+
+    def push(
+        self,
+        recipient: bytes,
+        data: bytes,
+        expires_ms: int,
+        receipt: Receipt | None,
+        sender: bytes,
+    ) -> bool:
         """Append *data* to the end of *recipient*'s queue, until *expires_ms*.
 
         Args:
@@ -272,9 +286,11 @@ class BufferStore(Protocol):
             expires_ms: when it expires (``now_ms`` plus the buffer TTL).
             receipt: for a MESSAGE, what to tell its sender if it expires; the copies of one
                 MESSAGE for several recipients share one :class:`Receipt`.
+            sender: the sending address, whose byte budget the frame counts against until it
+                is taken or expires.
 
         Returns:
-            ``False``, holding nothing, when either cap is reached: older frames are never
+            ``False``, holding nothing, when any cap is reached: older frames are never
             evicted, and the router answers BUFFER_FULL to the sender.
         """
 
@@ -351,6 +367,12 @@ class RelayState:
             connections=ConnectionTable(),
             sessions=SessionStore(),
             directory=Directory(),
-            buffer=OfflineBuffer(config.buffer_per_recipient, config.buffer_total),
+            buffer=OfflineBuffer(
+                config.buffer_per_recipient,
+                config.buffer_total,
+                bytes_per_recipient=config.buffer_bytes_per_recipient,
+                bytes_per_sender=config.buffer_bytes_per_sender,
+                bytes_total=config.buffer_bytes_total,
+            ),
             calls=PendingCalls(),
         )

@@ -95,6 +95,7 @@ def test_metrics_and_health_have_counts_only() -> None:
         "sessions": 1,
         "directory_entries": 0,
         "buffered_frames": 0,
+        "buffered_bytes": 0,
     }
     h.send(a.conn, Message(sid(1), b.address, a.address, bytes(16), 0, b"x"))
     assert metrics.rejections == {ErrorCode.SENDER_MISMATCH: 1}
