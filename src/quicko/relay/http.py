@@ -73,6 +73,8 @@ class IOStats:
         refused_tcp: TCP connections dropped on accept because their source, or the relay,
             already had as many open sockets as it may (before any HTTP was read).
         internal_errors: frames whose handling raised unexpectedly (the connection was closed).
+        prelogin_refused: connections closed for sending more than a Hello before logging in
+            (a fragment, a message over 1 KiB, or over 4 KiB in all).
         write_failures: writes that failed because the socket was already gone (that
             connection was dropped; no other connection is affected).
     """
@@ -83,6 +85,7 @@ class IOStats:
         "internal_errors",
         "open_connections",
         "oversized",
+        "prelogin_refused",
         "refused_full",
         "refused_per_ip",
         "refused_rate",
@@ -105,6 +108,7 @@ class IOStats:
         self.tcp_open = 0
         self.refused_tcp = 0
         self.write_failures = 0
+        self.prelogin_refused = 0
 
 
 def health_body(
@@ -206,6 +210,7 @@ class _RelayCollector(Collector):
             ("internal_errors", "Frames whose handling failed unexpectedly."),
             ("refused_tcp", "TCP connections dropped on accept: too many sockets open."),
             ("write_failures", "Writes that failed on a socket already gone."),
+            ("prelogin_refused", "Connections closed for sending more than a Hello first."),
         ):
             yield CounterMetricFamily(PREFIX + name, doc, value=getattr(io, name))
 
