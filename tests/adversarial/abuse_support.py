@@ -5,11 +5,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
+import time
 from collections.abc import AsyncIterator, Sequence
 
-from relay_support import RelayProcess, http_get, spawn_relay
+from relay_support import (
+    MAX_MESSAGE_BYTES,
+    OPEN_CLIENTS,
+    RECV_TIMEOUT_S,
+    RelayClient,
+    RelayProcess,
+    http_get,
+    spawn_relay,
+)
+from websockets.asyncio.client import connect
 
-__all__ = ["health", "relay_process", "rss_bytes"]
+from quicko.identity import Identity
+from quicko.protocol import Challenge, HelloAck, RegisterKey, decode_frame, register_transcript
+
+__all__ = ["connect_from", "health", "register_key", "relay_process", "rss_bytes"]
+
+
+async def connect_from(source: str, port: int) -> RelayClient:
+    """An authenticated client of the relay on 127.0.0.1:``port``, from address ``source``.
+
+    Every 127.x.y.z address reaches the loopback interface on Linux, so tests can play
+    several source addresses.
+    """
+    ws = await connect(
+        f"ws://127.0.0.1:{port}/ws",
+        max_size=MAX_MESSAGE_BYTES,
+        max_queue=None,
+        ping_interval=None,
+        open_timeout=RECV_TIMEOUT_S,
+        local_addr=(source, 0),
+    )
+    OPEN_CLIENTS.append(ws)
+    challenge = decode_frame(await asyncio.wait_for(ws.recv(decode=False), RECV_TIMEOUT_S))
+    assert isinstance(challenge, Challenge)
+    client = RelayClient(ws, Identity.generate(secrets.token_bytes), challenge)
+    await client.send(client.hello())
+    client.hello_ack = await client.expect(HelloAck)
+    return client
+
+
+def register_key(client: RelayClient) -> RegisterKey:
+    """A valid RegisterKey of ``client``'s own identity, signed now."""
+    public = client.identity.public
+    signed_at = int(time.time() * 1000)
+    transcript = register_transcript(
+        address=public.address,
+        display_name=client.display_name,
+        x25519_public=public.x25519_public,
+        ed25519_public=public.ed25519_public,
+        signed_at=signed_at,
+    )
+    return RegisterKey(
+        public.address, client.display_name, public.x25519_public, public.ed25519_public,
+        signed_at, client.identity.sign(transcript),
+    )  # fmt: skip
 
 
 def rss_bytes(pid: int) -> int:

@@ -40,7 +40,9 @@ async def _drain(client: RelayClient, kind: type, count: int) -> None:
 async def test_many_connections_dropping_at_once_never_freeze_a_chatting_pair(
     start_relay: StartRelay,
 ) -> None:
-    relay = await start_relay(rate=1e6, burst=1_000_000, max_connections_per_ip=10_000)
+    relay = await start_relay(
+        rate=1e6, burst=1_000_000, max_connections_per_ip=10_000, connect_rate=10_000
+    )
     url = relay_url(relay)
     alice, bob = [await RelayClient.connect(url) for _ in range(2)]
     pair = secrets.token_bytes(16)

@@ -122,7 +122,7 @@ class RouterCore:
         for session in self._sessions.sessions_of(address):
             notice = PeerLeft(session.session_id, address, int(LeaveReason.DISCONNECTED))
             self._announce(out, session, address, encode_frame(notice))
-        self._directory.mark_offline(address, now_ms + self._directory_ttl_ms)
+        self._directory.mark_offline(address, now_ms)
 
     def _announce(self, out: list[Action], session: Session, about: bytes, frame: bytes) -> None:
         """Send *frame* to every online member of *session* except *about*."""

@@ -113,8 +113,8 @@ class RouterLike(Protocol):
     def metrics(self) -> RelayMetrics:
         """The router's counters and gauges."""
 
-    def open(self, conn: int, now_ms: int) -> list[Action]:
-        """A connection opened."""
+    def open(self, conn: int, now_ms: int, source: str = "") -> list[Action]:
+        """A connection opened from ``source`` (its per-source key)."""
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """A binary message arrived."""
@@ -435,7 +435,7 @@ class RelayServer:
         underlying = transport.underlying_transport
         # Past this many unsent bytes the transport calls pause_writing: the reader is too slow.
         underlying.set_write_buffer_limits(high=self.config.send_queue_bytes)
-        self._run(self.router.open(conn.conn_id, now_ms()))
+        self._run(self.router.open(conn.conn_id, now_ms(), conn.source))
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
         """The hot path: one binary message from ``conn``."""

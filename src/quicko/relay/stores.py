@@ -233,17 +233,31 @@ class DirectoryStore(Protocol):
     def get(self, address: bytes) -> DirectoryEntry | None:
         """The entry of *address*, if registered (and, once offline, not yet expired)."""
 
-    def put(self, entry: DirectoryEntry) -> None:
-        """Register or replace the entry of an online address (no expiry)."""
+    def count_for_source(self, source: str) -> int:
+        """Entries registered from *source* (``max_directory_entries_per_ip``)."""
+
+    def put(self, entry: DirectoryEntry, source: str) -> None:
+        """Register or replace the entry of an online address (no expiry), from *source*.
+
+        A replaced entry is counted under the new *source* only. A new entry (the address had
+        none) counts as "never came back" until :meth:`mark_online`.
+        """
 
     def remove(self, address: bytes) -> None:
         """Remove the entry of *address*, if any."""
 
     def mark_online(self, address: bytes) -> None:
-        """*address* is held by a connection again: its entry, if any, no longer expires."""
+        """*address* is held by a connection again: its entry, if any, no longer expires.
 
-    def mark_offline(self, address: bytes, expires_ms: int) -> None:
-        """*address* went offline: its entry, if any, expires at *expires_ms*."""
+        The entry's owner has now come back since registering it.
+        """
+
+    def mark_offline(self, address: bytes, now_ms: int) -> None:
+        """*address* went offline at *now_ms*: its entry, if any, starts its TTL.
+
+        The TTL is ``directory_ttl_s`` if the owner came back (:meth:`mark_online`) since
+        registering the entry, else the shorter ``directory_new_ttl_s``.
+        """
 
     def next_deadline(self) -> int | None:
         """When the first offline entry expires."""
@@ -326,6 +340,9 @@ class CallStore(Protocol):
     def count_for(self, caller: bytes) -> int:
         """Pending calls of *caller* (``max_pending_calls_per_caller``)."""
 
+    def count_for_source(self, source: str) -> int:
+        """Pending calls placed from ``call.source`` *source* (``max_pending_calls_per_ip``)."""
+
     def get(self, call_id: bytes) -> PendingCall | None:
         """The pending call *call_id*, if any."""
 
@@ -366,7 +383,7 @@ class RelayState:
         return cls(
             connections=ConnectionTable(),
             sessions=SessionStore(),
-            directory=Directory(),
+            directory=Directory(config.directory_ttl_ms, config.directory_new_ttl_ms),
             buffer=OfflineBuffer(
                 config.buffer_per_recipient,
                 config.buffer_total,

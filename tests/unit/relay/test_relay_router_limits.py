@@ -119,9 +119,16 @@ def test_config_defaults_match_the_spec() -> None:
     assert config.signature_skew_ms == 300_000
     assert (config.send_queue_bytes, config.connect_rate, config.max_connections_per_ip) == (
         4_194_304,
-        200,
-        1000,
+        32,
+        32,
     )
+    assert (config.directory_new_ttl_ms, config.max_directory_entries_per_ip) == (600_000, 16)
+    assert config.max_pending_calls_per_ip == 64
+    assert (
+        config.buffer_bytes_per_recipient,
+        config.buffer_bytes_per_sender,
+        config.buffer_bytes_total,
+    ) == (1 << 20, 4 << 20, 256 << 20)
     assert (config.tls_cert, config.tls_key, config.node_id, config.log_level) == (
         None,
         None,
