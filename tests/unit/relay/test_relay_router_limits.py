@@ -104,7 +104,7 @@ def test_metrics_and_health_have_counts_only() -> None:
 def test_config_defaults_match_the_spec() -> None:
     config = RelayConfig()
     assert (config.host, config.port, config.max_connections) == ("0.0.0.0", 9900, 10_000)
-    assert (config.rate, config.burst, config.max_payload) == (30, 60, 1_048_576)
+    assert (config.rate, config.burst, config.max_payload) == (30, 60, 135_168)
     assert (config.buffer_ttl_ms, config.buffer_per_recipient, config.buffer_total) == (
         60_000,
         256,
