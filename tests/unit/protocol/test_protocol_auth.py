@@ -382,7 +382,7 @@ def test_bad_relay_urls_raise_value_error(url: str) -> None:
 # ------------------------------------------------------------------ tls_channel_binding
 
 
-def certificate_der(signature_hash: hashes.HashAlgorithm) -> bytes:
+def certificate_der(signature_hash: hashes.SHA256 | hashes.SHA384) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.example")])
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -407,7 +407,7 @@ def test_no_certificate_gives_the_empty_binding() -> None:
     "signature_hash", [hashes.SHA256(), hashes.SHA384()], ids=["sha256", "sha384"]
 )
 def test_the_binding_is_sha256_of_the_certificate_der(
-    signature_hash: hashes.HashAlgorithm,
+    signature_hash: hashes.SHA256 | hashes.SHA384,
 ) -> None:
     # RFC 5929 tls-server-end-point would follow the certificate's signature hash (SHA-384 for
     # the second one); Quicko2 always uses SHA-256 (docs/protocol.md §4.1).
