@@ -31,7 +31,7 @@ from quicko.client import (
     SessionInfo,
     StatusChanged,
 )
-from quicko.identity import Identity
+from quicko.identity import Identity, safety_number_lines
 from quicko.messaging import DeliveryStatus
 from quicko.ui.qt.app import create_window, ensure_application
 from quicko.ui.qt.main_window import MainWindow
@@ -218,7 +218,10 @@ def test_verify_a_safety_number(qtbot: QtBot, window: MainWindow, peer: QuickoCl
     dialog = next(d for d in window.dialogs if isinstance(d, SafetyNumberDialog))
     (creator,) = info.peers
     assert creator.safety_number is not None
-    assert dialog.number_label.text() == creator.safety_number
+    # 60 digits on two lines of six groups (one party's fingerprint each).
+    lines = dialog.number_label.text().split("\n")
+    assert lines == safety_number_lines(creator.safety_number).split("\n")
+    assert [len(line.split()) for line in lines] == [6, 6]
     screenshot(dialog, "safety-number")
     dialog.confirm_button.click()
     qtbot.waitUntil(lambda: "Verified ✓" in view.subtitle_label.text(), timeout=WAIT_MS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 
@@ -113,6 +114,23 @@ def test_bubbles_show_ticks_that_only_move_forward(qtbot: QtBot) -> None:
     assert messages.update_status(failed.message_id, DeliveryStatus.FAILED)
     assert failed.ticks_label.text() == "✕" and failed.ticks_label.toolTip() == "Not delivered"
     assert not messages.update_status(b"\x09" * 16, DeliveryStatus.READ)
+
+
+def test_two_senders_reusing_one_id_get_two_bubbles(qtbot: QtBot) -> None:
+    # Issue 8, finding 6: a member reusing another's (or our) message id hides nothing.
+    messages = MessageList()
+    qtbot.addWidget(messages)
+    ours = messages.add_message(message("mine"))
+    incoming = message("honest", outgoing=False, status=DeliveryStatus.DELIVERED)
+    honest = messages.add_message(dataclasses.replace(incoming, sender=b"\x03" * 16))
+    decoy = dataclasses.replace(
+        message("decoy", outgoing=False, status=DeliveryStatus.DELIVERED), sender=b"\x66" * 16
+    )
+    assert messages.add_message(decoy) is not honest
+    assert len(messages.bubbles) == 3
+    assert messages.bubble(b"\x66" * 16, decoy.message_id) is not None
+    assert messages.update_status(ours.message_id, DeliveryStatus.SENT)
+    assert ours.status is DeliveryStatus.SENT and honest.status is DeliveryStatus.DELIVERED
 
 
 def test_received_bubbles_are_plain_text_with_the_sender_in_groups(qtbot: QtBot) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Label, Static
 from tui_support import (
     SIZE,
     expect_event,
@@ -33,7 +33,7 @@ from quicko.client import (
     SessionReady,
     StatusChanged,
 )
-from quicko.identity import parse_quickokey
+from quicko.identity import parse_quickokey, safety_number_lines
 from quicko.messaging import DeliveryStatus
 from quicko.tui.app import QuickoApp
 from quicko.tui.screens import FormScreen, SafetyScreen
@@ -187,6 +187,8 @@ async def test_verify_a_safety_number() -> None:
         )
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, SafetyScreen)
+        shown = "\n".join(str(label.content) for label in app.screen.query(Label))
+        assert safety_number_lines(expected) in shown  # two lines of six groups
         await screenshot(pilot, "safety")
         await pilot.press("v")
         await wait_for(pilot, lambda: chat.peers[peer_address].verified, "verified")

@@ -71,6 +71,17 @@ def test_unread_counts_incoming_messages_and_take_unread_resets() -> None:
     assert chat.unread == 0 and chat.take_unread() == []
 
 
+def test_a_peer_reusing_our_id_does_not_take_our_status() -> None:
+    chat = ChatBook().open(SESSION, "creator")
+    chat.add(message(1, outgoing=False, status=DeliveryStatus.DELIVERED))  # the peer's copy
+    ours = message(1, outgoing=True)
+    chat.add(ours)
+    updated = chat.update_status(ours.message_id.hex(), DeliveryStatus.SENT)
+    assert updated is not None and updated.outgoing
+    first = chat.entries[0]
+    assert isinstance(first, ChatMessage) and first.status is DeliveryStatus.DELIVERED
+
+
 def test_status_moves_forward_only_and_early_updates_wait_for_their_message() -> None:
     chat = ChatBook().open(SESSION, "creator")
     first = message(1, outgoing=True)

@@ -43,6 +43,8 @@ class LiveSession:
 
     def __init__(self, session: Session, role: str, invite: InviteCode | None = None) -> None:
         self.session = session
+        # A DELIVERED receipt goes only once the text is in our store (see _received).
+        session.hold_delivered_receipts()
         self.role = role
         self.invite = invite
         self.lifecycle = Lifecycle()
@@ -135,7 +137,7 @@ class LiveSession:
     def _status(self, message_id: bytes, status: DeliveryStatus) -> list[m.ClientEvent]:
         if message_id in self.abandoned and status is not DeliveryStatus.FAILED:
             return []
-        updated = self.store.update_status(message_id, status)
+        updated = self.store.update_status(self.session.address, message_id, status)
         if updated is None:
             return []
         return [m.StatusChanged(self.key, message_id.hex(), updated.status)]
@@ -210,17 +212,21 @@ class LiveSession:
             outgoing=False,
             status=DeliveryStatus.DELIVERED,
         )
-        if event.message_id in self.store:
-            return []  # a peer reusing an id already stored: shown once, never twice
+        # Keyed by (sender, message id), like the session's deduplication: a member reusing
+        # another member's id cannot hide that member's message (issue 8, finding 6).
+        if (event.sender, event.message_id) in self.store:
+            return []  # cannot happen: the session shows each (sender, id) once
         self.store.add(message, now_ms)
+        # Stored: only now may the sender see "Delivered".
+        self.session.message_stored(event.sender, event.message_id, now_ms)
         return [m.MessageReceived(self.key, message)]
 
     def mark_read(self, message_ids: list[bytes]) -> None:
-        """Mark shown incoming messages READ in the store."""
-        for message_id in message_ids:
-            stored = self.store.get(message_id)
-            if stored is not None and not stored.outgoing:
-                self.store.update_status(message_id, DeliveryStatus.READ)
+        """Mark shown incoming messages READ in the store (every sender's, for each id)."""
+        wanted = set(message_ids)
+        for stored in self.store.messages():
+            if not stored.outgoing and stored.message_id in wanted:
+                self.store.update_status(stored.sender, stored.message_id, DeliveryStatus.READ)
 
     def wipe(self) -> None:
         """Forget the messages and the peers (the session itself is left by the caller)."""

@@ -10,7 +10,8 @@ Everything here is pure (DESIGN.md §3): no I/O, and randomness is an ``rng`` ar
 - QuickoKey addresses (:func:`compute_address`, :func:`verify_address`,
   :func:`format_quickokey`, :func:`parse_quickokey`) and display names (:func:`display_name`).
 - Invite codes (:class:`InviteCode`, :func:`parse_invite_code`, :func:`is_valid_nameplate`).
-- Safety numbers (:func:`safety_number`).
+- Safety numbers (:func:`safety_number`, per-party :func:`fingerprint`, and
+  :func:`safety_number_lines` to show one on two lines).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from quicko.identity.invite import (
 )
 from quicko.identity.keys import Identity, PublicIdentity, derive_key_pairs
 from quicko.identity.names import display_name
-from quicko.identity.safety import safety_number
+from quicko.identity.safety import fingerprint, safety_number, safety_number_lines
 from quicko.identity.seed import (
     ROOT_SECRET_BYTES,
     SEED_PHRASE_WORDS,
@@ -60,6 +61,7 @@ __all__ = [
     "compute_address",
     "derive_key_pairs",
     "display_name",
+    "fingerprint",
     "format_quickokey",
     "is_valid_nameplate",
     "normalize_seed_phrase",
@@ -67,6 +69,7 @@ __all__ = [
     "parse_quickokey",
     "parse_seed_phrase",
     "safety_number",
+    "safety_number_lines",
     "seed_phrase_words",
     "verify_address",
 ]

@@ -32,6 +32,7 @@ is timed from the latest time seen, so items stay in time order and expire in in
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Final, Generic, TypeVar
 
 __all__ = [
@@ -53,6 +54,7 @@ DEFAULT_UNACKED_TTL_MS: Final = 3_600_000
 """How long an undelivered message is retransmitted before it is FAILED: the session TTL."""
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def _check_positive(name: str, value: int) -> None:
@@ -132,8 +134,11 @@ class OutboundQueue(Generic[T]):
         return f"OutboundQueue({len(self._items)}/{self._capacity})"
 
 
-class ExpiringRing(Generic[T]):
-    """Items by id, in insertion order, bounded in count and age: the one such container.
+class ExpiringRing(Generic[K, T]):
+    """Items by key, in insertion order, bounded in count and age: the one such container.
+
+    Keys are any hashable value: a message id for the retransmission tracker, a (sender,
+    message id) pair for the message store.
 
     Both the retransmission tracker (:class:`UnackedTracker`) and each session's message store
     (:class:`quicko.store.ephemeral.EphemeralStore`) are this. Insertion order is deadline order,
@@ -158,7 +163,7 @@ class ExpiringRing(Generic[T]):
         self._capacity = capacity
         self._ttl_ms = ttl_ms
         # id -> (deadline in ms, item), in insertion order, which is deadline order.
-        self._items: OrderedDict[bytes, tuple[int, T]] = OrderedDict()
+        self._items: OrderedDict[K, tuple[int, T]] = OrderedDict()
         self._latest_ms: int | None = None
 
     @property
@@ -171,7 +176,7 @@ class ExpiringRing(Generic[T]):
         """How long an item is held after it was added, in milliseconds."""
         return self._ttl_ms
 
-    def add(self, key: bytes, item: T, now_ms: int) -> list[tuple[bytes, T]]:
+    def add(self, key: K, item: T, now_ms: int) -> list[tuple[K, T]]:
         """Hold ``item`` under ``key`` (not held yet) from ``now_ms``.
 
         Returns:
@@ -180,38 +185,38 @@ class ExpiringRing(Generic[T]):
         if self._latest_ms is None or now_ms > self._latest_ms:
             self._latest_ms = now_ms
         self._items[key] = (self._latest_ms + self._ttl_ms, item)
-        evicted: list[tuple[bytes, T]] = []
+        evicted: list[tuple[K, T]] = []
         while len(self._items) > self._capacity:
             old_key, (_, old_item) = self._items.popitem(last=False)
             evicted.append((old_key, old_item))
         return evicted
 
-    def get(self, key: bytes) -> T | None:
+    def get(self, key: K) -> T | None:
         """The item held under ``key``, or ``None``."""
         entry = self._items.get(key)
         return None if entry is None else entry[1]
 
-    def replace(self, key: bytes, item: T) -> None:
+    def replace(self, key: K, item: T) -> None:
         """Hold ``item`` instead under a held ``key``, keeping its place and its deadline."""
         deadline_ms, _ = self._items[key]
         self._items[key] = (deadline_ms, item)
 
-    def pop(self, key: bytes) -> T | None:
+    def pop(self, key: K) -> T | None:
         """Stop holding ``key``; return its item, or ``None`` if it was not held."""
         entry = self._items.pop(key, None)
         return None if entry is None else entry[1]
 
-    def items(self) -> list[tuple[bytes, T]]:
+    def items(self) -> list[tuple[K, T]]:
         """Every held (key, item), oldest first; they stay held."""
         return [(key, item) for key, (_, item) in self._items.items()]
 
-    def expire(self, now_ms: int) -> list[bytes]:
+    def expire(self, now_ms: int) -> list[K]:
         """Stop holding every item whose time to live has passed at ``now_ms``.
 
         Returns:
             Their keys, oldest first.
         """
-        expired: list[bytes] = []
+        expired: list[K] = []
         while self._items:
             key, (deadline_ms, _) = next(iter(self._items.items()))
             if deadline_ms > now_ms:
@@ -239,7 +244,7 @@ class ExpiringRing(Generic[T]):
         return key in self._items
 
 
-class UnackedTracker(ExpiringRing[T]):
+class UnackedTracker(ExpiringRing[bytes, T]):
     """Messages sent but not yet delivered, kept to retransmit after a reconnect.
 
     Args:

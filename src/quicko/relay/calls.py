@@ -10,10 +10,13 @@ __all__ = ["PendingCall", "PendingCalls"]
 class PendingCall:
     """A CallPeer forwarded to its callee and not answered yet."""
 
-    __slots__ = ("call_id", "callee", "caller", "deadline_ms")
+    __slots__ = ("call_id", "callee", "caller", "deadline_ms", "source")
 
-    def __init__(self, call_id: bytes, caller: bytes, callee: bytes, deadline_ms: int) -> None:
+    def __init__(
+        self, call_id: bytes, caller: bytes, callee: bytes, deadline_ms: int, source: str = ""
+    ) -> None:
         self.call_id = call_id
+        self.source = source
         self.caller = caller
         self.callee = callee
         self.deadline_ms = deadline_ms
@@ -25,11 +28,12 @@ class PendingCall:
 class PendingCalls:
     """Pending calls by call id, in deadline order, counted per caller (in memory)."""
 
-    __slots__ = ("_calls", "_per_caller")
+    __slots__ = ("_calls", "_per_caller", "_per_source")
 
     def __init__(self) -> None:
         self._calls: OrderedDict[bytes, PendingCall] = OrderedDict()
         self._per_caller: dict[bytes, int] = {}
+        self._per_source: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -41,6 +45,10 @@ class PendingCalls:
         """Pending calls of *caller*."""
         return self._per_caller.get(caller, 0)
 
+    def count_for_source(self, source: str) -> int:
+        """Pending calls placed from *source*."""
+        return self._per_source.get(source, 0)
+
     def get(self, call_id: bytes) -> PendingCall | None:
         """The pending call *call_id*, if any."""
         return self._calls.get(call_id)
@@ -49,6 +57,7 @@ class PendingCalls:
         """Record a call (its id must not be pending; deadlines must not decrease)."""
         self._calls[call.call_id] = call
         self._per_caller[call.caller] = self._per_caller.get(call.caller, 0) + 1
+        self._per_source[call.source] = self._per_source.get(call.source, 0) + 1
 
     def remove(self, call: PendingCall) -> None:
         """Forget a pending call."""
@@ -58,6 +67,11 @@ class PendingCalls:
             self._per_caller[call.caller] = left
         else:
             del self._per_caller[call.caller]
+        left = self._per_source[call.source] - 1
+        if left:
+            self._per_source[call.source] = left
+        else:
+            del self._per_source[call.source]
 
     def next_deadline(self) -> int | None:
         """When the first pending call times out."""

@@ -34,10 +34,18 @@ class RelayConfig:
         buffer_ttl_s: how long frames for an away recipient, and away members, are kept.
         buffer_per_recipient: frames held for one away recipient at most.
         buffer_total: frames held for all away recipients together at most.
+        buffer_bytes_per_recipient: bytes held for one away recipient at most (each frame
+            counts its length plus 256); more is answered BUFFER_FULL to the sender.
+        buffer_bytes_per_sender: bytes one sender may have held, across all its recipients
+            (a frame fanned out to n away members counts n times).
+        buffer_bytes_total: bytes held for all away recipients together at most.
         handshake_timeout_s: time from the Challenge to a valid Hello.
         idle_timeout_s: time without any frame before a connection is closed.
         call_timeout_s: time a CallPeer waits for its CallResponse.
-        directory_ttl_s: time a directory entry survives its owner going offline.
+        directory_ttl_s: time a directory entry survives its owner going offline, once the
+            owner has come back at least once since registering it.
+        directory_new_ttl_s: the same for an entry whose owner never came back since
+            registering it (throw-away registrations go soon).
         send_queue_bytes: unsent bytes per connection at most (slow reader bound).
         tls_cert: PEM certificate file for ``wss://``, or ``None``.
         tls_key: PEM private key file for ``wss://``, or ``None``.
@@ -52,25 +60,32 @@ class RelayConfig:
         max_sessions_per_address: sessions one address may be a member of at most.
         max_members: members of one session at most (the protocol's MAX_MEMBERS).
         max_directory_entries: directory entries at most.
+        max_directory_entries_per_ip: directory entries registered from one source address
+            at most (so one source cannot fill the directory).
         max_pending_calls: unanswered calls at most, in total.
         max_pending_calls_per_caller: unanswered calls of one caller at most.
+        max_pending_calls_per_ip: unanswered calls placed from one source address at most.
     """
 
     host: str = "0.0.0.0"  # noqa: S104  # a relay serves the network by default, as documented
     port: int = 9900
     max_connections: int = 10_000
-    max_connections_per_ip: int = 1_000
-    connect_rate: float = 200.0
+    max_connections_per_ip: int = 32
+    connect_rate: float = 32.0
     rate: float = 30.0
     burst: int = 60
     max_payload: int = MAX_PAYLOAD_BYTES
     buffer_ttl_s: float = 60.0
     buffer_per_recipient: int = 256
     buffer_total: int = 100_000
+    buffer_bytes_per_recipient: int = 1_048_576
+    buffer_bytes_per_sender: int = 4_194_304
+    buffer_bytes_total: int = 268_435_456
     handshake_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     call_timeout_s: float = 60.0
     directory_ttl_s: float = 3600.0
+    directory_new_ttl_s: float = 600.0
     send_queue_bytes: int = 4_194_304
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -84,8 +99,10 @@ class RelayConfig:
     max_sessions_per_address: int = 256
     max_members: int = MAX_MEMBERS
     max_directory_entries: int = 100_000
+    max_directory_entries_per_ip: int = 16
     max_pending_calls: int = 100_000
     max_pending_calls_per_caller: int = 16
+    max_pending_calls_per_ip: int = 64
 
     def __post_init__(self) -> None:
         """Check that every limit is usable.
@@ -133,6 +150,11 @@ class RelayConfig:
     def directory_ttl_ms(self) -> int:
         """:attr:`directory_ttl_s` in milliseconds."""
         return round(self.directory_ttl_s * _MS_PER_S)
+
+    @property
+    def directory_new_ttl_ms(self) -> int:
+        """:attr:`directory_new_ttl_s` in milliseconds."""
+        return round(self.directory_new_ttl_s * _MS_PER_S)
 
     @property
     def signature_skew_ms(self) -> int:

@@ -33,6 +33,8 @@ class Connection:
         refill_ms: when the tokens were last refilled.
         strikes: frames rate-limited in a row.
         closing: the router has closed the connection; frames from it are ignored.
+        source: the source the per-source quotas count it under (the client's IP address,
+            an IPv6 client's /64; :func:`quicko.relay.admission.source_key`), or ``""``.
     """
 
     __slots__ = (
@@ -45,13 +47,17 @@ class Connection:
         "last_ms",
         "nonce",
         "refill_ms",
+        "source",
         "strikes",
         "tokens",
         "x25519_public",
     )
 
-    def __init__(self, conn: int, nonce: bytes, now_ms: int, tokens: float) -> None:
+    def __init__(
+        self, conn: int, nonce: bytes, now_ms: int, tokens: float, source: str = ""
+    ) -> None:
         self.conn = conn
+        self.source = source
         self.address: bytes | None = None
         self.display_name = ""
         self.x25519_public = b""

@@ -122,7 +122,7 @@ class RouterCore:
         for session in self._sessions.sessions_of(address):
             notice = PeerLeft(session.session_id, address, int(LeaveReason.DISCONNECTED))
             self._announce(out, session, address, encode_frame(notice))
-        self._directory.mark_offline(address, now_ms + self._directory_ttl_ms)
+        self._directory.mark_offline(address, now_ms)
 
     def _announce(self, out: list[Action], session: Session, about: bytes, frame: bytes) -> None:
         """Send *frame* to every online member of *session* except *about*."""
@@ -133,6 +133,8 @@ class RouterCore:
                 if target is not None:
                     self._send(out, target.conn, frame)
 
-    def _hold(self, recipient: bytes, data: bytes, now_ms: int, receipt: Receipt | None) -> bool:
-        """Buffer *data* for the away *recipient*; return ``False`` when the buffer is full."""
-        return self._buffer.push(recipient, data, now_ms + self._buffer_ttl_ms, receipt)
+    def _hold(
+        self, recipient: bytes, data: bytes, now_ms: int, receipt: Receipt | None, sender: bytes
+    ) -> bool:
+        """Buffer *data* from *sender* for the away *recipient*; ``False`` when over a cap."""
+        return self._buffer.push(recipient, data, now_ms + self._buffer_ttl_ms, receipt, sender)

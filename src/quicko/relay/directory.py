@@ -3,7 +3,9 @@
 Entries are stored exactly as their owner signed them, so a lookup returns something the
 client checks itself (the address commits to the keys, the signature covers the rest): the
 relay cannot substitute keys. An entry is online while a connection holds its address (the
-router asks the connection table); after its owner disconnects it survives the directory TTL.
+router asks the connection table); after its owner disconnects it survives the directory TTL
+(a shorter one if the owner never came back since registering). Entries are counted per source
+address, for the per-source quota.
 """
 
 from __future__ import annotations
@@ -31,13 +33,35 @@ class DirectoryEntry:
 
 
 class Directory:
-    """Directory entries by address, and when offline ones expire (in memory)."""
+    """Directory entries by address, counted per source, and when offline ones expire.
 
-    __slots__ = ("_entries", "_offline")
+    Two TTLs (both in arrival order, so each map's first item expires first): an entry whose
+    owner has come back (a Hello) since registering it gets ``ttl_ms`` once offline; one whose
+    owner never came back gets the shorter ``new_ttl_ms``, so throw-away registrations leave
+    soon.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_entries",
+        "_new_ttl_ms",
+        "_offline",
+        "_offline_new",
+        "_per_source",
+        "_returned",
+        "_source_of",
+        "_ttl_ms",
+    )
+
+    def __init__(self, ttl_ms: int = 3_600_000, new_ttl_ms: int | None = None) -> None:
+        """Set the TTLs of offline entries (``new_ttl_ms`` is at most ``ttl_ms``, its default)."""
+        self._ttl_ms = ttl_ms
+        self._new_ttl_ms = ttl_ms if new_ttl_ms is None else min(ttl_ms, new_ttl_ms)
         self._entries: dict[bytes, DirectoryEntry] = {}
         self._offline: OrderedDict[bytes, int] = OrderedDict()
+        self._offline_new: OrderedDict[bytes, int] = OrderedDict()
+        self._source_of: dict[bytes, str] = {}
+        self._per_source: dict[str, int] = {}
+        self._returned: set[bytes] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -46,38 +70,75 @@ class Directory:
         """The entry of *address*, if registered."""
         return self._entries.get(address)
 
-    def put(self, entry: DirectoryEntry) -> None:
-        """Register or replace the entry of an online address."""
-        self._entries[entry.address] = entry
-        self._offline.pop(entry.address, None)
+    def count_for_source(self, source: str) -> int:
+        """Entries registered from *source*."""
+        return self._per_source.get(source, 0)
+
+    def put(self, entry: DirectoryEntry, source: str = "") -> None:
+        """Register or replace the entry of an online address, registered from *source*."""
+        address = entry.address
+        if address not in self._entries:
+            self._returned.discard(address)
+        self._entries[address] = entry
+        self._unschedule(address)
+        self._set_source(address, source)
 
     def remove(self, address: bytes) -> None:
         """Remove the entry of *address*, if any."""
-        self._entries.pop(address, None)
-        self._offline.pop(address, None)
+        if self._entries.pop(address, None) is not None:
+            self._unschedule(address)
+            self._set_source(address, None)
+            self._returned.discard(address)
 
     def mark_online(self, address: bytes) -> None:
         """*address* is held by a connection again: its entry no longer expires."""
-        self._offline.pop(address, None)
-
-    def mark_offline(self, address: bytes, expires_ms: int) -> None:
-        """*address* went offline: its entry (if any) expires at *expires_ms*."""
         if address in self._entries:
-            self._offline[address] = expires_ms
-            self._offline.move_to_end(address)
+            self._unschedule(address)
+            self._returned.add(address)
+
+    def mark_offline(self, address: bytes, now_ms: int) -> None:
+        """*address* went offline at *now_ms*: its entry (if any) starts its TTL."""
+        if address not in self._entries:
+            return
+        self._unschedule(address)
+        if address in self._returned:
+            self._offline[address] = now_ms + self._ttl_ms
+        else:
+            self._offline_new[address] = now_ms + self._new_ttl_ms
 
     def next_deadline(self) -> int | None:
         """When the first offline entry expires."""
-        return next(iter(self._offline.values()), None)
+        first = next(iter(self._offline.values()), None)
+        first_new = next(iter(self._offline_new.values()), None)
+        if first is None or (first_new is not None and first_new < first):
+            return first_new
+        return first
 
     def expire(self, now_ms: int) -> int:
         """Remove the offline entries whose time has come; return how many."""
         removed = 0
-        while self._offline:
-            address, expires_ms = next(iter(self._offline.items()))
-            if expires_ms > now_ms:
-                break
-            del self._offline[address]
-            del self._entries[address]
-            removed += 1
+        for offline in (self._offline, self._offline_new):
+            while offline:
+                address, expires_ms = next(iter(offline.items()))
+                if expires_ms > now_ms:
+                    break
+                self.remove(address)
+                removed += 1
         return removed
+
+    def _unschedule(self, address: bytes) -> None:
+        self._offline.pop(address, None)
+        self._offline_new.pop(address, None)
+
+    def _set_source(self, address: bytes, source: str | None) -> None:
+        """Count *address* under *source* (``None``: under none) instead of its old one."""
+        old = self._source_of.pop(address, None)
+        if old is not None:
+            left = self._per_source[old] - 1
+            if left:
+                self._per_source[old] = left
+            else:
+                del self._per_source[old]
+        if source is not None:
+            self._source_of[address] = source
+            self._per_source[source] = self._per_source.get(source, 0) + 1

@@ -47,6 +47,7 @@ _GAUGES: Final = frozenset(
         "nameplates",
         "directory_entries",
         "buffered_frames",
+        "buffered_bytes",
         "pending_calls",
     }
 )
@@ -72,6 +73,10 @@ class IOStats:
         refused_tcp: TCP connections dropped on accept because their source, or the relay,
             already had as many open sockets as it may (before any HTTP was read).
         internal_errors: frames whose handling raised unexpectedly (the connection was closed).
+        prelogin_refused: connections closed for sending more than a Hello before logging in
+            (a fragment, a message over 1 KiB, or over 4 KiB in all).
+        write_failures: writes that failed because the socket was already gone (that
+            connection was dropped; no other connection is affected).
     """
 
     __slots__ = (
@@ -80,12 +85,14 @@ class IOStats:
         "internal_errors",
         "open_connections",
         "oversized",
+        "prelogin_refused",
         "refused_full",
         "refused_per_ip",
         "refused_rate",
         "refused_tcp",
         "slow_disconnects",
         "tcp_open",
+        "write_failures",
     )
 
     def __init__(self) -> None:
@@ -100,6 +107,8 @@ class IOStats:
         self.internal_errors = 0
         self.tcp_open = 0
         self.refused_tcp = 0
+        self.write_failures = 0
+        self.prelogin_refused = 0
 
 
 def health_body(
@@ -200,6 +209,8 @@ class _RelayCollector(Collector):
             ("http_requests", "Requests to /health and /metrics."),
             ("internal_errors", "Frames whose handling failed unexpectedly."),
             ("refused_tcp", "TCP connections dropped on accept: too many sockets open."),
+            ("write_failures", "Writes that failed on a socket already gone."),
+            ("prelogin_refused", "Connections closed for sending more than a Hello first."),
         ):
             yield CounterMetricFamily(PREFIX + name, doc, value=getattr(io, name))
 

@@ -72,8 +72,13 @@ class KeyHandlers(RouterCore):
         except AuthenticationError:
             return self._reject(c, ErrorCode.AUTHENTICATION_FAILED, "bad signature", _REGISTER)
         directory = self._directory
-        if directory.get(address) is None and len(directory) >= self._config.max_directory_entries:
-            return self._reject(c, ErrorCode.LIMIT_REACHED, "the directory is full", _REGISTER)
+        if directory.get(address) is None:
+            if len(directory) >= self._config.max_directory_entries:
+                return self._reject(c, ErrorCode.LIMIT_REACHED, "the directory is full", _REGISTER)
+            if directory.count_for_source(c.source) >= self._config.max_directory_entries_per_ip:
+                return self._reject(
+                    c, ErrorCode.LIMIT_REACHED, "too many entries from your address", _REGISTER
+                )
         directory.put(
             DirectoryEntry(
                 register.address,
@@ -83,7 +88,8 @@ class KeyHandlers(RouterCore):
                 register.relay_url,
                 register.signed_at,
                 register.signature,
-            )
+            ),
+            c.source,
         )
         out: list[Action] = []
         self._send_payload(out, c.conn, RegisterAck(address, registered=True))
@@ -148,12 +154,14 @@ class KeyHandlers(RouterCore):
             )
         if (
             calls.count_for(address) >= config.max_pending_calls_per_caller
+            or calls.count_for_source(c.source) >= config.max_pending_calls_per_ip
             or len(calls) >= config.max_pending_calls
         ):
             return self._reject(
                 c, ErrorCode.LIMIT_REACHED, "too many unanswered calls", _CALL_PEER, call.call_id
             )
-        calls.add(PendingCall(call.call_id, address, call.callee, now_ms + self._call_ms))
+        deadline = now_ms + self._call_ms
+        calls.add(PendingCall(call.call_id, address, call.callee, deadline, c.source))
         self._metrics.calls_forwarded += 1
         self._send(out, target.conn, data)
         return out

@@ -34,6 +34,8 @@ class RelayMetrics:
         nameplates: claimed nameplates (gauge).
         directory_entries: directory entries (gauge).
         buffered_frames: frames held for away recipients (gauge).
+        buffered_bytes: bytes held for away recipients, as counted against the byte budgets
+            (gauge).
         pending_calls: unanswered calls (gauge).
     """
 
@@ -42,6 +44,7 @@ class RelayMetrics:
         "authenticated_connections",
         "authentications",
         "buffer_expired",
+        "buffered_bytes",
         "buffered_frames",
         "bytes_in",
         "bytes_out",
@@ -76,6 +79,7 @@ class RelayMetrics:
         self.nameplates = 0
         self.directory_entries = 0
         self.buffered_frames = 0
+        self.buffered_bytes = 0
         self.pending_calls = 0
 
     def count_rejection(self, code: int) -> None:

@@ -145,8 +145,11 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
 
     # ------------------------------------------------------------------ connection lifecycle
 
-    def open(self, conn: int, now_ms: int) -> list[Action]:
+    def open(self, conn: int, now_ms: int, source: str = "") -> list[Action]:
         """A WebSocket connection was opened: greet it with a Challenge (§2).
+
+        *source* is what the per-source quotas count the connection under (the I/O layer's
+        :func:`~quicko.relay.admission.source_key` of the peer address).
 
         Raises:
             ValueError: *conn* is already open (a bug in the caller).
@@ -154,7 +157,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         if conn in self._conns:
             raise ValueError(f"connection {conn} is already open")
         nonce = self._rng(NONCE_SIZE)
-        self._conns.add(Connection(conn, nonce, now_ms, self._bucket.burst))
+        self._conns.add(Connection(conn, nonce, now_ms, self._bucket.burst, source))
         self._metrics.connections_opened += 1
         out: list[Action] = []
         self._send_payload(out, conn, Challenge(nonce, self._node_id, now_ms))
@@ -411,6 +414,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         metrics.nameplates = self._sessions.nameplate_count
         metrics.directory_entries = len(self._directory)
         metrics.buffered_frames = len(self._buffer)
+        metrics.buffered_bytes = self._buffer.size_bytes
         metrics.pending_calls = len(self._calls)
         return metrics
 
@@ -422,4 +426,5 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             "sessions": len(self._sessions),
             "directory_entries": len(self._directory),
             "buffered_frames": len(self._buffer),
+            "buffered_bytes": self._buffer.size_bytes,
         }

@@ -108,7 +108,7 @@ class RoutingHandlers(RouterCore):
                 continue
             if receipt is None:
                 receipt = Receipt(fields[1], self._ack_bytes(data, end_ids, _EXPIRED))
-            if self._hold(member, data, now_ms, receipt):
+            if self._hold(member, data, now_ms, receipt, fields[1]):
                 held = True
             else:
                 full = True
@@ -167,7 +167,7 @@ class RoutingHandlers(RouterCore):
             target = self._conns.bound(member)
             if target is not None:
                 self._send(out, target.conn, data)
-            elif not self._hold(member, data, now_ms, None):
+            elif not self._hold(member, data, now_ms, None, c.address or b""):
                 full = True
         if full:
             self._error(

@@ -38,7 +38,7 @@ from picows import (
 )
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in picows' stubs
 
-from quicko.protocol import ErrorCode
+from quicko.protocol import ErrorCode, MessageType
 from quicko.protocol.constants import HEADER_SIZE
 from quicko.relay.actions import Action, Close, Send
 from quicko.relay.admission import Admission, Verdict, source_key
@@ -69,6 +69,19 @@ SHUTDOWN_GRACE_S: Final = 5.0
 READ_BUFFER_BYTES: Final = 4096
 """Initial read buffer of a connection (picows grows it as large frames arrive)."""
 
+PRELOGIN_MESSAGE_BYTES: Final = 1024
+"""Largest WebSocket message accepted before a valid Hello (a Hello is well under 1 KiB)."""
+
+PRELOGIN_STREAM_BYTES: Final = 4096
+"""Bytes a connection may send after the upgrade and before a valid Hello, in all frames.
+
+Checked after each read, so that a frame whose header announces more than a Hello is refused
+after at most this many bytes (plus one read), long before it could be buffered in full."""
+
+#: The value of ``_Connection.parts`` until the connection has proved an identity: the fast
+#: path (``parts is None``) is then never taken, at no cost to it after login.
+_PRELOGIN: Final[list[bytes]] = []
+_ACKED: Final = bytes((int(MessageType.HELLO_ACK),))
 _BINARY: Final = WSMsgType.BINARY
 _TEXT: Final = WSMsgType.TEXT
 _CONTINUATION: Final = WSMsgType.CONTINUATION
@@ -100,8 +113,8 @@ class RouterLike(Protocol):
     def metrics(self) -> RelayMetrics:
         """The router's counters and gauges."""
 
-    def open(self, conn: int, now_ms: int) -> list[Action]:
-        """A connection opened."""
+    def open(self, conn: int, now_ms: int, source: str = "") -> list[Action]:
+        """A connection opened from ``source`` (its per-source key)."""
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """A binary message arrived."""
@@ -148,15 +161,27 @@ class _Connection(WSListener):
     Only :attr:`RelayServer._conns` refers to it, so it never forms a reference cycle.
     """
 
-    __slots__ = ("conn_id", "outgoing", "parts", "parts_size", "server", "source", "transport")
+    __slots__ = (
+        "conn_id",
+        "outgoing",
+        "parts",
+        "parts_size",
+        "prelogin_bytes",
+        "server",
+        "source",
+        "transport",
+    )
 
     def __init__(self, server: RelayServer, source: str) -> None:
         self.server = server
         self.source = source
         self.conn_id = 0
         self.transport: WSTransport | None = None
-        self.parts: list[bytes] | None = None
+        #: Fragments of a message being reassembled; :data:`_PRELOGIN` until a valid Hello.
+        self.parts: list[bytes] | None = _PRELOGIN
         self.parts_size = 0
+        #: Bytes read since the upgrade while :attr:`parts` is :data:`_PRELOGIN`.
+        self.prelogin_bytes = 0
         #: WebSocket frames (header and payload, in order) waiting for the next flush.
         self.outgoing: list[bytes] | None = None
 
@@ -228,6 +253,14 @@ class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs f
         server.io.tcp_open = server.admission.tcp_open
         self._source = source
         super().connection_made(transport)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
+        listener = self.listener
+        if listener is not None and listener.parts is _PRELOGIN:
+            listener.prelogin_bytes += nbytes
+            if listener.prelogin_bytes > PRELOGIN_STREAM_BYTES:
+                self._accept.server._prelogin_overflow(listener)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._source is None:
@@ -402,7 +435,7 @@ class RelayServer:
         underlying = transport.underlying_transport
         # Past this many unsent bytes the transport calls pause_writing: the reader is too slow.
         underlying.set_write_buffer_limits(high=self.config.send_queue_bytes)
-        self._run(self.router.open(conn.conn_id, now_ms()))
+        self._run(self.router.open(conn.conn_id, now_ms(), conn.source))
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
         """The hot path: one binary message from ``conn``."""
@@ -437,17 +470,38 @@ class RelayServer:
             outgoing += (_binary_header(len(data)), data)
 
     def _flush(self) -> None:
-        """Write every connection's queued frames, one write per connection."""
+        """Write every connection's queued frames, one write per connection.
+
+        Each connection is flushed on its own: a write that fails (a socket the peer has just
+        reset, whose loss the loop has not reported yet) costs that connection only, which is
+        dropped; every other connection of the batch is still written (issue 10 item 2).
+        """
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             self._flush_conn(conn)
 
     def _flush_conn(self, conn: _Connection) -> None:
-        """Write ``conn``'s queued frames now (before anything else is written to it)."""
+        """Write ``conn``'s queued frames now (before anything else is written to it).
+
+        Never raises: a failed write is counted and drops ``conn`` (see :meth:`_write_failed`).
+        """
         outgoing, conn.outgoing = conn.outgoing, None
         transport = conn.transport
         if outgoing and transport is not None and not transport.is_close_frame_sent:
-            transport.underlying_transport.write(b"".join(outgoing))
+            try:  # free in CPython 3.11 unless raised
+                transport.underlying_transport.write(b"".join(outgoing))
+            except Exception:  # closed under us (RuntimeError), or a socket error
+                self._write_failed(conn)
+
+    def _write_failed(self, conn: _Connection) -> None:
+        """A write to ``conn`` failed: its socket is gone; forget it, and nobody else."""
+        self.io.write_failures += 1
+        if self._conns.pop(conn.conn_id, None) is None:
+            return
+        transport = conn.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.abort()
+        self._forget(conn)
 
     def _other_frame(self, conn: _Connection, transport: WSTransport, frame: WSFrame) -> None:
         """Everything but a whole binary message: fragments, text, close, pong."""
@@ -462,7 +516,9 @@ class RelayServer:
             return
         if transport.is_close_frame_sent or conn.conn_id not in self._conns:
             return
-        if kind is _TEXT:
+        if conn.parts is _PRELOGIN:
+            self._prelogin_frame(conn, frame)
+        elif kind is _TEXT:
             self._run(self.router.receive_text(conn.conn_id, now_ms()))
         elif kind is _BINARY and conn.parts is None:  # first fragment of a message
             conn.parts = [frame.get_payload_as_bytes()]
@@ -479,7 +535,40 @@ class RelayServer:
         elif kind is _BINARY or kind is _CONTINUATION:
             self._close_conn(conn, _CLOSE_PROTOCOL_ERROR, "bad fragmentation")
 
+    def _prelogin_frame(self, conn: _Connection, frame: WSFrame) -> None:
+        """A frame before a valid Hello: one small, whole binary message, or the connection ends.
+
+        A fragment, or a message over :data:`PRELOGIN_MESSAGE_BYTES`, closes the connection
+        (1009): before login nothing larger than a Hello is accepted (issue 9 item 3). The
+        HelloAck the router answers a valid Hello with ends this state.
+        """
+        kind = frame.msg_type
+        if kind is _TEXT:
+            self._run(self.router.receive_text(conn.conn_id, now_ms()))
+            return
+        if kind is not _BINARY or not frame.fin or frame.payload_size > PRELOGIN_MESSAGE_BYTES:
+            self.io.prelogin_refused += 1
+            self._close_conn(conn, _CLOSE_TOO_BIG, "send a Hello first")
+            return
+        conn_id = conn.conn_id
+        actions = self.router.receive(conn_id, frame.get_payload_as_bytes(), now_ms())
+        for action in actions:
+            if type(action) is Send and action.conn == conn_id and action.data[1:2] == _ACKED:
+                conn.parts = None  # logged in: the fast path from now on
+        self._run(actions)
+
+    def _prelogin_overflow(self, conn: _Connection) -> None:
+        """``conn`` sent more than a Hello's worth of bytes without logging in: drop it."""
+        if conn.conn_id not in self._conns:
+            return
+        self.io.prelogin_refused += 1
+        self._close_conn(conn, _CLOSE_TOO_BIG, "send a Hello first")
+        transport = conn.transport
+        if transport is not None:
+            transport.underlying_transport.abort()  # stop reading the rest at once
+
     def _disconnected(self, conn: _Connection) -> None:
+        conn.outgoing = None  # nothing more can be written; a pending flush skips it
         self.admission.closed(conn.source)
         self.io.open_connections -= 1
         if not self.io.open_connections:

@@ -233,17 +233,31 @@ class DirectoryStore(Protocol):
     def get(self, address: bytes) -> DirectoryEntry | None:
         """The entry of *address*, if registered (and, once offline, not yet expired)."""
 
-    def put(self, entry: DirectoryEntry) -> None:
-        """Register or replace the entry of an online address (no expiry)."""
+    def count_for_source(self, source: str) -> int:
+        """Entries registered from *source* (``max_directory_entries_per_ip``)."""
+
+    def put(self, entry: DirectoryEntry, source: str) -> None:
+        """Register or replace the entry of an online address (no expiry), from *source*.
+
+        A replaced entry is counted under the new *source* only. A new entry (the address had
+        none) counts as "never came back" until :meth:`mark_online`.
+        """
 
     def remove(self, address: bytes) -> None:
         """Remove the entry of *address*, if any."""
 
     def mark_online(self, address: bytes) -> None:
-        """*address* is held by a connection again: its entry, if any, no longer expires."""
+        """*address* is held by a connection again: its entry, if any, no longer expires.
 
-    def mark_offline(self, address: bytes, expires_ms: int) -> None:
-        """*address* went offline: its entry, if any, expires at *expires_ms*."""
+        The entry's owner has now come back since registering it.
+        """
+
+    def mark_offline(self, address: bytes, now_ms: int) -> None:
+        """*address* went offline at *now_ms*: its entry, if any, starts its TTL.
+
+        The TTL is ``directory_ttl_s`` if the owner came back (:meth:`mark_online`) since
+        registering the entry, else the shorter ``directory_new_ttl_s``.
+        """
 
     def next_deadline(self) -> int | None:
         """When the first offline entry expires."""
@@ -255,15 +269,29 @@ class DirectoryStore(Protocol):
 class BufferStore(Protocol):
     """Frames held for away recipients, bounded and with a TTL (docs/protocol.md §4.4).
 
-    The caps are ``buffer_per_recipient`` frames for one recipient and ``buffer_total`` in
-    all (:class:`~quicko.relay.config.RelayConfig`); in a cluster the total is the
-    cluster's. Frames are the original bytes, never read or changed.
+    The caps (:class:`~quicko.relay.config.RelayConfig`) are ``buffer_per_recipient`` frames
+    for one recipient and ``buffer_total`` in all, and in bytes
+    ``buffer_bytes_per_recipient``, ``buffer_bytes_per_sender`` (across all the sender's
+    recipients) and ``buffer_bytes_total``; a frame counts ``len(data)`` plus
+    :data:`~quicko.relay.buffer.FRAME_OVERHEAD` bytes, once per recipient it is held for. In a
+    cluster the totals are the cluster's. Frames are the original bytes, never read or changed.
     """
 
     def __len__(self) -> int:
         """Frames held, for all recipients together."""
 
-    def push(self, recipient: bytes, data: bytes, expires_ms: int, receipt: Receipt | None) -> bool:
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held, for all recipients together, as counted against the byte caps."""
+
+    def push(
+        self,
+        recipient: bytes,
+        data: bytes,
+        expires_ms: int,
+        receipt: Receipt | None,
+        sender: bytes,
+    ) -> bool:
         """Append *data* to the end of *recipient*'s queue, until *expires_ms*.
 
         Args:
@@ -272,9 +300,11 @@ class BufferStore(Protocol):
             expires_ms: when it expires (``now_ms`` plus the buffer TTL).
             receipt: for a MESSAGE, what to tell its sender if it expires; the copies of one
                 MESSAGE for several recipients share one :class:`Receipt`.
+            sender: the sending address, whose byte budget the frame counts against until it
+                is taken or expires.
 
         Returns:
-            ``False``, holding nothing, when either cap is reached: older frames are never
+            ``False``, holding nothing, when any cap is reached: older frames are never
             evicted, and the router answers BUFFER_FULL to the sender.
         """
 
@@ -309,6 +339,9 @@ class CallStore(Protocol):
 
     def count_for(self, caller: bytes) -> int:
         """Pending calls of *caller* (``max_pending_calls_per_caller``)."""
+
+    def count_for_source(self, source: str) -> int:
+        """Pending calls placed from ``call.source`` *source* (``max_pending_calls_per_ip``)."""
 
     def get(self, call_id: bytes) -> PendingCall | None:
         """The pending call *call_id*, if any."""
@@ -350,7 +383,13 @@ class RelayState:
         return cls(
             connections=ConnectionTable(),
             sessions=SessionStore(),
-            directory=Directory(),
-            buffer=OfflineBuffer(config.buffer_per_recipient, config.buffer_total),
+            directory=Directory(config.directory_ttl_ms, config.directory_new_ttl_ms),
+            buffer=OfflineBuffer(
+                config.buffer_per_recipient,
+                config.buffer_total,
+                bytes_per_recipient=config.buffer_bytes_per_recipient,
+                bytes_per_sender=config.buffer_bytes_per_sender,
+                bytes_total=config.buffer_bytes_total,
+            ),
             calls=PendingCalls(),
         )

@@ -177,6 +177,9 @@ class SessionCore:
         self._vouches: list[tuple[bytes, Message]] = []
         self._ledger = OutboundLedger(ttl_ms=message_ttl_ms)
         self._inbound = InboundLog()
+        # When set, a text's DELIVERED receipt waits for Session.message_stored (the client
+        # sets it: a receipt must mean the message is in its store, issue 8 finding 6).
+        self._receipts_after_storing = False
         self._opened = False
         self._out: list[Payload] = []
         self._events: list[ev.SessionEvent] = []
@@ -222,6 +225,7 @@ class SessionCore:
             receipt = self._inbound.receipt(sender, frame.message_id)
             peer = self._peers.get(sender)
             if receipt is not None and peer is not None:
+                # Only a receipt already earned: a text not yet stored earns none yet.
                 again = env.Receipt(int(receipt), (frame.message_id,))
                 self._send_envelope(peer, again, self._rng(MESSAGE_ID_SIZE), now_ms)
             return True
@@ -255,13 +259,17 @@ class SessionCore:
         sender = frame.sender
         match envelope:
             case env.Text(text=text):
-                self._inbound.add(sender, frame.message_id, DeliveryStatus.DELIVERED)
+                # Deduplicated by (sender, message id) above: another member's message with
+                # the same id is a different message and is shown too.
+                held = self._receipts_after_storing
+                state = DeliveryStatus.PENDING if held else DeliveryStatus.DELIVERED
+                self._inbound.add(sender, frame.message_id, state)
                 shown = ev.MessageReceived(
                     frame.message_id, sender, peer.display_name, text, frame.timestamp
                 )
                 self._events.append(shown)
-                receipt = env.Receipt(env.RECEIPT_DELIVERED, (frame.message_id,))
-                self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), now_ms)
+                if not held:
+                    self._send_delivered(peer, frame.message_id, now_ms)
                 return
             case env.Receipt(status=status, message_ids=ids):
                 for message_id in ids:
@@ -278,6 +286,11 @@ class SessionCore:
                 pass  # it only lets a responder's ratchet send (docs/protocol.md §9)
             case _:
                 assert_never(envelope)
+
+    def _send_delivered(self, peer: Peer, message_id: bytes, now_ms: int) -> None:
+        """Receipt a text of ``peer`` as delivered (docs/protocol.md §10)."""
+        receipt = env.Receipt(env.RECEIPT_DELIVERED, (message_id,))
+        self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), now_ms)
 
     def _on_message_early(self, address: bytes, now_ms: int) -> None:
         """Replay the frames that arrived from ``address`` before its channel existed."""

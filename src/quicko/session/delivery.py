@@ -13,8 +13,9 @@ whose recipients have all delivered, read or failed is *settled*; the last
 that their status can still be asked and a later read receipt reported.
 
 :class:`InboundLog` remembers which (sender, message id) pairs were already processed, so that a
-duplicate is re-receipted (or dropped) and never shown twice. Both are bounded; nothing here
-decrypts, does I/O or reads the clock.
+duplicate is re-receipted (or dropped) and never shown twice; a text's DELIVERED receipt can be
+held until the application confirms it stored the text (:meth:`InboundLog.stored`). Both are
+bounded; nothing here decrypts, does I/O or reads the clock.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 from quicko.messaging.queue import DEFAULT_UNACKED_CAPACITY, DEFAULT_UNACKED_TTL_MS, UnackedTracker
-from quicko.messaging.status import DeliveryStatus, advance
+from quicko.messaging.status import RECEIPT_STATUSES, DeliveryStatus, advance
 from quicko.protocol import Message
 
 __all__ = [
@@ -201,34 +202,67 @@ class OutboundLedger:
 
 
 class InboundLog:
-    """Which inbound messages were shown, and what receipt each last earned."""
+    """Which inbound messages were processed, and what receipt each earned, by (sender, id).
 
-    __slots__ = ("_seen", "_text_senders")
+    A message id is chosen by its sender, so every key here is the pair (sender, message id):
+    a member reusing another member's id names a different message (issue 8, finding 6). The
+    receipt state of a pair is ``None`` (not a text: never receipted), ``PENDING`` (a text
+    shown to the application but not yet confirmed stored: no receipt yet, see
+    :meth:`stored`), ``DELIVERED`` or ``READ``.
+    """
+
+    __slots__ = ("_seen", "_texts")
 
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[bytes, bytes], DeliveryStatus | None] = OrderedDict()
-        self._text_senders: dict[bytes, bytes] = {}
+        # message id -> the senders of the texts remembered with that id (usually one).
+        self._texts: dict[bytes, list[bytes]] = {}
 
     def __contains__(self, key: tuple[bytes, bytes]) -> bool:
         return key in self._seen
 
     def add(self, sender: bytes, message_id: bytes, receipt: DeliveryStatus | None) -> None:
-        """Remember a processed message; ``receipt`` is DELIVERED for texts, ``None`` else."""
+        """Remember a processed message with its receipt state (see the class docstring)."""
         self._seen[(sender, message_id)] = receipt
         if receipt is not None:
-            self._text_senders[message_id] = sender
+            senders = self._texts.setdefault(message_id, [])
+            if sender not in senders:
+                senders.append(sender)
         while len(self._seen) > MAX_SEEN_MESSAGES:
-            (_, old_id), _ = self._seen.popitem(last=False)
-            self._text_senders.pop(old_id, None)
+            (old_sender, old_id), _ = self._seen.popitem(last=False)
+            self._forget_text(old_sender, old_id)
+
+    def _forget_text(self, sender: bytes, message_id: bytes) -> None:
+        senders = self._texts.get(message_id)
+        if senders is not None and sender in senders:
+            senders.remove(sender)
+            if not senders:
+                del self._texts[message_id]
 
     def receipt(self, sender: bytes, message_id: bytes) -> DeliveryStatus | None:
-        """The receipt a duplicate of this message earns (``None``: none, or unknown)."""
-        return self._seen.get((sender, message_id))
+        """The receipt a duplicate of this message earns: DELIVERED, READ, or ``None`` (none)."""
+        status = self._seen.get((sender, message_id))
+        return status if status in RECEIPT_STATUSES else None
 
-    def mark_read(self, message_id: bytes) -> bytes | None:
-        """Record that a shown text was read; return its sender if it was a known unread text."""
-        sender = self._text_senders.get(message_id)
-        if sender is None or self._seen.get((sender, message_id)) != DeliveryStatus.DELIVERED:
-            return None
-        self._seen[(sender, message_id)] = DeliveryStatus.READ
-        return sender
+    def stored(self, sender: bytes, message_id: bytes) -> bool:
+        """Record that a shown text was stored; ``True`` if its DELIVERED receipt is now due."""
+        key = (sender, message_id)
+        if self._seen.get(key) is not DeliveryStatus.PENDING:
+            return False
+        self._seen[key] = DeliveryStatus.DELIVERED
+        return True
+
+    def mark_read(self, message_id: bytes) -> list[bytes]:
+        """Record that the delivered texts with this id were read; return their senders.
+
+        Texts already read, not yet stored, or unknown are skipped. (Receipts name message ids
+        only, so marking an id read marks every sender's text with that id: honest ids are
+        random and never collide.)
+        """
+        senders = []
+        for sender in self._texts.get(message_id, ()):
+            key = (sender, message_id)
+            if self._seen.get(key) is DeliveryStatus.DELIVERED:
+                self._seen[key] = DeliveryStatus.READ
+                senders.append(sender)
+        return senders

@@ -267,6 +267,29 @@ class Session(HandshakeMixin):
             self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
         return message_id
 
+    def hold_delivered_receipts(self) -> None:
+        """Send a text's DELIVERED receipt only once :meth:`message_stored` is called for it.
+
+        Without it, the receipt goes as soon as the text is decrypted (the default, for
+        consumers without a store). The client calls this on every session it keeps, so that
+        the sender's "Delivered" means the message is in the recipient's store.
+        """
+        self._receipts_after_storing = True
+
+    def message_stored(self, sender: bytes, message_id: bytes, now_ms: int) -> None:
+        """The application stored a text it received (:class:`MessageReceived`): receipt it.
+
+        The DELIVERED receipt goes to ``sender`` now (see :meth:`hold_delivered_receipts`).
+        Unknown messages, messages already receipted, and a closed session are ignored.
+        """
+        if self._state in (State.FAILED, State.CLOSED) or not self._inbound.stored(
+            sender, message_id
+        ):
+            return
+        peer = self._peers.get(sender)
+        if peer is not None:
+            self._send_delivered(peer, message_id, now_ms)
+
     def mark_read(self, message_ids: list[bytes] | tuple[bytes, ...], now_ms: int) -> None:
         """Tell the senders of these shown messages that they were read (encrypted receipts).
 
@@ -275,8 +298,7 @@ class Session(HandshakeMixin):
         self._check_usable()
         by_sender: dict[bytes, list[bytes]] = {}
         for message_id in message_ids:
-            sender = self._inbound.mark_read(message_id)
-            if sender is not None:
+            for sender in self._inbound.mark_read(message_id):
                 by_sender.setdefault(sender, []).append(message_id)
         for sender, ids in by_sender.items():
             peer = self._peers.get(sender)

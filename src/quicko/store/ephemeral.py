@@ -5,13 +5,15 @@
 session is :meth:`EphemeralStore.wipe` on its store. Every message in a store belongs to the
 store's session (checked on :meth:`~EphemeralStore.add`).
 
-Messages are kept in arrival order, keyed by message id (every lookup is O(1)). A message
-leaves the store when:
+Messages are kept in arrival order, keyed by **(sender, message id)** (every lookup is O(1)).
+A message id is chosen by its sender, so it is unique only per sender: keyed by the id alone, a
+member could reuse another member's id and hide that member's message (issue 8, finding 6). A
+message leaves the store when:
 
-- the store is full and a new one arrives: the oldest is evicted and its id returned by
+- the store is full and a new one arrives: the oldest is evicted and its key returned by
   :meth:`~EphemeralStore.add`;
 - its time to live (the session TTL, one hour by default) has passed since it *arrived here*:
-  :meth:`~EphemeralStore.purge_expired` removes it and returns its id. The time of arrival is
+  :meth:`~EphemeralStore.purge_expired` removes it and returns its key. The time of arrival is
   the local ``now_ms`` given to ``add``, never the message's own timestamp, which a peer chooses;
 - the session ends: :meth:`~EphemeralStore.wipe` drops everything.
 
@@ -25,13 +27,16 @@ nothing. Nothing is ever written to disk. Python cannot overwrite the memory of 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, TypeAlias
 
 from quicko.messaging.message import ChatMessage, short_id
 from quicko.messaging.queue import ExpiringRing
 from quicko.messaging.status import DeliveryStatus, advance
 
-__all__ = ["DEFAULT_STORE_CAPACITY", "DEFAULT_STORE_TTL_MS", "EphemeralStore"]
+__all__ = ["DEFAULT_STORE_CAPACITY", "DEFAULT_STORE_TTL_MS", "EphemeralStore", "MessageKey"]
+
+MessageKey: TypeAlias = tuple[bytes, bytes]
+"""How the store names a message: (sender address, message id)."""
 
 DEFAULT_STORE_CAPACITY: Final = 1_000
 """Messages a session's store keeps before it evicts the oldest (DESIGN.md §8)."""
@@ -62,8 +67,10 @@ class EphemeralStore:
         ttl_ms: int = DEFAULT_STORE_TTL_MS,
     ) -> None:
         self._session_id = session_id
-        # message id -> message, in arrival order, each kept ttl_ms after it arrived.
-        self._entries: ExpiringRing[ChatMessage] = ExpiringRing(capacity=capacity, ttl_ms=ttl_ms)
+        # (sender, message id) -> message, in arrival order, each kept ttl_ms after it arrived.
+        self._entries: ExpiringRing[MessageKey, ChatMessage] = ExpiringRing(
+            capacity=capacity, ttl_ms=ttl_ms
+        )
 
     @property
     def session_id(self) -> bytes:
@@ -80,67 +87,71 @@ class EphemeralStore:
         """How long a message is kept after it arrived, in milliseconds."""
         return self._entries.ttl_ms
 
-    def add(self, message: ChatMessage, now_ms: int) -> list[bytes]:
+    def add(self, message: ChatMessage, now_ms: int) -> list[MessageKey]:
         """Keep a message that was just sent or received.
 
-        The session drops duplicates before they get here (it dedupes by sender and message
-        id, and must also drop a message whose id is already stored: a peer reusing another
-        member's id is misbehaving, and honest ids are random).
+        The session drops duplicates before they get here: it dedupes by the same key,
+        (sender, message id). Two senders' messages with the same id are two messages.
 
         Args:
-            message: the message, of this store's session, with an id not already stored.
+            message: the message, of this store's session, whose (sender, id) is not stored.
             now_ms: the local time of arrival, in milliseconds. If it is earlier than a
                 previous arrival (the clock went back), the latest one counts instead.
 
         Returns:
-            The ids of the messages evicted to make room, oldest first (empty unless full).
+            The keys of the messages evicted to make room, oldest first (empty unless full).
 
         Raises:
-            ValueError: the message belongs to another session, or its id is already stored
-                (local misuse).
+            ValueError: the message belongs to another session, or a message of the same
+                sender with the same id is already stored (local misuse).
         """
         if message.session_id != self._session_id:
             raise ValueError("this message belongs to another session")
-        if message.message_id in self._entries:
-            raise ValueError("a message with this id is already stored")
-        return [key for key, _ in self._entries.add(message.message_id, message, now_ms)]
+        key = (message.sender, message.message_id)
+        if key in self._entries:
+            raise ValueError("a message of this sender with this id is already stored")
+        return [old for old, _ in self._entries.add(key, message, now_ms)]
 
-    def update_status(self, message_id: bytes, status: DeliveryStatus) -> ChatMessage | None:
+    def update_status(
+        self, sender: bytes, message_id: bytes, status: DeliveryStatus
+    ) -> ChatMessage | None:
         """Apply a status update (an Ack, a receipt, a failure) to a stored message.
 
         The message keeps its place in the arrival order and its time of arrival.
 
         Args:
+            sender: the message's sender (our own address for a message we sent).
             message_id: the message's id; it may be unknown (a late or forged receipt).
             status: the reported status.
 
         Returns:
-            The updated message if its status changed, ``None`` if the id is not stored or
-            the transition table ignores the update (a duplicate or a step backwards).
+            The updated message if its status changed, ``None`` if it is not stored or the
+            transition table ignores the update (a duplicate or a step backwards).
         """
-        message = self._entries.get(message_id)
+        key = (sender, message_id)
+        message = self._entries.get(key)
         if message is None:
             return None
         new_status = advance(message.status, status)
         if new_status is None:
             return None
         updated = message.with_status(new_status)
-        self._entries.replace(message_id, updated)
+        self._entries.replace(key, updated)
         return updated
 
-    def get(self, message_id: bytes) -> ChatMessage | None:
-        """The stored message with this id, or ``None``."""
-        return self._entries.get(message_id)
+    def get(self, sender: bytes, message_id: bytes) -> ChatMessage | None:
+        """The stored message of ``sender`` with this id, or ``None``."""
+        return self._entries.get((sender, message_id))
 
     def messages(self) -> list[ChatMessage]:
         """Every stored message, in arrival order (oldest first)."""
         return [message for _, message in self._entries.items()]
 
-    def purge_expired(self, now_ms: int) -> list[bytes]:
+    def purge_expired(self, now_ms: int) -> list[MessageKey]:
         """Remove every message whose time to live has passed at ``now_ms``.
 
         Returns:
-            The ids of the removed messages, oldest first.
+            The keys of the removed messages, oldest first.
         """
         return self._entries.expire(now_ms)
 
@@ -155,8 +166,9 @@ class EphemeralStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, message_id: object) -> bool:
-        return message_id in self._entries
+    def __contains__(self, key: object) -> bool:
+        """Whether a (sender, message id) pair is stored."""
+        return key in self._entries
 
     def __iter__(self) -> Iterator[ChatMessage]:
         """Iterate over a snapshot of the stored messages, in arrival order."""

@@ -177,7 +177,11 @@ class Chat:
             duplicate or a step backwards.
         """
         for index, entry in enumerate(self.entries):
-            if isinstance(entry, ChatMessage) and entry.message_id.hex() == message_id:
+            if (
+                isinstance(entry, ChatMessage)
+                and entry.outgoing  # a peer may reuse our id: statuses are for ours only
+                and entry.message_id.hex() == message_id
+            ):
                 new = advance(entry.status, status)
                 if new is None:
                     return None

@@ -80,14 +80,14 @@ def test_received_messages_are_stored_once() -> None:
     assert len(out) == 1 and isinstance(out[0], m.MessageReceived)
     assert out[0].message.text == "hello" and out[0].message.status is DeliveryStatus.DELIVERED
     live.mark_read([mid])
-    assert live.store.get(mid) is not None
+    assert live.store.get(sender, mid) is not None
     assert live.store.messages()[0].status is DeliveryStatus.READ
 
 
 def test_status_updates_and_abandoned_messages() -> None:
     live, _ = creator()
     mid = b"\x03" * 16
-    message = ChatMessage(mid, live.session_id, b"\x04" * 16, "Me", "x", NOW, True,
+    message = ChatMessage(mid, live.session_id, live.session.address, "Me", "x", NOW, True,
                           DeliveryStatus.PENDING)  # fmt: skip
     live.add_outgoing(message, NOW)
     sent = live.translate([ev.StatusChanged(mid, DeliveryStatus.SENT)], NOW)

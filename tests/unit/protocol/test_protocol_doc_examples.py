@@ -32,6 +32,7 @@ from quicko.identity import (
     PublicIdentity,
     compute_address,
     display_name,
+    fingerprint,
     format_quickokey,
     normalize_seed_phrase,
     parse_invite_code,
@@ -371,7 +372,9 @@ def generate_blocks() -> dict[str, str]:
     )  # fmt: skip
     blocks["safety-number"] = text_block(
         [("a", a.quickokey), ("b", b.quickokey),
+         ("fingerprint_a", fingerprint(a.public)), ("fingerprint_b", fingerprint(b.public)),
          ("safety_number", safety_number(a.public, b.public))],
+        words_per_line=6,
     )  # fmt: skip
     blocks["wordlist:seed"] = words_block(WORDS, 8)
     blocks["wordlist:adjectives"] = words_block(ADJECTIVES, 8)
@@ -564,6 +567,12 @@ def test_safety_number_example() -> None:
     a = Identity.from_root(bytes.fromhex(pairs("identity:alice")["root_secret"]))
     b = Identity.from_root(bytes.fromhex(pairs("identity:bob")["root_secret"]))
     assert (a.quickokey, b.quickokey) == (values["a"], values["b"])
+    assert (fingerprint(a.public), fingerprint(b.public)) == (
+        values["fingerprint_a"],
+        values["fingerprint_b"],
+    )
+    first, second = sorted((values["fingerprint_a"], values["fingerprint_b"]))
+    assert values["safety_number"].replace(" ", "") == first + second
     assert safety_number(a.public, b.public) == values["safety_number"]
     assert safety_number(b.public, a.public) == values["safety_number"]
 

@@ -95,6 +95,7 @@ def test_metrics_and_health_have_counts_only() -> None:
         "sessions": 1,
         "directory_entries": 0,
         "buffered_frames": 0,
+        "buffered_bytes": 0,
     }
     h.send(a.conn, Message(sid(1), b.address, a.address, bytes(16), 0, b"x"))
     assert metrics.rejections == {ErrorCode.SENDER_MISMATCH: 1}
@@ -118,9 +119,16 @@ def test_config_defaults_match_the_spec() -> None:
     assert config.signature_skew_ms == 300_000
     assert (config.send_queue_bytes, config.connect_rate, config.max_connections_per_ip) == (
         4_194_304,
-        200,
-        1000,
+        32,
+        32,
     )
+    assert (config.directory_new_ttl_ms, config.max_directory_entries_per_ip) == (600_000, 16)
+    assert config.max_pending_calls_per_ip == 64
+    assert (
+        config.buffer_bytes_per_recipient,
+        config.buffer_bytes_per_sender,
+        config.buffer_bytes_total,
+    ) == (1 << 20, 4 << 20, 256 << 20)
     assert (config.tls_cert, config.tls_key, config.node_id, config.log_level) == (
         None,
         None,

@@ -100,11 +100,11 @@ def test_buffer_bounds_and_order() -> None:
 
 
 def test_directory_expiry_and_removal() -> None:
-    directory = Directory()
+    directory = Directory(ttl_ms=100, new_ttl_ms=50)
     directory.put(DirectoryEntry(A, "a", bytes(32), bytes(32), "ws://relay:9900", 0, bytes(64)))
     directory.mark_offline(B, 5)  # no entry: nothing to expire
-    directory.mark_offline(A, 10)
-    assert directory.next_deadline() == 10
+    directory.mark_offline(A, 10)  # its owner never came back: the short TTL
+    assert directory.next_deadline() == 60
     directory.remove(A)
     assert directory.next_deadline() is None
     assert directory.expire(100) == 0

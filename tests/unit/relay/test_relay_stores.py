@@ -237,9 +237,9 @@ def test_in_memory_state_builds_the_single_node_stores_with_the_configs_caps() -
     assert isinstance(state.sessions, SessionStore)
     assert isinstance(state.directory, Directory)
     assert isinstance(state.calls, PendingCalls)
-    pushed = [state.buffer.push(b"A" * 16, b"f", 10, None) for _ in range(3)]
-    pushed.append(state.buffer.push(b"B" * 16, b"f", 10, None))
-    pushed.append(state.buffer.push(b"C" * 16, b"f", 10, None))
+    pushed = [state.buffer.push(b"A" * 16, b"f", 10, None, b"S" * 16) for _ in range(3)]
+    pushed.append(state.buffer.push(b"B" * 16, b"f", 10, None, b"S" * 16))
+    pushed.append(state.buffer.push(b"C" * 16, b"f", 10, None, b"S" * 16))
     assert pushed == [True, True, False, True, False]  # per recipient, then in total
     with pytest.raises(AttributeError):
         state.buffer = OfflineBuffer(1, 1)  # type: ignore[misc]  # frozen, on purpose

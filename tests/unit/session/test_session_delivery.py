@@ -143,10 +143,27 @@ def test_inbound_log_dedupes_and_tracks_reads() -> None:
     assert (A, mid) in log and (B, mid) not in log
     assert log.receipt(A, mid) is DeliveryStatus.DELIVERED
     assert log.receipt(A, b"2" * 16) is None
-    assert log.mark_read(mid) == A
-    assert log.mark_read(mid) is None
-    assert log.mark_read(b"2" * 16) is None
+    assert log.mark_read(mid) == [A]
+    assert log.mark_read(mid) == []
+    assert log.mark_read(b"2" * 16) == []
     assert log.receipt(A, mid) is DeliveryStatus.READ
+
+
+def test_inbound_log_keys_by_sender_and_id() -> None:
+    # Issue 8, finding 6: B reusing A's id is another message, with its own receipt state.
+    log = InboundLog()
+    mid = b"1" * 16
+    log.add(B, mid, DeliveryStatus.PENDING)
+    log.add(A, mid, DeliveryStatus.PENDING)
+    assert log.receipt(A, mid) is None  # shown, not stored yet: no receipt earned
+    assert log.mark_read(mid) == []  # nothing delivered yet
+    assert log.stored(A, mid) and not log.stored(A, mid)
+    assert log.receipt(A, mid) is DeliveryStatus.DELIVERED
+    assert log.receipt(B, mid) is None
+    assert log.mark_read(mid) == [A]
+    assert log.stored(B, mid)
+    assert log.mark_read(mid) == [B]
+    assert not log.stored(B, b"9" * 16)  # unknown
 
 
 def test_inbound_log_is_bounded() -> None:
@@ -154,5 +171,5 @@ def test_inbound_log_is_bounded() -> None:
     for n in range(MAX_SEEN_MESSAGES + 1):
         log.add(A, n.to_bytes(16, "big"), DeliveryStatus.DELIVERED)
     assert (A, (0).to_bytes(16, "big")) not in log
-    assert log.mark_read((0).to_bytes(16, "big")) is None
+    assert log.mark_read((0).to_bytes(16, "big")) == []
     assert (A, MAX_SEEN_MESSAGES.to_bytes(16, "big")) in log

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,8 +23,15 @@ OTHER_SID = bytes(range(1, 17))
 SECRET = "the launch code is 0000"
 
 
+SENDER = b"\xaa" * 16
+
+
 def mid(n: int) -> bytes:
     return n.to_bytes(16, "big")
+
+
+def key(n: int) -> tuple[bytes, bytes]:
+    return (SENDER, mid(n))
 
 
 def message(
@@ -35,7 +44,7 @@ def message(
     return ChatMessage(
         message_id=mid(n),
         session_id=session_id,
-        sender=b"\xaa" * 16,
+        sender=SENDER,
         sender_name="Swift Falcon #7A3F",
         text=text,
         timestamp_ms=0,
@@ -65,9 +74,10 @@ def test_add_get_and_arrival_order() -> None:
         assert store.add(message(n), now_ms=n) == []
     assert [m.message_id for m in store.messages()] == [mid(3), mid(1), mid(2)]
     assert [m.message_id for m in store] == [mid(3), mid(1), mid(2)]
-    assert store.get(mid(1)) == message(1)
-    assert store.get(mid(9)) is None
-    assert mid(2) in store
+    assert store.get(SENDER, mid(1)) == message(1)
+    assert store.get(SENDER, mid(9)) is None
+    assert key(2) in store
+    assert mid(2) not in store  # a bare id is not a key
     assert len(store) == 3
 
 
@@ -75,8 +85,8 @@ def test_full_store_evicts_the_oldest() -> None:
     store = EphemeralStore(SID, capacity=2, ttl_ms=100)
     store.add(message(0), 0)
     store.add(message(1), 0)
-    assert store.add(message(2), 0) == [mid(0)]
-    assert store.get(mid(0)) is None
+    assert store.add(message(2), 0) == [key(0)]
+    assert store.get(SENDER, mid(0)) is None
     assert [m.message_id for m in store.messages()] == [mid(1), mid(2)]
 
 
@@ -87,40 +97,54 @@ def test_add_refuses_another_session_and_a_stored_id() -> None:
     store.add(message(0), 0)
     with pytest.raises(ValueError, match="already stored"):
         store.add(message(0, text="a forged duplicate"), 0)
-    assert store.get(mid(0)) == message(0)
+    assert store.get(SENDER, mid(0)) == message(0)
+
+
+def test_two_senders_may_use_the_same_id() -> None:
+    # Issue 8, finding 6: keyed by id alone, a member reusing another member's id hid that
+    # member's message. Keyed by (sender, id), both are kept and updated separately.
+    store = EphemeralStore(SID, capacity=5, ttl_ms=100)
+    mallory = dataclasses.replace(message(0, text="decoy"), sender=b"\x66" * 16)
+    store.add(mallory, 0)
+    store.add(message(0), 1)
+    assert [m.text for m in store] == ["decoy", SECRET]
+    assert store.get(SENDER, mid(0)) == message(0)
+    assert store.get(b"\x66" * 16, mid(0)) == mallory
+    assert store.update_status(SENDER, mid(0), DeliveryStatus.SENT) is not None
+    assert store.get(b"\x66" * 16, mid(0)) == mallory  # the other sender's is untouched
 
 
 def test_update_status_uses_the_transition_table() -> None:
     store = EphemeralStore(SID, capacity=5, ttl_ms=100)
     store.add(message(0), 0)
     store.add(message(1), 0)
-    sent = store.update_status(mid(0), DeliveryStatus.SENT)
+    sent = store.update_status(SENDER, mid(0), DeliveryStatus.SENT)
     assert sent is not None
     assert sent.status is DeliveryStatus.SENT
-    assert store.get(mid(0)) == sent
-    assert store.update_status(mid(0), DeliveryStatus.SENT) is None  # duplicate Ack
-    read = store.update_status(mid(0), DeliveryStatus.READ)
+    assert store.get(SENDER, mid(0)) == sent
+    assert store.update_status(SENDER, mid(0), DeliveryStatus.SENT) is None  # duplicate Ack
+    read = store.update_status(SENDER, mid(0), DeliveryStatus.READ)
     assert read is not None
     assert read.status is DeliveryStatus.READ
-    assert store.update_status(mid(0), DeliveryStatus.DELIVERED) is None  # late receipt
-    assert store.update_status(mid(0), DeliveryStatus.FAILED) is None
-    assert store.get(mid(0)) == read
+    assert store.update_status(SENDER, mid(0), DeliveryStatus.DELIVERED) is None  # late receipt
+    assert store.update_status(SENDER, mid(0), DeliveryStatus.FAILED) is None
+    assert store.get(SENDER, mid(0)) == read
     # The update kept the message's place in the arrival order.
     assert [m.message_id for m in store.messages()] == [mid(0), mid(1)]
 
 
 def test_update_status_of_an_unknown_id_changes_nothing() -> None:
     store = EphemeralStore(SID, capacity=5, ttl_ms=100)
-    assert store.update_status(mid(7), DeliveryStatus.DELIVERED) is None
+    assert store.update_status(SENDER, mid(7), DeliveryStatus.DELIVERED) is None
     assert len(store) == 0
 
 
 def test_update_keeps_the_time_of_arrival() -> None:
     store = EphemeralStore(SID, capacity=5, ttl_ms=100)
     store.add(message(0), 1_000)
-    store.update_status(mid(0), DeliveryStatus.SENT)
+    store.update_status(SENDER, mid(0), DeliveryStatus.SENT)
     assert store.next_deadline() == 1_100
-    assert store.purge_expired(1_100) == [mid(0)]
+    assert store.purge_expired(1_100) == [key(0)]
 
 
 def test_purge_expired() -> None:
@@ -129,9 +153,9 @@ def test_purge_expired() -> None:
     store.add(message(1), 1_040)
     assert store.next_deadline() == 1_100
     assert store.purge_expired(1_099) == []
-    assert store.purge_expired(1_100) == [mid(0)]
+    assert store.purge_expired(1_100) == [key(0)]
     assert store.next_deadline() == 1_140
-    assert store.purge_expired(5_000) == [mid(1)]
+    assert store.purge_expired(5_000) == [key(1)]
     assert store.purge_expired(6_000) == []
     assert store.next_deadline() is None
 
@@ -148,7 +172,7 @@ def test_clock_going_back_counts_from_the_latest_arrival() -> None:
     store.add(message(0), 1_000)
     store.add(message(1), 10)
     assert store.purge_expired(200) == []
-    assert store.purge_expired(1_100) == [mid(0), mid(1)]
+    assert store.purge_expired(1_100) == [key(0), key(1)]
 
 
 def test_wipe() -> None:
@@ -158,7 +182,7 @@ def test_wipe() -> None:
     store.wipe()
     assert len(store) == 0
     assert store.messages() == []
-    assert store.get(mid(0)) is None
+    assert store.get(SENDER, mid(0)) is None
     assert store.next_deadline() is None
     # After a wipe the clock starts afresh: an earlier time is not clamped to the old one.
     store.add(message(0), 10)
@@ -197,13 +221,13 @@ def test_ring_and_ttl_against_a_model(
     for n, step in enumerate(arrivals):
         now += step
         model[n] = now
-        evicted.extend(int.from_bytes(m, "big") for m in store.add(message(n), now))
+        evicted.extend(int.from_bytes(m, "big") for _, m in store.add(message(n), now))
         assert len(store) <= capacity
     # Eviction: exactly the oldest ones beyond the capacity, each reported once.
     assert evicted == list(range(max(0, len(arrivals) - capacity)))
     for n in evicted:
         del model[n]
-    removed = [int.from_bytes(m, "big") for m in store.purge_expired(purge_at)]
+    removed = [int.from_bytes(m, "big") for _, m in store.purge_expired(purge_at)]
     assert removed == [n for n, t in model.items() if t + ttl_ms <= purge_at]
     assert [int.from_bytes(m.message_id, "big") for m in store] == [
         n for n, t in model.items() if t + ttl_ms > purge_at
@@ -241,15 +265,17 @@ class StoreMachine(RuleBasedStateMachine):
         n = self.next_id
         self.next_id += 1
         self.added.append(n)
-        self.gone.extend(int.from_bytes(m, "big") for m in self.store.add(message(n), self.now_ms))
+        self.gone.extend(
+            int.from_bytes(m, "big") for _, m in self.store.add(message(n), self.now_ms)
+        )
 
     @precondition(lambda self: len(self.store) > 0)
     @rule(data=st.data(), status=st.sampled_from(DeliveryStatus))
     def update(self, data: st.DataObject, status: DeliveryStatus) -> None:
         target = data.draw(st.sampled_from(self.store.messages()))
         before = target.status
-        updated = self.store.update_status(target.message_id, status)
-        after = self.store.get(target.message_id)
+        updated = self.store.update_status(target.sender, target.message_id, status)
+        after = self.store.get(target.sender, target.message_id)
         assert after is not None
         if updated is None:
             assert after.status is before
@@ -262,7 +288,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule()
     def purge(self) -> None:
-        self.gone.extend(int.from_bytes(m, "big") for m in self.store.purge_expired(self.now_ms))
+        self.gone.extend(int.from_bytes(m, "big") for _, m in self.store.purge_expired(self.now_ms))
 
     @rule()
     def wipe(self) -> None:

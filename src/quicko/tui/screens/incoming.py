@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from quicko.identity import safety_number_lines
 from quicko.tui.theme import ACCENT, MUTED
 
 __all__ = ["CallView", "IncomingCallScreen"]
@@ -58,7 +59,7 @@ class IncomingCallScreen(ModalScreen[bool]):
                     " is calling you\n",
                     (call.caller_quickokey, MUTED),
                     "\n\nSafety number (compare it with the caller to be sure):\n",
-                    call.safety_number,
+                    safety_number_lines(call.safety_number),
                 )
             )
             with Horizontal(classes="buttons"):

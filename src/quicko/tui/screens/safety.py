@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, ListItem, ListView, Static
 
+from quicko.identity import safety_number_lines
 from quicko.tui.state import Chat, Peer
 from quicko.tui.theme import MUTED, SUCCESS, WARNING
 
@@ -49,7 +50,7 @@ def _describe(peer: Peer) -> Text:
     if peer.safety_number is None:
         text.append("no safety number yet: the peer is not authenticated", style=MUTED)
     else:
-        text.append(peer.safety_number)
+        text.append(safety_number_lines(peer.safety_number))
     return text
 
 

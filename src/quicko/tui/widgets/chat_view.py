@@ -39,6 +39,17 @@ def _clock(timestamp_ms: int) -> str:
     return moment.strftime("%H:%M")
 
 
+def _row_id(message: ChatMessage) -> str:
+    """A row's widget id: ours by message id; a peer's by sender and message id.
+
+    Ids are chosen by senders, so two members' messages may share one; both are shown
+    (issue 8, finding 6). Status updates concern our own messages only.
+    """
+    if message.outgoing:
+        return f"msg-out-{message.message_id.hex()}"
+    return f"msg-in-{message.sender.hex()}-{message.message_id.hex()}"
+
+
 class MessageRow(Vertical):
     """One message, as a bubble: right-aligned if we sent it, left-aligned otherwise.
 
@@ -48,7 +59,7 @@ class MessageRow(Vertical):
 
     def __init__(self, message: ChatMessage) -> None:
         direction = "-outgoing" if message.outgoing else "-incoming"
-        super().__init__(id=f"msg-{message.message_id.hex()}", classes=direction)
+        super().__init__(id=_row_id(message), classes=direction)
         self.message = message
         self._bubble = Static(self._render_bubble(), classes="bubble")
 
@@ -93,8 +104,8 @@ class MessageLog(VerticalScroll):
     can_focus = False
 
     def row_of(self, message_id: str) -> MessageRow | None:
-        """The row of a message (hex id), if it is mounted."""
-        rows = self.query(f"#msg-{message_id}")
+        """The row of one of our messages (hex id), if it is mounted."""
+        rows = self.query(f"#msg-out-{message_id}")
         row = rows.first() if rows else None
         return row if isinstance(row, MessageRow) else None
 

@@ -345,7 +345,8 @@ class MainWindow(QMainWindow):
         if state is None or view is None:
             return
         bubble = view.add_message(message, show_sender=state.is_group)
-        early = state.early_status.pop(message.message_id, None)
+        # Early statuses are for our own messages only (a peer may reuse one of our ids).
+        early = state.early_status.pop(message.message_id, None) if message.outgoing else None
         if early is not None:
             bubble.set_status(early)
         prefix = "You" if message.outgoing else message.sender_name

@@ -9,6 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from quicko.identity import safety_number_lines
+
 __all__ = ["IncomingCallDialog", "SafetyNumberDialog"]
 
 
@@ -55,7 +57,7 @@ class IncomingCallDialog(QDialog):
         layout.addWidget(_label(f"{display_name} is calling", "title"))
         layout.addWidget(_label(caller_quickokey, "quickokey", wrap=False))
         layout.addWidget(_label("Safety number", "section"))
-        layout.addWidget(_label(safety_number, "safetyNumber"))
+        layout.addWidget(_label(safety_number_lines(safety_number), "safetyNumber", wrap=False))
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.decline_button = QPushButton("Decline")
@@ -111,7 +113,8 @@ class SafetyNumberDialog(QDialog):
                 "muted",
             )
         )
-        self.number_label = _label(safety_number, "safetyNumber")
+        # 60 digits: two lines of six groups, one per party, never wrapped elsewhere.
+        self.number_label = _label(safety_number_lines(safety_number), "safetyNumber", wrap=False)
         self.number_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.number_label)
         self.state_label = _label(

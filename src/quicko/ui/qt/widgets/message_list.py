@@ -32,7 +32,11 @@ class MessageList(QScrollArea):
         self._layout.setSpacing(8)
         self._layout.addStretch(1)
         self.setWidget(content)
-        self._bubbles: dict[bytes, MessageBubble] = {}
+        # By (sender, message id): ids are chosen by senders, so two members' messages may
+        # share one and must both be shown (issue 8, finding 6). Statuses concern our own
+        # messages only, found by id among the outgoing bubbles.
+        self._bubbles: dict[tuple[bytes, bytes], MessageBubble] = {}
+        self._outgoing: dict[bytes, MessageBubble] = {}
         self._system_lines: list[QLabel] = []
         self.verticalScrollBar().rangeChanged.connect(self._follow)
 
@@ -46,13 +50,14 @@ class MessageList(QScrollArea):
         """The texts of the system lines shown, oldest first."""
         return [label.text() for label in self._system_lines]
 
-    def bubble(self, message_id: bytes) -> MessageBubble | None:
-        """The bubble of a message, if it is shown."""
-        return self._bubbles.get(message_id)
+    def bubble(self, sender: bytes, message_id: bytes) -> MessageBubble | None:
+        """The bubble of ``sender``'s message with this id, if it is shown."""
+        return self._bubbles.get((sender, message_id))
 
     def add_message(self, message: ChatMessage, *, show_sender: bool = False) -> MessageBubble:
         """Show a message (a message already shown only has its status updated)."""
-        existing = self._bubbles.get(message.message_id)
+        key = (message.sender, message.message_id)
+        existing = self._bubbles.get(key)
         if existing is not None:
             existing.set_status(message.status)
             return existing
@@ -67,12 +72,14 @@ class MessageList(QScrollArea):
             row.addWidget(bubble)
             row.addStretch(1)
         self._layout.addLayout(row)
-        self._bubbles[message.message_id] = bubble
+        self._bubbles[key] = bubble
+        if message.outgoing:
+            self._outgoing[message.message_id] = bubble
         return bubble
 
     def update_status(self, message_id: bytes, status: DeliveryStatus) -> bool:
-        """Show a new status on a message; ``False`` if the message is not shown (yet)."""
-        bubble = self._bubbles.get(message_id)
+        """Show a new status on one of our messages; ``False`` if it is not shown (yet)."""
+        bubble = self._outgoing.get(message_id)
         if bubble is None:
             return False
         bubble.set_status(status)
