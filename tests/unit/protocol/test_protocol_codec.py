@@ -24,17 +24,24 @@ from quicko.protocol import (
     MAX_MEMBERS,
     MAX_PAYLOAD_BYTES,
     PAYLOAD_TYPES,
+    PROTOCOL_VERSION,
     Ack,
     AckStatus,
     Error,
     ErrorCode,
     Hello,
+    Join,
     Joined,
+    Lobby,
+    LobbyMessage,
+    LookupResponse,
     Member,
     Message,
+    MessageType,
     Payload,
     Ping,
     RegisterAck,
+    RegisterKey,
     codec,
     decode_frame,
     encode_frame,
@@ -134,13 +141,13 @@ def test_short_header(size: int) -> None:
 @pytest.mark.parametrize("length", [MAX_PAYLOAD_BYTES + 1, 2**31, 2**32 - 1])
 def test_declared_length_over_the_limit_is_refused_before_the_payload(length: int) -> None:
     # Only the header is there: the length is refused without looking for the payload.
-    with pytest.raises(FrameTooLargeError, match="over 1048576") as info:
+    with pytest.raises(FrameTooLargeError, match="over 135168") as info:
         decode_frame(frame(0x10, b"", length=length))
     assert error_code_for(info.value) is ErrorCode.TOO_LARGE
 
 
 def test_declared_length_at_the_limit_is_a_length_mismatch() -> None:
-    with pytest.raises(MalformedFrameError, match="declares 1048576 payload bytes but 0 follow"):
+    with pytest.raises(MalformedFrameError, match="declares 135168 payload bytes but 0 follow"):
         decode_frame(frame(0x10, b"", length=MAX_PAYLOAD_BYTES))
 
 
@@ -318,9 +325,11 @@ def test_joined_member_checks(members: list[Any], message: str) -> None:
 
 
 def test_too_many_arrays_in_one_payload() -> None:
-    # LookupResponse has 8 fields: 1 + 8 + 8 * 8 arrays, each within the item cap of 8, are
-    # over MAX_CONTAINERS in total.
-    nested: list[list[list[int]]] = [[[] for _ in range(8)] for _ in range(8)]
+    # LookupResponse has 9 fields: 1 + 9 + 9 * 9 arrays, each within the item cap of 9, are
+    # over MAX_CONTAINERS (66) in total.
+    width = len(LookupResponse.FIELDS)
+    assert width == 9
+    nested: list[list[list[int]]] = [[[] for _ in range(width)] for _ in range(width)]
     with pytest.raises(MalformedFrameError, match="too many nested arrays"):
         decode_frame(packed(0x52, nested))
 
@@ -428,3 +437,199 @@ def test_reasons_are_short_and_never_echo_payload_bytes() -> None:
         decode_frame(packed(0x32, [ID_S, ID_A, secret + "\n"]))
     assert secret not in str(info.value)
     assert len(str(info.value)) <= 256
+
+
+# ------------------------------------------------------------------ version 3 frames
+
+NAMEPLATE = "R1F3"
+NAMEPLATE_HEX = "a4 52314633"  # fixstr 4 "R1F3"
+RELAY_URL = "ws://127.0.0.1:9900"
+
+
+def test_version_3() -> None:
+    assert PROTOCOL_VERSION == 3
+    assert encode_frame(Lobby(NAMEPLATE))[0] == 0x03
+
+
+def test_the_new_codes() -> None:
+    assert (MessageType.LOBBY, MessageType.LOBBY_MESSAGE) == (0x36, 0x42)
+    assert (ErrorCode.WRONG_RELAY, ErrorCode.PROOF_INVALID) == (16, 35)
+    assert int(ErrorCode.NOT_PENDING) == 52
+    # Both new frames decode (they were once missing from PAYLOAD_TYPES).
+    assert PAYLOAD_TYPES[0x36] is Lobby
+    assert PAYLOAD_TYPES[0x42] is LobbyMessage
+
+
+@pytest.mark.parametrize(
+    ("payload", "hex_frame"),
+    [
+        (Lobby(NAMEPLATE), f"03 36 00000006 91 {NAMEPLATE_HEX}"),
+        (
+            LobbyMessage(NAMEPLATE, b"", b"\x01\x02"),
+            f"03 42 0000000c 93 {NAMEPLATE_HEX} c4 00 c4 02 0102",
+        ),
+        (
+            LobbyMessage(NAMEPLATE, ID_A, b""),
+            f"03 42 0000001a 93 {NAMEPLATE_HEX} c4 10 {ID_A.hex()} c4 00",
+        ),
+        (Join(b"", NAMEPLATE), f"03 30 0000000c 94 c4 00 {NAMEPLATE_HEX} c4 00 c4 00"),
+        (
+            Join(ID_S, "", KEY, SIG),
+            f"03 30 00000078 94 c4 10 {ID_S.hex()} a0 c4 20 {KEY.hex()} c4 40 {SIG.hex()}",
+        ),
+        (
+            Hello(ID_A, "Swift Falcon #7A3F", KEY, KEY, RELAY_URL, SIG),
+            f"03 01 000000c0 96 c4 10 {ID_A.hex()} b2 {b'Swift Falcon #7A3F'.hex()}"
+            f" c4 20 {KEY.hex()} c4 20 {KEY.hex()} b3 {RELAY_URL.encode().hex()}"
+            f" c4 40 {SIG.hex()}",
+        ),
+    ],
+    ids=["lobby", "lobby-message-from-joiner", "lobby-message-to-owner", "join-by-nameplate",
+         "join-by-id", "hello"],
+)  # fmt: skip
+def test_v3_frames_known_bytes(payload: Payload, hex_frame: str) -> None:
+    encoded = bytes.fromhex(hex_frame)
+    assert encode_frame(payload) == encoded
+    assert decode_frame(encoded) == payload
+
+
+def test_join_by_nameplate_defaults_to_empty_key_and_proof() -> None:
+    assert Join(b"", NAMEPLATE) == Join(
+        session_id=b"", nameplate=NAMEPLATE, join_key=b"", proof=b""
+    )
+
+
+@pytest.mark.parametrize(
+    ("cls", "names"),
+    [
+        (Hello, ["address", "display_name", "x25519_public", "ed25519_public", "relay_url",
+                 "signature"]),
+        (RegisterKey, ["address", "display_name", "x25519_public", "ed25519_public", "relay_url",
+                       "signed_at", "signature"]),
+        (LookupResponse, ["address", "found", "online", "display_name", "x25519_public",
+                          "ed25519_public", "relay_url", "signed_at", "signature"]),
+        (Join, ["session_id", "nameplate", "join_key", "proof"]),
+        (Lobby, ["nameplate"]),
+        (LobbyMessage, ["nameplate", "peer", "body"]),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)  # fmt: skip
+def test_v3_field_order(cls: type[Payload], names: list[str]) -> None:
+    assert [name for name, _ in cls.FIELDS] == names
+
+
+def register_key(**changes: Any) -> RegisterKey:
+    fields: dict[str, Any] = {
+        "address": ID_A,
+        "display_name": "Swift Falcon #7A3F",
+        "x25519_public": KEY,
+        "ed25519_public": KEY,
+        "relay_url": RELAY_URL,
+        "signed_at": 1_767_225_600_000,
+        "signature": SIG,
+    }
+    fields.update(changes)
+    return RegisterKey(**fields)
+
+
+def lookup_response(**changes: Any) -> LookupResponse:
+    fields: dict[str, Any] = {
+        "address": ID_A,
+        "found": True,
+        "online": True,
+        "display_name": "Swift Falcon #7A3F",
+        "x25519_public": KEY,
+        "ed25519_public": KEY,
+        "relay_url": RELAY_URL,
+        "signed_at": 1_767_225_600_000,
+        "signature": SIG,
+    }
+    fields.update(changes)
+    return LookupResponse(**fields)
+
+
+LONGEST_URL = "wss://" + "r" * 246 + ":443"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        hello(relay_url=LONGEST_URL),
+        hello(relay_url=""),
+        register_key(relay_url=LONGEST_URL),
+        lookup_response(relay_url=LONGEST_URL),
+        lookup_response(found=False, online=False, display_name="", x25519_public=b"",
+                        ed25519_public=b"", relay_url="", signed_at=0, signature=b""),
+        Join(ID_S, NAMEPLATE, KEY, SIG),
+        LobbyMessage("", b"", b""),
+        LobbyMessage(NAMEPLATE, ID_A, bytes(MAX_BLOB_BYTES)),
+    ],
+    ids=["hello-longest-url", "hello-empty-url", "register-longest-url",
+         "lookup-longest-url", "lookup-not-found", "join-full", "lobby-message-empty",
+         "lobby-message-largest"],
+)  # fmt: skip
+def test_v3_boundary_values_round_trip(payload: Payload) -> None:
+    assert len(LONGEST_URL) == 256
+    encoded = encode_frame(payload)
+    assert len(encoded) - HEADER_SIZE <= MAX_PAYLOAD_BYTES
+    assert decode_frame(encoded) == payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (hello(relay_url=LONGEST_URL + "x"), "Hello.relay_url must be at most 256 characters"),
+        (hello(relay_url="ws://a:1\n"), "Hello.relay_url must not contain control"),
+        (hello(relay_url=b"ws://a:1"), "Hello.relay_url must be a string"),
+        (register_key(relay_url=LONGEST_URL + "x"), "RegisterKey.relay_url must be at most 256"),
+        (lookup_response(relay_url=LONGEST_URL + "x"), "LookupResponse.relay_url must be at most"),
+        (Join(ID_S, "", KEY[:31], SIG), "Join.join_key must be 0 or 32 bytes long, not 31"),
+        (Join(ID_S, "", KEY + b"\x00", SIG), "Join.join_key must be 0 or 32 bytes long, not 33"),
+        (Join(ID_S, "", KEY, SIG[:32]), "Join.proof must be 0 or 64 bytes long, not 32"),
+        (Join(ID_S, "", KEY, SIG + b"\x00"), "Join.proof must be 0 or 64 bytes long, not 65"),
+        (Join(ID_S, "", KEY.hex(), SIG), "Join.join_key must be a binary string"),  # type: ignore[arg-type]  # wrong on purpose
+        (Lobby("R1F3R1F3X"), "Lobby.nameplate must be at most 8 characters"),
+        (Lobby(b"R1F3"), "Lobby.nameplate must be a string"),  # type: ignore[arg-type]  # wrong on purpose
+        (LobbyMessage("R1F3R1F3X", b"", b""), "LobbyMessage.nameplate must be at most 8"),
+        (LobbyMessage(NAMEPLATE, ID_A[:15], b""), "LobbyMessage.peer must be 0 or 16 bytes long"),
+        (LobbyMessage(NAMEPLATE, b"", bytes(MAX_BLOB_BYTES + 1)),
+         f"LobbyMessage.body must be at most {MAX_BLOB_BYTES} bytes"),
+    ],
+)  # fmt: skip
+def test_encode_refuses_bad_v3_fields(payload: Payload, message: str) -> None:
+    with pytest.raises(LocalProtocolError, match=message):
+        encode_frame(payload)
+
+
+@pytest.mark.parametrize(
+    ("type_code", "items", "message"),
+    [
+        (0x30, [ID_S, "", KEY[:31], SIG], "Join field 'join_key' must be 0 or 32 bytes long"),
+        (0x30, [ID_S, "", KEY, SIG[:63]], "Join field 'proof' must be 0 or 64 bytes long"),
+        (0x30, [ID_S, ""], "Join payload must be an array of 4 fields"),  # a version 2 Join
+        (0x36, ["R1F3R1F3X"], "Lobby field 'nameplate' must be at most 8"),
+        (0x36, [], "Lobby payload must be an array of 1 fields"),
+        (0x42, [NAMEPLATE, ID_A[:8], b""], "LobbyMessage field 'peer' must be 0 or 16 bytes"),
+        (0x42, [NAMEPLATE, b"", "text"], "LobbyMessage field 'body' must be a binary string"),
+        (0x01, [ID_A, "x", KEY, KEY, SIG], "Hello payload must be an array of 6"),  # version 2
+        (0x01, [ID_A, "x", KEY, KEY, "u" * 257, SIG], "Hello field 'relay_url' must be at most"),
+        (0x01, [ID_A, "x", KEY, KEY, b"ws://a:1", SIG], "Hello field 'relay_url' must be a str"),
+        (0x50, [ID_A, "x", KEY, KEY, 1, SIG], "RegisterKey payload must be an array of 7"),
+        (0x52, [ID_A, False, False, "", b"", b"", 0, b""],
+         "LookupResponse payload must be an array of 9"),
+    ],
+)  # fmt: skip
+def test_decode_refuses_bad_v3_fields(type_code: int, items: Any, message: str) -> None:
+    with pytest.raises(MalformedFrameError, match=message) as info:
+        decode_frame(packed(type_code, items))
+    assert error_code_for(info.value) is ErrorCode.MALFORMED
+
+
+def test_a_lobby_message_body_at_the_blob_limit_decodes() -> None:
+    body = b"\x93" + bytes.fromhex(NAMEPLATE_HEX) + b"\xc4\x00"
+    body += b"\xc6" + MAX_BLOB_BYTES.to_bytes(4, "big") + bytes(MAX_BLOB_BYTES)
+    assert decode_frame(frame(0x42, body)) == LobbyMessage(NAMEPLATE, b"", bytes(MAX_BLOB_BYTES))
+    over = b"\x93" + bytes.fromhex(NAMEPLATE_HEX) + b"\xc4\x00"
+    over += b"\xc6" + (MAX_BLOB_BYTES + 1).to_bytes(4, "big") + bytes(MAX_BLOB_BYTES + 1)
+    with pytest.raises(MalformedFrameError, match="field 'body' must be at most"):
+        decode_frame(frame(0x42, over))

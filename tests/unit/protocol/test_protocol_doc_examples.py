@@ -65,9 +65,10 @@ from quicko.protocol import (
     decode_frame,
     encode_frame,
     hello_transcript,
+    join_transcript,
     register_transcript,
 )
-from quicko.protocol.auth import HELLO_LABEL, REGISTER_LABEL
+from quicko.protocol.auth import HELLO_LABEL, JOIN_LABEL, REGISTER_LABEL
 from quicko.protocol.fields import UINT64_MAX, Bin, Bool, FieldSpec, Int, ListOf, Str
 
 PAYLOAD_CLASSES = sorted(PAYLOAD_TYPES.values(), key=lambda cls: cls.TYPE)
@@ -194,7 +195,9 @@ def frame_block(payload: Payload) -> str:
     encoded = encode_frame(payload)
     name = type(payload).__name__
     head = f"{encoded[0]:02x} {encoded[1]:02x} {encoded[2:6].hex()}"
-    comment = f"version 2, type 0x{payload.TYPE:02x} {name}, payload {len(encoded) - 6} bytes"
+    comment = (
+        f"version {encoded[0]}, type 0x{payload.TYPE:02x} {name}, payload {len(encoded) - 6} bytes"
+    )
     lines = [f"{head:<{HEX_COLUMN}}  # {comment}"]
     values = [spec.to_wire(getattr(payload, field)) for field, spec in payload.FIELDS]
     comment = f"{name}: array of {len(values)} fields"
@@ -604,6 +607,71 @@ def test_enum_tables(enum: Any) -> None:
 def test_field_tables(cls: type[Payload]) -> None:
     rows = [(row[0], row[1]) for row in marked_table(f"fields:{cls.__name__}")]
     assert rows == [(name, describe(spec)) for name, spec in cls.FIELDS]
+
+
+def transcript_order(function: Any, sizes: dict[str, int]) -> list[str]:
+    """The order in which *function* encodes its keyword arguments, found by probing it.
+
+    Each argument gets a distinct marker value; the parts of the ``LP`` encoding are read back
+    and mapped to the argument that produced them (a part no argument produced is the label).
+    """
+    values: dict[str, Any] = {}
+    markers: dict[bytes, str] = {}
+    for index, (name, size) in enumerate(sizes.items()):
+        if size == 0:  # an integer, encoded as uint64_be
+            values[name] = 1000 + index
+            markers[(1000 + index).to_bytes(8, "big")] = name
+        elif size < 0:  # a string, encoded as UTF-8
+            values[name] = f"marker-{index}"
+            markers[values[name].encode()] = name
+        else:
+            values[name] = bytes([index]) * size
+            markers[values[name]] = name
+    transcript = function(**values)
+    order, offset = [], 0
+    while offset < len(transcript):
+        length = int.from_bytes(transcript[offset : offset + 4], "big")
+        part = transcript[offset + 4 : offset + 4 + length]
+        order.append(markers[part] if part in markers else part.decode("ascii"))
+        offset += 4 + length
+    return order
+
+
+def doc_formula(name: str) -> list[str]:
+    """The parts of ``<name> = LP(…)`` in the document, wrappers and owners stripped."""
+    text = doc_text()
+    start = text.index(f"{name} = LP(")
+    body = text[start + len(name) + len(" = LP(") : text.index(")\n```", start)]
+    parts = []
+    for raw in body.split(",\n"):
+        part = raw.strip()
+        part = re.sub(r"^(UTF-8|uint64_be)\((.*)\)$", r"\2", part)
+        parts.append(re.sub(r"^(Challenge|Hello|Join)\.", "", part).strip('"'))
+    return parts
+
+
+@pytest.mark.parametrize(
+    ("name", "function", "sizes", "label"),
+    [
+        ("hello_transcript", hello_transcript,
+         {"nonce": 32, "node_id": -1, "server_time": 0, "relay_url": -1, "channel_binding": 32,
+          "address": 16, "display_name": -1, "x25519_public": 32, "ed25519_public": 32},
+         HELLO_LABEL),
+        ("register_transcript", register_transcript,
+         {"address": 16, "display_name": -1, "x25519_public": 32, "ed25519_public": 32,
+          "relay_url": -1, "signed_at": 0},
+         REGISTER_LABEL),
+        ("join_transcript", join_transcript,
+         {"nonce": 32, "node_id": -1, "session_id": 16, "address": 16},
+         JOIN_LABEL),
+    ],
+    ids=["hello", "register", "join"],
+)  # fmt: skip
+def test_transcript_formulas(name: str, function: Any, sizes: dict[str, int], label: bytes) -> None:
+    # The formulas of §4.1, §4.3 and §4.6 list the fields in the order the code encodes them.
+    order = transcript_order(function, sizes)
+    assert order == [label.decode(), *sizes]  # the spec's order (v3-spec.md), as tabled here
+    assert doc_formula(name) == order
 
 
 def test_member_field_table() -> None:

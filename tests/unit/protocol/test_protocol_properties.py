@@ -1,7 +1,9 @@
 """Property tests of the frame codec (docs/protocol.md §2, §4; STYLE.md rule 5).
 
 Strategies are derived from each payload class's ``FIELDS`` schema, so a new payload or a
-changed field is covered without touching this file.
+changed field is covered without touching this file. A few fields also get values shaped like
+the real ones (canonical relay URLs; Joins by nameplate and by id, §4.3), so that the common
+cases are exercised as often as the boundaries.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from quicko.protocol import (
     PAYLOAD_TYPES,
     PROTOCOL_VERSION,
     ErrorCode,
+    Join,
+    LobbyMessage,
+    MessageType,
     Payload,
+    canonical_relay_url,
     decode_frame,
     encode_frame,
     error_code_for,
@@ -37,6 +43,7 @@ from quicko.protocol.fields import Bin, Bool, FieldSpec, Int, ListOf, Str
 PAYLOAD_CLASSES = sorted(PAYLOAD_TYPES.values(), key=lambda cls: cls.TYPE)
 ALL_PAYLOADS = tuple(PAYLOAD_CLASSES)
 UNKNOWN_CODES = [code for code in range(256) if code not in PAYLOAD_TYPES]
+MOST_FIELDS = max(len(cls.FIELDS) for cls in PAYLOAD_CLASSES)
 
 #: Sizes at which MessagePack changes the header of a bin (bin8, bin16, bin32).
 BIN_BOUNDARIES = (0, 1, 31, 32, 255, 256, 65535, 65536)
@@ -78,9 +85,48 @@ def strategy_for(spec: FieldSpec) -> st.SearchStrategy[Any]:
     return st.lists(item, max_size=spec.max_items).map(tuple)
 
 
+HOSTS = st.one_of(
+    st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z]{2,10}){0,3}", fullmatch=True),
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda address: f"[{address}]"),
+)
+#: Canonical nameplates: 4 characters of Crockford's base 32 (docs/protocol.md §6.6).
+NAMEPLATES = st.text("0123456789ABCDEFGHJKMNPQRSTVWXYZ", min_size=4, max_size=4)
+#: Canonical relay URLs (docs/protocol.md §4.1): what real clients put in ``relay_url``.
+CANONICAL_URLS = st.builds(
+    "{}://{}:{}".format, st.sampled_from(["ws", "wss"]), HOSTS, st.integers(1, 65535)
+)
+
+
+def field_strategy(name: str, spec: FieldSpec) -> st.SearchStrategy[Any]:
+    """Valid values of one field: shaped like real ones where that matters, else by kind."""
+    if name == "relay_url":
+        return st.one_of(CANONICAL_URLS, strategy_for(spec))
+    return strategy_for(spec)
+
+
 def payloads(cls: type[Payload]) -> st.SearchStrategy[Payload]:
     """Valid instances of one payload class."""
-    return st.builds(cls, **{name: strategy_for(spec) for name, spec in cls.FIELDS})
+    generic: st.SearchStrategy[Payload] = st.builds(
+        cls, **{name: field_strategy(name, spec) for name, spec in cls.FIELDS}
+    )
+    if cls is Join:
+        by_nameplate = st.builds(Join, st.just(b""), NAMEPLATES)
+        by_id = st.builds(
+            Join,
+            st.binary(min_size=16, max_size=16),
+            st.one_of(st.just(""), NAMEPLATES),
+            st.binary(min_size=32, max_size=32),
+            st.binary(min_size=64, max_size=64),
+        )
+        return st.one_of(generic, by_nameplate, by_id)
+    if cls is LobbyMessage:
+        # From a joiner and to a joiner ``peer`` is empty; to and from the owner it is set.
+        peers = st.one_of(st.just(b""), st.binary(min_size=16, max_size=16))
+        bodies = st.binary(max_size=200)
+        shaped: st.SearchStrategy[Payload] = st.builds(LobbyMessage, NAMEPLATES, peers, bodies)
+        return st.one_of(generic, shaped)
+    return generic
 
 
 ANY_PAYLOAD = st.sampled_from(PAYLOAD_CLASSES).flatmap(payloads)
@@ -135,6 +181,7 @@ def test_round_trip(cls: type[Payload], data: st.DataObject) -> None:
 
 def test_every_type_and_field_kind_has_a_strategy() -> None:
     assert {cls.TYPE for cls in PAYLOAD_CLASSES} == set(PAYLOAD_TYPES)
+    assert set(PAYLOAD_TYPES) == {int(member) for member in MessageType}
     kinds = {type(spec) for cls in PAYLOAD_CLASSES for _, spec in cls.FIELDS}
     assert kinds == {Bin, Str, Int, Bool, ListOf}
 
@@ -154,7 +201,7 @@ def test_arbitrary_payload_behind_a_valid_header(type_code: int, body: bytes) ->
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(sorted(PAYLOAD_TYPES)), st.lists(MSGPACK_VALUES, max_size=9))
+@given(st.sampled_from(sorted(PAYLOAD_TYPES)), st.lists(MSGPACK_VALUES, max_size=MOST_FIELDS + 1))
 def test_arbitrary_msgpack_arrays(type_code: int, items: list[Any]) -> None:
     result = check_contract(frame(type_code, msgpack.packb(items, use_bin_type=True)))
     if isinstance(result, RemoteProtocolError):
@@ -223,3 +270,29 @@ def test_version_byte_changes(payload: Payload, version: int) -> None:
     result = check_contract(bytes([version]) + encoded[1:])
     assert type(result) is UnsupportedVersionError
     assert error_code_for(result) is ErrorCode.UNSUPPORTED_VERSION
+
+
+# ------------------------------------------------------------------ canonical relay URLs
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["ws", "wss"]),
+    upper=st.lists(st.booleans(), min_size=2, max_size=2),
+    host=HOSTS,
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    path=st.sampled_from(["", "/", "/ws", "/ws/", "/a/b?c=d#e", "?x", "#y"]),
+)
+def test_canonical_relay_url_properties(
+    scheme: str, upper: list[bool], host: str, port: int | None, path: str
+) -> None:
+    """Any spelling of a relay's URL gives ``scheme://host:port``, lower case, port explicit."""
+    written_scheme = scheme.upper() if upper[0] else scheme
+    written_host = host.upper() if upper[1] else host
+    written = f"{written_scheme}://{written_host}" + ("" if port is None else f":{port}") + path
+    canonical = canonical_relay_url(written)
+    expected_port = port if port is not None else {"ws": 80, "wss": 443}[scheme]
+    assert canonical == f"{scheme}://{host.lower()}:{expected_port}"
+    assert canonical_relay_url(canonical) == canonical
+    assert canonical == canonical.lower()
+    assert "/" not in canonical.removeprefix(f"{scheme}://")
