@@ -355,9 +355,12 @@ async def test_a_second_session_with_a_chats_id_cannot_take_it_over(
         monkeypatch.setattr(app.client, "answer_call", answer_call)
         notes: list[str] = []
         notify = app.notify
-        monkeypatch.setattr(
-            app, "notify", lambda message, **kw: (notes.append(message), notify(message, **kw))
-        )
+
+        def record(message: str, **options: Any) -> None:
+            notes.append(message)
+            notify(message, **options)
+
+        monkeypatch.setattr(app, "notify", record)
         ring = IncomingCall("c0" * 16, format_quickokey(attacker), "Alice", "12345")
         await app.handle_event(ring)
         await wait_for(pilot, lambda: isinstance(app.screen, IncomingCallScreen), "ringing")

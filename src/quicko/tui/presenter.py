@@ -19,6 +19,7 @@ never named at all (:mod:`quicko.tui.state`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Final
@@ -61,6 +62,8 @@ SessionEvent = (
     | ev.SessionFailed
 )
 """One of :data:`SESSION_EVENTS`."""
+
+_log = logging.getLogger(__name__)
 
 _KEY_CHANGED: Final = (
     "⚠ Someone presented different keys for {}; they were refused. Compare safety numbers."
@@ -145,6 +148,9 @@ class ChatPresenter:
 
     async def _apply(self, chat: Chat, event: SessionEvent) -> None:
         match event:
+            case ev.SessionReady(session=session) if session.role != chat.role:
+                # Another session under this chat's id: never merged into the chat.
+                _log.warning("ignored a session report that does not match its chat's role")
             case ev.SessionReady(session=session):
                 for info in session.peers:
                     await self._peer_update(chat, to_peer(info))
