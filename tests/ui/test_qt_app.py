@@ -123,10 +123,14 @@ def test_create_session_shows_the_invite_code_and_a_peer_joins(
     info = peer.join_session(code)
     qtbot.waitUntil(lambda: window.current_chat is not None, timeout=WAIT_MS)
     view = chat_of(window)
-    assert view.session_id == info.session_id
+    assert window.chats[view.chat_id].session_id == info.session_id
     qtbot.waitUntil(lambda: window.status.encrypted_shown, timeout=WAIT_MS)
-    assert view.title_label.text() == peer.identity_info.display_name
-    assert any("joined" in line for line in view.messages.system_lines)
+    peer_name = peer.identity_info.display_name
+    assert view.title_label.text() == peer_name
+    lines = view.messages.system_lines
+    joined = [n for n, line in enumerate(lines) if line.startswith(f"{peer_name} joined")]
+    assert joined, lines
+    assert not any(peer_name in line for line in lines[: joined[0]])  # not named before auth
 
 
 def test_messages_both_ways_reach_read(
@@ -157,7 +161,7 @@ def test_messages_both_ways_reach_read(
         StatusChanged,
         lambda e: e.message_id == sent.message_id.hex() and e.status is DeliveryStatus.READ,
     )
-    entry = window.sidebar.entry(info.session_id)
+    entry = window.sidebar.entry(view.chat_id)
     assert entry is not None and entry.badge.isHidden()
     screenshot(window, "chat")
 
@@ -168,11 +172,13 @@ def test_unread_messages_are_counted_until_the_chat_is_shown(
     info = create_and_join(qtbot, window, peer)
     window.show_identity_panel()
     sent = peer.send_message(info.session_id, "are you there?")
-    entry = window.sidebar.entry(info.session_id)
+    state = window.chat_of(info.session_id)
+    assert state is not None
+    entry = window.sidebar.entry(state.chat_id)
     assert entry is not None
     qtbot.waitUntil(lambda: entry.badge.text() == "1" and entry.badge.isVisible(), timeout=WAIT_MS)
     assert "are you there?" in entry.preview_label.text()
-    window.show_chat(info.session_id)
+    window.show_chat(state.chat_id)
     wait_event(
         qtbot,
         peer,
@@ -198,10 +204,10 @@ def test_join_with_a_code_from_another_client(
     press(field.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.current_chat is not None, timeout=WAIT_MS)
     view = chat_of(window)
-    assert view.session_id == created.session_id
+    assert window.chats[view.chat_id].session_id == created.session_id
     peer_name = peer.identity_info.display_name
     qtbot.waitUntil(lambda: view.title_label.text() == peer_name, timeout=WAIT_MS)
-    # The creator is named as soon as the relay lists it; "encrypted" only once authenticated.
+    # The creator is named only once authenticated, and "encrypted" shown only then.
     qtbot.waitUntil(lambda: window.status.encrypted_shown, timeout=WAIT_MS)
 
 
@@ -269,7 +275,7 @@ def test_an_incoming_call_is_accepted_in_its_dialog(
     qtbot.waitUntil(placed.done, timeout=WAIT_MS)
     info = placed.result()
     qtbot.waitUntil(lambda: window.current_chat is not None, timeout=WAIT_MS)
-    assert chat_of(window).session_id == info.session_id
+    assert window.chats[chat_of(window).chat_id].session_id == info.session_id
 
 
 def test_recover_an_identity_from_its_words(qtbot: QtBot, window: MainWindow) -> None:

@@ -41,14 +41,15 @@ app = ensure_application()
 window = MainWindow(ClientBridge(Client()))
 window.show()
 peer = m.PeerInfo("ab" * 16, "Swift Falcon #7A3F", True, "12345", False)
-window.open_chat(m.SessionInfo("5e" * 16, "KBQW-E3TV", "creator", (peer,)))
+chat = window.open_chat(m.SessionInfo("5e" * 16, "KBQW-E3TV", "creator", (peer,)))
+assert chat is not None
 window.session_panel.show_invite("KBQW-E3TV")
 window.session_panel.copy_invite_code()
 for number, outgoing in enumerate((True, False)):
-    window.show_message("5e" * 16, ChatMessage(
+    window.show_message(chat.chat_id, ChatMessage(
         number.to_bytes(16, "big"), b"\x01" * 16, b"\x02" * 16, "Swift Falcon #7A3F",
         "secret text", 1_700_000_000_000, outgoing, DeliveryStatus.DELIVERED))
-for view in (window.session_panel, window.views["5e" * 16], window.identity_panel):
+for view in (window.session_panel, window.views[chat.chat_id], window.identity_panel):
     window.stack.setCurrentWidget(view)
     app.processEvents()
     assert not window.grab().isNull()

@@ -12,20 +12,28 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 from qt_support import press, type_text
 
 from quicko.client import models as m
 from quicko.errors import SessionError
-from quicko.identity import Identity
+from quicko.identity import Identity, display_name, format_quickokey
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.ui.qt import app as qt_app
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
-from quicko.ui.qt.chats import ChatState, is_encrypted, subtitle, title
+from quicko.ui.qt.chats import (
+    PENDING_JOINER,
+    PENDING_MEMBER,
+    ChatState,
+    is_encrypted,
+    subtitle,
+    title,
+)
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.theme import PALETTE, contrast_ratio, stylesheet
 from quicko.ui.qt.widgets.chat_input import ChatInput
+from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel, format_seed_phrase
 from quicko.ui.qt.widgets.message_list import MessageList
 from quicko.ui.qt.widgets.qr import QR_BORDER_MODULES, qr_image
@@ -36,7 +44,9 @@ from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
 pytestmark = pytest.mark.ui
 
 KNOWN = Identity.from_root(bytes(range(16)))
-PEER = m.PeerInfo("ab" * 16, "Swift Falcon #7A3F", True, "12345 67890", False)
+PEER_NAME = display_name(bytes.fromhex("ab" * 16))
+PEER = m.PeerInfo("ab" * 16, PEER_NAME, True, "12345 67890", False)
+SENDER_NAME = display_name(b"\x02" * 16)
 
 
 def message(
@@ -50,7 +60,7 @@ def message(
         message_id=number.to_bytes(16, "big"),
         session_id=b"\x01" * 16,
         sender=b"\x02" * 16,
-        sender_name="Swift Falcon #7A3F",
+        sender_name=SENDER_NAME,
         text=text,
         timestamp_ms=1_700_000_000_000,
         outgoing=outgoing,
@@ -143,11 +153,23 @@ def test_received_bubbles_are_plain_text_with_the_sender_in_groups(qtbot: QtBot)
     assert bubble.text_label.textFormat() == Qt.TextFormat.PlainText
     assert bubble.text_label.text() == "<b>bold</b>"
     assert bubble.sender_label is not None
-    assert bubble.sender_label.text() == "Swift Falcon #7A3F"
+    assert bubble.sender_label.text() == SENDER_NAME
     assert bubble.ticks_label.isHidden()
     messages.add_system("Swift Falcon #7A3F left.")
     assert messages.system_lines == ["Swift Falcon #7A3F left."]
     assert "text" not in repr(bubble) or "<b>" not in repr(bubble)
+
+
+def test_a_sender_is_named_by_its_address_and_a_claim_is_labelled(qtbot: QtBot) -> None:
+    messages = MessageList()
+    qtbot.addWidget(messages)
+    liar = dataclasses.replace(
+        message("hi", outgoing=False, status=DeliveryStatus.DELIVERED), sender_name="<b>Alice</b>"
+    )
+    bubble = messages.add_message(liar, show_sender=True)
+    assert bubble.sender_label is not None
+    assert bubble.sender_label.textFormat() == Qt.TextFormat.PlainText
+    assert bubble.sender_label.text() == f'{SENDER_NAME} (claims "<b>Alice</b>")'
 
 
 # -- sidebar
@@ -270,12 +292,12 @@ def test_identity_panel_reports_word_level_errors(qtbot: QtBot) -> None:
 
 
 def test_chat_titles_subtitles_and_encryption() -> None:
-    waiting = ChatState.from_info(m.SessionInfo("s1", "KBQW-E3TV", "creator", ()))
+    waiting = ChatState.from_info("c1", m.SessionInfo("s1", "KBQW-E3TV", "creator", ()))
     assert title(waiting) == "Waiting for someone to join"
     assert subtitle(waiting) == "Invite code KBQW-E3TV" and not is_encrypted(waiting)
     unauthenticated = m.PeerInfo("cd" * 16, "Calm Otter #0001", False, None, False)
-    state = ChatState.from_info(m.SessionInfo("s2", None, "joiner", (PEER,)))
-    assert title(state) == "Swift Falcon #7A3F" and is_encrypted(state)
+    state = ChatState.from_info("c2", m.SessionInfo("s2", None, "joiner", (PEER,)))
+    assert title(state) == PEER_NAME and is_encrypted(state)
     assert subtitle(state) == "Not verified: compare safety numbers"
     assert state.next_to_verify() == PEER
     state.mark_verified(PEER.address)
@@ -284,7 +306,7 @@ def test_chat_titles_subtitles_and_encryption() -> None:
     state.set_peer(unauthenticated)
     assert state.is_group and not is_encrypted(state)
     assert subtitle(state) == "3 members · 1 verified"
-    assert title(state) == "Swift Falcon #7A3F, Calm Otter #0001"
+    assert title(state) == f"{PEER_NAME} (+1 connecting…)"  # not authenticated: not named
 
 
 # -- bridge and window with a stand-in client
@@ -298,6 +320,7 @@ class FakeClient:
         self.calls: list[tuple[str, str]] = []
         self.threads: set[str] = set()
         self.closed = False
+        self.answer: m.SessionInfo | None = None
 
     @property
     def identity_info(self) -> m.QuickoKeyInfo:
@@ -351,7 +374,8 @@ class FakeClient:
         raise TimeoutError
 
     def answer_call(self, call_id: str, accept: bool) -> m.SessionInfo | None:
-        return None
+        self._record("answer", call_id)
+        return self.answer if accept else None
 
     def mark_verified(self, session_id: str, address: str) -> None:
         self._record("verified", address)
@@ -398,40 +422,48 @@ def test_events_drive_the_window(qtbot: QtBot, fake_window: MainWindow) -> None:
     client.events += [
         m.Reconnecting(attempt=2, delay_ms=100),
         m.MessageReceived(sid, incoming),  # overtakes the session: held, then replayed
-        m.SessionReady(m.SessionInfo(sid, None, "callee", (PEER,))),
+        m.SessionReady(m.SessionInfo(sid, None, "callee", (PEER,))),  # held too: opens nothing
         m.LatencyMeasured(latency_ms=3.0),
     ]
-    qtbot.waitUntil(lambda: sid in window.views, timeout=5000)
-    assert window.status.latency_label.text() == "3 ms"
-    view = window.views[sid]
+    qtbot.waitUntil(lambda: window.status.latency_label.text() == "3 ms", timeout=5000)
+    assert window.chats == {} and window.sidebar.chat_ids() == []
+    state = window.open_chat(m.SessionInfo(sid, None, "callee", ()))  # answer_call's result
+    assert state is not None and window.chat_of(sid) is state
+    cid = state.chat_id
+    assert cid != sid
+    view = window.views[cid]
     qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
-    entry = window.sidebar.entry(sid)
+    assert PEER.address in state.peers and view.title_label.text() == PEER_NAME
+    entry = window.sidebar.entry(cid)
     assert entry is not None and entry.badge.text() == "1"
-    window.show_chat(sid)
+    window.show_chat(cid)
     qtbot.waitUntil(lambda: ("read", incoming.message_id.hex()) in client.calls, timeout=5000)
     assert entry.badge.isHidden() and window.status.encrypted_shown
     client.events += [
-        m.KeyChanged(sid, PEER.address, PEER.display_name),
-        m.PeerLeft(sid, PEER.address, PEER.display_name, "left"),
+        m.KeyChanged(sid, PEER.address, "Mallory"),
+        m.PeerLeft(sid, PEER.address, "Mallory", "left"),
     ]
     qtbot.waitUntil(lambda: len(view.messages.system_lines) >= 3, timeout=5000)
-    assert any("different keys" in line for line in view.messages.system_lines)
-    assert view.messages.system_lines[-1] == "Swift Falcon #7A3F left."
+    changed = [line for line in view.messages.system_lines if "different keys" in line]
+    assert changed == [f"⚠ Someone presented different keys for {PEER_NAME}; they were refused."]
+    assert view.messages.system_lines[-1] == f"{PEER_NAME} left."
+    assert not any("Mallory" in line for line in view.messages.system_lines)
     client.events.append(m.SessionClosed(sid))
-    qtbot.waitUntil(lambda: sid not in window.views, timeout=5000)
-    assert window.sidebar.chat_ids() == []
+    qtbot.waitUntil(lambda: cid not in window.views, timeout=5000)
+    assert window.sidebar.chat_ids() == [] and window.chat_of(sid) is None
 
 
 def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: MainWindow) -> None:
     window = fake_window
     client = fake(window)
     sid = "5e" * 16
-    window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
-    window.show_chat(sid)
+    state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
+    assert state is not None
+    window.show_chat(state.chat_id)
     # The Ack's status may reach the UI before the send call's result does.
     client.events.append(m.StatusChanged(sid, message("x").message_id.hex(), DeliveryStatus.SENT))
-    qtbot.waitUntil(lambda: bool(window.chats[sid].early_status), timeout=5000)
-    view = window.views[sid]
+    qtbot.waitUntil(lambda: bool(state.early_status), timeout=5000)
+    view = window.views[state.chat_id]
     type_text(view.input.edit, "x")
     press(view.input.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
@@ -440,6 +472,85 @@ def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: M
     window.leave_current()
     qtbot.waitUntil(lambda: ("leave", sid) in client.calls, timeout=5000)
     assert window.current_chat is None
+
+
+@pytest.mark.parametrize(
+    ("role", "label"), [("creator", PENDING_JOINER), ("joiner", PENDING_MEMBER)]
+)
+def test_a_member_not_authenticated_is_never_shown_as_a_person(
+    qtbot: QtBot, fake_window: MainWindow, role: str, label: str
+) -> None:
+    window = fake_window
+    client = fake(window)
+    sid = "5e" * 16
+    state = window.open_chat(
+        m.SessionInfo(sid, "KBQW-E3TV" if role == "creator" else None, role, ())
+    )
+    assert state is not None
+    view = window.views[state.chat_id]
+    stranger = m.PeerInfo("cd" * 16, "Alice", False, None, False)
+    client.events.append(m.PeerJoined(sid, stranger))
+    qtbot.waitUntil(lambda: f"{label}." in view.messages.system_lines, timeout=5000)
+    entry = window.sidebar.entry(state.chat_id)
+    assert entry is not None
+    assert title(state) == label and view.title_label.text() == label
+    assert entry.title_label.text() == label and state.next_to_verify() is None
+    derived = display_name(bytes.fromhex(stranger.address))
+    shown = [*view.messages.system_lines, view.title_label.text(), entry.preview_label.text()]
+    assert not any("Alice" in text or derived in text for text in shown)
+
+    client.events.append(
+        m.PeerAuthenticated(sid, dataclasses.replace(stranger, authenticated=True))
+    )
+    qtbot.waitUntil(lambda: view.title_label.text() != label, timeout=5000)
+    assert view.title_label.text() == f'{derived} (claims "Alice")'
+    client.events.append(m.PeerLeft(sid, stranger.address, "Alice", "left"))
+    qtbot.waitUntil(lambda: not state.peers, timeout=5000)
+    assert view.messages.system_lines[-1] == f'{derived} (claims "Alice") left.'
+
+
+def test_a_call_with_an_open_chats_session_id_cannot_take_it_over(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    # Issue 8, finding 1: the user accepts a call whose session id is an existing chat's; the
+    # window keeps that chat (local id, peers, messages, view) and opens nothing over it.
+    window = fake_window
+    client = fake(window)
+    sid = "5e" * 16
+    state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
+    assert state is not None
+    cid, view = state.chat_id, window.views[state.chat_id]
+    client.events.append(
+        m.MessageReceived(sid, message("hello", outgoing=False, status=DeliveryStatus.DELIVERED))
+    )
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
+    before = (dict(state.peers), state.role, list(view.messages.system_lines), window.stack.count())
+
+    attacker = bytes(range(16))
+    liar = m.PeerInfo(attacker.hex(), "Alice", True, "00000", False)
+    client.answer = m.SessionInfo(sid, None, "callee", (liar,), "chatting")
+    client.events.append(m.IncomingCall("c0" * 16, format_quickokey(attacker), "Alice", "12345"))
+    qtbot.waitUntil(lambda: bool(window.dialogs), timeout=5000)
+    dialog = window.dialogs[-1]
+    assert isinstance(dialog, IncomingCallDialog)
+    title_label = dialog.findChild(QLabel, "title")
+    assert title_label is not None
+    assert title_label.text() == f"{display_name(attacker)} is calling"
+    assert dialog.claim_label is not None and '"Alice"' in dialog.claim_label.text()
+    dialog.accept_button.click()
+    qtbot.waitUntil(lambda: ("answer", "c0" * 16) in client.calls, timeout=5000)
+    qtbot.waitUntil(lambda: "already has a chat" in window.status.currentMessage(), timeout=5000)
+    # A late report of the other session under this id is not merged either.
+    client.events.append(m.SessionReady(client.answer))
+    client.events.append(m.LatencyMeasured(latency_ms=4.0))
+    qtbot.waitUntil(lambda: window.status.latency_label.text() == "4 ms", timeout=5000)
+
+    assert list(window.chats) == [cid] and window.chat_of(sid) is state
+    assert window.views[cid] is view and window.sidebar.chat_ids() == [cid]
+    assert (dict(state.peers), state.role, view.messages.system_lines, window.stack.count()) == (
+        before
+    )
+    assert view.title_label.text() == PEER_NAME
 
 
 def test_run_app_starts_the_window_and_closes_the_client(
@@ -463,7 +574,7 @@ def test_an_older_snapshot_never_downgrades_an_authenticated_peer() -> None:
     # Regression: a join's result (peer authenticated) can be applied before the PeerJoined
     # event queued during the join (same peer, not yet authenticated); the chat must stay
     # end-to-end encrypted.
-    state = ChatState.from_info(m.SessionInfo("s3", None, "joiner", (PEER,)))
+    state = ChatState.from_info("c3", m.SessionInfo("s3", None, "joiner", (PEER,)))
     stale = m.PeerInfo(PEER.address, PEER.display_name, False, None, False)
     state.set_peer(stale)
     assert is_encrypted(state)

@@ -1,7 +1,9 @@
 """The terminal app, driven headless against a real relay and a second real client: sessions.
 
 Create a session and see its invite code, let another client join with it, exchange messages
-both ways with delivery ticks up to Read, join a session by code, verify a safety number.
+both ways with delivery ticks up to Read, join a session by code, verify a safety number; names
+derived from addresses (never claimed), and a chat that a second session with its id cannot
+take over.
 """
 
 from __future__ import annotations
@@ -27,17 +29,22 @@ from tui_support import (
 
 from quicko.client import (
     AsyncQuickoClient,
+    IncomingCall,
     KeyChanged,
     MessageReceived,
+    PeerInfo,
+    PeerJoined,
+    PeerLeft,
     SessionFailed,
+    SessionInfo,
     SessionReady,
     StatusChanged,
 )
-from quicko.identity import parse_quickokey, safety_number_lines
+from quicko.identity import display_name, format_quickokey, parse_quickokey, safety_number_lines
 from quicko.messaging import DeliveryStatus
 from quicko.tui.app import QuickoApp
-from quicko.tui.screens import FormScreen, SafetyScreen
-from quicko.tui.state import Chat, SystemLine
+from quicko.tui.screens import FormScreen, IncomingCallScreen, SafetyScreen
+from quicko.tui.state import PENDING_JOINER, Chat, SystemLine
 from quicko.tui.widgets import MessageRow, SystemRow
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
@@ -115,7 +122,10 @@ async def test_create_session_shows_the_invite_code_and_a_peer_can_join() -> Non
         assert banner.has_class("-hidden")
         assert "end-to-end encrypted" in app.main_screen.status_line.plain
         peer_name = peer.identity_info.display_name
-        assert f"{peer_name} joined" in system_lines(app)
+        lines = system_lines(app)
+        joined = [n for n, line in enumerate(lines) if line.startswith(f"{peer_name} joined")]
+        assert joined, lines
+        assert not any(peer_name in line for line in lines[: joined[0]])  # not before auth
         assert peer_name in chat.title
 
 
@@ -174,7 +184,7 @@ async def test_join_by_code_validates_and_joins() -> None:
         chat = active(app)
         assert chat.session_id == created.session_id and chat.role == "joiner"
         await wait_for(pilot, lambda: chat.encrypted, "the creator authenticated")
-        assert app.main_screen.chat_list.item_of(chat.session_id) is not None
+        assert app.main_screen.chat_list.item_of(chat.chat_id) is not None
         assert peer.identity_info.display_name in chat.title
 
 
@@ -202,14 +212,14 @@ async def test_verify_a_safety_number() -> None:
 async def test_unread_counts_and_system_lines_for_leaves() -> None:
     async with app_and_peer() as (app, pilot, peer):
         first, first_id = await open_session_with_peer(app, pilot, peer)
-        second, second_id = await open_session_with_peer(app, pilot, peer)
-        assert app.book.active == second_id and len(app.book) == 2
+        second, _second_id = await open_session_with_peer(app, pilot, peer)
+        assert app.book.active == second.chat_id and len(app.book) == 2
 
         await peer.send_message(first_id, "one")
         await peer.send_message(first_id, "two")
         chat_list = app.main_screen.chat_list
         await wait_for(pilot, lambda: first.unread == 2, "two unread in the other chat")
-        item = chat_list.item_of(first_id)
+        item = chat_list.item_of(first.chat_id)
         assert item is not None
         await wait_for(pilot, lambda: item.unread == 2, "the badge")
         assert second.unread == 0 and app.book.total_unread == 2
@@ -217,9 +227,9 @@ async def test_unread_counts_and_system_lines_for_leaves() -> None:
 
         await pilot.press("tab")
         assert app.focused is chat_list
-        chat_list.highlight(first_id)
+        chat_list.highlight(first.chat_id)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.book.active == first_id, "the first chat shown")
+        await wait_for(pilot, lambda: app.book.active == first.chat_id, "the first chat shown")
         await wait_for(pilot, lambda: item.unread == 0, "the badge cleared")
         assert [row.message.text for row in rows(app)] == ["one", "two"]
         reads = 0
@@ -235,11 +245,11 @@ async def test_unread_counts_and_system_lines_for_leaves() -> None:
 
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: len(app.book) == 1, "the chat left")
-        await wait_for(pilot, lambda: app.book.active == second_id, "the other chat shown")
-        assert chat_list.item_of(first_id) is None
+        await wait_for(pilot, lambda: app.book.active == second.chat_id, "the other chat shown")
+        assert chat_list.item_of(first.chat_id) is None
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: len(app.book) == 0, "no chat")
-        await wait_for(pilot, lambda: app.main_screen.chat_view.session_id is None, "welcome")
+        await wait_for(pilot, lambda: app.main_screen.chat_view.chat_id is None, "welcome")
 
 
 async def test_key_changes_and_failures_show_as_warning_lines() -> None:
@@ -301,3 +311,74 @@ async def test_a_whole_conversation_opens_no_file_for_writing() -> None:
     finally:
         WATCHING.clear()
     assert WRITES == []
+
+
+async def test_a_member_not_authenticated_is_never_shown_as_a_person() -> None:
+    async with app_and_peer() as (app, pilot, _peer):
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.book.active_chat is not None, "the new chat")
+        chat = active(app)
+        stranger = "5a" * 16
+        # What the relay says before any key is verified, with the name it claims.
+        await app.handle_event(
+            PeerJoined(chat.session_id, PeerInfo(stranger, "Alice", False, None, False))
+        )
+        await wait_for(pilot, lambda: PENDING_JOINER in system_lines(app), "the pending line")
+        header = str(app.main_screen.query_one("#chat-header", Static).content)
+        item = app.main_screen.chat_list.item_of(chat.chat_id)
+        assert chat.title == PENDING_JOINER and PENDING_JOINER in header and item is not None
+        derived = display_name(bytes.fromhex(stranger))
+        shown = [*system_lines(app), header, chat.title]
+        assert not any("Alice" in text or derived in text for text in shown)
+
+        await app.handle_event(PeerLeft(chat.session_id, stranger, "Alice", "left"))
+        await wait_for(pilot, lambda: not chat.peers, "the stranger gone")
+        assert system_lines(app)[-1] == "Someone who was trying to join left (left)"
+
+
+async def test_a_second_session_with_a_chats_id_cannot_take_it_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 8, finding 1: a call whose session id is an existing chat's is accepted by the user;
+    # the app keeps the chat it has (local id, peers, history) and opens nothing over it.
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        await peer.send_message(session_id, "before the call")
+        await wait_for(pilot, lambda: len(rows(app)) == 1, "the peer's message")
+        before = (chat.chat_id, chat.role, dict(chat.peers), list(chat.entries))
+
+        attacker = bytes(range(16))
+        attacker_peer = PeerInfo(attacker.hex(), "Alice", True, "00000", False)
+        colliding = SessionInfo(session_id, None, "callee", (attacker_peer,), "chatting")
+
+        async def answer_call(call_id: str, accept: bool) -> SessionInfo | None:
+            return colliding if accept else None
+
+        monkeypatch.setattr(app.client, "answer_call", answer_call)
+        notes: list[str] = []
+        notify = app.notify
+
+        def record(message: str, **options: Any) -> None:
+            notes.append(message)
+            notify(message, **options)
+
+        monkeypatch.setattr(app, "notify", record)
+        ring = IncomingCall("c0" * 16, format_quickokey(attacker), "Alice", "12345")
+        await app.handle_event(ring)
+        await wait_for(pilot, lambda: isinstance(app.screen, IncomingCallScreen), "ringing")
+        dialog = app.screen
+        assert isinstance(dialog, IncomingCallScreen)
+        assert dialog.call.display_name == display_name(attacker)  # not "Alice"
+        assert dialog.call.claimed_name == "Alice"
+        await screenshot(pilot, "incoming-call-claimed-name")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
+        await wait_for(pilot, lambda: any("already has a chat" in n for n in notes), "refused")
+
+        assert len(app.book) == 1 and app.book.find(session_id) is chat
+        assert app.book.active_chat is chat
+        assert (chat.chat_id, chat.role, dict(chat.peers), list(chat.entries)) == before
+        assert len(app.main_screen.chat_list.query("ChatListItem")) == 1
+        await peer.send_message(session_id, "after the call")
+        await wait_for(pilot, lambda: len(rows(app)) == 2, "the chat still gets its messages")
+        assert rows(app)[1].message.text == "after the call"

@@ -6,6 +6,10 @@ line with ``--json`` (docs/cli.md lists every event). End of input, SIGINT or SI
 session cleanly (after waiting, a bounded time, for the messages already sent to be delivered)
 and exit 0; errors go to standard error with a hint and a non-zero status.
 
+People are named by their addresses (``display_name`` in JSON is always the address-derived
+name); a name a peer claims is only added, labelled, when it differs (``claimed_name`` in JSON,
+``(claims "…")`` in text), and a member not authenticated yet is never named (DESIGN.md §4.3).
+
 A long-term identity (for ``listen``, or to call with your QuickoKey) comes from a seed phrase in
 the environment variable ``QUICKO_SEED_PHRASE`` or read from a file descriptor given with
 ``--seed-fd N``, never from the command line; without one, an ephemeral identity is used.
@@ -34,7 +38,14 @@ from quicko.errors import (
     QuickoError,
     SessionError,
 )
-from quicko.identity import Identity, parse_invite_code, parse_quickokey
+from quicko.identity import (
+    Identity,
+    claimed_name,
+    display_name,
+    parse_invite_code,
+    parse_quickokey,
+    shown_name,
+)
 from quicko.messaging import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -53,6 +64,19 @@ LINGER_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 10.0
 _MAX_SEED_CHARS: Final = 64 * 1024
 _SETTLED: Final = (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED)
+
+
+def _name_fields(address: bytes, claim: str = "") -> dict[str, str]:
+    """The JSON name fields of a person.
+
+    ``display_name`` is derived from ``address``; ``claimed_name`` is there only when the name
+    the person claims differs from it (cleaned, see :func:`quicko.identity.claimed_name`).
+    """
+    fields = {"display_name": display_name(address)}
+    claimed = claimed_name(address, claim)
+    if claimed is not None:
+        fields["claimed_name"] = claimed
+    return fields
 
 
 def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,6 +174,7 @@ class Chat:
         self._outstanding: set[str] = set()
         self._failure: str | None = None
         self._was_down = False
+        self._authenticated: set[tuple[str, str]] = set()  # (session id, address)
 
     async def run(self) -> int:
         """Connect, start the session, then chat until end of input or a signal."""
@@ -286,9 +311,10 @@ class Chat:
         match event:
             case m.MessageReceived(session_id=sid, message=message):
                 mid = message.message_id.hex()
-                out.emit("message", f"{message.sender_name}: {message.text}", session_id=sid,
+                name = shown_name(message.sender, message.sender_name)
+                out.emit("message", f"{name}: {message.text}", session_id=sid,
                          message_id=mid, sender=message.sender.hex(),
-                         display_name=message.sender_name, text=message.text,
+                         **_name_fields(message.sender, message.sender_name), text=message.text,
                          timestamp_ms=message.timestamp_ms)  # fmt: skip
                 await self._client.mark_read(sid, [mid])
             case m.StatusChanged(session_id=sid, message_id=mid, status=status):
@@ -303,18 +329,17 @@ class Chat:
                     await self._send(text)
                 self._unsent.clear()
             case m.PeerJoined(session_id=sid, peer=peer):
-                out.emit("peer_joined", f"* {peer.display_name or peer.address[:8]} joined",
-                         session_id=sid, address=peer.address, display_name=peer.display_name,
-                         authenticated=peer.authenticated)  # fmt: skip
+                self._peer_joined(sid, peer)
             case m.PeerAuthenticated(session_id=sid, peer=peer):
+                self._authenticated.add((sid, peer.address))
                 self._peer_line(sid, peer)
-            case m.PeerLeft(session_id=sid, address=address, display_name=name, reason=reason):
-                out.emit("peer_left", f"* {name or address[:8]} left ({reason})", session_id=sid,
-                         address=address, display_name=name, reason=reason)  # fmt: skip
+            case m.PeerLeft(session_id=sid, address=address, reason=reason):
+                self._peer_left(sid, address, reason)
             case m.IncomingCall():
                 await self._on_call(event)
-            case m.KeyChanged(session_id=sid, address=address, display_name=name):
-                out.emit("key_changed", f"! WARNING: {name or address[:8]} presented other keys "
+            case m.KeyChanged(session_id=sid, address=address):
+                name = display_name(bytes.fromhex(address))
+                out.emit("key_changed", f"! WARNING: someone presented other keys for {name} "
                          "(refused)", session_id=sid, address=address,
                          display_name=name)  # fmt: skip
             case m.SessionFailed(session_id=sid, reason=reason) if sid == self._current:
@@ -329,10 +354,49 @@ class Chat:
             case _:
                 pass
 
+    def _pending(self, what: str) -> str:
+        """A line about a member not authenticated yet that does not name it.
+
+        Args:
+            what: ``"joined"`` or ``"left (reason)"``.
+        """
+        creator = self._args.action == "create"
+        if what == "joined":
+            if creator:
+                return "* someone with the invite code is trying to join (not authenticated yet)"
+            return "* someone is connecting securely… (not authenticated yet)"
+        return f"* someone who was {'trying to join' if creator else 'connecting'} {what}"
+
+    def _peer_joined(self, sid: str, peer: m.PeerInfo) -> None:
+        address = bytes.fromhex(peer.address)
+        if peer.authenticated:
+            self._authenticated.add((sid, peer.address))
+            text = f"* {shown_name(address, peer.display_name)} joined"
+            names = _name_fields(address, peer.display_name)
+        else:  # the relay's word only: not a person yet, and its claimed name is not shown
+            text = self._pending("joined")
+            names = _name_fields(address)
+        self._out.emit("peer_joined", text, session_id=sid, address=peer.address, **names,
+                       authenticated=peer.authenticated)  # fmt: skip
+
+    def _peer_left(self, sid: str, address: str, reason: str) -> None:
+        if (sid, address) in self._authenticated:
+            text = f"* {display_name(bytes.fromhex(address))} left ({reason})"
+            if reason == "left":
+                self._authenticated.discard((sid, address))
+        else:
+            text = self._pending(f"left ({reason})")
+        self._out.emit("peer_left", text, session_id=sid,
+                       address=address, display_name=display_name(bytes.fromhex(address)),
+                       reason=reason)  # fmt: skip
+
     def _peer_line(self, sid: str, peer: m.PeerInfo) -> None:
+        address = bytes.fromhex(peer.address)
+        name = shown_name(address, peer.display_name)
         self._out.emit("safety_number",
-                       f"* {peer.display_name} authenticated; safety number {peer.safety_number}",
-                       session_id=sid, address=peer.address, display_name=peer.display_name,
+                       f"* {name} authenticated; safety number {peer.safety_number}",
+                       session_id=sid, address=peer.address,
+                       **_name_fields(address, peer.display_name),
                        safety_number=peer.safety_number)  # fmt: skip
 
     def _transport(self, event: m.ClientEvent) -> None:
@@ -350,12 +414,13 @@ class Chat:
 
     async def _on_call(self, call: m.IncomingCall) -> None:
         accept_all = self._args.action == "listen" and self._args.accept_all
+        caller = parse_quickokey(call.caller_quickokey)
         self._out.emit("incoming_call",
-                       f"* call from {call.display_name} ({call.caller_quickokey}), "
-                       f"safety number {call.safety_number}",
+                       f"* call from {shown_name(caller, call.display_name)} "
+                       f"({call.caller_quickokey}), safety number {call.safety_number}",
                        call_id=call.call_id, quickokey=call.caller_quickokey,
-                       display_name=call.display_name, safety_number=call.safety_number,
-                       accepted=accept_all)  # fmt: skip
+                       **_name_fields(caller, call.display_name),
+                       safety_number=call.safety_number, accepted=accept_all)  # fmt: skip
         if accept_all:
             await self._answer(call, True)
         elif self._out.as_json or self._args.action != "listen":

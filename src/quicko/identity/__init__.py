@@ -8,7 +8,8 @@ Everything here is pure (DESIGN.md §3): no I/O, and randomness is an ``rng`` ar
 - :class:`Identity`: the private side (root secret, X25519 and Ed25519 key pairs derived
   with HKDF); :class:`PublicIdentity`: the address and the public keys it commits to.
 - QuickoKey addresses (:func:`compute_address`, :func:`verify_address`,
-  :func:`format_quickokey`, :func:`parse_quickokey`) and display names (:func:`display_name`).
+  :func:`format_quickokey`, :func:`parse_quickokey`) and display names (:func:`display_name`,
+  :func:`shown_name` with a peer's claim labelled, :func:`claimed_name`).
 - Invite codes (:class:`InviteCode`, :func:`parse_invite_code`, :func:`is_valid_nameplate`).
 - Safety numbers (:func:`safety_number`, per-party :func:`fingerprint`, and
   :func:`safety_number_lines` to show one on two lines).
@@ -33,7 +34,7 @@ from quicko.identity.invite import (
     parse_invite_code,
 )
 from quicko.identity.keys import Identity, PublicIdentity, derive_key_pairs
-from quicko.identity.names import display_name
+from quicko.identity.names import claimed_name, display_name, shown_name
 from quicko.identity.safety import fingerprint, safety_number, safety_number_lines
 from quicko.identity.seed import (
     ROOT_SECRET_BYTES,
@@ -58,6 +59,7 @@ __all__ = [
     "InviteCode",
     "PublicIdentity",
     "RootSecret",
+    "claimed_name",
     "compute_address",
     "derive_key_pairs",
     "display_name",
@@ -71,5 +73,6 @@ __all__ = [
     "safety_number",
     "safety_number_lines",
     "seed_phrase_words",
+    "shown_name",
     "verify_address",
 ]

@@ -3,13 +3,33 @@
 A display name is a friendly label, not an identifier: two identities may share one (a name
 carries only 32 bits), so anything that matters compares QuickoKeys or safety numbers. It is
 computed from the public address alone, never from a secret (DESIGN.md §4.1).
+
+What a peer *claims* as its name (in its Hello, its bundle, a relay's Joined or PeerJoined, a
+directory entry) is a free string that proves nothing. Front-ends show the derived name first
+and always (:func:`shown_name`); a claim that differs from it is at most appended, cleaned and
+labelled as a claim (:func:`claimed_name`). An honest client always claims its derived name, so a
+different claim is itself a warning sign (DESIGN.md §4.3, "Names on screen").
 """
 
 from __future__ import annotations
 
+import unicodedata
+from typing import Final
+
 from quicko.crypto import kdf
 
-__all__ = ["ADJECTIVES", "ANIMALS", "DISPLAY_NAME_LABEL", "display_name"]
+__all__ = [
+    "ADJECTIVES",
+    "ANIMALS",
+    "DISPLAY_NAME_LABEL",
+    "MAX_CLAIM_CHARS",
+    "claimed_name",
+    "display_name",
+    "shown_name",
+]
+
+MAX_CLAIM_CHARS: Final = 32
+"""Characters of a claimed name kept for display (longer claims are cut, with an ellipsis)."""
 
 #: Domain-separation label of the display-name hash.
 DISPLAY_NAME_LABEL = kdf.identity_label("display-name")
@@ -96,3 +116,43 @@ def display_name(address: bytes) -> str:
     digest = kdf.sha256(DISPLAY_NAME_LABEL, address)
     tag = digest[2:4].hex().upper()
     return f"{ADJECTIVES[digest[0]]} {ANIMALS[digest[1]]} #{tag}"
+
+
+def claimed_name(address: bytes, claim: str) -> str | None:
+    """Return what a peer claims as its name, cleaned, if it differs from its derived name.
+
+    The claim is made safe to show inside a label: control, format and separator characters
+    (new lines, bidirectional overrides, zero-width joiners) become spaces, runs of spaces
+    collapse, double quotes become single ones (so a claim cannot close the quotes it is shown
+    in), and it is cut to :data:`MAX_CLAIM_CHARS` characters.
+
+    Args:
+        address: the peer's 16-byte address.
+        claim: the name it claims (possibly empty).
+
+    Returns:
+        The cleaned claim, or ``None`` when it is empty or the same as :func:`display_name`.
+    """
+    kept = "".join(" " if unicodedata.category(char)[0] in "CZ" else char for char in claim)
+    cleaned = " ".join(kept.split()).replace('"', "'")
+    if not cleaned or cleaned == display_name(address):
+        return None
+    if len(cleaned) > MAX_CLAIM_CHARS:
+        cleaned = cleaned[: MAX_CLAIM_CHARS - 1].rstrip() + "…"
+    return cleaned
+
+
+def shown_name(address: bytes, claim: str = "") -> str:
+    """Return the name to show for an address: derived, with a differing claim labelled.
+
+    Args:
+        address: the peer's 16-byte address.
+        claim: the name it claims (its Hello's, bundle's or directory entry's), if any.
+
+    Returns:
+        ``"Swift Falcon #7A3F"``, or ``'Swift Falcon #7A3F (claims "Alice")'`` when the peer
+        claims another name.
+    """
+    name = display_name(address)
+    claimed = claimed_name(address, claim)
+    return name if claimed is None else f'{name} (claims "{claimed}")'

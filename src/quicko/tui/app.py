@@ -21,6 +21,7 @@ from textual.app import App
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as ev
 from quicko.errors import QuickoError
+from quicko.identity import claimed_name, display_name, parse_quickokey
 from quicko.tui.client import ChatClient
 from quicko.tui.presenter import SESSION_EVENTS, ChatPresenter
 from quicko.tui.screens import (
@@ -44,6 +45,8 @@ CONNECT_TIMEOUT_S: Final = 10.0
 """How long the first connection may take before the app says it keeps trying."""
 
 _FAILURES: Final = (QuickoError, TimeoutError)
+
+_ALREADY_OPEN: Final = "That session already has a chat here; the chat was kept as it is."
 
 
 def disable_disk_output() -> None:
@@ -218,21 +221,23 @@ class QuickoApp(App[None]):
 
     # ------------------------------------------------------------------ MainActions
 
-    def show_chat(self, session_id: str) -> None:
-        """Show a chat and mark its messages read."""
-        self.run_worker(self.presenter.show_chat(session_id), group="view")
+    def show_chat(self, chat_id: str) -> None:
+        """Show a chat (by local id) and mark its messages read."""
+        self.run_worker(self.presenter.show_chat(chat_id), group="view")
 
-    def send_text(self, session_id: str, text: str) -> None:
-        """Send a message to a chat."""
-        self.run_worker(self._send(session_id, text), group="send")
+    def send_text(self, chat_id: str, text: str) -> None:
+        """Send a message to a chat (by local id)."""
+        chat = self.book.get(chat_id)
+        if chat is not None:
+            self.run_worker(self._send(chat_id, chat.session_id, text), group="send")
 
-    async def _send(self, session_id: str, text: str) -> None:
+    async def _send(self, chat_id: str, session_id: str, text: str) -> None:
         try:
             message = await self.client.send_message(session_id, text)
         except (*_FAILURES, ValueError) as exc:
             self.notify(f"Not sent: {_problem(exc)}", severity="error")
             return
-        await self.presenter.add_message(session_id, message)
+        await self.presenter.add_message(chat_id, message)
 
     def screen_resumed(self) -> None:
         """A dialog closed: refresh the shown chat and mark what is on screen read."""
@@ -251,7 +256,8 @@ class QuickoApp(App[None]):
             self.notify(f"No session: {_problem(exc)}", severity="error")
             return
         line = "Session created: read the invite code to your peer"
-        await self.presenter.open_session(info, line)
+        if await self.presenter.open_session(info, line) is None:
+            self.notify(_ALREADY_OPEN, severity="warning")
 
     def action_join(self) -> None:
         """Open the join dialog."""
@@ -276,11 +282,19 @@ class QuickoApp(App[None]):
             info = await start()
         except _FAILURES as exc:
             return _problem(exc)
-        await self.presenter.open_session(info, line)
+        if await self.presenter.open_session(info, line) is None:
+            return _ALREADY_OPEN
         return None
 
     def _incoming_call(self, call: ev.IncomingCall) -> None:
-        view = CallView(call.call_id, call.caller_quickokey, call.display_name, call.safety_number)
+        address = parse_quickokey(call.caller_quickokey)
+        view = CallView(
+            call.call_id,
+            call.caller_quickokey,
+            display_name(address),  # never the name the caller claims
+            call.safety_number,
+            claimed_name(address, call.display_name),
+        )
 
         def answered(accept: bool | None) -> None:
             self.run_worker(self._answer(view, bool(accept)), group="actions")
@@ -295,7 +309,8 @@ class QuickoApp(App[None]):
             return
         if info is not None:
             line = f"You accepted a call from {call.display_name}"
-            await self.presenter.open_session(info, line)
+            if await self.presenter.open_session(info, line) is None:
+                self.notify(_ALREADY_OPEN, severity="warning")
 
     # ------------------------------------------------------------------ chat actions
 
@@ -305,7 +320,7 @@ class QuickoApp(App[None]):
         if chat is None or not chat.peers:
             self.notify("Open a chat with someone in it first.", severity="warning")
             return
-        session_id = chat.session_id
+        session_id, chat_id = chat.session_id, chat.chat_id
 
         def verify(address: str) -> Peer | None:
             try:
@@ -315,8 +330,8 @@ class QuickoApp(App[None]):
                 return None
             peer = self.presenter.verified(chat, address)
             if peer is not None:
-                line = SystemLine(f"You verified the safety number of {peer.display_name}")
-                self.run_worker(self.presenter.add_message(session_id, line), group="view")
+                line = SystemLine(f"You verified the safety number of {chat.name_of(peer)}")
+                self.run_worker(self.presenter.add_message(chat_id, line), group="view")
             return peer
 
         self.push_screen(SafetyScreen(chat, verify))
@@ -327,12 +342,12 @@ class QuickoApp(App[None]):
         if chat is None:
             self.notify("No chat to leave.", severity="warning")
             return
-        self.run_worker(self._leave(chat.session_id), group="actions")
+        self.run_worker(self._leave(chat.chat_id, chat.session_id), group="actions")
 
-    async def _leave(self, session_id: str) -> None:
+    async def _leave(self, chat_id: str, session_id: str) -> None:
         with contextlib.suppress(*_FAILURES):
             await self.client.destroy_session(session_id)
-        await self.presenter.close([session_id])
+        await self.presenter.close([chat_id])
 
     # ------------------------------------------------------------------ identity
 
@@ -380,7 +395,7 @@ class QuickoApp(App[None]):
     async def _identity_changed(self) -> None:
         """The client left every session and reconnected with another identity."""
         self.registered = False
-        await self.presenter.close([chat.session_id for chat in self.book])
+        await self.presenter.close([chat.chat_id for chat in self.book])
         self._show_identity()
 
 

@@ -8,16 +8,24 @@ change of the book and the widgets happens under one lock, so two updates never 
 Events for a session that is not open yet — a join or a call still under way — are kept
 (at most :data:`MAX_ORPHAN_EVENTS`) and applied when the session opens; events for a session
 we left are dropped.
+
+Chats are keyed by the book's local ids; client events name a session and are routed to the
+chat of that session. Opening a session that already has a chat is refused
+(:meth:`ChatPresenter.open_session` returns ``None``) and never touches that chat. People are
+named by their addresses, never by the names they claim, and a member not authenticated yet is
+never named at all (:mod:`quicko.tui.state`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Final
 
 from quicko.client import models as ev
+from quicko.identity import display_name
 from quicko.tui.screens.main import MainScreen
 from quicko.tui.state import Chat, ChatBook, Entry, Peer, SystemLine
 from quicko.tui.widgets import ConnectionView
@@ -55,14 +63,16 @@ SessionEvent = (
 )
 """One of :data:`SESSION_EVENTS`."""
 
-_KEY_CHANGED: Final = "⚠ {} presented different keys; they were refused. Compare safety numbers."
+_log = logging.getLogger(__name__)
+
+_KEY_CHANGED: Final = (
+    "⚠ Someone presented different keys for {}; they were refused. Compare safety numbers."
+)
 
 
 def to_peer(info: ev.PeerInfo) -> Peer:
-    """The app's view of a client's :class:`~quicko.client.models.PeerInfo`."""
-    return Peer(
-        info.address, info.display_name, info.authenticated, info.safety_number, info.verified
-    )
+    """The app's view of a client's :class:`~quicko.client.models.PeerInfo` (named by address)."""
+    return Peer.from_info(info)
 
 
 def _session_id(event: SessionEvent) -> str:
@@ -130,7 +140,7 @@ class ChatPresenter:
         if session_id in self._left:
             return
         async with self._lock:
-            chat = self.book.get(session_id)
+            chat = self.book.find(session_id)
             if chat is None:
                 self._orphans.append(event)
                 return
@@ -138,14 +148,18 @@ class ChatPresenter:
 
     async def _apply(self, chat: Chat, event: SessionEvent) -> None:
         match event:
+            case ev.SessionReady(session=session) if session.role != chat.role:
+                # Another session under this chat's id: never merged into the chat.
+                _log.warning("ignored a session report that does not match its chat's role")
             case ev.SessionReady(session=session):
                 for info in session.peers:
                     await self._peer_update(chat, to_peer(info))
             case ev.PeerJoined(peer=info) | ev.PeerAuthenticated(peer=info):
                 await self._peer_update(chat, to_peer(info))
-            case ev.PeerLeft(address=address, display_name=name, reason=reason):
-                chat.remove_peer(address)
-                await self._add(chat, SystemLine(f"{name} left ({reason})"))
+            case ev.PeerLeft(address=address, reason=reason):
+                await self._add(
+                    chat, SystemLine(_left_line(chat, chat.remove_peer(address), reason))
+                )
             case ev.PeerRefused(reason=reason):
                 await self._add(chat, SystemLine(f"A member was refused: {reason}", warning=True))
             case ev.MessageReceived(message=message):
@@ -156,7 +170,8 @@ class ChatPresenter:
                 row = self._main.chat_view.log_widget.row_of(message_id)
                 if updated is not None and self._shown(chat) and row is not None:
                     row.set_status(updated)
-            case ev.KeyChanged(display_name=name):
+            case ev.KeyChanged(address=address):
+                name = display_name(bytes.fromhex(address))
                 await self._add(chat, SystemLine(_KEY_CHANGED.format(name), warning=True))
             case ev.InviteRetired():
                 chat.invite_code = None
@@ -170,18 +185,27 @@ class ChatPresenter:
     async def _peer_update(self, chat: Chat, peer: Peer) -> None:
         old = chat.peers.get(peer.address)
         chat.add_peer(peer)
-        if old is None:
-            await self._add(chat, SystemLine(f"{peer.display_name} joined"))
+        if old is None and not peer.authenticated:
+            await self._add(chat, SystemLine(chat.name_of(peer)))
         if peer.authenticated and (old is None or not old.authenticated):
-            line = f"{peer.display_name} is authenticated: messages are end-to-end encrypted"
+            name = chat.name_of(peer)
+            line = f"{name} joined: authenticated, messages are end-to-end encrypted"
             await self._add(chat, SystemLine(line))
 
     # ------------------------------------------------------------------ chats
 
-    async def open_session(self, info: ev.SessionInfo, line: str) -> None:
-        """Add a chat for a session we created, joined or answered, and show it."""
+    async def open_session(self, info: ev.SessionInfo, line: str) -> Chat | None:
+        """Add a chat for a session we created, joined or answered, and show it.
+
+        Returns:
+            The new chat, or ``None`` when the session already has a chat: that chat is left
+            as it was (a new session never replaces or merges into it).
+        """
         async with self._lock:
             chat = self.book.open(info.session_id, info.role, info.invite_code)
+            if chat is None:
+                return None
+            self._left.discard(info.session_id)
             await self._add(chat, SystemLine(line))
             for peer in info.peers:
                 await self._peer_update(chat, to_peer(peer))
@@ -191,37 +215,39 @@ class ChatPresenter:
                 await self._apply(chat, event)
             await self._refresh_chat(chat)
             await self._show(chat)
+            return chat
 
-    async def show_chat(self, session_id: str) -> None:
+    async def show_chat(self, chat_id: str) -> None:
         """Show a chat (if still open) and mark its messages read."""
         async with self._lock:
-            chat = self.book.get(session_id)
+            chat = self.book.get(chat_id)
             if chat is not None:
                 await self._show(chat)
 
     async def _show(self, chat: Chat) -> None:
-        self.book.active = chat.session_id
+        self.book.active = chat.chat_id
         await self._main.chat_view.open_chat(chat)
         self._main.show_chat_view()
-        self._main.chat_list.highlight(chat.session_id)
+        self._main.chat_list.highlight(chat.chat_id)
         self._mark_read_if_shown(chat)
         await self._refresh_chat(chat)
 
-    async def add_message(self, session_id: str, entry: Entry) -> None:
+    async def add_message(self, chat_id: str, entry: Entry) -> None:
         """Add a message we sent (or a system line) to a chat, if it is still open."""
         async with self._lock:
-            chat = self.book.get(session_id)
+            chat = self.book.get(chat_id)
             if chat is not None:
                 await self._add(chat, entry)
                 await self._refresh_chat(chat)
 
-    async def close(self, session_ids: list[str]) -> None:
-        """Forget chats (their events are dropped from now on) and show another or none."""
+    async def close(self, chat_ids: list[str]) -> None:
+        """Forget chats (their sessions' events are dropped from now on); show another or none."""
         async with self._lock:
-            for session_id in session_ids:
-                self._left.add(session_id)
-                self.book.close(session_id)
-                await self._main.chat_list.drop_chat(session_id)
+            for chat_id in chat_ids:
+                chat = self.book.close(chat_id)
+                if chat is not None:
+                    self._left.add(chat.session_id)
+                await self._main.chat_list.drop_chat(chat_id)
             following = self.book.active_chat
             if following is None:
                 self._main.show_welcome()
@@ -237,7 +263,7 @@ class ChatPresenter:
     # ------------------------------------------------------------------ helpers
 
     def _shown(self, chat: Chat) -> bool:
-        return self._main.chat_view.session_id == chat.session_id
+        return self._main.chat_view.chat_id == chat.chat_id
 
     async def _add(self, chat: Chat, entry: Entry) -> None:
         chat.add(entry)
@@ -262,8 +288,17 @@ class ChatPresenter:
         if not self._shown(chat) or not self._main_on_top():
             return
         message_ids = chat.take_unread()
-        item = self._main.chat_list.item_of(chat.session_id)
+        item = self._main.chat_list.item_of(chat.chat_id)
         if item is not None:
             item.show(chat)
         if message_ids:
             self._mark_read(chat.session_id, message_ids)
+
+
+def _left_line(chat: Chat, peer: Peer | None, reason: str) -> str:
+    """The line for a member who left: named only if it was authenticated."""
+    if peer is not None and peer.authenticated:
+        return f"{chat.name_of(peer)} left ({reason})"
+    if chat.role == "creator":
+        return f"Someone who was trying to join left ({reason})"
+    return f"Someone who was connecting left ({reason})"

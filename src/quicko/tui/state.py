@@ -3,8 +3,15 @@
 The app turns client events into calls on a :class:`ChatBook`; the widgets render what it
 holds. Keeping this plain makes the rules testable without a terminal: unread counts, the
 order of messages and system lines, delivery ticks that only move forward
-(:func:`quicko.messaging.advance`), and "end-to-end encrypted" shown only when every peer of
-a chat is authenticated.
+(:func:`quicko.messaging.advance`), "end-to-end encrypted" shown only when every peer of
+a chat is authenticated, and the names shown (DESIGN.md §4.3): a peer is named by its address
+(:func:`quicko.identity.shown_name`), never by the name it claims, and a peer not authenticated
+yet is not shown as a person at all (:func:`pending_label`).
+
+Chats are keyed by a local id the book assigns when a chat opens, never by anything a remote
+party chooses: the session id only maps to a chat, and a second open for a session id already
+in the book is refused (DESIGN.md §4.3, "no remote party ever chooses or overwrites a local
+session").
 
 Nothing here is written anywhere: a chat's entries are a bounded ring in memory, like the
 client's ephemeral store, and closing a chat drops them.
@@ -12,23 +19,50 @@ client's ephemeral store, and closing a chat drops them.
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from quicko.client.models import PeerInfo
+from quicko.identity import claimed_name, display_name, shown_name
 from quicko.messaging import ChatMessage, DeliveryStatus, advance
 
 __all__ = [
     "MAX_ENTRIES",
+    "PENDING_JOINER",
+    "PENDING_MEMBER",
     "STATUS_MARKS",
     "Chat",
     "ChatBook",
     "Entry",
     "Peer",
     "SystemLine",
+    "pending_label",
+    "sender_name",
     "status_mark",
 ]
+
+_log = logging.getLogger(__name__)
+
+PENDING_JOINER: Final = "Someone with the invite code is trying to join"
+"""What stands for a member not authenticated yet, in a session we created."""
+
+PENDING_MEMBER: Final = "Someone is connecting securely…"
+"""What stands for a member not authenticated yet, in any other session."""
+
+
+def pending_label(role: str) -> str:
+    """What to show instead of a name for a member not authenticated yet (never a person)."""
+    return PENDING_JOINER if role == "creator" else PENDING_MEMBER
+
+
+def sender_name(message: ChatMessage) -> str:
+    """The name shown on a received message: its sender's address-derived name."""
+    return shown_name(message.sender, message.sender_name)
+
 
 MAX_ENTRIES: Final = 1000
 """Messages and system lines a chat keeps (the client's store keeps as many)."""
@@ -55,10 +89,12 @@ class Peer:
 
     Attributes:
         address: the peer's address (hex).
-        display_name: such as ``"Swift Falcon #7A3F"``.
+        display_name: derived from the address, such as ``"Swift Falcon #7A3F"``.
         authenticated: whether the peer's keys are authenticated (PAKE or QuickoKey).
         safety_number: the number both sides can compare, once authenticated.
         verified: whether the user marked the safety number as compared.
+        claimed_name: the name the peer claims, when it is not its derived name (cleaned;
+            only ever shown labelled as a claim).
     """
 
     address: str
@@ -66,6 +102,31 @@ class Peer:
     authenticated: bool = False
     safety_number: str | None = None
     verified: bool = False
+    claimed_name: str | None = None
+
+    @classmethod
+    def from_info(cls, info: PeerInfo) -> Peer:
+        """The app's view of a client's :class:`~quicko.client.models.PeerInfo`.
+
+        The name is derived from the address; the name in ``info`` is only the peer's (or,
+        before it is authenticated, the relay's) claim.
+        """
+        address = bytes.fromhex(info.address)
+        return cls(
+            info.address,
+            display_name(address),
+            info.authenticated,
+            info.safety_number,
+            info.verified,
+            claimed_name(address, info.display_name),
+        )
+
+    @property
+    def shown_name(self) -> str:
+        """The derived name, with a differing claim labelled as such."""
+        if self.claimed_name is None:
+            return self.display_name
+        return f'{self.display_name} (claims "{self.claimed_name}")'
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +151,7 @@ class Chat:
     """One open session, as the app shows it.
 
     Attributes:
+        chat_id: the app's local id of the chat (assigned by :class:`ChatBook`).
         session_id: the session's id (hex).
         role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"``.
         invite_code: the code to read out, for a session we created (until someone joins).
@@ -99,6 +161,7 @@ class Chat:
         ended: why the session ended, once it has (no more sending).
     """
 
+    chat_id: str
     session_id: str
     role: str
     invite_code: str | None = None
@@ -110,12 +173,20 @@ class Chat:
 
     @property
     def title(self) -> str:
-        """The peers' names, or what the chat is waiting for."""
-        if self.peers:
-            return ", ".join(peer.display_name for peer in self.peers.values())
+        """The authenticated peers' names, or what the chat is waiting for."""
+        names = [peer.shown_name for peer in self.peers.values() if peer.authenticated]
+        pending = len(self.peers) - len(names)
+        if names:
+            return ", ".join(names) + (f" (+{pending} connecting…)" if pending else "")
+        if pending:
+            return pending_label(self.role)
         if self.invite_code is not None:
             return "Waiting for a peer…"
         return "Connecting…"
+
+    def name_of(self, peer: Peer) -> str:
+        """How ``peer`` is named here: its name once authenticated, never a person before."""
+        return peer.shown_name if peer.authenticated else pending_label(self.role)
 
     @property
     def encrypted(self) -> bool:
@@ -136,7 +207,12 @@ class Chat:
         """
         known = self.peers.get(peer.address)
         if known is not None and known.authenticated and not peer.authenticated:
-            peer = replace(peer, authenticated=True, safety_number=known.safety_number)
+            peer = replace(
+                peer,
+                authenticated=True,
+                safety_number=known.safety_number,
+                claimed_name=known.claimed_name,
+            )
         if known is not None and known.verified and not peer.verified:
             peer = replace(peer, verified=True)
         self.peers[peer.address] = peer
@@ -209,10 +285,20 @@ class Chat:
 
 
 class ChatBook:
-    """The open chats, in the order they were opened, and which one is shown."""
+    """The open chats, in the order they were opened, and which one is shown.
+
+    Chats are keyed by a local id the book assigns (``"c1"``, ``"c2"``, …, never reused);
+    session ids only map to them. A second :meth:`open` for a session id already in the book is
+    refused: a new session never replaces or merges into an existing chat.
+
+    Attributes:
+        active: the local id of the chat shown, or ``None``.
+    """
 
     def __init__(self) -> None:
         self._chats: dict[str, Chat] = {}
+        self._by_session: dict[str, str] = {}
+        self._ids = (f"c{number}" for number in itertools.count(1))
         self.active: str | None = None
 
     def __len__(self) -> int:
@@ -221,24 +307,39 @@ class ChatBook:
     def __iter__(self) -> Iterator[Chat]:
         return iter(list(self._chats.values()))
 
-    def __contains__(self, session_id: object) -> bool:
-        return session_id in self._chats
+    def __contains__(self, chat_id: object) -> bool:
+        return chat_id in self._chats
 
-    def get(self, session_id: str) -> Chat | None:
-        """The chat of ``session_id``, or ``None``."""
-        return self._chats.get(session_id)
+    def get(self, chat_id: str) -> Chat | None:
+        """The chat of a local id, or ``None``."""
+        return self._chats.get(chat_id)
 
-    def open(self, session_id: str, role: str, invite_code: str | None = None) -> Chat:
-        """Return the chat of ``session_id``, creating it if it is new."""
-        chat = self._chats.get(session_id)
-        if chat is None:
-            chat = self._chats[session_id] = Chat(session_id, role, invite_code)
+    def find(self, session_id: str) -> Chat | None:
+        """The chat of a session id, or ``None``."""
+        chat_id = self._by_session.get(session_id)
+        return None if chat_id is None else self._chats.get(chat_id)
+
+    def open(self, session_id: str, role: str, invite_code: str | None = None) -> Chat | None:
+        """Open a new chat for a session, under a new local id.
+
+        Returns:
+            The new chat, or ``None`` when a chat for ``session_id`` is already open: that one
+            is left exactly as it was (a warning is logged).
+        """
+        if session_id in self._by_session:
+            _log.warning("refused a second chat for a session already open (as a %s)", role)
+            return None
+        chat = Chat(next(self._ids), session_id, role, invite_code)
+        self._chats[chat.chat_id] = chat
+        self._by_session[session_id] = chat.chat_id
         return chat
 
-    def close(self, session_id: str) -> Chat | None:
+    def close(self, chat_id: str) -> Chat | None:
         """Forget a chat and its entries; if it was shown, show the next one (or none)."""
-        chat = self._chats.pop(session_id, None)
-        if self.active == session_id:
+        chat = self._chats.pop(chat_id, None)
+        if chat is not None:
+            self._by_session.pop(chat.session_id, None)
+        if self.active == chat_id:
             self.active = next(iter(self._chats), None)
         return chat
 

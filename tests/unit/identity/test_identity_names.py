@@ -6,7 +6,15 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quicko.identity.names import ADJECTIVES, ANIMALS, DISPLAY_NAME_LABEL, display_name
+from quicko.identity.names import (
+    ADJECTIVES,
+    ANIMALS,
+    DISPLAY_NAME_LABEL,
+    MAX_CLAIM_CHARS,
+    claimed_name,
+    display_name,
+    shown_name,
+)
 
 NAME = re.compile(r"^[A-Z][a-z]+ [A-Z][a-z]+ #[0-9A-F]{4}$")
 
@@ -44,3 +52,32 @@ def test_display_name_is_deterministic_and_well_formed(address: bytes) -> None:
 def test_different_addresses_usually_have_different_names() -> None:
     names = {display_name(i.to_bytes(16, "big")) for i in range(200)}
     assert len(names) == 200
+
+
+def test_shown_name_is_the_derived_name_whatever_the_claim() -> None:
+    address = bytes(range(16))
+    derived = display_name(address)
+    assert shown_name(address) == derived
+    assert shown_name(address, derived) == derived  # an honest claim adds nothing
+    assert shown_name(address, "Alice") == f'{derived} (claims "Alice")'
+    assert shown_name(address, "Alice").startswith(derived)
+
+
+def test_claimed_name_cannot_break_out_of_its_label() -> None:
+    address = bytes(16)
+    assert claimed_name(address, "") is None
+    assert claimed_name(address, " \n\t ") is None
+    assert claimed_name(address, display_name(address)) is None
+    assert claimed_name(address, 'Bob") verified ✓') == "Bob') verified ✓"
+    assert claimed_name(address, "Al\u202eice\nline\u200b2") == "Al ice line 2"
+    long = claimed_name(address, "x" * 64)
+    assert long is not None and len(long) == MAX_CLAIM_CHARS and long.endswith("…")
+
+
+@given(st.binary(min_size=16, max_size=16), st.text(max_size=80))
+def test_shown_name_always_starts_with_the_derived_name(address: bytes, claim: str) -> None:
+    shown = shown_name(address, claim)
+    assert shown.startswith(display_name(address))
+    assert "\n" not in shown
+    claimed = claimed_name(address, claim)
+    assert claimed is None or (len(claimed) <= MAX_CLAIM_CHARS and '"' not in claimed)

@@ -55,6 +55,7 @@ from quicko.protocol import (
     Join,
     Joined,
     LeaveReason,
+    Lobby,
     Member,
     Message,
     MessageType,
@@ -82,6 +83,9 @@ BOB_ROOT = bytes.fromhex("f0e1d2c3b4a5968778695a4b3c2d1e0f")
 NONCE = bytes(range(0xA0, 0xC0))
 NODE_ID = "relay-7f3a"
 RELAY_URL = "ws://relay.example:9900"
+#: The example session's join key (its seed is handed over in the PAKE confirmation, §8.3).
+JOIN_SEED = bytes(range(0x40, 0x60))
+JOIN_KEY = ed25519.Ed25519KeyPair.from_seed(JOIN_SEED)
 SERVER_TIME = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SESSION_ID = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 MESSAGE_ID = bytes.fromhex("6d1d0a5b2f8e4c7a9b3e5d6f7a8b9c0d")
@@ -286,6 +290,8 @@ def example_payloads() -> dict[str, Payload]:
         "ping": Ping(nonce=1),
         "pong": Pong(nonce=1, server_time=SERVER_TIME + 15_000),
         "join": Join(session_id=b"", nameplate=nameplate),
+        "lobby": Lobby(nameplate),
+        "join-by-id": Join(SESSION_ID, "", JOIN_KEY.public, join_proof(a)),
         "joined": Joined(SESSION_ID, nameplate, (Member(b.address, b.display_name, True),)),
         "message": Message(
             SESSION_ID, a.address, b.address, MESSAGE_ID, SERVER_TIME + 60_000, BODY
@@ -298,6 +304,14 @@ def example_payloads() -> dict[str, Payload]:
             signature=a.sign(register_transcript(**registered)), **registered
         ),
     }
+
+
+def join_proof(identity: Identity) -> bytes:
+    """Alice's proof for the example session, over the example Challenge."""
+    transcript = join_transcript(
+        nonce=NONCE, node_id=NODE_ID, session_id=SESSION_ID, address=identity.address
+    )
+    return JOIN_KEY.sign(transcript)
 
 
 def hello_fields(identity: Identity) -> dict[str, Any]:
@@ -362,6 +376,18 @@ def generate_blocks() -> dict[str, str]:
         ("signed_at, uint64 big-endian", r["signed_at"].to_bytes(8, "big")),
     ]
     blocks["transcript:register"] = transcript_block(register_parts, register_transcript(**r))
+    join_parts = [
+        (f'label "{JOIN_LABEL.decode()}"', JOIN_LABEL),
+        ("nonce (from this connection's Challenge)", NONCE),
+        (f'node_id "{NODE_ID}" (from the Challenge)', NODE_ID.encode()),
+        ("session_id", SESSION_ID),
+        ("address (the joiner's bound address)", a.address),
+    ]
+    join_t = join_transcript(nonce=NONCE, node_id=NODE_ID, session_id=SESSION_ID, address=a.address)
+    blocks["transcript:join"] = transcript_block(join_parts, join_t)
+    blocks["join-key"] = text_block(
+        [("join_seed", JOIN_SEED.hex()), ("join_key", JOIN_KEY.public.hex())]
+    )
     for name, payload in example_payloads().items():
         blocks[f"frame:{name}"] = frame_block(payload)
     code = InviteCode.from_bytes(INVITE_BYTES)
@@ -521,6 +547,24 @@ def test_register_example() -> None:
         signed_at=register.signed_at,
     )
     ed25519.verify(register.ed25519_public, register.signature, transcript)
+
+
+def test_join_by_id_example() -> None:
+    join = frame_from_doc("join-by-id")
+    assert isinstance(join, Join)
+    keys = pairs("join-key")
+    seed = bytes.fromhex(keys["join_seed"])
+    assert (
+        ed25519.Ed25519KeyPair.from_seed(seed).public.hex()
+        == keys["join_key"]
+        == join.join_key.hex()
+    )
+    transcript = hex_of(doc_blocks()["transcript:join"])
+    alice_address = bytes.fromhex(pairs("identity:alice")["address"])
+    assert transcript == join_transcript(
+        nonce=NONCE, node_id=NODE_ID, session_id=join.session_id, address=alice_address
+    )
+    ed25519.verify(join.join_key, join.proof, transcript)
 
 
 def test_session_examples_agree() -> None:

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
 from quicko.identity import safety_number_lines
-from quicko.tui.theme import ACCENT, MUTED
+from quicko.tui.theme import ACCENT, MUTED, WARNING
 
 __all__ = ["CallView", "IncomingCallScreen"]
 
@@ -26,14 +26,18 @@ class CallView:
         call_id: the call's id (hex).
         caller_quickokey: the caller's QuickoKey (authenticated by the relay's directory and
             the caller's signature).
-        display_name: the caller's display name.
+        display_name: the caller's display name, derived from its QuickoKey (never the name
+            it claims).
         safety_number: to compare with the caller.
+        claimed_name: the name the caller claims, when it is not its derived name (shown
+            second, labelled as a claim).
     """
 
     call_id: str
     caller_quickokey: str
     display_name: str
     safety_number: str
+    claimed_name: str | None = None
 
 
 class IncomingCallScreen(ModalScreen[bool]):
@@ -53,15 +57,7 @@ class IncomingCallScreen(ModalScreen[bool]):
         call = self.call
         with Vertical(classes="dialog"):
             yield Static(Text("Incoming call"), classes="dialog-title")
-            yield Static(
-                Text.assemble(
-                    (call.display_name, f"bold {ACCENT}"),
-                    " is calling you\n",
-                    (call.caller_quickokey, MUTED),
-                    "\n\nSafety number (compare it with the caller to be sure):\n",
-                    safety_number_lines(call.safety_number),
-                )
-            )
+            yield Static(_describe(call))
             with Horizontal(classes="buttons"):
                 yield Button("Accept (a)", id="accept", variant="success")
                 yield Button("Decline (d)", id="decline", variant="error")
@@ -74,3 +70,20 @@ class IncomingCallScreen(ModalScreen[bool]):
     def action_answer(self, accept: bool) -> None:
         """Close the dialog with the answer."""
         self.dismiss(accept)
+
+
+def _describe(call: CallView) -> Text:
+    text = Text.assemble(
+        (call.display_name, f"bold {ACCENT}"),
+        " is calling you\n",
+        (call.caller_quickokey, MUTED),
+    )
+    if call.claimed_name is not None:
+        text.append(
+            f'\nIt claims to be "{call.claimed_name}": anyone can claim a name; only the name '
+            "above and the safety number are proven.",
+            style=WARNING,
+        )
+    text.append("\n\nSafety number (compare it with the caller to be sure):\n")
+    text.append(safety_number_lines(call.safety_number))
+    return text

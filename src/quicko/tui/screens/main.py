@@ -39,11 +39,11 @@ WELCOME_TEXT: Final = """Quicko2: ephemeral, end-to-end encrypted chat. Nothing 
 class MainActions(Protocol):
     """What the main screen asks the app to do."""
 
-    def show_chat(self, session_id: str) -> None:
-        """Show a chat and mark its messages read."""
+    def show_chat(self, chat_id: str) -> None:
+        """Show a chat (by local id) and mark its messages read."""
 
-    def send_text(self, session_id: str, text: str) -> None:
-        """Send a message to a chat."""
+    def send_text(self, chat_id: str, text: str) -> None:
+        """Send a message to a chat (by local id)."""
 
     def screen_resumed(self) -> None:
         """The main screen is on top again (a dialog closed)."""
@@ -103,7 +103,7 @@ class MainScreen(Screen[None]):
     def show_welcome(self) -> None:
         """Show the welcome text instead of a chat."""
         self.query_one(ContentSwitcher).current = "welcome"
-        self.chat_view.session_id = None
+        self.chat_view.chat_id = None
 
     def show_chat_view(self) -> None:
         """Show the chat view and put the cursor in the message field."""
@@ -115,16 +115,16 @@ class MainScreen(Screen[None]):
     @on(ListView.Selected, "#chat-list")
     def _chat_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, ChatListItem):
-            self._actions.show_chat(event.item.session_id)
+            self._actions.show_chat(event.item.chat_id)
 
     @on(Input.Submitted, "#composer")
     def _composer_submitted(self, event: Input.Submitted) -> None:
-        session_id = self.chat_view.session_id
+        chat_id = self.chat_view.chat_id
         text = event.value.strip()
-        if session_id is None or not text:
+        if chat_id is None or not text:
             return
         event.input.clear()
-        self._actions.send_text(session_id, text)
+        self._actions.send_text(chat_id, text)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Tell the app that the main screen is on top again."""

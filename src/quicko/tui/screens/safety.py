@@ -26,10 +26,11 @@ __all__ = ["SafetyScreen"]
 
 
 class _PeerItem(ListItem):
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: Peer, name: str) -> None:
         super().__init__()
         self.peer = peer
-        self._label = Label(_describe(peer), markup=False)
+        self._shown_name = name
+        self._label = Label(_describe(peer, name), markup=False)
 
     def compose(self) -> ComposeResult:
         """Build the widgets."""
@@ -37,11 +38,11 @@ class _PeerItem(ListItem):
 
     def show(self, peer: Peer) -> None:
         self.peer = peer
-        self._label.update(_describe(peer))
+        self._label.update(_describe(peer, self._shown_name))
 
 
-def _describe(peer: Peer) -> Text:
-    text = Text(peer.display_name, style="bold")
+def _describe(peer: Peer, name: str) -> Text:
+    text = Text(name, style="bold")
     if peer.verified:
         text.append("   ✔ verified", style=SUCCESS)
     elif peer.authenticated:
@@ -84,7 +85,10 @@ class SafetyScreen(ModalScreen[None]):
                 ),
                 classes="hint",
             )
-            yield ListView(*(_PeerItem(peer) for peer in self._chat.peers.values()), id="peers")
+            items = (
+                _PeerItem(peer, self._chat.name_of(peer)) for peer in self._chat.peers.values()
+            )
+            yield ListView(*items, id="peers")
         yield Footer()
 
     def on_mount(self) -> None:

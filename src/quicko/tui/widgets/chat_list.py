@@ -16,13 +16,13 @@ class ChatListItem(ListItem):
     """One chat in the list: its title on the first line, its state and unread count below.
 
     Attributes:
-        session_id: the chat's session id (hex).
+        chat_id: the chat's local id (:class:`~quicko.tui.state.ChatBook`).
         unread: the unread count shown.
     """
 
     def __init__(self, chat: Chat) -> None:
-        super().__init__(id=f"chat-{chat.session_id}")
-        self.session_id = chat.session_id
+        super().__init__(id=f"chat-{chat.chat_id}")
+        self.chat_id = chat.chat_id
         self.unread = 0
         self._title_label = Label(classes="chat-name", markup=False)
         self._detail_label = Label(classes="chat-detail", markup=False)
@@ -59,30 +59,30 @@ def _detail(chat: Chat) -> Text:
 class ChatList(ListView):
     """The open chats, in the order they were opened; Enter opens the highlighted one."""
 
-    def item_of(self, session_id: str) -> ChatListItem | None:
-        """The entry of ``session_id``, if listed."""
+    def item_of(self, chat_id: str) -> ChatListItem | None:
+        """The entry of a chat (by local id), if listed."""
         for item in self.query(ChatListItem):
-            if item.session_id == session_id:
+            if item.chat_id == chat_id:
                 return item
         return None
 
     async def show_chat(self, chat: Chat) -> None:
         """Add ``chat`` to the list, or refresh its entry."""
-        item = self.item_of(chat.session_id)
+        item = self.item_of(chat.chat_id)
         if item is None:
             await self.append(ChatListItem(chat))
         else:
             item.show(chat)
 
-    async def drop_chat(self, session_id: str) -> None:
-        """Remove ``session_id``'s entry, if listed."""
-        item = self.item_of(session_id)
+    async def drop_chat(self, chat_id: str) -> None:
+        """Remove a chat's entry, if listed."""
+        item = self.item_of(chat_id)
         if item is not None:
             await item.remove()
 
-    def highlight(self, session_id: str) -> None:
-        """Move the highlight to ``session_id``'s entry."""
+    def highlight(self, chat_id: str) -> None:
+        """Move the highlight to a chat's entry."""
         for index, item in enumerate(self.query(ChatListItem)):
-            if item.session_id == session_id:
+            if item.chat_id == chat_id:
                 self.index = index
                 return

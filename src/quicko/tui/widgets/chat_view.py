@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Static
 
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.tui.state import Chat, Entry, SystemLine, status_mark
+from quicko.tui.state import Chat, Entry, SystemLine, sender_name, status_mark
 from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 
 __all__ = ["SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
@@ -81,7 +81,7 @@ class MessageRow(Vertical):
         message = self.message
         text = Text()
         if not message.outgoing:
-            text.append(message.sender_name + "\n", style=f"bold {ACCENT}")
+            text.append(sender_name(message) + "\n", style=f"bold {ACCENT}")
         text.append(message.text)
         text.append(f"\n{_clock(message.timestamp_ms)}", style=MUTED)
         if message.outgoing:
@@ -131,12 +131,12 @@ class ChatView(Vertical):
     """One chat: header, invite banner (until a peer joins), messages, composer.
 
     Attributes:
-        session_id: the chat shown, or ``None`` before one is.
+        chat_id: the local id of the chat shown, or ``None`` before one is.
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.session_id: str | None = None
+        self.chat_id: str | None = None
 
     def compose(self) -> ComposeResult:
         """Build the widgets."""
@@ -157,7 +157,7 @@ class ChatView(Vertical):
 
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat``: its header and its entries."""
-        self.session_id = chat.session_id
+        self.chat_id = chat.chat_id
         self.show_header(chat)
         await self.log_widget.show_entries(list(chat.entries))
 

@@ -3,17 +3,63 @@
 The state is built from the client's events only (no blocking call on the UI thread): the
 :class:`~quicko.client.models.SessionInfo` of the call that opened the chat, then every
 ``PeerJoined``, ``PeerAuthenticated``, ``PeerLeft`` and verification on top.
+
+Each chat has a local id the window assigns when it opens it; the session id only maps to it.
+People are named by their addresses (:func:`peer_name`, :func:`sender_name`), never by the
+names they claim, and a member not authenticated yet is never named at all
+(:func:`pending_label`) — DESIGN.md §4.3.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Final
 
 from quicko.client.models import PeerInfo, SessionInfo
-from quicko.messaging import DeliveryStatus
+from quicko.identity import display_name, shown_name
+from quicko.messaging import ChatMessage, DeliveryStatus
 
-__all__ = ["ChatState", "is_encrypted", "subtitle", "title"]
+__all__ = [
+    "PENDING_JOINER",
+    "PENDING_MEMBER",
+    "ChatState",
+    "address_name",
+    "is_encrypted",
+    "left_line",
+    "name_of",
+    "peer_name",
+    "pending_label",
+    "sender_name",
+    "subtitle",
+    "title",
+]
+
+PENDING_JOINER: Final = "Someone with the invite code is trying to join"
+"""What stands for a member not authenticated yet, in a session we created."""
+
+PENDING_MEMBER: Final = "Someone is connecting securely…"
+"""What stands for a member not authenticated yet, in any other session."""
+
+
+def pending_label(role: str) -> str:
+    """What to show instead of a name for a member not authenticated yet (never a person)."""
+    return PENDING_JOINER if role == "creator" else PENDING_MEMBER
+
+
+def address_name(address: str) -> str:
+    """The name derived from an address (hex)."""
+    return display_name(bytes.fromhex(address))
+
+
+def peer_name(peer: PeerInfo) -> str:
+    """A member's derived name, with the name it claims labelled as a claim if it differs."""
+    return shown_name(bytes.fromhex(peer.address), peer.display_name)
+
+
+def sender_name(message: ChatMessage) -> str:
+    """The name shown on a received message: its sender's derived name (claim labelled)."""
+    return shown_name(message.sender, message.sender_name)
 
 
 @dataclass
@@ -21,6 +67,7 @@ class ChatState:
     """One open chat.
 
     Attributes:
+        chat_id: the window's local id of the chat.
         session_id: the session (hex).
         role: ``creator``, ``joiner``, ``caller`` or ``callee``.
         invite_code: the code of a session we created (shown in the header), else ``None``.
@@ -31,6 +78,7 @@ class ChatState:
         closed: why the session ended, or ``""`` while it is open.
     """
 
+    chat_id: str
     session_id: str
     role: str
     invite_code: str | None = None
@@ -41,9 +89,9 @@ class ChatState:
     closed: str = ""
 
     @classmethod
-    def from_info(cls, info: SessionInfo) -> ChatState:
-        """The state of a chat just opened."""
-        state = cls(info.session_id, info.role, info.invite_code)
+    def from_info(cls, chat_id: str, info: SessionInfo) -> ChatState:
+        """The state of a chat just opened under the local id ``chat_id``."""
+        state = cls(chat_id, info.session_id, info.role, info.invite_code)
         state.update(info)
         return state
 
@@ -61,7 +109,12 @@ class ChatState:
         """
         known = self.peers.get(peer.address)
         if known is not None and known.authenticated and not peer.authenticated:
-            peer = dataclasses.replace(peer, authenticated=True, safety_number=known.safety_number)
+            peer = dataclasses.replace(
+                peer,
+                display_name=known.display_name,  # the signed claim, not the relay's
+                authenticated=True,
+                safety_number=known.safety_number,
+            )
         if known is not None and known.verified and not peer.verified:
             peer = dataclasses.replace(peer, verified=True)
         self.peers[peer.address] = peer
@@ -89,10 +142,28 @@ class ChatState:
         return authenticated[0] if authenticated else None
 
 
+def name_of(state: ChatState, peer: PeerInfo) -> str:
+    """How a member is named in a chat: its name once authenticated, never a person before."""
+    return peer_name(peer) if peer.authenticated else pending_label(state.role)
+
+
+def left_line(state: ChatState, peer: PeerInfo | None, how: str) -> str:
+    """The system line for a member who left (``how``: "left", "timed out"…)."""
+    if peer is not None and peer.authenticated:
+        return f"{peer_name(peer)} {how}."
+    if state.role == "creator":
+        return f"Someone who was trying to join {how}."
+    return f"Someone who was connecting {how}."
+
+
 def title(state: ChatState) -> str:
-    """The names shown at the top of a chat and in the sidebar."""
-    if state.peers:
-        return ", ".join(peer.display_name for peer in state.peers.values())
+    """The names shown at the top of a chat and in the sidebar (authenticated members only)."""
+    names = [peer_name(peer) for peer in state.peers.values() if peer.authenticated]
+    pending = len(state.peers) - len(names)
+    if names:
+        return ", ".join(names) + (f" (+{pending} connecting…)" if pending else "")
+    if pending:
+        return pending_label(state.role)
     if state.role == "creator":
         return "Waiting for someone to join"
     return "Connecting…"

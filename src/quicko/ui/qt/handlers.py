@@ -1,16 +1,24 @@
 """How the main window applies each client event (one ``match`` over the event union).
 
-Events about a session the window has not opened yet (a message that overtakes the result of
-``join_session`` or ``answer_call`` on its way to the UI thread) are held, boundedly, and
+Events name a session; the window routes them to the chat of that session (chats are keyed by
+local ids). Only the user's own actions (create, join, call, answer) open a chat; events about a
+session the window has not opened yet (a ``SessionReady`` or a message that overtakes the result
+of ``join_session`` or ``answer_call`` on its way to the UI thread) are held, boundedly, and
 replayed when the chat opens.
+
+People are named by their addresses, never by the names they claim; a member not authenticated
+yet is never named (:mod:`quicko.ui.qt.chats`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Final
 
 from quicko.client import models as m
+from quicko.identity import claimed_name, display_name, parse_quickokey
 from quicko.ui.qt.bridge import describe_exception
+from quicko.ui.qt.chats import ChatState, address_name, left_line, name_of
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
 
 if TYPE_CHECKING:
@@ -26,9 +34,11 @@ MAX_HELD_SESSIONS: Final = 16
 
 _STATUS_MS: Final = 8000
 _LEFT: Final = {"left": "left", "disconnected": "disconnected", "expired": "timed out"}
+_log = logging.getLogger(__name__)
 
 SessionEvent = (
-    m.PeerJoined
+    m.SessionReady
+    | m.PeerJoined
     | m.PeerLeft
     | m.PeerAuthenticated
     | m.PeerRefused
@@ -54,10 +64,10 @@ def apply_event(window: MainWindow, event: m.ClientEvent) -> None:
             window.status.set_connection("disconnected", detail=f"gave up after {attempts} tries")
         case m.LatencyMeasured(latency_ms=latency):
             window.status.set_latency(latency)
-        case m.SessionReady(session=session):
-            _session_ready(window, session)
         case m.SessionClosed(session_id=sid):
-            window.close_chat(sid)
+            state = window.chat_of(sid)
+            if state is not None:
+                window.close_chat(state.chat_id)
         case m.IncomingCall():
             _incoming_call(window, event)
         case m.CallDeclined(reason=reason):
@@ -76,78 +86,107 @@ def replay_held(window: MainWindow, session_id: str) -> None:
         _session_event(window, event)
 
 
-def _session_ready(window: MainWindow, session: m.SessionInfo) -> None:
-    window.open_chat(session)
-    window.add_system(session.session_id, "Keys authenticated: this chat is end-to-end encrypted.")
-    if window.awaiting_first_peer == session.session_id:
+def _session_id(event: SessionEvent) -> str:
+    return event.session.session_id if isinstance(event, m.SessionReady) else event.session_id
+
+
+def _session_ready(window: MainWindow, state: ChatState, session: m.SessionInfo) -> None:
+    if session.role != state.role:  # another session under this chat's id: never merged
+        _log.warning("ignored a session report that does not match its chat's role")
+        return
+    state.update(session)
+    cid = state.chat_id
+    window.add_system(cid, "Keys authenticated: this chat is end-to-end encrypted.")
+    if window.awaiting_first_peer == cid:
         window.awaiting_first_peer = None
         if window.stack.currentWidget() is window.session_panel:
-            window.show_chat(session.session_id)
+            window.show_chat(cid)
 
 
 def _session_event(window: MainWindow, event: m.ClientEvent) -> None:
     if not isinstance(event, SessionEvent):
         return
-    state = window.chats.get(event.session_id)
+    state = window.chat_of(_session_id(event))
     if state is None:
         _hold(window, event)
         return
-    sid = event.session_id
+    cid = state.chat_id
     match event:
+        case m.SessionReady(session=session):
+            _session_ready(window, state, session)
         case m.PeerJoined(peer=peer):
             known = peer.address in state.peers
             state.set_peer(peer)
-            window.add_system(sid, f"{peer.display_name} {'is back' if known else 'joined'}.")
-        case m.PeerLeft(address=address, display_name=name, reason=reason):
+            shown = state.peers[peer.address]
+            if shown.authenticated:
+                window.add_system(
+                    cid, f"{name_of(state, shown)} {'is back' if known else 'joined'}."
+                )
+            elif not known:
+                window.add_system(cid, f"{name_of(state, shown)}.")
+        case m.PeerLeft(address=address, reason=reason):
+            gone = state.peers.get(address)
             if reason == "left":
                 state.peers.pop(address, None)
-            window.add_system(sid, f"{name} {_LEFT.get(reason, 'left')}.")
+            window.add_system(cid, left_line(state, gone, _LEFT.get(reason, "left")))
         case m.PeerAuthenticated(peer=peer):
+            before = state.peers.get(peer.address)
             state.set_peer(peer)
-            window.add_system(
-                sid, f"{peer.display_name}'s keys are authenticated. Compare safety numbers."
-            )
+            name = name_of(state, state.peers[peer.address])
+            if before is None or not before.authenticated:
+                window.add_system(
+                    cid, f"{name} joined: keys authenticated. Compare safety numbers."
+                )
+            else:
+                window.add_system(cid, f"{name}'s keys are authenticated. Compare safety numbers.")
         case m.PeerRefused(reason=reason):
-            window.add_system(sid, f"A member's keys did not verify ({reason}); not trusted.")
-        case m.KeyChanged(display_name=name):
-            window.add_system(sid, f"⚠ {name} presented different keys; they were refused.")
+            window.add_system(cid, f"A member's keys did not verify ({reason}); not trusted.")
+        case m.KeyChanged(address=address):
+            window.add_system(
+                cid,
+                f"⚠ Someone presented different keys for {address_name(address)}; "
+                "they were refused.",
+            )
         case m.MessageReceived(message=message):
-            window.show_message(sid, message)
+            window.show_message(cid, message)
         case m.StatusChanged(message_id=message_id, status=status):
-            view = window.views[sid]
+            view = window.views[cid]
             if not view.update_status(bytes.fromhex(message_id), status):
                 state.early_status[bytes.fromhex(message_id)] = status
         case m.InviteRetired():
-            window.add_system(sid, "Too many wrong codes: this invite code works no more.")
+            window.add_system(cid, "Too many wrong codes: this invite code works no more.")
         case m.SessionFailed(reason=reason):
             state.closed = f"Session ended: {reason}"
-            window.add_system(sid, state.closed)
+            window.add_system(cid, state.closed)
 
 
 def _hold(window: MainWindow, event: SessionEvent) -> None:
     held = window.held_events
-    if event.session_id not in held and len(held) >= MAX_HELD_SESSIONS:
+    sid = _session_id(event)
+    if sid not in held and len(held) >= MAX_HELD_SESSIONS:
         return
-    queue = held.setdefault(event.session_id, [])
+    queue = held.setdefault(sid, [])
     if len(queue) < MAX_HELD_EVENTS:
         queue.append(event)
 
 
 def _incoming_call(window: MainWindow, event: m.IncomingCall) -> None:
+    address = parse_quickokey(event.caller_quickokey)
     dialog = IncomingCallDialog(
         event.call_id,
-        event.display_name,
+        display_name(address),  # never the name the caller claims
         event.caller_quickokey,
         event.safety_number,
+        claimed_name=claimed_name(address, event.display_name),
         parent=window,
     )
     call_id = event.call_id
 
     def answered(accept: bool) -> None:
         def done(info: m.SessionInfo | None) -> None:
-            if info is not None:
-                window.open_chat(info)
-                window.show_chat(info.session_id)
+            state = None if info is None else window.open_chat(info)
+            if state is not None:
+                window.show_chat(state.chat_id)
 
         def failed(exc: BaseException) -> None:
             window.status.showMessage(f"Call failed: {describe_exception(exc)}", _STATUS_MS)

@@ -3,10 +3,16 @@
 Every client call goes through :class:`~quicko.ui.qt.bridge.ClientBridge` (off the UI thread);
 every client event arrives through its ``client_event`` signal and is applied here
 (:meth:`MainWindow.handle_event`). Nothing is written to disk: no ``QSettings``, no cache.
+
+Chats are keyed by local ids the window assigns (``"c1"``, ``"c2"``, …); session ids only map to
+them, and a second open for a session that already has a chat is refused, so no remote party
+can replace or merge into an existing chat (DESIGN.md §4.3).
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Callable
 from typing import Final
 
@@ -17,7 +23,7 @@ from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMessageBox, QStackedWid
 from quicko.client import models as m
 from quicko.messaging import ChatMessage
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
-from quicko.ui.qt.chats import ChatState, is_encrypted, subtitle, title
+from quicko.ui.qt.chats import ChatState, is_encrypted, name_of, sender_name, subtitle, title
 from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
 from quicko.ui.qt.widgets.chat_view import ChatView
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
@@ -46,6 +52,7 @@ SHORTCUTS: Final = {
 """The keyboard shortcuts of the common actions."""
 
 _MESSAGE_MS: Final = 8000
+_log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -54,6 +61,10 @@ class MainWindow(QMainWindow):
     Args:
         bridge: the bridge to the client.
         relay_url: the relay's address, shown in the title.
+
+    Attributes:
+        chats: the open chats, by local id.
+        views: the chats' views, by local id.
     """
 
     def __init__(self, bridge: ClientBridge, relay_url: str = "") -> None:
@@ -62,6 +73,8 @@ class MainWindow(QMainWindow):
         self.client = bridge.client
         self.chats: dict[str, ChatState] = {}
         self.views: dict[str, ChatView] = {}
+        self._chat_of_session: dict[str, str] = {}
+        self._chat_ids = (f"c{number}" for number in itertools.count(1))
         self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
         self.awaiting_first_peer: str | None = None
         self.held_events: dict[str, list[SessionEvent]] = {}
@@ -157,13 +170,13 @@ class MainWindow(QMainWindow):
         self.show_session_panel()
         self.session_panel.call_field.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
-    def show_chat(self, session_id: str) -> None:
-        """Show a chat (and mark what it received as read)."""
-        view = self.views.get(session_id)
+    def show_chat(self, chat_id: str) -> None:
+        """Show a chat by local id (and mark what it received as read)."""
+        view = self.views.get(chat_id)
         if view is None:
             return
         self.stack.setCurrentWidget(view)
-        self.sidebar.select(session_id)
+        self.sidebar.select(chat_id)
         view.input.focus()
 
     def _step_chat(self, step: int) -> None:
@@ -171,7 +184,7 @@ class MainWindow(QMainWindow):
         if not ids:
             return
         current = self.current_chat
-        index = ids.index(current.session_id) if current and current.session_id in ids else -1
+        index = ids.index(current.chat_id) if current and current.chat_id in ids else -1
         self.show_chat(ids[(index + step) % len(ids)])
 
     def _view_changed(self, _index: int) -> None:
@@ -193,31 +206,44 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ chats
 
-    def open_chat(self, info: m.SessionInfo) -> ChatState:
-        """Add a chat for a session (or refresh the one there) and list it in the sidebar."""
-        state = self.chats.get(info.session_id)
-        if state is None:
-            state = ChatState.from_info(info)
-            self.chats[info.session_id] = state
-            view = ChatView(info.session_id)
-            sid = info.session_id
-            view.send_requested.connect(lambda text: self.send_message(sid, text))
-            view.verify_requested.connect(lambda: self.verify(sid))
-            view.leave_requested.connect(lambda: self.leave_chat(sid))
-            view.destroy_requested.connect(lambda: self.confirm_destroy(sid))
-            self.views[sid] = view
-            self.stack.addWidget(view)
-            self.refresh_chat(sid)
-            replay_held(self, sid)
-        else:
-            state.update(info)
-        self.refresh_chat(info.session_id)
+    def chat_of(self, session_id: str) -> ChatState | None:
+        """The open chat of a session, if any."""
+        chat_id = self._chat_of_session.get(session_id)
+        return None if chat_id is None else self.chats.get(chat_id)
+
+    def open_chat(self, info: m.SessionInfo) -> ChatState | None:
+        """Open a new chat for a session we created, joined, called or answered.
+
+        Returns:
+            The new chat, or ``None`` when the session already has a chat: that chat is left
+            exactly as it was (a new session never replaces or merges into it).
+        """
+        if info.session_id in self._chat_of_session:
+            _log.warning("refused a second chat for a session already open (as a %s)", info.role)
+            self.status.showMessage(
+                "That session already has a chat here; the chat was kept as it is.", _MESSAGE_MS
+            )
+            return None
+        cid = next(self._chat_ids)
+        state = ChatState.from_info(cid, info)
+        self.chats[cid] = state
+        self._chat_of_session[info.session_id] = cid
+        view = ChatView(cid)
+        view.send_requested.connect(lambda text: self.send_message(cid, text))
+        view.verify_requested.connect(lambda: self.verify(cid))
+        view.leave_requested.connect(lambda: self.leave_chat(cid))
+        view.destroy_requested.connect(lambda: self.confirm_destroy(cid))
+        self.views[cid] = view
+        self.stack.addWidget(view)
+        self.refresh_chat(cid)
+        replay_held(self, info.session_id)
+        self.refresh_chat(cid)
         return state
 
-    def refresh_chat(self, session_id: str) -> None:
+    def refresh_chat(self, chat_id: str) -> None:
         """Show a chat's state in its header, the sidebar and the status bar."""
-        state = self.chats.get(session_id)
-        view = self.views.get(session_id)
+        state = self.chats.get(chat_id)
+        view = self.views.get(chat_id)
         if state is None or view is None:
             return
         if state.closed:
@@ -226,14 +252,16 @@ class MainWindow(QMainWindow):
             view.set_header(
                 title(state), subtitle(state), can_verify=state.next_to_verify() is not None
             )
-        self.sidebar.upsert(ChatSummary(session_id, title(state), state.preview, len(state.unread)))
+        self.sidebar.upsert(ChatSummary(chat_id, title(state), state.preview, len(state.unread)))
         self._update_encryption()
 
-    def close_chat(self, session_id: str) -> None:
+    def close_chat(self, chat_id: str) -> None:
         """Forget a chat: its view, its sidebar row and everything shown in it."""
-        self.chats.pop(session_id, None)
-        view = self.views.pop(session_id, None)
-        self.sidebar.remove(session_id)
+        state = self.chats.pop(chat_id, None)
+        if state is not None and self._chat_of_session.get(state.session_id) == chat_id:
+            del self._chat_of_session[state.session_id]
+        view = self.views.pop(chat_id, None)
+        self.sidebar.remove(chat_id)
         if view is not None:
             if self.stack.currentWidget() is view:
                 self.stack.setCurrentWidget(self.welcome)
@@ -246,17 +274,17 @@ class MainWindow(QMainWindow):
         view = self.current_chat
         if view is None or not self.isVisible() or self.isMinimized():
             return
-        state = self.chats.get(view.session_id)
+        state = self.chats.get(view.chat_id)
         if state is None or not state.unread:
             return
         ids, state.unread = state.unread, []
-        sid = view.session_id
+        sid = state.session_id
         self.bridge.run(lambda: self.client.mark_read(sid, ids))
-        self.refresh_chat(sid)
+        self.refresh_chat(state.chat_id)
 
     def _update_encryption(self) -> None:
         view = self.current_chat
-        state = self.chats.get(view.session_id) if view else None
+        state = self.chats.get(view.chat_id) if view else None
         if state is None:
             self.status.set_encrypted(encrypted=False)
         elif is_encrypted(state):
@@ -264,15 +292,15 @@ class MainWindow(QMainWindow):
         else:
             self.status.set_encrypted(encrypted=False, detail="Keys not authenticated yet")
 
-    def add_system(self, session_id: str, text: str) -> None:
+    def add_system(self, chat_id: str, text: str) -> None:
         """Show a system line in a chat (and as its sidebar preview)."""
-        view = self.views.get(session_id)
-        state = self.chats.get(session_id)
+        view = self.views.get(chat_id)
+        state = self.chats.get(chat_id)
         if view is None or state is None:
             return
         view.add_system(text)
         state.preview = text
-        self.refresh_chat(session_id)
+        self.refresh_chat(chat_id)
 
     # ------------------------------------------------------------------ user actions
 
@@ -283,10 +311,12 @@ class MainWindow(QMainWindow):
 
         def done(info: m.SessionInfo) -> None:
             self.session_panel.set_create_busy(False)
-            self.awaiting_first_peer = info.session_id
             state = self.open_chat(info)
+            if state is None:
+                return
+            self.awaiting_first_peer = state.chat_id
             state.preview = f"Invite code {info.invite_code}"
-            self.refresh_chat(info.session_id)
+            self.refresh_chat(state.chat_id)
             self.session_panel.show_invite(
                 info.invite_code, "Waiting for someone to join with this code…"
             )
@@ -318,8 +348,9 @@ class MainWindow(QMainWindow):
         def done(info: m.SessionInfo) -> None:
             field.set_busy(False)
             field.clear()
-            self.open_chat(info)
-            self.show_chat(info.session_id)
+            state = self.open_chat(info)
+            if state is not None:
+                self.show_chat(state.chat_id)
 
         def failed(exc: BaseException) -> None:
             field.set_busy(False)
@@ -327,21 +358,25 @@ class MainWindow(QMainWindow):
 
         self.bridge.run(start, done, failed, lane="long")
 
-    def send_message(self, session_id: str, text: str) -> None:
-        """Send a message; its bubble appears when the client has queued it."""
+    def send_message(self, chat_id: str, text: str) -> None:
+        """Send a message to a chat; its bubble appears when the client has queued it."""
+        state = self.chats.get(chat_id)
+        if state is None:
+            return
+        session_id = state.session_id
 
         def done(message: ChatMessage) -> None:
-            self.show_message(session_id, message)
+            self.show_message(chat_id, message)
 
         def failed(exc: BaseException) -> None:
             self.status.showMessage(f"Not sent: {describe_exception(exc)}", _MESSAGE_MS)
 
         self.bridge.run(lambda: self.client.send_message(session_id, text), done, failed)
 
-    def show_message(self, session_id: str, message: ChatMessage) -> None:
+    def show_message(self, chat_id: str, message: ChatMessage) -> None:
         """Show a sent or received message (a received one counts as unread until shown)."""
-        state = self.chats.get(session_id)
-        view = self.views.get(session_id)
+        state = self.chats.get(chat_id)
+        view = self.views.get(chat_id)
         if state is None or view is None:
             return
         bubble = view.add_message(message, show_sender=state.is_group)
@@ -349,56 +384,63 @@ class MainWindow(QMainWindow):
         early = state.early_status.pop(message.message_id, None) if message.outgoing else None
         if early is not None:
             bubble.set_status(early)
-        prefix = "You" if message.outgoing else message.sender_name
+        prefix = "You" if message.outgoing else sender_name(message)
         state.preview = f"{prefix}: {message.text}"
         if not message.outgoing:
             state.unread.append(message.message_id.hex())
             if self.current_chat is view:
                 self.mark_shown_read()
-        self.refresh_chat(session_id)
+        self.refresh_chat(chat_id)
 
-    def verify(self, session_id: str) -> None:
+    def verify(self, chat_id: str) -> None:
         """Show the safety number of the next member to verify."""
-        state = self.chats.get(session_id)
+        state = self.chats.get(chat_id)
         peer = state.next_to_verify() if state else None
-        if peer is None or peer.safety_number is None:
+        if state is None or peer is None or peer.safety_number is None:
             return
         dialog = SafetyNumberDialog(
-            peer.display_name, peer.safety_number, verified=peer.verified, parent=self
+            name_of(state, peer), peer.safety_number, verified=peer.verified, parent=self
         )
         address = peer.address
-        dialog.confirmed.connect(lambda: self.mark_verified(session_id, address))
+        dialog.confirmed.connect(lambda: self.mark_verified(chat_id, address))
         self.open_dialog(dialog)
 
     def verify_current(self) -> None:
         """Verify a member of the chat shown."""
         view = self.current_chat
         if view is not None:
-            self.verify(view.session_id)
+            self.verify(view.chat_id)
 
-    def mark_verified(self, session_id: str, address: str) -> None:
+    def mark_verified(self, chat_id: str, address: str) -> None:
         """Record that the user compared a member's safety number."""
+        state = self.chats.get(chat_id)
+        if state is None:
+            return
+        session_id = state.session_id
 
         def done(_result: None) -> None:
-            state = self.chats.get(session_id)
-            peer = state.mark_verified(address) if state else None
-            if peer is not None:
-                self.add_system(session_id, f"You verified {peer.display_name}.")
+            current = self.chats.get(chat_id)
+            peer = current.mark_verified(address) if current else None
+            if current is not None and peer is not None:
+                self.add_system(chat_id, f"You verified {name_of(current, peer)}.")
 
         self.bridge.run(lambda: self.client.mark_verified(session_id, address), done)
 
-    def leave_chat(self, session_id: str) -> None:
+    def leave_chat(self, chat_id: str) -> None:
         """Leave a chat."""
-        self.bridge.run(lambda: self.client.leave_session(session_id))
-        self.close_chat(session_id)
+        state = self.chats.get(chat_id)
+        if state is not None:
+            session_id = state.session_id
+            self.bridge.run(lambda: self.client.leave_session(session_id))
+        self.close_chat(chat_id)
 
     def leave_current(self) -> None:
         """Leave the chat shown."""
         view = self.current_chat
         if view is not None:
-            self.leave_chat(view.session_id)
+            self.leave_chat(view.chat_id)
 
-    def confirm_destroy(self, session_id: str) -> None:
+    def confirm_destroy(self, chat_id: str) -> None:
         """Ask, then destroy a chat (leave, and wipe its keys and messages)."""
         box = QMessageBox(
             QMessageBox.Icon.Warning,
@@ -408,14 +450,17 @@ class MainWindow(QMainWindow):
             self,
         )
         box.setObjectName("confirmDestroy")
-        box.accepted.connect(lambda: self.destroy_chat(session_id))
+        box.accepted.connect(lambda: self.destroy_chat(chat_id))
         box.open()
         self.destroy_box = box
 
-    def destroy_chat(self, session_id: str) -> None:
+    def destroy_chat(self, chat_id: str) -> None:
         """Destroy a chat without asking."""
-        self.bridge.run(lambda: self.client.destroy_session(session_id))
-        self.close_chat(session_id)
+        state = self.chats.get(chat_id)
+        if state is not None:
+            session_id = state.session_id
+            self.bridge.run(lambda: self.client.destroy_session(session_id))
+        self.close_chat(chat_id)
 
     def open_dialog(self, dialog: IncomingCallDialog | SafetyNumberDialog) -> None:
         """Show a non-blocking dialog and keep it until it closes."""

@@ -17,7 +17,7 @@ class ChatView(QWidget):
     """The view of one session.
 
     Args:
-        session_id: the session shown (hex), kept for the window that owns the view.
+        chat_id: the window's local id of the chat shown.
         parent: the parent widget.
 
     Signals:
@@ -32,9 +32,9 @@ class ChatView(QWidget):
     leave_requested = Signal()
     destroy_requested = Signal()
 
-    def __init__(self, session_id: str, parent: QWidget | None = None) -> None:
+    def __init__(self, chat_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session_id = session_id
+        self.chat_id = chat_id
         self.setObjectName("chatView")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -28,9 +28,12 @@ class IncomingCallDialog(QDialog):
 
     Args:
         call_id: the call (kept for the window).
-        display_name: the caller's display name.
+        display_name: the caller's display name, derived from its QuickoKey (never the name it
+            claims).
         caller_quickokey: the caller's QuickoKey.
         safety_number: the safety number of the caller's keys and ours.
+        claimed_name: the name the caller claims, when it is not its derived name: shown
+            below, labelled as a claim.
         parent: the parent widget.
 
     Signals:
@@ -45,6 +48,8 @@ class IncomingCallDialog(QDialog):
         display_name: str,
         caller_quickokey: str,
         safety_number: str,
+        *,
+        claimed_name: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -56,6 +61,14 @@ class IncomingCallDialog(QDialog):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(_label(f"{display_name} is calling", "title"))
         layout.addWidget(_label(caller_quickokey, "quickokey", wrap=False))
+        self.claim_label: QLabel | None = None
+        if claimed_name is not None:
+            self.claim_label = _label(
+                f'It claims to be "{claimed_name}": anyone can claim a name; only the name '
+                "above and the safety number are proven.",
+                "warning",
+            )
+            layout.addWidget(self.claim_label)
         layout.addWidget(_label("Safety number", "section"))
         layout.addWidget(_label(safety_number_lines(safety_number), "safetyNumber", wrap=False))
         buttons = QHBoxLayout()

@@ -15,6 +15,7 @@ from typing import Final
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from quicko.identity import shown_name
 from quicko.messaging import ChatMessage, DeliveryStatus, advance
 
 __all__ = ["TICKS", "MessageBubble", "format_time"]
@@ -49,7 +50,8 @@ class MessageBubble(QFrame):
 
     Args:
         message: the message to show.
-        show_sender: show the sender's name above the text (received messages in groups).
+        show_sender: show the sender's name above the text (received messages in groups): the
+            name derived from its address, never the name it claims.
         parent: the parent widget.
     """
 
@@ -65,7 +67,8 @@ class MessageBubble(QFrame):
         layout.setSpacing(2)
         self.sender_label: QLabel | None = None
         if show_sender and not message.outgoing:
-            self.sender_label = _plain_label(message.sender_name, "sender")
+            name = shown_name(message.sender, message.sender_name)
+            self.sender_label = _plain_label(name, "sender")
             layout.addWidget(self.sender_label)
         self.text_label = _plain_label(message.text, "messageText")
         self.text_label.setWordWrap(True)

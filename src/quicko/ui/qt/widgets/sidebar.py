@@ -27,13 +27,13 @@ class ChatSummary:
     """What the sidebar shows of one chat.
 
     Attributes:
-        session_id: the session (hex).
+        chat_id: the window's local id of the chat.
         title: the peer or group names (or a placeholder while nobody has joined).
         preview: the last message or event, on one line.
         unread: messages received and not yet shown.
     """
 
-    session_id: str
+    chat_id: str
     title: str
     preview: str = ""
     unread: int = 0
@@ -83,7 +83,7 @@ class Sidebar(QWidget):
     """The list of open chats.
 
     Signals:
-        chat_selected(str): the user picked a chat (its session id).
+        chat_selected(str): the user picked a chat (its local id).
         new_chat_requested(): the user pressed the new-chat button.
         identity_requested(): the user pressed the identity button.
     """
@@ -137,15 +137,15 @@ class Sidebar(QWidget):
         self._update_empty()
 
     def chat_ids(self, *, visible_only: bool = False) -> list[str]:
-        """The session ids listed, top first (only those the search shows, if asked)."""
+        """The chat ids listed, top first (only those the search shows, if asked)."""
         items = [self.list.item(row) for row in range(self.list.count())]
         return [
             str(item.data(_ID_ROLE)) for item in items if not (visible_only and item.isHidden())
         ]
 
-    def entry(self, session_id: str) -> ChatEntry | None:
+    def entry(self, chat_id: str) -> ChatEntry | None:
         """The row of a chat, if it is listed."""
-        item = self._item(session_id)
+        item = self._item(chat_id)
         if item is None:
             return None
         widget = self.list.itemWidget(item)
@@ -153,15 +153,15 @@ class Sidebar(QWidget):
 
     def upsert(self, summary: ChatSummary) -> None:
         """Add a chat, or show new values for one already listed."""
-        entry = self.entry(summary.session_id)
+        entry = self.entry(summary.chat_id)
         if entry is not None:
             entry.update_summary(summary)
-            item = self._item(summary.session_id)
+            item = self._item(summary.chat_id)
             assert item is not None
             item.setSizeHint(entry.sizeHint())
         else:
             item = QListWidgetItem()
-            item.setData(_ID_ROLE, summary.session_id)
+            item.setData(_ID_ROLE, summary.chat_id)
             entry = ChatEntry(summary)
             item.setSizeHint(entry.sizeHint())
             self.list.addItem(item)
@@ -169,16 +169,16 @@ class Sidebar(QWidget):
         self._filter(self.search.text())
         self._update_empty()
 
-    def remove(self, session_id: str) -> None:
+    def remove(self, chat_id: str) -> None:
         """Take a chat off the list."""
-        item = self._item(session_id)
+        item = self._item(chat_id)
         if item is not None:
             self.list.takeItem(self.list.row(item))
         self._update_empty()
 
-    def select(self, session_id: str) -> None:
+    def select(self, chat_id: str) -> None:
         """Highlight a chat without emitting :attr:`chat_selected`."""
-        item = self._item(session_id)
+        item = self._item(chat_id)
         self.list.blockSignals(True)
         try:
             if item is None:
@@ -193,10 +193,10 @@ class Sidebar(QWidget):
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
-    def _item(self, session_id: str) -> QListWidgetItem | None:
+    def _item(self, chat_id: str) -> QListWidgetItem | None:
         for row in range(self.list.count()):
             item = self.list.item(row)
-            if item.data(_ID_ROLE) == session_id:
+            if item.data(_ID_ROLE) == chat_id:
                 return item
         return None
 
