@@ -39,13 +39,15 @@ def canonical_relay_url(url: str) -> str:
 
     Raises:
         ValueError: the URL is not a ``ws://`` or ``wss://`` URL with a host, or its port is
-            invalid.
+            invalid (not a decimal number from 1 to 65535).
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise ValueError(f"not a ws:// or wss:// URL with a host: {url!r}")
     port = parts.port if parts.port is not None else _DEFAULT_PORTS[scheme]
+    if port == 0:
+        raise ValueError(f"port 0 cannot be dialled: {url!r}")
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"

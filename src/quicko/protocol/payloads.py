@@ -428,6 +428,8 @@ Payload = (
     | Ping
     | Pong
     | Join
+    | Lobby
+    | LobbyMessage
     | Leave
     | Joined
     | PeerJoined
@@ -448,8 +450,8 @@ Payload = (
 PAYLOAD_TYPES: dict[int, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
-        Challenge, Hello, HelloAck, Message, Ack, Ping, Pong, Join, Leave, Joined,
-        PeerJoined, PeerLeft, ReleaseNameplate, KeyExchange, RegisterKey, RegisterAck,
-        LookupKey, LookupResponse, UnregisterKey, CallPeer, CallResponse, Error,
+        Challenge, Hello, HelloAck, Message, Ack, Ping, Pong, Join, Lobby, Leave, Joined,
+        PeerJoined, PeerLeft, ReleaseNameplate, KeyExchange, LobbyMessage, RegisterKey,
+        RegisterAck, LookupKey, LookupResponse, UnregisterKey, CallPeer, CallResponse, Error,
     )
 }  # fmt: skip
