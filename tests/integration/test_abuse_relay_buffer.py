@@ -13,9 +13,9 @@ import secrets
 
 import pytest
 from abuse_support import health, relay_process, rss_bytes
-from relay_support import RelayClient
+from relay_support import RelayClient, join_key
 
-from quicko.protocol import Ack, AckStatus, Error, ErrorCode, Join, Joined, Message
+from quicko.protocol import Ack, AckStatus, Error, ErrorCode, Joined, Message
 from quicko.protocol.constants import MAX_PAYLOAD_BYTES
 
 pytestmark = pytest.mark.integration
@@ -48,8 +48,9 @@ async def test_a_buffer_flood_stays_within_its_byte_budgets() -> None:
         session = secrets.token_bytes(16)
         senders = [await RelayClient.connect(url) for _ in range(SENDERS)]
         away = [await RelayClient.connect(url) for _ in range(AWAY)]
+        key = join_key()
         for client in (*senders, *away):
-            await client.send(Join(session, ""))
+            await client.send(client.join(session, key))
             while not isinstance(await client.recv(), Joined):
                 pass
         for client in away:

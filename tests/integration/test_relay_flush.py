@@ -12,9 +12,9 @@ import asyncio
 import secrets
 
 import pytest
-from relay_support import RelayClient, StartRelay, relay_url
+from relay_support import RelayClient, StartRelay, join_key, relay_url
 
-from quicko.protocol import Ack, Join, Joined, Message, PeerJoined, encode_frame
+from quicko.protocol import Ack, Joined, Message, PeerJoined, encode_frame
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,12 @@ DROPPERS_PER_WAVE = 40
 BOUND_S = 10.0
 
 
+KEY = join_key()
+
+
 async def _join(clients: list[RelayClient], session: bytes) -> None:
     for client in clients:
-        await client.send(Join(session, ""))
+        await client.send(client.join(session, KEY))
         await _drain(client, Joined, 1)  # notices of earlier waves may come first
 
 

@@ -10,14 +10,20 @@ import time
 from pathlib import Path
 
 import pytest
-from relay_support import RelayClient, StartRelay, http_get, relay_url, write_self_signed
+from relay_support import (
+    RelayClient,
+    StartRelay,
+    http_get,
+    join_key,
+    relay_url,
+    write_self_signed,
+)
 from websockets.exceptions import InvalidStatus
 
 from quicko.protocol import (
     Ack,
     Error,
     ErrorCode,
-    Join,
     Joined,
     LeaveReason,
     Message,
@@ -188,9 +194,9 @@ async def test_slow_reader_is_dropped_while_others_keep_receiving(
     relay = await start_relay(send_queue_bytes=512 * 1024, rate=1e6, burst=1_000_000)
     url = relay_url(relay)
     alice, bob, carol = [await RelayClient.connect(url) for _ in range(3)]
-    session = secrets.token_bytes(16)
+    session, key = secrets.token_bytes(16), join_key()
     for client in (alice, bob, carol):
-        await client.send(Join(session, ""))
+        await client.send(client.join(session, key))
         await client.expect(Joined)
     for _ in range(2):
         await alice.expect(PeerJoined)
@@ -225,9 +231,9 @@ async def test_shutdown_tells_clients(relay: RelayServer) -> None:
 
 async def test_tls(start_relay: StartRelay, tmp_path: Path) -> None:
     cert, key = write_self_signed(tmp_path)
+    binding = tls_channel_binding(certificate_der(str(cert)))  # what the Hello signs
     relay = await start_relay(
-        ssl_context=make_ssl_context(str(cert), str(key)),
-        channel_binding=tls_channel_binding(certificate_der(str(cert))),
+        ssl_context=make_ssl_context(str(cert), str(key)), channel_binding=binding
     )
     client_context = ssl.create_default_context(cafile=str(cert))
     client = await RelayClient.connect(relay_url(relay), ssl_context=client_context)

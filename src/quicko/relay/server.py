@@ -25,6 +25,7 @@ import logging
 import secrets
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Final, Protocol
 
 from picows import (
@@ -54,6 +55,7 @@ from quicko.relay.http import (
 from quicko.relay.logs import log_event
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.router import Router
+from quicko.relay.settings import default_public_urls
 
 __all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
 
@@ -114,7 +116,10 @@ class RouterLike(Protocol):
         """The router's counters and gauges."""
 
     def open(self, conn: int, now_ms: int, source: str = "") -> list[Action]:
-        """A connection opened from ``source`` (its per-source key)."""
+        """A connection opened from the source address key *source*."""
+
+    def set_public_urls(self, urls: Iterable[str]) -> None:
+        """The URLs clients must sign for, once the bound port is known."""
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """A binary message arrived."""
@@ -359,6 +364,9 @@ class RelayServer:
             ssl_handshake_timeout=handshake_s if self.ssl_context is not None else None,
             backlog=1024,
         )
+        if not self.config.public_urls:  # the bound address's URLs (docs/protocol.md §4.1)
+            tls = self.ssl_context is not None
+            self.router.set_public_urls(default_public_urls(self.config.host, self.port, tls=tls))
         self._started = time.monotonic()
         self._arm(TICK_S)
 
