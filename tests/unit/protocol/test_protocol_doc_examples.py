@@ -478,7 +478,8 @@ def test_frame_examples_round_trip() -> None:
         data = hex_of(body)
         payload = decode_frame(data)
         assert encode_frame(payload) == data, title
-        assert title == "frame:" + re.sub(r"(?<!^)(?=[A-Z])", "-", type(payload).__name__).lower()
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(payload).__name__).lower()
+        assert title == "frame:" + kind or title.startswith(f"frame:{kind}-"), title
 
 
 @pytest.mark.parametrize("who", ["alice", "bob"])
