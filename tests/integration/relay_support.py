@@ -33,18 +33,21 @@ from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import ClientConnection, connect
 
 from quicko.client.link import relay_binding
+from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import (
     MAX_PAYLOAD_BYTES,
     Challenge,
     Hello,
     HelloAck,
+    Join,
     Payload,
     RegisterKey,
     canonical_relay_url,
     decode_frame,
     encode_frame,
     hello_transcript,
+    join_transcript,
     register_transcript,
 )
 from quicko.protocol.constants import HEADER_SIZE
@@ -207,6 +210,16 @@ class RelayClient:
             signature=self.identity.sign(transcript),
         )
 
+    def join(self, session_id: bytes, key: Ed25519KeyPair, nameplate: str = "") -> Join:
+        """A Join by id proven with the session's join *key* on this connection."""
+        transcript = join_transcript(
+            nonce=self.challenge.nonce,
+            node_id=self.challenge.node_id,
+            session_id=session_id,
+            address=self.address,
+        )
+        return Join(session_id, nameplate, key.public, key.sign(transcript))
+
     async def send(self, payload: Payload) -> None:
         """Send one payload as a frame."""
         await self.ws.send(encode_frame(payload))
@@ -288,16 +301,18 @@ async def spawn_relay(
     return RelayProcess(process, listening)
 
 
-def register_key(client: RelayClient) -> RegisterKey:
-    """A signed RegisterKey for ``client``'s own identity, for the relay it dialled."""
+def register_key(client: RelayClient, relay_url: str | None = None) -> RegisterKey:
+    """A signed RegisterKey for ``client``'s own identity, for the relay it dialled (or
+    *relay_url*)."""
     public = client.identity.public
     signed_at = int(time.time() * 1000)
+    url = client.url if relay_url is None else relay_url
     transcript = register_transcript(
         address=public.address,
         display_name=client.display_name,
         x25519_public=public.x25519_public,
         ed25519_public=public.ed25519_public,
-        relay_url=client.url,
+        relay_url=url,
         signed_at=signed_at,
     )
     return RegisterKey(
@@ -305,7 +320,12 @@ def register_key(client: RelayClient) -> RegisterKey:
         client.display_name,
         public.x25519_public,
         public.ed25519_public,
-        client.url,
+        url,
         signed_at,
         client.identity.sign(transcript),
     )
+
+
+def join_key() -> Ed25519KeyPair:
+    """A fresh session join key (what the creator makes and admitted joiners receive)."""
+    return Ed25519KeyPair.generate(secrets.token_bytes)

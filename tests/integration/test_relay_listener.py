@@ -10,14 +10,20 @@ import time
 from pathlib import Path
 
 import pytest
-from relay_support import RelayClient, StartRelay, http_get, relay_url, write_self_signed
+from relay_support import (
+    RelayClient,
+    StartRelay,
+    http_get,
+    join_key,
+    relay_url,
+    write_self_signed,
+)
 from websockets.exceptions import InvalidStatus
 
 from quicko.protocol import (
     Ack,
     Error,
     ErrorCode,
-    Join,
     Joined,
     LeaveReason,
     Message,
@@ -26,9 +32,10 @@ from quicko.protocol import (
     Ping,
     Pong,
 )
+from quicko.protocol.auth import tls_channel_binding
 from quicko.relay.admission import TCP_SLACK
 from quicko.relay.server import RelayServer
-from quicko.relay.settings import make_ssl_context
+from quicko.relay.settings import certificate_der, make_ssl_context
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +139,7 @@ async def test_oversized_message_closes_1009_and_relay_serves_others(
     relay = await start_relay(max_payload=1024)
     big = await RelayClient.connect(relay_url(relay))
     other = await RelayClient.connect(relay_url(relay))
-    await big.send_raw(b"\x02\x20" + (2000).to_bytes(4, "big") + bytes(2000))
+    await big.send_raw(b"\x03\x20" + (2000).to_bytes(4, "big") + bytes(2000))
     assert await big.wait_closed() == 1009
     await other.send(Ping(5))
     assert (await other.expect(Pong)).nonce == 5
@@ -140,7 +147,7 @@ async def test_oversized_message_closes_1009_and_relay_serves_others(
 
 async def test_fragmented_message_is_reassembled(relay: RelayServer) -> None:
     client = await RelayClient.connect(relay_url(relay))
-    frame = b"\x02\x20\x00\x00\x00\x02\x91\x07"  # Ping(7)
+    frame = b"\x03\x20\x00\x00\x00\x02\x91\x07"  # Ping(7)
     await client.ws.send(iter([frame[:3], frame[3:]]))
     assert (await client.expect(Pong)).nonce == 7
 
@@ -163,9 +170,9 @@ async def test_text_frame_gets_error_and_close_1003(relay: RelayServer) -> None:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"\x02\x20\x00\x00\x00\x01\xc1", ErrorCode.MALFORMED),  # 0xc1 is never valid msgpack
-        (b"\x02\x20\x00\x00", ErrorCode.MALFORMED),  # shorter than a header
-        (b"\x02\x7e\x00\x00\x00\x01\x90", ErrorCode.UNKNOWN_TYPE),
+        (b"\x03\x20\x00\x00\x00\x01\xc1", ErrorCode.MALFORMED),  # 0xc1 is never valid msgpack
+        (b"\x03\x20\x00\x00", ErrorCode.MALFORMED),  # shorter than a header
+        (b"\x03\x7e\x00\x00\x00\x01\x90", ErrorCode.UNKNOWN_TYPE),
         (b"\x01\x20\x00\x00\x00\x01\x07", ErrorCode.UNSUPPORTED_VERSION),
     ],
 )
@@ -187,9 +194,9 @@ async def test_slow_reader_is_dropped_while_others_keep_receiving(
     relay = await start_relay(send_queue_bytes=512 * 1024, rate=1e6, burst=1_000_000)
     url = relay_url(relay)
     alice, bob, carol = [await RelayClient.connect(url) for _ in range(3)]
-    session = secrets.token_bytes(16)
+    session, key = secrets.token_bytes(16), join_key()
     for client in (alice, bob, carol):
-        await client.send(Join(session, ""))
+        await client.send(client.join(session, key))
         await client.expect(Joined)
     for _ in range(2):
         await alice.expect(PeerJoined)
@@ -224,7 +231,10 @@ async def test_shutdown_tells_clients(relay: RelayServer) -> None:
 
 async def test_tls(start_relay: StartRelay, tmp_path: Path) -> None:
     cert, key = write_self_signed(tmp_path)
-    relay = await start_relay(ssl_context=make_ssl_context(str(cert), str(key)))
+    binding = tls_channel_binding(certificate_der(str(cert)))  # what the Hello signs
+    relay = await start_relay(
+        ssl_context=make_ssl_context(str(cert), str(key)), channel_binding=binding
+    )
     client_context = ssl.create_default_context(cafile=str(cert))
     client = await RelayClient.connect(relay_url(relay), ssl_context=client_context)
     assert relay_url(relay).startswith("wss://")

@@ -6,7 +6,7 @@ import secrets
 import time
 
 import pytest
-from relay_support import RelayClient, StartRelay, register_key, relay_url
+from relay_support import RelayClient, StartRelay, join_key, register_key, relay_url
 
 from quicko.protocol import (
     Ack,
@@ -22,6 +22,8 @@ from quicko.protocol import (
     Joined,
     KeyExchange,
     LeaveReason,
+    Lobby,
+    LobbyMessage,
     LookupKey,
     LookupResponse,
     Message,
@@ -45,10 +47,10 @@ async def pair(relay: RelayServer) -> tuple[RelayClient, RelayClient, bytes]:
     """Two authenticated clients in one new session (the second saw PeerJoined of nobody)."""
     url = relay_url(relay)
     alice, bob = await RelayClient.connect(url), await RelayClient.connect(url)
-    session = sid()
-    await alice.send(Join(session, ""))
+    session, key = sid(), join_key()
+    await alice.send(alice.join(session, key))
     await alice.expect(Joined)
-    await bob.send(Join(session, ""))
+    await bob.send(bob.join(session, key))
     joined = await bob.expect(Joined)
     assert [m.address for m in joined.members] == [alice.address]
     peer = await alice.expect(PeerJoined)
@@ -93,13 +95,20 @@ async def test_ping_pong(relay: RelayServer) -> None:
     assert pong.nonce == 42
 
 
-async def test_join_by_nameplate_and_peer_left_on_disconnect(relay: RelayServer) -> None:
+async def test_lobby_then_join_by_id_and_peer_left_on_disconnect(relay: RelayServer) -> None:
     url = relay_url(relay)
     alice, bob = await RelayClient.connect(url), await RelayClient.connect(url)
-    session = sid()
-    await alice.send(Join(session, "K7QW"))
+    session, key = sid(), join_key()
+    await alice.send(alice.join(session, key, "K7QW"))
     assert (await alice.expect(Joined)).nameplate == "K7QW"
     await bob.send(Join(b"", "K7QW"))
+    assert await bob.expect(Lobby) == Lobby("K7QW")
+    # The PAKE travels in LobbyMessages between bob and the owner only.
+    await bob.send(LobbyMessage("K7QW", b"", b"pake start"))
+    assert await alice.expect(LobbyMessage) == LobbyMessage("K7QW", bob.address, b"pake start")
+    await alice.send(LobbyMessage("K7QW", bob.address, b"confirm with the join key"))
+    assert await bob.expect(LobbyMessage) == LobbyMessage("K7QW", b"", b"confirm with the join key")
+    await bob.send(bob.join(session, key))
     joined = await bob.expect(Joined)
     assert joined.session_id == session
     assert (await alice.expect(PeerJoined)).address == bob.address
@@ -122,7 +131,7 @@ async def test_message_is_forwarded_unchanged_and_acked(relay: RelayServer) -> N
     assert await alice.recv() == receipt
 
 
-@pytest.mark.parametrize("size", [0, 1, 60, 125, 126, 65_400, 65_536, 200_000])
+@pytest.mark.parametrize("size", [0, 1, 60, 125, 126, 65_400, 65_536, 131_072])
 async def test_every_frame_length_encoding_survives_coalesced_writes(
     relay: RelayServer, size: int
 ) -> None:

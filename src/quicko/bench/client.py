@@ -32,6 +32,7 @@ from quicko.bench.wire import (
     TYPE_OFFSET,
     client_ws_frame,
 )
+from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.errors import QuickoError, RemoteProtocolError
 from quicko.identity import Identity
 from quicko.protocol import (
@@ -47,6 +48,7 @@ from quicko.protocol import (
     decode_frame,
     encode_frame,
     hello_transcript,
+    join_transcript,
 )
 
 __all__ = [
@@ -118,6 +120,8 @@ class BenchClient(WSListener):
         self.acks = 0
         self.others = 0
         self.first_error: bytes | None = None
+        #: The server's Challenge, once :func:`authenticate` read it (Join proofs sign it).
+        self.challenge: Challenge | None = None
         self.disconnected = False
         self._inbox: deque[bytes] = deque(maxlen=_MAX_SETUP_FRAMES)
         self._waiter: asyncio.Future[None] | None = None
@@ -267,6 +271,7 @@ async def authenticate(
         BenchError: the server refused or did not answer.
     """
     challenge = await _expect(client, Challenge, timeout)
+    client.challenge = challenge
     public = identity.public
     transcript = hello_transcript(
         nonce=challenge.nonce,
@@ -291,13 +296,32 @@ async def authenticate(
     await _expect(client, HelloAck, timeout)
 
 
-async def join(client: BenchClient, session_id: bytes, timeout: float) -> None:
-    """Join (or create) the session *session_id*, without a nameplate, and wait for Joined.
+async def join(
+    client: BenchClient,
+    identity: Identity,
+    session_id: bytes,
+    join_key: Ed25519KeyPair,
+    timeout: float,
+) -> None:
+    """Join (or create) the session *session_id* by id with a proof, and wait for Joined.
+
+    The proof is *join_key*'s signature over this connection's Challenge, the session id and
+    *identity*'s address (docs/protocol.md §4.3); the first member to join creates the
+    session with that key.
 
     Raises:
         BenchError: the server refused or did not answer.
     """
-    client.send(encode_frame(Join(session_id, "")))
+    if client.challenge is None:
+        raise BenchError("join before authenticate")
+    transcript = join_transcript(
+        nonce=client.challenge.nonce,
+        node_id=client.challenge.node_id,
+        session_id=session_id,
+        address=identity.address,
+    )
+    proof = join_key.sign(transcript)
+    client.send(encode_frame(Join(session_id, "", join_key.public, proof)))
     await _expect(client, Joined, timeout)
 
 

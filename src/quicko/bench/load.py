@@ -48,6 +48,7 @@ from quicko.bench.client import (
 )
 from quicko.bench.stats import latency_summary, parse_cpu_ticks, parse_vm_rss
 from quicko.bench.wire import BODY_BYTES, STAMP, MessageTemplate
+from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import MESSAGE_ID_SIZE, SESSION_ID_SIZE
 
@@ -122,10 +123,12 @@ async def _open_pairs(args: argparse.Namespace, pairs: int) -> list[BenchClient]
     """Open *pairs* pairs of joined connections; return them flat, peers linked, frames built."""
     identities = _identities(2 * pairs)
     sessions = [secrets.token_bytes(SESSION_ID_SIZE) for _ in range(pairs)]
+    keys = [Ed25519KeyPair.generate(secrets.token_bytes) for _ in range(pairs)]
 
     async def open_member(index: int) -> BenchClient:
         client = await _open(args, identities[index], index // 2)
-        await join(client, sessions[index // 2], args.timeout)
+        pair = index // 2
+        await join(client, identities[index], sessions[pair], keys[pair], args.timeout)
         return client
 
     # All first members join before any second one, so each second member finds its peer.

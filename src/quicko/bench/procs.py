@@ -48,6 +48,7 @@ def relay_argv(max_connections: int, extra: Sequence[str] = ()) -> list[str]:
         "--host", "127.0.0.1", "--port", "0",
         "--rate", _HIGH, "--burst", _HIGH,
         "--max-connections-per-ip", _HIGH, "--connect-rate", _HIGH,
+        "--max-sessions-per-source", _HIGH,
         "--max-connections", str(max_connections),
         "--handshake-timeout", "60", "--idle-timeout", "600",
         *extra,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from quicko.protocol.auth import canonical_relay_url
 from quicko.protocol.constants import MAX_MEMBERS, MAX_PAYLOAD_BYTES
 
 __all__ = ["RelayConfig"]
@@ -54,6 +55,22 @@ class RelayConfig:
         max_directory_entries: directory entries at most.
         max_pending_calls: unanswered calls at most, in total.
         max_pending_calls_per_caller: unanswered calls of one caller at most.
+        public_urls: the URLs clients dial to reach this relay, in canonical form
+            (``scheme://host:port``); a Hello or RegisterKey naming another URL is refused
+            with WRONG_RELAY. Repeat the flag or separate URLs with commas. Empty: the URLs
+            of the bound address, filled in by the server once it is listening.
+        public_cert: PEM certificate the clients see when TLS ends in front of the relay;
+            its SHA-256 is the channel binding Hellos sign (without it, tls_cert's).
+        lobby_ttl_s: how long a nameplate joiner stays pending in the lobby.
+        max_pending_per_nameplate: pending joiners of one nameplate at most.
+        max_pending_per_source: pending joiners of one nameplate from one source address.
+        lobby_messages: LobbyMessages from each pending joiner per pending period at most, and
+            from the owner to each pending joiner.
+        nameplate_miss_rate: nameplate joins that miss, per second per source address.
+        nameplate_miss_burst: nameplate misses one source address may make in a burst.
+        nameplate_miss_total_rate: nameplate misses per second from all sources together.
+        max_sessions_per_source: live sessions created from one source address at most.
+        max_nameplates_per_source: claimed nameplates from one source address at most.
     """
 
     host: str = "0.0.0.0"  # noqa: S104  # a relay serves the network by default, as documented
@@ -86,6 +103,18 @@ class RelayConfig:
     max_directory_entries: int = 100_000
     max_pending_calls: int = 100_000
     max_pending_calls_per_caller: int = 16
+    # Protocol v3 (docs/protocol.md §4.1, §4.3): relay-bound login, the lobby, join quotas.
+    public_urls: tuple[str, ...] = ()
+    public_cert: str | None = None
+    lobby_ttl_s: float = 60.0
+    max_pending_per_nameplate: int = 8
+    max_pending_per_source: int = 2
+    lobby_messages: int = 4
+    nameplate_miss_rate: float = 1 / 3
+    nameplate_miss_burst: int = 10
+    nameplate_miss_total_rate: float = 50.0
+    max_sessions_per_source: int = 64
+    max_nameplates_per_source: int = 16
 
     def __post_init__(self) -> None:
         """Check that every limit is usable.
@@ -106,6 +135,9 @@ class RelayConfig:
             raise ValueError(f"max_members must be at most {MAX_MEMBERS}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        for url in self.public_urls:
+            if canonical_relay_url(url) != url:
+                raise ValueError(f"public_urls: {url!r} is not in canonical form")
         if self.log_level not in {"debug", "info", "warning", "error"}:
             raise ValueError("log_level must be debug, info, warning or error")
 
@@ -133,6 +165,11 @@ class RelayConfig:
     def directory_ttl_ms(self) -> int:
         """:attr:`directory_ttl_s` in milliseconds."""
         return round(self.directory_ttl_s * _MS_PER_S)
+
+    @property
+    def lobby_ttl_ms(self) -> int:
+        """:attr:`lobby_ttl_s` in milliseconds."""
+        return round(self.lobby_ttl_s * _MS_PER_S)
 
     @property
     def signature_skew_ms(self) -> int:

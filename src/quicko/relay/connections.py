@@ -26,13 +26,15 @@ class Connection:
         display_name: the display name of the Hello.
         x25519_public: the X25519 key proven in the Hello.
         ed25519_public: the Ed25519 key proven in the Hello.
-        nonce: the Challenge nonce (emptied once the Hello is accepted).
+        nonce: the Challenge nonce (kept after the Hello: Join proofs sign it).
         challenge_time: the Challenge's ``server_time``.
         last_ms: when the last frame arrived (for the idle timeout).
         tokens: the rate limiter's tokens.
         refill_ms: when the tokens were last refilled.
         strikes: frames rate-limited in a row.
         closing: the router has closed the connection; frames from it are ignored.
+        source: the source address key the per-source limits count under
+            (:func:`quicko.relay.admission.source_key`), or ``""`` when unknown.
     """
 
     __slots__ = (
@@ -45,12 +47,15 @@ class Connection:
         "last_ms",
         "nonce",
         "refill_ms",
+        "source",
         "strikes",
         "tokens",
         "x25519_public",
     )
 
-    def __init__(self, conn: int, nonce: bytes, now_ms: int, tokens: float) -> None:
+    def __init__(
+        self, conn: int, nonce: bytes, now_ms: int, tokens: float, source: str = ""
+    ) -> None:
         self.conn = conn
         self.address: bytes | None = None
         self.display_name = ""
@@ -63,6 +68,7 @@ class Connection:
         self.refill_ms = now_ms
         self.strikes = 0
         self.closing = False
+        self.source = source
 
     def __repr__(self) -> str:
         state = "closing" if self.closing else "bound" if self.address else "handshake"
@@ -166,7 +172,6 @@ class ConnectionTable:
     def bind(self, connection: Connection, address: bytes) -> None:
         """Bind *address* to *connection* (unbind any older connection of it first)."""
         connection.address = address
-        connection.nonce = b""
         self._by_address[address] = connection
         self._handshaking.pop(connection.conn, None)
 

@@ -10,7 +10,7 @@ the :class:`~quicko.relay.router.Router` build on it.
 from __future__ import annotations
 
 from quicko.crypto import RandomSource
-from quicko.protocol import LeaveReason, Payload, PeerLeft, encode_frame
+from quicko.protocol import LeaveReason, Payload, PeerLeft, canonical_relay_url, encode_frame
 from quicko.protocol.types import ErrorCode
 from quicko.relay.actions import Action, Close, new_send
 from quicko.relay.buffer import Receipt
@@ -18,6 +18,7 @@ from quicko.relay.config import RelayConfig
 from quicko.relay.connections import Connection, TokenBucket
 from quicko.relay.frames import error_frame
 from quicko.relay.metrics import RelayMetrics
+from quicko.relay.misses import MissLimiter
 from quicko.relay.sessions import Session
 from quicko.relay.stores import (
     BufferStore,
@@ -74,6 +75,20 @@ class RouterCore:
         self._idle_ms = config.idle_timeout_ms
         self._call_ms = config.call_timeout_ms
         self._directory_ttl_ms = config.directory_ttl_ms
+        self._lobby_ttl_ms = config.lobby_ttl_ms
+        self._public_urls = frozenset(config.public_urls)
+        self._misses = MissLimiter(
+            config.nameplate_miss_rate,
+            config.nameplate_miss_burst,
+            config.nameplate_miss_total_rate,
+        )
+
+    def _is_public_url(self, url: str) -> bool:
+        """Whether *url* (as a client named it) is one of this relay's public URLs."""
+        try:
+            return canonical_relay_url(url) in self._public_urls
+        except ValueError:
+            return False
 
     def _send(self, out: list[Action], conn: int, data: bytes) -> None:
         """Append a Send, counting it."""
@@ -118,6 +133,7 @@ class RouterCore:
         address = self._conns.unbind(c)
         if address is None:
             return
+        self._sessions.remove_pending(address)
         self._sessions.mark_away(address, now_ms + self._buffer_ttl_ms)
         for session in self._sessions.sessions_of(address):
             notice = PeerLeft(session.session_id, address, int(LeaveReason.DISCONNECTED))

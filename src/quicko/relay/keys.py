@@ -41,6 +41,10 @@ class KeyHandlers(RouterCore):
         self, c: Connection, address: bytes, register: RegisterKey, now_ms: int
     ) -> list[Action]:
         """Publish the connection's own keys, signed (§12)."""
+        if not self._is_public_url(register.relay_url):
+            return self._reject(
+                c, ErrorCode.WRONG_RELAY, "the entry is signed for another relay", _REGISTER
+            )
         if register.address != address:
             return self._reject(
                 c, ErrorCode.NOT_OWNER, "you may register only your address", _REGISTER

@@ -43,6 +43,8 @@ whichever node receives the recipient's Hello. The contracts every implementatio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from quicko.crypto import RandomSource, ed25519
 from quicko.errors import AuthenticationError, RemoteProtocolError
 from quicko.identity.address import verify_address
@@ -57,6 +59,7 @@ from quicko.protocol import (
     Join,
     KeyExchange,
     Leave,
+    LobbyMessage,
     LookupKey,
     Message,
     MessageType,
@@ -66,6 +69,7 @@ from quicko.protocol import (
     RegisterKey,
     ReleaseNameplate,
     UnregisterKey,
+    canonical_relay_url,
     decode_frame,
     error_code_for,
     hello_transcript,
@@ -145,8 +149,30 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
 
     # ------------------------------------------------------------------ connection lifecycle
 
-    def open(self, conn: int, now_ms: int) -> list[Action]:
+    def set_public_urls(self, urls: Iterable[str]) -> None:
+        """Set the URLs Hellos and RegisterKeys must name (the server's, once it is bound).
+
+        The I/O layer calls this when ``config.public_urls`` was left empty and the bound
+        port is known; the URLs are canonicalised here.
+
+        Raises:
+            ValueError: a URL is not a ``ws://`` or ``wss://`` URL with a host.
+        """
+        self._public_urls = frozenset(canonical_relay_url(url) for url in urls)
+
+    @property
+    def public_urls(self) -> frozenset[str]:
+        """The canonical URLs this relay answers to (§3)."""
+        return self._public_urls
+
+    def open(self, conn: int, now_ms: int, source: str = "") -> list[Action]:
         """A WebSocket connection was opened: greet it with a Challenge (§2).
+
+        Args:
+            conn: the I/O layer's id for the connection.
+            now_ms: the time.
+            source: the key the per-source limits count the connection under (its IP address,
+                or its IPv6 /64: :func:`quicko.relay.admission.source_key`).
 
         Raises:
             ValueError: *conn* is already open (a bug in the caller).
@@ -154,7 +180,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         if conn in self._conns:
             raise ValueError(f"connection {conn} is already open")
         nonce = self._rng(NONCE_SIZE)
-        self._conns.add(Connection(conn, nonce, now_ms, self._bucket.burst))
+        self._conns.add(Connection(conn, nonce, now_ms, self._bucket.burst, source))
         self._metrics.connections_opened += 1
         out: list[Action] = []
         self._send_payload(out, conn, Challenge(nonce, self._node_id, now_ms))
@@ -261,7 +287,13 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         return self._hello(c, payload, now_ms)
 
     def _hello(self, c: Connection, hello: Hello, now_ms: int) -> list[Action]:
-        """Check the proof of possession and bind the address to the connection (§3)."""
+        """Check the relay named and the proof of possession; bind the address (§3)."""
+        out: list[Action] = []
+        if not self._is_public_url(hello.relay_url):
+            reason = "this is not the relay you signed for"
+            self._error(out, c.conn, ErrorCode.WRONG_RELAY, reason, ref_type=_HELLO)
+            self._close(out, c, CLOSE_POLICY_VIOLATION, "wrong relay", now_ms)
+            return out
         transcript = hello_transcript(
             nonce=c.nonce,
             node_id=self._node_id,
@@ -273,7 +305,6 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             x25519_public=hello.x25519_public,
             ed25519_public=hello.ed25519_public,
         )
-        out: list[Action] = []
         try:
             verify_address(hello.address, hello.x25519_public, hello.ed25519_public)
             ed25519.verify(hello.ed25519_public, hello.signature, transcript)
@@ -325,7 +356,9 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
                 self._send_payload(out, c.conn, Pong(payload.nonce, now_ms))
                 return out
             case Join():
-                return self._join(c, address, payload)
+                return self._join(c, address, payload, now_ms)
+            case LobbyMessage():
+                return self._lobby_message(c, address, payload)
             case Leave():
                 return self._leave(c, address, payload)
             case ReleaseNameplate():
@@ -350,8 +383,8 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         """Do whatever is due at *now_ms*: timeouts and expiries, and what they announce.
 
         Handshake and idle timeouts (§2, §20), buffered frames expiring with their EXPIRED acks
-        (§9), away members expiring (§8), calls timing out (§15), directory entries expiring
-        (§12).
+        (§9), away members expiring (§8), pending joiners leaving the lobby (§6), calls timing
+        out (§15), directory entries expiring (§12).
         """
         out: list[Action] = []
         conns = self._conns
@@ -380,6 +413,8 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
                 self._send_payload(out, caller.conn, timeout)
         while (address := self._sessions.pop_expired_away(now_ms)) is not None:
             self._expire_member(out, address)
+        while self._sessions.pop_expired_pending(now_ms) is not None:
+            pass  # the lobby TTL passed: the joiner is simply no longer pending
         self._directory.expire(now_ms)
         return out
 
@@ -389,6 +424,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             self._buffer.next_deadline(),
             self._calls.next_deadline(),
             self._sessions.next_away_deadline(),
+            self._sessions.next_pending_deadline(),
             self._directory.next_deadline(),
         ]
         c = self._conns.next_handshake()

@@ -25,6 +25,7 @@ import logging
 import secrets
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Final, Protocol
 
 from picows import (
@@ -54,6 +55,7 @@ from quicko.relay.http import (
 from quicko.relay.logs import log_event
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.router import Router
+from quicko.relay.settings import default_public_urls
 
 __all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
 
@@ -100,8 +102,11 @@ class RouterLike(Protocol):
     def metrics(self) -> RelayMetrics:
         """The router's counters and gauges."""
 
-    def open(self, conn: int, now_ms: int) -> list[Action]:
-        """A connection opened."""
+    def open(self, conn: int, now_ms: int, source: str = "") -> list[Action]:
+        """A connection opened from the source address key *source*."""
+
+    def set_public_urls(self, urls: Iterable[str]) -> None:
+        """The URLs clients must sign for, once the bound port is known."""
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """A binary message arrived."""
@@ -326,6 +331,9 @@ class RelayServer:
             ssl_handshake_timeout=handshake_s if self.ssl_context is not None else None,
             backlog=1024,
         )
+        if not self.config.public_urls:  # the bound address's URLs (docs/protocol.md §4.1)
+            tls = self.ssl_context is not None
+            self.router.set_public_urls(default_public_urls(self.config.host, self.port, tls=tls))
         self._started = time.monotonic()
         self._arm(TICK_S)
 
@@ -402,7 +410,7 @@ class RelayServer:
         underlying = transport.underlying_transport
         # Past this many unsent bytes the transport calls pause_writing: the reader is too slow.
         underlying.set_write_buffer_limits(high=self.config.send_queue_bytes)
-        self._run(self.router.open(conn.conn_id, now_ms()))
+        self._run(self.router.open(conn.conn_id, now_ms(), conn.source))
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
         """The hot path: one binary message from ``conn``."""

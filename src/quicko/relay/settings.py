@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import math
 import os
 import re
+import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Final
 
 from quicko.errors import InputError
-from quicko.protocol.auth import tls_channel_binding
+from quicko.protocol.auth import canonical_relay_url, tls_channel_binding
 from quicko.relay.config import RelayConfig
 from quicko.relay.logs import LEVELS
 
@@ -36,6 +38,7 @@ __all__ = [
     "build_parser",
     "certificate_der",
     "config_from_args",
+    "default_public_urls",
     "load_config",
     "make_ssl_context",
 ]
@@ -66,6 +69,54 @@ def _parse_float(text: str) -> float:
 
 def _parse_str(text: str) -> str:
     return text
+
+
+def _parse_urls(text: str) -> tuple[str, ...]:
+    """Comma-separated relay URLs, each in canonical form (``ws://host:port``)."""
+    urls = []
+    for part in text.split(","):
+        if part.strip():
+            try:
+                urls.append(canonical_relay_url(part))
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not a ws:// or wss:// URL") from None
+    if not urls:
+        raise ValueError("no URL given")
+    return tuple(urls)
+
+
+def default_public_urls(host: str, port: int, *, tls: bool) -> tuple[str, ...]:
+    """The public URLs of a relay bound to *host*:*port* when ``--public-url`` is not given.
+
+    A wildcard bind (``0.0.0.0``, ``::`` or empty) answers to ``localhost``, ``127.0.0.1``,
+    ``[::1]`` and this machine's host name; a specific address to itself (and a loopback
+    address also to ``localhost``). The scheme is ``wss`` under TLS, else ``ws``. This reads
+    the host name, so it runs in the I/O shell, once the port is bound.
+
+    Raises:
+        ValueError: *port* is 0 (not bound yet) or *host* makes no URL.
+    """
+    scheme = "wss" if tls else "ws"
+    host = host.strip().strip("[]")
+    if host in _WILDCARD_HOSTS:
+        hosts = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
+    else:
+        hosts = [host]
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                hosts.append("localhost")
+        except ValueError:
+            pass
+    urls: list[str] = []
+    for name in hosts:
+        literal = f"[{name}]" if ":" in name else name
+        url = canonical_relay_url(f"{scheme}://{literal}:{port}")
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
+_WILDCARD_HOSTS: Final = frozenset({"", "0.0.0.0", "::"})  # noqa: S104  # names, not a bind
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +162,9 @@ def _attribute_docs(doc: str | None) -> dict[str, str]:
     return docs
 
 
+#: Fields whose flag may be repeated (each value may also list several, comma-separated).
+_LIST_FIELDS: Final = frozenset({"public_urls"})
+
 #: Config fields computed from other settings, not set by a flag of their own.
 _DERIVED_FIELDS: Final = frozenset({"channel_binding"})
 
@@ -125,8 +179,12 @@ def _make_settings() -> tuple[Setting, ...]:
         name = field.name
         for suffix in _UNIT_SUFFIXES:
             name = name.removesuffix(suffix)
+        env = ENV_PREFIX + name.upper()
         parse: Callable[[str], object]
-        if isinstance(default, bool) or not isinstance(default, int | float):
+        if field.name in _LIST_FIELDS:
+            parse = _parse_urls
+            name = name.removesuffix("s")  # --public-url, repeatable; QUICKO_PUBLIC_URLS
+        elif isinstance(default, bool) or not isinstance(default, int | float):
             parse = _parse_str
         elif isinstance(default, int):
             parse = _parse_int
@@ -136,7 +194,7 @@ def _make_settings() -> tuple[Setting, ...]:
             Setting(
                 field=field.name,
                 flag="--" + name.replace("_", "-"),
-                env=ENV_PREFIX + name.upper(),
+                env=env,
                 parse=parse,
                 default=default,
                 help=docs.get(field.name, ""),
@@ -163,12 +221,17 @@ def _argparse_type(setting: Setting) -> Callable[[str], object]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per relay setting to ``parser`` (defaults come later, from the environment)."""
     for setting in SETTINGS:
-        default = "random short hex" if setting.default is None else setting.default
+        default = setting.default
+        if default is None:
+            default = "random short hex" if setting.field == "node_id" else "none"
         kwargs: dict[str, object] = {}
         if setting.field == "log_level":
             kwargs["choices"] = tuple(LEVELS)
         else:
             kwargs["metavar"] = _metavar(setting)
+        if setting.field in _LIST_FIELDS:
+            kwargs["action"] = "extend"
+            default = "the bound address's URLs" if not setting.default else setting.default
         text = re.sub(r"\s*\(``--[a-z-]+``\)", "", setting.help).replace("``", "")
         parser.add_argument(
             setting.flag,
@@ -184,7 +247,14 @@ def _metavar(setting: Setting) -> str:
     """The placeholder ``--help`` shows for the value of a flag."""
     if setting.field.endswith("_s"):
         return "SECONDS"
-    special = {"tls_cert": "FILE", "tls_key": "FILE", "host": "ADDRESS", "node_id": "ID"}
+    special = {
+        "tls_cert": "FILE",
+        "tls_key": "FILE",
+        "public_cert": "FILE",
+        "host": "ADDRESS",
+        "node_id": "ID",
+        "public_urls": "URL",
+    }
     if setting.field in special:
         return special[setting.field]
     return "N" if setting.parse is not _parse_str else "TEXT"
@@ -222,6 +292,8 @@ def config_from_args(
                 value = setting.parse(text)
             except ValueError as exc:
                 raise InputError(f"environment variable {setting.env}: {exc}") from None
+        if isinstance(value, list):  # a repeatable flag
+            value = tuple(value)
         if value is not None:
             values[setting.field] = value
     try:
@@ -230,24 +302,35 @@ def config_from_args(
         raise InputError(f"invalid relay setting: {_flag_words(str(exc))}") from None
     if config.tls_cert is not None and config.tls_key is not None:
         make_ssl_context(config.tls_cert, config.tls_key)  # fail at start-up, not at first use
-        binding = tls_channel_binding(certificate_der(config.tls_cert))
+    # The binding Hellos sign: the certificate clients see (--public-cert when TLS ends in
+    # front of the relay, else --tls-cert); none for ws://.
+    public_cert = config.public_cert or config.tls_cert
+    if public_cert is not None:
+        binding = tls_channel_binding(certificate_der(public_cert, flag=_cert_flag(config)))
         config = dataclasses.replace(config, channel_binding=binding)
     return config
 
 
-def certificate_der(cert_file: str) -> bytes:
+def _cert_flag(config: RelayConfig) -> str:
+    return "--public-cert" if config.public_cert else "--tls-cert"
+
+
+def certificate_der(cert_file: str, *, flag: str = "--tls-cert") -> bytes:
     """The DER bytes of the first (leaf) certificate in a PEM file, for the channel binding.
 
     Raises:
-        InputError: the file holds no PEM certificate.
+        InputError: the file cannot be read or holds no PEM certificate (named as *flag*).
     """
-    with open(cert_file, encoding="ascii", errors="replace") as pem:
-        text = pem.read()
+    try:
+        with open(cert_file, encoding="ascii", errors="replace") as pem:
+            text = pem.read()
+    except OSError:
+        raise InputError(f"{flag}: cannot read {cert_file}") from None
     end_marker = "-----END CERTIFICATE-----"
     start = text.find("-----BEGIN CERTIFICATE-----")
     end = text.find(end_marker, start)
     if start < 0 or end < 0:
-        raise InputError(f"--tls-cert: no PEM certificate in {cert_file}")
+        raise InputError(f"{flag}: no PEM certificate in {cert_file}")
     return ssl.PEM_cert_to_DER_cert(text[start : end + len(end_marker)])
 
 

@@ -5,7 +5,8 @@ this module, each listing exactly the members the router uses:
 
 - :class:`ConnectionStore`: this node's connections, including the :class:`AddressRegistry`
   of which connection holds which address (the *presence* of an address);
-- :class:`MembershipStore`: sessions, their members and nameplates, away members;
+- :class:`MembershipStore`: sessions, their members, join keys and nameplates, away members,
+  and the addresses pending in a nameplate's lobby;
 - :class:`DirectoryStore`: the key directory;
 - :class:`BufferStore`: frames held for away recipients;
 - :class:`CallStore`: calls waiting for their answer.
@@ -53,7 +54,7 @@ from quicko.relay.calls import PendingCall, PendingCalls
 from quicko.relay.config import RelayConfig
 from quicko.relay.connections import Connection, ConnectionTable
 from quicko.relay.directory import Directory, DirectoryEntry
-from quicko.relay.sessions import Session, SessionStore
+from quicko.relay.sessions import PendingJoiner, Session, SessionStore
 
 __all__ = [
     "AddressRegistry",
@@ -89,10 +90,10 @@ class AddressRegistry(Protocol):
     def bind(self, connection: Connection, address: bytes) -> None:
         """*connection* proved *address*: it holds it from now on.
 
-        Sets ``connection.address``, clears ``connection.nonce`` and ends its handshake
-        timer. The router has already passed any older holder (on whatever node) to
-        :meth:`unbind`, so a cluster implementation publishes "this node holds *address*"
-        and may assume that no other holder is left.
+        Sets ``connection.address`` and ends its handshake timer (``connection.nonce``
+        stays: Join proofs sign it). The router has already passed any older holder (on
+        whatever node) to :meth:`unbind`, so a cluster implementation publishes "this node
+        holds *address*" and may assume that no other holder is left.
         """
 
     def unbind(self, connection: Connection) -> bytes | None:
@@ -145,7 +146,7 @@ class ConnectionStore(AddressRegistry, Protocol):
 
 
 class MembershipStore(Protocol):
-    """Sessions, their members and nameplates, and away members (docs/protocol.md §4.3).
+    """Sessions, members, nameplates, away members and the lobby (docs/protocol.md §4.3).
 
     A member is online while :meth:`AddressRegistry.bound` finds its address; this store
     knows nothing of connections. :class:`~quicko.relay.sessions.Session` objects are
@@ -173,11 +174,27 @@ class MembershipStore(Protocol):
     def session_count_of(self, address: bytes) -> int:
         """How many sessions *address* is a member of (``max_sessions_per_address``)."""
 
-    def create(self, session_id: bytes) -> Session:
-        """Create and return the empty session *session_id*, which does not exist."""
+    def sessions_created_from(self, source: str) -> int:
+        """Live sessions created from the source address key *source*.
 
-    def claim(self, session: Session, nameplate: str, owner: bytes) -> None:
-        """Give the free *nameplate* to *session*, owned by *owner*.
+        Checked against ``max_sessions_per_source``; a deleted session no longer counts.
+        """
+
+    def nameplates_claimed_from(self, source: str) -> int:
+        """Claimed nameplates claimed from *source*.
+
+        Checked against ``max_nameplates_per_source``; a released nameplate no longer counts.
+        """
+
+    def create(self, session_id: bytes, join_key: bytes, source: str) -> Session:
+        """Create and return the empty session *session_id*, which does not exist.
+
+        *join_key* is the Ed25519 key every later Join by id must prove; *source* is counted
+        by :meth:`sessions_created_from` until the session is deleted.
+        """
+
+    def claim(self, session: Session, nameplate: str, owner: bytes, source: str) -> None:
+        """Give the free *nameplate* to *session*, owned by *owner* at *source*.
 
         The router checks :meth:`by_nameplate` first. Two nodes can both see a nameplate
         free; a cluster implementation settles that race in the backend (first writer wins)
@@ -185,7 +202,11 @@ class MembershipStore(Protocol):
         """
 
     def release(self, session: Session) -> None:
-        """Free the session's nameplate and owner; later joins by it fail."""
+        """Free the session's nameplate and owner; later joins by it fail.
+
+        Every address pending on the nameplate stops being pending (a nameplate claimed
+        again later never inherits the old lobby).
+        """
 
     def add_member(self, session: Session, address: bytes, display_name: str) -> None:
         """Add *address* to *session*, or rename it if it is a member already."""
@@ -217,6 +238,41 @@ class MembershipStore(Protocol):
 
         It stays a member: the router then removes it from each of its sessions.
         """
+
+    def pending(self, address: bytes) -> PendingJoiner | None:
+        """The pending period of *address* in a nameplate's lobby, if any.
+
+        An address is pending on at most one nameplate at a time.
+        """
+
+    def pending_count(self, nameplate: str) -> int:
+        """Addresses pending on *nameplate* (``max_pending_per_nameplate``)."""
+
+    def pending_count_from(self, nameplate: str, source: str) -> int:
+        """Addresses pending on *nameplate* from *source* (``max_pending_per_source``)."""
+
+    def add_pending(
+        self, address: bytes, nameplate: str, source: str, deadline_ms: int
+    ) -> PendingJoiner:
+        """Start and return a pending period of *address*, which is not pending.
+
+        *nameplate* is claimed; the period ends at *deadline_ms* (now plus the lobby TTL).
+        """
+
+    def remove_pending(self, address: bytes) -> PendingJoiner | None:
+        """End the pending period of *address*, if any, and return it."""
+
+    def count_lobby_message(self, joiner: PendingJoiner, *, from_owner: bool) -> None:
+        """Count one LobbyMessage of *joiner*'s period.
+
+        From the joiner it adds to ``from_joiner``; from the owner, to ``to_joiner``.
+        """
+
+    def next_pending_deadline(self) -> int | None:
+        """When the first pending period ends."""
+
+    def pop_expired_pending(self, now_ms: int) -> PendingJoiner | None:
+        """End and return one pending period whose deadline has passed (nobody is told)."""
 
 
 class DirectoryStore(Protocol):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import random  # noqa: TID251  # seeded randomness for reproducible tests
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import (
     Challenge,
@@ -20,6 +23,7 @@ from quicko.protocol import (
     decode_frame,
     encode_frame,
     hello_transcript,
+    join_transcript,
     register_transcript,
 )
 from quicko.relay.config import RelayConfig
@@ -90,13 +94,15 @@ def hello_for(
     )
 
 
-def register_for(ident: Identity, signed_at: int, display_name: str = "Dana") -> RegisterKey:
+def register_for(
+    ident: Identity, signed_at: int, display_name: str = "Dana", relay_url: str = RELAY_URL
+) -> RegisterKey:
     transcript = register_transcript(
         address=ident.address,
         display_name=display_name,
         x25519_public=ident.x25519.public,
         ed25519_public=ident.ed25519.public,
-        relay_url=RELAY_URL,
+        relay_url=relay_url,
         signed_at=signed_at,
     )
     return RegisterKey(
@@ -104,10 +110,31 @@ def register_for(ident: Identity, signed_at: int, display_name: str = "Dana") ->
         display_name,
         ident.x25519.public,
         ident.ed25519.public,
-        RELAY_URL,
+        relay_url,
         signed_at,
         ident.sign(transcript),
     )
+
+
+@cache
+def join_key(session_id: bytes) -> Ed25519KeyPair:
+    """The join key the harness's members hold for *session_id* (deterministic)."""
+    return Ed25519KeyPair.from_seed(hashlib.sha256(b"join key " + session_id).digest())
+
+
+def join_for(
+    challenge: Challenge,
+    address: bytes,
+    session_id: bytes,
+    nameplate: str = "",
+    key: Ed25519KeyPair | None = None,
+) -> Join:
+    """A Join by id with the proof of *key* (the session's harness key by default)."""
+    key = key or join_key(session_id)
+    transcript = join_transcript(
+        nonce=challenge.nonce, node_id=challenge.node_id, session_id=session_id, address=address
+    )
+    return Join(session_id, nameplate, key.public, key.sign(transcript))
 
 
 @dataclass
@@ -126,31 +153,36 @@ class Harness:
     def __init__(self, config: RelayConfig | None = None, seed: int = 1) -> None:
         rng = random.Random(seed)  # not for secrets: reproducible nonces
         config = config or RelayConfig(rate=1000.0, burst=1000, idle_timeout_s=600.0)
+        if not config.public_urls:
+            config = dataclasses.replace(config, public_urls=(RELAY_URL,))
+        self.config = config
         self.router = Router(config, node_id=NODE_ID, rng=rng.randbytes)
         self.now = T0
         self._next_conn = 100
         self.challenges: dict[int, Challenge] = {}
 
-    def open(self) -> int:
+    def open(self, source: str = "192.0.2.1") -> int:
         conn = self._next_conn
         self._next_conn += 1
-        actions = self.router.open(conn, self.now)
+        actions = self.router.open(conn, self.now, source)
         [challenge] = payloads(actions, conn)
         assert isinstance(challenge, Challenge)
         self.challenges[conn] = challenge
         return conn
 
-    def connect(self, n: int, display_name: str = "") -> tuple[Peer, list[Action]]:
+    def connect(
+        self, n: int, display_name: str = "", source: str = "192.0.2.1"
+    ) -> tuple[Peer, list[Action]]:
         """Open a connection and prove identity *n* on it; return the peer and the actions."""
-        conn = self.open()
+        conn = self.open(source)
         ident = identity(n)
         actions = self.send(conn, hello_for(ident, self.challenges[conn], display_name))
         ack = payloads(actions, conn)[0]
         assert isinstance(ack, HelloAck), ack
         return Peer(conn, ident), actions
 
-    def peer(self, n: int) -> Peer:
-        return self.connect(n)[0]
+    def peer(self, n: int, source: str = "192.0.2.1") -> Peer:
+        return self.connect(n, source=source)[0]
 
     def send(self, conn: int, payload: Payload) -> list[Action]:
         return self.router.receive(conn, encode_frame(payload), self.now)
@@ -158,8 +190,19 @@ class Harness:
     def recv(self, conn: int, data: bytes) -> list[Action]:
         return self.router.receive(conn, data, self.now)
 
+    def join_request(
+        self,
+        peer: Peer,
+        session: bytes,
+        nameplate: str = "",
+        key: Ed25519KeyPair | None = None,
+    ) -> Join:
+        """A Join by id for *peer*, with the proof of *key* on *peer*'s connection."""
+        return join_for(self.challenges[peer.conn], peer.address, session, nameplate, key)
+
     def join(self, peer: Peer, session: bytes, nameplate: str = "") -> list[Action]:
-        actions = self.send(peer.conn, Join(session, nameplate))
+        """Join *session* by id with the harness's join key; assert Joined."""
+        actions = self.send(peer.conn, self.join_request(peer, session, nameplate))
         assert isinstance(payloads(actions, peer.conn)[0], Joined), payloads(actions, peer.conn)
         return actions
 

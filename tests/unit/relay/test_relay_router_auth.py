@@ -246,3 +246,88 @@ def test_actions_are_plain_values() -> None:
     assert Close(1, 1000, "bye").code == 1000
     challenge = Challenge(bytes(32), NODE_ID, T0)
     assert challenge.node_id == NODE_ID
+
+
+@pytest.mark.parametrize(
+    "relay_url",
+    [
+        "ws://relay-one.example:9900",  # another relay's name: a forwarded Challenge
+        "ws://127.0.0.1:9901",  # another port on this host
+        "wss://127.0.0.1:9900",  # another scheme
+        "not a url",
+        "",
+    ],
+)
+def test_hello_for_another_relay_is_wrong_relay_and_closes(relay_url: str) -> None:
+    h = Harness()
+    conn = h.open()
+    actions = h.send(conn, hello_for(identity(1), h.challenges[conn], relay_url=relay_url))
+    [error] = payloads(actions, conn)
+    assert isinstance(error, Error)
+    assert (error.code, error.ref_type) == (ErrorCode.WRONG_RELAY, 0x01)
+    assert closes(actions) == {conn: CLOSE_POLICY_VIOLATION}
+    assert h.router.health()["authenticated_connections"] == 0
+
+
+def test_hello_names_the_relay_in_any_spelling_of_a_public_url() -> None:
+    h = Harness(RelayConfig(public_urls=("ws://127.0.0.1:9900", "wss://relay.example:443")))
+    for url in ("WS://127.0.0.1:9900/ws", "wss://RELAY.example", "wss://relay.example:443/"):
+        conn = h.open()
+        actions = h.send(conn, hello_for(identity(1), h.challenges[conn], relay_url=url))
+        assert isinstance(payloads(actions, conn)[0], HelloAck), url
+
+
+def test_public_urls_set_after_binding_replace_the_configured_ones() -> None:
+    h = Harness()
+    h.router.set_public_urls(["ws://127.0.0.1:45678/ws"])
+    assert h.router.public_urls == frozenset({"ws://127.0.0.1:45678"})
+    conn = h.open()
+    refused = h.send(conn, hello_for(identity(1), h.challenges[conn]))  # RELAY_URL: not any more
+    assert errors(refused, conn) == [ErrorCode.WRONG_RELAY]
+    conn = h.open()
+    hello = hello_for(identity(1), h.challenges[conn], relay_url="ws://127.0.0.1:45678")
+    assert isinstance(payloads(h.send(conn, hello), conn)[0], HelloAck)
+    with pytest.raises(ValueError, match="ws://"):
+        h.router.set_public_urls(["http://127.0.0.1:1"])
+
+
+def test_a_router_without_public_urls_accepts_no_hello() -> None:
+    router = Router(RelayConfig(), node_id=NODE_ID, rng=bytes)
+    [challenge_send] = router.open(1, T0)
+    assert isinstance(challenge_send, Send)
+    challenge = Challenge(bytes(32), NODE_ID, T0)
+    actions = router.receive(1, encode_frame(hello_for(identity(1), challenge)), T0)
+    assert errors(actions, 1) == [ErrorCode.WRONG_RELAY]
+
+
+def test_the_hello_signs_the_relays_channel_binding() -> None:
+    binding = bytes(range(32))  # SHA-256 of the relay's certificate under wss://
+    h = Harness(RelayConfig(channel_binding=binding, public_urls=("wss://127.0.0.1:9900",)))
+    conn = h.open()
+    unbound = hello_for(identity(1), h.challenges[conn], relay_url="wss://127.0.0.1:9900")
+    actions = h.send(conn, unbound)  # signed with an empty binding: another TLS channel
+    assert errors(actions, conn) == [ErrorCode.AUTHENTICATION_FAILED]
+    assert closes(actions) == {conn: CLOSE_POLICY_VIOLATION}
+    conn = h.open()
+    challenge = h.challenges[conn]
+    ident = identity(1)
+    transcript = hello_transcript(
+        nonce=challenge.nonce,
+        node_id=challenge.node_id,
+        server_time=challenge.server_time,
+        relay_url="wss://127.0.0.1:9900",
+        channel_binding=binding,
+        address=ident.address,
+        display_name=ident.display_name,
+        x25519_public=ident.x25519.public,
+        ed25519_public=ident.ed25519.public,
+    )
+    bound = Hello(
+        ident.address,
+        ident.display_name,
+        ident.x25519.public,
+        ident.ed25519.public,
+        "wss://127.0.0.1:9900",
+        ident.sign(transcript),
+    )
+    assert isinstance(payloads(h.send(conn, bound), conn)[0], HelloAck)

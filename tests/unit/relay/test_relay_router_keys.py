@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from router_harness import RELAY_URL, T0, Harness, errors, identity, payloads, raw, register_for
+from router_harness import (
+    RELAY_URL,
+    T0,
+    Harness,
+    closes,
+    errors,
+    identity,
+    payloads,
+    raw,
+    register_for,
+)
 
 from quicko.protocol import (
     CallPeer,
     CallResponse,
     CallStatus,
+    Error,
     ErrorCode,
     LookupKey,
     LookupResponse,
@@ -249,3 +260,20 @@ def test_total_pending_calls_cap() -> None:
     second = CallPeer(_cid(2), carol.address, dana_addr, b"")
     assert errors(h.send(carol.conn, second), carol.conn) == [ErrorCode.LIMIT_REACHED]
     assert identity(3).address == carol.address
+
+
+def test_register_for_another_relay_is_refused_and_the_connection_stays() -> None:
+    h = Harness()
+    dana, eve = h.peer(1), h.peer(2)
+    elsewhere = register_for(dana.ident, T0, relay_url="ws://relay-two.example:9900")
+    actions = h.send(dana.conn, elsewhere)
+    [error] = [p for p in payloads(actions, dana.conn) if isinstance(p, Error)]
+    assert (error.code, error.ref_type) == (ErrorCode.WRONG_RELAY, 0x50)
+    assert closes(actions) == {}
+    [missing] = payloads(h.send(eve.conn, LookupKey(dana.address)), eve.conn)
+    assert isinstance(missing, LookupResponse) and not missing.found
+    # A URL that is this relay's once canonicalised is accepted, and looked up as signed.
+    spelled = register_for(dana.ident, T0, relay_url="WS://127.0.0.1:9900/ws")
+    assert payloads(h.send(dana.conn, spelled), dana.conn) == [RegisterAck(dana.address, True)]
+    [found] = payloads(h.send(eve.conn, LookupKey(dana.address)), eve.conn)
+    assert isinstance(found, LookupResponse) and found.relay_url == "WS://127.0.0.1:9900/ws"

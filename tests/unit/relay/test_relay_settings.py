@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,13 @@ from cryptography.x509.oid import NameOID
 
 from quicko.errors import InputError
 from quicko.relay.config import RelayConfig
-from quicko.relay.settings import SETTINGS, build_parser, load_config, make_ssl_context
+from quicko.relay.settings import (
+    SETTINGS,
+    build_parser,
+    default_public_urls,
+    load_config,
+    make_ssl_context,
+)
 
 
 def write_self_signed(directory: Path) -> tuple[str, str]:
@@ -141,3 +148,41 @@ def test_help_lists_environment_variables() -> None:
     text = build_parser().format_help()
     assert "QUICKO_SEND_QUEUE_BYTES" in text
     assert "--buffer-ttl SECONDS" in text
+
+
+def test_public_urls_from_repeated_flags_commas_and_the_environment() -> None:
+    config = load_config(
+        ["--public-url", "WSS://Relay.example/ws", "--public-url", "ws://a:1,ws://[::1]:2"], {}
+    )
+    assert config.public_urls == ("wss://relay.example:443", "ws://a:1", "ws://[::1]:2")
+    env = {"QUICKO_PUBLIC_URLS": "ws://x.example, wss://y.example:8443"}
+    assert load_config([], env).public_urls == ("ws://x.example:80", "wss://y.example:8443")
+    with pytest.raises(InputError, match="QUICKO_PUBLIC_URLS"):
+        load_config([], {"QUICKO_PUBLIC_URLS": "http://x.example"})
+    with pytest.raises(SystemExit):
+        load_config(["--public-url", "x.example"], {})
+    with pytest.raises(ValueError, match="canonical"):
+        RelayConfig(public_urls=("ws://x.example",))
+
+
+def test_default_public_urls_of_the_bound_address() -> None:
+    hostname = socket.gethostname().lower()
+    assert default_public_urls("0.0.0.0", 9900, tls=False) == (
+        "ws://localhost:9900",
+        "ws://127.0.0.1:9900",
+        "ws://[::1]:9900",
+        f"ws://{hostname}:9900",
+    )
+    assert default_public_urls("127.0.0.1", 4443, tls=True) == (
+        "wss://127.0.0.1:4443",
+        "wss://localhost:4443",
+    )
+    assert default_public_urls("relay.example", 80, tls=False) == ("ws://relay.example:80",)
+
+
+def test_public_cert_sets_the_channel_binding(tmp_path: Path) -> None:
+    cert, _ = write_self_signed(tmp_path)
+    config = load_config(["--public-cert", cert], {})
+    assert len(config.channel_binding) == 32
+    with pytest.raises(InputError, match="--public-cert"):
+        load_config(["--public-cert", str(tmp_path / "missing.pem")], {})

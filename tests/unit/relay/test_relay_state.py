@@ -26,7 +26,7 @@ def test_reprs_hide_identifiers() -> None:
     table.unbind(connection)
     assert repr(connection) == "<Connection 7 closing>"
     store = SessionStore()
-    assert repr(store.create(b"\x5a\x01" + bytes(14))) == "<Session 5a01 members=0>"
+    assert repr(store.create(b"\x5a\x01" + bytes(14), bytes(32), "")) == "<Session 5a01 members=0>"
 
 
 def test_unbinding_a_stale_connection_keeps_the_newer_binding() -> None:
@@ -68,7 +68,7 @@ def test_pending_calls_count_per_caller() -> None:
 
 def test_member_of_two_sessions_leaving_one() -> None:
     store = SessionStore()
-    one, two = store.create(b"1" * 16), store.create(b"2" * 16)
+    one, two = store.create(b"1" * 16, bytes(32), ""), store.create(b"2" * 16, bytes(32), "")
     store.add_member(one, A, "a")
     store.add_member(two, A, "a")
     store.mark_away(A, 100)

@@ -31,6 +31,8 @@ from quicko.protocol import (
     Joined,
     Leave,
     LeaveReason,
+    Lobby,
+    LobbyMessage,
     LookupKey,
     LookupResponse,
     Message,
@@ -114,9 +116,9 @@ class Recording:
             log.append(entry)
             return value
 
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
             log.append(entry)
-            return value(*args)
+            return value(*args, **kwargs)
 
         return call
 
@@ -142,7 +144,7 @@ def _harness(state: RelayState | None) -> Harness:
     """A Harness whose router (same seed, same config) keeps its state in *state*."""
     h = Harness(CONFIG)
     if state is not None:
-        h.router = Router(CONFIG, node_id=NODE_ID, rng=random.Random(1).randbytes, state=state)
+        h.router = Router(h.config, node_id=NODE_ID, rng=random.Random(1).randbytes, state=state)
     return h
 
 
@@ -159,7 +161,13 @@ def _join_and_message(h: Harness, a: Peer, b: Peer) -> list[object]:
     """Join by id and by code, a MESSAGE on the hot path, then one buffered for b."""
     h.join(a, sid(1), NAMEPLATE)
     by_code = h.send(b.conn, Join(b"", NAMEPLATE))
-    assert isinstance(payloads(by_code, b.conn)[0], Joined)
+    assert payloads(by_code, b.conn) == [Lobby(NAMEPLATE)]
+    start = h.send(b.conn, LobbyMessage(NAMEPLATE, b"", b"start"))
+    assert payloads(start, a.conn) == [LobbyMessage(NAMEPLATE, b.address, b"start")]
+    reply = h.send(a.conn, LobbyMessage(NAMEPLATE, b.address, b"reply"))
+    assert payloads(reply, b.conn) == [LobbyMessage(NAMEPLATE, b"", b"reply")]
+    by_id = h.send(b.conn, h.join_request(b, sid(1)))
+    assert isinstance(payloads(by_id, b.conn)[0], Joined)
     hot = h.recv(a.conn, _message(a, b, 1))
     assert payloads(hot, a.conn) == [Ack(sid(1), a.address, b.address, mid(1), AckStatus.ACCEPTED)]
     gone = h.drop(b)
@@ -167,7 +175,7 @@ def _join_and_message(h: Harness, a: Peer, b: Peer) -> list[object]:
     assert payloads(buffered, a.conn) == [
         Ack(sid(1), a.address, b.address, mid(2), AckStatus.BUFFERED)
     ]
-    return [by_code, hot, gone, buffered]
+    return [by_code, start, reply, by_id, hot, gone, buffered]
 
 
 def _keys_and_calls(h: Harness, a: Peer, c: Peer) -> list[object]:
