@@ -215,7 +215,7 @@ def check_clock(challenge: Challenge, now_ms: int) -> None:
     if abs(skew) > MAX_CLOCK_SKEW_MS:
         side = "ahead of" if skew > 0 else "behind"
         detail = (
-            f"the relay's clock is {abs(skew) // 1000} s {side} ours (more than "
+            f"the relay's clock is {round(abs(skew) / 1000)} s {side} ours (more than "
             f"{MAX_CLOCK_SKEW_MS // 1000} s): check this device's clock"
         )
         raise LinkError(DisconnectReason.CLOCK_SKEW, detail)
