@@ -191,11 +191,15 @@ async def test_replayed_and_reordered_frames_are_shown_once(relay: RelayServer) 
         a, b, created, joined = await chat_pair(url)
         async with closing(a.client, b.client):
             senders.append(bytes.fromhex(joined.peers[0].address))  # Alice, as Bob knows her
-            proxy.to_client = replay_and_swap
             sid = created.session_id
+            # Settle the handshake first: Alice's SYNC waits for Bob's PeerJoined (v3 admits
+            # him before he joins by id), and must not be one of the frames swapped below.
+            warm = await a.client.send_message(sid, "warm-up")
+            await b.wait(MessageReceived, lambda e: e.message.message_id == warm.message_id)
+            proxy.to_client = replay_and_swap
             texts = [f"message {n}" for n in range(6)]
             sent = [await a.client.send_message(sid, text) for text in texts]
-            await b.until(lambda ev: len(b.of(MessageReceived)) >= len(texts))
+            await b.until(lambda ev: len(b.of(MessageReceived)) >= len(texts) + 1)
             # Replays through the relay itself, later: the sender's exact frames again.
             proxy.to_client = None
             for message in sent[:2]:
@@ -207,8 +211,8 @@ async def test_replayed_and_reordered_frames_are_shown_once(relay: RelayServer) 
             marker = await a.client.send_message(sid, "marker")
             await b.wait(MessageReceived, lambda e: e.message.message_id == marker.message_id)
             shown = [e.message.text for e in b.of(MessageReceived)]
-            assert sorted(shown) == sorted([*texts, "marker"])
-            assert len(b.client.messages(sid)) == len(texts) + 1
+            assert sorted(shown) == sorted(["warm-up", *texts, "marker"])
+            assert len(b.client.messages(sid)) == len(texts) + 2
 
 
 async def test_capture_holds_no_plaintext_keys_or_password(relay: RelayServer) -> None:
