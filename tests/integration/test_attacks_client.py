@@ -235,7 +235,11 @@ async def test_a_replayed_member_init_is_refused(start_relay: StartRelay) -> Non
         out: list[Action] = []
         for action in actions:
             payload = decode_frame(action.data) if isinstance(action, Send) else None
-            if isinstance(payload, KeyExchange) and payload.sender == carol_id.address:
+            if (
+                isinstance(action, Send)
+                and isinstance(payload, KeyExchange)
+                and payload.sender == carol_id.address
+            ):
                 if "first" not in captured:
                     captured["first"] = payload.recipient
                     captured["frame"] = action.data
@@ -244,7 +248,7 @@ async def test_a_replayed_member_init_is_refused(start_relay: StartRelay) -> Non
                     old = decode_frame(captured["frame"])
                     assert isinstance(old, KeyExchange)
                     copy = dataclasses.replace(old, recipient=payload.recipient)
-                    out.append(Send(action.conn, encode_frame(copy)))  # type: ignore[union-attr]
+                    out.append(Send(action.conn, encode_frame(copy)))
                     replayed.append(payload.recipient)
             out.append(action)
         return out

@@ -142,7 +142,8 @@ async def test_wrong_codes_are_counted_and_the_right_one_still_works(relay: Rela
                 assert await m.wait(WrongInviteCode)
                 assert mallory.sessions() == []
             assert (await a.wait(JoinerPending)).session_id == created.session_id
-            assert await a.wait(JoinerFailed, lambda e, n=n: e.failures == n + 1)
+            failed = await a.wait(JoinerFailed, partial(has_failures, n + 1))
+            assert failed.session_id == created.session_id
         # Strangers' wrong guesses do not burn the code for the real invitee.
         bob = AsyncQuickoClient(url)
         async with closing(bob):
@@ -224,3 +225,8 @@ async def test_async_relay_handles_a_connect_timeout() -> None:
     assert client.connection_state in ("connecting", "reconnecting")
     await client.disconnect()
     assert client.connection_state == "disconnected"
+
+
+def has_failures(count: int, event: JoinerFailed) -> bool:
+    """Whether ``event`` reports ``count`` wrong guesses."""
+    return event.failures == count

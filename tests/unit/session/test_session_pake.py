@@ -283,5 +283,5 @@ def test_budget_refuses_a_failed_joiner_and_backs_off_after_three() -> None:
     assert waits[:7] == [2_000, 4_000, 8_000, 16_000, 32_000, BACKOFF_MAX_MS, BACKOFF_MAX_MS]
     assert not budget.exhausted
     budget.fail(b"last" * 4, now)
-    assert budget.exhausted and budget.failures == MAX_PAKE_FAILURES
+    assert (budget.exhausted, budget.failures) == (True, MAX_PAKE_FAILURES)
     assert budget.retry_after(b"x" * 16, now + 10**9) == 0
