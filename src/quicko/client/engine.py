@@ -415,7 +415,8 @@ class ClientEngine:
         joined = live.lifecycle.state not in (SessionState.CREATED, SessionState.CONNECTING)
         if joined and live.session_id and not waiter.joined.done():
             waiter.joined.set_result(None)
-        if live.session.members and not waiter.ready.done():
+        if joined and live.session.members and not waiter.ready.done():
+            # Admitted (the creator authenticated) and joined at the relay by id.
             waiter.ready.set_result(None)
         if live.session.state is State.FAILED:
             problem = SessionError(waiter.problems[0] if waiter.problems else "the join failed")
