@@ -1357,6 +1357,25 @@ def cpace_generator(prs: bytes, ci: bytes, sid: bytes) -> tuple[bytes, bytes]:
     return gen_str, elligator2_u(u % P25519).to_bytes(32, "little")
 
 
+def test_the_documented_cpace_passes_the_drafts_vectors() -> None:
+    # §8.3.2 as written (the functions above, not quicko.crypto.cpace) gives the draft's own
+    # CPACE-X25519-SHA512 test vector, so the document specifies the standard.
+    vectors = Path(__file__).resolve().parents[2] / "vectors" / "cpace" / "cpace_x25519_sha512.json"
+    vector = json.loads(vectors.read_text())["x25519_sha512"]
+
+    def field(name: str) -> bytes:
+        return bytes.fromhex(vector[name])
+
+    gen_str, g = cpace_generator(field("PRS"), field("CI"), field("sid"))
+    assert (gen_str, g) == (field("generator_string"), field("g"))
+    ya, yb = x25519(field("ya"), g), x25519(field("yb"), g)
+    assert (ya, yb) == (field("Ya"), field("Yb"))
+    k = x25519(field("ya"), yb)
+    parts = (b"CPace255_ISK", field("sid"), k, ya, field("ADa"), yb, field("ADb"))
+    isk = hashlib.sha512(b"".join(leb128_prepend(part) for part in parts)).digest()
+    assert isk == field("ISK_IR")
+
+
 def test_bundle_example() -> None:
     alice_values = pairs("identity:alice")
     sid = value("bundle:inputs", "sid")
