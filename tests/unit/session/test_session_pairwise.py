@@ -25,6 +25,7 @@ from quicko.crypto.random import RandomSource
 from quicko.crypto.ratchet import HEADER_SIZE, DoubleRatchet
 from quicko.crypto.x25519 import X25519KeyPair
 from quicko.errors import AuthenticationError, InvalidKeyError, MalformedFrameError
+from quicko.protocol import MAX_BLOB_BYTES, MAX_PAYLOAD_BYTES, Message, decode_frame, encode_frame
 from quicko.session.bundle import HandshakeKeys
 from quicko.session.envelope import (
     BUCKET_SIZES,
@@ -811,3 +812,17 @@ def test_wipe_and_repr() -> None:
     with pytest.raises(ValueError, match="wiped"):
         bob.open(body, message_id=message_id, timestamp=ts)
     assert bytes(ratchet_of(bob)._state.rk) == bytes(32)
+
+
+def test_largest_text_with_the_kem_ciphertext_fits_one_frame() -> None:
+    """A 64 KiB text sent before the initiator has heard back: 1 + 1,088 + 40 + 131,072 + 16 =
+    132,217 body bytes, within MAX_BLOB_BYTES, and its Message frame within MAX_PAYLOAD_BYTES."""
+    alice, bob = make_channels()
+    text = Text("x" * 65536)
+    body = alice.seal(text, message_id=MESSAGE_ID, timestamp=2**64 - 1)
+    assert body[0] == BODY_PQXDH_INIT and len(body) == 132_217 <= MAX_BLOB_BYTES
+    frame = encode_frame(Message(SESSION, ALICE, BOB, MESSAGE_ID, 2**64 - 1, body))
+    assert len(frame) - 6 == 132_304 <= MAX_PAYLOAD_BYTES
+    decoded = decode_frame(frame)
+    assert isinstance(decoded, Message)
+    assert bob.open(decoded.body, message_id=MESSAGE_ID, timestamp=2**64 - 1) == text
