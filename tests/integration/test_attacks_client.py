@@ -37,7 +37,6 @@ from quicko.client import (
 )
 from quicko.client.connection import Connection, ConnectionSettings
 from quicko.client.events import AttemptFailed, DisconnectReason
-from quicko.crypto import X25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import (
     CallPeer,
@@ -58,7 +57,7 @@ from quicko.protocol import (
 from quicko.relay.actions import Action, Send
 from quicko.relay.config import RelayConfig
 from quicko.relay.router import Router
-from quicko.session import call_context, make_bundle
+from quicko.session import HandshakeKeys, call_context, make_bundle
 from quicko.session import calls as session_calls
 from quicko.session.pake import PakeFail, encode_lobby_body
 
@@ -149,7 +148,7 @@ async def test_a_call_cannot_take_over_an_existing_chat(
         call_id = secrets.token_bytes(16)
         context = call_context(call_id, attacker.address, victim.address,
                                recipient=victim.address)  # fmt: skip
-        bundle = make_bundle(attacker, X25519KeyPair.generate(secrets.token_bytes), context)
+        bundle = make_bundle(attacker, HandshakeKeys.generate(secrets.token_bytes), context)
         offer = msgpack.packb([bytes.fromhex(sid), bundle.encode()], use_bin_type=True)
         await mallory.send_raw(
             encode_frame(CallPeer(call_id, attacker.address, victim.address, offer))

@@ -27,7 +27,6 @@ from quicko.client import (
     SessionReady,
     StatusChanged,
 )
-from quicko.crypto import X25519KeyPair
 from quicko.errors import AuthenticationError, SessionError
 from quicko.identity import Identity
 from quicko.protocol import (
@@ -43,7 +42,7 @@ from quicko.protocol import (
     encode_frame,
 )
 from quicko.relay.server import RelayServer
-from quicko.session import call_context, make_bundle
+from quicko.session import HandshakeKeys, call_context, make_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +121,7 @@ async def test_substituted_call_response_is_refused(relay: RelayServer) -> None:
             context = call_context(
                 frame.call_id, frame.caller, frame.callee, recipient=frame.caller
             )
-            bundle = make_bundle(mallory, X25519KeyPair.generate(secrets.token_bytes), context)
+            bundle = make_bundle(mallory, HandshakeKeys.generate(secrets.token_bytes), context)
             return [encode_frame(dataclasses.replace(frame, bundle=bundle.encode()))]
         return [data]
 

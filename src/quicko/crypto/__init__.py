@@ -6,11 +6,14 @@
 - :mod:`quicko.crypto.x25519`: X25519 key agreement that rejects low-order keys.
 - :mod:`quicko.crypto.ed25519`: Ed25519 signatures.
 - :mod:`quicko.crypto.random`: :data:`RandomSource`, the type of injected randomness.
+- :mod:`quicko.crypto.mlkem`: ML-KEM-768 (FIPS 203) key encapsulation (:class:`MLKEMKeyPair`;
+  ``from quicko.crypto import mlkem`` for :func:`~quicko.crypto.mlkem.encapsulate` and sizes).
 - :mod:`quicko.crypto.cpace`: the CPace PAKE (CPACE-X25519-SHA512). Its names are not
   re-exported here (``lv_cat``, ``DSI``… mean nothing out of context): use
   ``from quicko.crypto import cpace`` and call ``cpace.calculate_generator(…)``.
 
-Nothing here does I/O or reads the OS random source: randomness is an argument. Security
+Nothing here does I/O or reads the OS random source: randomness is an argument (one exception:
+ML-KEM encapsulation draws its message inside OpenSSL, see :mod:`quicko.crypto.mlkem`). Security
 outcomes raise :class:`~quicko.errors.AuthenticationError` or
 :class:`~quicko.errors.InvalidKeyError`; misuse by our own code raises ``ValueError``.
 
@@ -36,6 +39,7 @@ from quicko.crypto.kdf import (
     label,
     sha256,
 )
+from quicko.crypto.mlkem import MLKEMKeyPair
 from quicko.crypto.random import RandomSource
 from quicko.crypto.x25519 import PRIVATE_KEY_SIZE as X25519_PRIVATE_KEY_SIZE
 from quicko.crypto.x25519 import PUBLIC_KEY_SIZE as X25519_PUBLIC_KEY_SIZE
@@ -53,6 +57,7 @@ __all__ = [
     "X25519_PRIVATE_KEY_SIZE",
     "X25519_PUBLIC_KEY_SIZE",
     "Ed25519KeyPair",
+    "MLKEMKeyPair",
     "RandomSource",
     "X25519KeyPair",
     "decrypt",

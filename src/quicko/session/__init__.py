@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from quicko.messaging.status import DeliveryStatus
 from quicko.session.bundle import (
+    HandshakeKeys,
     IdentityBundle,
     bundle_context,
     call_context,
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_MESSAGE_TTL_MS",
     "PAKE_TIMEOUT_MS",
     "DeliveryStatus",
+    "HandshakeKeys",
     "IdentityBundle",
     "IncomingCall",
     "InviteRetired",

@@ -1,9 +1,12 @@
 """Identity bundles: who a peer is, with a fresh ephemeral key, signed (docs/protocol.md §8).
 
 A bundle is the MessagePack array ``[address bin16, display_name str, x25519_public bin32,
-ed25519_public bin32, ephemeral_public bin32, signature bin64]``. The signature is Ed25519, by
-the identity key in the bundle, over :func:`bundle_transcript` — the label ``bundle``, the
-*context* and every other field. A context (:func:`bundle_context`) binds the bundle's
+ed25519_public bin32, ephemeral_public bin32, kem_public bin1184, signature bin64]``:
+``ephemeral_public`` is a fresh X25519 key and ``kem_public`` a fresh ML-KEM-768 encapsulation
+key, both for one pairwise key agreement (:class:`HandshakeKeys`, docs/protocol.md §9.1). The
+signature is Ed25519, by the identity key in the bundle, over :func:`bundle_transcript` — the
+label ``bundle``, the *context* and every other field (the ML-KEM key included, so a relay
+cannot substitute it). A context (:func:`bundle_context`) binds the bundle's
 *purpose*, its *scope* and its *recipient*, so that a bundle made for one purpose, session,
 call, PAKE attempt or recipient verifies for no other (docs/protocol.md §8.1):
 
@@ -28,15 +31,17 @@ from typing import Final
 
 import msgpack
 
-from quicko.crypto import RandomSource, X25519KeyPair, kdf
+from quicko.crypto import MLKEMKeyPair, RandomSource, X25519KeyPair, kdf, mlkem
 from quicko.crypto import verify as ed25519_verify
-from quicko.errors import AuthenticationError, MalformedFrameError
+from quicko.errors import AuthenticationError, InvalidKeyError, MalformedFrameError
 from quicko.identity import Identity, PublicIdentity
 from quicko.identity.address import verify_address
 from quicko.protocol.constants import ADDRESS_SIZE, MAX_DISPLAY_NAME_CHARS
 
 __all__ = [
     "BUNDLE_LABEL",
+    "MAX_BUNDLE_BYTES",
+    "HandshakeKeys",
     "IdentityBundle",
     "bundle_context",
     "bundle_transcript",
@@ -56,9 +61,14 @@ BUNDLE_LABEL: Final = kdf.label("bundle")
 
 _KEY_SIZE: Final = 32
 _SIGNATURE_SIZE: Final = 64
-_BUNDLE_FIELDS: Final = 6
-#: A bundle is about 200 bytes; anything much larger is refused before decoding.
-_MAX_BUNDLE_BYTES: Final = 512
+_BUNDLE_FIELDS: Final = 7
+MAX_BUNDLE_BYTES: Final = 2048
+"""Largest bundle accepted, in bytes; larger ones are refused before decoding.
+
+A bundle is 1,375 bytes with an empty display name and at most 1,633 with the longest (64
+characters of 4 UTF-8 bytes each): 1 (array header) + 18 (address) + 3 + 256 (name) + 3 * 34
+(X25519, Ed25519, ephemeral keys) + 3 + 1,184 (ML-KEM key) + 2 + 64 (signature).
+"""
 
 
 def unpack_array(data: bytes, *, max_items: int, max_bytes: int, what: str) -> list[object]:
@@ -137,6 +147,7 @@ def bundle_transcript(
     x25519_public: bytes,
     ed25519_public: bytes,
     ephemeral_public: bytes,
+    kem_public: bytes,
 ) -> bytes:
     """What a bundle's signature covers (length-prefixed, so unambiguous)."""
     return kdf.encode_fields(
@@ -147,12 +158,35 @@ def bundle_transcript(
         x25519_public,
         ed25519_public,
         ephemeral_public,
+        kem_public,
     )
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class HandshakeKeys:
+    """Our fresh key pairs for one pairwise key agreement, whose public halves a bundle carries.
+
+    Attributes:
+        ephemeral: the X25519 key pair (the bundle's ``ephemeral_public``).
+        kem: the ML-KEM-768 key pair (the bundle's ``kem_public``); the peer encapsulates to it
+            if it is the initiator of the pair (docs/protocol.md §9.1).
+    """
+
+    ephemeral: X25519KeyPair
+    kem: MLKEMKeyPair
+
+    @classmethod
+    def generate(cls, rng: RandomSource) -> HandshakeKeys:
+        """Fresh key pairs: 32 bytes of ``rng`` for X25519, then 64 for ML-KEM."""
+        return cls(X25519KeyPair.generate(rng), MLKEMKeyPair.generate(rng))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(...)"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class IdentityBundle:
-    """A peer's identity keys and a fresh ephemeral X25519 key, signed by the identity.
+    """A peer's identity keys and fresh X25519 and ML-KEM keys, signed by the identity.
 
     An instance is only a shape: :func:`verify_bundle` is what makes it trustworthy.
 
@@ -162,6 +196,7 @@ class IdentityBundle:
         x25519_public: the identity X25519 public key.
         ed25519_public: the identity Ed25519 public key (the signer).
         ephemeral_public: a fresh X25519 public key for the pairwise key agreement.
+        kem_public: a fresh ML-KEM-768 encapsulation key (1,184 bytes) for the same.
         signature: Ed25519 signature over :func:`bundle_transcript`.
     """
 
@@ -170,6 +205,7 @@ class IdentityBundle:
     x25519_public: bytes
     ed25519_public: bytes
     ephemeral_public: bytes
+    kem_public: bytes
     signature: bytes
 
     def encode(self) -> bytes:
@@ -181,6 +217,7 @@ class IdentityBundle:
                 self.x25519_public,
                 self.ed25519_public,
                 self.ephemeral_public,
+                self.kem_public,
                 self.signature,
             ],
             use_bin_type=True,
@@ -194,10 +231,10 @@ class IdentityBundle:
         Raises:
             MalformedFrameError: ``data`` is not a well-formed bundle.
         """
-        items = unpack_array(data, max_items=_BUNDLE_FIELDS, max_bytes=_MAX_BUNDLE_BYTES,
+        items = unpack_array(data, max_items=_BUNDLE_FIELDS, max_bytes=MAX_BUNDLE_BYTES,
                              what="bundle")  # fmt: skip
         if len(items) != _BUNDLE_FIELDS:
-            raise MalformedFrameError("a bundle is an array of 6 fields")
+            raise MalformedFrameError("a bundle is an array of 7 fields")
         name = items[1]
         if type(name) is not str or len(name) > MAX_DISPLAY_NAME_CHARS or not name.isprintable():
             raise MalformedFrameError("bundle display name is not a short printable string")
@@ -207,7 +244,8 @@ class IdentityBundle:
             x25519_public=expect_bytes(items[2], "bundle X25519 key", _KEY_SIZE),
             ed25519_public=expect_bytes(items[3], "bundle Ed25519 key", _KEY_SIZE),
             ephemeral_public=expect_bytes(items[4], "bundle ephemeral key", _KEY_SIZE),
-            signature=expect_bytes(items[5], "bundle signature", _SIGNATURE_SIZE),
+            kem_public=expect_bytes(items[5], "bundle ML-KEM key", mlkem.PUBLIC_KEY_SIZE),
+            signature=expect_bytes(items[6], "bundle signature", _SIGNATURE_SIZE),
         )
 
     @property
@@ -233,16 +271,16 @@ class IdentityBundle:
 
 def make_bundle(
     identity: Identity,
-    ephemeral: X25519KeyPair,
+    keys: HandshakeKeys,
     context: bytes,
     *,
     display_name: str | None = None,
 ) -> IdentityBundle:
-    """Make and sign the bundle of ``identity`` with ``ephemeral``'s public key for ``context``.
+    """Make and sign the bundle of ``identity`` with ``keys``' public keys for ``context``.
 
     Args:
         identity: our identity (its Ed25519 key signs).
-        ephemeral: a fresh X25519 key pair, used for one pairwise key agreement.
+        keys: fresh key pairs, used for one pairwise key agreement.
         context: from :func:`bundle_context` (or one of its named forms).
         display_name: the name to show; the identity's derived name by default.
     """
@@ -255,7 +293,8 @@ def make_bundle(
             display_name=name,
             x25519_public=public.x25519_public,
             ed25519_public=public.ed25519_public,
-            ephemeral_public=ephemeral.public,
+            ephemeral_public=keys.ephemeral.public,
+            kem_public=keys.kem.public,
         )
     )
     return IdentityBundle(
@@ -263,26 +302,30 @@ def make_bundle(
         display_name=name,
         x25519_public=public.x25519_public,
         ed25519_public=public.ed25519_public,
-        ephemeral_public=ephemeral.public,
+        ephemeral_public=keys.ephemeral.public,
+        kem_public=keys.kem.public,
         signature=signature,
     )
 
 
 def fresh_bundle(
     identity: Identity, context: bytes, rng: RandomSource
-) -> tuple[X25519KeyPair, IdentityBundle]:
-    """A fresh ephemeral key pair and our bundle carrying its public key, signed for ``context``.
+) -> tuple[HandshakeKeys, IdentityBundle]:
+    """Fresh key pairs and our bundle carrying their public keys, signed for ``context``.
 
-    The key pair is for one pairwise key agreement (or one call); keep it until then.
+    The key pairs are for one pairwise key agreement (or one call); keep them until then.
     """
-    ephemeral = X25519KeyPair.generate(rng)
-    return ephemeral, make_bundle(identity, ephemeral, context)
+    keys = HandshakeKeys.generate(rng)
+    return keys, make_bundle(identity, keys, context)
 
 
 def verify_bundle(
     bundle: IdentityBundle, context: bytes, *, expected_address: bytes
 ) -> IdentityBundle:
     """Check a bundle completely and return it.
+
+    Besides the address and the signature, the ML-KEM key must pass FIPS 203's input check, so
+    that a signed but malformed key (a misbehaving peer) is refused here, not at encapsulation.
 
     Args:
         bundle: a decoded bundle.
@@ -309,6 +352,11 @@ def verify_bundle(
             x25519_public=bundle.x25519_public,
             ed25519_public=bundle.ed25519_public,
             ephemeral_public=bundle.ephemeral_public,
+            kem_public=bundle.kem_public,
         ),
     )
+    try:
+        mlkem.check_public_key(bundle.kem_public)
+    except InvalidKeyError as exc:
+        raise AuthenticationError from exc
     return bundle

@@ -17,13 +17,15 @@ bundle is signed for ``call_context(call_id, caller, callee, recipient=<the othe
 neither can be replayed into another call or to another party. The session's join key (the
 Ed25519 key whose proof the relay asks for at every Join) comes from the pair's 3DH secret
 (:func:`call_join_seed`): both parties, and nobody else, can create or join the call's session.
+The call's pairwise channel itself is keyed by the hybrid key agreement like every other
+(:mod:`quicko.session.pairwise`), from the X25519 and ML-KEM keys of the two call bundles.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quicko.crypto import RandomSource, X25519KeyPair, kdf
+from quicko.crypto import RandomSource, kdf
 from quicko.crypto import verify as ed25519_verify
 from quicko.errors import AuthenticationError, MalformedFrameError, SessionError
 from quicko.identity import Identity, PublicIdentity, safety_number
@@ -31,6 +33,7 @@ from quicko.protocol import CallPeer, CallResponse, CallStatus, LookupResponse
 from quicko.protocol.auth import register_transcript
 from quicko.protocol.constants import CALL_ID_SIZE, SESSION_ID_SIZE
 from quicko.session.bundle import (
+    HandshakeKeys,
     IdentityBundle,
     call_context,
     fresh_bundle,
@@ -68,20 +71,23 @@ def call_session_id(call_id: bytes, caller: bytes, callee: bytes) -> bytes:
 def call_join_seed(shared_key: bytes, session_id: bytes) -> bytes:
     """The Ed25519 seed of a call session's join key.
 
-    ``HKDF(SK, salt=session_id, info=label("call-join"), 32)``, with SK the pair's 3DH secret
-    (docs/protocol.md §9.1).
+    ``HKDF(SK_3dh, salt=session_id, info=label("call-join"), 32)``, with SK_3dh the pair's
+    classical triple-DH secret (:func:`~quicko.session.pairwise.triple_dh`, docs/protocol.md
+    §9.1). Not the hybrid SK: both parties need the join key before any message, and the
+    responder learns the ML-KEM secret only from the initiator's first message. The join key
+    only admits to the relay's session; it protects no message.
     """
     return kdf.hkdf_sha256(shared_key, salt=session_id, info=CALL_JOIN_LABEL,
                            length=_JOIN_SEED_SIZE)  # fmt: skip
 
 
 def _join_seed(
-    identity: Identity, ephemeral: X25519KeyPair, peer: IdentityBundle, session_id: bytes
+    identity: Identity, keys: HandshakeKeys, peer: IdentityBundle, session_id: bytes
 ) -> bytes:
     """Our side's :func:`call_join_seed`, from the 3DH secret of the two call bundles."""
     shared = triple_dh(
         own_identity=identity.x25519,
-        own_ephemeral=ephemeral,
+        own_ephemeral=keys.ephemeral,
         own_address=identity.address,
         peer_identity_public=peer.x25519_public,
         peer_ephemeral_public=peer.ephemeral_public,
@@ -139,17 +145,17 @@ class OutgoingCall:
     call_peer: CallPeer
     callee: PublicIdentity
     session_id: bytes
-    _ephemeral: X25519KeyPair
+    _ephemeral: HandshakeKeys
 
     @classmethod
     def dial(cls, identity: Identity, callee: PublicIdentity, rng: RandomSource) -> OutgoingCall:
         """Prepare a call to ``callee`` (from :func:`verify_lookup`)."""
         call_id = rng(CALL_ID_SIZE)
         context = call_context(call_id, identity.address, callee.address, recipient=callee.address)
-        ephemeral, bundle = fresh_bundle(identity, context, rng)
+        keys, bundle = fresh_bundle(identity, context, rng)
         frame = CallPeer(call_id, identity.address, callee.address, bundle.encode())
         session_id = call_session_id(call_id, identity.address, callee.address)
-        return cls(frame, callee, session_id, ephemeral)
+        return cls(frame, callee, session_id, keys)
 
     @property
     def call_id(self) -> bytes:
@@ -265,7 +271,7 @@ class IncomingCall:
         """
         frame = self.call_peer
         context = call_context(frame.call_id, frame.caller, frame.callee, recipient=frame.caller)
-        ephemeral, bundle = fresh_bundle(identity, context, rng)
+        keys, bundle = fresh_bundle(identity, context, rng)
         response = CallResponse(
             frame.call_id, frame.caller, frame.callee, int(CallStatus.ACCEPTED), bundle.encode()
         )
@@ -274,8 +280,8 @@ class IncomingCall:
             rng,
             now_ms,
             session_id=self.session_id,
-            join_seed=_join_seed(identity, ephemeral, self._bundle, self.session_id),
-            own_ephemeral=ephemeral,
+            join_seed=_join_seed(identity, keys, self._bundle, self.session_id),
+            own_ephemeral=keys,
             peer_bundle=self._bundle,
             context=call_context(
                 frame.call_id, frame.caller, frame.callee, recipient=identity.address

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final, TypeVar, assert_never
 
-from quicko.crypto import Ed25519KeyPair, RandomSource, X25519KeyPair
+from quicko.crypto import Ed25519KeyPair, RandomSource
 from quicko.errors import LocalProtocolError, MalformedFrameError, QuickoError
 from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
 from quicko.messaging.status import DeliveryStatus, receipt_status
@@ -31,7 +31,7 @@ from quicko.protocol import (
 from quicko.protocol.constants import MESSAGE_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
-from quicko.session.bundle import IdentityBundle, fresh_bundle, member_init_context
+from quicko.session.bundle import HandshakeKeys, IdentityBundle, fresh_bundle, member_init_context
 from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS, Abandoned, InboundLog, OutboundLedger
 from quicko.session.pairwise import PairwiseChannel
 from quicko.session.pake import (
@@ -127,7 +127,7 @@ class Peer:
     identity: PublicIdentity
     display_name: str
     channel: PairwiseChannel | None = None
-    own_ephemeral: X25519KeyPair | None = None
+    own_ephemeral: HandshakeKeys | None = None
     init_frame: KeyExchange | None = None
     sync_frame: Message | None = None
     heard: bool = False
@@ -167,7 +167,7 @@ class SessionCore:
         self._budget = InviteBudget()
         self._attempts: dict[bytes, Attempt] = {}
         self._joiner_pake: JoinerPake | None = None
-        self._joiner_ephemeral: X25519KeyPair | None = None
+        self._joiner_ephemeral: HandshakeKeys | None = None
         self._creator: bytes | None = None
         self._retry_at: int | None = None
         self._deadline: int | None = None
@@ -362,8 +362,8 @@ class SessionCore:
         for message_id, status in self._ledger.forget_recipient(address):
             self._events.append(ev.StatusChanged(message_id, status))
 
-    def _fresh_bundle(self, context: bytes) -> tuple[X25519KeyPair, IdentityBundle]:
-        """A fresh ephemeral key pair and our bundle signed for ``context``."""
+    def _fresh_bundle(self, context: bytes) -> tuple[HandshakeKeys, IdentityBundle]:
+        """Fresh X25519 and ML-KEM key pairs and our bundle signed for ``context``."""
         return fresh_bundle(self._identity, context, self._rng)
 
     def _send_member_init(self, peer: Peer) -> None:
@@ -386,17 +386,19 @@ class SessionCore:
         return Join(self._session_id, nameplate, self._join_key.public, b"")
 
     def _establish(
-        self, peer: Peer, own: X25519KeyPair, bundle: IdentityBundle, now_ms: int
+        self, peer: Peer, own: HandshakeKeys, bundle: IdentityBundle, now_ms: int
     ) -> None:
         """Set up the pairwise channel; the initiator sends SYNC at once."""
         peer.channel = PairwiseChannel.establish(
             session_id=self._session_id,
             own_address=self._me,
             own_identity=self._identity.x25519,
-            own_ephemeral=own,
+            own_ephemeral=own.ephemeral,
+            own_kem=own.kem,
             peer_address=bundle.address,
             peer_identity_public=bundle.x25519_public,
             peer_ephemeral_public=bundle.ephemeral_public,
+            peer_kem_public=bundle.kem_public,
             rng=self._rng,
         )
         if peer.channel.is_initiator:

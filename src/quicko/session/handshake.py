@@ -101,15 +101,15 @@ class HandshakeMixin(SessionCore):
         pake = self._joiner_pake
         if self._state != State.AUTHENTICATING or pake is None or pake.replied:
             return False
-        ephemeral, bundle = self._fresh_bundle(pake_joiner_context(pake.sid))
+        keys, bundle = self._fresh_bundle(pake_joiner_context(pake.sid))
         confirm = pake.receive_reply(reply, bundle)
-        self._joiner_ephemeral = ephemeral
+        self._joiner_ephemeral = keys
         self._send_lobby(b"", confirm)
         return True
 
     def _on_confirm_c(self, confirm: ConfirmC, now_ms: int) -> bool:
-        pake, ephemeral = self._joiner_pake, self._joiner_ephemeral
-        if self._state != State.AUTHENTICATING or pake is None or ephemeral is None:
+        pake, keys = self._joiner_pake, self._joiner_ephemeral
+        if self._state != State.AUTHENTICATING or pake is None or keys is None:
             return False
         try:
             admission = pake.receive_confirm(confirm)
@@ -126,7 +126,7 @@ class HandshakeMixin(SessionCore):
         self._creator = creator.address
         self._move(State.CONNECTING)
         peer = self._add_peer(creator.public_identity, creator.display_name)
-        self._establish(peer, ephemeral, creator, now_ms)
+        self._establish(peer, keys, creator, now_ms)
         for identity in admission.vouched:
             if identity.address != creator.address:
                 self._vouch(identity, now_ms)
@@ -208,12 +208,12 @@ class HandshakeMixin(SessionCore):
             # Admitted before, and its CONFIRM_C was lost: start its channel afresh.
             self._drop_peer(old)
         vouched = tuple(peer.identity for peer in self._peers.values())
-        ephemeral, own = self._fresh_bundle(pake_creator_context(pake.sid, joiner))
+        keys, own = self._fresh_bundle(pake_creator_context(pake.sid, joiner))
         peer = self._add_peer(bundle.public_identity, bundle.display_name)
         confirm = pake.confirm(own, session_id=self._session_id, join_seed=self._join_seed,
                                vouched=vouched)  # fmt: skip
         self._send_lobby(joiner, confirm)
-        self._establish(peer, ephemeral, bundle, now_ms)
+        self._establish(peer, keys, bundle, now_ms)
         if old is not None:
             return  # the other members know it already
         identity = peer.identity

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from quicko.crypto import RandomSource, X25519KeyPair
+from quicko.crypto import RandomSource
 from quicko.errors import SessionError
 from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
 from quicko.messaging.status import DeliveryStatus
@@ -47,7 +47,7 @@ from quicko.protocol.auth import join_transcript
 from quicko.protocol.constants import SESSION_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
-from quicko.session.bundle import IdentityBundle, verify_bundle
+from quicko.session.bundle import HandshakeKeys, IdentityBundle, verify_bundle
 from quicko.session.core import MESSAGE_ID_SIZE, PAKE_TIMEOUT_MS, Role, State
 from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
 from quicko.session.handshake import HandshakeMixin
@@ -151,7 +151,7 @@ class Session(HandshakeMixin):
         *,
         session_id: bytes,
         join_seed: bytes,
-        own_ephemeral: X25519KeyPair,
+        own_ephemeral: HandshakeKeys,
         peer_bundle: IdentityBundle,
         context: bytes,
         message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
@@ -167,7 +167,7 @@ class Session(HandshakeMixin):
             session_id: the call's session id (:func:`quicko.session.calls.call_session_id`).
             join_seed: the seed of the session's join key
                 (:func:`quicko.session.calls.call_join_seed`).
-            own_ephemeral: the key pair whose public key our call bundle carried.
+            own_ephemeral: the key pairs whose public keys our call bundle carried.
             peer_bundle: the peer's call bundle (verified again here).
             context: the context the peer's bundle was signed for (its call, for us:
                 :func:`quicko.session.bundle.call_context`).

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from quicko.crypto import X25519KeyPair
 from quicko.crypto import verify as ed25519_verify
 from quicko.errors import AuthenticationError
 from quicko.identity import Identity, InviteCode
@@ -44,7 +43,7 @@ from quicko.protocol import (
 )
 from quicko.protocol.auth import join_transcript
 from quicko.session import MessageReceived, Session, SessionEvent, StatusChanged
-from quicko.session.bundle import call_context, make_bundle
+from quicko.session.bundle import HandshakeKeys, call_context, make_bundle
 
 NOW = 1_700_000_000_000
 
@@ -411,7 +410,7 @@ def call_pair() -> tuple[Session, Session]:
     call_id = b"c" * 16
     to_a = call_context(call_id, first.address, second.address, recipient=first.address)
     to_b = call_context(call_id, first.address, second.address, recipient=second.address)
-    eph_a, eph_b = X25519KeyPair.generate(rng_a), X25519KeyPair.generate(rng_b)
+    eph_a, eph_b = HandshakeKeys.generate(rng_a), HandshakeKeys.generate(rng_b)
     bundle_a = make_bundle(first, eph_a, to_b)
     bundle_b = make_bundle(second, eph_b, to_a)
     sid, seed = b"s" * 16, b"j" * 32

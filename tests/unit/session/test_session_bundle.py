@@ -10,10 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from session_pump import SeededRng, identity
 
-from quicko.crypto import X25519KeyPair, kdf
+from quicko.crypto import kdf
 from quicko.errors import AuthenticationError, MalformedFrameError
 from quicko.session.bundle import (
     BUNDLE_LABEL,
+    MAX_BUNDLE_BYTES,
+    HandshakeKeys,
     IdentityBundle,
     bundle_context,
     bundle_transcript,
@@ -27,8 +29,9 @@ from quicko.session.bundle import (
 )
 
 SESSION_ID = bytes(range(16))
+KEM = b"k" * 1184
 ALICE = identity("alice")
-EPHEMERAL = X25519KeyPair.generate(SeededRng(b"ephemeral"))
+EPHEMERAL = HandshakeKeys.generate(SeededRng(b"ephemeral"))
 
 
 def alice_bundle(context: bytes = SESSION_ID) -> IdentityBundle:
@@ -43,7 +46,9 @@ def test_make_and_verify() -> None:
         ALICE.public.x25519_public,
         ALICE.public.ed25519_public,
     )
-    assert bundle.ephemeral_public == EPHEMERAL.public
+    assert bundle.ephemeral_public == EPHEMERAL.ephemeral.public
+    assert bundle.kem_public == EPHEMERAL.kem.public
+    assert len(bundle.kem_public) == 1184
     assert verify_bundle(bundle, SESSION_ID, expected_address=ALICE.address) is bundle
     assert bundle.public_identity == ALICE.public
     assert bundle.same_identity(ALICE.public)
@@ -59,7 +64,8 @@ def test_signature_covers_the_documented_transcript() -> None:
         ALICE.display_name.encode(),
         ALICE.public.x25519_public,
         ALICE.public.ed25519_public,
-        EPHEMERAL.public,
+        EPHEMERAL.ephemeral.public,
+        EPHEMERAL.kem.public,
     )
     assert BUNDLE_LABEL == b"quicko2/v3/bundle"
     transcript = bundle_transcript(
@@ -69,6 +75,7 @@ def test_signature_covers_the_documented_transcript() -> None:
         x25519_public=bundle.x25519_public,
         ed25519_public=bundle.ed25519_public,
         ephemeral_public=bundle.ephemeral_public,
+        kem_public=bundle.kem_public,
     )
     assert transcript == expected
     assert bundle.signature == ALICE.sign(expected)
@@ -82,7 +89,8 @@ def test_encoding_is_the_documented_array_and_round_trips() -> None:
         ALICE.display_name,
         ALICE.public.x25519_public,
         ALICE.public.ed25519_public,
-        EPHEMERAL.public,
+        EPHEMERAL.ephemeral.public,
+        EPHEMERAL.kem.public,
         bundle.signature,
     ]
     assert IdentityBundle.decode(data) == bundle
@@ -92,8 +100,10 @@ def test_encoding_is_the_documented_array_and_round_trips() -> None:
 
 
 @pytest.mark.parametrize(
-    "field", ["display_name", "x25519_public", "ed25519_public", "ephemeral_public", "signature"]
-)
+    "field",
+    ["display_name", "x25519_public", "ed25519_public", "ephemeral_public", "kem_public",
+     "signature"],
+)  # fmt: skip
 def test_any_changed_field_fails(field: str) -> None:
     bundle = alice_bundle()
     value = getattr(bundle, field)
@@ -106,6 +116,45 @@ def test_any_changed_field_fails(field: str) -> None:
             SESSION_ID,
             expected_address=ALICE.address,
         )
+
+
+def test_a_substituted_kem_key_fails() -> None:
+    """A relay swapping in its own (valid) ML-KEM key, to decapsulate the initiator's secret."""
+    bundle = alice_bundle()
+    relay_keys = HandshakeKeys.generate(SeededRng(b"relay"))
+    swapped = dataclasses.replace(bundle, kem_public=relay_keys.kem.public)
+    with pytest.raises(AuthenticationError):
+        verify_bundle(swapped, SESSION_ID, expected_address=ALICE.address)
+    # The same substitution through the wire encoding.
+    items = msgpack.unpackb(bundle.encode())
+    items[5] = relay_keys.kem.public
+    decoded = IdentityBundle.decode(msgpack.packb(items, use_bin_type=True))
+    with pytest.raises(AuthenticationError):
+        verify_bundle(decoded, SESSION_ID, expected_address=ALICE.address)
+
+
+def test_a_signed_but_invalid_kem_key_fails() -> None:
+    """FIPS 203's modulus check runs at verification: 0xFFF coefficients are not below q."""
+    bad = b"\xff" * 1184
+    public = ALICE.public
+    signature = ALICE.sign(
+        bundle_transcript(SESSION_ID, address=public.address, display_name="a",
+                          x25519_public=public.x25519_public, ed25519_public=public.ed25519_public,
+                          ephemeral_public=EPHEMERAL.ephemeral.public, kem_public=bad)
+    )  # fmt: skip
+    bundle = IdentityBundle(public.address, "a", public.x25519_public, public.ed25519_public,
+                            EPHEMERAL.ephemeral.public, bad, signature)  # fmt: skip
+    with pytest.raises(AuthenticationError):
+        verify_bundle(bundle, SESSION_ID, expected_address=ALICE.address)
+
+
+def test_size_cap_holds_the_largest_bundle() -> None:
+    longest = make_bundle(ALICE, EPHEMERAL, SESSION_ID, display_name="\U0001f600" * 64)
+    assert len(alice_bundle().encode()) < len(longest.encode()) == 1633 <= MAX_BUNDLE_BYTES
+    assert verify_bundle(IdentityBundle.decode(longest.encode()), SESSION_ID,
+                         expected_address=ALICE.address) == longest  # fmt: skip
+    with pytest.raises(MalformedFrameError, match="too large"):
+        IdentityBundle.decode(longest.encode() + bytes(MAX_BUNDLE_BYTES))
 
 
 def test_wrong_context_or_expected_address_fails() -> None:
@@ -170,13 +219,17 @@ def test_custom_display_name_is_signed() -> None:
     "items",
     [
         [],
-        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32],
-        [b"\x00" * 15, "n", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
-        [b"\x00" * 16, 7, b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
-        [b"\x00" * 16, "x" * 65, b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
-        [b"\x00" * 16, "bell\x07", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
-        [b"\x00" * 16, "n", "k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],
-        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 63],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, b"s" * 64],  # v3 before ML-KEM
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 64, b""],
+        [b"\x00" * 15, "n", b"k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 64],
+        [b"\x00" * 16, 7, b"k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 64],
+        [b"\x00" * 16, "x" * 65, b"k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 64],
+        [b"\x00" * 16, "bell\x07", b"k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 64],
+        [b"\x00" * 16, "n", "k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 64],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, KEM, b"s" * 63],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, KEM[:-1], b"s" * 64],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, KEM + b"k", b"s" * 64],
+        [b"\x00" * 16, "n", b"k" * 32, b"k" * 32, b"k" * 32, "k" * 1184, b"s" * 64],
     ],
 )
 def test_decode_refuses_malformed_shapes(items: list[object]) -> None:

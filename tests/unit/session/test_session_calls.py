@@ -9,7 +9,7 @@ import msgpack
 import pytest
 from session_pump import NOW, Pump, SeededRng, identity
 
-from quicko.crypto import Ed25519KeyPair, X25519KeyPair, kdf
+from quicko.crypto import Ed25519KeyPair, kdf
 from quicko.crypto import verify as ed25519_verify
 from quicko.errors import AuthenticationError, MalformedFrameError, SessionError
 from quicko.identity import Identity
@@ -25,6 +25,7 @@ from quicko.protocol import (
 )
 from quicko.protocol.auth import join_transcript
 from quicko.session import (
+    HandshakeKeys,
     IdentityBundle,
     IncomingCall,
     MessageReceived,
@@ -147,7 +148,7 @@ def test_tampered_call_response_is_refused() -> None:
     # A relay (or anyone) answers with its own, correctly signed bundle.
     context = call_context(outgoing.call_id, CALLER.address, CALLEE.address,
                            recipient=CALLER.address)  # fmt: skip
-    evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), context)
+    evil = make_bundle(EVIL, HandshakeKeys.generate(SeededRng(b"e")), context)
     with pytest.raises(AuthenticationError):
         outgoing.complete(dataclasses.replace(response, bundle=evil.encode()), CALLER,
                           SeededRng(b"x"), NOW)  # fmt: skip
@@ -185,7 +186,7 @@ def test_tampered_call_offer_is_refused() -> None:
     frame = outgoing.call_peer
     to_callee = call_context(frame.call_id, CALLER.address, CALLEE.address,
                              recipient=CALLEE.address)  # fmt: skip
-    evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), to_callee).encode()
+    evil = make_bundle(EVIL, HandshakeKeys.generate(SeededRng(b"e")), to_callee).encode()
     # The v2 offer: a session id of the caller's choice wrapped around the bundle.
     v2_offer = msgpack.packb([b"s" * 16, frame.bundle], use_bin_type=True)
     cases: list[tuple[CallPeer, type[Exception]]] = [
@@ -213,7 +214,7 @@ def test_both_sides_derive_the_same_join_key_from_the_3dh_secret() -> None:
     assert join_a.session_id == join_b.session_id == incoming.session_id
     # The seed is HKDF(SK, salt=session_id, info="quicko2/v3/call-join", 32).
     callee_bundle = IdentityBundle.decode(response.bundle)
-    shared = triple_dh(own_identity=CALLER.x25519, own_ephemeral=outgoing._ephemeral,
+    shared = triple_dh(own_identity=CALLER.x25519, own_ephemeral=outgoing._ephemeral.ephemeral,
                        own_address=CALLER.address, peer_identity_public=CALLEE.public.x25519_public,
                        peer_ephemeral_public=callee_bundle.ephemeral_public,
                        peer_address=CALLEE.address, session_id=incoming.session_id)  # fmt: skip
@@ -229,14 +230,14 @@ def test_both_sides_derive_the_same_join_key_from_the_3dh_secret() -> None:
     assert caller_session.sign_join(Join(b"", "ABCD"), nonce=b"n" * 16, node_id="r").proof == b""
 
 
-EPHEMERAL = X25519KeyPair.generate(SeededRng(b"o"))
+EPHEMERAL = HandshakeKeys.generate(SeededRng(b"o"))
 
 
 def test_from_call_verifies_the_bundle_again() -> None:
     outgoing, incoming = place_call()
     context = call_context(outgoing.call_id, CALLER.address, CALLEE.address,
                            recipient=CALLEE.address)  # fmt: skip
-    caller_bundle = make_bundle(CALLER, X25519KeyPair.generate(SeededRng(b"q")), context)
+    caller_bundle = make_bundle(CALLER, HandshakeKeys.generate(SeededRng(b"q")), context)
     with pytest.raises(AuthenticationError):
         Session.from_call(CALLEE, SeededRng(b"s"), NOW, session_id=incoming.session_id,
                           join_seed=bytes(32), own_ephemeral=EPHEMERAL,

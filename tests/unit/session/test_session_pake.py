@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from session_pump import SeededRng, identity
 
-from quicko.crypto import X25519KeyPair, aead, cpace, kdf
+from quicko.crypto import aead, cpace, kdf
 from quicko.errors import AuthenticationError, MalformedFrameError
 from quicko.session.bundle import (
+    HandshakeKeys,
     IdentityBundle,
     make_bundle,
     pake_creator_context,
@@ -46,12 +47,12 @@ JOINER, CREATOR, MEMBER = identity("bob"), identity("alice"), identity("carol")
 
 
 def joiner_bundle(sid: bytes) -> IdentityBundle:
-    ephemeral = X25519KeyPair.generate(SeededRng(b"ej"))
+    ephemeral = HandshakeKeys.generate(SeededRng(b"ej"))
     return make_bundle(JOINER, ephemeral, pake_joiner_context(sid))
 
 
 def creator_bundle(sid: bytes, joiner: bytes = JOINER.address) -> IdentityBundle:
-    ephemeral = X25519KeyPair.generate(SeededRng(b"ec"))
+    ephemeral = HandshakeKeys.generate(SeededRng(b"ec"))
     return make_bundle(CREATOR, ephemeral, pake_creator_context(sid, joiner))
 
 

@@ -15,7 +15,6 @@ from session_pump import (
     two_party,
 )
 
-from quicko.crypto import X25519KeyPair
 from quicko.errors import LocalProtocolError
 from quicko.identity import Identity, InviteCode, PublicIdentity
 from quicko.protocol import (
@@ -48,7 +47,7 @@ from quicko.session import (
     handshake,
 )
 from quicko.session import envelope as env
-from quicko.session.bundle import IdentityBundle, make_bundle, member_init_context
+from quicko.session.bundle import HandshakeKeys, IdentityBundle, make_bundle, member_init_context
 from quicko.session.core import TRANSITIONS
 from quicko.session.pake import (
     ConfirmC,
@@ -95,7 +94,7 @@ def misbehave(pump: Pump, sender: Session, to: Session, envelope: env.Envelope) 
 
 def bundle(who: Identity, session: Session, seed: bytes = b"e") -> IdentityBundle:
     """A MEMBER_INIT bundle of ``who`` for ``session``'s owner."""
-    ephemeral = X25519KeyPair.generate(SeededRng(seed))
+    ephemeral = HandshakeKeys.generate(SeededRng(seed))
     return make_bundle(who, ephemeral, member_init_context(session.session_id, session.address))
 
 
