@@ -104,11 +104,12 @@ class RoutingHandlers(RouterCore):
         out: list[Action] = []
         bound = self._conns.bound
         receipt: Receipt | None = None
-        held = full = False
+        held = full = delivered = False
         for member in recipients:
             target = bound(member)
             if target is not None and not target.blocked:
                 self._route(out, target, data, fields[1], now_ms)
+                delivered = True
                 continue
             if receipt is None:
                 receipt = Receipt(fields[1], self._ack_bytes(data, end_ids, _EXPIRED))
@@ -125,7 +126,7 @@ class RoutingHandlers(RouterCore):
                 ref_type=_MESSAGE,
                 ref_id=fields[3],
             )
-        if held or not full:
+        if held or delivered or not full:  # only BUFFER_FULL when no copy went anywhere
             status = _BUFFERED if held else _ACCEPTED
             self._send(out, c.conn, self._ack_bytes(data, end_ids, status))
         return out
