@@ -692,6 +692,9 @@ class RelayServer:
             return
         self._flush_conn(conn)  # frames queued before the close go out before it
         transport = conn.transport
+        if conn.resume_at and transport is not None and not transport.is_disconnected:
+            conn.resume_at = 0  # read again, to see the client's answer to the close frame
+            transport.underlying_transport.resume_reading()
         if transport is not None and not transport.is_close_frame_sent:
             _send_close(transport, code, reason.encode()[:_MAX_CLOSE_REASON_BYTES])
             # The client answers the close frame (then _other_frame disconnects); if it does
