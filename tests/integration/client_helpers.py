@@ -6,6 +6,8 @@
   killed and reaped when the context ends.
 - :class:`ScriptedRelay`: a small ``websockets`` server whose behaviour per connection is a test's
   coroutine, for what a real relay never does (garbage frames, no Pong, a refused Hello).
+- :func:`signed_join`: a Join by id with a join key and its proof over the connection's
+  Challenge, as a real client sends it (docs/protocol.md §4.3).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -22,14 +25,18 @@ from websockets.exceptions import ConnectionClosed
 
 from quicko.client.connection import Connection
 from quicko.client.events import TransportEvent
+from quicko.crypto import Ed25519KeyPair
+from quicko.identity import Identity
 from quicko.protocol import (
     Challenge,
     Hello,
     HelloAck,
+    Join,
     Payload,
     decode_frame,
     encode_frame,
 )
+from quicko.protocol.auth import join_transcript
 
 E = TypeVar("E")
 
@@ -123,8 +130,20 @@ async def recv_payload(ws: ServerConnection) -> Payload:
 
 async def accept_hello(ws: ServerConnection, node_id: str = "scripted") -> Hello:
     """Play the relay's side of the handshake, trusting the Hello (these tests are not about it)."""
-    await ws.send(encode_frame(Challenge(bytes(32), node_id, 1_767_225_600_000)))
+    now = time.time_ns() // 1_000_000  # within the client's clock-skew bound
+    await ws.send(encode_frame(Challenge(bytes(32), node_id, now)))
     hello = await recv_payload(ws)
     assert isinstance(hello, Hello)
-    await ws.send(encode_frame(HelloAck(hello.address, node_id, 1_767_225_600_000, 0)))
+    await ws.send(encode_frame(HelloAck(hello.address, node_id, now, 0)))
     return hello
+
+
+def signed_join(
+    conn: Connection, identity: Identity, session_id: bytes, key: Ed25519KeyPair
+) -> Join:
+    """A Join by id with ``key`` as the session's join key and its proof for ``conn``."""
+    connected = conn.connected
+    assert connected is not None, "not connected"
+    transcript = join_transcript(nonce=connected.nonce, node_id=connected.node_id,
+                                 session_id=session_id, address=identity.address)  # fmt: skip
+    return Join(session_id, "", key.public, key.sign(transcript))

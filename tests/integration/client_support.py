@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from relay_support import relay_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -28,6 +29,8 @@ from quicko.client import (
     SessionReady,
 )
 from quicko.client.link import MAX_MESSAGE_BYTES
+from quicko.protocol import canonical_relay_url
+from quicko.relay.server import RelayServer
 
 E = TypeVar("E")
 T = TypeVar("T")
@@ -181,3 +184,14 @@ class Proxy:
                 hook = rewrite()
                 for out in hook(data) if hook is not None else [data]:
                     await sink.send(out)
+
+
+def trust_proxy(relay: RelayServer, proxy: Proxy) -> None:
+    """Let clients that dial ``proxy`` log in to ``relay``: it lists the proxy's URL as its own.
+
+    A v3 Hello names the URL the client dialled, and a relay refuses a Hello for another URL
+    (WRONG_RELAY): a proxy that is not one of the relay's public names is a relay forwarding
+    another's Challenge. These tests play a tampering network that the relay does trust.
+    """
+    urls = [canonical_relay_url(url) for url in (relay_url(relay), proxy.url)]
+    relay.router.set_public_urls(urls)

@@ -16,7 +16,7 @@ from functools import partial
 
 import msgpack
 import pytest
-from client_support import Proxy, Watcher, chat_pair, closing
+from client_support import Proxy, Watcher, chat_pair, closing, trust_proxy
 from relay_support import relay_url
 
 from quicko.client import (
@@ -34,7 +34,7 @@ from quicko.protocol import (
     CallResponse,
     CallStatus,
     Joined,
-    KeyExchange,
+    LobbyMessage,
     LookupResponse,
     Member,
     Message,
@@ -52,9 +52,9 @@ _FORGED_NAME = "Forged Name #0000"
 
 
 def flip_confirm_c(data: bytes) -> list[bytes]:
-    """Corrupt the sealed creator bundle inside a CONFIRM_C KeyExchange body."""
+    """Corrupt the sealed content of a CONFIRM_C lobby body."""
     frame = decode_frame(data)
-    if isinstance(frame, KeyExchange):
+    if isinstance(frame, LobbyMessage):
         items = msgpack.unpackb(frame.body)
         if items[0] == _CONFIRM_C:
             sealed = bytearray(items[2])
@@ -79,6 +79,7 @@ def forge_names(data: bytes) -> list[bytes]:
 async def test_tampered_key_exchange_refuses_the_session(relay: RelayServer) -> None:
     alice = AsyncQuickoClient(relay_url(relay))
     async with Proxy(relay_url(relay), to_client=flip_confirm_c) as proxy:
+        trust_proxy(relay, proxy)
         bob = AsyncQuickoClient(proxy.url)
         async with closing(alice, bob):
             await alice.connect()
@@ -94,6 +95,7 @@ async def test_tampered_key_exchange_refuses_the_session(relay: RelayServer) -> 
 async def test_forged_relay_names_never_authenticate(relay: RelayServer) -> None:
     alice = AsyncQuickoClient(relay_url(relay))
     async with Proxy(relay_url(relay), to_client=forge_names) as proxy:
+        trust_proxy(relay, proxy)
         bob = AsyncQuickoClient(proxy.url)
         async with closing(alice, bob):
             await alice.connect()
@@ -117,13 +119,16 @@ async def test_substituted_call_response_is_refused(relay: RelayServer) -> None:
     def substitute(data: bytes) -> list[bytes]:
         frame = decode_frame(data)
         if isinstance(frame, CallResponse) and frame.status == CallStatus.ACCEPTED:
-            context = call_context(frame.call_id, frame.caller, frame.callee)
+            context = call_context(
+                frame.call_id, frame.caller, frame.callee, recipient=frame.caller
+            )
             bundle = make_bundle(mallory, X25519KeyPair.generate(secrets.token_bytes), context)
             return [encode_frame(dataclasses.replace(frame, bundle=bundle.encode()))]
         return [data]
 
     bob = Watcher(AsyncQuickoClient(url), "callee")
     async with Proxy(url, to_client=substitute) as proxy:
+        trust_proxy(relay, proxy)
         alice = AsyncQuickoClient(proxy.url)
         async with closing(alice, bob.client):
             await bob.client.connect()
@@ -151,6 +156,7 @@ async def test_substituted_directory_keys_are_refused(relay: RelayServer) -> Non
 
     bob = AsyncQuickoClient(url)
     async with Proxy(url, to_client=substitute) as proxy:
+        trust_proxy(relay, proxy)
         alice = AsyncQuickoClient(proxy.url)
         async with closing(alice, bob):
             await bob.connect()
@@ -180,15 +186,20 @@ async def test_replayed_and_reordered_frames_are_shown_once(relay: RelayServer) 
         return [data, first, data, first]  # swapped, and each delivered twice
 
     async with Proxy(relay_url(relay)) as proxy:
+        trust_proxy(relay, proxy)
         url = proxy.url
         a, b, created, joined = await chat_pair(url)
         async with closing(a.client, b.client):
             senders.append(bytes.fromhex(joined.peers[0].address))  # Alice, as Bob knows her
-            proxy.to_client = replay_and_swap
             sid = created.session_id
+            # Settle the handshake first: Alice's SYNC waits for Bob's PeerJoined (v3 admits
+            # him before he joins by id), and must not be one of the frames swapped below.
+            warm = await a.client.send_message(sid, "warm-up")
+            await b.wait(MessageReceived, lambda e: e.message.message_id == warm.message_id)
+            proxy.to_client = replay_and_swap
             texts = [f"message {n}" for n in range(6)]
             sent = [await a.client.send_message(sid, text) for text in texts]
-            await b.until(lambda ev: len(b.of(MessageReceived)) >= len(texts))
+            await b.until(lambda ev: len(b.of(MessageReceived)) >= len(texts) + 1)
             # Replays through the relay itself, later: the sender's exact frames again.
             proxy.to_client = None
             for message in sent[:2]:
@@ -200,13 +211,14 @@ async def test_replayed_and_reordered_frames_are_shown_once(relay: RelayServer) 
             marker = await a.client.send_message(sid, "marker")
             await b.wait(MessageReceived, lambda e: e.message.message_id == marker.message_id)
             shown = [e.message.text for e in b.of(MessageReceived)]
-            assert sorted(shown) == sorted([*texts, "marker"])
-            assert len(b.client.messages(sid)) == len(texts) + 1
+            assert sorted(shown) == sorted(["warm-up", *texts, "marker"])
+            assert len(b.client.messages(sid)) == len(texts) + 2
 
 
 async def test_capture_holds_no_plaintext_keys_or_password(relay: RelayServer) -> None:
     identities = [Identity.generate(secrets.token_bytes) for _ in range(2)]
     async with Proxy(relay_url(relay)) as proxy:
+        trust_proxy(relay, proxy)
         alice = AsyncQuickoClient(proxy.url, identity=identities[0])
         bob = AsyncQuickoClient(proxy.url, identity=identities[1])
         async with closing(alice, bob):

@@ -19,7 +19,8 @@ from quicko.client import (
     AsyncQuickoClient,
     ClientEvent,
     DeliveryStatus,
-    InviteRetired,
+    JoinerFailed,
+    JoinerPending,
     MessageReceived,
     PeerAuthenticated,
     PeerLeft,
@@ -121,7 +122,7 @@ async def test_three_member_group(relay: RelayServer) -> None:
         assert b.client.sessions() == []
 
 
-async def test_wrong_code_rejected_then_retired(relay: RelayServer) -> None:
+async def test_wrong_codes_are_counted_and_the_right_one_still_works(relay: RelayServer) -> None:
     url = relay_url(relay)
     alice = AsyncQuickoClient(url)
     a = Watcher(alice)
@@ -131,24 +132,24 @@ async def test_wrong_code_rejected_then_retired(relay: RelayServer) -> None:
         assert created.invite_code is not None
         nameplate, password = created.invite_code.split("-")
         wrong = nameplate + "-" + ("0000" if password != "0000" else "1111")
-        lefts = []
-        for _ in range(3):
+        for n in range(2):
             mallory = AsyncQuickoClient(url)
             m = Watcher(mallory)
             async with closing(mallory):
                 await mallory.connect()
                 with pytest.raises(SessionError, match="wrong invite code"):
                     await mallory.join_session(wrong)
-                lefts.append((await m.wait(WrongInviteCode)).attempts_left)
+                assert await m.wait(WrongInviteCode)
                 assert mallory.sessions() == []
-        assert lefts == [2, 1, 0]
-        await a.wait(InviteRetired)
-        # The right code no longer works: the nameplate was released.
+            assert (await a.wait(JoinerPending)).session_id == created.session_id
+            failed = await a.wait(JoinerFailed, partial(has_failures, n + 1))
+            assert failed.session_id == created.session_id
+        # Strangers' wrong guesses do not burn the code for the real invitee.
         bob = AsyncQuickoClient(url)
         async with closing(bob):
             await bob.connect()
-            with pytest.raises(SessionError, match="unknown or retired"):
-                await bob.join_session(created.invite_code)
+            joined = await bob.join_session(created.invite_code)
+            assert joined.session_id == created.session_id
 
 
 async def test_bad_codes_are_refused_before_the_network(relay: RelayServer) -> None:
@@ -224,3 +225,8 @@ async def test_async_relay_handles_a_connect_timeout() -> None:
     assert client.connection_state in ("connecting", "reconnecting")
     await client.disconnect()
     assert client.connection_state == "disconnected"
+
+
+def has_failures(count: int, event: JoinerFailed) -> bool:
+    """Whether ``event`` reports ``count`` wrong guesses."""
+    return event.failures == count

@@ -21,6 +21,7 @@ from client_helpers import (
     expect_event,
     recv_payload,
     relay_subprocess,
+    signed_join,
     stop_relay,
 )
 from relay_support import RelayProcess, spawn_relay, write_self_signed
@@ -42,7 +43,8 @@ from quicko.client.events import (
     Reconnecting,
     ReconnectionFailed,
 )
-from quicko.client.link import normalize_url
+from quicko.client.link import normalize_url, wall_ms
+from quicko.crypto import Ed25519KeyPair
 from quicko.errors import ConnectionClosedError
 from quicko.identity import Identity
 from quicko.protocol import (
@@ -54,7 +56,6 @@ from quicko.protocol import (
     Error,
     ErrorCode,
     HelloAck,
-    Join,
     Joined,
     Message,
     PeerJoined,
@@ -125,9 +126,10 @@ async def test_two_connections_exchange_join_and_message() -> None:
     ):
         await asyncio.wait_for(alice.wait_connected(), 10)
         await asyncio.wait_for(bob.wait_connected(), 10)
-        await alice.send(Join(session_id, ""))
+        key = Ed25519KeyPair.generate(secrets.token_bytes)
+        await alice.send(signed_join(alice, alice_id, session_id, key))
         await expect_event(alice, MessageReceived)  # Joined, no other members
-        await bob.send(Join(session_id, ""))
+        await bob.send(signed_join(bob, bob_id, session_id, key))
         joined, _ = await expect_event(bob, MessageReceived)
         assert isinstance(joined.payload, Joined)
         assert [m.address for m in joined.payload.members] == [alice_id.address]
@@ -171,11 +173,12 @@ async def test_reconnects_by_itself_after_the_relay_is_killed_and_restarted() ->
 
     async def rejoin(connected: Connected) -> None:
         generations.append(connected.generation)
-        await conn.send(Join(session_id, ""))
+        await conn.send(signed_join(conn, identity, session_id, key))
 
     relay = await spawn_relay()
     port = relay.port
-    conn = Connection(url_of(relay), new_identity(), on_connected=rejoin, settings=FAST)
+    identity, key = new_identity(), Ed25519KeyPair.generate(secrets.token_bytes)
+    conn = Connection(url_of(relay), identity, on_connected=rejoin, settings=FAST)
     try:
         await asyncio.wait_for(conn.wait_connected(), 10)
         joined, _ = await expect_event(conn, MessageReceived)
@@ -244,7 +247,8 @@ async def test_a_second_connection_with_the_same_identity_replaces_the_first() -
             await first.next_event()  # it stopped instead of fighting for the address
         assert first.state is ConnectionState.CLOSED
         assert second.is_connected
-        await second.send(Join(secrets.token_bytes(16), ""))
+        key = Ed25519KeyPair.generate(secrets.token_bytes)
+        await second.send(signed_join(second, identity, secrets.token_bytes(16), key))
         joined, _ = await expect_event(second, MessageReceived)
         assert isinstance(joined.payload, Joined)
 
@@ -295,7 +299,7 @@ async def test_close_interrupts_an_attempt_in_progress() -> None:
     challenge_sent = asyncio.Event()
 
     async def script(ws: ServerConnection, n: int) -> None:
-        await ws.send(encode_frame(Challenge(bytes(32), "scripted", 0)))
+        await ws.send(encode_frame(Challenge(bytes(32), "scripted", wall_ms())))
         challenge_sent.set()
         await ws.wait_closed()  # never answers the Hello
 
@@ -375,7 +379,7 @@ async def test_an_unanswered_ping_drops_the_connection() -> None:
 
 async def test_a_refused_hello_is_reported_and_retries_are_bounded() -> None:
     async def script(ws: ServerConnection, n: int) -> None:
-        await ws.send(encode_frame(Challenge(bytes(32), "scripted", 0)))
+        await ws.send(encode_frame(Challenge(bytes(32), "scripted", wall_ms())))
         await recv_payload(ws)
         await ws.send(
             encode_frame(
@@ -440,11 +444,11 @@ async def test_handshake_failures_are_reported_and_non_fatal_errors_delivered() 
 
     async def script(ws: ServerConnection, n: int) -> None:
         if n == 1:
-            await ws.send(encode_frame(Challenge(bytes(32), "scripted", 0)))  # then silence
+            await ws.send(encode_frame(Challenge(bytes(32), "scripted", wall_ms())))  # then silence
         elif n == 2:
             await ws.send(encode_frame(HelloAck(stranger.address, "scripted", 0, 0)))
         elif n == 3:
-            await ws.send(encode_frame(Challenge(bytes(32), "scripted", 0)))
+            await ws.send(encode_frame(Challenge(bytes(32), "scripted", wall_ms())))
             await recv_payload(ws)
             await ws.send(encode_frame(HelloAck(stranger.address, "scripted", 0, 0)))
         else:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from relay_support import RelayClient, http_get, register_key, relay_url
+from relay_support import RelayClient, http_get, join_key, register_key, relay_url
 
 from quicko.protocol import (
     Ack,
@@ -45,6 +45,8 @@ from quicko.protocol import (
     Join,
     Joined,
     KeyExchange,
+    Lobby,
+    LobbyMessage,
     LookupKey,
     LookupResponse,
     Message,
@@ -290,10 +292,17 @@ async def converse(port: int) -> None:
     """A whole conversation through the relay on ``port``, every step checked."""
     url = f"ws://127.0.0.1:{port}/ws"
     alice, bob = await RelayClient.connect(url), await RelayClient.connect(url)
-    session = secrets.token_bytes(16)
-    await alice.send(Join(session, "K7QW"))
+    session, key = secrets.token_bytes(16), join_key()
+    await alice.send(alice.join(session, key, "K7QW"))
     await alice.expect(Joined)
+    # Bob waits in the nameplate's lobby and exchanges a (stand-in) PAKE message with Alice.
     await bob.send(Join(b"", "K7QW"))
+    assert await bob.expect(Lobby) == Lobby("K7QW")
+    await bob.send(LobbyMessage("K7QW", b"", b"pake start"))
+    assert await alice.expect(LobbyMessage) == LobbyMessage("K7QW", bob.address, b"pake start")
+    await alice.send(LobbyMessage("K7QW", bob.address, b"pake reply"))
+    assert await bob.expect(LobbyMessage) == LobbyMessage("K7QW", b"", b"pake reply")
+    await bob.send(bob.join(session, key))
     assert (await bob.expect(Joined)).session_id == session
     await alice.expect(PeerJoined)
     exchange = KeyExchange(session, alice.address, bob.address, secrets.token_bytes(64))

@@ -116,7 +116,7 @@ def client_machine_info(relay_cpu: int | None, clients_cpu: int | None) -> dict[
         clients_cpu=clients_cpu,
         event_loop="asyncio (default), one loop for every client",
         websockets=_version("websockets"),
-        spake2=_version("spake2"),
+        pake="CPace (quicko.crypto.cpace), CPACE-X25519-SHA512",
     )
     return machine
 

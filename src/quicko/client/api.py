@@ -465,6 +465,8 @@ class AsyncQuickoClient(ClientEngine):
         call = self._incoming.pop(_hex(call_id, "call id"), None)
         if call is None:
             raise SessionError("no such incoming call (it was answered or forgotten)")
+        if call.session_id in self._sessions:
+            accept = False  # never let a call replace a session we have (issue 8, finding 1)
         if not accept:
             await self._send_one(None, call.decline())
             return None
@@ -473,6 +475,10 @@ class AsyncQuickoClient(ClientEngine):
         return await self._open_call(session, "callee")
 
     async def _open_call(self, session: Session, role: str) -> m.SessionInfo:
+        if session.session_id in self._sessions:
+            # A remote party never chooses or replaces a local session (issue 8, finding 1).
+            session.leave(now_ms())
+            raise SessionError("the call's session id is already one of our sessions")
         live = LiveSession(session, role)
         self._sessions[session.session_id] = live
         self._emit(live.move(LifecycleEvent.CONNECT))

@@ -60,12 +60,13 @@ from quicko.client.heartbeat import DEFAULT_PING_INTERVAL_S, DEFAULT_PING_TIMEOU
 from quicko.client.link import (
     MAX_MESSAGE_BYTES,
     LinkError,
-    authenticate,
     error_for_closure,
+    login,
     normalize_url,
     open_link,
     receive,
     screen,
+    wall_ms,
 )
 from quicko.client.pacing import DEFAULT_SEND_BURST, DEFAULT_SEND_RATE, Pacer
 from quicko.crypto import RandomSource
@@ -155,6 +156,7 @@ class Connection:
         on_connected: awaited (as a task beside the reader) after every (re)connection.
         rng: randomness for the back-off jitter.
         clock: a monotonic clock in seconds (heartbeat deadlines and latency).
+        wall_clock: the wall clock in ms since the epoch (to check the Challenge's time).
         ssl_context: for ``wss://`` URLs, e.g. to trust a test certificate.
         settings: timings and policies.
 
@@ -171,6 +173,7 @@ class Connection:
         on_connected: OnConnected | None = None,
         rng: RandomSource = secrets.token_bytes,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], int] = wall_ms,
         ssl_context: ssl.SSLContext | None = None,
         settings: ConnectionSettings | None = None,
     ) -> None:
@@ -181,6 +184,7 @@ class Connection:
         self._on_event = on_event
         self._on_connected = on_connected
         self._clock = clock
+        self._wall_clock = wall_clock
         if ssl_context is None and self._url.startswith("wss:"):
             ssl_context = ssl.create_default_context()  # the system's trusted CAs
         self._ssl = ssl_context
@@ -415,13 +419,16 @@ class Connection:
         except LinkError as drop:
             return drop
         try:
-            ack = await authenticate(
-                ws, self._identity, settings.handshake_timeout, relay_url=self._url
+            challenge, ack = await login(
+                ws,
+                self._identity,
+                settings.handshake_timeout,
+                relay_url=self._url,
+                wall_clock=self._wall_clock,
             )
             self._generation += 1
-            connected = Connected(
-                ack.address, ack.node_id, ack.server_time, ack.buffered, self._generation
-            )
+            connected = Connected(ack.address, ack.node_id, ack.server_time, ack.buffered,
+                                  self._generation, challenge.nonce)  # fmt: skip
             await self._serve(ws, connected)
         except LinkError as drop:
             return drop

@@ -5,9 +5,15 @@
 show:
 
 - **Routing.** Every frame the relay sends goes to the session it names (Joined, PeerJoined,
-  PeerLeft, KeyExchange, Message, Ack; an Error by its ``ref_id``: a session id, a message id,
-  or, for a join by invite code, the oldest joiner still waiting for its Joined), or to the reply
-  a command waits for (RegisterAck, LookupResponse, CallResponse), or becomes an incoming call.
+  PeerLeft, KeyExchange, Message, Ack; Lobby and LobbyMessage by nameplate: to the joiner
+  waiting in that lobby, or, when ``peer`` is set, to the creator that owns the nameplate; an
+  Error by its ``ref_id``: a session id, a message id, or, for a lobby, the oldest joiner still
+  in one), or to the reply a command waits for (RegisterAck, LookupResponse, CallResponse), or
+  becomes an incoming call.
+- **Join proofs.** Every Join by id is signed as it is sent, by the session's join key, over
+  the Challenge of the connection that carries it (:meth:`Session.sign_join`).
+- **Local session ids.** A remote party never chooses or replaces a local session: a call or
+  an admission whose session id is already a live session here is refused.
 - **Pumping.** After every input and command, :meth:`ClientEngine._pump` turns the session's
   events into client events (:mod:`quicko.client.live`) and sends its frames.
 - **Sending.** While no connection is up, frames wait in an :class:`OutboundQueue` of 500 (one
@@ -47,6 +53,8 @@ from quicko.protocol import (
     Join,
     Joined,
     KeyExchange,
+    Lobby,
+    LobbyMessage,
     LookupResponse,
     Message,
     MessageType,
@@ -228,6 +236,15 @@ class ClientEngine:
                 return
             case PeerJoined() | PeerLeft() | KeyExchange() | Message() | Ack():
                 live = self._sessions.get(payload.session_id)
+            case Lobby():
+                live = self._lobby_joiner(payload.nameplate)
+            case LobbyMessage():
+                owner = bool(payload.peer)
+                live = (
+                    self._nameplate_owner(payload.nameplate)
+                    if owner
+                    else (self._lobby_joiner(payload.nameplate))
+                )
             case Error():
                 await self._on_error(payload)
                 return
@@ -249,17 +266,28 @@ class ClientEngine:
             live.session.receive(payload, now_ms())
             await self._pump(live)
 
+    def _lobby_joiner(self, nameplate: str) -> LiveSession | None:
+        """The joiner (not admitted yet) waiting in the lobby of ``nameplate``."""
+        return next(
+            (item for item in self._joining
+             if item.invite is not None and item.invite.nameplate == nameplate),
+            None,
+        )  # fmt: skip
+
+    def _nameplate_owner(self, nameplate: str) -> LiveSession | None:
+        """Our creator session whose invite code has ``nameplate``."""
+        return next(
+            (item for item in self._sessions.values()
+             if item.role == "creator" and item.invite is not None
+             and item.invite.nameplate == nameplate),
+            None,
+        )  # fmt: skip
+
     async def _on_joined(self, joined: Joined) -> None:
         live = self._sessions.get(joined.session_id)
         if live is None:
-            pending = [item for item in self._joining if not item.session_id]
-            if not pending:
-                return
-            live = pending[0]
+            return
         live.session.receive(joined, now_ms())
-        if live in self._joining and live.session_id:
-            self._joining.remove(live)
-            self._sessions[live.session_id] = live
         self._emit(live.joined())
         await self._pump(live)
 
@@ -270,6 +298,8 @@ class ClientEngine:
                 live = self._sessions.get(error.ref_id)
             else:
                 live = next((item for item in self._joining if not item.session_id), None)
+        elif error.ref_type == MessageType.LOBBY_MESSAGE:
+            live = next((item for item in self._joining if not item.session_id), None)
         elif error.ref_type == MessageType.MESSAGE:
             live = next((s for s in self._sessions.values() if error.ref_id in s.outgoing), None)
         elif error.ref_type in _REPLY_TYPES:
@@ -294,6 +324,11 @@ class ClientEngine:
             call = IncomingCall.receive(frame, self._identity)
         except QuickoError:
             self._emit([m.ClientError("refused a call whose caller could not be authenticated")])
+            return
+        if call.session_id in self._sessions:
+            # Never reachable by chance (the id is a hash of the call); refused all the same: a
+            # call never replaces a session we have (issue 8, finding 1).
+            self._emit([m.ClientError("refused a call that would reuse a session of ours")])
             return
         if len(self._incoming) >= 16:
             self._incoming.pop(next(iter(self._incoming)))
@@ -336,6 +371,8 @@ class ClientEngine:
         session = live.session
         events = live.translate(session.events(), now_ms())
         payloads = session.data_to_send()
+        if live in self._joining and live.session_id:
+            payloads = self._admit(live, payloads)
         self._settle(live, events)
         if session.state is State.FAILED:
             events += live.move(LifecycleEvent.DESTROY)
@@ -345,20 +382,41 @@ class ClientEngine:
         await self._transmit(live, payloads)
         self._wake.set()
 
+    def _admit(self, live: LiveSession, payloads: list[Payload]) -> list[Payload]:
+        """A joiner was admitted (it knows its session id): key it, unless the id is taken."""
+        self._joining.remove(live)
+        if live.session_id in self._sessions:
+            # The creator named a session we already have: refuse rather than replace it.
+            live.session.leave(now_ms())
+            live.session.data_to_send()
+            live.session.events()
+            self._emit([m.SessionFailed("", "the session's creator named a session we have")])
+            waiter = self._waiters.get(live)
+            if waiter is not None:
+                problem = SessionError("the session's creator named a session we have")
+                for future in (waiter.joined, waiter.ready):
+                    if not future.done():
+                        future.set_exception(problem)
+                        future.exception()
+            live.wipe()
+            return []
+        self._sessions[live.session_id] = live
+        return payloads
+
     def _settle(self, live: LiveSession, events: list[m.ClientEvent]) -> None:
         waiter = self._waiters.get(live)
         if waiter is None:
             return
         for event in events:
             if isinstance(event, m.WrongInviteCode):
-                left = event.attempts_left
-                waiter.problems.append(f"wrong invite code ({left} attempts left)")
+                waiter.problems.append("wrong invite code")
             elif isinstance(event, m.SessionFailed):
                 waiter.problems.append(event.reason)
         joined = live.lifecycle.state not in (SessionState.CREATED, SessionState.CONNECTING)
         if joined and live.session_id and not waiter.joined.done():
             waiter.joined.set_result(None)
-        if live.session.members and not waiter.ready.done():
+        if joined and live.session.members and not waiter.ready.done():
+            # Admitted (the creator authenticated) and joined at the relay by id.
             waiter.ready.set_result(None)
         if live.session.state is State.FAILED:
             problem = SessionError(waiter.problems[0] if waiter.problems else "the join failed")
@@ -387,7 +445,13 @@ class ClientEngine:
 
     async def _send_one(self, live: LiveSession | None, payload: Payload) -> None:
         conn = self._conn
-        if conn is not None and conn.is_connected:
+        connected = None if conn is None else conn.connected
+        if conn is not None and connected is not None:
+            if isinstance(payload, Join) and live is not None:
+                # The proof binds this connection's Challenge (docs/protocol.md §4.3).
+                payload = live.session.sign_join(
+                    payload, nonce=connected.nonce, node_id=connected.node_id
+                )
             try:
                 await conn.send(payload)
                 return

@@ -51,6 +51,9 @@ class DisconnectReason(Enum):
     REPLACED = "replaced"
     #: The relay closed the connection after an Error frame (shutting down, idle, too slow, …).
     RELAY_ERROR = "relay_error"
+    #: The relay's Challenge carried a time more than ``MAX_CLOCK_SKEW_MS`` (120 s) away from
+    #: our clock: a replayed or forwarded Challenge, or a clock to fix (ours or the relay's).
+    CLOCK_SKEW = "clock_skew"
     #: The relay sent something that breaks the protocol (undecodable frame, text message, a
     #: frame out of place); the connection was dropped.
     PROTOCOL_ERROR = "protocol_error"
@@ -75,6 +78,8 @@ class Connected:
             :class:`MessageReceived` events.
         generation: 1 for the first connection of this supervisor, then 2, 3, … for every
             reconnect (the upper layer re-joins its sessions when it is above 1).
+        nonce: the Challenge nonce of this connection: every Join by id sent on it carries a proof
+            over it (docs/protocol.md §4.3).
     """
 
     address: bytes
@@ -82,6 +87,7 @@ class Connected:
     server_time: int
     buffered: int
     generation: int
+    nonce: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

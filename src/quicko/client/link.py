@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+from collections.abc import Callable
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,6 +42,8 @@ from quicko.protocol import (
     HelloAck,
     Joined,
     KeyExchange,
+    Lobby,
+    LobbyMessage,
     LookupResponse,
     Message,
     Payload,
@@ -54,12 +59,15 @@ from quicko.protocol import (
 
 __all__ = [
     "DEFAULT_PATH",
+    "MAX_CLOCK_SKEW_MS",
     "MAX_MESSAGE_BYTES",
     "LinkError",
     "authenticate",
+    "check_clock",
     "error_for_closure",
     "error_for_frame",
     "hello_for",
+    "login",
     "normalize_url",
     "open_link",
     "receive",
@@ -72,6 +80,14 @@ DEFAULT_PATH = "/ws"
 MAX_MESSAGE_BYTES = HEADER_SIZE + MAX_PAYLOAD_BYTES
 #: The WebSocket close code "message too big" (RFC 6455 §7.4.1).
 _CLOSE_TOO_BIG = 1009
+MAX_CLOCK_SKEW_MS: Final = 120_000
+"""A Challenge whose ``server_time`` is further than this from our clock is refused."""
+
+
+def wall_ms() -> int:
+    """Our wall clock, in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
 
 #: Frames a relay sends to a client after the handshake (Pong aside); others are out of place.
 _DELIVERED = (
@@ -81,6 +97,8 @@ _DELIVERED = (
     PeerJoined,
     PeerLeft,
     KeyExchange,
+    Lobby,
+    LobbyMessage,
     RegisterAck,
     LookupResponse,
     CallPeer,
@@ -184,14 +202,52 @@ def relay_binding(ws: ClientConnection) -> bytes:
     return tls_channel_binding(certificate)
 
 
+def check_clock(challenge: Challenge, now_ms: int) -> None:
+    """Refuse a Challenge whose time is more than :data:`MAX_CLOCK_SKEW_MS` from ``now_ms``.
+
+    A Challenge from far in the past or future is a replayed or forwarded one (issue 8,
+    finding 4), or a clock that is wrong; either way we do not sign a Hello for it.
+
+    Raises:
+        LinkError: ``CLOCK_SKEW``, saying by how much the clocks differ.
+    """
+    skew = challenge.server_time - now_ms
+    if abs(skew) > MAX_CLOCK_SKEW_MS:
+        side = "ahead of" if skew > 0 else "behind"
+        detail = (
+            f"the relay's clock is {round(abs(skew) / 1000)} s {side} ours (more than "
+            f"{MAX_CLOCK_SKEW_MS // 1000} s): check this device's clock"
+        )
+        raise LinkError(DisconnectReason.CLOCK_SKEW, detail)
+
+
 async def authenticate(
     ws: ClientConnection, identity: Identity, timeout: float, *, relay_url: str
 ) -> HelloAck:
     """Answer the relay's Challenge with a signed Hello and return its HelloAck (spec §2-3).
 
     Raises:
-        LinkError: the relay refused (``AUTHENTICATION_FAILED``, …), took longer than
-            ``timeout`` seconds (``HANDSHAKE_TIMEOUT``) or broke the protocol.
+        LinkError: as :func:`login`.
+        ConnectionClosed: the connection closed under us.
+    """
+    _, ack = await login(ws, identity, timeout, relay_url=relay_url)
+    return ack
+
+
+async def login(
+    ws: ClientConnection,
+    identity: Identity,
+    timeout: float,
+    *,
+    relay_url: str,
+    wall_clock: Callable[[], int] = wall_ms,
+) -> tuple[Challenge, HelloAck]:
+    """Check the relay's Challenge, answer with a signed Hello; return both ends (spec §2-3).
+
+    Raises:
+        LinkError: the Challenge's time is too far from ``wall_clock()`` (``CLOCK_SKEW``), the
+            relay refused (``AUTHENTICATION_FAILED``, …), took longer than ``timeout`` seconds
+            (``HANDSHAKE_TIMEOUT``) or broke the protocol.
         ConnectionClosed: the connection closed under us.
     """
     try:
@@ -199,6 +255,7 @@ async def authenticate(
             challenge = await receive(ws)
             if not isinstance(challenge, Challenge):
                 raise _out_of_place(challenge, "a Challenge")
+            check_clock(challenge, wall_clock())
             hello = hello_for(
                 identity,
                 challenge,
@@ -214,7 +271,7 @@ async def authenticate(
         raise LinkError(DisconnectReason.HANDSHAKE_TIMEOUT, detail) from exc
     if ack.address != identity.address:
         raise LinkError(DisconnectReason.PROTOCOL_ERROR, "HelloAck names another address")
-    return ack
+    return challenge, ack
 
 
 def hello_for(

@@ -25,11 +25,12 @@ from quicko.store import EphemeralStore
 __all__ = ["LEAVE_REASONS", "LiveSession"]
 
 LEAVE_REASONS: Final[dict[int, str]] = {
-    LeaveReason.LEFT: "left",
+    LeaveReason.LEFT: "away",
     LeaveReason.DISCONNECTED: "disconnected",
     LeaveReason.EXPIRED: "expired",
 }
-"""The client-event spelling of each relay LeaveReason."""
+"""The client-event spelling of each relay LeaveReason for a member that is not gone (a relay's
+LEFT only makes a member away); a member gone by its own LEAVE is reported ``"left"``."""
 
 
 class LiveSession:
@@ -159,8 +160,8 @@ class LiveSession:
             case ev.PeerJoined(address=address, display_name=name):
                 self.names.setdefault(address, name)
                 return [m.PeerJoined(key, self.peer(address))]
-            case ev.PeerLeft(address=address, reason=reason):
-                return self._peer_left(address, reason)
+            case ev.PeerLeft(address=address, reason=reason, gone=gone):
+                return self._peer_left(address, reason, gone)
             case ev.PeerAuthenticated(address=address, display_name=name, safety_number=number):
                 return self._authenticated(address, name, number)
             case ev.PeerRefused(address=address, reason=reason):
@@ -171,22 +172,25 @@ class LiveSession:
                 return self._received(event, now_ms)
             case ev.StatusChanged(message_id=message_id, status=status):
                 return self._status(message_id, status)
-            case ev.WrongInviteCode(attempts_left=left):
-                return [m.WrongInviteCode(key, left)]
+            case ev.WrongInviteCode(retry_after_ms=retry):
+                return [m.WrongInviteCode(key, retry)]
+            case ev.JoinerPending():
+                return [m.JoinerPending(key)]
+            case ev.JoinerFailed(failures=failures):
+                return [m.JoinerFailed(key, failures)]
             case ev.InviteRetired():
                 return [m.InviteRetired(key)]
             case ev.SessionFailed(reason=reason):
                 return [m.SessionFailed(key, reason)]
 
-    def _peer_left(self, address: bytes, reason: int) -> list[m.ClientEvent]:
+    def _peer_left(self, address: bytes, reason: int, gone: bool) -> list[m.ClientEvent]:
         name = self.names.get(address, "")
         if reason != LeaveReason.DISCONNECTED and not any(
             member.address == address for member in self.session.members
         ):
             self.names.pop(address, None)
-        out: list[m.ClientEvent] = [
-            m.PeerLeft(self.key, address.hex(), name, LEAVE_REASONS.get(reason, "left"))
-        ]
+        spelled = "left" if gone else LEAVE_REASONS.get(reason, "away")
+        out: list[m.ClientEvent] = [m.PeerLeft(self.key, address.hex(), name, spelled)]
         if not self.session.members:
             out += self.move(LifecycleEvent.LAST_PEER_LEFT)
         return out

@@ -33,6 +33,8 @@ __all__ = [
     "Disconnected",
     "IncomingCall",
     "InviteRetired",
+    "JoinerFailed",
+    "JoinerPending",
     "KeyChanged",
     "LatencyMeasured",
     "LookupInfo",
@@ -193,7 +195,12 @@ class PeerJoined:
 
 @dataclass(frozen=True, slots=True)
 class PeerLeft:
-    """A member left; ``reason`` is ``"left"``, ``"disconnected"`` or ``"expired"``."""
+    """A member left or went away.
+
+    ``reason`` is ``"left"`` (its own authenticated LEAVE: it is no longer a member),
+    ``"away"`` (the relay says it left, which only the member itself can prove: it stays a
+    member, as for the other two), ``"disconnected"`` or ``"expired"``.
+    """
 
     session_id: str
     address: str
@@ -246,10 +253,36 @@ class KeyChanged:
 
 @dataclass(frozen=True, slots=True)
 class WrongInviteCode:
-    """Joiner side: the creator did not accept our code."""
+    """Joiner side: the creator did not accept our code (this address may not try it again).
+
+    ``retry_after_ms`` is what the creator's PAKE_FAIL said (informational).
+    """
 
     session_id: str
-    attempts_left: int
+    retry_after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinerPending:
+    """Creator side: someone with the invite code is trying to join (not authenticated yet).
+
+    Show it as "someone with the invite code is trying to join", never as a person: nothing
+    about it is verified until :class:`PeerAuthenticated`.
+    """
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinerFailed:
+    """Creator side: someone tried the invite code with a wrong password.
+
+    ``failures`` counts the wrong guesses on this code; it is retired (:class:`InviteRetired`)
+    at 32, and attempts are spaced out after 3.
+    """
+
+    session_id: str
+    failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +358,8 @@ ClientEvent = (
     | StatusChanged
     | KeyChanged
     | WrongInviteCode
+    | JoinerPending
+    | JoinerFailed
     | InviteRetired
     | SessionFailed
     | SessionClosed

@@ -3,7 +3,8 @@
 - :class:`Session` (:mod:`quicko.session.session`): one conversation, fed relay frames, giving
   payloads to send and typed events (:mod:`quicko.session.events`).
 - :mod:`quicko.session.bundle`: signed identity bundles; :mod:`quicko.session.pake`: the
-  invite-code SPAKE2 handshake; :mod:`quicko.session.calls`: calls by QuickoKey.
+  invite-code CPace handshake in the relay's lobby; :mod:`quicko.session.calls`: calls by
+  QuickoKey.
 - :mod:`quicko.session.pairwise`, :mod:`quicko.session.envelope`: the pairwise channels and
   the padded envelopes they carry.
 """
@@ -13,15 +14,24 @@ from __future__ import annotations
 from quicko.messaging.status import DeliveryStatus
 from quicko.session.bundle import (
     IdentityBundle,
+    bundle_context,
     call_context,
-    invite_context,
     make_bundle,
+    member_init_context,
     verify_bundle,
 )
-from quicko.session.calls import IncomingCall, OutgoingCall, verify_lookup
+from quicko.session.calls import (
+    IncomingCall,
+    OutgoingCall,
+    call_join_seed,
+    call_session_id,
+    verify_lookup,
+)
 from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
 from quicko.session.events import (
     InviteRetired,
+    JoinerFailed,
+    JoinerPending,
     KeyChanged,
     MessageReceived,
     PeerAuthenticated,
@@ -43,6 +53,8 @@ __all__ = [
     "IdentityBundle",
     "IncomingCall",
     "InviteRetired",
+    "JoinerFailed",
+    "JoinerPending",
     "KeyChanged",
     "MessageReceived",
     "OutgoingCall",
@@ -58,9 +70,12 @@ __all__ = [
     "State",
     "StatusChanged",
     "WrongInviteCode",
+    "bundle_context",
     "call_context",
-    "invite_context",
+    "call_join_seed",
+    "call_session_id",
     "make_bundle",
+    "member_init_context",
     "verify_bundle",
     "verify_lookup",
 ]

@@ -3,10 +3,22 @@
 A bundle is the MessagePack array ``[address bin16, display_name str, x25519_public bin32,
 ed25519_public bin32, ephemeral_public bin32, signature bin64]``. The signature is Ed25519, by
 the identity key in the bundle, over :func:`bundle_transcript` — the label ``bundle``, the
-*context* (the session id for an invite session, :func:`call_context` for a call) and every
-other field. A bundle is only ever trusted after :func:`verify_bundle`: the address is the
-address of the two identity keys, the signature verifies for this context, and the address is
-the one expected (the relay-level sender, the creator's vouch, or the dialled QuickoKey).
+*context* and every other field. A context (:func:`bundle_context`) binds the bundle's
+*purpose*, its *scope* and its *recipient*, so that a bundle made for one purpose, session,
+call, PAKE attempt or recipient verifies for no other (docs/protocol.md §8.1):
+
+=================  ===============================  =============================
+purpose            scope                            recipient
+=================  ===============================  =============================
+``pake-joiner``    the PAKE attempt's ``sid``       empty (the nameplate's owner)
+``pake-creator``   the PAKE attempt's ``sid``       the joiner's address
+``member-init``    the session id                   the member it is sent to
+``call``           ``LP(call_id, caller, callee)``  the other party of the call
+=================  ===============================  =============================
+
+A bundle is only ever trusted after :func:`verify_bundle`: the address is the address of the
+two identity keys, the signature verifies for this context, and the address is the one expected
+(the relay-level sender, the creator's vouch, or the dialled QuickoKey).
 """
 
 from __future__ import annotations
@@ -26,12 +38,15 @@ from quicko.protocol.constants import ADDRESS_SIZE, MAX_DISPLAY_NAME_CHARS
 __all__ = [
     "BUNDLE_LABEL",
     "IdentityBundle",
+    "bundle_context",
     "bundle_transcript",
     "call_context",
     "expect_bytes",
     "fresh_bundle",
-    "invite_context",
     "make_bundle",
+    "member_init_context",
+    "pake_creator_context",
+    "pake_joiner_context",
     "unpack_array",
     "verify_bundle",
 ]
@@ -89,14 +104,29 @@ def expect_bytes(value: object, what: str, size: int | None = None) -> bytes:
     return value
 
 
-def invite_context(session_id: bytes) -> bytes:
-    """The signature context of bundles exchanged in an invite session: its session id."""
-    return session_id
+def bundle_context(purpose: bytes, scope: bytes, recipient: bytes) -> bytes:
+    """The signature context of a bundle: ``LP(purpose, scope, recipient)`` (table above)."""
+    return kdf.encode_fields(purpose, scope, recipient)
 
 
-def call_context(call_id: bytes, caller: bytes, callee: bytes) -> bytes:
-    """The signature context of the two bundles of a call: call id, caller and callee."""
-    return kdf.encode_fields(call_id, caller, callee)
+def pake_joiner_context(sid: bytes) -> bytes:
+    """The context of a joiner's bundle in CONFIRM_J: the PAKE attempt, for the owner."""
+    return bundle_context(b"pake-joiner", sid, b"")
+
+
+def pake_creator_context(sid: bytes, joiner: bytes) -> bytes:
+    """The context of the creator's bundle in CONFIRM_C: the PAKE attempt, for ``joiner``."""
+    return bundle_context(b"pake-creator", sid, joiner)
+
+
+def member_init_context(session_id: bytes, recipient: bytes) -> bytes:
+    """The context of a MEMBER_INIT bundle: the session, for the one member it is sent to."""
+    return bundle_context(b"member-init", session_id, recipient)
+
+
+def call_context(call_id: bytes, caller: bytes, callee: bytes, *, recipient: bytes) -> bytes:
+    """The context of a call's bundle: the call (id, caller, callee), for the other party."""
+    return bundle_context(b"call", kdf.encode_fields(call_id, caller, callee), recipient)
 
 
 def bundle_transcript(
@@ -213,7 +243,7 @@ def make_bundle(
     Args:
         identity: our identity (its Ed25519 key signs).
         ephemeral: a fresh X25519 key pair, used for one pairwise key agreement.
-        context: :func:`invite_context` or :func:`call_context`.
+        context: from :func:`bundle_context` (or one of its named forms).
         display_name: the name to show; the identity's derived name by default.
     """
     name = identity.display_name if display_name is None else display_name

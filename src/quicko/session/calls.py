@@ -1,23 +1,29 @@
-"""Calls by QuickoKey: the signed bundles of CallPeer and CallResponse (docs/protocol.md §8).
+"""Calls by QuickoKey: the signed bundles of CallPeer and CallResponse (docs/protocol.md §8.5).
 
 The caller looks the callee up (LookupKey), checks the directory entry against the dialled
-QuickoKey with :func:`verify_lookup`, and dials with :meth:`OutgoingCall.dial`, whose CallPeer
-carries ``msgpack [session_id bin16, bundle_caller]``. The callee checks it with
+QuickoKey with :func:`verify_lookup`, and dials with :meth:`OutgoingCall.dial`, whose
+``CallPeer.bundle`` is the caller's bundle itself. The callee checks it with
 :meth:`IncomingCall.receive` (the caller's address is the hash of the bundle's keys), shows who
-calls, and answers with :meth:`IncomingCall.accept` (a CallResponse carrying its own bundle, and
-its :class:`~quicko.session.Session`) or :meth:`IncomingCall.decline`. The caller checks the
-answer with :meth:`OutgoingCall.complete`: the callee's bundle must name the dialled QuickoKey.
-Both bundles are signed for ``call_context(call_id, caller, callee)``, so neither can be replayed
-into another call.
+calls, and answers with :meth:`IncomingCall.accept` (a CallResponse whose ``bundle`` is its own
+bundle, and its :class:`~quicko.session.Session`) or :meth:`IncomingCall.decline`. The caller
+checks the answer with :meth:`OutgoingCall.complete`: the callee's bundle must name the dialled
+QuickoKey.
+
+Nobody chooses a call's session id: both sides derive it from the call with
+:func:`call_session_id`, ``SHA-256(LP("quicko2/v3/call-session", call_id, caller,
+callee))[0:16]``, so a caller cannot aim a call at an existing chat's session (issue 8,
+finding 1); a client still refuses a call whose id is already one of its live sessions. Each
+bundle is signed for ``call_context(call_id, caller, callee, recipient=<the other party>)``, so
+neither can be replayed into another call or to another party. The session's join key (the
+Ed25519 key whose proof the relay asks for at every Join) comes from the pair's 3DH secret
+(:func:`call_join_seed`): both parties, and nobody else, can create or join the call's session.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgpack
-
-from quicko.crypto import RandomSource, X25519KeyPair
+from quicko.crypto import RandomSource, X25519KeyPair, kdf
 from quicko.crypto import verify as ed25519_verify
 from quicko.errors import AuthenticationError, MalformedFrameError, SessionError
 from quicko.identity import Identity, PublicIdentity, safety_number
@@ -28,15 +34,63 @@ from quicko.session.bundle import (
     IdentityBundle,
     call_context,
     fresh_bundle,
-    unpack_array,
     verify_bundle,
 )
 from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
+from quicko.session.pairwise import triple_dh
 from quicko.session.session import Session
 
-__all__ = ["IncomingCall", "OutgoingCall", "verify_lookup"]
+__all__ = [
+    "CALL_JOIN_LABEL",
+    "CALL_SESSION_LABEL",
+    "IncomingCall",
+    "OutgoingCall",
+    "call_join_seed",
+    "call_session_id",
+    "verify_lookup",
+]
 
-_MAX_OFFER_BYTES = 1024
+CALL_SESSION_LABEL = kdf.label("call-session")
+"""Domain-separation label of :func:`call_session_id`."""
+CALL_JOIN_LABEL = kdf.label("call-join")
+"""HKDF info of :func:`call_join_seed`."""
+_JOIN_SEED_SIZE = 32
+
+
+def call_session_id(call_id: bytes, caller: bytes, callee: bytes) -> bytes:
+    """The 16-byte session id of a call, which nobody chooses and both parties compute.
+
+    ``SHA-256(LP(label("call-session"), call_id, caller, callee))[0:16]``.
+    """
+    return kdf.sha256(CALL_SESSION_LABEL, call_id, caller, callee)[:SESSION_ID_SIZE]
+
+
+def call_join_seed(shared_key: bytes, session_id: bytes) -> bytes:
+    """The Ed25519 seed of a call session's join key.
+
+    ``HKDF(SK, salt=session_id, info=label("call-join"), 32)``, with SK the pair's 3DH secret
+    (docs/protocol.md §9.1).
+    """
+    return kdf.hkdf_sha256(shared_key, salt=session_id, info=CALL_JOIN_LABEL,
+                           length=_JOIN_SEED_SIZE)  # fmt: skip
+
+
+def _join_seed(
+    identity: Identity, ephemeral: X25519KeyPair, peer: IdentityBundle, session_id: bytes
+) -> bytes:
+    """Our side's :func:`call_join_seed`, from the 3DH secret of the two call bundles."""
+    shared = triple_dh(
+        own_identity=identity.x25519,
+        own_ephemeral=ephemeral,
+        own_address=identity.address,
+        peer_identity_public=peer.x25519_public,
+        peer_ephemeral_public=peer.ephemeral_public,
+        peer_address=peer.address,
+        session_id=session_id,
+    )
+    return call_join_seed(shared, session_id)
+
+
 _REFUSALS: dict[int, str] = {
     CallStatus.DECLINED: "the call was declined",
     CallStatus.OFFLINE: "the callee is not online",
@@ -90,11 +144,11 @@ class OutgoingCall:
     @classmethod
     def dial(cls, identity: Identity, callee: PublicIdentity, rng: RandomSource) -> OutgoingCall:
         """Prepare a call to ``callee`` (from :func:`verify_lookup`)."""
-        call_id, session_id = rng(CALL_ID_SIZE), rng(SESSION_ID_SIZE)
-        context = call_context(call_id, identity.address, callee.address)
+        call_id = rng(CALL_ID_SIZE)
+        context = call_context(call_id, identity.address, callee.address, recipient=callee.address)
         ephemeral, bundle = fresh_bundle(identity, context, rng)
-        offer: bytes = msgpack.packb([session_id, bundle.encode()], use_bin_type=True)
-        frame = CallPeer(call_id, identity.address, callee.address, offer)
+        frame = CallPeer(call_id, identity.address, callee.address, bundle.encode())
+        session_id = call_session_id(call_id, identity.address, callee.address)
         return cls(frame, callee, session_id, ephemeral)
 
     @property
@@ -130,7 +184,9 @@ class OutgoingCall:
             raise MalformedFrameError("the call response is for another call")
         if response.status != CallStatus.ACCEPTED:
             raise SessionError(_REFUSALS.get(response.status, "the call failed"))
-        context = call_context(frame.call_id, frame.caller, frame.callee)
+        context = call_context(
+            frame.call_id, frame.caller, frame.callee, recipient=identity.address
+        )
         # The bundle's keys hash to the dialled address, as the callee's verified keys do: so
         # they are the callee's keys (a QuickoKey is self-certifying, docs/protocol.md §8).
         bundle = verify_bundle(
@@ -141,6 +197,7 @@ class OutgoingCall:
             rng,
             now_ms,
             session_id=self.session_id,
+            join_seed=_join_seed(identity, self._ephemeral, bundle, self.session_id),
             own_ephemeral=self._ephemeral,
             peer_bundle=bundle,
             context=context,
@@ -176,17 +233,15 @@ class IncomingCall:
         """
         if frame.callee != identity.address:
             raise MalformedFrameError("the call is for another QuickoKey")
-        items = unpack_array(frame.bundle, max_items=2, max_bytes=_MAX_OFFER_BYTES,
-                             what="call offer")  # fmt: skip
-        if len(items) != 2 or type(items[0]) is not bytes or type(items[1]) is not bytes:
-            raise MalformedFrameError("a call offer is [session_id, bundle]")
-        session_id, raw_bundle = items[0], items[1]
-        if len(session_id) != SESSION_ID_SIZE:
-            raise MalformedFrameError("a call's session id is 16 bytes")
-        context = call_context(frame.call_id, frame.caller, frame.callee)
-        bundle = verify_bundle(
-            IdentityBundle.decode(raw_bundle), context, expected_address=frame.caller
+        if frame.caller == identity.address:
+            raise MalformedFrameError("a call from our own QuickoKey")
+        context = call_context(
+            frame.call_id, frame.caller, frame.callee, recipient=identity.address
         )
+        bundle = verify_bundle(
+            IdentityBundle.decode(frame.bundle), context, expected_address=frame.caller
+        )
+        session_id = call_session_id(frame.call_id, frame.caller, frame.callee)
         caller = bundle.public_identity
         number = safety_number(identity.public, caller)
         return cls(frame, caller, bundle.display_name, number, session_id, bundle)
@@ -209,7 +264,7 @@ class IncomingCall:
         ``message_ttl_ms`` is as for :meth:`quicko.session.Session.create`.
         """
         frame = self.call_peer
-        context = call_context(frame.call_id, frame.caller, frame.callee)
+        context = call_context(frame.call_id, frame.caller, frame.callee, recipient=frame.caller)
         ephemeral, bundle = fresh_bundle(identity, context, rng)
         response = CallResponse(
             frame.call_id, frame.caller, frame.callee, int(CallStatus.ACCEPTED), bundle.encode()
@@ -219,9 +274,12 @@ class IncomingCall:
             rng,
             now_ms,
             session_id=self.session_id,
+            join_seed=_join_seed(identity, ephemeral, self._bundle, self.session_id),
             own_ephemeral=ephemeral,
             peer_bundle=self._bundle,
-            context=context,
+            context=call_context(
+                frame.call_id, frame.caller, frame.callee, recipient=identity.address
+            ),
             message_ttl_ms=message_ttl_ms,
         )
         return response, session

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final, TypeVar, assert_never
 
-from quicko.crypto import RandomSource, X25519KeyPair
+from quicko.crypto import Ed25519KeyPair, RandomSource, X25519KeyPair
 from quicko.errors import LocalProtocolError, MalformedFrameError, QuickoError
 from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
 from quicko.messaging.status import DeliveryStatus, receipt_status
 from quicko.protocol import (
+    Join,
     KeyExchange,
     Leave,
     LeaveReason,
+    LobbyMessage,
     Message,
     Payload,
     ReleaseNameplate,
@@ -29,20 +31,20 @@ from quicko.protocol import (
 from quicko.protocol.constants import MESSAGE_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
-from quicko.session.bundle import IdentityBundle, fresh_bundle, invite_context, verify_bundle
+from quicko.session.bundle import IdentityBundle, fresh_bundle, member_init_context
 from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS, Abandoned, InboundLog, OutboundLedger
 from quicko.session.pairwise import PairwiseChannel
 from quicko.session.pake import (
     CreatorPake,
-    HandshakeMessage,
+    InviteBudget,
     JoinerPake,
-    MemberInit,
-    encode_handshake,
+    LobbyBody,
+    encode_lobby_body,
+    encode_member_init,
 )
 
 __all__ = [
     "MAX_HELD_FRAMES",
-    "MAX_PENDING_ATTEMPTS",
     "MAX_QUEUED_TEXTS",
     "MESSAGE_ID_SIZE",
     "PAKE_TIMEOUT_MS",
@@ -57,10 +59,7 @@ __all__ = [
 _F = TypeVar("_F")
 
 PAKE_TIMEOUT_MS: Final = 60_000
-"""A joiner gives up, and a creator forgets a half-done attempt, after this long."""
-
-MAX_PENDING_ATTEMPTS: Final = 8
-"""Concurrent PAKE attempts a creator keeps (one per joiner address; the oldest is dropped)."""
+"""A joiner gives up if it is not admitted (CONFIRM_C) and joined after this long."""
 
 MAX_HELD_FRAMES: Final = 2000
 """Frames kept for members the relay has not shown us yet, or before a channel exists."""
@@ -81,9 +80,10 @@ class Role(Enum):
 class State(Enum):
     """Where the session is; :data:`TRANSITIONS` is the only place transitions live."""
 
-    #: Waiting for the relay's Joined.
+    #: Waiting for the relay's Joined (a joiner: first for its Lobby, then, once admitted,
+    #: for the Joined of its Join by id).
     CONNECTING = "connecting"
-    #: Joiner: running the PAKE with the creator.
+    #: Joiner: in the relay's lobby, running the PAKE with the nameplate's owner.
     AUTHENTICATING = "authenticating"
     #: Members authenticated (or, for a creator, waiting for them).
     ACTIVE = "active"
@@ -118,13 +118,14 @@ class _Queued:
 class Peer:
     """An authenticated member and our pairwise channel with it.
 
-    ``away`` is set while the relay reports it disconnected or expired (it keeps its keys and
-    channel), ``queue`` holds what waits for the channel to be able to send.
+    ``away`` is set while the relay reports it disconnected, expired or left (it keeps its keys
+    and channel until its own LEAVE), ``queue`` holds what waits for the channel to send.
+    ``display_name`` is the name its signed bundle claims (or the address-derived one for a
+    member only vouched for so far).
     """
 
     identity: PublicIdentity
     display_name: str
-    bundle: IdentityBundle
     channel: PairwiseChannel | None = None
     own_ephemeral: X25519KeyPair | None = None
     init_frame: KeyExchange | None = None
@@ -163,12 +164,16 @@ class SessionCore:
         self._session_id = session_id
         self._invite: InviteCode | None = None
         self._retired = False
-        self._failures = 0
+        self._budget = InviteBudget()
         self._attempts: dict[bytes, Attempt] = {}
         self._joiner_pake: JoinerPake | None = None
         self._joiner_ephemeral: X25519KeyPair | None = None
         self._creator: bytes | None = None
+        self._retry_at: int | None = None
         self._deadline: int | None = None
+        #: The session's join key: the relay asks every Join by id for a proof by it.
+        self._join_key: Ed25519KeyPair | None = None
+        self._join_seed = b""
         self._peers: dict[bytes, Peer] = {}
         self._present: dict[bytes, str] = {}
         self._pending_inits: dict[bytes, IdentityBundle] = {}
@@ -186,23 +191,24 @@ class SessionCore:
         self.dropped_frames = 0
         """Frames from the network that were invalid, unauthenticated or unexpected."""
 
-    def _vouch(self, bundle: IdentityBundle, now_ms: int) -> None:
-        """Accept a member the creator vouched for, and start our channel with it."""
-        known = self._peers.get(bundle.address)
+    def _vouch(self, identity: PublicIdentity, now_ms: int) -> None:
+        """Accept a member the creator vouched for, and start our channel with it.
+
+        ``identity`` is self-certifying (its construction checked the address against the
+        keys) and came over an authenticated channel from the creator (docs/protocol.md §8.4).
+        """
+        if identity.address == self._me:
+            return
+        known = self._peers.get(identity.address)
         if known is not None:
-            if not bundle.same_identity(known.identity):
-                self._events.append(ev.KeyChanged(bundle.address))
+            if known.identity != identity:
+                self._events.append(ev.KeyChanged(identity.address))
             return
-        try:
-            verify_bundle(bundle, invite_context(self._session_id), expected_address=bundle.address)
-        except QuickoError:
-            self._events.append(ev.PeerRefused(bundle.address, "vouched bundle did not verify"))
-            return
-        peer = self._add_peer(bundle)
+        peer = self._add_peer(identity, identity.display_name)
         self._send_member_init(peer)
-        # A MEMBER_INIT that overtook the vouch: both bundles verified for the same
-        # self-certifying address, so they carry the same identity keys.
-        pending = self._pending_inits.pop(bundle.address, None)
+        # A MEMBER_INIT that overtook the vouch: it verified for the same self-certifying
+        # address, so it carries the same identity keys.
+        pending = self._pending_inits.pop(identity.address, None)
         if pending is not None and pending.same_identity(peer.identity):
             assert peer.own_ephemeral is not None
             self._establish(peer, peer.own_ephemeral, pending, now_ms)
@@ -274,14 +280,14 @@ class SessionCore:
             case env.Receipt(status=status, message_ids=ids):
                 for message_id in ids:
                     self._update_status(message_id, sender, receipt_status(status))
-            case env.MemberAdd(bundle=data):
+            case env.MemberAdd(address=address, x25519_public=x25519, ed25519_public=ed25519):
                 if sender == self._creator and self._role == Role.JOINER:
-                    self._vouch(IdentityBundle.decode(data), now_ms)
+                    self._vouch(PublicIdentity(address, x25519, ed25519), now_ms)
             case env.Leave():
                 self._peers.pop(sender, None)
                 self._present.pop(sender, None)
                 self._drop_peer(peer)
-                self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT))
+                self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT, gone=True))
             case env.Sync():
                 pass  # it only lets a responder's ratchet send (docs/protocol.md §9)
             case _:
@@ -335,16 +341,16 @@ class SessionCore:
             if peer.channel is not None:
                 peer.channel.wipe()
         self._joiner_pake = self._joiner_ephemeral = None
+        self._join_key, self._join_seed = None, b""
         self._attempts.clear()
         self._held.clear()
         self._early.clear()
 
-    def _add_peer(self, bundle: IdentityBundle) -> Peer:
-        identity = bundle.public_identity
-        peer = Peer(identity=identity, display_name=bundle.display_name, bundle=bundle)
-        self._peers[bundle.address] = peer
+    def _add_peer(self, identity: PublicIdentity, display_name: str) -> Peer:
+        peer = Peer(identity=identity, display_name=display_name)
+        self._peers[identity.address] = peer
         number = safety_number(self._identity.public, identity)
-        self._events.append(ev.PeerAuthenticated(bundle.address, bundle.display_name, number))
+        self._events.append(ev.PeerAuthenticated(identity.address, display_name, number))
         return peer
 
     def _drop_peer(self, peer: Peer) -> None:
@@ -356,15 +362,28 @@ class SessionCore:
         for message_id, status in self._ledger.forget_recipient(address):
             self._events.append(ev.StatusChanged(message_id, status))
 
-    def _fresh_bundle(self) -> tuple[X25519KeyPair, IdentityBundle]:
-        """A fresh ephemeral key pair and our bundle for this (invite) session."""
-        return fresh_bundle(self._identity, invite_context(self._session_id), self._rng)
+    def _fresh_bundle(self, context: bytes) -> tuple[X25519KeyPair, IdentityBundle]:
+        """A fresh ephemeral key pair and our bundle signed for ``context``."""
+        return fresh_bundle(self._identity, context, self._rng)
 
     def _send_member_init(self, peer: Peer) -> None:
-        peer.own_ephemeral, bundle = self._fresh_bundle()
-        body = encode_handshake(MemberInit(bundle.encode()))
-        peer.init_frame = KeyExchange(self._session_id, self._me, peer.identity.address, body)
-        self._emit(peer.identity.address, peer.init_frame)
+        """MEMBER_INIT ``[6, bundle]``, the bundle signed for this session and this member."""
+        address = peer.identity.address
+        context = member_init_context(self._session_id, address)
+        peer.own_ephemeral, bundle = self._fresh_bundle(context)
+        body = encode_member_init(bundle)
+        peer.init_frame = KeyExchange(self._session_id, self._me, address, body)
+        self._emit(address, peer.init_frame)
+
+    def _use_join_seed(self, seed: bytes) -> None:
+        """Hold the session's join key (its Ed25519 seed is the join seed)."""
+        self._join_seed = seed
+        self._join_key = Ed25519KeyPair.from_seed(seed)
+
+    def _join_frame(self, nameplate: str = "") -> Join:
+        """A Join by id with our join key and no proof yet (see ``Session.sign_join``)."""
+        assert self._join_key is not None
+        return Join(self._session_id, nameplate, self._join_key.public, b"")
 
     def _establish(
         self, peer: Peer, own: X25519KeyPair, bundle: IdentityBundle, now_ms: int
@@ -386,13 +405,10 @@ class SessionCore:
         self._flush_queue(peer)
         self._on_message_early(bundle.address, now_ms)
 
-    def _send_handshake(self, recipient: bytes, message: HandshakeMessage) -> None:
-        body = encode_handshake(message)
-        frame = KeyExchange(self._session_id, self._me, recipient, body)
-        if recipient:
-            self._emit(recipient, frame)
-        else:
-            self._out.append(frame)
+    def _send_lobby(self, peer: bytes, message: LobbyBody) -> None:
+        """A LobbyMessage to the owner (``peer`` empty) or to a pending joiner (§8.3)."""
+        assert self._invite is not None
+        self._out.append(LobbyMessage(self._invite.nameplate, peer, encode_lobby_body(message)))
 
     def _send_envelope(
         self,

@@ -5,7 +5,7 @@ An envelope is a MessagePack array ``[kind, ...]``::
     0 SYNC        [0]
     1 TEXT        [1, text str]                          text: at most 65,536 UTF-8 bytes
     2 RECEIPT     [2, status int, [message_id bin16, …]]  status 3 delivered, 4 read; 1-256 ids
-    3 MEMBER_ADD  [3, bundle bin]                        bundle: 1-4,096 bytes
+    3 MEMBER_ADD  [3, address bin16, x25519 bin32, ed25519 bin32]  the vouched identity
     4 LEAVE       [4]
 
 The plaintext is ``u32(len(m)) || m || zero padding``, padded to the smallest bucket that holds
@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from quicko.errors import MalformedFrameError
-from quicko.protocol.constants import MESSAGE_ID_SIZE
+from quicko.protocol.constants import ADDRESS_SIZE, MESSAGE_ID_SIZE
 
 __all__ = [
     "BUCKET_SIZES",
@@ -57,13 +57,14 @@ MAX_TEXT_BYTES = 65536
 MAX_RECEIPT_IDS = 256
 """Most message ids in one receipt."""
 MAX_BUNDLE_BYTES = 4096
-"""Longest identity bundle that a MEMBER_ADD carries, in bytes."""
+"""Longest binary string an envelope may hold, in bytes."""
 RECEIPT_DELIVERED = 3
 """Receipt status: the messages were decrypted."""
 RECEIPT_READ = 4
 """Receipt status: the messages were shown to the user."""
 
 _LENGTH = struct.Struct(">I")
+_KEY_SIZE = 32
 _RECEIPT_STATUSES = frozenset({RECEIPT_DELIVERED, RECEIPT_READ})
 #: Arrays in one envelope: the envelope itself and a receipt's id list.
 _MAX_ARRAYS = 2
@@ -140,23 +141,34 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class MemberAdd:
-    """MEMBER_ADD (kind 3): the creator vouches for a new member with its identity bundle.
+    """MEMBER_ADD (kind 3): the creator vouches for a new member's identity (self-certifying).
+
+    The receiver checks that the address is the address of the two keys (docs/protocol.md
+    §6.4) and accepts the vouch only from the session's creator.
 
     Attributes:
-        bundle: the new member's encoded bundle (1 to :data:`MAX_BUNDLE_BYTES` bytes), checked
-            by the session layer, not here.
+        address: the new member's 16-byte address.
+        x25519_public: its 32-byte identity X25519 key.
+        ed25519_public: its 32-byte identity Ed25519 key.
     """
 
     KIND: ClassVar[int] = 3
-    bundle: bytes
+    address: bytes
+    x25519_public: bytes
+    ed25519_public: bytes
 
     def _problem(self) -> str | None:
-        if type(self.bundle) is not bytes or not 1 <= len(self.bundle) <= MAX_BUNDLE_BYTES:
-            return f"member bundle must be 1 to {MAX_BUNDLE_BYTES} bytes"
+        sizes = (
+            (self.address, ADDRESS_SIZE),
+            (self.x25519_public, _KEY_SIZE),
+            (self.ed25519_public, _KEY_SIZE),
+        )
+        if any(type(value) is not bytes or len(value) != size for value, size in sizes):
+            return "a vouched identity is an address and two 32-byte keys"
         return None
 
     def _wire(self) -> list[object]:
-        return [self.KIND, self.bundle]
+        return [self.KIND, self.address, self.x25519_public, self.ed25519_public]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +195,7 @@ _DECODERS: dict[int, tuple[int, Callable[[list[Any]], Envelope]]] = {
         3,
         lambda items: Receipt(items[1], tuple(items[2]) if type(items[2]) is list else items[2]),
     ),
-    MemberAdd.KIND: (2, lambda items: MemberAdd(items[1])),
+    MemberAdd.KIND: (4, lambda items: MemberAdd(items[1], items[2], items[3])),
     Leave.KIND: (1, lambda _: Leave()),
 }
 

@@ -11,6 +11,8 @@ from quicko.messaging.status import DeliveryStatus
 
 __all__ = [
     "InviteRetired",
+    "JoinerFailed",
+    "JoinerPending",
     "KeyChanged",
     "MessageReceived",
     "PeerAuthenticated",
@@ -49,10 +51,20 @@ class PeerJoined:
 
 @dataclass(frozen=True, slots=True)
 class PeerLeft:
-    """A member left (its encrypted LEAVE, or the relay's PeerLeft; see LeaveReason)."""
+    """A member left or went away.
+
+    Attributes:
+        address: the member's address.
+        reason: a relay ``LeaveReason`` (``LEFT`` for its own encrypted LEAVE).
+        gone: whether it is no longer a member for us: only its own authenticated LEAVE (or the
+            relay's notice about a member never authenticated) removes one. Otherwise it is
+            *away*: keys and channel are kept, and what we send waits for it (a relay's
+            ``PeerLeft``, whatever its reason, cannot remove an authenticated peer).
+    """
 
     address: bytes
     reason: int
+    gone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +112,41 @@ class StatusChanged:
 
 @dataclass(frozen=True, slots=True)
 class WrongInviteCode:
-    """Joiner side: the creator did not accept our invite code's password."""
+    """Joiner side: the creator did not accept our invite code's password.
 
-    attempts_left: int
+    Attributes:
+        retry_after_ms: what the creator's PAKE_FAIL said (informational; this joiner's
+            address is refused for this code from now on).
+    """
+
+    retry_after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinerPending:
+    """Creator side: someone with the nameplate started a PAKE attempt.
+
+    It is not authenticated: never show it as a person ("someone with the invite code is
+    trying to join").
+
+    Attributes:
+        address: the address the relay names for it (unauthenticated until admitted).
+    """
+
+    address: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class JoinerFailed:
+    """Creator side: a PAKE attempt proved a wrong password (counted against the code).
+
+    Attributes:
+        address: the relay-named address of the failed joiner (refused for this code now).
+        failures: wrong guesses on this code so far (it is retired at 32).
+    """
+
+    address: bytes
+    failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +171,8 @@ SessionEvent = (
     | MessageReceived
     | StatusChanged
     | WrongInviteCode
+    | JoinerPending
+    | JoinerFailed
     | InviteRetired
     | SessionFailed
 )

@@ -8,7 +8,7 @@ queues the responder's messages until :attr:`PairwiseChannel.can_send`.
 The message body is the ratchet's ``header || ciphertext || tag`` of the padded envelope, with
 associated data (docs/protocol.md §9, "Exact AD")::
 
-    ad = encode_fields(label("message"), version (1 byte, 2), session_id, sender, recipient,
+    ad = encode_fields(label("message"), version (1 byte, 3), session_id, sender, recipient,
                        message_id, u64(timestamp))
 
 so that a body moved to another session, sender, recipient, message id or timestamp does not

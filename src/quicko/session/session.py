@@ -7,8 +7,10 @@ payloads of :meth:`Session.data_to_send` and handles :meth:`Session.events`. Not
 I/O, reads the clock or the OS random source: ``now_ms`` and ``rng`` are arguments.
 
 Trust (docs/protocol.md §8-§10): a peer becomes a member only through the invite-code PAKE with
-key confirmation, a creator's vouch (MEMBER_ADD, over an authenticated channel), or a verified
-call bundle. Bundles that do not verify are refused (:class:`PeerRefused`); a bundle that names
+key confirmation (in the relay's lobby), a creator's vouch (MEMBER_ADD, over an authenticated
+channel), or a verified call bundle. Every Join by id carries the session's join key, and the
+I/O layer has :meth:`Session.sign_join` add the proof over its connection's Challenge.
+Bundles that do not verify are refused (:class:`PeerRefused`); a bundle that names
 a known address with other keys is refused with :class:`KeyChanged`. Bad input from the network
 never raises out of :meth:`Session.receive`: it is dropped and counted in
 :attr:`Session.dropped_frames`.
@@ -32,6 +34,8 @@ from quicko.protocol import (
     KeyExchange,
     Leave,
     LeaveReason,
+    Lobby,
+    LobbyMessage,
     Message,
     MessageType,
     Payload,
@@ -39,6 +43,7 @@ from quicko.protocol import (
     PeerLeft,
     ReleaseNameplate,
 )
+from quicko.protocol.auth import join_transcript
 from quicko.protocol.constants import SESSION_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
@@ -46,9 +51,7 @@ from quicko.session.bundle import IdentityBundle, verify_bundle
 from quicko.session.core import MESSAGE_ID_SIZE, PAKE_TIMEOUT_MS, Role, State
 from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
 from quicko.session.handshake import HandshakeMixin
-from quicko.session.pake import (
-    JoinerPake,
-)
+from quicko.session.pake import ATTEMPT_TIMEOUT_MS, JOIN_SEED_SIZE
 
 __all__ = ["PAKE_TIMEOUT_MS", "Role", "Session", "State"]
 
@@ -57,8 +60,17 @@ _FATAL_JOIN_ERRORS: Final = {
     ErrorCode.NAMEPLATE_TAKEN: "invite code already in use",
     ErrorCode.SESSION_FULL: "the session is full",
     ErrorCode.LIMIT_REACHED: "the relay is at its limit",
+    ErrorCode.RATE_LIMITED: "the relay is rate limiting joins; try again later",
+    ErrorCode.PROOF_INVALID: "the relay refused our proof of membership",
     ErrorCode.MALFORMED: "the relay refused the join",
 }
+
+_FATAL_LOBBY_ERRORS: Final = {
+    ErrorCode.RECIPIENT_UNKNOWN: "the session's creator is not online",
+    ErrorCode.NOT_PENDING: "the invite code's lobby closed; try again",
+    ErrorCode.RATE_LIMITED: "too many attempts on this invite code; try again later",
+}
+"""Relay refusals of a pending joiner's LobbyMessage (docs/protocol.md §4.3)."""
 
 _MEMBERSHIP_ERRORS: Final = frozenset({ErrorCode.NOT_A_MEMBER, ErrorCode.RECIPIENT_UNKNOWN})
 """Relay refusals of a Message that leave it outstanding (retransmitted, FAILED at its TTL)."""
@@ -101,7 +113,10 @@ class Session(HandshakeMixin):
             identity, rng, Role.CREATOR, session_id, now_ms, message_ttl_ms=message_ttl_ms
         )
         session._invite = invite
-        session._out.append(Join(session.session_id, invite.nameplate))
+        # The join seed: admitted joiners get it in CONFIRM_C; the relay asks every Join by id
+        # for a proof by the key it seeds (docs/protocol.md §8.3).
+        session._use_join_seed(rng(JOIN_SEED_SIZE))
+        session._out.append(session._join_frame(invite.nameplate))
         return session
 
     @classmethod
@@ -114,10 +129,12 @@ class Session(HandshakeMixin):
         *,
         message_ttl_ms: int = DEFAULT_MESSAGE_TTL_MS,
     ) -> Session:
-        """Join the session of ``invite``: emits Join(b"", nameplate), then runs the PAKE.
+        """Join the session of ``invite`` by its code (docs/protocol.md §8.3).
 
-        The joiner gives up with :class:`SessionFailed` after :data:`PAKE_TIMEOUT_MS`;
-        ``message_ttl_ms`` is as for :meth:`create`.
+        Emits Join(b"", nameplate); then, in the relay's lobby, runs the PAKE with the
+        nameplate's owner; once admitted, joins by id. The joiner gives up with
+        :class:`SessionFailed` after :data:`PAKE_TIMEOUT_MS`; ``message_ttl_ms`` is as for
+        :meth:`create`.
         """
         session = cls(identity, rng, Role.JOINER, b"", now_ms, message_ttl_ms=message_ttl_ms)
         session._invite = invite
@@ -133,6 +150,7 @@ class Session(HandshakeMixin):
         now_ms: int,
         *,
         session_id: bytes,
+        join_seed: bytes,
         own_ephemeral: X25519KeyPair,
         peer_bundle: IdentityBundle,
         context: bytes,
@@ -146,10 +164,13 @@ class Session(HandshakeMixin):
             identity: our identity.
             rng: randomness.
             now_ms: the current time.
-            session_id: the session id the caller chose.
+            session_id: the call's session id (:func:`quicko.session.calls.call_session_id`).
+            join_seed: the seed of the session's join key
+                (:func:`quicko.session.calls.call_join_seed`).
             own_ephemeral: the key pair whose public key our call bundle carried.
             peer_bundle: the peer's call bundle (verified again here).
-            context: the call's bundle context (:func:`quicko.session.bundle.call_context`).
+            context: the context the peer's bundle was signed for (its call, for us:
+                :func:`quicko.session.bundle.call_context`).
             message_ttl_ms: as for :meth:`create`.
 
         Raises:
@@ -157,12 +178,13 @@ class Session(HandshakeMixin):
             InvalidKeyError: a key in it is of low order.
             ValueError: ``session_id`` is not 16 bytes, or ``message_ttl_ms`` is below 1.
         """
-        if len(session_id) != SESSION_ID_SIZE:
-            raise ValueError("a session id is 16 bytes")
+        if len(session_id) != SESSION_ID_SIZE or len(join_seed) != JOIN_SEED_SIZE:
+            raise ValueError("a session id is 16 bytes and a join seed 32")
         verify_bundle(peer_bundle, context, expected_address=peer_bundle.address)
         session = cls(identity, rng, Role.CALL, session_id, now_ms, message_ttl_ms=message_ttl_ms)
-        session._out.append(Join(session_id, ""))
-        session._add_peer(peer_bundle)
+        session._use_join_seed(join_seed)
+        session._out.append(session._join_frame())
+        session._add_peer(peer_bundle.public_identity, peer_bundle.display_name)
         session._establish(session._peers[peer_bundle.address], own_ephemeral, peer_bundle, now_ms)
         return session
 
@@ -223,9 +245,11 @@ class Session(HandshakeMixin):
 
     def next_deadline(self) -> int | None:
         """When :meth:`handle_timeout` should next be called (ms), or ``None``."""
-        times = [attempt.started_ms + PAKE_TIMEOUT_MS for attempt in self._attempts.values()]
+        times = [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
         if self._deadline is not None and self._state in (State.CONNECTING, State.AUTHENTICATING):
             times.append(self._deadline)
+            if self._retry_at is not None:
+                times.append(self._retry_at)
         expiry = self._ledger.next_deadline()
         if expiry is not None and self._state not in (State.FAILED, State.CLOSED):
             times.append(expiry)
@@ -242,6 +266,22 @@ class Session(HandshakeMixin):
         """What happened since the last call (drains them)."""
         out, self._events = self._events, []
         return out
+
+    def sign_join(self, join: Join, *, nonce: bytes, node_id: str) -> Join:
+        """Add the proof to one of our Joins by id, for the connection that will send it.
+
+        The I/O layer calls it for every :class:`Join` it sends, with the Challenge of the
+        connection it sends on: ``proof = Ed25519(join key, LP("quicko2/v3/join", nonce,
+        node_id, session_id, address))`` (docs/protocol.md §4.3). A Join by nameplate, or a
+        Join that is not this session's, is returned unchanged.
+        """
+        key = self._join_key
+        if key is None or not join.session_id or join.session_id != self._session_id:
+            return join
+        transcript = join_transcript(
+            nonce=nonce, node_id=node_id, session_id=join.session_id, address=self._me
+        )
+        return Join(join.session_id, join.nameplate, key.public, key.sign(transcript))
 
     # ------------------------------------------------------------------ commands
 
@@ -337,16 +377,19 @@ class Session(HandshakeMixin):
         if self._state in (State.FAILED, State.CLOSED):
             return
         self._present.clear()
-        if self._state != State.ACTIVE and self._role == Role.JOINER:
+        if self._join_key is None:
+            # A joiner not admitted yet: back to the lobby with a fresh attempt.
             assert self._invite is not None
             self._joiner_pake = self._joiner_ephemeral = None
-            self._creator = None
+            self._retry_at = None
             self._move(State.CONNECTING)
             self._deadline = now_ms + PAKE_TIMEOUT_MS
             self._out.append(Join(b"", self._invite.nameplate))
             return
+        # Pending attempts died with the lobby of the old connection.
+        self._attempts.clear()
         keep = self._invite.nameplate if self._invite and self._role == Role.CREATOR else ""
-        self._out.append(Join(self._session_id, "" if self._retired else keep))
+        self._out.append(self._join_frame("" if self._retired else keep))
         self._resend(None)
 
     def handle_timeout(self, now_ms: int) -> None:
@@ -359,8 +402,14 @@ class Session(HandshakeMixin):
         if self._state not in (State.FAILED, State.CLOSED):
             self._report_abandoned(self._ledger.expire(now_ms))
         for address, attempt in list(self._attempts.items()):
-            if now_ms >= attempt.started_ms + PAKE_TIMEOUT_MS:
-                del self._attempts[address]
+            if now_ms >= attempt.started_ms + ATTEMPT_TIMEOUT_MS:
+                del self._attempts[address]  # abandoned: no guess was made, nothing counted
+        if self._retry_at is not None and now_ms >= self._retry_at:
+            self._retry_at = None
+            if self._state == State.AUTHENTICATING and self._invite is not None:
+                # A new lobby period (the relay counts LobbyMessages per period).
+                self._move(State.CONNECTING)
+                self._out.append(Join(b"", self._invite.nameplate))
         if (
             self._state in (State.CONNECTING, State.AUTHENTICATING)
             and self._deadline is not None
@@ -386,6 +435,10 @@ class Session(HandshakeMixin):
             return self._on_joined(payload, now_ms)
         if isinstance(payload, Error):
             return self._on_error(payload)
+        if isinstance(payload, Lobby):
+            return self._on_lobby(payload, now_ms)
+        if isinstance(payload, LobbyMessage):
+            return self._on_lobby_message(payload, now_ms)
         if getattr(payload, "session_id", None) != self._session_id or not self._session_id:
             return False
         match payload:
@@ -405,19 +458,9 @@ class Session(HandshakeMixin):
     # ------------------------------------------------------------------ relay frames
 
     def _on_joined(self, joined: Joined, now_ms: int) -> bool:
-        if self._role == Role.JOINER and self._state == State.CONNECTING:
-            assert self._invite is not None
-            if self._session_id and joined.session_id != self._session_id:
-                return False
-            self._session_id = joined.session_id
-            self._joiner_pake = JoinerPake(
-                self._invite.password, self._session_id, self._me, self._rng
-            )
-            self._move(State.AUTHENTICATING)
-            self._send_handshake(b"", self._joiner_pake.start())
-        elif joined.session_id != self._session_id:
+        if not self._session_id or joined.session_id != self._session_id:
             return False
-        elif self._state == State.CONNECTING:
+        if self._state == State.CONNECTING:
             self._move(State.ACTIVE)
         if not self._opened:
             self._opened = True
@@ -451,31 +494,21 @@ class Session(HandshakeMixin):
 
     def _on_peer_left(self, address: bytes, reason: int) -> bool:
         known = address in self._peers or address in self._present
-        if reason == LeaveReason.LEFT:
-            self._forget_member(address)
-        else:
-            # DISCONNECTED, EXPIRED (or a reason we do not know): the peer is away, not gone.
-            # Its keys and our channel with it stay, so that it gets what we wrote when it is
-            # back (DESIGN.md §5); only its LEAVE envelope or PeerLeft(LEFT) drops it.
-            if reason != LeaveReason.DISCONNECTED:
-                # No longer a member at the relay: frames for it wait for its PeerJoined.
-                self._present.pop(address, None)
-                self._attempts.pop(address, None)
-            peer = self._peers.get(address)
-            if peer is not None:
-                peer.away = True
-        if known:
-            self._events.append(ev.PeerLeft(address, reason))
-        return known
-
-    def _forget_member(self, address: bytes) -> None:
-        """The relay says a member left for good: forget it and wipe our channel with it."""
-        self._present.pop(address, None)
-        self._attempts.pop(address, None)
-        self._pending_inits.pop(address, None)
-        peer = self._peers.pop(address, None)
+        if reason != LeaveReason.DISCONNECTED:
+            # No longer a member at the relay: frames for it wait for its PeerJoined.
+            self._present.pop(address, None)
+        peer = self._peers.get(address)
         if peer is not None:
-            self._drop_peer(peer)
+            # Whatever the relay says (LEFT included), an authenticated peer is only away: its
+            # keys and our channel stay, and it gets what we wrote when it is back. Only its own
+            # encrypted LEAVE removes it (docs/protocol.md §10; issue 8, finding 6): a relay
+            # cannot make us forget a peer.
+            peer.away = True
+        elif reason != LeaveReason.DISCONNECTED:
+            self._pending_inits.pop(address, None)
+        if known:
+            self._events.append(ev.PeerLeft(address, reason, gone=peer is None))
+        return known
 
     def _on_ack(self, ack: Ack) -> bool:
         if ack.sender != self._me:
@@ -493,6 +526,12 @@ class Session(HandshakeMixin):
             if self._state not in (State.CONNECTING, State.AUTHENTICATING):
                 return False
             self._fail(_FATAL_JOIN_ERRORS[ErrorCode(error.code)])
+            return True
+        if error.ref_type == MessageType.LOBBY_MESSAGE:
+            pending = self._role == Role.JOINER and self._state == State.AUTHENTICATING
+            if not pending or error.code not in _FATAL_LOBBY_ERRORS:
+                return False  # the owner's frame to a joiner that left: its attempt times out
+            self._fail(_FATAL_LOBBY_ERRORS[ErrorCode(error.code)])
             return True
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._ledger:
             # A membership race (a recipient, or we, expired at the relay as we sent) is no

@@ -1,8 +1,11 @@
 """Test support: seeded randomness and a tiny in-memory relay that pumps Session objects.
 
-The pump routes every payload the sessions emit the way docs/relay-spec.md says (membership,
-Joined/PeerJoined/PeerLeft, unicast and broadcast, Acks for messages, nameplates), and encodes
-and decodes every frame with the real protocol codec, keeping the frame bytes for inspection.
+The pump routes every payload the sessions emit the way docs/protocol.md §4.3 says (membership,
+Joined/PeerJoined/PeerLeft, unicast and broadcast, Acks for messages, nameplates, the lobby of
+pending joiners and LobbyMessages between them and the nameplate's owner, join keys and the
+proofs of Joins by id), and encodes and decodes every frame with the real protocol codec,
+keeping the frame bytes for inspection. Acting as each client's I/O layer, it has the session
+sign its Joins (:meth:`Session.sign_join`) with a per-client Challenge nonce.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from quicko.crypto import X25519KeyPair
+from quicko.crypto import verify as ed25519_verify
+from quicko.errors import AuthenticationError
 from quicko.identity import Identity, InviteCode
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import (
@@ -25,6 +30,8 @@ from quicko.protocol import (
     KeyExchange,
     Leave,
     LeaveReason,
+    Lobby,
+    LobbyMessage,
     Member,
     Message,
     MessageType,
@@ -35,6 +42,7 @@ from quicko.protocol import (
     decode_frame,
     encode_frame,
 )
+from quicko.protocol.auth import join_transcript
 from quicko.session import MessageReceived, Session, SessionEvent, StatusChanged
 from quicko.session.bundle import call_context, make_bundle
 
@@ -87,11 +95,15 @@ def identity(name: str) -> Identity:
 Tamper = Callable[[bytes, Payload], list[Payload]]
 
 
+NODE_ID = "pump"
+
+
 @dataclass
 class _RelaySession:
     members: list[bytes] = field(default_factory=list)
     nameplate: str = ""
     owner: bytes = b""
+    join_key: bytes = b""
 
 
 class Pump:
@@ -106,6 +118,10 @@ class Pump:
         self.frames: list[bytes] = []
         self.events: dict[bytes, list[SessionEvent]] = {}
         self.tamper: Tamper | None = None
+        #: Pending joiners: address -> the nameplate whose lobby it waits in.
+        self.pending: dict[bytes, str] = {}
+        #: Every Join by id refused for its proof.
+        self.refused_proofs = 0
         self.now = NOW
         #: A seed that interleaves the senders' frames at the relay (``None``: in turn).
         self.order: bytes | None = None
@@ -128,7 +144,15 @@ class Pump:
     def _session_of(self, session_id: bytes) -> _RelaySession | None:
         return self.sessions.get(session_id)
 
+    def nonce(self, address: bytes) -> bytes:
+        """The Challenge nonce of ``address``'s current connection."""
+        return hashlib.sha256(b"nonce" + address).digest()[:16]
+
     def route(self, sender: bytes, payload: Payload) -> None:
+        if isinstance(payload, Join) and sender in self.clients:
+            payload = self.clients[sender].sign_join(
+                payload, nonce=self.nonce(sender), node_id=NODE_ID
+            )
         data = encode_frame(payload)
         self.frames.append(data)
         payload = decode_frame(data)
@@ -144,6 +168,8 @@ class Pump:
                     room.nameplate = ""
             case KeyExchange() | Message():
                 self._forward(sender, payload)
+            case LobbyMessage():
+                self._lobby_message(sender, payload)
             case _:
                 raise AssertionError(f"unexpected payload {type(payload).__name__}")
 
@@ -151,15 +177,22 @@ class Pump:
         self._deliver(to, Error(int(code), "refused", int(ref), ref_id))
 
     def _join(self, sender: bytes, join: Join) -> None:
+        self.pending.pop(sender, None)
         if not join.session_id:
-            session_id = self.nameplates.get(join.nameplate)
-            if session_id is None:
+            if join.nameplate not in self.nameplates:
                 self._error(sender, ErrorCode.UNKNOWN_INVITE, MessageType.JOIN)
                 return
-        else:
-            session_id = join.session_id
-        room = self.sessions.setdefault(session_id, _RelaySession())
-        if join.session_id and join.nameplate and not room.nameplate:
+            self.pending[sender] = join.nameplate
+            self._deliver(sender, Lobby(join.nameplate))
+            return
+        session_id = join.session_id
+        room = self.sessions.get(session_id)
+        if not self._proof_ok(sender, join, room):
+            self.refused_proofs += 1
+            self._error(sender, ErrorCode.PROOF_INVALID, MessageType.JOIN, session_id)
+            return
+        room = self.sessions.setdefault(session_id, _RelaySession(join_key=join.join_key))
+        if join.nameplate and not room.nameplate:
             if self.nameplates.get(join.nameplate, session_id) != session_id:
                 self._error(sender, ErrorCode.NAMEPLATE_TAKEN, MessageType.JOIN)
                 return
@@ -174,6 +207,38 @@ class Pump:
         for other in others:
             if other in self.online:
                 self._deliver(other, PeerJoined(session_id, sender, "claimed name"))
+
+    def _proof_ok(self, sender: bytes, join: Join, room: _RelaySession | None) -> bool:
+        if room is not None and join.join_key != room.join_key:
+            return False
+        transcript = join_transcript(nonce=self.nonce(sender), node_id=NODE_ID,
+                                     session_id=join.session_id, address=sender)  # fmt: skip
+        try:
+            ed25519_verify(join.join_key, join.proof, transcript)
+        except AuthenticationError:
+            return False
+        return True
+
+    def _lobby_message(self, sender: bytes, frame: LobbyMessage) -> None:
+        ref = MessageType.LOBBY_MESSAGE
+        session_id = self.nameplates.get(frame.nameplate)
+        room = None if session_id is None else self.sessions.get(session_id)
+        if room is None:
+            self._error(sender, ErrorCode.NOT_PENDING, ref)
+            return
+        if not frame.peer:  # from a pending joiner, to the owner
+            if self.pending.get(sender) != frame.nameplate:
+                self._error(sender, ErrorCode.NOT_PENDING, ref)
+            elif room.owner not in self.online:
+                self._error(sender, ErrorCode.RECIPIENT_UNKNOWN, ref)
+            else:
+                forwarded = LobbyMessage(frame.nameplate, sender, frame.body)
+                self._deliver(room.owner, forwarded)
+            return
+        if sender != room.owner or self.pending.get(frame.peer) != frame.nameplate:
+            self._error(sender, ErrorCode.NOT_PENDING, ref)
+            return
+        self._deliver(frame.peer, LobbyMessage(frame.nameplate, b"", frame.body))
 
     def _leave(self, sender: bytes, session_id: bytes, reason: LeaveReason) -> None:
         room = self._session_of(session_id)
@@ -210,6 +275,7 @@ class Pump:
 
     def disconnect(self, address: bytes) -> None:
         self.online.discard(address)
+        self.pending.pop(address, None)
         self.inbox[address].clear()
         for session_id, room in self.sessions.items():
             if address in room.members:
@@ -288,6 +354,13 @@ class Pump:
                 return
         raise AssertionError("the pump did not settle")
 
+    def advance(self, ms: int) -> None:
+        """Let ``ms`` pass: every session handles its timeouts, then the pump settles."""
+        self.now += ms
+        for session in self.clients.values():
+            session.handle_timeout(self.now)
+        self.run()
+
     def take(self, address: bytes) -> list[SessionEvent]:
         out, self.events[address] = self.events[address], []
         return out
@@ -335,13 +408,16 @@ def call_pair() -> tuple[Session, Session]:
     """
     first, second = identity("caller"), identity("callee")
     rng_a, rng_b = SeededRng(b"ca"), SeededRng(b"cb")
-    context = call_context(b"c" * 16, first.address, second.address)
+    call_id = b"c" * 16
+    to_a = call_context(call_id, first.address, second.address, recipient=first.address)
+    to_b = call_context(call_id, first.address, second.address, recipient=second.address)
     eph_a, eph_b = X25519KeyPair.generate(rng_a), X25519KeyPair.generate(rng_b)
-    bundle_a = make_bundle(first, eph_a, context)
-    bundle_b = make_bundle(second, eph_b, context)
-    sid = b"s" * 16
-    a = Session.from_call(first, rng_a, NOW, session_id=sid, own_ephemeral=eph_a,
-                          peer_bundle=bundle_b, context=context)  # fmt: skip
-    b = Session.from_call(second, rng_b, NOW, session_id=sid, own_ephemeral=eph_b,
-                          peer_bundle=bundle_a, context=context, message_ttl_ms=10)  # fmt: skip
+    bundle_a = make_bundle(first, eph_a, to_b)
+    bundle_b = make_bundle(second, eph_b, to_a)
+    sid, seed = b"s" * 16, b"j" * 32
+    a = Session.from_call(first, rng_a, NOW, session_id=sid, join_seed=seed, own_ephemeral=eph_a,
+                          peer_bundle=bundle_b, context=to_a)  # fmt: skip
+    b = Session.from_call(second, rng_b, NOW, session_id=sid, join_seed=seed,
+                          own_ephemeral=eph_b, peer_bundle=bundle_a, context=to_b,
+                          message_ttl_ms=10)  # fmt: skip
     return (a, b) if a.address < b.address else (b, a)

@@ -41,7 +41,7 @@ from quicko.protocol import (
 from quicko.session import DeliveryStatus, PeerAuthenticated, Session, StatusChanged
 from quicko.session import events as ev
 from quicko.session.core import MAX_QUEUED_TEXTS
-from quicko.session.pake import MemberInit, decode_handshake
+from quicko.session.pake import decode_member_init
 
 CODE = InviteCode("KBQW", "E3TV")
 D, S, P = DeliveryStatus.DELIVERED, DeliveryStatus.SENT, DeliveryStatus.PENDING
@@ -127,14 +127,20 @@ def test_a_peer_back_within_the_buffer_ttl_sees_each_text_once() -> None:
 
 
 def test_only_leave_drops_a_peer() -> None:
-    _pump, alice, bob = two_party()
+    pump, alice, bob = two_party()
     sid = alice.session_id
-    for reason in (LeaveReason.DISCONNECTED, LeaveReason.EXPIRED, 99):
+    # Whatever the relay says, LEFT included (a relay can forge it: issue 8, finding 6), an
+    # authenticated peer is only away.
+    for reason in (LeaveReason.DISCONNECTED, LeaveReason.EXPIRED, 99, LeaveReason.LEFT):
         alice.receive(PeerLeft(sid, bob.address, int(reason)), NOW)
-        assert alice.events() == [ev.PeerLeft(bob.address, int(reason))]
+        assert alice.events() == [ev.PeerLeft(bob.address, int(reason), gone=False)]
         assert is_member(alice, bob.address) and alice.is_away(bob.address)
         assert alice.can_send_to(bob.address)
-    alice.receive(PeerLeft(sid, bob.address, LeaveReason.LEFT), NOW)
+    # Only Bob's own encrypted LEAVE removes him.
+    pump.take(alice.address)
+    bob.leave(pump.now)
+    pump.run()
+    assert ev.PeerLeft(bob.address, LeaveReason.LEFT, gone=True) in pump.take(alice.address)
     assert not is_member(alice, bob.address) and not alice.can_send_to(bob.address)
     with pytest.raises(KeyError):
         alice.is_away(bob.address)
@@ -212,7 +218,7 @@ def test_a_returning_member_gets_the_member_init_until_the_channel_exists() -> N
     bob.receive(PeerJoined(sid, carol.address, "carol"), NOW)
     [init] = bob.data_to_send()
     assert isinstance(init, KeyExchange) and init.recipient == carol.address
-    assert isinstance(decode_handshake(init.body), MemberInit)
+    assert decode_member_init(init.body).address == bob.address
     delay.release(pump)
     pump.run()
     assert bob.can_send_to(carol.address)
@@ -309,16 +315,16 @@ def test_any_absences_deliver_every_text_once_with_monotonic_statuses(steps: lis
 def test_members_already_there_are_announced_when_joining() -> None:
     # The relay's Joined lists the members who were there before us: each is announced with a
     # PeerJoined, like those who join later; our own address is never announced.
-    me, creator = identity("joiner"), identity("creator")
+    me, other = identity("creator"), identity("other")
     invite = InviteCode.generate(SeededRng(b"announce"))
-    session = Session.join(me, invite, SeededRng(b"joiner"), NOW)
+    session = Session.create(me, SeededRng(b"creator"), NOW, invite)
     session.data_to_send()
     members = (
-        Member(creator.address, creator.display_name, True),
+        Member(other.address, other.display_name, True),
         Member(me.address, me.display_name, True),
     )
-    session.receive(Joined(bytes(16), invite.nameplate, members), NOW)
+    session.receive(Joined(session.session_id, invite.nameplate, members), NOW)
     announced = of_type(session.events(), ev.PeerJoined)
     assert [(e.address, e.display_name, e.verified) for e in announced] == [
-        (creator.address, creator.display_name, False)
+        (other.address, other.display_name, False)
     ]

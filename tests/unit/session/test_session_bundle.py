@@ -15,10 +15,13 @@ from quicko.errors import AuthenticationError, MalformedFrameError
 from quicko.session.bundle import (
     BUNDLE_LABEL,
     IdentityBundle,
+    bundle_context,
     bundle_transcript,
     call_context,
-    invite_context,
     make_bundle,
+    member_init_context,
+    pake_creator_context,
+    pake_joiner_context,
     unpack_array,
     verify_bundle,
 )
@@ -50,7 +53,7 @@ def test_make_and_verify() -> None:
 def test_signature_covers_the_documented_transcript() -> None:
     bundle = alice_bundle()
     expected = kdf.encode_fields(
-        b"quicko2/v2/bundle",
+        b"quicko2/v3/bundle",
         SESSION_ID,
         ALICE.address,
         ALICE.display_name.encode(),
@@ -58,7 +61,7 @@ def test_signature_covers_the_documented_transcript() -> None:
         ALICE.public.ed25519_public,
         EPHEMERAL.public,
     )
-    assert BUNDLE_LABEL == b"quicko2/v2/bundle"
+    assert BUNDLE_LABEL == b"quicko2/v3/bundle"
     transcript = bundle_transcript(
         SESSION_ID,
         address=bundle.address,
@@ -125,13 +128,37 @@ def test_a_key_substituted_under_the_same_address_fails() -> None:
         _ = forged.public_identity
 
 
-def test_contexts_are_distinct() -> None:
+def test_contexts_bind_purpose_scope_and_recipient() -> None:
     caller, callee = ALICE.address, identity("bob").address
-    assert invite_context(SESSION_ID) == SESSION_ID
-    assert call_context(SESSION_ID, caller, callee) != call_context(SESSION_ID, callee, caller)
-    call_bundle = alice_bundle(call_context(SESSION_ID, caller, callee))
-    with pytest.raises(AuthenticationError):
-        verify_bundle(call_bundle, SESSION_ID, expected_address=caller)
+    carol = identity("carol").address
+    assert member_init_context(SESSION_ID, callee) == kdf.encode_fields(
+        b"member-init", SESSION_ID, callee
+    )
+    assert call_context(SESSION_ID, caller, callee, recipient=callee) == bundle_context(
+        b"call", kdf.encode_fields(SESSION_ID, caller, callee), callee
+    )
+    assert pake_joiner_context(SESSION_ID) == kdf.encode_fields(b"pake-joiner", SESSION_ID, b"")
+    assert pake_creator_context(SESSION_ID, callee) == kdf.encode_fields(
+        b"pake-creator", SESSION_ID, callee
+    )
+    contexts = [
+        call_context(SESSION_ID, caller, callee, recipient=callee),
+        call_context(SESSION_ID, caller, callee, recipient=caller),
+        call_context(SESSION_ID, callee, caller, recipient=callee),
+        member_init_context(SESSION_ID, callee),
+        member_init_context(SESSION_ID, carol),
+        pake_joiner_context(SESSION_ID),
+        pake_creator_context(SESSION_ID, callee),
+    ]
+    assert len(set(contexts)) == len(contexts)
+    # A bundle made for one of them verifies for no other: not another purpose, scope or
+    # recipient (a MEMBER_INIT for Bob replayed to Carol fails).
+    for made_for in contexts:
+        bundle = alice_bundle(made_for)
+        for other in contexts:
+            if other != made_for:
+                with pytest.raises(AuthenticationError):
+                    verify_bundle(bundle, other, expected_address=caller)
 
 
 def test_custom_display_name_is_signed() -> None:

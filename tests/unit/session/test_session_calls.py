@@ -9,19 +9,23 @@ import msgpack
 import pytest
 from session_pump import NOW, Pump, SeededRng, identity
 
-from quicko.crypto import X25519KeyPair
+from quicko.crypto import Ed25519KeyPair, X25519KeyPair, kdf
+from quicko.crypto import verify as ed25519_verify
 from quicko.errors import AuthenticationError, MalformedFrameError, SessionError
 from quicko.identity import Identity
 from quicko.protocol import (
     CallPeer,
     CallResponse,
     CallStatus,
+    Join,
     LookupResponse,
     decode_frame,
     encode_frame,
     register_transcript,
 )
+from quicko.protocol.auth import join_transcript
 from quicko.session import (
+    IdentityBundle,
     IncomingCall,
     MessageReceived,
     OutgoingCall,
@@ -30,9 +34,12 @@ from quicko.session import (
     Session,
     State,
     call_context,
+    call_join_seed,
+    call_session_id,
     make_bundle,
     verify_lookup,
 )
+from quicko.session.pairwise import triple_dh
 
 P = TypeVar("P", CallPeer, CallResponse)
 CALLER, CALLEE, EVIL = identity("eve"), identity("dana"), identity("mallory")
@@ -92,6 +99,10 @@ def test_call_accepted_then_chat() -> None:
     caller_session = outgoing.complete(wire(response), CALLER, SeededRng(b"caller2"), NOW)
     assert caller_session.role is Role.CALL and callee_session.role is Role.CALL
     assert caller_session.session_id == callee_session.session_id == incoming.session_id
+    # Nobody chose the session id: it is derived from the call (docs/protocol.md §8.5).
+    assert incoming.session_id == call_session_id(outgoing.call_id, CALLER.address,
+                                                  CALLEE.address)  # fmt: skip
+    assert outgoing.call_peer.bundle == IdentityBundle.decode(outgoing.call_peer.bundle).encode()
     assert caller_session.safety_number(CALLEE.address) == incoming.safety_number
     [seen] = [e for e in caller_session.events() if isinstance(e, PeerAuthenticated)]
     assert seen.address == CALLEE.address
@@ -134,11 +145,16 @@ def test_tampered_call_response_is_refused() -> None:
     outgoing, incoming = place_call()
     response, _ = incoming.accept(CALLEE, SeededRng(b"callee"), NOW)
     # A relay (or anyone) answers with its own, correctly signed bundle.
-    context = call_context(outgoing.call_id, CALLER.address, CALLEE.address)
+    context = call_context(outgoing.call_id, CALLER.address, CALLEE.address,
+                           recipient=CALLER.address)  # fmt: skip
     evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), context)
     with pytest.raises(AuthenticationError):
         outgoing.complete(dataclasses.replace(response, bundle=evil.encode()), CALLER,
                           SeededRng(b"x"), NOW)  # fmt: skip
+    # The callee's bundle signed for the callee (the caller's own offer, reflected) is refused.
+    with pytest.raises(AuthenticationError):
+        outgoing.complete(dataclasses.replace(response, bundle=outgoing.call_peer.bundle),
+                          CALLER, SeededRng(b"x"), NOW)  # fmt: skip
     # The callee's own bundle, but with the address's keys replaced.
     real = msgpack.unpackb(response.bundle)
     real[4] = EVIL.public.x25519_public
@@ -167,32 +183,65 @@ def test_replayed_answer_from_another_call_is_refused() -> None:
 def test_tampered_call_offer_is_refused() -> None:
     outgoing, _ = place_call()
     frame = outgoing.call_peer
-    session_id, bundle = msgpack.unpackb(frame.bundle)
-    context = call_context(frame.call_id, CALLER.address, CALLEE.address)
-    evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), context).encode()
+    to_callee = call_context(frame.call_id, CALLER.address, CALLEE.address,
+                             recipient=CALLEE.address)  # fmt: skip
+    evil = make_bundle(EVIL, X25519KeyPair.generate(SeededRng(b"e")), to_callee).encode()
+    # The v2 offer: a session id of the caller's choice wrapped around the bundle.
+    v2_offer = msgpack.packb([b"s" * 16, frame.bundle], use_bin_type=True)
     cases: list[tuple[CallPeer, type[Exception]]] = [
-        (dataclasses.replace(frame, bundle=msgpack.packb([session_id, evil])), AuthenticationError),
+        (dataclasses.replace(frame, bundle=evil), AuthenticationError),
         (dataclasses.replace(frame, caller=EVIL.address), AuthenticationError),
+        (dataclasses.replace(frame, call_id=bytes(16)), AuthenticationError),
         (dataclasses.replace(frame, callee=EVIL.address), MalformedFrameError),
-        (dataclasses.replace(frame, bundle=msgpack.packb([session_id[:8], bundle])),
-         MalformedFrameError),
-        (dataclasses.replace(frame, bundle=msgpack.packb([session_id])), MalformedFrameError),
+        (dataclasses.replace(frame, caller=CALLEE.address), MalformedFrameError),
+        (dataclasses.replace(frame, bundle=v2_offer), MalformedFrameError),
         (dataclasses.replace(frame, bundle=b"\x00" * 2000), MalformedFrameError),
-    ]  # fmt: skip
+    ]
     for tampered, error in cases:
         with pytest.raises(error):
             IncomingCall.receive(tampered, CALLEE)
 
 
+def test_both_sides_derive_the_same_join_key_from_the_3dh_secret() -> None:
+    outgoing, incoming = place_call()
+    response, callee_session = incoming.accept(CALLEE, SeededRng(b"callee"), NOW)
+    caller_session = outgoing.complete(wire(response), CALLER, SeededRng(b"caller2"), NOW)
+    [join_a] = caller_session.data_to_send()
+    [join_b] = callee_session.data_to_send()
+    assert isinstance(join_a, Join) and isinstance(join_b, Join)
+    assert join_a.join_key == join_b.join_key and len(join_a.join_key) == 32
+    assert join_a.session_id == join_b.session_id == incoming.session_id
+    # The seed is HKDF(SK, salt=session_id, info="quicko2/v3/call-join", 32).
+    callee_bundle = IdentityBundle.decode(response.bundle)
+    shared = triple_dh(own_identity=CALLER.x25519, own_ephemeral=outgoing._ephemeral,
+                       own_address=CALLER.address, peer_identity_public=CALLEE.public.x25519_public,
+                       peer_ephemeral_public=callee_bundle.ephemeral_public,
+                       peer_address=CALLEE.address, session_id=incoming.session_id)  # fmt: skip
+    seed = call_join_seed(shared, incoming.session_id)
+    assert seed == kdf.hkdf_sha256(shared, salt=incoming.session_id,
+                                   info=b"quicko2/v3/call-join", length=32)  # fmt: skip
+    assert Ed25519KeyPair.from_seed(seed).public == join_a.join_key
+    signed = caller_session.sign_join(join_a, nonce=b"n" * 16, node_id="relay")
+    transcript = join_transcript(nonce=b"n" * 16, node_id="relay",
+                                 session_id=join_a.session_id, address=CALLER.address)  # fmt: skip
+    ed25519_verify(join_a.join_key, signed.proof, transcript)
+    # A Join by nameplate, or another session's, is left alone.
+    assert caller_session.sign_join(Join(b"", "ABCD"), nonce=b"n" * 16, node_id="r").proof == b""
+
+
+EPHEMERAL = X25519KeyPair.generate(SeededRng(b"o"))
+
+
 def test_from_call_verifies_the_bundle_again() -> None:
     outgoing, incoming = place_call()
-    context = call_context(outgoing.call_id, CALLER.address, CALLEE.address)
+    context = call_context(outgoing.call_id, CALLER.address, CALLEE.address,
+                           recipient=CALLEE.address)  # fmt: skip
     caller_bundle = make_bundle(CALLER, X25519KeyPair.generate(SeededRng(b"q")), context)
     with pytest.raises(AuthenticationError):
         Session.from_call(CALLEE, SeededRng(b"s"), NOW, session_id=incoming.session_id,
-                          own_ephemeral=X25519KeyPair.generate(SeededRng(b"o")),
+                          join_seed=bytes(32), own_ephemeral=EPHEMERAL,
                           peer_bundle=caller_bundle, context=bytes(16))  # fmt: skip
     with pytest.raises(ValueError, match="16 bytes"):
         Session.from_call(CALLEE, SeededRng(b"s"), NOW, session_id=b"short",
-                          own_ephemeral=X25519KeyPair.generate(SeededRng(b"o")),
+                          join_seed=bytes(32), own_ephemeral=EPHEMERAL,
                           peer_bundle=caller_bundle, context=context)  # fmt: skip

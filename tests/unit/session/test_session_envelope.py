@@ -54,7 +54,6 @@ def packb(obj: object) -> bytes:
         (Text(""), "9201a0"),
         (Receipt(RECEIPT_DELIVERED, (ID,)), "930203" + "91c410" + ID.hex()),
         (Receipt(RECEIPT_READ, (ID, ID)), "930204" + "92" + ("c410" + ID.hex()) * 2),
-        (MemberAdd(b"\xaa\xbb"), "9203c402aabb"),
         (Leave(), "9104"),
     ],
 )
@@ -64,6 +63,15 @@ def test_exact_encoding(envelope: Envelope, packed_hex: str) -> None:
     expected += bytes(64 - len(expected))
     assert pad_envelope(envelope) == expected
     assert unpad_envelope(expected) == envelope
+
+
+def test_member_add_exact_encoding() -> None:
+    vouch = MemberAdd(b"\xaa" * 16, b"\xbb" * 32, b"\xcc" * 32)
+    packed = bytes.fromhex("9403c410" + "aa" * 16 + "c420" + "bb" * 32 + "c420" + "cc" * 32)
+    expected = len(packed).to_bytes(4, "big") + packed
+    expected += bytes(128 - len(expected))
+    assert pad_envelope(vouch) == expected
+    assert unpad_envelope(expected) == vouch
 
 
 def test_sync_literal_bytes() -> None:
@@ -133,7 +141,12 @@ envelopes = st.one_of(
         st.sampled_from([RECEIPT_DELIVERED, RECEIPT_READ]),
         st.lists(message_ids, min_size=1, max_size=MAX_RECEIPT_IDS).map(tuple),
     ),
-    st.builds(MemberAdd, st.binary(min_size=1, max_size=MAX_BUNDLE_BYTES)),
+    st.builds(
+        MemberAdd,
+        st.binary(min_size=16, max_size=16),
+        st.binary(min_size=32, max_size=32),
+        st.binary(min_size=32, max_size=32),
+    ),
 )
 
 
@@ -150,7 +163,7 @@ def test_round_trip_at_the_caps() -> None:
         Text("x" * MAX_TEXT_BYTES),
         Text("line one\nline two\ttab\x00nul"),
         Receipt(RECEIPT_READ, tuple(bytes([i]) * 16 for i in range(MAX_RECEIPT_IDS))),
-        MemberAdd(b"\x01" * MAX_BUNDLE_BYTES),
+        MemberAdd(b"\x01" * 16, b"\x02" * 32, b"\x03" * 32),
     ):
         assert unpad_envelope(pad_envelope(envelope)) == envelope
 
@@ -171,9 +184,9 @@ def test_round_trip_at_the_caps() -> None:
         (Receipt(RECEIPT_READ, [ID]), "must be an array"),  # type: ignore[arg-type]
         (Receipt(RECEIPT_READ, (ID, b"short")), "id 1 must be 16 bytes"),
         (Receipt(RECEIPT_READ, (bytearray(ID),)), "id 0 must be 16 bytes"),  # type: ignore[arg-type]
-        (MemberAdd(b""), "1 to 4096"),
-        (MemberAdd(b"x" * (MAX_BUNDLE_BYTES + 1)), "1 to 4096"),
-        (MemberAdd("bundle"), "1 to 4096"),  # type: ignore[arg-type]
+        (MemberAdd(b"", b"k" * 32, b"k" * 32), "vouched identity"),
+        (MemberAdd(b"a" * 16, b"k" * 31, b"k" * 32), "vouched identity"),
+        (MemberAdd(b"a" * 16, b"k" * 32, "k" * 32), "vouched identity"),  # type: ignore[arg-type]
     ],
 )
 def test_pad_refuses_invalid_envelopes(envelope: Envelope, match: str) -> None:
@@ -229,8 +242,9 @@ def test_pad_refuses_invalid_envelopes(envelope: Envelope, match: str) -> None:
         (frame(packb([2, 3, []])), "1 to 256"),
         (frame(packb([2, 3, [ID, ID[:15]]])), "id 1 must be 16 bytes"),
         (frame(packb([2, 3, ["x" * 16]])), "id 0 must be 16 bytes"),
-        (frame(packb([3, b""])), "1 to 4096"),
-        (frame(packb([3, "bundle"])), "1 to 4096"),
+        (frame(packb([3, b""])), "4 items"),
+        (frame(packb([3, b"a" * 16, b"k" * 32, b"k" * 31])), "vouched identity"),
+        (frame(packb([3, "a" * 16, b"k" * 32, b"k" * 32])), "vouched identity"),
     ],
 )
 def test_malformed_plaintexts(data: bytes, match: str) -> None:

@@ -189,7 +189,7 @@ def test_triple_dh_agrees_and_matches_the_formula() -> None:
     )
     assert sk_a == sk_b
     ikm = a_id.exchange(b_eph.public) + a_eph.exchange(b_id.public) + a_eph.exchange(b_eph.public)
-    info = b"".join(len(p).to_bytes(4, "big") + p for p in (b"quicko2/v2/3dh", ALICE, BOB))
+    info = b"".join(len(p).to_bytes(4, "big") + p for p in (b"quicko2/v3/3dh", ALICE, BOB))
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SESSION, info=info)
     assert sk_a == hkdf.derive(ikm)
     # Another session, or a swapped role, gives another key.
@@ -284,9 +284,9 @@ KAT_IK_B, KAT_EK_B = bytes([0xB1]) * 32, bytes([0xB2]) * 32
 KAT_FIRST_BODY_HEX = (
     "a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209"  # header: DHs.public
     "0000000000000000"  # header: pn = 0, n = 0
-    "65617119051b9a95ed9980a3fa44f49ebba46a6ee29662fb0588b7e1c0251b19"  # ciphertext (64)
-    "7d1f68a4abb3d4d5eefa93753554a48d84380a003e92785ffbf40be3a6dc14fa"
-    "2aac5ed9743d08bd47ffc30c6f92d54f"  # tag (16)
+    "700919791c8908ead27c411a01e40fcf848e8be9d38db07eda13dae3f2bd5501"  # ciphertext (64)
+    "e8d5135643d669794a8e544190f6777adb0454b9374a1739e1bacdf17cf291e3"
+    "ef7668dc2a3ccb0f2299dcd751093118"  # tag (16)
 )
 
 
@@ -300,14 +300,14 @@ def test_known_answer_first_message() -> None:
 
     Derivation (docs/protocol.md §9, §10):
       1. SK = HKDF-SHA256(DH(IK_I, EK_R) || DH(EK_I, IK_R) || DH(EK_I, EK_R), salt=session_id,
-         info=encode_fields("quicko2/v2/3dh", addr_I, addr_R), 32)
+         info=encode_fields("quicko2/v3/3dh", addr_I, addr_R), 32)
       2. DHs = X25519 key pair of private 0x01 * 32; out = HKDF-SHA256(DH(DHs, EK_R.public),
-         salt=SK, info="quicko2/v2/ratchet/root", 64); RK = out[:32], CKs = out[32:]
+         salt=SK, info="quicko2/v3/ratchet/root", 64); RK = out[:32], CKs = out[32:]
       3. mk = HMAC-SHA256(CKs, 0x01)
-      4. km = HKDF-SHA256(mk, salt=None, info="quicko2/v2/ratchet/message", 44);
+      4. km = HKDF-SHA256(mk, salt=None, info="quicko2/v3/ratchet/message", 44);
          key = km[:32], nonce = km[32:]
       5. header = DHs.public || u32(0) || u32(0)
-      6. ad = encode_fields("quicko2/v2/message", 0x02, session_id, addr_I, addr_R, message_id,
+      6. ad = encode_fields("quicko2/v3/message", 0x03, session_id, addr_I, addr_R, message_id,
          u64(timestamp)); aad = encode_fields(ad, header)
       7. plaintext = u32(2) || 0x91 0x00 || 58 zero bytes (SYNC padded to 64)
       8. body = header || AES-256-GCM(key, nonce, plaintext, aad)  (40 + 64 + 16 = 120 bytes)
@@ -334,22 +334,22 @@ def test_known_answer_first_message() -> None:
         + _pyca_dh(KAT_EK_A, _pyca_public(KAT_IK_B))
         + _pyca_dh(KAT_EK_A, ek_r)
     )
-    info = _fields(b"quicko2/v2/3dh", ALICE, BOB)
+    info = _fields(b"quicko2/v3/3dh", ALICE, BOB)
     sk = HKDF(algorithm=hashes.SHA256(), length=32, salt=SESSION, info=info).derive(ikm)
     dhs_private = bytes([1]) * 32
     out = HKDF(
-        algorithm=hashes.SHA256(), length=64, salt=sk, info=b"quicko2/v2/ratchet/root"
+        algorithm=hashes.SHA256(), length=64, salt=sk, info=b"quicko2/v3/ratchet/root"
     ).derive(_pyca_dh(dhs_private, ek_r))
     mac = pyca_hmac.HMAC(out[32:], hashes.SHA256())
     mac.update(b"\x01")
     mk = mac.finalize()
     km = HKDF(
-        algorithm=hashes.SHA256(), length=44, salt=None, info=b"quicko2/v2/ratchet/message"
+        algorithm=hashes.SHA256(), length=44, salt=None, info=b"quicko2/v3/ratchet/message"
     ).derive(mk)
     header = _pyca_public(dhs_private) + bytes(8)
     ad = _fields(
-        b"quicko2/v2/message",
-        b"\x02",
+        b"quicko2/v3/message",
+        b"\x03",
         SESSION,
         ALICE,
         BOB,
@@ -384,7 +384,7 @@ def test_long_conversation_with_every_envelope_kind() -> None:
             kinds: list[Envelope] = [
                 Text(f"message {opened} ✓"),
                 Receipt(RECEIPT_READ, (clock.next()[0],)),
-                MemberAdd(b"bundle" * 10),
+                MemberAdd(b"a" * 16, b"x" * 32, b"e" * 32),
                 Text("\n" * i),
                 Leave(),
             ]

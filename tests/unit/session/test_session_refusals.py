@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from session_pump import (
     NOW,
@@ -19,17 +17,19 @@ from session_pump import (
 
 from quicko.crypto import X25519KeyPair
 from quicko.errors import LocalProtocolError
-from quicko.identity import Identity, InviteCode
+from quicko.identity import Identity, InviteCode, PublicIdentity
 from quicko.protocol import (
     Ack,
     AckStatus,
+    Join,
     Joined,
     KeyExchange,
     Leave,
     LeaveReason,
+    Lobby,
+    LobbyMessage,
     Member,
     Message,
-    Payload,
     PeerJoined,
     PeerLeft,
     encode_frame,
@@ -37,11 +37,10 @@ from quicko.protocol import (
 from quicko.session import (
     DEFAULT_MESSAGE_TTL_MS,
     DeliveryStatus,
-    InviteRetired,
     KeyChanged,
     PeerAuthenticated,
-    PeerRefused,
     Session,
+    SessionFailed,
     State,
     StatusChanged,
     WrongInviteCode,
@@ -49,17 +48,19 @@ from quicko.session import (
     handshake,
 )
 from quicko.session import envelope as env
-from quicko.session.bundle import IdentityBundle, make_bundle
+from quicko.session.bundle import IdentityBundle, make_bundle, member_init_context
 from quicko.session.core import TRANSITIONS
 from quicko.session.pake import (
     ConfirmC,
     ConfirmJ,
     CreatorPake,
     JoinerPake,
-    MemberInit,
+    LobbyBody,
     PakeFail,
-    decode_handshake,
-    encode_handshake,
+    PakeReply,
+    decode_member_init,
+    encode_lobby_body,
+    encode_member_init,
 )
 
 CODE = InviteCode("KBQW", "E3TV")
@@ -93,8 +94,17 @@ def misbehave(pump: Pump, sender: Session, to: Session, envelope: env.Envelope) 
 
 
 def bundle(who: Identity, session: Session, seed: bytes = b"e") -> IdentityBundle:
+    """A MEMBER_INIT bundle of ``who`` for ``session``'s owner."""
     ephemeral = X25519KeyPair.generate(SeededRng(seed))
-    return make_bundle(who, ephemeral, session.session_id)
+    return make_bundle(who, ephemeral, member_init_context(session.session_id, session.address))
+
+
+def vouch(who: PublicIdentity) -> env.MemberAdd:
+    return env.MemberAdd(who.address, who.x25519_public, who.ed25519_public)
+
+
+def lobby(session: Session, peer: bytes, body: LobbyBody) -> LobbyMessage:
+    return LobbyMessage(CODE.nameplate, peer, encode_lobby_body(body))
 
 
 def key_exchange(session: Session, sender: bytes, body: bytes) -> KeyExchange:
@@ -117,47 +127,51 @@ def carol_without_channel_at_bob() -> tuple[Pump, Session, Session, Session]:
 # ------------------------------------------------------------------ vouches (MEMBER_ADD)
 
 
-def test_a_vouch_for_a_known_member_is_ignored_or_reported_as_a_key_change() -> None:
+def test_a_vouch_for_a_known_member_is_ignored() -> None:
     pump, alice, bob, carol = three_members()
-    carol_bundle = bundle(identity("carol"), alice)
-    misbehave(pump, alice, bob, env.MemberAdd(carol_bundle.encode()))
+    misbehave(pump, alice, bob, vouch(identity("carol").public))
     assert pump.take(bob.address) == [] and bob.dropped_frames == 0
-    evil = identity("evil").public.x25519_public
-    swapped = dataclasses.replace(carol_bundle, x25519_public=evil)
-    misbehave(pump, alice, bob, env.MemberAdd(swapped.encode()))
-    assert pump.take(bob.address) == [KeyChanged(carol.address)]
     assert bob.safety_number(carol.address) == carol.safety_number(bob.address)
 
 
-def test_a_vouch_whose_bundle_does_not_verify_is_refused() -> None:
-    pump, alice, bob, _carol = three_members()
-    dave = identity("dave")
-    forged = dataclasses.replace(bundle(dave, alice), signature=bytes(64))
-    misbehave(pump, alice, bob, env.MemberAdd(forged.encode()))
-    assert pump.take(bob.address) == [PeerRefused(dave.address, "vouched bundle did not verify")]
-    assert dave.address not in {m.address for m in bob.members}
+def test_a_vouch_whose_keys_are_not_its_address_is_dropped() -> None:
+    pump, alice, bob, carol = three_members()
+    evil = identity("evil").public.x25519_public
+    carol_public = identity("carol").public
+    swapped = env.MemberAdd(carol_public.address, evil, carol_public.ed25519_public)
+    misbehave(pump, alice, bob, swapped)
+    # Self-certifying: no key can be substituted under an address, not even by the creator.
+    assert pump.take(bob.address) == [] and bob.dropped_frames == 1
+    assert bob.safety_number(carol.address) == carol.safety_number(bob.address)
+    assert not of_type(pump.take(bob.address), KeyChanged)
 
 
 def test_only_the_creator_vouches_and_only_to_joiners() -> None:
     pump, alice, bob, carol = three_members()
-    dave = bundle(identity("dave"), alice)
-    misbehave(pump, carol, bob, env.MemberAdd(dave.encode()))  # Carol is not the creator
-    misbehave(pump, bob, alice, env.MemberAdd(dave.encode()))  # Alice is the creator
+    dave = identity("dave").public
+    misbehave(pump, carol, bob, vouch(dave))  # Carol is not the creator
+    misbehave(pump, bob, alice, vouch(dave))  # Alice is the creator
     for session in (alice, bob):
         assert not of_type(pump.take(session.address), PeerAuthenticated)
         assert dave.address not in {m.address for m in session.members}
         assert session.dropped_frames == 0
 
 
-def test_the_creators_own_bundle_among_the_vouched_is_skipped(
+def test_the_creators_own_identity_among_the_vouched_is_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     original = CreatorPake.confirm
 
     def confirm(
-        self: CreatorPake, own: IdentityBundle, vouched: tuple[IdentityBundle, ...]
+        self: CreatorPake,
+        own: IdentityBundle,
+        *,
+        session_id: bytes,
+        join_seed: bytes,
+        vouched: tuple[PublicIdentity, ...],
     ) -> ConfirmC:
-        return original(self, own, (*vouched, own))
+        return original(self, own, session_id=session_id, join_seed=join_seed,
+                        vouched=(*vouched, own.public_identity))  # fmt: skip
 
     monkeypatch.setattr(CreatorPake, "confirm", confirm)
     pump, alice, bob = two_party()
@@ -169,19 +183,23 @@ def test_the_creators_own_bundle_among_the_vouched_is_skipped(
 # ------------------------------------------------------------------ handshake out of place
 
 
-def test_handshake_frames_out_of_place_are_dropped() -> None:
+def test_lobby_frames_out_of_place_are_dropped() -> None:
     pump, alice, bob = two_party()
     pump.take(alice.address), pump.take(bob.address)
-    start = JoinerPake(CODE.password, alice.session_id, bob.address, SeededRng(b"x")).start()
+    start = JoinerPake(CODE.password, CODE.nameplate, bob.address, SeededRng(b"x")).start_message
     confirm = ConfirmJ(bytes(32), b"sealed")
-    cases: list[tuple[Session, KeyExchange]] = [
-        # A member already authenticated starts a PAKE again: the creator does not answer.
-        (alice, key_exchange(alice, bob.address, encode_handshake(start))),
+    cases: list[tuple[Session, LobbyMessage]] = [
         # A confirmation for an attempt the creator does not have.
-        (alice, key_exchange(alice, b"z" * 16, encode_handshake(confirm))),
+        (alice, lobby(alice, b"z" * 16, confirm)),
+        # A PAKE_START about another nameplate, or with a sid already used.
+        (alice, LobbyMessage("ZZZZ", bob.address, encode_lobby_body(start))),
+        # Joiner-bound bodies to the owner, owner-bound bodies to a joiner.
+        (alice, lobby(alice, b"z" * 16, PakeReply(bytes(32)))),
+        (bob, lobby(bob, b"", start)),
         # CONFIRM_C and PAKE_FAIL to a joiner that is no longer authenticating.
-        (bob, key_exchange(bob, alice.address, encode_handshake(ConfirmC(bytes(32), b"s")))),
-        (bob, key_exchange(bob, alice.address, encode_handshake(PakeFail(1)))),
+        (bob, lobby(bob, b"", ConfirmC(bytes(32), b"s"))),
+        (bob, lobby(bob, b"", PakeFail(1))),
+        (bob, LobbyMessage(CODE.nameplate, b"", b"\x91\x09")),
     ]
     for session, frame in cases:
         before = session.dropped_frames
@@ -191,50 +209,59 @@ def test_handshake_frames_out_of_place_are_dropped() -> None:
         assert session.state is State.ACTIVE
 
 
-def test_a_retired_code_answers_no_pake_start() -> None:
+def test_a_replayed_pake_start_is_not_answered_twice() -> None:
     pump, alice, _bob = two_party()
-    for n in range(3):
-        pump.add(Session.join(identity(f"w{n}"), WRONG, SeededRng(bytes([n])), NOW))
-        pump.run()
-    assert of_type(pump.take(alice.address), InviteRetired) == [InviteRetired()]
-    joiner = identity("late")
-    start = JoinerPake(CODE.password, alice.session_id, joiner.address, SeededRng(b"l")).start()
+    alice.data_to_send()
+    start = JoinerPake(CODE.password, CODE.nameplate, b"j" * 16, SeededRng(b"x")).start_message
+    alice.receive(lobby(alice, b"j" * 16, start), pump.now)
+    [reply] = alice.data_to_send()
+    assert isinstance(reply, LobbyMessage) and reply.peer == b"j" * 16
     before = alice.dropped_frames
-    alice.receive(key_exchange(alice, joiner.address, encode_handshake(start)), pump.now)
-    assert alice.dropped_frames == before + 1 and alice.data_to_send() == []
+    alice.receive(lobby(alice, b"k" * 16, start), pump.now)  # the same sid, replayed
+    assert alice.data_to_send() == [] and alice.dropped_frames == before + 1
 
 
-def test_pake_fail_from_someone_other_than_the_creator_is_dropped() -> None:
-    pump = Pump()
-    alice = pump.add(Session.create(identity("alice"), SeededRng(b"a"), NOW, CODE))
-    pump.run()
+def test_pake_fail_before_a_reply_is_a_refusal_or_a_retry_and_after_it_a_wrong_code() -> None:
+    def pending() -> Session:
+        joiner = Session.join(identity("bob"), CODE, SeededRng(b"b"), NOW)
+        joiner.receive(Lobby(CODE.nameplate), NOW)
+        joiner.data_to_send()
+        return joiner
 
-    def no_confirm_j(to: bytes, payload: Payload) -> list[Payload]:
-        unicast = isinstance(payload, KeyExchange) and payload.recipient == alice.address
-        return [] if to == alice.address and unicast else [payload]
-
-    pump.tamper = no_confirm_j
-    bob = pump.add(Session.join(identity("bob"), CODE, SeededRng(b"b"), NOW))
-    pump.run()
-    assert bob.state is State.AUTHENTICATING
-    pump.take(bob.address)
-    bob.receive(key_exchange(bob, b"z" * 16, encode_handshake(PakeFail(0))), pump.now)
-    assert bob.state is State.AUTHENTICATING and bob.events() == [] and bob.dropped_frames == 1
-    bob.receive(key_exchange(bob, alice.address, encode_handshake(PakeFail(2))), pump.now)
-    assert bob.events() == [WrongInviteCode(2)] and state(bob) is State.FAILED
-    assert bob.data_to_send()[-1] == Leave(alice.session_id)
+    refused = pending()
+    refused.receive(lobby(refused, b"", PakeFail(0)), NOW)
+    assert refused.events() == [SessionFailed("the session's creator refused the join")]
+    busy = pending()
+    busy.receive(lobby(busy, b"", PakeFail(5_000)), NOW)
+    assert busy.events() == [] and busy.next_deadline() == NOW + 5_000
+    busy.handle_timeout(NOW + 5_000)
+    assert busy.data_to_send() == [Join(b"", CODE.nameplate)]  # a new lobby period
+    too_late = pending()
+    too_late.receive(lobby(too_late, b"", PakeFail(60_000)), NOW)
+    assert of_type(too_late.events(), SessionFailed)
+    # After our CONFIRM_J: the code was wrong.
+    alice = Session.create(identity("alice"), SeededRng(b"a"), NOW, CODE)
+    wrong = pending()
+    assert wrong._joiner_pake is not None
+    alice.receive(lobby(alice, wrong.address, wrong._joiner_pake.start_message), NOW)
+    reply = [p for p in alice.data_to_send() if isinstance(p, LobbyMessage)][-1]
+    wrong.receive(LobbyMessage(CODE.nameplate, b"", reply.body), NOW)
+    wrong.data_to_send()
+    wrong.receive(lobby(wrong, b"", PakeFail(0)), NOW)
+    assert wrong.events() == [WrongInviteCode(0)] and state(wrong) is State.FAILED
 
 
 def test_a_member_init_after_the_channel_exists_is_dropped() -> None:
     pump, alice, bob, carol = three_members()
-    again = MemberInit(bundle(identity("carol"), alice, b"again").encode())
-    bob.receive(key_exchange(bob, carol.address, encode_handshake(again)), pump.now)
+    again = encode_member_init(bundle(identity("carol"), bob, b"again"))
+    bob.receive(key_exchange(bob, carol.address, again), pump.now)
     assert bob.dropped_frames == 1 and bob.events() == []
     carol.send_text("same channel", pump.now)
     pump.run()
     assert texts(pump.take(bob.address)) == ["same channel"]
     # Nor does the creator (whose channels come from the PAKE) take one.
-    alice.receive(key_exchange(alice, carol.address, encode_handshake(again)), pump.now)
+    again = encode_member_init(bundle(identity("carol"), alice, b"again"))
+    alice.receive(key_exchange(alice, carol.address, again), pump.now)
     assert alice.dropped_frames == 1
 
 
@@ -295,24 +322,6 @@ def test_held_frames_are_bounded_and_the_dropped_text_fails(
     assert ids[0] not in sent and {ids[1], ids[2]} <= sent
 
 
-def test_held_handshake_frames_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    alice = Session.create(identity("alice"), SeededRng(b"a"), NOW, CODE)
-    sid = alice.session_id
-    alice.receive(Joined(sid, CODE.nameplate, ()), NOW)
-    alice.data_to_send(), alice.events()
-    monkeypatch.setattr(core, "MAX_HELD_FRAMES", 1)
-    joiners = [identity(f"j{n}") for n in range(2)]
-    for n, joiner in enumerate(joiners):  # the relay has not announced them yet
-        start = JoinerPake(CODE.password, sid, joiner.address, SeededRng(bytes([n]))).start()
-        alice.receive(KeyExchange(sid, joiner.address, b"", encode_handshake(start)), NOW)
-    assert alice.data_to_send() == []
-    alice.receive(PeerJoined(sid, joiners[0].address, "j0"), NOW)
-    assert alice.data_to_send() == []  # its PAKE_REPLY was dropped to make room
-    alice.receive(PeerJoined(sid, joiners[1].address, "j1"), NOW)
-    [reply] = alice.data_to_send()
-    assert isinstance(reply, KeyExchange) and reply.recipient == joiners[1].address
-
-
 # ------------------------------------------------------------------ members leaving
 
 
@@ -322,7 +331,12 @@ def test_a_recipient_that_leaves_fails_what_it_did_not_get() -> None:
     pump.disconnect(bob.address)
     message_id = alice.send_text("too late", pump.now)
     pump.run()
+    # The relay's LEFT is not Bob's word: he is away, the text still waits for him.
     alice.receive(PeerLeft(alice.session_id, bob.address, LeaveReason.LEFT), pump.now)
+    assert alice.status(message_id) is DeliveryStatus.SENT and alice.members
+    # His own encrypted LEAVE removes him; what he did not get fails.
+    pump.online.add(bob.address)
+    misbehave(pump, bob, alice, env.Leave())
     events = pump.take(alice.address) + alice.events()
     assert [e.status for e in of_type(events, StatusChanged)] == [
         DeliveryStatus.SENT,
@@ -334,7 +348,7 @@ def test_a_recipient_that_leaves_fails_what_it_did_not_get() -> None:
 def test_a_member_without_a_channel_leaves_or_is_left() -> None:
     pump, _alice, bob, carol = carol_without_channel_at_bob()
     bob.receive(PeerLeft(bob.session_id, carol.address, LeaveReason.LEFT), pump.now)
-    assert carol.address not in {m.address for m in bob.members}
+    assert carol.address in {m.address for m in bob.members} and bob.is_away(carol.address)
     pump, alice, bob, carol = carol_without_channel_at_bob()
     bob.leave(pump.now)
     out = bob.data_to_send()
@@ -352,9 +366,12 @@ def test_a_group_text_failed_for_one_recipient_expires_without_a_second_event() 
     # The relay's copy for Bob expired: not a failure (it goes again when he is back) ...
     alice.receive(Ack(sid, alice.address, bob.address, message_id, AckStatus.EXPIRED), pump.now)
     assert alice.events() == []
-    # ... but Bob leaving for good is: FAILED for him, so FAILED for the group text.
+    # ... nor is the relay saying he left (a relay could forge it) ...
     alice.receive(PeerLeft(sid, bob.address, LeaveReason.LEFT), pump.now)
-    assert of_type(alice.events(), StatusChanged) == [
+    assert not of_type(alice.events(), StatusChanged)
+    # ... but his own LEAVE is: FAILED for him, so FAILED for the group text.
+    misbehave(pump, bob, alice, env.Leave())
+    assert of_type(pump.take(alice.address), StatusChanged) == [
         StatusChanged(message_id, DeliveryStatus.FAILED)
     ]
     alice.handle_timeout(pump.now + DEFAULT_MESSAGE_TTL_MS)
@@ -384,16 +401,23 @@ def test_a_joiner_that_leaves_before_joining_sends_no_leave() -> None:
     assert joiner.data_to_send() == [] and joiner.state is State.CLOSED
 
 
-def test_a_rejoining_joiner_ignores_a_joined_for_another_session() -> None:
+def test_a_joiner_in_the_lobby_ignores_joined_and_rejoins_by_nameplate() -> None:
     joiner = Session.join(identity("bob"), CODE, SeededRng(b"b"), NOW)
-    joiner.receive(Joined(b"s" * 16, CODE.nameplate, ()), NOW)
+    assert joiner.data_to_send() == [Join(b"", CODE.nameplate)]
+    joiner.receive(Lobby(CODE.nameplate), NOW)
     assert state(joiner) is State.AUTHENTICATING
+    [start] = joiner.data_to_send()
+    assert isinstance(start, LobbyMessage) and start.peer == b""
+    joiner.receive(Joined(b"s" * 16, CODE.nameplate, ()), NOW)  # no session id yet: dropped
+    assert joiner.dropped_frames == 1
     joiner.rejoin(NOW)
     assert state(joiner) is State.CONNECTING
-    joiner.receive(Joined(b"o" * 16, CODE.nameplate, ()), NOW)
-    assert state(joiner) is State.CONNECTING and joiner.dropped_frames == 1
-    joiner.receive(Joined(b"s" * 16, CODE.nameplate, ()), NOW)
-    assert state(joiner) is State.AUTHENTICATING
+    assert joiner.data_to_send() == [Join(b"", CODE.nameplate)]
+    joiner.receive(Lobby("ZZZZ"), NOW)  # another nameplate's lobby
+    assert state(joiner) is State.CONNECTING and joiner.dropped_frames == 2
+    joiner.receive(Lobby(CODE.nameplate), NOW)
+    [again] = joiner.data_to_send()
+    assert isinstance(again, LobbyMessage) and again.body != start.body  # a fresh sid
 
 
 def test_peer_joined_about_ourselves_is_dropped() -> None:
@@ -430,4 +454,4 @@ def test_rejoin_retransmits_member_init_to_a_member_without_a_channel() -> None:
     [init] = [p for p in bob.data_to_send() if isinstance(p, KeyExchange)]
     assert init.recipient == carol.address
     assert encode_frame(init) in pump.frames  # the very frame sent the first time
-    assert isinstance(decode_handshake(init.body), MemberInit)
+    assert decode_member_init(init.body).address == bob.address

@@ -32,6 +32,7 @@ from quicko.protocol import (
     KeyExchange,
     Leave,
     LeaveReason,
+    LobbyMessage,
     Member,
     Message,
     MessageType,
@@ -55,8 +56,7 @@ from quicko.session import (
     WrongInviteCode,
 )
 from quicko.session import envelope as env
-from quicko.session.bundle import IdentityBundle
-from quicko.session.pake import HandshakeKind, MemberInit, decode_handshake, encode_handshake
+from quicko.session.pake import PakeKind, decode_member_init, encode_member_init
 
 CODE = InviteCode("KBQW", "E3TV")
 WRONG = InviteCode("KBQW", "0000")
@@ -122,7 +122,10 @@ def test_plaintext_never_appears_in_any_frame() -> None:
 def test_send_before_any_peer_is_refused() -> None:
     pump = Pump()
     alice = pump.add(Session.create(identity("alice"), SeededRng(b"a"), NOW, CODE))
-    assert alice.data_to_send() == [Join(alice.session_id, CODE.nameplate)]
+    [join] = alice.data_to_send()
+    assert isinstance(join, Join)
+    assert (join.session_id, join.nameplate, join.proof) == (alice.session_id, CODE.nameplate, b"")
+    assert len(join.join_key) == 32  # the I/O layer adds the proof (Session.sign_join)
     with pytest.raises(SessionError, match="no authenticated peer"):
         alice.send_text("anyone?", NOW)
     with pytest.raises(ValueError, match="UTF-8 bytes"):
@@ -172,31 +175,28 @@ def test_group_message_is_one_frame_per_recipient_with_the_same_id() -> None:
 # ------------------------------------------------------------------ wrong codes
 
 
-def test_wrong_invite_code_then_retirement_after_three() -> None:
+def test_wrong_invite_codes_do_not_retire_the_code_for_everyone() -> None:
     pump, alice, _ = two_party()
     pump.take(alice.address)
-    lefts = []
     for attempt in range(3):
         mallory = pump.add(
             Session.join(identity(f"m{attempt}"), WRONG, SeededRng(bytes([attempt])), NOW)
         )
         pump.run()
         events = pump.take(mallory.address)
-        assert of_type(events, WrongInviteCode) == [WrongInviteCode(2 - attempt)]
+        assert of_type(events, WrongInviteCode) == [WrongInviteCode(0)]
         assert mallory.state is State.FAILED
         assert not of_type(events, PeerAuthenticated)
-        lefts.append(mallory)
-    a_events = pump.take(alice.address)
-    assert of_type(a_events, InviteRetired) == [InviteRetired()]
-    assert alice.members and len(alice.members) == 1
-    assert all(pump.sessions[alice.session_id].members.count(m.address) == 0 for m in lefts)
-    # The code is released: even the right password no longer finds the session.
-    late = pump.add(Session.join(identity("late"), CODE, SeededRng(b"l"), NOW))
+        assert mallory.address not in pump.sessions[alice.session_id].members
+    assert not of_type(pump.take(alice.address), InviteRetired)
+    # Three strangers' wrong guesses leave the code working for the real invitee.
+    carol = pump.add(Session.join(identity("carol"), CODE, SeededRng(b"c"), NOW))
     pump.run()
-    assert of_type(pump.take(late.address), SessionFailed) == [
-        SessionFailed("unknown or retired invite code")
-    ]
-    assert late.state is State.FAILED
+    states = [carol.state]  # told to retry after the back-off (1 s)
+    pump.advance(1_000)
+    states.append(carol.state)
+    assert states == [State.AUTHENTICATING, State.ACTIVE]
+    assert carol.address in {m.address for m in alice.members}
 
 
 def test_right_code_after_a_wrong_one() -> None:
@@ -205,22 +205,6 @@ def test_right_code_after_a_wrong_one() -> None:
     pump.run()
     assert carol.state is State.ACTIVE
     assert {m.address for m in alice.members} == {carol.address}
-
-
-def test_retirement_emits_release_nameplate() -> None:
-    pump, alice, _ = two_party(joiner_code=WRONG)
-    sent: list[Payload] = []
-    original = pump.route
-
-    def spy(sender: bytes, payload: Payload) -> None:
-        sent.append(payload)
-        original(sender, payload)
-
-    pump.route = spy  # type: ignore[method-assign]  # spying on the pump's routing
-    for n in range(2):
-        pump.add(Session.join(identity(f"x{n}"), WRONG, SeededRng(b"x%d" % n), NOW))
-        pump.run()
-    assert ReleaseNameplate(alice.session_id, CODE.nameplate) in sent
 
 
 def test_joiner_times_out_without_an_answer() -> None:
@@ -241,35 +225,34 @@ def replace_member_init(recipient: bytes, victim: bytes, change: str) -> object:
     """A tamper hook that rewrites MEMBER_INIT bundles sent to ``recipient``."""
 
     def hook(to: bytes, payload: Payload) -> list[Payload]:
-        if to != recipient or not isinstance(payload, KeyExchange):
+        if to != recipient or not isinstance(payload, KeyExchange) or payload.sender != victim:
             return [payload]
-        message = decode_handshake(payload.body)
-        if not isinstance(message, MemberInit) or payload.sender != victim:
-            return [payload]
-        bundle = IdentityBundle.decode(message.bundle)
+        bundle = decode_member_init(payload.body)
         evil = identity("evil")
         key = evil.public.x25519_public
         if change == "identity":
             bundle = dataclasses.replace(bundle, x25519_public=key)
         else:
             bundle = dataclasses.replace(bundle, ephemeral_public=key)
-        body = encode_handshake(MemberInit(bundle.encode()))
+        body = encode_member_init(bundle)
         return [dataclasses.replace(payload, body=body)]
 
     return hook
 
 
-@pytest.mark.parametrize(
-    ("change", "expected"), [("identity", KeyChanged), ("ephemeral", PeerRefused)]
-)
-def test_substituted_key_in_member_init_is_refused(change: str, expected: type) -> None:
+@pytest.mark.parametrize("change", ["identity", "ephemeral"])
+def test_substituted_key_in_member_init_is_refused(change: str) -> None:
     pump, alice, bob = two_party()
     carol_identity = identity("carol")
     pump.tamper = replace_member_init(bob.address, carol_identity.address, change)  # type: ignore[assignment]
     carol = pump.add(Session.join(carol_identity, CODE, SeededRng(b"c"), NOW))
+    dropped = bob.dropped_frames
     pump.run()
-    refusals: list[KeyChanged | PeerRefused] = of_type(pump.take(bob.address), expected)
-    assert refusals and all(r.address == carol.address for r in refusals)
+    # Dropped, not reported: it is what a relay replaying another member's MEMBER_INIT looks
+    # like, and it must neither alarm nor break the pair (the real one still counts).
+    events = pump.take(bob.address)
+    assert not of_type(events, KeyChanged) and not of_type(events, PeerRefused)
+    assert bob.dropped_frames > dropped
     assert not bob.can_send_to(carol.address)
     assert alice.can_send_to(carol.address)
     # Whatever Carol sends, Bob never shows anything from her over a substituted key.
@@ -310,9 +293,9 @@ def test_tampered_member_add_is_dropped_and_the_member_not_trusted() -> None:
 
 
 def test_tampered_confirmations_are_detected() -> None:
-    def flip_kind(kind: HandshakeKind) -> object:
+    def flip_kind(kind: PakeKind) -> object:
         def hook(to: bytes, payload: Payload) -> list[Payload]:
-            if isinstance(payload, KeyExchange) and payload.body[1] == kind:
+            if isinstance(payload, LobbyMessage) and payload.body[1] == kind:
                 return [dataclasses.replace(payload, body=payload.body[:-1] + b"\x00")]
             return [payload]
 
@@ -320,14 +303,14 @@ def test_tampered_confirmations_are_detected() -> None:
 
     pump = Pump()
     alice = pump.add(Session.create(identity("alice"), SeededRng(b"a"), NOW, CODE))
-    pump.tamper = flip_kind(HandshakeKind.CONFIRM_J)  # type: ignore[assignment]
+    pump.tamper = flip_kind(PakeKind.CONFIRM_J)  # type: ignore[assignment]
     pump.run()
     bob = pump.add(Session.join(identity("bob"), CODE, SeededRng(b"b"), NOW))
     pump.run()
     assert of_type(pump.take(alice.address), PeerRefused)
     assert not alice.members and bob.state is State.AUTHENTICATING
 
-    pump.tamper = flip_kind(HandshakeKind.CONFIRM_C)  # type: ignore[assignment]
+    pump.tamper = flip_kind(PakeKind.CONFIRM_C)  # type: ignore[assignment]
     carol = pump.add(Session.join(identity("carol"), CODE, SeededRng(b"c"), NOW))
     pump.run()
     assert of_type(pump.take(carol.address), SessionFailed)
@@ -363,7 +346,10 @@ def test_rejoin_retransmits_the_same_frames_until_delivered() -> None:
     message_id = alice.send_text("are you there?", pump.now)
     [lost] = [p for p in alice.data_to_send() if isinstance(p, Message)]  # lost in a restart
     alice.rejoin(pump.now)
-    assert alice.data_to_send() == [Join(alice.session_id, CODE.nameplate)]
+    [join] = alice.data_to_send()
+    assert isinstance(join, Join)
+    assert (join.session_id, join.nameplate, join.proof) == (alice.session_id, CODE.nameplate, b"")
+    assert len(join.join_key) == 32  # the I/O layer adds the proof (Session.sign_join)
     # Held until the relay shows Bob as a member again, then the very same frame.
     alice.receive(pump_joined(alice, [bob.address]), pump.now)
     again = alice.data_to_send()
@@ -383,7 +369,10 @@ def test_rejoin_retransmits_the_same_frames_until_delivered() -> None:
     assert statuses(alice.events(), message_id) == [DeliveryStatus.DELIVERED]
     alice.rejoin(pump.now)
     alice.receive(pump_joined(alice, [bob.address]), pump.now)
-    assert alice.data_to_send() == [Join(alice.session_id, CODE.nameplate)]
+    [join] = alice.data_to_send()
+    assert isinstance(join, Join)
+    assert (join.session_id, join.nameplate, join.proof) == (alice.session_id, CODE.nameplate, b"")
+    assert len(join.join_key) == 32  # the I/O layer adds the proof (Session.sign_join)
 
 
 def pump_joined(session: Session, others: list[bytes]) -> Payload:
@@ -437,7 +426,7 @@ def test_leave() -> None:
     pump.run()
     for other in (alice, carol):
         assert of_type(pump.take(other.address), PeerLeft) == [
-            PeerLeft(bob.address, LeaveReason.LEFT)
+            PeerLeft(bob.address, LeaveReason.LEFT, gone=True)
         ]
         assert bob.address not in {m.address for m in other.members}
     assert bob.state is State.CLOSED
@@ -540,29 +529,6 @@ def test_joiner_rejoins_in_the_middle_of_the_pake() -> None:
     states.append(bob.state)
     assert states == [State.AUTHENTICATING, State.CONNECTING, State.ACTIVE]
     assert alice.can_send_to(bob.address)
-
-
-def test_creator_forgets_stale_attempts_and_bounds_them() -> None:
-    alice = Session.create(identity("alice"), SeededRng(b"a"), NOW, CODE)
-    sid = alice.session_id
-    alice.receive(Joined(sid, CODE.nameplate, ()), NOW)
-    assert alice.next_deadline() is None
-    starts = []
-    for n in range(10):
-        joiner = identity(f"j{n}")
-        alice.receive(Joined(sid, "", (Member(joiner.address, "j", True),)), NOW)
-        pake = Session.join(joiner, CODE, SeededRng(bytes([n])), NOW)
-        pake.receive(Joined(sid, CODE.nameplate, ()), NOW)
-        [start] = [p for p in pake.data_to_send() if isinstance(p, KeyExchange)]
-        starts.append(start)
-        alice.receive(start, NOW + n)
-    replies = [p for p in alice.data_to_send() if isinstance(p, KeyExchange)]
-    assert len(replies) == 10
-    assert alice.next_deadline() == NOW + 2 + PAKE_TIMEOUT_MS  # the two oldest were dropped
-    alice.handle_timeout(NOW + 5 + PAKE_TIMEOUT_MS)
-    assert alice.next_deadline() == NOW + 6 + PAKE_TIMEOUT_MS
-    alice.handle_timeout(NOW + 10 + PAKE_TIMEOUT_MS)
-    assert alice.next_deadline() is None
 
 
 def test_frames_that_do_not_concern_the_session_are_dropped() -> None:
