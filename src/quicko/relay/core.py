@@ -141,32 +141,48 @@ class RouterCore:
     def _track(self, target: Connection, data: bytes, sender: bytes, now_ms: int) -> None:
         """Number a routed frame sent to *target* and keep it until *target* acknowledges it.
 
-        The unacknowledged bytes are bounded by ``send_queue_bytes``: past it, an
-        acknowledging connection is *blocked* (further routed frames wait in its away buffer
-        until Received frees room), and the oldest frames of a connection that has never
-        acknowledged are forgotten, as if delivered (an old or raw client works as before).
+        The unacknowledged bytes are bounded by ``send_queue_bytes`` (:meth:`_over_window`).
+        The MESSAGE hot path (:meth:`RoutingHandlers._message`) inlines this method.
         """
         seq = target.sent = target.sent + 1
         inflight = target.inflight
+        if not inflight:
+            inflight = self._track_start(target, now_ms)
+        inflight.append((seq, data, sender))
+        target.inflight_bytes += len(data)
+        if target.inflight_bytes > self._window:
+            self._over_window(target)
+
+    def _track_start(self, target: Connection, now_ms: int) -> deque[tuple[int, bytes, bytes]]:
+        """*target* had nothing unacknowledged: its ack clock starts now; return its list."""
+        inflight = target.inflight
         if inflight is None:
             inflight = target.inflight = deque()
-        if not inflight and target.acking:
+        if target.acking:
             target.ack_since = now_ms
             waits = self._ack_waits
             waits[target.conn] = target
             waits.move_to_end(target.conn)
-        inflight.append((seq, data, sender))
-        size = target.inflight_bytes = target.inflight_bytes + len(data)
-        if size > self._window:
-            if target.acking:
-                target.blocked = True
-            else:
-                forgotten = 0
-                while size > self._window and len(inflight) > 1:
-                    size -= len(inflight.popleft()[1])
-                    forgotten += 1
-                target.inflight_bytes = size
-                self._metrics.unacked_forgotten += forgotten
+        return inflight
+
+    def _over_window(self, target: Connection) -> None:
+        """*target* has more than ``send_queue_bytes`` unacknowledged.
+
+        An acknowledging connection is *blocked*: further routed frames wait in its away
+        buffer until Received frees room. For a connection that has never acknowledged, the
+        oldest frames are forgotten, as if delivered (an old or raw client works as before).
+        """
+        if target.acking:
+            target.blocked = True
+            return
+        inflight = target.inflight
+        assert inflight is not None  # a frame was just added
+        size, forgotten = target.inflight_bytes, 0
+        while size > self._window and len(inflight) > 1:
+            size -= len(inflight.popleft()[1])
+            forgotten += 1
+        target.inflight_bytes = size
+        self._metrics.unacked_forgotten += forgotten
 
     def _acknowledge(self, c: Connection, count: int, now_ms: int) -> None:
         """Forget the routed frames numbered up to *count*: *c* received them."""

@@ -36,19 +36,21 @@ _K = TypeVar("_K", bytes, str)
 
 
 class Bucket:
-    """One token bucket: ``tokens`` (negative while in debt) as of ``stamp``.
+    """One token bucket, kept as its *theoretical arrival time* (GCRA, RFC 2697's cousin).
+
+    ``tat`` is when the bucket will be full again (ms); each frame pushes it one interval
+    (``1000 / rate`` ms) further. The tokens left at *now* are ``burst - (tat - now) / interval``
+    (negative while in debt), so a frame costs one ``max``, one addition and one comparison.
 
     Attributes:
-        tokens: tokens left at ``stamp``; below 0 the owner is in debt.
-        stamp: when ``tokens`` was counted (ms).
+        tat: when the bucket is full again (ms); at or before *now*: full.
         users: open connections charging this bucket (it is kept while any is).
     """
 
-    __slots__ = ("stamp", "tokens", "users")
+    __slots__ = ("tat", "users")
 
-    def __init__(self, tokens: float, stamp: int) -> None:
-        self.tokens = tokens
-        self.stamp = stamp
+    def __init__(self, tat: float) -> None:
+        self.tat = tat
         self.users = 0
 
 
@@ -58,13 +60,13 @@ class FlowLimiter:
     __slots__ = (
         "_abuse",
         "_addresses",
-        "_burst",
+        "_interval",
         "_prune_at",
-        "_rate_per_ms",
         "_source_abuse",
-        "_source_burst",
-        "_source_rate_per_ms",
+        "_source_interval",
+        "_source_tau",
         "_sources",
+        "_tau",
     )
 
     def __init__(
@@ -76,12 +78,13 @@ class FlowLimiter:
         abuse_limit: int,
     ) -> None:
         """Set the limits (frames per second, bucket sizes, and the debt that is abuse)."""
-        self._rate_per_ms = rate / 1000.0
-        self._burst = float(burst)
-        self._source_rate_per_ms = source_rate / 1000.0
-        self._source_burst = float(source_burst)
-        self._abuse = -float(abuse_limit)
-        self._source_abuse = -float(abuse_limit) * source_rate / rate
+        self._interval = 1000.0 / rate
+        self._tau = burst * self._interval
+        self._abuse = self._tau + abuse_limit * self._interval
+        self._source_interval = 1000.0 / source_rate
+        self._source_tau = source_burst * self._source_interval
+        # The same span of time as the address's abuse limit, at the source's rate.
+        self._source_abuse = self._source_tau + abuse_limit * self._interval
         self._addresses: dict[bytes, Bucket] = {}
         self._sources: dict[str, Bucket] = {}
         self._prune_at = _PRUNE_FLOOR
@@ -95,7 +98,7 @@ class FlowLimiter:
         bucket = self._sources.get(c.source)
         if bucket is None:
             self._maybe_prune(now_ms)
-            bucket = self._sources[c.source] = Bucket(self._source_burst, now_ms)
+            bucket = self._sources[c.source] = Bucket(now_ms)
         bucket.users += 1
         c.source_bucket = bucket
 
@@ -106,7 +109,7 @@ class FlowLimiter:
         bucket = self._addresses.get(address)
         if bucket is None:
             self._maybe_prune(now_ms)
-            bucket = self._addresses[address] = Bucket(self._burst, now_ms)
+            bucket = self._addresses[address] = Bucket(now_ms)
         bucket.users += 1
         c.bucket = bucket
 
@@ -121,58 +124,49 @@ class FlowLimiter:
         """Take one token from *c*'s buckets for one frame.
 
         Returns:
-            0 when both buckets had a token; else :data:`ABUSIVE` when a debt passed its
-            abuse limit (drop the frame, close the connection); else the time (ms) until
-            which reading *c* should pause for the debt to be repaid (handle the frame).
+            0 when both buckets had a token; else :data:`ABUSIVE` when a debt would pass its
+            abuse limit (drop the frame, close the connection; the frame is not counted);
+            else the time (ms) until which reading *c* should pause for the debt to be
+            repaid (handle the frame).
         """
-        wait = 0.0
+        until = 0.0
         bucket = c.bucket
         if bucket is not None:
-            tokens = bucket.tokens
-            elapsed = now_ms - bucket.stamp
-            if elapsed > 0:
-                tokens += elapsed * self._rate_per_ms
-                tokens = min(tokens, self._burst)
-                bucket.stamp = now_ms
-            tokens -= 1.0
-            if tokens < 0.0:
-                if tokens < self._abuse:
+            tat = bucket.tat
+            if tat < now_ms:  # noqa: PLR1730  # the hot path: faster than max()
+                tat = now_ms
+            tat += self._interval
+            if tat - now_ms > self._tau:
+                if tat - now_ms > self._abuse:
                     return ABUSIVE
-                wait = -tokens / self._rate_per_ms
-            bucket.tokens = tokens
+                until = tat - self._tau
+            bucket.tat = tat
         bucket = c.source_bucket
         if bucket is not None:
-            tokens = bucket.tokens
-            elapsed = now_ms - bucket.stamp
-            if elapsed > 0:
-                tokens += elapsed * self._source_rate_per_ms
-                tokens = min(tokens, self._source_burst)
-                bucket.stamp = now_ms
-            tokens -= 1.0
-            if tokens < 0.0:
-                if tokens < self._source_abuse:
+            tat = bucket.tat
+            if tat < now_ms:  # noqa: PLR1730  # the hot path: faster than max()
+                tat = now_ms
+            tat += self._source_interval
+            if tat - now_ms > self._source_tau:
+                if tat - now_ms > self._source_abuse:
                     return ABUSIVE
-                wait = max(wait, -tokens / self._source_rate_per_ms)
-            bucket.tokens = tokens
-        if wait:
-            return now_ms + int(wait) + 1
+                until = max(until, tat - self._source_tau)
+            bucket.tat = tat
+        if until:
+            return int(until) + 1
         return 0
 
     def _maybe_prune(self, now_ms: int) -> None:
         """Forget unused buckets that are full again, when the tables have doubled (amortised)."""
         if len(self._addresses) + len(self._sources) < self._prune_at:
             return
-        _prune(self._addresses, now_ms, self._rate_per_ms, self._burst)
-        _prune(self._sources, now_ms, self._source_rate_per_ms, self._source_burst)
+        _prune(self._addresses, now_ms)
+        _prune(self._sources, now_ms)
         self._prune_at = max(_PRUNE_FLOOR, 2 * (len(self._addresses) + len(self._sources)))
 
 
-def _prune(table: dict[_K, Bucket], now_ms: int, rate_per_ms: float, burst: float) -> None:
+def _prune(table: dict[_K, Bucket], now_ms: int) -> None:
     """Delete the buckets of *table* that no connection uses and that are full again."""
-    stale = [
-        key
-        for key, b in table.items()
-        if not b.users and b.tokens + (now_ms - b.stamp) * rate_per_ms >= burst
-    ]
+    stale = [key for key, b in table.items() if not b.users and b.tat <= now_ms]
     for key in stale:
         del table[key]

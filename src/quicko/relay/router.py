@@ -262,11 +262,26 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             return []
         self._metrics.bytes_in += len(data)
         self._conns.touch(c, now_ms)
-        if len(data) > 1 and data[1] == _RECEIVED and c.address is not None:
+        kind = data[1] if len(data) > 1 else 0
+        address = c.address
+        if kind == _RECEIVED and address is not None:
             return self._received(c, data, now_ms)
         verdict = self._limiter.charge(c, now_ms)
         if verdict:
             return self._over_rate(c, data, verdict, now_ms)
+        if kind == _MESSAGE and address is not None:  # the hot path (_dispatch, inlined)
+            fields = parse_message(data)
+            if fields is not None:
+                self._metrics.frames_in[_MESSAGE] += 1
+                if fields[1] != address:
+                    return self._reject(
+                        c,
+                        ErrorCode.SENDER_MISMATCH,
+                        "sender is not your address",
+                        _MESSAGE,
+                        fields[3],
+                    )
+                return self._message(c, data, fields, now_ms)
         return self._dispatch(c, data, now_ms)
 
     def _dispatch(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:

@@ -84,7 +84,14 @@ class RoutingHandlers(RouterCore):
                 metrics.frames_out[_ACK] += 1
                 metrics.bytes_out += len(data) + len(ack)
                 c.sent += 1
-                self._track(target, data, sender, now_ms)
+                seq = target.sent = target.sent + 1  # _track, inlined
+                inflight = target.inflight
+                if not inflight:
+                    inflight = self._track_start(target, now_ms)
+                inflight.append((seq, data, sender))
+                target.inflight_bytes += len(data)
+                if target.inflight_bytes > self._window:
+                    self._over_window(target)
                 return [new_send(target.conn, data), new_send(c.conn, ack)]
             recipients: tuple[bytes, ...] | list[bytes] = (recipient,)
         else:
