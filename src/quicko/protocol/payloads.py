@@ -52,6 +52,7 @@ __all__ = [
     "PeerLeft",
     "Ping",
     "Pong",
+    "Received",
     "RegisterAck",
     "RegisterKey",
     "ReleaseNameplate",
@@ -162,6 +163,22 @@ class Ack:
     recipient: bytes = wire(ADDRESS_OR_EMPTY)
     message_id: bytes = wire(MESSAGE_ID)
     status: int = wire(SMALL)
+
+
+@_payload(MessageType.RECEIVED)
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Client → relay: the frames received on this connection since its HelloAck (§4.4).
+
+    *count* is cumulative: every frame the relay sent after the HelloAck (that one excluded),
+    whatever its type. The relay forgets the routed frames numbered up to *count*; those it
+    sent later and not yet acknowledged are re-delivered on the address's next connection if
+    this one dies or is replaced.
+    """
+
+    TYPE: ClassVar[MessageType]
+    FIELDS: ClassVar[tuple[tuple[str, FieldSpec], ...]]
+    count: int = wire(Int())
 
 
 @_payload(MessageType.PING)
@@ -425,6 +442,7 @@ Payload = (
     | HelloAck
     | Message
     | Ack
+    | Received
     | Ping
     | Pong
     | Join
@@ -450,7 +468,7 @@ Payload = (
 PAYLOAD_TYPES: dict[int, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
-        Challenge, Hello, HelloAck, Message, Ack, Ping, Pong, Join, Lobby, Leave, Joined,
+        Challenge, Hello, HelloAck, Message, Ack, Received, Ping, Pong, Join, Lobby, Leave, Joined,
         PeerJoined, PeerLeft, ReleaseNameplate, KeyExchange, LobbyMessage, RegisterKey,
         RegisterAck, LookupKey, LookupResponse, UnregisterKey, CallPeer, CallResponse, Error,
     )

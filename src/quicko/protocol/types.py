@@ -18,6 +18,7 @@ class MessageType(IntEnum):
     CHALLENGE = 0x03
     MESSAGE = 0x10
     ACK = 0x11
+    RECEIVED = 0x12
     PING = 0x20
     PONG = 0x21
     JOIN = 0x30

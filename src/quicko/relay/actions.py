@@ -1,10 +1,11 @@
-"""What the router asks the I/O layer to do: send a frame, or close a connection."""
+"""What the router asks the I/O layer to do: send a frame, close a connection, pause reading."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 __all__ = [
+    "CLOSE_DEAD_LINK",
     "CLOSE_GOING_AWAY",
     "CLOSE_NORMAL",
     "CLOSE_POLICY_VIOLATION",
@@ -12,16 +13,19 @@ __all__ = [
     "CLOSE_UNSUPPORTED_DATA",
     "Action",
     "Close",
+    "PauseReading",
     "Send",
     "new_send",
 ]
 
-#: WebSocket close codes the router uses (RFC 6455 §7.4.1, and 4000 for a replaced connection).
+#: WebSocket close codes the router uses (RFC 6455 §7.4.1; 4000 for a replaced connection, 4001
+#: for a link that left routed frames unacknowledged for the ack timeout).
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_REPLACED = 4000
+CLOSE_DEAD_LINK = 4001
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,19 @@ class Close:
     reason: str
 
 
-Action = Send | Close
+@dataclass(frozen=True, slots=True)
+class PauseReading:
+    """Stop reading connection *conn*'s socket until *until_ms* (it is over its rate).
+
+    The frames already read are still handled; a later PauseReading for the same connection
+    moves the resumption to its own *until_ms*. Writing to the connection goes on.
+    """
+
+    conn: int
+    until_ms: int
+
+
+Action = Send | Close | PauseReading
 
 
 _new_object = object.__new__

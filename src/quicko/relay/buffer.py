@@ -6,11 +6,16 @@ a frame may be large, so a bound in frames alone allowed gigabytes). Every frame
 end of the buffer TTL; a MESSAGE that expires tells its sender once, through the
 :class:`Receipt` its copies share. The recipient's next HelloAck is followed by everything
 still held, in order.
+
+Frames a connection was sent and never acknowledged (hop-by-hop delivery, issue 10) come back
+here when it dies or is replaced, *before* whatever the buffer already holds for that address
+(:meth:`OfflineBuffer.push_front`): they were sent first, so they are re-delivered first.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from typing import Final
 
 __all__ = ["FRAME_OVERHEAD", "BufferedFrame", "OfflineBuffer", "Receipt"]
@@ -157,7 +162,49 @@ class OfflineBuffer:
         self._sender_bytes[sender] = self._sender_bytes.get(sender, 0) + cost
         return True
 
-    def take(self, recipient: bytes) -> list[bytes]:
+    def push_front(
+        self,
+        recipient: bytes,
+        frames: Sequence[tuple[bytes, Receipt | None, bytes]],
+        expires_ms: int,
+    ) -> list[tuple[bytes, Receipt | None, bytes]]:
+        """Hold *frames* ``(data, receipt, sender)``, in order, before *recipient*'s queue.
+
+        Each frame is checked against every cap, in order, as :meth:`push` checks one; the
+        frames that fit are held until *expires_ms*, ahead of the frames already held for
+        *recipient*, and those that do not are returned (nothing is evicted).
+        """
+        kept: list[BufferedFrame] = []
+        refused: list[tuple[bytes, Receipt | None, bytes]] = []
+        queue = self._queues.get(recipient)
+        count = len(queue) if queue is not None else 0
+        held = self._recipient_bytes.get(recipient, 0)
+        for data, receipt, sender in frames:
+            cost = len(data) + FRAME_OVERHEAD
+            if (
+                len(self._order) >= self._total
+                or self._bytes + cost > self._bytes_total
+                or self._sender_bytes.get(sender, 0) + cost > self._bytes_per_sender
+                or held + cost > self._bytes_per_recipient
+                or count >= self._per_recipient
+            ):
+                refused.append((data, receipt, sender))
+                continue
+            frame = BufferedFrame(recipient, data, expires_ms, receipt, sender)
+            kept.append(frame)
+            self._order[frame] = None
+            self._bytes += cost
+            self._sender_bytes[sender] = self._sender_bytes.get(sender, 0) + cost
+            held += cost
+            count += 1
+        if kept:
+            if queue is None:
+                queue = self._queues[recipient] = deque()
+            queue.extendleft(reversed(kept))
+            self._recipient_bytes[recipient] = held
+        return refused
+
+    def take(self, recipient: bytes) -> list[BufferedFrame]:
         """Remove and return every frame held for *recipient*, oldest first."""
         queue = self._queues.pop(recipient, None)
         if queue is None:
@@ -166,7 +213,7 @@ class OfflineBuffer:
         for frame in queue:
             del self._order[frame]
             self._release(frame)
-        return [frame.data for frame in queue]
+        return list(queue)
 
     def next_deadline(self) -> int | None:
         """When the first held frame expires."""
@@ -183,7 +230,7 @@ class OfflineBuffer:
         queue = self._queues[recipient]
         if queue[0] is first:
             queue.popleft()
-        else:  # pragma: no cover - only if a clock went backwards between pushes
+        else:  # frames re-queued in front by push_front expire after the ones behind them
             queue.remove(first)
         if queue:
             self._recipient_bytes[recipient] -= first.cost

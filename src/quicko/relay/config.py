@@ -17,6 +17,8 @@ from quicko.protocol.constants import MAX_MEMBERS, MAX_PAYLOAD_BYTES
 __all__ = ["RelayConfig"]
 
 _MS_PER_S = 1000
+#: Fields whose 0 means "derived from another setting" (see their properties).
+_ZERO_MEANS_DERIVED = frozenset({"source_rate", "source_burst", "send_queue_hard_bytes"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,9 @@ class RelayConfig:
         max_connections: open connections at most; more are refused at the upgrade with 503.
         max_connections_per_ip: concurrent connections per source address (429 above).
         connect_rate: new connections per second per source address (429 above).
-        rate: frames per second per connection (token bucket refill rate).
-        burst: token bucket size, in frames.
+        rate: frames per second per address (token bucket refill rate); a client over it
+            has its reads paused (backpressure), its frames are not dropped.
+        burst: token bucket size per address, in frames.
         max_payload: largest payload a frame may carry, in bytes.
         buffer_ttl_s: how long frames for an away recipient, and away members, are kept.
         buffer_per_recipient: frames held for one away recipient at most.
@@ -47,14 +50,18 @@ class RelayConfig:
             owner has come back at least once since registering it.
         directory_new_ttl_s: the same for an entry whose owner never came back since
             registering it (throw-away registrations go soon).
-        send_queue_bytes: unsent bytes per connection at most (slow reader bound).
+        send_queue_bytes: unsent bytes per connection before the relay stops writing routed
+            frames to it (they wait in its away buffer until it drains); also the bound on
+            the unacknowledged routed bytes kept for re-delivery per connection.
         tls_cert: PEM certificate file for ``wss://``, or ``None``.
         tls_key: PEM private key file for ``wss://``, or ``None``.
         channel_binding: what Hellos must sign under ``wss://``: SHA-256 of the certificate the
             clients see (:func:`quicko.protocol.auth.tls_channel_binding`); empty for ``ws://``.
         node_id: this node's id in Challenges; ``None`` lets the server pick a short random hex.
         log_level: ``debug``, ``info``, ``warning`` or ``error``.
-        abuse_limit: rate-limited frames in a row (no token in between) before disconnecting.
+        abuse_limit: frames an address may be over its rate (read after its bucket ran dry,
+            before the pause took effect) before it is told RATE_LIMITED and disconnected; a
+            source may be over by this times source_rate / rate.
         signature_skew_s: largest difference between a RegisterKey's ``signed_at`` and now.
         max_sessions: sessions at most, in total.
         max_nameplates: claimed nameplates at most, in total.
@@ -82,6 +89,14 @@ class RelayConfig:
         nameplate_miss_total_rate: nameplate misses per second from all sources together.
         max_sessions_per_source: live sessions created from one source address at most.
         max_nameplates_per_source: claimed nameplates from one source address at most.
+        source_rate: frames per second per source address, all its connections together
+            (0: ten times ``--rate``).
+        source_burst: token bucket size per source address, in frames (0: ten times
+            ``--burst``).
+        ack_timeout_s: a connection that acknowledges with Received and leaves routed frames
+            unacknowledged this long is closed as a dead link; its frames are re-delivered.
+        send_queue_hard_bytes: unsent bytes per connection past which it is disconnected as
+            too slow (0: four times ``--send-queue-bytes``).
     """
 
     host: str = "0.0.0.0"  # noqa: S104  # a relay serves the network by default, as documented
@@ -109,7 +124,7 @@ class RelayConfig:
     channel_binding: bytes = b""
     node_id: str | None = None
     log_level: str = "info"
-    abuse_limit: int = 100
+    abuse_limit: int = 1000
     signature_skew_s: float = 300.0
     max_sessions: int = 100_000
     max_nameplates: int = 100_000
@@ -132,6 +147,11 @@ class RelayConfig:
     nameplate_miss_total_rate: float = 50.0
     max_sessions_per_source: int = 64
     max_nameplates_per_source: int = 16
+    # Flow control (issue 10): per-address/per-source buckets, acks, slow readers.
+    source_rate: float = 0.0
+    source_burst: int = 0
+    ack_timeout_s: float = 10.0
+    send_queue_hard_bytes: int = 0
 
     def __post_init__(self) -> None:
         """Check that every limit is usable.
@@ -144,6 +164,9 @@ class RelayConfig:
             if field.name == "port":
                 if not 0 <= value <= 65535:
                     raise ValueError("port must be between 0 and 65535")
+            elif field.name in _ZERO_MEANS_DERIVED:
+                if value < 0:
+                    raise ValueError(f"{field.name} must be positive, or 0 for its default")
             elif isinstance(value, int | float) and value <= 0:
                 raise ValueError(f"{field.name} must be positive")
         if self.max_payload > MAX_PAYLOAD_BYTES:
@@ -197,3 +220,23 @@ class RelayConfig:
     def signature_skew_ms(self) -> int:
         """:attr:`signature_skew_s` in milliseconds."""
         return round(self.signature_skew_s * _MS_PER_S)
+
+    @property
+    def ack_timeout_ms(self) -> int:
+        """:attr:`ack_timeout_s` in milliseconds."""
+        return round(self.ack_timeout_s * _MS_PER_S)
+
+    @property
+    def effective_source_rate(self) -> float:
+        """:attr:`source_rate`, or ten times :attr:`rate` when it is 0."""
+        return self.source_rate or 10 * self.rate
+
+    @property
+    def effective_source_burst(self) -> int:
+        """:attr:`source_burst`, or ten times :attr:`burst` when it is 0."""
+        return self.source_burst or 10 * self.burst
+
+    @property
+    def effective_send_queue_hard_bytes(self) -> int:
+        """:attr:`send_queue_hard_bytes`, or four times :attr:`send_queue_bytes` when it is 0."""
+        return self.send_queue_hard_bytes or 4 * self.send_queue_bytes

@@ -1,4 +1,4 @@
-"""This node's live connections: handshake state, bound addresses, activity order, rate limit.
+"""This node's live connections: handshake state, bound addresses, activity order, flow state.
 
 Connections are local to a node by nature (a socket lives in one process), so this table is
 never shared: in a cluster each node keeps its own, and publishes only *which addresses it
@@ -11,9 +11,13 @@ collector to chase.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
 
-__all__ = ["Connection", "ConnectionTable", "TokenBucket"]
+if TYPE_CHECKING:
+    from quicko.relay.flow import Bucket
+
+__all__ = ["Connection", "ConnectionTable"]
 
 
 class Connection:
@@ -29,33 +33,50 @@ class Connection:
         nonce: the Challenge nonce (kept after the Hello: Join proofs sign it).
         challenge_time: the Challenge's ``server_time``.
         last_ms: when the last frame arrived (for the idle timeout).
-        tokens: the rate limiter's tokens.
-        refill_ms: when the tokens were last refilled.
-        strikes: frames rate-limited in a row.
         closing: the router has closed the connection; frames from it are ignored.
         source: the source address key the per-source limits count under
             (:func:`quicko.relay.admission.source_key`), or ``""`` when unknown.
+        bucket: the address's token bucket (:mod:`quicko.relay.flow`), once bound.
+        source_bucket: the source's token bucket.
+        sent: frames sent since the HelloAck (the sequence number of the last one).
+        acked: the highest ``Received.count`` the client sent.
+        acking: the client has sent a Received on this connection (it acknowledges, so the
+            ack timeout applies to it).
+        inflight: the routed frames sent and not acknowledged, oldest first, as
+            ``(sequence number, frame, sender address)``; ``None`` until the first one.
+        inflight_bytes: the bytes of the frames in :attr:`inflight`.
+        ack_since: when the oldest unacknowledged frame's wait started (the ack clock).
+        write_paused: the I/O layer reports more than ``send_queue_bytes`` unsent.
+        blocked: routed frames for the address go to its away buffer instead (writes are
+            paused, or an acknowledging client's window of unacknowledged bytes is full).
+        paused_until: until when reading was last paused for the rate limit (ms).
     """
 
     __slots__ = (
+        "ack_since",
+        "acked",
+        "acking",
         "address",
+        "blocked",
+        "bucket",
         "challenge_time",
         "closing",
         "conn",
         "display_name",
         "ed25519_public",
+        "inflight",
+        "inflight_bytes",
         "last_ms",
         "nonce",
-        "refill_ms",
+        "paused_until",
+        "sent",
         "source",
-        "strikes",
-        "tokens",
+        "source_bucket",
+        "write_paused",
         "x25519_public",
     )
 
-    def __init__(
-        self, conn: int, nonce: bytes, now_ms: int, tokens: float, source: str = ""
-    ) -> None:
+    def __init__(self, conn: int, nonce: bytes, now_ms: int, source: str = "") -> None:
         self.conn = conn
         self.source = source
         self.address: bytes | None = None
@@ -65,59 +86,22 @@ class Connection:
         self.nonce = nonce
         self.challenge_time = now_ms
         self.last_ms = now_ms
-        self.tokens = tokens
-        self.refill_ms = now_ms
-        self.strikes = 0
         self.closing = False
-        self.source = source
+        self.bucket: Bucket | None = None
+        self.source_bucket: Bucket | None = None
+        self.sent = 0
+        self.acked = 0
+        self.acking = False
+        self.inflight: deque[tuple[int, bytes, bytes]] | None = None
+        self.inflight_bytes = 0
+        self.ack_since = 0
+        self.write_paused = False
+        self.blocked = False
+        self.paused_until = 0
 
     def __repr__(self) -> str:
         state = "closing" if self.closing else "bound" if self.address else "handshake"
         return f"<Connection {self.conn} {state}>"
-
-
-class TokenBucket:
-    """The per-connection token bucket (docs/protocol.md §18): *rate* frames/s, *burst* deep.
-
-    The state lives on each :class:`Connection`; this object holds the parameters.
-    """
-
-    __slots__ = ("_abuse_limit", "_burst", "_rate_per_ms")
-
-    #: :meth:`admit` results.
-    ADMITTED = 0
-    LIMITED = 1
-    ABUSIVE = 2
-
-    def __init__(self, rate: float, burst: int, abuse_limit: int) -> None:
-        self._rate_per_ms = rate / 1000.0
-        self._burst = float(burst)
-        self._abuse_limit = abuse_limit
-
-    @property
-    def burst(self) -> float:
-        """The bucket's size (a new connection's tokens)."""
-        return self._burst
-
-    def admit(self, connection: Connection, now_ms: int) -> int:
-        """Take a token for one frame.
-
-        Returns:
-            :attr:`ADMITTED`, :attr:`LIMITED` (drop the frame) or :attr:`ABUSIVE` (the
-            connection has had ``abuse_limit`` frames limited in a row: disconnect it).
-        """
-        tokens = connection.tokens
-        elapsed = now_ms - connection.refill_ms
-        if elapsed > 0:
-            tokens = min(self._burst, tokens + elapsed * self._rate_per_ms)
-            connection.refill_ms = now_ms
-        if tokens >= 1.0:
-            connection.tokens = tokens - 1.0
-            connection.strikes = 0
-            return self.ADMITTED
-        connection.tokens = tokens
-        connection.strikes += 1
-        return self.ABUSIVE if connection.strikes >= self._abuse_limit else self.LIMITED
 
 
 class ConnectionTable:

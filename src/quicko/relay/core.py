@@ -9,14 +9,28 @@ the :class:`~quicko.relay.router.Router` build on it.
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
+
 from quicko.crypto import RandomSource
-from quicko.protocol import LeaveReason, Payload, PeerLeft, canonical_relay_url, encode_frame
+from quicko.protocol import (
+    Ack,
+    AckStatus,
+    LeaveReason,
+    Message,
+    MessageType,
+    Payload,
+    PeerLeft,
+    canonical_relay_url,
+    decode_frame,
+    encode_frame,
+)
 from quicko.protocol.types import ErrorCode
 from quicko.relay.actions import Action, Close, new_send
 from quicko.relay.buffer import Receipt
 from quicko.relay.config import RelayConfig
-from quicko.relay.connections import Connection, TokenBucket
-from quicko.relay.frames import error_frame
+from quicko.relay.connections import Connection
+from quicko.relay.flow import FlowLimiter
+from quicko.relay.frames import ack_frame_from_message, error_frame, parse_message
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.misses import MissLimiter
 from quicko.relay.sessions import Session
@@ -30,6 +44,9 @@ from quicko.relay.stores import (
 )
 
 __all__ = ["RouterCore"]
+
+_MESSAGE = int(MessageType.MESSAGE)
+_EXPIRED = int(AckStatus.EXPIRED)
 
 
 class RouterCore:
@@ -68,7 +85,18 @@ class RouterCore:
         self._directory: DirectoryStore = state.directory
         self._buffer: BufferStore = state.buffer
         self._calls: CallStore = state.calls
-        self._bucket = TokenBucket(config.rate, config.burst, config.abuse_limit)
+        self._limiter = FlowLimiter(
+            config.rate,
+            config.burst,
+            config.effective_source_rate,
+            config.effective_source_burst,
+            config.abuse_limit,
+        )
+        #: Unacknowledged bytes kept per connection (see :meth:`_track`).
+        self._window = config.send_queue_bytes
+        self._ack_ms = config.ack_timeout_ms
+        #: Acknowledging connections with routed frames outstanding, by ``ack_since``.
+        self._ack_waits: OrderedDict[int, Connection] = OrderedDict()
         self._metrics = RelayMetrics()
         self._buffer_ttl_ms = config.buffer_ttl_ms
         self._handshake_ms = config.handshake_timeout_ms
@@ -91,11 +119,146 @@ class RouterCore:
             return False
 
     def _send(self, out: list[Action], conn: int, data: bytes) -> None:
-        """Append a Send, counting it."""
+        """Append a Send of a frame of the relay's own (not routed), numbering and counting it."""
         out.append(new_send(conn, data))
+        c = self._conns.get(conn)
+        if c is not None:
+            c.sent += 1
         metrics = self._metrics
         metrics.frames_out[data[1]] += 1
         metrics.bytes_out += len(data)
+
+    def _route(
+        self, out: list[Action], target: Connection, data: bytes, sender: bytes, now_ms: int
+    ) -> None:
+        """Append a Send of a routed frame (another client's data), kept until acknowledged."""
+        out.append(new_send(target.conn, data))
+        metrics = self._metrics
+        metrics.frames_out[data[1]] += 1
+        metrics.bytes_out += len(data)
+        self._track(target, data, sender, now_ms)
+
+    def _track(self, target: Connection, data: bytes, sender: bytes, now_ms: int) -> None:
+        """Number a routed frame sent to *target* and keep it until *target* acknowledges it.
+
+        The unacknowledged bytes are bounded by ``send_queue_bytes`` (:meth:`_over_window`).
+        The MESSAGE hot path (:meth:`RoutingHandlers._message`) inlines this method.
+        """
+        seq = target.sent = target.sent + 1
+        inflight = target.inflight
+        if not inflight:
+            inflight = self._track_start(target, now_ms)
+        inflight.append((seq, data, sender))
+        target.inflight_bytes += len(data)
+        if target.inflight_bytes > self._window:
+            self._over_window(target)
+
+    def _track_start(self, target: Connection, now_ms: int) -> deque[tuple[int, bytes, bytes]]:
+        """*target* had nothing unacknowledged: its ack clock starts now; return its list."""
+        inflight = target.inflight
+        if inflight is None:
+            inflight = target.inflight = deque()
+        if target.acking:
+            target.ack_since = now_ms
+            waits = self._ack_waits
+            waits[target.conn] = target
+            waits.move_to_end(target.conn)
+        return inflight
+
+    def _over_window(self, target: Connection) -> None:
+        """*target* has more than ``send_queue_bytes`` unacknowledged.
+
+        An acknowledging connection is *blocked*: further routed frames wait in its away
+        buffer until Received frees room. For a connection that has never acknowledged, the
+        oldest frames are forgotten, as if delivered (an old or raw client works as before).
+        """
+        if target.acking:
+            target.blocked = True
+            return
+        inflight = target.inflight
+        assert inflight is not None  # a frame was just added
+        size, forgotten = target.inflight_bytes, 0
+        while size > self._window and len(inflight) > 1:
+            size -= len(inflight.popleft()[1])
+            forgotten += 1
+        target.inflight_bytes = size
+        self._metrics.unacked_forgotten += forgotten
+
+    def _acknowledge(self, c: Connection, count: int, now_ms: int) -> None:
+        """Forget the routed frames numbered up to *count*: *c* received them."""
+        c.acked = count
+        inflight = c.inflight
+        if not inflight or inflight[0][0] > count:
+            return
+        size = c.inflight_bytes
+        while inflight and inflight[0][0] <= count:
+            size -= len(inflight.popleft()[1])
+        c.inflight_bytes = size
+        waits = self._ack_waits
+        if inflight:  # progress: the ack clock restarts for what is left
+            if c.acking:
+                c.ack_since = now_ms
+                waits[c.conn] = c
+                waits.move_to_end(c.conn)
+        else:
+            waits.pop(c.conn, None)
+
+    def _drain(self, out: list[Action], c: Connection, address: bytes, now_ms: int) -> int:
+        """Send *c* every frame held for *address*, in order; return how many."""
+        held = self._buffer.take(address)
+        for frame in held:
+            self._route(out, c, frame.data, frame.sender, now_ms)
+        return len(held)
+
+    def _unblock(self, out: list[Action], c: Connection, now_ms: int) -> None:
+        """If *c* can take routed frames again, deliver what its away buffer held meanwhile."""
+        if (
+            c.blocked
+            and not c.write_paused
+            and (not c.acking or c.inflight_bytes <= self._window)
+            and c.address is not None
+        ):
+            c.blocked = False
+            self._drain(out, c, c.address, now_ms)
+
+    def _requeue(self, out: list[Action], c: Connection, address: bytes, now_ms: int) -> None:
+        """*c* is dead or replaced: its unacknowledged routed frames go to the away buffer.
+
+        They go ahead of whatever the buffer holds for *address* (they were sent first) and
+        are re-delivered after the address's next HelloAck. A frame over a buffer cap is
+        dropped: the sender of a MESSAGE hears Ack(EXPIRED), as when a held copy expires.
+        """
+        self._ack_waits.pop(c.conn, None)
+        inflight = c.inflight
+        c.inflight = None
+        c.inflight_bytes = 0
+        if not inflight:
+            return
+        frames = [(data, self._receipt_for(data, sender), sender) for _, data, sender in inflight]
+        refused = self._buffer.push_front(address, frames, now_ms + self._buffer_ttl_ms)
+        metrics = self._metrics
+        metrics.requeued += len(frames) - len(refused)
+        metrics.requeue_refused += len(refused)
+        for _, receipt, _ in refused:
+            if receipt is not None:
+                sender = self._conns.bound(receipt.sender)
+                if sender is not None:
+                    self._send(out, sender.conn, receipt.expired_ack)
+
+    @staticmethod
+    def _receipt_for(data: bytes, sender: bytes) -> Receipt | None:
+        """For a MESSAGE frame, what to tell its sender if it is not delivered after all."""
+        if data[1] != _MESSAGE:
+            return None
+        fields = parse_message(data)
+        if fields is not None:
+            return Receipt(sender, ack_frame_from_message(data, fields[4], _EXPIRED))
+        message = decode_frame(data)
+        assert isinstance(message, Message)  # it was routed as one
+        ack = Ack(
+            message.session_id, message.sender, message.recipient, message.message_id, _EXPIRED
+        )
+        return Receipt(sender, encode_frame(ack))
 
     def _send_payload(self, out: list[Action], conn: int, payload: Payload) -> None:
         """Encode *payload* and append a Send of it."""
@@ -129,10 +292,14 @@ class RouterCore:
         self._disconnect(out, c, now_ms)
 
     def _disconnect(self, out: list[Action], c: Connection, now_ms: int) -> None:
-        """*c* is going: unbind its address, tell its sessions, start the away timers (§8)."""
+        """*c* is going: unbind its address, tell its sessions, start the away timers (§8).
+
+        Its unacknowledged routed frames go back to the address's away buffer first.
+        """
         address = self._conns.unbind(c)
         if address is None:
             return
+        self._requeue(out, c, address, now_ms)
         self._sessions.remove_pending(address)
         self._sessions.mark_away(address, now_ms + self._buffer_ttl_ms)
         for session in self._sessions.sessions_of(address):

@@ -167,11 +167,11 @@ class KeyHandlers(RouterCore):
         deadline = now_ms + self._call_ms
         calls.add(PendingCall(call.call_id, address, call.callee, deadline, c.source))
         self._metrics.calls_forwarded += 1
-        self._send(out, target.conn, data)
+        self._route(out, target, data, address, now_ms)
         return out
 
     def _answer(
-        self, c: Connection, address: bytes, response: CallResponse, data: bytes
+        self, c: Connection, address: bytes, response: CallResponse, data: bytes, now_ms: int
     ) -> list[Action]:
         """Forward the callee's answer to a pending call to its caller (§16)."""
         if response.callee != address:
@@ -203,5 +203,5 @@ class KeyHandlers(RouterCore):
         out: list[Action] = []
         caller = self._conns.bound(pending.caller)
         if caller is not None:
-            self._send(out, caller.conn, data)
+            self._route(out, caller, data, address, now_ms)
         return out

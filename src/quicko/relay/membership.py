@@ -169,7 +169,9 @@ class MembershipHandlers(RouterCore):
         self._send_payload(out, c.conn, Lobby(nameplate))
         return out
 
-    def _lobby_message(self, c: Connection, address: bytes, message: LobbyMessage) -> list[Action]:
+    def _lobby_message(
+        self, c: Connection, address: bytes, message: LobbyMessage, now_ms: int
+    ) -> list[Action]:
         """Route a LobbyMessage between a pending joiner and the nameplate's owner only (§6).
 
         From a joiner (``peer`` empty) it goes to the owner with ``peer`` = the joiner; from
@@ -218,7 +220,7 @@ class MembershipHandlers(RouterCore):
             forward = LobbyMessage(nameplate, b"", message.body)
             target = bound
         out: list[Action] = []
-        self._send_payload(out, target.conn, forward)
+        self._route(out, target, encode_frame(forward), address, now_ms)
         return out
 
     def _joined(

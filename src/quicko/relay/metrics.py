@@ -22,8 +22,20 @@ class RelayMetrics:
         bytes_in: bytes of binary frames received.
         bytes_out: bytes of frames sent.
         rejections: Error frames sent, by :class:`~quicko.protocol.ErrorCode` value.
-        rate_limited: frames dropped by the per-connection token bucket.
-        abuse_disconnects: connections closed for ignoring the rate limit.
+        rate_limited: frames dropped by the rate limit (only a connection far beyond its rate:
+            each such frame closes it).
+        abuse_disconnects: connections closed for going far beyond the rate limit.
+        reads_paused: frames over the rate, handled and answered by pausing the sender's reads.
+        dead_links: connections closed because routed frames stayed unacknowledged for the
+            ack timeout.
+        requeued: unacknowledged routed frames moved to the away buffer when their connection
+            died or was replaced (re-delivered on the next connection).
+        requeue_refused: unacknowledged routed frames dropped because the away buffer was over
+            a cap (a MESSAGE's sender heard EXPIRED).
+        unacked_forgotten: unacknowledged routed frames forgotten (as if delivered) because a
+            connection that never sent Received was over its bound.
+        writes_blocked: times a connection's routed frames started waiting in its away buffer
+            (its unsent bytes passed ``send_queue_bytes``).
         connections_opened: connections ever opened.
         authentications: Hellos that proved an identity.
         buffer_expired: buffered frames dropped at the end of their TTL.
@@ -51,14 +63,20 @@ class RelayMetrics:
         "calls_forwarded",
         "connections",
         "connections_opened",
+        "dead_links",
         "directory_entries",
         "frames_in",
         "frames_out",
         "nameplates",
         "pending_calls",
         "rate_limited",
+        "reads_paused",
         "rejections",
+        "requeue_refused",
+        "requeued",
         "sessions",
+        "unacked_forgotten",
+        "writes_blocked",
     )
 
     def __init__(self) -> None:
@@ -69,6 +87,12 @@ class RelayMetrics:
         self.rejections: dict[int, int] = {}
         self.rate_limited = 0
         self.abuse_disconnects = 0
+        self.reads_paused = 0
+        self.dead_links = 0
+        self.requeued = 0
+        self.requeue_refused = 0
+        self.unacked_forgotten = 0
+        self.writes_blocked = 0
         self.connections_opened = 0
         self.authentications = 0
         self.buffer_expired = 0

@@ -66,6 +66,7 @@ from quicko.protocol import (
     Payload,
     Ping,
     Pong,
+    Received,
     RegisterKey,
     ReleaseNameplate,
     UnregisterKey,
@@ -78,6 +79,7 @@ from quicko.protocol import (
 from quicko.protocol.constants import NONCE_SIZE
 from quicko.protocol.types import ErrorCode
 from quicko.relay.actions import (
+    CLOSE_DEAD_LINK,
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
@@ -85,10 +87,12 @@ from quicko.relay.actions import (
     CLOSE_UNSUPPORTED_DATA,
     Action,
     Close,
+    PauseReading,
     Send,
 )
 from quicko.relay.config import RelayConfig
-from quicko.relay.connections import Connection, TokenBucket
+from quicko.relay.connections import Connection
+from quicko.relay.flow import ABUSIVE
 from quicko.relay.frames import (
     error_frame,
     parse_message,
@@ -100,6 +104,7 @@ from quicko.relay.routing import RoutingHandlers
 from quicko.relay.stores import RelayState
 
 __all__ = [
+    "CLOSE_DEAD_LINK",
     "CLOSE_GOING_AWAY",
     "CLOSE_NORMAL",
     "CLOSE_POLICY_VIOLATION",
@@ -107,6 +112,7 @@ __all__ = [
     "CLOSE_UNSUPPORTED_DATA",
     "Action",
     "Close",
+    "PauseReading",
     "Router",
     "Send",
     "error_frame",
@@ -114,6 +120,7 @@ __all__ = [
 
 _MESSAGE = int(MessageType.MESSAGE)
 _HELLO = int(MessageType.HELLO)
+_RECEIVED = int(MessageType.RECEIVED)
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 
 
@@ -180,7 +187,9 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         if conn in self._conns:
             raise ValueError(f"connection {conn} is already open")
         nonce = self._rng(NONCE_SIZE)
-        self._conns.add(Connection(conn, nonce, now_ms, self._bucket.burst, source))
+        connection = Connection(conn, nonce, now_ms, source)
+        self._conns.add(connection)
+        self._limiter.attach_source(connection, now_ms)
         self._metrics.connections_opened += 1
         out: list[Action] = []
         self._send_payload(out, conn, Challenge(nonce, self._node_id, now_ms))
@@ -205,6 +214,33 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         if not c.closing:
             self._disconnect(out, c, now_ms)
         self._conns.remove(conn)
+        self._limiter.detach(c)
+        self._ack_waits.pop(conn, None)
+        return out
+
+    def writing_paused(self, conn: int) -> None:
+        """*conn*'s unsent bytes passed ``send_queue_bytes``: hold its routed frames instead.
+
+        Until :meth:`writing_resumed`, frames routed to its address wait in the away buffer
+        (within its budgets; over them the sender gets BUFFER_FULL, as for an away member),
+        so a slow reader is neither flooded nor disconnected by another member's burst.
+        """
+        c = self._conns.get(conn)
+        if c is None or c.closing or c.write_paused:
+            return
+        c.write_paused = True
+        if not c.blocked:
+            c.blocked = True
+            self._metrics.writes_blocked += 1
+
+    def writing_resumed(self, conn: int, now_ms: int) -> list[Action]:
+        """*conn* drained below its low-water mark: deliver what waited for it, in order."""
+        c = self._conns.get(conn)
+        if c is None or c.closing or not c.write_paused:
+            return []
+        c.write_paused = False
+        out: list[Action] = []
+        self._unblock(out, c, now_ms)
         return out
 
     def shutdown(self, now_ms: int) -> list[Action]:
@@ -226,9 +262,30 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             return []
         self._metrics.bytes_in += len(data)
         self._conns.touch(c, now_ms)
-        verdict = self._bucket.admit(c, now_ms)
+        kind = data[1] if len(data) > 1 else 0
+        address = c.address
+        if kind == _RECEIVED and address is not None:
+            return self._received(c, data, now_ms)
+        verdict = self._limiter.charge(c, now_ms)
         if verdict:
-            return self._rate_limited(c, data, verdict, now_ms)
+            return self._over_rate(c, data, verdict, now_ms)
+        if kind == _MESSAGE and address is not None:  # the hot path (_dispatch, inlined)
+            fields = parse_message(data)
+            if fields is not None:
+                self._metrics.frames_in[_MESSAGE] += 1
+                if fields[1] != address:
+                    return self._reject(
+                        c,
+                        ErrorCode.SENDER_MISMATCH,
+                        "sender is not your address",
+                        _MESSAGE,
+                        fields[3],
+                    )
+                return self._message(c, data, fields, now_ms)
+        return self._dispatch(c, data, now_ms)
+
+    def _dispatch(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:
+        """Handle one frame that the rate limit let through."""
         address = c.address
         if address is not None and len(data) > 1 and data[1] == _MESSAGE:
             fields = parse_message(data)
@@ -248,15 +305,62 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             return self._handshake(c, data, now_ms)
         return self._receive_payload(c, address, data, now_ms)
 
-    def _rate_limited(self, c: Connection, data: bytes, verdict: int, now_ms: int) -> list[Action]:
-        """Drop a frame over the rate limit; close a connection that keeps ignoring it (§18)."""
-        self._metrics.rate_limited += 1
-        ref_type = data[1] if len(data) > 1 and data[1] in _KNOWN_TYPES else 0
-        out: list[Action] = []
-        self._error(out, c.conn, ErrorCode.RATE_LIMITED, "slow down", ref_type=ref_type)
-        if verdict == TokenBucket.ABUSIVE:
+    def _over_rate(self, c: Connection, data: bytes, verdict: int, now_ms: int) -> list[Action]:
+        """A frame over the rate: handle it and pause reading; far over it, refuse and close.
+
+        *verdict* is :meth:`FlowLimiter.charge`'s: :data:`ABUSIVE`, or when to resume.
+        """
+        if verdict == ABUSIVE:
+            self._metrics.rate_limited += 1
             self._metrics.abuse_disconnects += 1
+            ref_type = data[1] if len(data) > 1 and data[1] in _KNOWN_TYPES else 0
+            out: list[Action] = []
+            self._error(
+                out, c.conn, ErrorCode.RATE_LIMITED, "rate limit ignored", ref_type=ref_type
+            )
             self._close(out, c, CLOSE_POLICY_VIOLATION, "rate limit ignored", now_ms)
+            return out
+        self._metrics.reads_paused += 1
+        out = self._dispatch(c, data, now_ms)
+        if not c.closing:
+            c.paused_until = verdict
+            out.append(PauseReading(c.conn, verdict))
+        return out
+
+    def _received(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:
+        """The client counts the frames it received: forget the routed ones it has (§4.4).
+
+        A Received that acknowledges something new costs no token (there can be at most one
+        per frame the relay sent); any other is charged like every frame.
+        """
+        self._metrics.frames_in[_RECEIVED] += 1
+        payload = self._decode(c, data)
+        if isinstance(payload, list):
+            return payload
+        assert isinstance(payload, Received)  # the type code says so
+        count = payload.count
+        if count > c.sent:
+            return self._reject(
+                c, ErrorCode.MALFORMED, "more frames received than were sent", _RECEIVED
+            )
+        out: list[Action] = []
+        if not c.acking:  # the client acknowledges: the ack timeout applies from now on
+            c.acking = True
+            if c.inflight:
+                c.ack_since = now_ms
+                self._ack_waits[c.conn] = c
+                self._ack_waits.move_to_end(c.conn)
+        if count > c.acked:
+            self._acknowledge(c, count, now_ms)
+            self._unblock(out, c, now_ms)
+            return out
+        verdict = self._limiter.charge(c, now_ms)
+        if verdict == ABUSIVE:
+            return self._over_rate(c, data, verdict, now_ms)
+        if verdict:
+            self._metrics.reads_paused += 1
+            c.paused_until = verdict
+            out.append(PauseReading(c.conn, verdict))
         return out
 
     def _decode(self, c: Connection, data: bytes) -> Payload | list[Action]:
@@ -324,16 +428,19 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             self._error(out, older.conn, ErrorCode.REPLACED, "a newer connection took over")
             out.append(Close(older.conn, CLOSE_REPLACED, "replaced"))
             self._conns.unbind(older)
+            self._requeue(out, older, address, now_ms)  # re-delivered below, first
         c.display_name = hello.display_name
         c.x25519_public = hello.x25519_public
         c.ed25519_public = hello.ed25519_public
         self._conns.bind(c, address)
+        self._limiter.attach_address(c, address, now_ms)
         self._metrics.authentications += 1
         self._directory.mark_online(address)
         held = self._buffer.take(address)
         self._send_payload(out, c.conn, HelloAck(address, self._node_id, now_ms, len(held)))
+        c.sent = 0  # the frames after the HelloAck are numbered from 1 (Received)
         for frame in held:
-            self._send(out, c.conn, frame)
+            self._route(out, c, frame.data, frame.sender, now_ms)
         self._welcome_back(out, c, address)
         return out
 
@@ -358,7 +465,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             case Join():
                 return self._join(c, address, payload, now_ms)
             case LobbyMessage():
-                return self._lobby_message(c, address, payload)
+                return self._lobby_message(c, address, payload, now_ms)
             case Leave():
                 return self._leave(c, address, payload)
             case ReleaseNameplate():
@@ -372,7 +479,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             case CallPeer():
                 return self._call(c, address, payload, data, now_ms)
             case CallResponse():
-                return self._answer(c, address, payload, data)
+                return self._answer(c, address, payload, data, now_ms)
         return self._reject(
             c, ErrorCode.UNEXPECTED_TYPE, "a client may not send this frame", payload.TYPE
         )
@@ -382,9 +489,10 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
     def handle_timeout(self, now_ms: int) -> list[Action]:
         """Do whatever is due at *now_ms*: timeouts and expiries, and what they announce.
 
-        Handshake and idle timeouts (§2, §20), buffered frames expiring with their EXPIRED acks
-        (§9), away members expiring (§8), pending joiners leaving the lobby (§6), calls timing
-        out (§15), directory entries expiring (§12).
+        Handshake and idle timeouts (§2, §20), dead links (routed frames unacknowledged for
+        the ack timeout: closed, their frames re-queued), buffered frames expiring with their
+        EXPIRED acks (§9), away members expiring (§8), pending joiners leaving the lobby (§6),
+        calls timing out (§15), directory entries expiring (§12).
         """
         out: list[Action] = []
         conns = self._conns
@@ -396,6 +504,16 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         while (c := conns.least_active()) is not None and c.last_ms + self._idle_ms <= now_ms:
             self._error(out, c.conn, ErrorCode.IDLE_TIMEOUT, "no frame in time")
             self._close(out, c, CLOSE_NORMAL, "idle timeout", now_ms)
+        waits, ack_ms = self._ack_waits, self._ack_ms
+        while (
+            c := next(iter(waits.values()), None)
+        ) is not None and c.ack_since + ack_ms <= now_ms:
+            if c.paused_until + ack_ms > now_ms:  # its Received may wait behind a paused read
+                c.ack_since = now_ms
+                waits.move_to_end(c.conn)
+                continue
+            self._metrics.dead_links += 1
+            self._close(out, c, CLOSE_DEAD_LINK, "ack timeout", now_ms)
         while (frame := self._buffer.pop_expired(now_ms)) is not None:
             self._metrics.buffer_expired += 1
             receipt = frame.receipt
@@ -433,6 +551,9 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         c = self._conns.least_active()
         if c is not None:
             deadlines.append(c.last_ms + self._idle_ms)
+        c = next(iter(self._ack_waits.values()), None)
+        if c is not None:
+            deadlines.append(c.ack_since + self._ack_ms)
         return min((d for d in deadlines if d is not None), default=None)
 
     # ------------------------------------------------------------------ observation

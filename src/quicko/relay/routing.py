@@ -1,7 +1,9 @@
 """Routing inside sessions: MESSAGE, ACK and KEY_EXCHANGE (docs/protocol.md §4.4, §4.5).
 
 The relay forwards the original frame bytes unchanged to every online recipient and holds them
-for away ones; for MESSAGE it acks to the sender (ACCEPTED, BUFFERED, later EXPIRED). The
+for away ones (and for online ones whose connection is *blocked*: too far behind, see
+:meth:`RouterCore._track`); every forwarded frame is kept until its connection acknowledges
+it (``Received``); for MESSAGE it acks to the sender (ACCEPTED, BUFFERED, later EXPIRED). The
 common case, one online recipient of a MESSAGE, is kept short: it is the relay's hot path.
 """
 
@@ -75,12 +77,21 @@ class RoutingHandlers(RouterCore):
                     message_id,
                 )
             target = self._conns.bound(recipient)
-            if target is not None:  # the hot path: one online recipient
+            if target is not None and not target.blocked:  # the hot path: one online recipient
                 ack = self._ack_bytes(data, end_ids, _ACCEPTED)
                 metrics = self._metrics
                 metrics.frames_out[_MESSAGE] += 1
                 metrics.frames_out[_ACK] += 1
                 metrics.bytes_out += len(data) + len(ack)
+                c.sent += 1
+                seq = target.sent = target.sent + 1  # _track, inlined
+                inflight = target.inflight
+                if not inflight:
+                    inflight = self._track_start(target, now_ms)
+                inflight.append((seq, data, sender))
+                target.inflight_bytes += len(data)
+                if target.inflight_bytes > self._window:
+                    self._over_window(target)
                 return [new_send(target.conn, data), new_send(c.conn, ack)]
             recipients: tuple[bytes, ...] | list[bytes] = (recipient,)
         else:
@@ -100,11 +111,12 @@ class RoutingHandlers(RouterCore):
         out: list[Action] = []
         bound = self._conns.bound
         receipt: Receipt | None = None
-        held = full = False
+        held = full = delivered = False
         for member in recipients:
             target = bound(member)
-            if target is not None:
-                self._send(out, target.conn, data)
+            if target is not None and not target.blocked:
+                self._route(out, target, data, fields[1], now_ms)
+                delivered = True
                 continue
             if receipt is None:
                 receipt = Receipt(fields[1], self._ack_bytes(data, end_ids, _EXPIRED))
@@ -121,7 +133,7 @@ class RoutingHandlers(RouterCore):
                 ref_type=_MESSAGE,
                 ref_id=fields[3],
             )
-        if held or not full:
+        if held or delivered or not full:  # only BUFFER_FULL when no copy went anywhere
             status = _BUFFERED if held else _ACCEPTED
             self._send(out, c.conn, self._ack_bytes(data, end_ids, status))
         return out
@@ -163,11 +175,12 @@ class RoutingHandlers(RouterCore):
         recipients = [recipient] if recipient else [m for m in session.members if m != c.address]
         out: list[Action] = []
         full = False
+        sender = c.address or b""
         for member in recipients:
             target = self._conns.bound(member)
-            if target is not None:
-                self._send(out, target.conn, data)
-            elif not self._hold(member, data, now_ms, None, c.address or b""):
+            if target is not None and not target.blocked:
+                self._route(out, target, data, sender, now_ms)
+            elif not self._hold(member, data, now_ms, None, sender):
                 full = True
         if full:
             self._error(

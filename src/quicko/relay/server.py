@@ -10,9 +10,15 @@ has passed. ``/health`` and ``/metrics`` are answered at the HTTP upgrade on the
 Limits enforced here, before the router sees anything (docs/protocol.md, relay-spec §1, §18,
 §20): the frame size (picows refuses an oversized frame from its header, close 1009), the
 number of connections (HTTP 503 at the upgrade), concurrent connections and new connections
-per second per source address (HTTP 429), and the unsent bytes per connection: a slow reader
-is closed as soon as its transport's buffer passes ``send_queue_bytes``, so it never holds
-anyone else up.
+per second per source address (HTTP 429), and the unsent bytes per connection.
+
+Flow control (issue 10): when a transport's unsent bytes pass ``send_queue_bytes`` (its
+``pause_writing``), the router is told (``writing_paused``) and holds that address's routed
+frames in its away buffer; when the transport drains (``resume_writing``) they are delivered
+(``writing_resumed``). Only past ``send_queue_hard_bytes`` is a reader dropped as too slow,
+so one member's burst never gets a slow reader disconnected. A ``PauseReading`` action (a
+client over its rate) pauses reading its socket (``pause_reading`` of the asyncio transport
+under picows) until the time it names, so TCP slows the sender down.
 
 The per-message path does no logging, no awaiting and arms no timer.
 """
@@ -41,7 +47,7 @@ from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in pic
 
 from quicko.protocol import ErrorCode, MessageType
 from quicko.protocol.constants import HEADER_SIZE
-from quicko.relay.actions import Action, Close, Send
+from quicko.relay.actions import Action, Close, PauseReading, Send
 from quicko.relay.admission import Admission, Verdict, source_key
 from quicko.relay.config import RelayConfig
 from quicko.relay.frames import error_frame
@@ -130,6 +136,12 @@ class RouterLike(Protocol):
     def closed(self, conn: int, now_ms: int) -> list[Action]:
         """A connection is gone."""
 
+    def writing_paused(self, conn: int) -> None:
+        """A connection's unsent bytes passed ``send_queue_bytes``."""
+
+    def writing_resumed(self, conn: int, now_ms: int) -> list[Action]:
+        """A connection's unsent bytes fell below the low-water mark."""
+
     def handle_timeout(self, now_ms: int) -> list[Action]:
         """Time passed."""
 
@@ -172,9 +184,12 @@ class _Connection(WSListener):
         "parts",
         "parts_size",
         "prelogin_bytes",
+        "resume_armed",
+        "resume_at",
         "server",
         "source",
         "transport",
+        "write_blocked",
     )
 
     def __init__(self, server: RelayServer, source: str) -> None:
@@ -189,6 +204,12 @@ class _Connection(WSListener):
         self.prelogin_bytes = 0
         #: WebSocket frames (header and payload, in order) waiting for the next flush.
         self.outgoing: list[bytes] | None = None
+        #: The transport's unsent bytes passed ``send_queue_bytes`` (it called pause_writing).
+        self.write_blocked = False
+        #: Reading is paused until this time (ms), for the rate limit; 0 when not paused.
+        self.resume_at = 0
+        #: A timer will resume reading (no handle is kept: it would make a reference cycle).
+        self.resume_armed = False
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -211,10 +232,10 @@ class _Connection(WSListener):
         self.server._disconnected(self)
 
     def pause_writing(self) -> None:
-        self.server._too_slow(self)
+        self.server._write_paused(self)
 
     def resume_writing(self) -> None:
-        pass
+        self.server._write_resumed(self)
 
 
 class _Accept:
@@ -306,6 +327,7 @@ class RelayServer:
         self._conns: dict[int, _Connection] = {}
         self._next_id = 0
         self._max_message = HEADER_SIZE + config.max_payload
+        self._hard_queue_bytes = config.effective_send_queue_hard_bytes
         self._slow: list[_Connection] = []
         self._dirty: list[_Connection] = []
         self._server: asyncio.Server | None = None
@@ -441,7 +463,8 @@ class RelayServer:
         self.io.accepted += 1
         self._all_gone.clear()
         underlying = transport.underlying_transport
-        # Past this many unsent bytes the transport calls pause_writing: the reader is too slow.
+        # Past this many unsent bytes the transport calls pause_writing: routed frames then
+        # wait in the away buffer until it drains below a quarter of it (resume_writing).
         underlying.set_write_buffer_limits(high=self.config.send_queue_bytes)
         self._run(self.router.open(conn.conn_id, now_ms(), conn.source))
 
@@ -500,6 +523,12 @@ class RelayServer:
                 transport.underlying_transport.write(b"".join(outgoing))
             except Exception:  # closed under us (RuntimeError), or a socket error
                 self._write_failed(conn)
+                return
+            if (
+                conn.write_blocked
+                and transport.underlying_transport.get_write_buffer_size() > self._hard_queue_bytes
+            ):
+                self._too_slow(conn)
 
     def _write_failed(self, conn: _Connection) -> None:
         """A write to ``conn`` failed: its socket is gone; forget it, and nobody else."""
@@ -584,8 +613,45 @@ class RelayServer:
         if self._conns.pop(conn.conn_id, None) is not None:
             self._forget(conn)
 
+    def _write_paused(self, conn: _Connection) -> None:
+        """``conn``'s unsent bytes passed ``send_queue_bytes``: the router holds its frames."""
+        conn.write_blocked = True
+        if conn.conn_id in self._conns:
+            self.router.writing_paused(conn.conn_id)
+
+    def _write_resumed(self, conn: _Connection) -> None:
+        """``conn`` drained: the router delivers what it held meanwhile."""
+        conn.write_blocked = False
+        if self._conns.get(conn.conn_id) is conn:
+            self._run(self.router.writing_resumed(conn.conn_id, now_ms()))
+
+    def _pause_reading(self, conn: _Connection, until_ms: int) -> None:
+        """Stop reading ``conn``'s socket until ``until_ms`` (it is over its rate)."""
+        conn.resume_at = max(conn.resume_at, until_ms)
+        transport = conn.transport
+        if conn.resume_armed or transport is None or self._loop is None:
+            return
+        transport.underlying_transport.pause_reading()
+        conn.resume_armed = True
+        self._loop.call_later(max(0.001, (conn.resume_at - now_ms()) / 1e3), self._resume, conn)
+
+    def _resume(self, conn: _Connection) -> None:
+        """The pause of ``conn`` may be over: read again, or wait for its later end."""
+        conn.resume_armed = False
+        if self._conns.get(conn.conn_id) is not conn or self._loop is None:
+            return  # closed meanwhile: nothing more to read
+        left = conn.resume_at - now_ms()
+        if left > 0:
+            conn.resume_armed = True
+            self._loop.call_later(max(0.001, left / 1e3), self._resume, conn)
+            return
+        conn.resume_at = 0
+        transport = conn.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.resume_reading()
+
     def _too_slow(self, conn: _Connection) -> None:
-        """``conn``'s unsent bytes passed the bound: drop it (soon, outside the send loop)."""
+        """``conn``'s unsent bytes passed the hard bound: drop it (soon, outside the send loop)."""
         if self._conns.pop(conn.conn_id, None) is None:
             return
         self.io.slow_disconnects += 1
@@ -617,6 +683,8 @@ class RelayServer:
                 self._queue(target, action.data)
             elif type(action) is Close:
                 self._close_conn(target, action.code, action.reason)
+            elif type(action) is PauseReading:
+                self._pause_reading(target, action.until_ms)
 
     def _close_conn(self, conn: _Connection, code: int, reason: str) -> None:
         """Send a close frame, forget the connection, and tell the router it is gone."""
@@ -624,6 +692,9 @@ class RelayServer:
             return
         self._flush_conn(conn)  # frames queued before the close go out before it
         transport = conn.transport
+        if conn.resume_at and transport is not None and not transport.is_disconnected:
+            conn.resume_at = 0  # read again, to see the client's answer to the close frame
+            transport.underlying_transport.resume_reading()
         if transport is not None and not transport.is_close_frame_sent:
             _send_close(transport, code, reason.encode()[:_MAX_CLOSE_REASON_BYTES])
             # The client answers the close frame (then _other_frame disconnects); if it does

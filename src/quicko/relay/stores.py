@@ -46,6 +46,7 @@ Every implementation must honour these rules, which the router's correctness res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -364,11 +365,26 @@ class BufferStore(Protocol):
             evicted, and the router answers BUFFER_FULL to the sender.
         """
 
-    def take(self, recipient: bytes) -> list[bytes]:
-        """Remove and return every frame held for *recipient*, in the order pushed.
+    def push_front(
+        self,
+        recipient: bytes,
+        frames: Sequence[tuple[bytes, Receipt | None, bytes]],
+        expires_ms: int,
+    ) -> list[tuple[bytes, Receipt | None, bytes]]:
+        """Hold *frames* ``(data, receipt, sender)``, in order, ahead of *recipient*'s queue.
 
-        The router sends them right after the recipient's HelloAck. A cluster implementation
-        takes them atomically, so that no frame goes to two connections or stays behind.
+        For the frames a dead or replaced connection never acknowledged: they were sent
+        before anything the buffer holds for the address, so they go back first. Each frame
+        is checked against every cap as by :meth:`push`; those over a cap are returned, not
+        held (nothing is evicted).
+        """
+
+    def take(self, recipient: bytes) -> list[BufferedFrame]:
+        """Remove and return every frame held for *recipient*, in queue order.
+
+        The router sends them right after the recipient's HelloAck (or when its connection
+        can be written again). A cluster implementation takes them atomically, so that no
+        frame goes to two connections or stays behind.
         """
 
     def next_deadline(self) -> int | None:

@@ -26,7 +26,7 @@ from quicko.protocol import (
     encode_frame,
 )
 from quicko.relay.config import RelayConfig
-from quicko.relay.router import Action, Close, Send
+from quicko.relay.router import Action, Close, PauseReading, Send
 
 _TYPES = sorted(int(t) for t in MessageType)
 frames = st.one_of(
@@ -41,7 +41,7 @@ frames = st.one_of(
 
 def _check(actions: Sequence[Action], known: set[int]) -> None:
     for action in actions:
-        assert isinstance(action, Send | Close)
+        assert isinstance(action, Send | Close | PauseReading)
         assert action.conn in known
         if isinstance(action, Send):
             decode_frame(action.data)  # everything the relay sends is a valid frame

@@ -5,49 +5,88 @@ from __future__ import annotations
 import pytest
 from router_harness import T0, Harness, closes, errors, payloads, sid
 
-from quicko.protocol import MAX_PAYLOAD_BYTES, ErrorCode, Message, MessageType, Ping, Pong
-from quicko.relay.actions import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION
+from quicko.protocol import (
+    MAX_PAYLOAD_BYTES,
+    ErrorCode,
+    Message,
+    MessageType,
+    Ping,
+    Pong,
+    encode_frame,
+)
+from quicko.relay.actions import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, PauseReading, Send
 from quicko.relay.config import RelayConfig
 
 
-def test_rate_limit_drops_frames_and_refills() -> None:
+def test_over_the_rate_a_frame_is_handled_and_reading_paused() -> None:
     h = Harness(RelayConfig(rate=10, burst=3))
-    a = h.peer(1)  # the Hello took one token
-    assert payloads(h.send(a.conn, Ping(1)), a.conn) == [Pong(1, T0)]
-    assert payloads(h.send(a.conn, Ping(2)), a.conn) == [Pong(2, T0)]
-    actions = h.send(a.conn, Ping(3))
-    assert errors(actions, a.conn) == [ErrorCode.RATE_LIMITED]
-    assert payloads(actions, a.conn)[0].ref_type == MessageType.PING  # type: ignore[union-attr]
-    assert h.router.metrics.rate_limited == 1
-    h.now += 100  # one token at 10/s
-    assert payloads(h.send(a.conn, Ping(4)), a.conn) == [Pong(4, h.now)]
-    assert errors(h.recv(a.conn, b"\x03\x99"), a.conn) == [ErrorCode.RATE_LIMITED]
+    a = h.peer(1)  # the Hello took one token from the source only
+    for n in range(3):
+        assert h.send(a.conn, Ping(n)) == [Send(a.conn, encode_frame(Pong(n, T0)))]
+    actions = h.send(a.conn, Ping(3))  # the bucket is empty: served, then paused 100 ms
+    assert payloads(actions, a.conn) == [Pong(3, T0)]
+    assert actions[-1] == PauseReading(a.conn, T0 + 101)
+    assert errors(actions, a.conn) == []
+    assert h.router.metrics.reads_paused == 1 and h.router.metrics.rate_limited == 0
+    actions = h.send(a.conn, Ping(4))  # already read: handled, and the pause grows
+    assert actions[-1] == PauseReading(a.conn, T0 + 201)
+    h.now += 200  # the debt of 2 is repaid
+    assert h.send(a.conn, Ping(5)) == [
+        Send(a.conn, encode_frame(Pong(5, h.now))),
+        PauseReading(a.conn, h.now + 101),
+    ]
 
 
-def test_abuse_disconnects() -> None:
+def test_far_beyond_the_rate_is_abuse() -> None:
     h = Harness(RelayConfig(rate=1, burst=1, abuse_limit=5))
     a, b = h.peer(1), h.peer(2)
-    for _ in range(4):
+    h.send(a.conn, Ping(0))  # the last token
+    for _ in range(5):  # a debt of 1..5 frames: handled, paused
         actions = h.send(a.conn, Ping(1))
-        assert errors(actions, a.conn) == [ErrorCode.RATE_LIMITED]
-        assert closes(actions) == {}
-    actions = h.send(a.conn, Ping(1))
+        assert errors(actions, a.conn) == [] and closes(actions) == {}
+        assert isinstance(actions[-1], PauseReading)
+    actions = h.send(a.conn, Ping(1))  # 6 > 5: refused and closed
     assert errors(actions, a.conn) == [ErrorCode.RATE_LIMITED]
+    assert payloads(actions, a.conn)[0].ref_type == MessageType.PING  # type: ignore[union-attr]
     assert closes(actions) == {a.conn: CLOSE_POLICY_VIOLATION}
-    assert h.router.metrics.abuse_disconnects == 1
+    assert h.router.metrics.abuse_disconnects == h.router.metrics.rate_limited == 1
     assert h.send(a.conn, Ping(1)) == []
-    h.now += 1000  # every connection has its own bucket: b is served again
+    # b has its own address bucket (the source's is ten times larger): served at once.
     assert payloads(h.send(b.conn, Ping(2)), b.conn) == [Pong(2, h.now)]
 
 
-def test_a_refill_resets_the_abuse_count() -> None:
-    h = Harness(RelayConfig(rate=1, burst=1, abuse_limit=3))
+def test_a_reconnect_buys_no_fresh_burst() -> None:
+    h = Harness(RelayConfig(rate=1, burst=2))
     a = h.peer(1)
-    for _ in range(10):
-        h.send(a.conn, Ping(1))
-        actions = h.send(a.conn, Ping(1))
-        assert closes(actions) == {}
-        h.now += 1000
+    h.send(a.conn, Ping(0))
+    h.send(a.conn, Ping(1))  # the address's bucket is empty
+    h.drop(a)
+    again = h.peer(1)  # a new connection, a new Hello: the same address bucket
+    actions = h.send(again.conn, Ping(2))
+    assert actions[-1] == PauseReading(again.conn, h.now + 1001)
+    other = h.peer(2)  # another address from the same source is not slowed
+    assert h.send(other.conn, Ping(3)) == [Send(other.conn, encode_frame(Pong(3, h.now)))]
+
+
+def test_the_source_bucket_is_shared_by_its_addresses() -> None:
+    h = Harness(RelayConfig(rate=100, burst=100, source_rate=1, source_burst=3))
+    a = h.peer(1, source="198.51.100.7")  # the Hello: 1 source token
+    b = h.peer(2, source="198.51.100.7")  # 2
+    assert h.send(a.conn, Ping(0)) == [Send(a.conn, encode_frame(Pong(0, h.now)))]  # 3
+    actions = h.send(b.conn, Ping(1))
+    assert actions[-1] == PauseReading(b.conn, h.now + 1001)
+    elsewhere = h.peer(3, source="203.0.113.9")
+    assert not any(isinstance(x, PauseReading) for x in h.send(elsewhere.conn, Ping(2)))
+
+
+def test_buckets_of_closed_connections_are_forgotten_once_full() -> None:
+    h = Harness(RelayConfig(rate=1000, burst=10))
+    limiter = h.router._limiter  # the bound on the limiter's memory
+    for n in range(1500):
+        peer = h.peer(n, source=f"10.0.{n // 256}.{n % 256}")
+        h.drop(peer)
+        h.now += 20  # every bucket is full again 10 ms after its last frame
+    assert len(limiter) < 2100  # at most about twice what one prune left, never all 3000
 
 
 def test_idle_timeout() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from quicko.protocol import Message, encode_frame
 from quicko.relay.buffer import OfflineBuffer, Receipt
 from quicko.relay.calls import PendingCall, PendingCalls
-from quicko.relay.connections import Connection, ConnectionTable, TokenBucket
+from quicko.relay.connections import Connection, ConnectionTable
 from quicko.relay.directory import Directory, DirectoryEntry
+from quicko.relay.flow import ABUSIVE, FlowLimiter
 from quicko.relay.frames import parse_message
 from quicko.relay.sessions import SessionStore
 
@@ -17,7 +18,7 @@ def test_reprs_hide_identifiers() -> None:
     entry = DirectoryEntry(A, "Dana", bytes(32), bytes(32), "ws://relay:9900", 0, bytes(64))
     assert repr(entry) == "<DirectoryEntry 4141>"
     assert repr(PendingCall(b"\xca\x01" + bytes(14), A, B, 0)) == "<PendingCall ca01>"
-    connection = Connection(7, bytes(32), 0, 1.0)
+    connection = Connection(7, bytes(32), 0)
     assert repr(connection) == "<Connection 7 handshake>"
     table = ConnectionTable()
     table.add(connection)
@@ -31,7 +32,7 @@ def test_reprs_hide_identifiers() -> None:
 
 def test_unbinding_a_stale_connection_keeps_the_newer_binding() -> None:
     table = ConnectionTable()
-    old, new = Connection(1, b"", 0, 1.0), Connection(2, b"", 0, 1.0)
+    old, new = Connection(1, b"", 0), Connection(2, b"", 0)
     for connection in (old, new):
         table.add(connection)
     table.bind(old, A)
@@ -43,14 +44,19 @@ def test_unbinding_a_stale_connection_keeps_the_newer_binding() -> None:
     assert table.remove(1) is None
 
 
-def test_token_bucket_caps_at_burst() -> None:
-    bucket = TokenBucket(rate=1000, burst=2, abuse_limit=2)
-    connection = Connection(1, b"", 0, 0.0)
-    assert bucket.admit(connection, 10_000) == TokenBucket.ADMITTED
-    assert connection.tokens == 1.0
-    assert bucket.admit(connection, 10_000) == TokenBucket.ADMITTED
-    assert bucket.admit(connection, 10_000) == TokenBucket.LIMITED
-    assert bucket.admit(connection, 10_000) == TokenBucket.ABUSIVE
+def test_token_buckets_cap_at_burst_and_go_into_debt() -> None:
+    limiter = FlowLimiter(rate=1000, burst=2, source_rate=1000, source_burst=100, abuse_limit=2)
+    connection = Connection(1, b"", 0, "192.0.2.1")
+    limiter.attach_source(connection, 0)
+    limiter.attach_address(connection, A, 0)
+    assert limiter.charge(connection, 10_000) == 0
+    assert connection.bucket is not None  # full at 10 s: 2 tokens, not 10 s of refill
+    assert limiter.charge(connection, 10_000) == 0
+    assert limiter.charge(connection, 10_000) == 10_002  # 1 frame of debt at 1/ms: pause
+    assert limiter.charge(connection, 10_000) == 10_003
+    assert limiter.charge(connection, 10_000) == ABUSIVE  # a debt of 3 > abuse limit 2
+    limiter.detach(connection)
+    assert connection.bucket is None
 
 
 def test_pending_calls_count_per_caller() -> None:
@@ -90,7 +96,7 @@ def test_buffer_bounds_and_order() -> None:
     assert buffer.push(A, b"4", 12)
     assert not buffer.push(b"C" * 16, b"5", 13)
     assert buffer.take(b"C" * 16) == []
-    assert buffer.take(B) == [b"1", b"2"]
+    assert [f.data for f in buffer.take(B)] == [b"1", b"2"]
     assert buffer.next_deadline() == 12
     expired = buffer.pop_expired(12)
     assert expired is not None
@@ -122,7 +128,7 @@ def test_buffer_expiry_keeps_the_rest_of_a_queue() -> None:
     buffer.push(B, b"1", 10)
     buffer.push(B, b"2", 20)
     assert buffer.pop_expired(10) is not None
-    assert buffer.take(B) == [b"2"]
+    assert [f.data for f in buffer.take(B)] == [b"2"]
 
 
 def test_timestamp_running_past_the_end() -> None:
