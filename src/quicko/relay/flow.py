@@ -54,6 +54,12 @@ class Bucket:
         self.users = 0
 
 
+#: A new bucket is full whatever the clock says: its arrival time is in the past for any now,
+#: so a clock that steps back (or an open() at a later time than the frames that follow) never
+#: makes a fresh connection look like it owes frames.
+_FULL: Final = 0.0
+
+
 class FlowLimiter:
     """The per-address and per-source token buckets of one relay node (see the module doc)."""
 
@@ -98,7 +104,7 @@ class FlowLimiter:
         bucket = self._sources.get(c.source)
         if bucket is None:
             self._maybe_prune(now_ms)
-            bucket = self._sources[c.source] = Bucket(now_ms)
+            bucket = self._sources[c.source] = Bucket(_FULL)
         bucket.users += 1
         c.source_bucket = bucket
 
@@ -109,7 +115,7 @@ class FlowLimiter:
         bucket = self._addresses.get(address)
         if bucket is None:
             self._maybe_prune(now_ms)
-            bucket = self._addresses[address] = Bucket(now_ms)
+            bucket = self._addresses[address] = Bucket(_FULL)
         bucket.users += 1
         c.bucket = bucket
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from router_harness import Harness, Peer, closes, errors, mid, payloads, raw, sid
+from router_harness import (
+    Harness,
+    Peer,
+    closes,
+    errors,
+    hello_for,
+    identity,
+    mid,
+    payloads,
+    raw,
+    sid,
+)
 
 from quicko.protocol import (
     Ack,
@@ -251,3 +262,16 @@ def test_a_paused_reader_is_not_taken_for_a_dead_link() -> None:
     assert closes(h.advance(9_500)) == {}  # its Received may be stuck behind the pause
     h.now = pause.until_ms
     assert closes(h.advance(10_000)) == {b.conn: CLOSE_DEAD_LINK}
+
+
+def test_a_connection_opened_later_than_its_frames_owes_nothing() -> None:
+    # Regression: a bucket made at open() started at open's time; a first frame stamped earlier
+    # (a clock stepping back, or the I/O layer's clocks disagreeing) looked like a debt of the
+    # difference, and a 90 s difference closed the connection as abusive.
+    h = Harness(RelayConfig())  # the default rates
+    h.now += 90_000
+    conn = h.open()
+    h.now -= 90_000
+    actions = h.send(conn, hello_for(identity(1), h.challenges[conn]))
+    assert closes(actions) == {}
+    assert not [a for a in actions if isinstance(a, PauseReading)]
