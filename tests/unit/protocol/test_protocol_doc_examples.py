@@ -10,22 +10,28 @@ The tests check each block three ways: it is exactly what the generator prints t
 ``frame:`` hex decodes and re-encodes byte for byte; and each identity value (seed words, keys,
 address, QuickoKey, display name, transcript, signature, invite code, safety number) is
 recomputed from its inputs. The end-to-end examples of §7.7-§7.11 (a bundle and its signature,
-a whole CPace attempt with its keys, MACs, seals and bodies, the 3DH secret, the first ratchet
-message and its AD, every envelope kind, a call) are generated from fixed inputs (the random
-source is scripted) and recomputed with independent code: pyca/cryptography's primitives,
-hashlib and hmac, the CPace generator written again from the draft and RFC 9380, msgpack. The
-tables marked ``<!-- table:… -->`` and ``<!-- fields:… -->`` are checked against the enums and
-the payload schemas.
+a whole CPace attempt with its keys, MACs, seals and bodies, the hybrid X25519 + ML-KEM-768
+secret, the first message body with its kind byte and ML-KEM ciphertext, its AD, every
+envelope kind, a call and its classical join key) are generated from fixed inputs (the random
+source is scripted; ML-KEM key pairs come from fixed seeds, and the one encapsulation is the
+published Wycheproof answer for its key and ``m``, since pyca/cryptography cannot encapsulate
+deterministically) and recomputed with independent code: pyca/cryptography's primitives
+(X25519, Ed25519, ML-KEM-768 key generation from a seed and decapsulation, HKDF, AES-GCM),
+hashlib and hmac, the CPace generator written again from the draft and RFC 9380, msgpack.
+Values too long to repeat (ML-KEM keys and ciphertext, the PAKE seals) are written once, in
+Appendix E, and ``<title>`` elsewhere. The tables marked ``<!-- table:… -->`` and
+``<!-- fields:… -->`` are checked against the enums and the payload schemas.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +40,12 @@ import msgpack
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from quicko.crypto import RandomSource, X25519KeyPair, aead, cpace, ed25519, kdf
+from quicko.crypto import MLKEMKeyPair, RandomSource, X25519KeyPair, aead, cpace, ed25519, kdf
 from quicko.errors import AuthenticationError
 from quicko.identity import (
     WORDS,
@@ -93,6 +100,7 @@ from quicko.protocol.fields import UINT64_MAX, Bin, Bool, FieldSpec, Int, ListOf
 from quicko.session import envelope
 from quicko.session.bundle import (
     BUNDLE_LABEL,
+    HandshakeKeys,
     IdentityBundle,
     bundle_transcript,
     call_context,
@@ -110,7 +118,17 @@ from quicko.session.calls import (
     call_session_id,
 )
 from quicko.session.envelope import pad_envelope, unpad_envelope
-from quicko.session.pairwise import PairwiseChannel, message_ad, triple_dh
+from quicko.session.pairwise import (
+    BODY_PQXDH_INIT,
+    BODY_RATCHET,
+    PQXDH_F,
+    PQXDH_LABEL,
+    PQXDH_SUITE,
+    PairwiseChannel,
+    message_ad,
+    pqxdh_shared_key,
+    triple_dh,
+)
 from quicko.session.pake import (
     ConfirmC,
     ConfirmJ,
@@ -197,14 +215,46 @@ def header_size(encoded: bytes) -> int:
     return {0xC4: 2, 0xC5: 3, 0xC6: 5, 0xD9: 2, 0xDA: 3, 0xDB: 5}.get(first, len(encoded))
 
 
+def split_long(data: bytes) -> list[bytes | str]:
+    """*data* cut into literal bytes and the titles of the long values (Appendix E) it holds."""
+    values = long_values()
+    parts: list[bytes | str] = []
+    while True:
+        hits = [(data.find(v), title) for title, v in values.items() if v in data]
+        if not hits:
+            break
+        start, title = min(hits)
+        parts += [data[:start], title] if start else [title]
+        data = data[start + len(values[title]) :]
+    return [*parts, data] if data else parts
+
+
+def long_note(title: str, *, first: bool) -> str:
+    if first:
+        return f"block {title} (Appendix E)"
+    return f"{len(long_values()[title]):,} bytes: block {title} (Appendix E)"
+
+
 def hex_lines(head_hex: str, data: bytes, comment: str, indent: str) -> list[str]:
-    """*head_hex* and the first 32 bytes of *data* with *comment*, then the rest of *data*."""
-    first = indent + " ".join(part for part in (head_hex, data[:BYTES_PER_LINE].hex()) if part)
-    lines = [f"{first:<{HEX_COLUMN}}  # {comment}"]
-    for start in range(BYTES_PER_LINE, len(data), BYTES_PER_LINE):
-        lines.append(
-            indent + " " * (len(head_hex) + 1) + data[start : start + BYTES_PER_LINE].hex()
-        )
+    """*head_hex* and the first 32 bytes of *data* with *comment*, then the rest of *data*.
+
+    A long value of Appendix E inside *data* is written ``<title>``, on a line of its own.
+    """
+    chunks: list[tuple[str, str]] = []
+    for part in split_long(data):
+        if isinstance(part, str):
+            chunks.append((f"<{part}>", long_note(part, first=not chunks)))
+        else:
+            step = BYTES_PER_LINE
+            chunks += [(part[i : i + step].hex(), "") for i in range(0, len(part), step)]
+    lines: list[str] = []
+    for index, (text, note) in enumerate(chunks or [("", "")]):
+        if index == 0:
+            first = indent + " ".join(part for part in (head_hex, text) if part)
+            lines.append(f"{first:<{HEX_COLUMN}}  # {comment}" + (f"; {note}" if note else ""))
+            continue
+        line = indent + " " * (len(head_hex) + 1) + text
+        lines.append(f"{line:<{HEX_COLUMN}}  # {note}" if note else line)
     return lines
 
 
@@ -472,6 +522,27 @@ BOB_PAKE_SCALAR = bytes(range(0xE0, 0x100))
 #: The private keys behind the ephemeral keys of the two PAKE bundles (they seed the channel).
 ALICE_EPHEMERAL = bytes(range(0x30, 0x50))
 BOB_EPHEMERAL = bytes(range(0xC0, 0xE0))
+#: The seeds (FIPS 203 ``d || z``) of the ML-KEM-768 key pairs of the two PAKE bundles. Bob's
+#: (the responder's, the only one used) is the seed of Wycheproof mlkem_768_test tcId 2, so that
+#: Alice's encapsulation can be a published one (pyca/cryptography has no deterministic
+#: encapsulation): mlkem_768_encaps_test tcId 14 encapsulates to that key with a known ``m``,
+#: giving that case's (K, c) — the same as tcId 2's.
+ALICE_KEM_SEED = bytes(range(0x00, 0x40))
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+
+
+def wycheproof_case(name: str, tc_id: int) -> dict[str, str]:
+    data = json.loads((VECTORS / "wycheproof" / name).read_text())
+    [case] = [t for g in data["testGroups"] for t in g["tests"] if t["tcId"] == tc_id]
+    return {key: str(item) for key, item in case.items()}
+
+
+KEM_DECAPS_CASE = wycheproof_case("mlkem_768_test.json", 2)
+KEM_ENCAPS_CASE = wycheproof_case("mlkem_768_encaps_test.json", 14)
+BOB_KEM_SEED = bytes.fromhex(KEM_DECAPS_CASE["seed"])
+KEM_M = bytes.fromhex(KEM_ENCAPS_CASE["m"])
+KEM_CIPHERTEXT = bytes.fromhex(KEM_ENCAPS_CASE["c"])
+KEM_SECRET = bytes.fromhex(KEM_ENCAPS_CASE["K"])
 #: Alice's first ratchet key pair (the initiator's first DHs), and the id and time of her SYNC.
 ALICE_RATCHET = bytes(range(0x70, 0x90))
 SYNC_ID = bytes(range(0xB0, 0xC0))
@@ -481,6 +552,8 @@ SYNC_TIME = SERVER_TIME + 61_000
 CALL_ID = bytes(range(0x50, 0x60))
 CALL_EPHEMERAL_ALICE = bytes([0xCA]) * 32
 CALL_EPHEMERAL_BOB = bytes([0xCB]) * 32
+CALL_KEM_ALICE = bytes([0xCE]) * 64
+CALL_KEM_BOB = bytes([0xCF]) * 64
 CALL_RATCHET = bytes([0xCC]) * 32
 CALL_SYNC_ID = bytes([0xCD]) * 16
 CALL_TIME = SERVER_TIME + 120_000
@@ -494,9 +567,21 @@ HEX_BLOCKS = (
     "bundle:alice",
     "bundle:bob",
     "plaintext:",
-    "ratchet:body",
     "envelope:",
+    "kem:",
+    "seal:",
 )
+#: Titles of the long values written once, in Appendix E, and ``<title>`` everywhere else.
+LONG_PREFIXES = ("kem:", "seal:")
+LONG_DESCRIPTIONS = {
+    "kem:alice-pake": "kem_public of Alice's PAKE bundle (§7.7)",
+    "kem:bob-pake": "kem_public of Bob's PAKE bundle (§7.8): PQPK_R of §7.9",
+    "kem:ciphertext": "CT: Alice's encapsulation to PQPK_R (§7.9)",
+    "seal:confirm-j": "sealed_j of CONFIRM_J (§7.8)",
+    "seal:confirm-c": "sealed_c of CONFIRM_C (§7.8)",
+    "kem:alice-call": "kem_public of Alice's call bundle (§7.11)",
+    "kem:bob-call": "kem_public of Bob's call bundle (§7.11)",
+}
 RETRY_AFTER_MS = 1500
 
 PAKE_KEY_NAMES = ("confirm-j", "confirm-c", "seal-j", "seal-c")
@@ -522,6 +607,48 @@ def scripted(*chunks: bytes) -> RandomSource:
         return chunk
 
     return rng
+
+
+def handshake_keys(x25519_private: bytes, kem_seed: bytes) -> HandshakeKeys:
+    """The key pairs behind a bundle's ``ephemeral_public`` and ``kem_public``."""
+    return HandshakeKeys(
+        X25519KeyPair.from_private_bytes(x25519_private), MLKEMKeyPair.from_seed(kem_seed)
+    )
+
+
+def known_encapsulation(public: bytes) -> tuple[bytes, bytes]:
+    """Alice's encapsulation to Bob's key: Wycheproof's, for its ``m`` (see BOB_KEM_SEED)."""
+    assert public.hex() == KEM_ENCAPS_CASE["ek"] == KEM_DECAPS_CASE["ek"]
+    assert (KEM_ENCAPS_CASE["c"], KEM_ENCAPS_CASE["K"]) == (KEM_DECAPS_CASE["c"],
+                                                          KEM_DECAPS_CASE["K"])  # fmt: skip
+    return KEM_SECRET, KEM_CIPHERTEXT
+
+
+@functools.cache
+def long_values() -> dict[str, bytes]:
+    """The values too long to repeat (ML-KEM keys and ciphertext, the seals holding bundles)."""
+    run = pake_run()
+    return {
+        "kem:alice-pake": run.bundle_a.kem_public,
+        "kem:bob-pake": run.bundle_b.kem_public,
+        "kem:ciphertext": KEM_CIPHERTEXT,
+        "seal:confirm-j": run.confirm_j.sealed,
+        "seal:confirm-c": run.confirm_c.sealed,
+        "kem:alice-call": MLKEMKeyPair.from_seed(CALL_KEM_ALICE).public,
+        "kem:bob-call": MLKEMKeyPair.from_seed(CALL_KEM_BOB).public,
+    }
+
+
+def long_blocks() -> dict[str, str]:
+    """Appendix E: each long value in full, 32 bytes a line, with its SHA-256."""
+    blocks = {}
+    for title, data in long_values().items():
+        lines = raw_lines(data, f"{LONG_DESCRIPTIONS[title]}, {len(data):,} bytes")
+        lines[1] = f"{lines[1]:<{HEX_COLUMN}}  # SHA-256 {hashlib.sha256(data).hexdigest()[:32]}"
+        lines[2] = f"{lines[2]:<{HEX_COLUMN}}  #         {hashlib.sha256(data).hexdigest()[32:]}"
+        blocks[title] = "\n".join(lines) + "\n"
+        assert hex_of(blocks[title], {}) == data
+    return blocks
 
 
 def bin_item(name: str, data: bytes) -> tuple[str, bytes]:
@@ -567,6 +694,7 @@ def bundle_items(bundle: IdentityBundle) -> list[tuple[str, Any]]:
         bin_item("x25519_public", bundle.x25519_public),
         bin_item("ed25519_public", bundle.ed25519_public),
         bin_item("ephemeral_public", bundle.ephemeral_public),
+        bin_item("kem_public", bundle.kem_public),
         bin_item("signature", bundle.signature),
     ]
 
@@ -590,6 +718,7 @@ class PakeRun:
     content_c: bytes
 
 
+@functools.cache
 def pake_run() -> PakeRun:
     """Alice joins Bob's session of §7.3 with the invite code of §7.6, through the real code."""
     a, b = alice(), bob()
@@ -599,12 +728,12 @@ def pake_run() -> PakeRun:
     start = joiner.start_message
     owner = CreatorPake(code.password, code.nameplate, a.address, start,
                         scripted(BOB_PAKE_SCALAR))  # fmt: skip
-    bundle_a = make_bundle(a, X25519KeyPair.from_private_bytes(ALICE_EPHEMERAL),
+    bundle_a = make_bundle(a, handshake_keys(ALICE_EPHEMERAL, ALICE_KEM_SEED),
                            pake_joiner_context(PAKE_SID))  # fmt: skip
     confirm_j = joiner.receive_reply(owner.reply, bundle_a)
     owner.check_confirm(confirm_j)
     assert owner.open_bundle(confirm_j) == bundle_a
-    bundle_b = make_bundle(b, X25519KeyPair.from_private_bytes(BOB_EPHEMERAL),
+    bundle_b = make_bundle(b, handshake_keys(BOB_EPHEMERAL, BOB_KEM_SEED),
                            pake_creator_context(PAKE_SID, a.address))  # fmt: skip
     confirm_c = owner.confirm(bundle_b, session_id=SESSION_ID, join_seed=JOIN_SEED, vouched=())
     admission = joiner.receive_confirm(confirm_c)
@@ -733,7 +862,9 @@ def bundle_blocks() -> dict[str, str]:
     blocks = {
         "bundle:inputs": text_block(
             [("ephemeral_private", ALICE_EPHEMERAL.hex()),
-             ("ephemeral_public", ephemeral.public.hex()), ("sid", PAKE_SID.hex())]
+             ("ephemeral_public", ephemeral.public.hex()), ("kem_seed", ALICE_KEM_SEED.hex()),
+             ("kem_public_sha256", hashlib.sha256(bundle.kem_public).hexdigest()),
+             ("sid", PAKE_SID.hex())]
         ),
         "transcript:bundle-context": transcript_block(
             [('purpose "pake-joiner"', b"pake-joiner"), ("scope: the attempt's sid", PAKE_SID),
@@ -749,11 +880,12 @@ def bundle_blocks() -> dict[str, str]:
         ("x25519_public", a.public.x25519_public),
         ("ed25519_public", a.public.ed25519_public),
         ("ephemeral_public", bundle.ephemeral_public),
+        ("kem_public", bundle.kem_public),
     ]
     transcript = bundle_transcript(
         context, address=a.address, display_name=a.display_name,
         x25519_public=a.public.x25519_public, ed25519_public=a.public.ed25519_public,
-        ephemeral_public=bundle.ephemeral_public,
+        ephemeral_public=bundle.ephemeral_public, kem_public=bundle.kem_public,
     )  # fmt: skip
     blocks["transcript:bundle"] = transcript_block(parts, transcript)
     blocks["bundle:alice-pake"] = packed_block("bundle", bundle_items(bundle), bundle.encode())
@@ -771,6 +903,7 @@ class ChannelRun:
     """Alice's channel with Bob after the PAKE of §7.8, and her first message (SYNC)."""
 
     dh: tuple[bytes, bytes, bytes]
+    ikm: bytes
     info: bytes
     sk: bytes
     ratchet_public: bytes
@@ -789,25 +922,30 @@ class ChannelRun:
 
 def channel_run() -> ChannelRun:
     a, b = alice(), bob()
+    run = pake_run()
     ek_a = X25519KeyPair.from_private_bytes(ALICE_EPHEMERAL)
     ek_b = X25519KeyPair.from_private_bytes(BOB_EPHEMERAL)
+    pqpk_r = run.bundle_b.kem_public
     assert a.address < b.address  # Alice is I, Bob is R
     dh = (
         a.x25519.exchange(ek_b.public),
         ek_a.exchange(b.public.x25519_public),
         ek_a.exchange(ek_b.public),
     )
-    info = kdf.encode_fields(kdf.label("3dh"), a.address, b.address)
-    sk = kdf.hkdf_sha256(b"".join(dh), salt=SESSION_ID, info=info, length=32)
-    assert sk == triple_dh(
-        own_identity=a.x25519, own_ephemeral=ek_a, own_address=a.address,
-        peer_identity_public=b.public.x25519_public, peer_ephemeral_public=ek_b.public,
-        peer_address=b.address, session_id=SESSION_ID,
+    ikm = PQXDH_F + b"".join(dh) + KEM_SECRET
+    info = kdf.encode_fields(PQXDH_LABEL, PQXDH_SUITE, a.address, b.address, pqpk_r,
+                             KEM_CIPHERTEXT)  # fmt: skip
+    sk = kdf.hkdf_sha256(ikm, salt=SESSION_ID, info=info, length=32)
+    assert sk == pqxdh_shared_key(
+        dh=b"".join(dh), kem_secret=KEM_SECRET, session_id=SESSION_ID, initiator=a.address,
+        responder=b.address, kem_public=pqpk_r, kem_ciphertext=KEM_CIPHERTEXT,
     )  # fmt: skip
     channel = PairwiseChannel.establish(
         session_id=SESSION_ID, own_address=a.address, own_identity=a.x25519,
-        own_ephemeral=ek_a, peer_address=b.address, peer_identity_public=b.public.x25519_public,
-        peer_ephemeral_public=ek_b.public, rng=scripted(ALICE_RATCHET),
+        own_ephemeral=ek_a, own_kem=MLKEMKeyPair.from_seed(ALICE_KEM_SEED),
+        peer_address=b.address, peer_identity_public=b.public.x25519_public,
+        peer_ephemeral_public=ek_b.public, peer_kem_public=pqpk_r, rng=scripted(ALICE_RATCHET),
+        encapsulate=known_encapsulation,
     )  # fmt: skip
     body = channel.seal(envelope.Sync(), message_id=SYNC_ID, timestamp=SYNC_TIME)
     dhs = X25519KeyPair.from_private_bytes(ALICE_RATCHET)
@@ -822,29 +960,43 @@ def channel_run() -> ChannelRun:
                     message_id=SYNC_ID, timestamp=SYNC_TIME)  # fmt: skip
     aad = kdf.encode_fields(ad, header)
     plaintext = pad_envelope(envelope.Sync())
-    assert body == header + aead.encrypt(material[:32], material[32:], plaintext, aad)
+    ratchet_message = header + aead.encrypt(material[:32], material[32:], plaintext, aad)
+    assert body == bytes([BODY_PQXDH_INIT]) + KEM_CIPHERTEXT + ratchet_message
     frame = Message(SESSION_ID, a.address, b.address, SYNC_ID, SYNC_TIME, body)
     return ChannelRun(
-        dh=dh, info=info, sk=sk, ratchet_public=dhs.public, root_key=out[:32], chain_key=chain,
-        next_chain_key=kdf.hmac_sha256(chain, b"\x02"), message_key=message_key,
-        aes_key=material[:32], nonce=material[32:], header=header, ad=ad, aad=aad,
-        plaintext=plaintext, frame=frame,
+        dh=dh, ikm=ikm, info=info, sk=sk, ratchet_public=dhs.public, root_key=out[:32],
+        chain_key=chain, next_chain_key=kdf.hmac_sha256(chain, b"\x02"),
+        message_key=message_key, aes_key=material[:32], nonce=material[32:], header=header,
+        ad=ad, aad=aad, plaintext=plaintext, frame=frame,
     )  # fmt: skip
 
 
 def channel_blocks() -> dict[str, str]:
     a, b = alice(), bob()
     run = channel_run()
+    pqpk_r = pake_run().bundle_b.kem_public
     ek_a = X25519KeyPair.from_private_bytes(ALICE_EPHEMERAL)
     ek_b = X25519KeyPair.from_private_bytes(BOB_EPHEMERAL)
     blocks = {
-        "3dh": text_block(
+        "pqxdh": text_block(
             [("I", f"Alice {a.address.hex()}"), ("R", f"Bob {b.address.hex()}"),
              ("session_id", SESSION_ID.hex()),
              ("ek_i_private", ALICE_EPHEMERAL.hex()), ("ek_i_public", ek_a.public.hex()),
              ("ek_r_private", BOB_EPHEMERAL.hex()), ("ek_r_public", ek_b.public.hex()),
+             ("kem_seed_r", BOB_KEM_SEED.hex()),
+             ("pqpk_r_sha256", hashlib.sha256(pqpk_r).hexdigest()),
+             ("m", KEM_M.hex()),
+             ("ct_sha256", hashlib.sha256(KEM_CIPHERTEXT).hexdigest()),
+             ("SS", KEM_SECRET.hex()),
              ("dh1", run.dh[0].hex()), ("dh2", run.dh[1].hex()), ("dh3", run.dh[2].hex()),
-             ("info", run.info.hex()), ("SK", run.sk.hex())]
+             ("ikm", run.ikm.hex()), ("SK", run.sk.hex())]
+        ),
+        "transcript:pqxdh-info": transcript_block(
+            [('label "quicko2/v3/pqxdh"', PQXDH_LABEL),
+             (f'"{PQXDH_SUITE.decode()}"', PQXDH_SUITE),
+             ("address_I: Alice", a.address), ("address_R: Bob", b.address),
+             ("PQPK_R: Bob's kem_public", pqpk_r), ("CT", KEM_CIPHERTEXT)],
+            run.info,
         ),
         "ratchet:first": text_block(
             [("dhs_private", ALICE_RATCHET.hex()), ("dhs_public", run.ratchet_public.hex()),
@@ -870,11 +1022,15 @@ def channel_blocks() -> dict[str, str]:
         [("ad (above)", run.ad), ("header", run.header)], run.aad
     )
     body = run.frame.body
+    message = body[1 + len(KEM_CIPHERTEXT) :]
     cut = len(run.header) + len(run.plaintext)
-    lines = [*raw_lines(body[: len(run.header)], "header: DHs.public || u32 pn = 0 || u32 n = 0")]
-    lines += raw_lines(body[len(run.header) : cut], f"ciphertext: {len(run.plaintext)} bytes")
-    lines += raw_lines(body[cut:], "tag: 16 bytes")
-    blocks["ratchet:body"] = "\n".join(lines) + "\n"
+    lines = [*raw_lines(body[:1], "kind: 0x01 (PQXDH_INIT)")]
+    lines += hex_lines("", KEM_CIPHERTEXT, "CT", "")
+    lines += raw_lines(message[: len(run.header)], "header: DHs.public || u32 pn = 0 || u32 n = 0")
+    lines += raw_lines(message[len(run.header) : cut], f"ciphertext: {len(run.plaintext)} bytes")
+    lines += raw_lines(message[cut:], "tag: 16 bytes")
+    blocks["body:pqxdh-init"] = "\n".join(lines) + "\n"
+    assert hex_of(blocks["body:pqxdh-init"]) == body
     blocks["frame:message-sync"] = frame_block(run.frame)
     return blocks
 
@@ -911,9 +1067,10 @@ def envelope_blocks() -> dict[str, str]:
 
 def call_blocks() -> dict[str, str]:
     a, b = alice(), bob()
-    outgoing = OutgoingCall.dial(a, b.public, scripted(CALL_ID, CALL_EPHEMERAL_ALICE))
+    outgoing = OutgoingCall.dial(a, b.public, scripted(CALL_ID, CALL_EPHEMERAL_ALICE,
+                                                       CALL_KEM_ALICE))  # fmt: skip
     incoming = IncomingCall.receive(outgoing.call_peer, b)
-    response, _ = incoming.accept(b, scripted(CALL_EPHEMERAL_BOB), CALL_TIME)
+    response, _ = incoming.accept(b, scripted(CALL_EPHEMERAL_BOB, CALL_KEM_BOB), CALL_TIME)
     session = outgoing.complete(response, a, scripted(CALL_RATCHET, CALL_SYNC_ID), CALL_TIME)
     session_id = call_session_id(CALL_ID, a.address, b.address)
     assert session.session_id == incoming.session_id == session_id
@@ -943,7 +1100,9 @@ def call_blocks() -> dict[str, str]:
              ("ek_caller_public", ek_a.public.hex()),
              ("ek_callee_private", CALL_EPHEMERAL_BOB.hex()),
              ("ek_callee_public", ek_b.public.hex()),
-             ("SK", sk.hex()), ("join_seed", seed.hex()), ("join_key", join.join_key.hex())]
+             ("kem_caller_seed", CALL_KEM_ALICE.hex()), ("kem_callee_seed", CALL_KEM_BOB.hex()),
+             ("SK_3dh", sk.hex()), ("join_seed", seed.hex()),
+             ("join_key", join.join_key.hex())]
         ),
         "frame:call-peer": frame_block(outgoing.call_peer),
         "frame:call-response": frame_block(response),
@@ -971,14 +1130,37 @@ def e2e_blocks() -> dict[str, str]:
         **channel_blocks(),
         **envelope_blocks(),
         **call_blocks(),
+        **long_blocks(),
     }
 
 
 # ---------------------------------------------------------------- parsing the document
 
 
-def hex_of(body: str) -> bytes:
-    return bytes.fromhex("".join(line.split("#", 1)[0] for line in body.splitlines()))
+LONG_REF = re.compile(r"<([a-z0-9:-]+)>")
+
+
+def hex_of(body: str, long: Mapping[str, bytes] | None = None) -> bytes:
+    """The bytes of a hex block; ``<title>`` stands for a long value (from *long*, by default
+    the generated ones)."""
+    table = long_values() if long is None else long
+
+    def expand(match: re.Match[str]) -> str:
+        return table[match[1]].hex()
+
+    hex_text = "".join(LONG_REF.sub(expand, line.split("#", 1)[0]) for line in body.splitlines())
+    return bytes.fromhex(hex_text)
+
+
+def doc_long_values() -> dict[str, bytes]:
+    """The long values of Appendix E, as the document gives them."""
+    return {title: hex_of(body, {}) for title, body in doc_blocks().items()
+            if title.startswith(LONG_PREFIXES)}  # fmt: skip
+
+
+def doc_hex(title: str) -> bytes:
+    """The bytes of a hex block of the document, its long values taken from the document."""
+    return hex_of(doc_blocks()[title], doc_long_values())
 
 
 def parse_pairs(body: str) -> dict[str, str]:
@@ -1010,7 +1192,7 @@ def pairs(title: str) -> dict[str, str]:
 
 
 def frame_from_doc(name: str) -> Payload:
-    return decode_frame(hex_of(doc_blocks()[f"frame:{name}"]))
+    return decode_frame(doc_hex(f"frame:{name}"))
 
 
 def marked_table(marker: str) -> Iterator[list[str]]:
@@ -1041,7 +1223,7 @@ def test_frame_examples_round_trip() -> None:
     frames = {title: body for title, body in doc_blocks().items() if title.startswith("frame:")}
     assert len(frames) >= 10
     for title, body in frames.items():
-        data = hex_of(body)
+        data = hex_of(body, doc_long_values())
         payload = decode_frame(data)
         assert encode_frame(payload) == data, title
         kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(payload).__name__).lower()
@@ -1310,7 +1492,7 @@ def value(title: str, key: str) -> bytes:
 
 
 def block_bytes(title: str) -> bytes:
-    return hex_of(doc_blocks()[title])
+    return doc_hex(title)
 
 
 def x25519_public(private: bytes) -> bytes:
@@ -1376,12 +1558,26 @@ def test_the_documented_cpace_passes_the_drafts_vectors() -> None:
     assert isk == field("ISK_IR")
 
 
+def mlkem_public(seed: bytes) -> bytes:
+    """The encapsulation key of a FIPS 203 seed, with pyca/cryptography."""
+    return MLKEM768PrivateKey.from_seed_bytes(seed).public_key().public_bytes_raw()
+
+
+def bundle_signed_part(fields: list[Any]) -> list[bytes]:
+    """A decoded bundle's signed fields (all but the signature), as bytes."""
+    return [f if isinstance(f, bytes) else f.encode() for f in fields[:6]]
+
+
 def test_bundle_example() -> None:
     alice_values = pairs("identity:alice")
     sid = value("bundle:inputs", "sid")
     ephemeral_private = value("bundle:inputs", "ephemeral_private")
     ephemeral = x25519_public(ephemeral_private)
     assert ephemeral == value("bundle:inputs", "ephemeral_public")
+    kem = mlkem_public(value("bundle:inputs", "kem_seed"))
+    assert kem == block_bytes("kem:alice-pake")
+    assert len(kem) == 1184
+    assert value("bundle:inputs", "kem_public_sha256") == hashlib.sha256(kem).digest()
     context = lp(b"pake-joiner", sid, b"")
     assert block_bytes("transcript:bundle-context") == context
     address = bytes.fromhex(alice_values["address"])
@@ -1389,25 +1585,32 @@ def test_bundle_example() -> None:
     ed_public = bytes.fromhex(alice_values["ed25519_public"])
     name = alice_values["display_name"]
     transcript = lp(b"quicko2/v3/bundle", context, address, name.encode(), x_public, ed_public,
-                    ephemeral)  # fmt: skip
+                    ephemeral, kem)  # fmt: skip
     assert block_bytes("transcript:bundle") == transcript
     encoded = block_bytes("bundle:alice-pake")
+    assert encoded[0] == 0x97  # an array of 7
     fields = msgpack.unpackb(encoded, raw=False)
-    assert fields[:5] == [address, name, x_public, ed_public, ephemeral]
-    Ed25519PublicKey.from_public_bytes(ed_public).verify(fields[5], transcript)
+    assert fields[:6] == [address, name, x_public, ed_public, ephemeral, kem]
+    Ed25519PublicKey.from_public_bytes(ed_public).verify(fields[6], transcript)
     seed = bytes.fromhex(alice_values["ed25519_seed"])
-    assert Ed25519PrivateKey.from_private_bytes(seed).sign(transcript) == fields[5]
+    assert Ed25519PrivateKey.from_private_bytes(seed).sign(transcript) == fields[6]
+    assert 1375 < len(encoded) <= 2048  # §8.1: 1,375 bytes plus the name's, under the cap
     bundle = IdentityBundle.decode(encoded)
     verify_bundle(bundle, pake_joiner_context(sid), expected_address=address)
     with pytest.raises(AuthenticationError):  # signed for the owner, for this attempt only
         verify_bundle(bundle, pake_creator_context(sid, address), expected_address=address)
+    # The signature covers the ML-KEM key: a substituted one fails.
+    other = IdentityBundle.decode(msgpack.packb([*fields[:5], mlkem_public(bytes(64)), fields[6]],
+                                                use_bin_type=True))  # fmt: skip
+    with pytest.raises(AuthenticationError):
+        verify_bundle(other, pake_joiner_context(sid), expected_address=address)
 
 
 def test_bundle_contexts_example() -> None:
     a = bytes.fromhex(pairs("identity:alice")["address"])
     b = bytes.fromhex(pairs("identity:bob")["address"])
     sid = value("bundle:inputs", "sid")
-    session_id = bytes.fromhex(pairs("3dh")["session_id"])
+    session_id = bytes.fromhex(pairs("pqxdh")["session_id"])
     call_id = value("call", "call_id")
     assert value("bundle:contexts", "pake-joiner") == lp(b"pake-joiner", sid, b"")
     assert value("bundle:contexts", "pake-creator") == lp(b"pake-creator", sid, a)
@@ -1474,16 +1677,13 @@ def test_pake_example() -> None:
     bob_address = bytes.fromhex(pairs("identity:bob")["address"])
     fields = msgpack.unpackb(bundle_c, raw=False)
     context = lp(b"pake-creator", sid, a)
+    assert len(fields) == 7
     Ed25519PublicKey.from_public_bytes(fields[3]).verify(
-        fields[5],
-        lp(
-            b"quicko2/v3/bundle",
-            context,
-            *[f if isinstance(f, bytes) else f.encode() for f in fields[:5]],
-        ),
+        fields[6], lp(b"quicko2/v3/bundle", context, *bundle_signed_part(fields))
     )
     assert fields[0] == bob_address
-    assert fields[4] == x25519_public(value("3dh", "ek_r_private"))
+    assert fields[4] == x25519_public(value("pqxdh", "ek_r_private"))
+    assert fields[5] == mlkem_public(value("pqxdh", "kem_seed_r")) == block_bytes("kem:bob-pake")
     # The frames that carry PAKE_START: from Alice (peer empty), and to Bob (peer = Alice).
     sent, forwarded = frame_from_doc("lobby-message"), frame_from_doc("lobby-message-to-owner")
     assert isinstance(sent, LobbyMessage)
@@ -1533,25 +1733,43 @@ def test_channel_example() -> None:
     alice_values, bob_values = pairs("identity:alice"), pairs("identity:bob")
     a, b = bytes.fromhex(alice_values["address"]), bytes.fromhex(bob_values["address"])
     assert a < b  # so Alice is I
-    assert pairs("3dh")["I"] == f"Alice {a.hex()}"
-    assert pairs("3dh")["R"] == f"Bob {b.hex()}"
-    session_id = value("3dh", "session_id")
+    assert pairs("pqxdh")["I"] == f"Alice {a.hex()}"
+    assert pairs("pqxdh")["R"] == f"Bob {b.hex()}"
+    session_id = value("pqxdh", "session_id")
     ik_i, ik_r = (bytes.fromhex(v["x25519_private"]) for v in (alice_values, bob_values))
-    ek_i, ek_r = value("3dh", "ek_i_private"), value("3dh", "ek_r_private")
-    assert value("3dh", "ek_i_public") == x25519_public(ek_i)
-    assert value("3dh", "ek_r_public") == x25519_public(ek_r)
-    # The ephemeral keys are those of the two PAKE bundles.
-    assert msgpack.unpackb(block_bytes("bundle:alice-pake"))[4] == x25519_public(ek_i)
-    assert msgpack.unpackb(block_bytes("bundle:bob-pake"))[4] == x25519_public(ek_r)
+    ek_i, ek_r = value("pqxdh", "ek_i_private"), value("pqxdh", "ek_r_private")
+    assert value("pqxdh", "ek_i_public") == x25519_public(ek_i)
+    assert value("pqxdh", "ek_r_public") == x25519_public(ek_r)
+    # The ephemeral keys and Bob's ML-KEM key are those of the two PAKE bundles.
+    bundle_i = msgpack.unpackb(block_bytes("bundle:alice-pake"))
+    bundle_r = msgpack.unpackb(block_bytes("bundle:bob-pake"))
+    assert (bundle_i[4], bundle_r[4]) == (x25519_public(ek_i), x25519_public(ek_r))
+    dk_r = MLKEM768PrivateKey.from_seed_bytes(value("pqxdh", "kem_seed_r"))
+    pqpk_r = dk_r.public_key().public_bytes_raw()
+    assert pqpk_r == bundle_r[5] == block_bytes("kem:bob-pake")
+    assert value("pqxdh", "pqpk_r_sha256") == hashlib.sha256(pqpk_r).digest()
+    # CT is FIPS 203 ML-KEM.Encaps_internal(PQPK_R, m): pyca cannot encapsulate with a given m,
+    # so the document's values are those Wycheproof publishes for this key and m; decapsulating
+    # CT with Bob's key gives SS.
+    ct = block_bytes("kem:ciphertext")
+    assert len(ct) == 1088
+    assert value("pqxdh", "ct_sha256") == hashlib.sha256(ct).digest()
+    case = wycheproof_case("mlkem_768_encaps_test.json", 14)
+    assert (case["ek"], case["m"], case["c"]) == (pqpk_r.hex(), pairs("pqxdh")["m"], ct.hex())
+    ss = dk_r.decapsulate(ct)
+    assert ss == value("pqxdh", "SS") == bytes.fromhex(case["K"])
     dh1 = x25519(ik_i, x25519_public(ek_r))
     dh2 = x25519(ek_i, x25519_public(ik_r))
     dh3 = x25519(ek_i, x25519_public(ek_r))
-    assert (value("3dh", "dh1"), value("3dh", "dh2"), value("3dh", "dh3")) == (dh1, dh2, dh3)
+    assert (value("pqxdh", "dh1"), value("pqxdh", "dh2"), value("pqxdh", "dh3")) == (dh1, dh2, dh3)
     assert dh2 == x25519(ik_r, x25519_public(ek_i))  # the same on Bob's side
-    info = lp(b"quicko2/v3/3dh", a, b)
-    assert value("3dh", "info") == info
-    sk = hkdf(dh1 + dh2 + dh3, session_id, info, 32)
-    assert value("3dh", "SK") == sk
+    ikm = b"\xff" * 32 + dh1 + dh2 + dh3 + ss
+    assert value("pqxdh", "ikm") == ikm
+    info = lp(b"quicko2/v3/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", a, b, pqpk_r, ct)
+    assert block_bytes("transcript:pqxdh-info") == info
+    assert len(info) == 2373
+    sk = hkdf(ikm, session_id, info, 32)
+    assert value("pqxdh", "SK") == sk
     # The first ratchet message: Alice's SYNC.
     dhs = value("ratchet:first", "dhs_private")
     assert value("ratchet:first", "dhs_public") == x25519_public(dhs)
@@ -1576,22 +1794,83 @@ def test_channel_example() -> None:
     assert block_bytes("transcript:message-ad") == ad
     aad = lp(ad, header)
     assert block_bytes("transcript:message-aad") == aad
-    assert block_bytes("ratchet:body") == frame.body
-    assert frame.body[:40] == header
-    plaintext = AESGCM(material[:32]).decrypt(material[32:], frame.body[40:], aad)
+    # The body: kind 0x01 (PQXDH_INIT), CT, then the ratchet message.
+    body = frame.body
+    assert block_bytes("body:pqxdh-init") == body
+    assert (body[0], body[1:1089]) == (0x01, ct)
+    message = body[1089:]
+    assert message[:40] == header
+    plaintext = AESGCM(material[:32]).decrypt(material[32:], message[40:], aad)
     assert plaintext == block_bytes("envelope:sync")
-    # Bob, the responder, opens it with his own channel (and then can send).
-    bob_identity = bob()
-    channel = PairwiseChannel.establish(
-        session_id=session_id, own_address=b, own_identity=bob_identity.x25519,
-        own_ephemeral=X25519KeyPair.from_private_bytes(ek_r), peer_address=a,
-        peer_identity_public=x25519_public(ik_i), peer_ephemeral_public=x25519_public(ek_i),
-        rng=scripted(bytes([0x42]) * 32),
+    assert len(encode_frame(frame)) == 1300
+
+
+def test_channel_example_runs_through_the_code() -> None:
+    # Both channels from the document's keys; the responder's rules of §9.3.
+    alice_values, bob_values = pairs("identity:alice"), pairs("identity:bob")
+    a, b = bytes.fromhex(alice_values["address"]), bytes.fromhex(bob_values["address"])
+    ik_i, ik_r = (bytes.fromhex(v["x25519_private"]) for v in (alice_values, bob_values))
+    ek_i, ek_r = value("pqxdh", "ek_i_private"), value("pqxdh", "ek_r_private")
+    session_id, ct, ss = (
+        value("pqxdh", "session_id"),
+        block_bytes("kem:ciphertext"),
+        value("pqxdh", "SS"),
+    )
+    pqpk_i, pqpk_r = block_bytes("kem:alice-pake"), block_bytes("kem:bob-pake")
+    frame = frame_from_doc("message-sync")
+    assert isinstance(frame, Message)
+
+    def encapsulate(public: bytes) -> tuple[bytes, bytes]:
+        assert public == pqpk_r
+        return ss, ct
+
+    alice_channel = PairwiseChannel.establish(
+        session_id=session_id, own_address=a, own_identity=X25519KeyPair.from_private_bytes(ik_i),
+        own_ephemeral=X25519KeyPair.from_private_bytes(ek_i),
+        own_kem=MLKEMKeyPair.from_seed(value("bundle:inputs", "kem_seed")), peer_address=b,
+        peer_identity_public=x25519_public(ik_r), peer_ephemeral_public=x25519_public(ek_r),
+        peer_kem_public=pqpk_r, encapsulate=encapsulate,
+        rng=scripted(value("ratchet:first", "dhs_private"), bytes([0x43]) * 32),
     )  # fmt: skip
-    assert not channel.can_send
-    opened = channel.open(frame.body, message_id=frame.message_id, timestamp=frame.timestamp)
-    assert opened == envelope.Sync()
-    assert channel.can_send
+    assert alice_channel.established
+    sync = alice_channel.seal(envelope.Sync(), message_id=frame.message_id,
+                              timestamp=frame.timestamp)  # fmt: skip
+    assert sync == frame.body
+    later = frame.timestamp + 1
+    text = alice_channel.seal(envelope.Text(TEXT), message_id=MESSAGE_ID, timestamp=later)
+    assert text[: 1 + len(ct)] == bytes([BODY_PQXDH_INIT]) + ct  # not heard from Bob yet
+    bob_channel = PairwiseChannel.establish(
+        session_id=session_id, own_address=b, own_identity=X25519KeyPair.from_private_bytes(ik_r),
+        own_ephemeral=X25519KeyPair.from_private_bytes(ek_r),
+        own_kem=MLKEMKeyPair.from_seed(value("pqxdh", "kem_seed_r")), peer_address=a,
+        peer_identity_public=x25519_public(ik_i), peer_ephemeral_public=x25519_public(ek_i),
+        peer_kem_public=pqpk_i, rng=lambda size: bytes([0x42]) * size,
+    )  # fmt: skip
+    assert not bob_channel.established
+    mid, ts = frame.message_id, frame.timestamp
+    # A tampered CT decapsulates to another secret (implicit rejection): nothing opens or is kept.
+    tampered = sync[:1] + bytes([sync[1] ^ 1]) + sync[2:]
+    for refused in (tampered, bytes([BODY_RATCHET]) + sync[1 + len(ct) :], b"\x02" + sync[1:]):
+        with pytest.raises(AuthenticationError):
+            bob_channel.open(refused, message_id=mid, timestamp=ts)
+        assert not bob_channel.established
+    assert bob_channel.open(sync, message_id=mid, timestamp=ts) == envelope.Sync()
+    assert bob_channel.can_send  # SK kept: the responder's ratchet can answer
+    # Afterwards a PQXDH_INIT body is accepted only with that same CT.
+    with pytest.raises(AuthenticationError):
+        bob_channel.open(
+            text[:1] + bytes([text[1] ^ 1]) + text[2:], message_id=MESSAGE_ID, timestamp=later
+        )
+    assert bob_channel.open(text, message_id=MESSAGE_ID, timestamp=later) == envelope.Text(TEXT)
+    # Bob sends RATCHET bodies (kind 0x00); once Alice has opened one, so does she.
+    reply = bob_channel.seal(envelope.Text("Hi!"), message_id=SYNC_ID, timestamp=later)
+    assert reply[0] == BODY_RATCHET == 0x00
+    assert alice_channel.open(reply, message_id=SYNC_ID, timestamp=later) == envelope.Text("Hi!")
+    with pytest.raises(AuthenticationError):  # the initiator takes no PQXDH_INIT body
+        alice_channel.open(b"\x01" + ct + reply[1:], message_id=SYNC_ID, timestamp=later)
+    after = alice_channel.seal(envelope.Sync(), message_id=MESSAGE_ID, timestamp=later + 1)
+    assert after[0] == BODY_RATCHET
+    assert bob_channel.open(after, message_id=MESSAGE_ID, timestamp=later + 1) == envelope.Sync()
 
 
 @pytest.mark.parametrize("name", list(ENVELOPES))
@@ -1636,15 +1915,21 @@ def test_call_example() -> None:
         fields = msgpack.unpackb(bundle, raw=False)
         assert fields[4] == x25519_public(value("call", f"{key}_private"))
         assert fields[4] == value("call", f"{key}_public")
-        transcript = lp(b"quicko2/v3/bundle", lp(b"call", scope, recipient), fields[0],
-                        fields[1].encode(), fields[2], fields[3], fields[4])  # fmt: skip
-        Ed25519PublicKey.from_public_bytes(fields[3]).verify(fields[5], transcript)
+        assert (
+            fields[5]
+            == mlkem_public(value("call", f"kem_{key[3:]}_seed"))
+            == block_bytes(f"kem:{'alice' if key == 'ek_caller' else 'bob'}-call")
+        )
+        transcript = lp(b"quicko2/v3/bundle", lp(b"call", scope, recipient),
+                        *bundle_signed_part(fields))  # fmt: skip
+        Ed25519PublicKey.from_public_bytes(fields[3]).verify(fields[6], transcript)
     ik_i, ik_r = (bytes.fromhex(v["x25519_private"]) for v in (alice_values, bob_values))
     ek_i, ek_r = value("call", "ek_caller_private"), value("call", "ek_callee_private")
     ikm = (x25519(ik_i, x25519_public(ek_r)) + x25519(ek_i, x25519_public(ik_r))
            + x25519(ek_i, x25519_public(ek_r)))  # fmt: skip
+    # The join key comes from the classical 3DH secret (§8.5): no ML-KEM secret enters it.
     sk = hkdf(ikm, session_id, lp(b"quicko2/v3/3dh", a, b), 32)
-    assert value("call", "SK") == sk
+    assert value("call", "SK_3dh") == sk
     seed = hkdf(sk, session_id, b"quicko2/v3/call-join", 32)
     assert value("call", "join_seed") == seed
     join_key = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
@@ -1652,6 +1937,20 @@ def test_call_example() -> None:
     # Bob's client takes the offer: it names the same session, which nobody chose.
     incoming = IncomingCall.receive(peer, bob())
     assert incoming.session_id == session_id
+
+
+def test_long_values_are_written_once() -> None:
+    # Appendix E holds each long value; every other block names it ``<title>``, never repeats it.
+    long = doc_long_values()
+    assert sorted(long) == sorted(LONG_DESCRIPTIONS)
+    empty = dict.fromkeys(long, b"")
+    referenced: set[str] = set()
+    for title, body in doc_blocks().items():
+        referenced |= set(LONG_REF.findall(body))
+        if title.startswith(HEX_BLOCKS) and not title.startswith(LONG_PREFIXES):
+            data = hex_of(body, empty)
+            assert not any(v in data for v in long.values()), title
+    assert referenced == set(long)
 
 
 if __name__ == "__main__":
