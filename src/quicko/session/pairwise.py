@@ -34,7 +34,7 @@ opens — nothing is kept from one that does not (a tampered CT gives another SS
 implicit rejection, so the message fails to open) — and afterwards accepts PQXDH_INIT only with
 that same CT. There is no classical-only body: the hybrid is mandatory in version 3.
 
-The ratchet message's associated data (§9, "Exact AD")::
+The ratchet message's associated data (docs/protocol.md §9.4)::
 
     ad = encode_fields(label("message"), version (1 byte, 3), session_id, sender, recipient,
                        message_id, u64(timestamp))
