@@ -47,8 +47,27 @@ if ((!command)); then
     done
 fi
 
-bash scripts/system-deps.sh
-QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
+# Install only what running needs (the developer tools come with ./test.sh): the terminal app's
+# Textual, and Qt when the desktop app may open (with Textual too: the fallback without a
+# usable display). QUICKO_EXTRAS overrides the choice.
+has_display() { [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; }
+if ((command)); then
+    case "$1" in
+        app) extras=desktop ;;
+        chat) extras=tui ;;
+        *) extras="" ;;
+    esac
+elif [[ $mode == desktop ]]; then
+    extras=desktop
+elif [[ $mode == auto ]] && has_display; then
+    extras=desktop,tui
+else
+    extras=tui
+fi
+case ",${QUICKO_EXTRAS-$extras}," in  # the Debian libraries Qt loads, when Qt is installed
+    *,desktop,* | *,dev,*) bash scripts/system-deps.sh ;;
+esac
+QUICKO_EXTRAS="${QUICKO_EXTRAS-$extras}" source scripts/setup.sh
 # Ephemeral means no files at all: not even Python bytecode caches (docs/security.md).
 export PYTHONDONTWRITEBYTECODE=1
 quicko=.venv/bin/quicko

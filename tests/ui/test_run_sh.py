@@ -6,6 +6,7 @@ app. Both runs use a free loopback port so that they never meet a relay of someo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -152,3 +153,75 @@ def test_with_a_display_it_opens_the_desktop_app(tmp_path: Path) -> None:
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=WAIT_S)
+
+
+# ---------------------------------------------------------------- what ./run.sh installs
+#
+# A copy of the launcher and scripts/setup.sh beside a fake .venv whose python records every
+# pip call (and a fake `quicko` that records its arguments): what is installed, for which
+# command, and that an installed extra is never installed again nor removed.
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "run.sh", tmp_path / "run.sh")
+    shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "scripts" / "system-deps.sh").write_text(f'echo system-deps >> "{tmp_path}/log"\n')
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, line in (("python", 'echo "python $*"'), ("quicko", 'echo "quicko $*"')):
+        (bin_dir / name).write_text(f'#!/bin/sh\n{line} >> "{tmp_path}/log"\n')
+        (bin_dir / name).chmod(0o755)
+    return tmp_path
+
+
+def run_in(sandbox: Path, *args: str, display: str | None = None, **env: str) -> list[str]:
+    """Run the sandbox's run.sh; return (and clear) what it logged: pip and quicko calls."""
+    environ = {**environment(display), **env}
+    environ.pop("QUICKO_EXTRAS", None)
+    environ.update(env)
+    subprocess.run([str(sandbox / "run.sh"), *args], cwd=sandbox, env=environ, check=True,
+                   capture_output=True, timeout=WAIT_S)  # fmt: skip
+    log = sandbox / "log"
+    lines = [line for line in log.read_text().splitlines() if "compileall" not in line]
+    log.unlink()
+    return lines
+
+
+def installs(lines: list[str]) -> list[str]:
+    """The targets of the `pip install -e` calls among logged lines."""
+    return [line.rsplit(" ", 1)[1] for line in lines if " -e " in line]
+
+
+def test_a_command_installs_no_extra_and_the_apps_only_their_own(sandbox: Path) -> None:
+    root = str(sandbox)
+    assert installs(run_in(sandbox, "keygen")) == [root]
+    assert installs(run_in(sandbox, "keygen")) == []  # the stamp says it is done
+    assert installs(run_in(sandbox, "chat", "--relay", "ws://127.0.0.1:9")) == [f"{root}[tui]"]
+    lines = run_in(sandbox, "--terminal", "--relay", "ws://127.0.0.1:9")
+    assert installs(lines) == [] and "system-deps" not in lines
+    assert lines[-1] == "quicko chat --relay ws://127.0.0.1:9"
+    lines = run_in(sandbox, "--desktop", "--relay", "ws://127.0.0.1:9")
+    assert installs(lines) == [f"{root}[desktop,tui]"]  # what is installed stays installed
+    assert "system-deps" in lines
+    stamp = (sandbox / ".venv" / ".quicko-installed").read_text().split()
+    assert stamp[1] == "desktop,tui"
+
+
+def test_no_developer_tool_is_installed_to_run_the_apps(sandbox: Path) -> None:
+    lines = run_in(sandbox, "--relay", "ws://127.0.0.1:9")  # no display: the terminal app
+    assert installs(lines) == [f"{sandbox}[tui]"]  # not [dev]: no pytest, mypy, ruff…
+
+
+def test_a_venv_set_up_for_the_tests_is_used_as_it_is(sandbox: Path) -> None:
+    project = sandbox / "pyproject.toml"
+    digest = hashlib.sha256(project.read_bytes()).hexdigest()[:16]
+    (sandbox / ".venv" / ".quicko-installed").write_text(f"{digest} dev\n")  # ./test.sh's stamp
+    assert installs(run_in(sandbox, "--desktop", "--relay", "ws://127.0.0.1:9")) == []
+    assert installs(run_in(sandbox, "chat")) == []
+    # pyproject.toml changed: reinstall what was there (the tools too), never less.
+    project.write_text(project.read_text() + "\n")
+    assert installs(run_in(sandbox, "keygen")) == [f"{sandbox}[desktop,dev,tui]"]
+    assert installs(run_in(sandbox, "keygen", QUICKO_EXTRAS="dev")) == []
