@@ -26,6 +26,8 @@ import time
 from collections.abc import Mapping
 from typing import Final, TextIO
 
+from quicko.cli._reach import refused_problem, resolve_problem
+from quicko.cli._relay_url import relay_host_port
 from quicko.cli.session import EXIT_FAILED, EXIT_INPUT, SEED_ENV
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as m
@@ -50,6 +52,8 @@ __all__ = ["Chat", "Output", "load_identity", "run_session"]
 
 LINGER_S: Final = 10.0
 """Seconds to wait at the end of input for sent messages to be delivered."""
+PROBE_AFTER_S: Final = 0.5
+"""Not connected after this many seconds: find out whether the relay's port refuses."""
 _MAX_SEED_CHARS: Final = 64 * 1024
 _SETTLED: Final = (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED)
 
@@ -142,12 +146,10 @@ class Chat:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
-        try:
-            await self._client.connect(self._args.connect_timeout)
-        except (TimeoutError, ConnectionClosedError):
+        problem = await self._connect()
+        if problem is not None:
             await self._client.disconnect()
-            return fail(f"cannot reach the relay at {self._args.relay}: is it running? "
-                        "Start one with `quicko relay`, or pass --relay URL.")  # fmt: skip
+            return fail(problem)
         try:
             status = await self._start()
             if status == 0:
@@ -155,6 +157,34 @@ class Chat:
             return status
         finally:
             await self._leave()
+
+    async def _connect(self) -> str | None:
+        """Connect within ``--connect-timeout``; return why it cannot, or ``None`` once connected.
+
+        An unresolvable host and a refused port are said at once (:mod:`quicko.cli._reach`);
+        anything else after the timeout.
+        """
+        relay, timeout = self._args.relay, self._args.connect_timeout
+        host, port = relay_host_port(relay)
+        problem = await resolve_problem(host, port)
+        if problem is not None:
+            return problem
+        connecting = asyncio.ensure_future(self._client.connect(timeout))
+        try:
+            await asyncio.wait({connecting}, timeout=min(PROBE_AFTER_S, timeout))
+            if not connecting.done():
+                problem = await refused_problem(host, port)
+                if problem is not None:
+                    return problem
+            await connecting
+        except (TimeoutError, ConnectionClosedError):
+            return (
+                f"cannot reach the relay at {relay} within {timeout:g} s: is it running, and is "
+                "this its address? Start one with `quicko relay`, or pass --relay URL"
+            )
+        finally:
+            connecting.cancel()
+        return None
 
     async def _start(self) -> int:
         info = self._client.identity_info

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from quicko.relay.config import RelayConfig
 
-__all__ = ["register", "run_relay", "serve"]
+__all__ = ["bind_hint", "register", "run_relay", "serve"]
 
 EXIT_BIND_FAILED: Final = 1
 EXIT_BAD_SETTING: Final = 2
@@ -71,6 +71,22 @@ def run_relay(args: argparse.Namespace) -> int:
     return uvloop.run(serve(config, warnings))
 
 
+def bind_hint(host: str, port: int, errno_value: int | None) -> str:
+    """One line that says why ``host``:``port`` could not be bound and what to do about it."""
+    import errno  # noqa: PLC0415 (start-up time: main.py)
+
+    if errno_value == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (by another relay?): stop that program, "
+            "or choose another port with --port N (or QUICKO_PORT)"
+        )
+    if errno_value == errno.EACCES:
+        return f"port {port} needs privileges: choose a port above 1023 with --port N"
+    if errno_value == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: use --host 127.0.0.1 or 0.0.0.0"
+    return f"cannot listen on {host} port {port}: check --host and --port"
+
+
 async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
     """Run a relay with ``config`` until SIGTERM or SIGINT; return the exit status.
 
@@ -97,6 +113,7 @@ async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
             host=config.host,
             port=config.port,
             error=exc.strerror or type(exc).__name__,
+            hint=bind_hint(config.host, config.port, exc.errno),
         )
         return EXIT_BIND_FAILED
     log_event(

@@ -13,6 +13,7 @@ imported when the command runs (start-up time, see :mod:`quicko.cli.main`).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -26,19 +27,33 @@ SEED_ENV: Final = "QUICKO_SEED_PHRASE"
 """The environment variable a seed phrase may come from."""
 CONNECT_TIMEOUT_S: Final = 10.0
 """Seconds to reach the relay before giving up (``--connect-timeout``)."""
+MAX_CONNECT_TIMEOUT_S: Final = 3600.0
+"""Longest ``--connect-timeout``, in seconds."""
 EXIT_FAILED: Final = 1
 """Exit status when the session could not start or failed."""
 EXIT_INPUT: Final = 2
 """Exit status for a bad argument or input (as argparse uses for usage errors)."""
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds above 0 and at most an hour (argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= MAX_CONNECT_TIMEOUT_S:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_CONNECT_TIMEOUT_S:g}")
+    return value
+
+
 def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``quicko session create|join|call|listen`` to the ``quicko`` parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--relay", default=DEFAULT_RELAY, metavar="URL",
-                        help=f"relay WebSocket URL (default {DEFAULT_RELAY})")  # fmt: skip
+                        help="the relay: ws://HOST:PORT, wss://HOST:PORT, or HOST:PORT for "
+                        f"ws:// (default {DEFAULT_RELAY})")  # fmt: skip
     common.add_argument("--json", action="store_true", help="one JSON object per event line")
-    common.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S,
+    common.add_argument("--connect-timeout", type=_seconds, default=CONNECT_TIMEOUT_S,
                         metavar="SECONDS", help="give up if the relay cannot be reached in time "
                         f"(default {CONNECT_TIMEOUT_S:g})")  # fmt: skip
     seed_help = f"read a seed phrase from file descriptor N (else ${SEED_ENV})"
@@ -61,7 +76,18 @@ def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_session(args: argparse.Namespace) -> int:
-    """Handle ``quicko session …``; return the exit status."""
-    from quicko.cli._session import run_session as run  # noqa: PLC0415 (start-up time)
+    """Handle ``quicko session …``; return the exit status.
+
+    ``--relay`` is checked before the client is imported (:mod:`quicko.cli._relay_url`).
+    """
+    from quicko.cli._relay_url import check_relay_url  # noqa: PLC0415 (start-up time)
+    from quicko.errors import InputError  # noqa: PLC0415
+
+    try:
+        args.relay = check_relay_url(args.relay)
+    except InputError as exc:
+        print(f"quicko session: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    from quicko.cli._session import run_session as run  # noqa: PLC0415
 
     return run(args)
