@@ -12,10 +12,10 @@ usage: ./run.sh [--relay URL] [--desktop | --terminal] [--port N]
 
 With no command: sets up .venv on first use, starts a local relay on 127.0.0.1:9900 (unless
 one is already answering there), opens the desktop app — or the terminal app when there is no
-display — and stops the relay it started when the app exits.
+display, or one that cannot be opened — and stops the relay it started when the app exits.
 
   --relay URL     use this relay (ws://… or wss://…) instead of starting one
-  --desktop       open the desktop app (fails without a display)
+  --desktop       open the desktop app (fails without a usable display)
   --terminal      open the terminal app
   --port N        port of the local relay to start or reuse (default 9900)
   -h, --help      show this help
@@ -41,20 +41,60 @@ if ((!command)); then
             --relay) relay_url="${2:?--relay needs a URL, e.g. ws://127.0.0.1:9900}"; shift 2 ;;
             --desktop) mode=desktop; shift ;;
             --terminal) mode=terminal; shift ;;
-            --port) port="${2:?--port needs a number}"; shift 2 ;;
+            --port)
+                port="${2:?--port needs a number}"
+                if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+                    echo "run.sh: --port needs a number from 1 to 65535, got '$port'" >&2
+                    exit 2
+                fi
+                shift 2 ;;
             *) echo "run.sh: unknown option '$1' (see ./run.sh --help)" >&2; exit 2 ;;
         esac
     done
 fi
 
-bash scripts/system-deps.sh
-QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
+# Install only what running needs (the developer tools come with ./test.sh): the terminal app's
+# Textual, and Qt when the desktop app may open (with Textual too: the fallback without a
+# usable display). QUICKO_EXTRAS overrides the choice.
+has_display() { [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; }
+if ((command)); then
+    case "$1" in
+        app) extras=desktop ;;
+        chat) extras=tui ;;
+        *) extras="" ;;
+    esac
+elif [[ $mode == desktop ]]; then
+    extras=desktop
+elif [[ $mode == auto ]] && has_display; then
+    extras=desktop,tui
+else
+    extras=tui
+fi
+case ",${QUICKO_EXTRAS-$extras}," in  # the Debian libraries Qt loads, when Qt is installed
+    *,desktop,* | *,dev,*) bash scripts/system-deps.sh ;;
+esac
+QUICKO_EXTRAS="${QUICKO_EXTRAS-$extras}" source scripts/setup.sh
 # Ephemeral means no files at all: not even Python bytecode caches (docs/security.md).
 export PYTHONDONTWRITEBYTECODE=1
 quicko=.venv/bin/quicko
 
 if ((command)); then
     exec "$quicko" "$@"
+fi
+
+# Can the desktop app open a window? A stale DISPLAY would make Qt abort: check first (a child
+# process starts Qt's GUI), and fall back to the terminal app, or with --desktop stop here.
+if [[ $mode == auto ]]; then
+    mode=terminal
+    if has_display; then
+        if why="$("$quicko" app --check 2>&1)"; then
+            mode=desktop
+        else
+            echo "run.sh: ${why#quicko app: }; opening the terminal app instead" >&2
+        fi
+    fi
+elif [[ $mode == desktop ]]; then
+    "$quicko" app --check || exit 1
 fi
 
 relay_pid=""
@@ -76,13 +116,27 @@ except OSError:
 PY
 }
 
+port_taken() {  # something accepts connections on 127.0.0.1:$1
+    .venv/bin/python - "$1" <<'PY'
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
 if [[ -z "$relay_url" ]]; then
     relay_url="ws://127.0.0.1:$port"
     if relay_answers "$port"; then
         echo "run.sh: using the relay already running on 127.0.0.1:$port" >&2
+    elif port_taken "$port"; then
+        echo "run.sh: port $port on 127.0.0.1 is taken by another program (not a Quicko2 relay):" \
+            "stop it, or use another port: ./run.sh --port N" >&2
+        exit 1
     else
         # The relay's JSON logs would draw over the terminal app: keep them only with a display.
-        if [[ $mode == terminal || -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+        if [[ $mode == terminal ]]; then
             "$quicko" relay --host 127.0.0.1 --port "$port" 2>/dev/null &
         else
             "$quicko" relay --host 127.0.0.1 --port "$port" &
@@ -90,7 +144,11 @@ if [[ -z "$relay_url" ]]; then
         relay_pid=$!
         for _ in $(seq 100); do
             relay_answers "$port" && break
-            kill -0 "$relay_pid" 2>/dev/null || { echo "run.sh: the relay did not start" >&2; exit 1; }
+            if ! kill -0 "$relay_pid" 2>/dev/null; then
+                echo "run.sh: the relay did not start on 127.0.0.1:$port; run" \
+                    "\`./run.sh relay --host 127.0.0.1 --port $port\` to see why" >&2
+                exit 1
+            fi
             sleep 0.1
         done
         relay_answers "$port" || { echo "run.sh: the relay did not answer on port $port" >&2; exit 1; }
@@ -99,7 +157,7 @@ if [[ -z "$relay_url" ]]; then
 fi
 
 status=0
-if [[ $mode == desktop || ($mode == auto && -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}") ]]; then
+if [[ $mode == desktop ]]; then
     "$quicko" app --relay "$relay_url" || status=$?
 else
     "$quicko" chat --relay "$relay_url" || status=$?

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Create .venv if missing and install Quicko2 into it with the extras named in $QUICKO_EXTRAS
-# (default "dev"). Sourced by ./run.sh and ./test.sh; safe to run again: it reinstalls only
-# when pyproject.toml or the extras changed.
+# (comma-separated; default "dev", the developer tools; empty for none). Sourced by ./run.sh,
+# which asks only for what running needs ("desktop", "tui"), and by ./test.sh ("dev").
+#
+# Safe to run again: it installs only when pyproject.toml changed or an extra is asked for that
+# is not installed yet, and it never uninstalls: a .venv set up by ./test.sh already has what
+# ./run.sh needs. The stamp .venv/.quicko-installed holds the hash of pyproject.toml and the
+# extras installed with it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-extras="${QUICKO_EXTRAS:-dev}"
+extras="${QUICKO_EXTRAS-dev}"
 venv="$root/.venv"
 python="${PYTHON:-python3}"
 
@@ -26,13 +31,37 @@ if [[ ! -x "$venv/bin/python" ]]; then
     fi
 fi
 
+# The extras of a comma-separated list and what they include, sorted and comma-separated.
+# pyproject.toml's dev extra lists both apps' packages (the UI tests need them).
+expand_extras() {
+    local extra list=() requested=()
+    IFS=, read -ra requested <<<"$1"
+    for extra in ${requested[@]+"${requested[@]}"}; do
+        extra="${extra// /}"
+        [[ -z "$extra" ]] && continue
+        list+=("$extra")
+        [[ "$extra" == dev ]] && list+=(desktop tui)
+    done
+    ((${#list[@]})) && printf '%s\n' "${list[@]}" | sort -u | paste -sd, -
+    return 0
+}
+
 stamp="$venv/.quicko-installed"
-want="$(cat "$root/pyproject.toml" | sha256sum | cut -c1-16) $extras"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "setup: installing quicko2[$extras] into .venv" >&2
+project_hash="$(sha256sum <"$root/pyproject.toml" | cut -c1-16)"
+installed_hash="" installed=""
+if [[ -f "$stamp" ]]; then
+    read -r installed_hash installed <"$stamp" || true
+fi
+installed="$(expand_extras "$installed")"
+wanted="$(expand_extras "$extras")"
+# Installed extras are kept (pip never removes them): install the union when anything is missing.
+union="$(expand_extras "$installed,$wanted")"
+if [[ ! -f "$stamp" || "$installed_hash" != "$project_hash" || "$union" != "$installed" ]]; then
+    target="$root${union:+[$union]}"
+    echo "setup: installing quicko2${union:+[$union]} into .venv" >&2
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[$extras]" >&2
-    echo "$want" > "$stamp"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$target" >&2
+    echo "$project_hash $union" >"$stamp"
 fi
 
 # Compile our bytecode now, so that running Quicko2 never writes a .pyc file (docs/security.md:

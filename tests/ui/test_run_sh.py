@@ -6,6 +6,7 @@ app. Both runs use a free loopback port so that they never meet a relay of someo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -102,10 +104,21 @@ def test_help_explains_the_options() -> None:
         assert option in result.stdout
 
 
-def test_without_a_display_it_opens_the_terminal_app() -> None:
+def stale_display() -> str:
+    """A DISPLAY whose X server is gone (no socket in /tmp/.X11-unix)."""
+    number = free_port() % 5000 + 5000
+    while Path(f"/tmp/.X11-unix/X{number}").exists():
+        number += 1
+    return f":{number}"
+
+
+@pytest.mark.parametrize("display", [None, "stale"])
+def test_without_a_usable_display_it_opens_the_terminal_app(display: str | None) -> None:
+    # No DISPLAY at all, or one whose X server went away (Qt would abort: run.sh checks first).
     port = free_port()
     master, slave = pty.openpty()
-    with launched(port, environment(None), stdin=slave, stdout=slave, stderr=slave) as process:
+    env = environment(stale_display() if display else None)
+    with launched(port, env, stdin=slave, stdout=slave, stderr=slave) as process:
         os.close(slave)
         wait_until(lambda: health(port) is not None, "the relay run.sh starts")
         seen = bytearray()
@@ -152,3 +165,136 @@ def test_with_a_display_it_opens_the_desktop_app(tmp_path: Path) -> None:
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=WAIT_S)
+
+
+# ---------------------------------------------------------------- what ./run.sh installs
+#
+# A copy of the launcher and scripts/setup.sh beside a fake .venv whose python records every
+# pip call (and a fake `quicko` that records its arguments): what is installed, for which
+# command, and that an installed extra is never installed again nor removed.
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "run.sh", tmp_path / "run.sh")
+    shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "scripts" / "system-deps.sh").write_text(f'echo system-deps >> "{tmp_path}/log"\n')
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    # run.sh's own checks (`python - PORT` with a script on stdin) run in a real interpreter.
+    python = f'[ "$1" = - ] && exec {sys.executable} "$@"\necho "python $*"'
+    for name, line in (("python", python), ("quicko", 'echo "quicko $*"')):
+        (bin_dir / name).write_text(f'#!/bin/sh\n{line} >> "{tmp_path}/log"\n')
+        (bin_dir / name).chmod(0o755)
+    # `quicko app --check` fails as the real one does with a stale DISPLAY when asked to.
+    with (bin_dir / "quicko").open("a") as quicko:
+        quicko.write(
+            'if [ "$1 $2" = "app --check" ] && [ -n "${FAKE_STALE_DISPLAY:-}" ]; then\n'
+            "  echo \"quicko app: cannot open the display '$DISPLAY' (is its server still"
+            ' running, and may this user use it?)" >&2; exit 1\nfi\n'
+        )
+    return tmp_path
+
+
+def run_in(
+    sandbox: Path, *args: str, display: str | None = None, status: int = 0, **env: str
+) -> list[str]:
+    """Run the sandbox's run.sh; return (and clear) what it logged: pip and quicko calls, and
+    its standard error's lines (prefixed ``stderr:``)."""
+    environ = {**environment(display), **env}
+    environ.pop("QUICKO_EXTRAS", None)
+    environ.update(env)
+    done = subprocess.run([str(sandbox / "run.sh"), *args], cwd=sandbox, env=environ,
+                          capture_output=True, text=True, timeout=WAIT_S, check=False)  # fmt: skip
+    assert done.returncode == status, done.stderr
+    log = sandbox / "log"
+    with log.open("a") as stream:
+        stream.writelines(f"stderr: {line}\n" for line in done.stderr.splitlines())
+    lines = [line for line in log.read_text().splitlines() if "compileall" not in line]
+    log.unlink()
+    return lines
+
+
+def installs(lines: list[str]) -> list[str]:
+    """The targets of the `pip install -e` calls among logged lines."""
+    return [line.rsplit(" ", 1)[1] for line in lines if " -e " in line]
+
+
+def test_a_command_installs_no_extra_and_the_apps_only_their_own(sandbox: Path) -> None:
+    root = str(sandbox)
+    assert installs(run_in(sandbox, "keygen")) == [root]
+    assert installs(run_in(sandbox, "keygen")) == []  # the stamp says it is done
+    assert installs(run_in(sandbox, "chat", "--relay", "ws://127.0.0.1:9")) == [f"{root}[tui]"]
+    lines = run_in(sandbox, "--terminal", "--relay", "ws://127.0.0.1:9")
+    assert installs(lines) == [] and "system-deps" not in lines
+    assert lines[-1] == "quicko chat --relay ws://127.0.0.1:9"
+    lines = run_in(sandbox, "--desktop", "--relay", "ws://127.0.0.1:9")
+    assert installs(lines) == [f"{root}[desktop,tui]"]  # what is installed stays installed
+    assert "system-deps" in lines
+    stamp = (sandbox / ".venv" / ".quicko-installed").read_text().split()
+    assert stamp[1] == "desktop,tui"
+
+
+def test_no_developer_tool_is_installed_to_run_the_apps(sandbox: Path) -> None:
+    lines = run_in(sandbox, "--relay", "ws://127.0.0.1:9")  # no display: the terminal app
+    assert installs(lines) == [f"{sandbox}[tui]"]  # not [dev]: no pytest, mypy, ruff…
+
+
+def test_a_venv_set_up_for_the_tests_is_used_as_it_is(sandbox: Path) -> None:
+    project = sandbox / "pyproject.toml"
+    digest = hashlib.sha256(project.read_bytes()).hexdigest()[:16]
+    (sandbox / ".venv" / ".quicko-installed").write_text(f"{digest} dev\n")  # ./test.sh's stamp
+    assert installs(run_in(sandbox, "--desktop", "--relay", "ws://127.0.0.1:9")) == []
+    assert installs(run_in(sandbox, "chat")) == []
+    # pyproject.toml changed: reinstall what was there (the tools too), never less.
+    project.write_text(project.read_text() + "\n")
+    assert installs(run_in(sandbox, "keygen")) == [f"{sandbox}[desktop,dev,tui]"]
+    assert installs(run_in(sandbox, "keygen", QUICKO_EXTRAS="dev")) == []
+
+
+def test_a_display_that_cannot_be_opened_falls_back_to_the_terminal_app(sandbox: Path) -> None:
+    lines = run_in(sandbox, "--relay", "ws://127.0.0.1:9", display=":9", FAKE_STALE_DISPLAY="1")
+    quicko = [line for line in lines if line.startswith("quicko ")]
+    assert quicko == ["quicko app --check", "quicko chat --relay ws://127.0.0.1:9"]
+    assert [line for line in lines if line.startswith("stderr: run.sh")] == [
+        "stderr: run.sh: cannot open the display ':9' (is its server still running, and may this "
+        "user use it?); opening the terminal app instead"
+    ]
+    lines = run_in(sandbox, "--relay", "ws://127.0.0.1:9", display=":9")  # a display that works
+    assert [line for line in lines if line.startswith("quicko ")] == [
+        "quicko app --check",
+        "quicko app --relay ws://127.0.0.1:9",
+    ]
+
+
+def test_desktop_with_a_display_that_cannot_be_opened_stops_before_the_relay(
+    sandbox: Path,
+) -> None:
+    lines = run_in(sandbox, "--desktop", display=":9", status=1, FAKE_STALE_DISPLAY="1")
+    assert [line for line in lines if line.startswith("quicko ")] == ["quicko app --check"]
+
+
+def test_a_port_taken_by_another_program_is_named_with_the_fix(sandbox: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = subprocess.run([str(sandbox / "run.sh"), "--terminal", "--port", str(port)],
+                              cwd=sandbox, env=environment(None), capture_output=True, text=True,
+                              timeout=WAIT_S, check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"run.sh: port {port} on 127.0.0.1 is taken by another program (not a Quicko2 relay): "
+        "stop it, or use another port: ./run.sh --port N"
+    )
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "abc", "99999999"])
+def test_a_bad_port_is_one_line(sandbox: Path, port: str) -> None:
+    done = subprocess.run([str(sandbox / "run.sh"), "--port", port], cwd=sandbox,
+                          env=environment(None), capture_output=True, text=True, timeout=WAIT_S,
+                          check=False)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == f"run.sh: --port needs a number from 1 to 65535, got '{port}'\n"

@@ -24,7 +24,7 @@ def test_a_relay_that_is_not_a_websocket_url_is_refused(
 ) -> None:
     args = build_parser().parse_args(["chat", "--relay", "http://127.0.0.1:9900"])
     assert args.handler(args) == 2
-    assert "--relay must be a ws:// or wss:// URL" in capsys.readouterr().err
+    assert "a relay speaks WebSocket, not HTTP: use ws://127.0.0.1:9900" in capsys.readouterr().err
 
 
 def test_without_a_terminal_it_says_so(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,36 +1,31 @@
-"""``quicko bench relay`` and ``quicko bench client``: the benchmarks of docs/performance.md.
+"""``quicko bench relay|client|startup``: the benchmarks of docs/performance.md.
 
 ``relay``: the relay beside a bare forwarder, under the same load, in one run. ``client``: what
 real QuickoClients cost end to end through a real relay (encrypted messages per second, a join by
-invite code, a call). The numbers, how they are measured and the goals are described in
-docs/performance.md. The human output is a table; ``--json`` prints one JSON object with every
-number, the raw runs and the machine. Progress lines go to standard error.
+invite code, a call). ``startup``: how long ``quicko`` commands take to start. The numbers, how
+they are measured and the goals are described in docs/performance.md. The human output is a
+table; ``--json`` prints one JSON object with every number, the raw runs and the machine.
+Progress lines go to standard error.
+
+The benchmark harness (:mod:`quicko.bench`) is imported only when a benchmark runs, and the
+parsers (whose choices come from its report modules) only when ``quicko bench`` is used: every
+other command starts without it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
-from quicko.bench.clientreport import (
-    CLIENT_DEFAULTS,
-    CLIENT_QUICK,
-    CLIENT_SCENARIOS,
-    ClientBenchOptions,
-    client_run_errors,
-    format_client_table,
-)
-from quicko.bench.clientrun import run_client_bench
-from quicko.bench.results import SERVERS, format_table
-from quicko.bench.runner import DEFAULTS, QUICK, BenchOptions, run_bench
+from quicko.cli._commands import add_command
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
+
+    from quicko.bench.clientreport import ClientBenchOptions
+    from quicko.bench.runner import BenchOptions
 
 __all__ = [
     "client_options_from_args",
@@ -38,6 +33,7 @@ __all__ = [
     "register",
     "run_bench_client",
     "run_bench_relay",
+    "run_bench_startup",
 ]
 
 MAX_CONNECTIONS: Final = 15_000
@@ -58,6 +54,8 @@ MAX_SAMPLES: Final = 200
 """Most joins or calls timed in one run."""
 MAX_CLIENT_SECONDS: Final = 600.0
 """Longest bound of one client scenario, in seconds."""
+MAX_STARTUP_RUNS: Final = 1000
+"""Most timed runs of each command of the start-up benchmark."""
 EXIT_FAILED: Final = 1
 """Exit status when a measurement failed (the report shows which)."""
 EXIT_INTERRUPTED: Final = 130
@@ -158,6 +156,8 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    from quicko.bench.results import SERVERS  # noqa: PLC0415 (start-up time: module docstring)
+
     add = parser.add_argument
     add(
         "--repeat",
@@ -198,6 +198,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    from quicko.bench.clientreport import CLIENT_SCENARIOS  # noqa: PLC0415 (as above)
+
     add = parser.add_argument
     count = _bounded_int(1, MAX_SAMPLES)
     add(
@@ -247,11 +249,37 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     add("--json", action="store_true", help="print one JSON object instead of a table")
 
 
-def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``bench`` command (``bench relay``, ``bench client``) to the ``quicko`` parser."""
-    bench = subparsers.add_parser(
-        "bench", help="measure performance", description="Benchmarks (docs/performance.md)."
+def _add_startup_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--runs",
+        type=_bounded_int(1, MAX_STARTUP_RUNS),
+        default=30,
+        metavar="N",
+        help="timed runs of every command; the report shows medians (default 30)",
     )
+    add(
+        "--warmup",
+        type=_bounded_int(0, MAX_STARTUP_RUNS),
+        default=3,
+        metavar="N",
+        help="untimed runs of every command first (default 3)",
+    )
+    add("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``bench`` command (``bench relay|client|startup``) to the ``quicko`` parser."""
+    add_command(
+        subparsers,
+        "bench",
+        help="measure performance",
+        description="Benchmarks (docs/performance.md).",
+        build=_build_parser,
+    )
+
+
+def _build_parser(bench: argparse.ArgumentParser) -> None:
     targets = bench.add_subparsers(dest="bench_target", metavar="TARGET")
     relay = targets.add_parser(
         "relay",
@@ -276,6 +304,17 @@ def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_client_options(client)
     client.set_defaults(handler=run_bench_client)
+    startup = targets.add_parser(
+        "startup",
+        help="how long quicko commands take to start (median of many runs)",
+        description=(
+            "Run `python -m quicko --help`, `keygen --json`, `relay --help` and "
+            "`session --help` many times each, taking turns with `python -c pass`, and report "
+            "the median wall time of each (and its spread) beside the interpreter's own."
+        ),
+    )
+    _add_startup_options(startup)
+    startup.set_defaults(handler=run_bench_startup)
 
     def usage(_: argparse.Namespace) -> int:
         bench.print_help(sys.stderr)
@@ -286,6 +325,9 @@ def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
     """Bench options from parsed arguments: explicit values over ``--quick`` over defaults."""
+    from quicko.bench.results import SERVERS  # noqa: PLC0415 (start-up time: module docstring)
+    from quicko.bench.runner import DEFAULTS, QUICK, BenchOptions  # noqa: PLC0415
+
     base = QUICK if args.quick else DEFAULTS
     names = (
         "connections", "window", "warmup", "duration", "latency_connections", "latency_rate",
@@ -317,6 +359,12 @@ def _failed(report: dict[str, object]) -> bool:
 
 def run_bench_relay(args: argparse.Namespace) -> int:
     """Run ``quicko bench relay``; 0 when every measurement ran (goals met or not)."""
+    import asyncio  # noqa: PLC0415 (start-up time: module docstring)
+    import json  # noqa: PLC0415
+
+    from quicko.bench.results import format_table  # noqa: PLC0415
+    from quicko.bench.runner import run_bench  # noqa: PLC0415
+
     options = options_from_args(args)
     try:
         report = run_bench(options)
@@ -332,6 +380,14 @@ def run_bench_relay(args: argparse.Namespace) -> int:
 
 def client_options_from_args(args: argparse.Namespace) -> ClientBenchOptions:
     """Client bench options from arguments: explicit values over ``--quick`` over defaults."""
+    from dataclasses import replace  # noqa: PLC0415 (start-up time: module docstring)
+
+    from quicko.bench.clientreport import (  # noqa: PLC0415
+        CLIENT_DEFAULTS,
+        CLIENT_QUICK,
+        CLIENT_SCENARIOS,
+    )
+
     base = CLIENT_QUICK if args.quick else CLIENT_DEFAULTS
     names = ("messages", "window", "text_bytes", "joins", "calls", "timeout")
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
@@ -347,6 +403,12 @@ def client_options_from_args(args: argparse.Namespace) -> ClientBenchOptions:
 
 def run_bench_client(args: argparse.Namespace) -> int:
     """Run ``quicko bench client``; 0 when every measurement ran."""
+    import asyncio  # noqa: PLC0415 (start-up time: module docstring)
+    import json  # noqa: PLC0415
+
+    from quicko.bench.clientreport import client_run_errors, format_client_table  # noqa: PLC0415
+    from quicko.bench.clientrun import run_client_bench  # noqa: PLC0415
+
     options = client_options_from_args(args)
     try:
         report = run_client_bench(options)
@@ -358,3 +420,29 @@ def run_bench_client(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_client_table(report) + "\n")
     return EXIT_FAILED if client_run_errors(report.get("runs")) else 0
+
+
+def run_bench_startup(args: argparse.Namespace) -> int:
+    """Run ``quicko bench startup``; 0 when every command ran (goal met or not)."""
+    import json  # noqa: PLC0415 (start-up time: module docstring)
+
+    from quicko.bench.startup import (  # noqa: PLC0415
+        StartupError,
+        StartupOptions,
+        format_startup_table,
+        run_startup_bench,
+    )
+
+    try:
+        report = run_startup_bench(StartupOptions(runs=args.runs, warmup=args.warmup))
+    except StartupError as exc:
+        sys.stderr.write(f"quicko bench startup: {exc}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    if args.json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        sys.stdout.write(format_startup_table(report) + "\n")
+    return 0

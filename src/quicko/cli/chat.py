@@ -58,7 +58,8 @@ def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
         "--relay",
         default=DEFAULT_RELAY_URL,
         metavar="URL",
-        help=f"the relay's ws:// or wss:// URL (default {DEFAULT_RELAY_URL})",
+        help="the relay: ws://HOST:PORT, wss://HOST:PORT, or HOST:PORT for ws:// "
+        f"(default {DEFAULT_RELAY_URL})",
     )
     parser.set_defaults(handler=run_chat_command)
 
@@ -77,15 +78,20 @@ def scrub_textual_environment(environ: MutableMapping[str, str]) -> None:
 
 def run_chat_command(args: argparse.Namespace) -> int:
     """Handle ``quicko chat``: run the terminal app until the user quits."""
-    relay_url: str = args.relay
-    if not relay_url.startswith(("ws://", "wss://")):
-        print(
-            f"quicko chat: --relay must be a ws:// or wss:// URL, got {relay_url!r}",
-            file=sys.stderr,
-        )
+    from quicko.cli._relay_url import check_relay_url, unresolved  # noqa: PLC0415 (start-up)
+    from quicko.errors import InputError  # noqa: PLC0415
+
+    try:
+        relay_url = check_relay_url(args.relay)
+    except InputError as exc:
+        print(f"quicko chat: {exc}", file=sys.stderr)
         return 2
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("quicko chat: the terminal app needs a terminal (a TTY)", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    problem = unresolved(relay_url)
+    if problem is not None:
+        print(f"quicko chat: {problem}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     scrub_textual_environment(os.environ)
     try:

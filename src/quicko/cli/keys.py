@@ -8,17 +8,16 @@ in its history. On a terminal it is read with :func:`getpass.getpass`, without e
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import secrets
 import sys
 from typing import TYPE_CHECKING, Final, TextIO
 
 from quicko.errors import InputError, SeedPhraseError
-from quicko.identity import SEED_PHRASE_WORDS, Identity
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
+
+    from quicko.identity import Identity
 
 __all__ = ["identity_record", "read_seed_phrase", "register", "run_keygen", "run_recover"]
 
@@ -29,7 +28,7 @@ MAX_INPUT_CHARS: Final = 64 * 1024
 """Most characters ``recover`` reads from standard input; a seed phrase is far shorter."""
 
 _WORDS_PER_LINE: Final = 4
-_PROMPT: Final = f"Seed phrase ({SEED_PHRASE_WORDS} words, not shown as you type): "
+_PROMPT: Final = "Seed phrase ({words} words, not shown as you type): "
 _WARNING: Final = (
     "These 16 words are the only backup of this identity: nothing is stored anywhere.\n"
     "Write them down, in order, and keep them private. Anyone who has them can act as you;\n"
@@ -76,6 +75,10 @@ def identity_record(identity: Identity) -> dict[str, str | list[str]]:
 
 def run_keygen(args: argparse.Namespace) -> int:
     """Handle ``quicko keygen``: make an identity from the OS random source and print it."""
+    import secrets  # noqa: PLC0415 (start-up time: main.py)
+
+    from quicko.identity import Identity  # noqa: PLC0415
+
     identity = Identity.generate(secrets.token_bytes)
     try:
         if args.json:
@@ -95,6 +98,8 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 def run_recover(args: argparse.Namespace) -> int:
     """Handle ``quicko recover``: read the seed phrase from standard input, print the identity."""
+    from quicko.identity import Identity  # noqa: PLC0415 (start-up time: main.py)
+
     try:
         text = read_seed_phrase(sys.stdin)
         identity = Identity.from_seed_phrase(_words_from_input(text))
@@ -118,8 +123,12 @@ def run_recover(args: argparse.Namespace) -> int:
 def read_seed_phrase(stream: TextIO) -> str:
     """Read a seed phrase: with a prompt and no echo on a terminal, else the whole stream."""
     if stream.isatty():
+        import getpass  # noqa: PLC0415 (start-up time: main.py)
+
+        from quicko.identity import SEED_PHRASE_WORDS  # noqa: PLC0415
+
         try:
-            return getpass.getpass(_PROMPT)
+            return getpass.getpass(_PROMPT.format(words=SEED_PHRASE_WORDS))
         except EOFError:
             return ""
     return stream.read(MAX_INPUT_CHARS)
@@ -148,6 +157,8 @@ def _words_from_input(text: str) -> str:
 
 def _explain(exc: InputError) -> str:
     """Return the message of ``exc`` followed by how to fix the input."""
+    from quicko.identity import SEED_PHRASE_WORDS  # noqa: PLC0415 (start-up time: main.py)
+
     message = str(exc)
     if not message.endswith((".", "?")):
         message += "."

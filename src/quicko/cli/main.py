@@ -3,6 +3,13 @@
 Each sub-command module has a ``register(subparsers)`` function that adds its parsers and sets
 ``handler`` (``Callable[[argparse.Namespace], int]``) with ``set_defaults``; to add a command,
 write such a module and append its ``register`` to :data:`REGISTRARS`.
+
+Every command starts in well under 100 ms (docs/performance.md, "Start-up"), so importing this
+module imports no sub-command's dependencies: a command module imports only argparse and the
+standard library at its top; its handler imports the rest (the client, the relay, Qt, Textual,
+the benchmark harness) when it runs, and a parser whose options come from a heavier module is
+built only when its command is used (:func:`quicko.cli._commands.add_command`).
+``tests/unit/cli/test_cli_imports.py`` checks it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 
 from quicko import __version__
 from quicko.cli import app, bench, chat, keys, relay, session
+from quicko.cli._commands import LazySubParsersAction
 from quicko.cli.hardening import harden_process
 
 if TYPE_CHECKING:
@@ -44,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="lock memory out of swap (needs CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK)",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", action=LazySubParsersAction
+    )
     for register in REGISTRARS:
         register(subparsers)
     return parser

@@ -14,22 +14,18 @@ setting (argparse's usage-error status).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from quicko.errors import InputError
-from quicko.relay.config import RelayConfig
-from quicko.relay.logs import configure_logging, log_event
-from quicko.relay.settings import add_arguments, config_from_args, make_ssl_context
+from quicko.cli._commands import add_command
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
 
-__all__ = ["register", "run_relay", "serve"]
+    from quicko.relay.config import RelayConfig
+
+__all__ = ["bind_hint", "register", "run_relay", "serve"]
 
 EXIT_BIND_FAILED: Final = 1
 EXIT_BAD_SETTING: Final = 2
@@ -37,20 +33,32 @@ EXIT_BAD_SETTING: Final = 2
 
 def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``relay`` sub-command to the ``quicko`` parser."""
-    parser = subparsers.add_parser(
+    add_command(
+        subparsers,
         "relay",
         help="run a relay (WebSocket server with /health and /metrics)",
         description=(
             "Run a Quicko2 relay. Every flag can also be set with the QUICKO_* environment "
             "variable shown in its help; a flag wins over the environment."
         ),
+        build=_build_parser,
     )
+
+
+def _build_parser(parser: argparse.ArgumentParser) -> None:
+    # The flags are derived from the relay's settings: imported only for `quicko relay …`.
+    from quicko.relay.settings import add_arguments  # noqa: PLC0415
+
     add_arguments(parser)
     parser.set_defaults(handler=run_relay)
 
 
 def run_relay(args: argparse.Namespace) -> int:
     """Handle ``quicko relay``: load the settings, serve until a signal, return the status."""
+    from quicko.errors import InputError  # noqa: PLC0415 (start-up time: main.py)
+    from quicko.relay.logs import configure_logging  # noqa: PLC0415
+    from quicko.relay.settings import config_from_args  # noqa: PLC0415
+
     try:
         config = config_from_args(args)
     except InputError as exc:
@@ -63,12 +71,34 @@ def run_relay(args: argparse.Namespace) -> int:
     return uvloop.run(serve(config, warnings))
 
 
+def bind_hint(host: str, port: int, errno_value: int | None) -> str:
+    """One line that says why ``host``:``port`` could not be bound and what to do about it."""
+    import errno  # noqa: PLC0415 (start-up time: main.py)
+
+    if errno_value == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (by another relay?): stop that program, "
+            "or choose another port with --port N (or QUICKO_PORT)"
+        )
+    if errno_value == errno.EACCES:
+        return f"port {port} needs privileges: choose a port above 1023 with --port N"
+    if errno_value == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: use --host 127.0.0.1 or 0.0.0.0"
+    return f"cannot listen on {host} port {port}: check --host and --port"
+
+
 async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
     """Run a relay with ``config`` until SIGTERM or SIGINT; return the exit status.
 
     ``warnings`` (from process hardening) are logged right after the ``listening`` line.
     """
-    from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415  # as above
+    import asyncio  # noqa: PLC0415 (start-up time: main.py)
+    import logging  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    from quicko.relay.logs import log_event  # noqa: PLC0415
+    from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415
+    from quicko.relay.settings import make_ssl_context  # noqa: PLC0415
 
     ssl_context = None
     if config.tls_cert is not None and config.tls_key is not None:
@@ -83,6 +113,7 @@ async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
             host=config.host,
             port=config.port,
             error=exc.strerror or type(exc).__name__,
+            hint=bind_hint(config.host, config.port, exc.errno),
         )
         return EXIT_BIND_FAILED
     log_event(

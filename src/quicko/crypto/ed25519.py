@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from quicko.crypto.random import RandomSource
 from quicko.errors import AuthenticationError
@@ -33,7 +32,9 @@ class Ed25519KeyPair:
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._private_key = private_key
-        self._public = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        # public_bytes_raw(), not public_bytes(Encoding.Raw, …): importing cryptography's
+        # serialization module (and its SSH parser) would add ~20 ms to every command's start.
+        self._public = private_key.public_key().public_bytes_raw()
 
     @classmethod
     def from_seed(cls, seed: bytes) -> Ed25519KeyPair:

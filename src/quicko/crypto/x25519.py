@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from quicko.crypto.random import RandomSource
 from quicko.errors import InvalidKeyError
@@ -65,7 +64,9 @@ class X25519KeyPair:
 
     def __init__(self, private_key: X25519PrivateKey) -> None:
         self._private_key = private_key
-        self._public = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        # public_bytes_raw(), not public_bytes(Encoding.Raw, …): importing cryptography's
+        # serialization module (and its SSH parser) would add ~20 ms to every command's start.
+        self._public = private_key.public_key().public_bytes_raw()
 
     @classmethod
     def from_private_bytes(cls, private: bytes) -> X25519KeyPair:

@@ -5,7 +5,8 @@ public key. It is public, and anyone holding an address and a pair of public key
 that they belong together (:func:`verify_address`), so no directory can substitute keys.
 
 It is written ``QK-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`` in upper-case hexadecimal;
-:func:`parse_quickokey` also accepts lower case, missing dashes and a missing ``QK`` prefix.
+:func:`parse_quickokey` also accepts lower case, spaces or other dashes instead of the dashes,
+missing dashes and a missing ``QK`` prefix.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final, NoReturn
 
 from quicko.crypto import kdf
 from quicko.errors import AuthenticationError, QuickoKeyFormatError
+from quicko.identity._separators import is_separator
 
 __all__ = [
     "ADDRESS_BYTES",
@@ -93,8 +95,8 @@ def format_quickokey(address: bytes) -> str:
 def parse_quickokey(text: str) -> bytes:
     """Parse a QuickoKey as a person may type it, and return its 16-byte address.
 
-    Accepted: upper or lower case, surrounding whitespace, dashes anywhere or none, and the
-    ``QK`` prefix with a dash, without one, or left out.
+    Accepted: upper or lower case, spaces and dashes of any kind (an en dash, a minus sign…)
+    anywhere or none, and the ``QK`` prefix, or none.
 
     Raises:
         QuickoKeyFormatError: anything else; the message says what is wrong and what a
@@ -104,7 +106,7 @@ def parse_quickokey(text: str) -> bytes:
     body_start = _prefix_length(stripped)
     digits: list[str] = []
     for offset, char in enumerate(stripped[body_start:]):
-        if char == "-":
+        if is_separator(char):
             continue
         if char.upper() not in _HEX_DIGITS:
             position = body_start + offset + 1
@@ -116,10 +118,12 @@ def parse_quickokey(text: str) -> bytes:
 
 
 def _prefix_length(text: str) -> int:
-    """Return the length of the optional ``QK`` or ``QK-`` prefix at the start of ``text``."""
-    if text[:2].upper() != QUICKOKEY_PREFIX:
-        return 0
-    return 3 if text[2:3] == "-" else 2
+    """Return the length of the optional ``QK`` prefix at the start of ``text``.
+
+    What follows it (a dash, a space) is skipped with the other separators; ``K`` is not a
+    hexadecimal digit, so ``QK`` is never the start of the address itself.
+    """
+    return 2 if text[:2].upper() == QUICKOKEY_PREFIX else 0
 
 
 def _shown(char: str) -> str:

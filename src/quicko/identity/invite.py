@@ -6,18 +6,18 @@ of an :class:`InviteCode` is the whole code, for a person to read out, and ``rep
 the password.
 
 Parsing forgives what people do when they read a code aloud or copy it: any case,
-surrounding whitespace, spaces or nothing instead of the dash, and the Crockford look-alikes
-``O`` for ``0`` and ``I`` or ``L`` for ``1``.
+surrounding whitespace, spaces, another dash (an en dash, a minus sign…) or nothing instead of
+the dash, and the Crockford look-alikes ``O`` for ``0`` and ``I`` or ``L`` for ``1``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final, NoReturn
 
 from quicko.crypto import RandomSource
 from quicko.errors import InviteCodeError
+from quicko.identity._separators import SEPARATORS
 
 __all__ = [
     "CROCKFORD_ALPHABET",
@@ -49,7 +49,6 @@ _BITS_PER_CHAR: Final = 5
 _CHAR_MASK: Final = (1 << _BITS_PER_CHAR) - 1
 _VALUE_OF_CHAR: Final = {char: value for value, char in enumerate(CROCKFORD_ALPHABET)}
 _CONFUSABLES: Final = {"O": "0", "I": "1", "L": "1"}
-_SEPARATORS: Final = re.compile(r"[-\s]+")
 _EXAMPLE: Final = "KBQW-E3TV"
 
 
@@ -117,13 +116,14 @@ def parse_invite_code(text: str) -> InviteCode:
     """Parse an invite code as a person may type it.
 
     Args:
-        text: such as ``"KBQW-E3TV"``, ``"kbqw e3tv"`` or ``"KBQWE3TV"``.
+        text: such as ``"KBQW-E3TV"``, ``"kbqw e3tv"``, ``"KBQW\u2013E3TV"`` (an en dash) or
+            ``"KBQWE3TV"``.
 
     Raises:
         InviteCodeError: the code has the wrong length, a misplaced separator or a character
             outside the alphabet; the message names the problem and its position.
     """
-    pieces = [piece for piece in _SEPARATORS.split(text.strip().upper()) if piece]
+    pieces = [piece for piece in SEPARATORS.split(text.strip().upper()) if piece]
     count = sum(len(piece) for piece in pieces)
     if count != INVITE_CODE_CHARS:
         _fail(f"expected {INVITE_CODE_CHARS} characters, got {count}")

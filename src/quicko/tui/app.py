@@ -17,6 +17,7 @@ from typing import Final
 
 import textual.constants
 from textual.app import App
+from textual.css.query import NoMatches
 
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as ev
@@ -123,8 +124,8 @@ class QuickoApp(App[None]):
         await self.push_screen(self._main)
         self._show_identity()
         self.presenter.refresh_status()
-        self.run_worker(self._pump_events(), name="client events", group="client")
-        self.run_worker(self._connect(), name="connect", group="client")
+        self._work(self._pump_events(), name="client events", group="client")
+        self._work(self._connect(), name="connect", group="client")
 
     async def on_unmount(self) -> None:
         """Disconnect the client: its sessions end with the app."""
@@ -143,6 +144,24 @@ class QuickoApp(App[None]):
         """Refuse: the app writes nothing to disk."""
         self.action_screenshot()
         return None
+
+    def _work(self, work: Awaitable[object], *, group: str, name: str = "") -> None:
+        """Run ``work`` in a worker of ``group``; it ends quietly if the app closes under it.
+
+        When the app closes, Textual takes the main screen's widgets away while the workers
+        still run: a client event that arrives just then (a reconnection, a latency, a peer
+        leaving) must not fail its worker on a widget already gone (``NoMatches``). While the
+        app runs, a missing widget is a bug and still fails.
+        """
+
+        async def run() -> None:
+            try:
+                await work
+            except NoMatches:
+                if self.is_running:
+                    raise
+
+        self.run_worker(run(), name=name, group=group)
 
     # ------------------------------------------------------------------ connection and events
 
@@ -212,7 +231,7 @@ class QuickoApp(App[None]):
             except _FAILURES as exc:
                 self.notify(_problem(exc), severity="error")
 
-        self.run_worker(run(), group="background")
+        self._work(run(), group="background")
 
     def _show_identity(self) -> None:
         info = self.client.identity_info
@@ -223,13 +242,13 @@ class QuickoApp(App[None]):
 
     def show_chat(self, chat_id: str) -> None:
         """Show a chat (by local id) and mark its messages read."""
-        self.run_worker(self.presenter.show_chat(chat_id), group="view")
+        self._work(self.presenter.show_chat(chat_id), group="view")
 
     def send_text(self, chat_id: str, text: str) -> None:
         """Send a message to a chat (by local id)."""
         chat = self.book.get(chat_id)
         if chat is not None:
-            self.run_worker(self._send(chat_id, chat.session_id, text), group="send")
+            self._work(self._send(chat_id, chat.session_id, text), group="send")
 
     async def _send(self, chat_id: str, session_id: str, text: str) -> None:
         try:
@@ -247,7 +266,7 @@ class QuickoApp(App[None]):
 
     def action_new_session(self) -> None:
         """Create a session and show its invite code."""
-        self.run_worker(self._new_session(), group="actions")
+        self._work(self._new_session(), group="actions")
 
     async def _new_session(self) -> None:
         try:
@@ -297,7 +316,7 @@ class QuickoApp(App[None]):
         )
 
         def answered(accept: bool | None) -> None:
-            self.run_worker(self._answer(view, bool(accept)), group="actions")
+            self._work(self._answer(view, bool(accept)), group="actions")
 
         self.push_screen(IncomingCallScreen(view), answered)
 
@@ -331,7 +350,7 @@ class QuickoApp(App[None]):
             peer = self.presenter.verified(chat, address)
             if peer is not None:
                 line = SystemLine(f"You verified the safety number of {chat.name_of(peer)}")
-                self.run_worker(self.presenter.add_message(chat_id, line), group="view")
+                self._work(self.presenter.add_message(chat_id, line), group="view")
             return peer
 
         self.push_screen(SafetyScreen(chat, verify))
@@ -342,7 +361,7 @@ class QuickoApp(App[None]):
         if chat is None:
             self.notify("No chat to leave.", severity="warning")
             return
-        self.run_worker(self._leave(chat.chat_id, chat.session_id), group="actions")
+        self._work(self._leave(chat.chat_id, chat.session_id), group="actions")
 
     async def _leave(self, chat_id: str, session_id: str) -> None:
         with contextlib.suppress(*_FAILURES):

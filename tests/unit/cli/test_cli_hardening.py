@@ -45,16 +45,24 @@ REPORT = textwrap.dedent(
     """
 )
 
-#: Takes away the permission to lock memory: RLIMIT_MEMLOCK 0 and, for root, no CAP_IPC_LOCK.
-#: Import everything needed before it: as nobody, the interpreter may not read its library.
+#: Takes away the permission to lock memory: RLIMIT_MEMLOCK 0, and CAP_IPC_LOCK (with which root
+#: ignores the limit) dropped from the process's effective and permitted sets with capset(2).
+#: The process keeps its user, so it can still import from a checkout that only its owner may
+#: read (a clone in a mode-700 directory); becoming user nobody could not.
 DROP_MLOCK_PERMISSION = textwrap.dedent(
     """
-    import os, resource
+    import ctypes, resource
     resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
-    if os.geteuid() == 0:  # root's CAP_IPC_LOCK ignores the limit: become nobody
-        os.setgroups([])
-        os.setresgid(65534, 65534, 65534)
-        os.setresuid(65534, 65534, 65534)
+    class CapHeader(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+    class CapData(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, caps = CapHeader(0x20080522, 0), (CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    assert libc.capget(ctypes.byref(header), caps) == 0, ctypes.get_errno()
+    caps[0].effective &= ~(1 << 14)  # CAP_IPC_LOCK
+    caps[0].permitted &= ~(1 << 14)
+    assert libc.capset(ctypes.byref(header), caps) == 0, ctypes.get_errno()
     """
 )
 

@@ -220,7 +220,7 @@ def test_recover_prompts_without_echo_on_a_terminal(
     monkeypatch.setattr(getpass, "getpass", fake_getpass)
     assert main(["recover"]) == 0
     assert KNOWN.quickokey in capsys.readouterr().out
-    assert prompts == [keys._PROMPT]
+    assert prompts == ["Seed phrase (16 words, not shown as you type): "]
     assert "16 words" in prompts[0]
 
 

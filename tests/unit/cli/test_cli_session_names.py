@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from quicko.cli.session import Chat, Output
+from quicko.cli._session import Chat, Output
 from quicko.client import models as m
 from quicko.identity import display_name, format_quickokey
 from quicko.messaging import ChatMessage, DeliveryStatus

@@ -90,6 +90,12 @@ def test_format_quickokey_rejects_wrong_length(size: int) -> None:
         QK[3:].replace("-", "").lower(),
         "qk-" + QK[3:].replace("-", ""),
         "Qk-" + QK[3:],
+        QK.replace("-", " "),  # typed with spaces, like an invite code
+        "qk " + QK[3:].replace("-", " ").lower(),
+        QK.replace("-", "\u2013"),  # en dashes from a word processor
+        QK.replace("-", "\u2212"),  # minus signs
+        QK.replace("-", " - "),
+        "QK\u00a0" + QK[3:],  # a no-break space after the prefix
     ],
 )
 def test_parse_quickokey_is_lenient(text: str) -> None:
@@ -115,7 +121,8 @@ def test_parse_round_trips_format() -> None:
             "character 42 'G' is not a hexadecimal digit",
         ),
         (QK[3:-1] + "Z", "character 39 'Z' is not a hexadecimal digit"),
-        ("QK 0011223344556677", "character 3 ' ' is not a hexadecimal digit"),
+        ("QK 0011 2233 4455 6677", "expected 32 hexadecimal digits, got 16"),
+        ("QK-0011_2233", "character 8 '_' is not a hexadecimal digit"),
         ("QK-0011\x00", "character 8 '\\x00' is not a hexadecimal digit"),
         (
             "KQ" + QK[2:],

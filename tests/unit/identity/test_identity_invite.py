@@ -85,6 +85,12 @@ def test_round_trip_bytes_code_text(data: bytes) -> None:
         "04hm\tasw9",
         "O4HM-ASW9",
         "o4hm-asw9",
+        "04HM\u2013ASW9",  # en dash, as a word processor or a chat app writes it
+        "04HM \u2014 ASW9",  # em dash
+        "04HM\u2212ASW9",  # minus sign
+        "04HM\u2011ASW9",  # non-breaking hyphen
+        "04HM\uff0dasw9",  # fullwidth hyphen-minus
+        "04HM\u00a0ASW9",  # no-break space
     ],
 )
 def test_parse_is_lenient(text: str) -> None:
