@@ -255,8 +255,13 @@ class ClusterLink:
             self._pubsub = pubsub
             await self._lease()
             await self._load()
-        except RedisError as exc:
+        except (RedisError, OSError, ClusterError) as exc:
+            if self._pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.aclose()
             await client.aclose()
+            if isinstance(exc, ClusterError):
+                raise
             raise ClusterError(f"cannot use Redis at the given URL: {exc}") from None
         self.stats.connected = True
         loop = asyncio.get_running_loop()
