@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from client_support import FAST, Watcher, closing
-from relay_support import relay_url
+from relay_support import relay_url, spawn_relay
 
 from quicko.client import (
     AsyncQuickoClient,
@@ -238,3 +239,52 @@ async def _pair(node_a: RelayServer, node_b: RelayServer) -> tuple[Watcher, Watc
     await a.wait(SessionReady)
     await b.wait(SessionReady)
     return a, b
+
+
+async def test_node_killed_mid_conversation(start_node: StartNode, redis_server: str) -> None:
+    """SIGKILL the node Alice is on; she reconnects to the other; nothing is lost or doubled."""
+    killed = await spawn_relay(["--redis", redis_server, "--node-id", "doomed"])
+    survivor = await start_node("survivor")
+    url_killed = f"ws://127.0.0.1:{killed.port}/ws"
+    alice = AsyncQuickoClient(url_killed, settings=FAST)
+    bob = AsyncQuickoClient(relay_url(survivor), settings=FAST)
+    try:
+        async with closing(alice, bob):
+            await alice.connect()
+            await bob.connect()
+            created = await alice.create_session()
+            assert created.invite_code is not None
+            await replicated(survivor, created.invite_code)
+            await bob.join_session(created.invite_code)
+            a, b = Watcher(alice, "alice"), Watcher(bob, "bob")
+            await a.wait(SessionReady)
+            await b.wait(SessionReady)
+            sid = created.session_id
+            for i in range(3):
+                await alice.send_message(sid, f"a{i}")
+                await bob.send_message(sid, f"b{i}")
+            await b.until(lambda ev: texts(ev) >= {"a0", "a1", "a2"})
+            await a.until(lambda ev: texts(ev) >= {"b0", "b1", "b2"})
+            await alice.send_message(sid, "a3")  # in flight when the node dies
+            killed.process.kill()
+            await killed.process.wait()
+            await bob.send_message(sid, "b3")  # to a node that is gone
+            await move(alice, relay_url(survivor))
+            await alice.send_message(sid, "a4")
+            await bob.send_message(sid, "b4")
+            want_b = {f"a{i}" for i in range(5)}
+            want_a = {f"b{i}" for i in range(5)}
+            await b.until(lambda ev: texts(ev) >= want_b, timeout=30)
+            await a.until(lambda ev: texts(ev) >= want_a, timeout=30)
+            for watcher, want in ((a, want_a), (b, want_b)):
+                got = [e.message.text for e in watcher.of(MessageReceived)]
+                assert sorted(got) == sorted(want), got  # every message exactly once
+    finally:
+        if killed.process.returncode is None:
+            killed.process.kill()
+            await killed.process.wait()
+
+
+def texts(events: list[Any]) -> set[str]:
+    """The texts of the MessageReceived events among *events*."""
+    return {e.message.text for e in events if isinstance(e, MessageReceived)}

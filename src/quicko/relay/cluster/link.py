@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +49,10 @@ NODE_TTL_MS: Final = 5_000
 PRESENCE_TTL_MS: Final = 30_000
 """TTL of presence, session and online-directory keys; live nodes refresh them every 10 s."""
 REFRESH_S: Final = 10.0
+RESEND_WINDOW_MS: Final = NODE_TTL_MS + 2_000
+"""Routed frames published to a node are kept this long; if that node is declared dead they
+are routed again (held in the away buffer, or sent where the recipient is now): a frame it
+took and never delivered is not lost. Recipients drop the duplicates (by message id)."""
 MAX_BACKLOG_OPS: Final = 200_000
 """Ops and frames a node keeps for Redis while it is unreachable; more are dropped (counted)."""
 
@@ -209,6 +214,8 @@ class ClusterLink:
         self._run: Callable[[list[Action]], None] = lambda actions: None
         self._on_fence: Callable[[], None] = lambda: None
         self._frames: dict[str, list[list[Any]]] = {}
+        #: Routed frames published to each node lately: (time, address, frame, sender).
+        self._recent: dict[str, deque[tuple[int, bytes, bytes, bytes]]] = {}
         self._backlog: list[tuple[list[Op], dict[str, list[list[Any]]]]] = []
         self._backlog_size = 0
         self._scheduled = False
@@ -305,6 +312,13 @@ class ClusterLink:
         if inflight and inflight[0][1] is data:  # a routed frame (tracked), not the relay's own
             sender = inflight.popleft()[2]
             standin.inflight_bytes -= len(data)
+            recent = self._recent.get(node)
+            if recent is None:
+                recent = self._recent[node] = deque()
+            now = _now_ms()
+            recent.append((now, address, data, sender))
+            while recent[0][0] < now - RESEND_WINDOW_MS:
+                recent.popleft()
         self._frames.setdefault(node, []).append(["F", address, data, sender])
         self.stats.frames_out += 1
         self._schedule()
@@ -519,9 +533,20 @@ class ClusterLink:
             if node in alive:
                 continue
             self._events(self.state.node_died(node, janitor=janitor), now)
+            self._resend(node, now)
             if janitor:
                 await client.hdel(NODES_KEY, node)
                 log_event("cluster_node_dead", logging.WARNING, node=node)
+
+    def _resend(self, node: str, now: int) -> None:
+        """*node* is dead: route again what was published to it in the resend window."""
+        router = self._router
+        recent = self._recent.pop(node, None)
+        if router is None or not recent:
+            return
+        for sent_ms, address, data, sender in recent:
+            if sent_ms >= now - RESEND_WINDOW_MS:
+                self._run(router.deliver(address, data, sender, now))
 
     async def _heartbeat(self) -> None:
         last_refresh = time.monotonic()
