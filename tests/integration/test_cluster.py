@@ -169,7 +169,11 @@ async def test_away_recipient_gets_buffer_on_another_node(start_node: StartNode)
         await until(lambda: len(mirror(node_a).buffer) >= 3 and len(mirror(node_b).buffer) >= 3)
         await move(bob, relay_url(node_b))  # back, on the other node
         b.events.clear()
-        await b.until(lambda events: {e.message.text for e in events if isinstance(e, MessageReceived)} >= set(texts))
+        await b.until(
+            lambda events: (
+                {e.message.text for e in events if isinstance(e, MessageReceived)} >= set(texts)
+            )
+        )
         got = [e.message.text for e in b.of(MessageReceived)]
         assert sorted(got) == sorted(texts)  # each once
         await until(lambda: len(mirror(node_a).buffer) == 0 and len(mirror(node_b).buffer) == 0)
@@ -180,10 +184,14 @@ async def test_refuses_a_persisting_redis(redis_server: str) -> None:
     try:
         await client.config_set("appendonly", "yes")
         config = RelayConfig(host="127.0.0.1", port=0, node_id="persist")
-        server = RelayServer(config, cluster=ClusterLink(ClusterState(config, "p"), redis_server, config))
+        server = RelayServer(
+            config, cluster=ClusterLink(ClusterState(config, "p"), redis_server, config)
+        )
         with pytest.raises(ClusterError, match="persists to disk"):
             await server.start()
-        allowed = ClusterLink(ClusterState(config, "p2"), redis_server, config, allow_persistence=True)
+        allowed = ClusterLink(
+            ClusterState(config, "p2"), redis_server, config, allow_persistence=True
+        )
         server = RelayServer(config, cluster=allowed)
         await server.start()
         await server.shutdown(grace_s=0.5)
@@ -200,6 +208,7 @@ async def test_redis_sees_no_plaintext(start_node: StartNode, redis_server: str)
     monitor_client = aioredis.from_url(redis_server)
     captured: list[bytes] = []
     async with monitor_client.monitor() as monitor:
+
         async def record() -> None:
             async for command in monitor.listen():
                 captured.append(str(command.get("command", "")).encode())
@@ -216,8 +225,12 @@ async def test_redis_sees_no_plaintext(start_node: StartNode, redis_server: str)
             await a_client.client.send_message(sid, secret)
             await until(lambda: len(mirror(node_a).buffer) >= 1)
             await move(b_client.client, relay_url(node_b))
-            assert (await b_client.wait(MessageReceived, lambda e: e.message.text == secret)).message.text == secret
-            await until(lambda: any(b"RPUSH" in line or b"rpush" in line.lower() for line in captured))
+            assert (
+                await b_client.wait(MessageReceived, lambda e: e.message.text == secret)
+            ).message.text == secret
+            await until(
+                lambda: any(b"RPUSH" in line or b"rpush" in line.lower() for line in captured)
+            )
         recorder.cancel()
     await monitor_client.aclose()
     joined = b"\n".join(captured)

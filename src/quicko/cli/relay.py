@@ -96,7 +96,9 @@ def _cluster_options(args: argparse.Namespace) -> tuple[str | None, bool, int]:
         try:
             workers = int(text)
         except ValueError:
-            raise InputError(f"environment variable QUICKO_WORKERS: {text!r} is not a whole number") from None
+            raise InputError(
+                f"environment variable QUICKO_WORKERS: {text!r} is not a whole number"
+            ) from None
     if workers < 1:
         raise InputError("--workers must be at least 1")
     if workers > 1 and redis_url is None:

@@ -192,9 +192,12 @@ class _RelayCollector(Collector):
         yield rejections
         yield from self._io_families()
         if self._extra is not None:
-            for name, (kind, value) in self._extra().items():
-                family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
-                yield family(PREFIX + name, name.replace("_", " ") + ".", value=value)
+            for extra_name, (kind, amount) in self._extra().items():
+                doc = extra_name.replace("_", " ") + "."
+                if kind == "gauge":
+                    yield GaugeMetricFamily(PREFIX + extra_name, doc, value=amount)
+                else:
+                    yield CounterMetricFamily(PREFIX + extra_name, doc, value=amount)
 
     def _io_families(self) -> Iterator[Metric]:
         io = self._io

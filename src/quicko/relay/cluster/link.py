@@ -57,8 +57,7 @@ MAX_BACKLOG_OPS: Final = 200_000
 """Ops and frames a node keeps for Redis while it is unreachable; more are dropped (counted)."""
 
 _UNBIND: Final = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-    "return 0"
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
 #: Take exactly the frames whose ids are given (atomic: one script), keep the others.
 _TAKE: Final = """
@@ -208,7 +207,7 @@ class ClusterLink:
         self._url = url
         self._config = config
         self._allow_persistence = allow_persistence
-        self._client: aioredis.Redis | None = None
+        self._client: Any = None
         self._pubsub: Any = None
         self._router: Router | None = None
         self._run: Callable[[list[Action]], None] = lambda actions: None
@@ -250,7 +249,9 @@ class ClusterLink:
         Raises:
             ClusterError: Redis is unreachable or persists to disk (without the override).
         """
-        client = aioredis.from_url(self._url, socket_timeout=5, socket_connect_timeout=5)
+        client: aioredis.Redis = aioredis.from_url(
+            self._url, socket_timeout=5, socket_connect_timeout=5, decode_responses=False
+        )
         self._client = client
         try:
             await client.ping()
@@ -373,10 +374,10 @@ class ClusterLink:
                 self._backlog_size = sum(
                     len(o) + sum(len(i) for i in f.values()) for o, f in self._backlog
                 )
-                items = len(ops) + sum(len(i) for i in frames.values())
+                count = len(ops) + sum(len(i) for i in frames.values())
                 self.stats.batches += 1
-                self.stats.batches_frames += items
-                self.stats.batch_max = max(self.stats.batch_max, items)
+                self.stats.batches_frames += count
+                self.stats.batch_max = max(self.stats.batch_max, count)
                 self.stats.ops_out += len(ops)
 
     async def _write(self, ops: list[Op], frames: dict[str, list[list[Any]]]) -> None:

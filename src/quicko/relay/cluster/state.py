@@ -498,7 +498,9 @@ class ClusterBuffer(OfflineBuffer):
         queue = self._queues.get(recipient)
         if queue is None:
             queue = self._queues[recipient] = deque()
-        frames = [BufferedFrame(recipient, data, expires_ms, None, sender) for _, data, sender in items]
+        frames = [
+            BufferedFrame(recipient, data, expires_ms, None, sender) for _, data, sender in items
+        ]
         if front:
             queue.extendleft(reversed(frames))
         else:
@@ -634,11 +636,12 @@ class ClusterState:
             self.calls.apply(op)
 
     def node_died(self, node: str, *, janitor: bool) -> list[Event]:
-        """*node* stopped refreshing its lease: drop its addresses (the janitor also
-        announces them gone and adopts its away members)."""
+        """*node* stopped refreshing its lease: drop the addresses it held.
+
+        The janitor also announces them gone and adopts the node's away members.
+        """
         gone = self.connections.node_died(node)
         if not janitor:
             return []
         self.sessions.adopt_away(node)
         return [("gone", address) for address in gone]
-
