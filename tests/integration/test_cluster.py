@@ -8,13 +8,14 @@ dialling one node; every wait is on events or Redis state, with a bound.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from client_support import FAST, Watcher, closing
-from relay_support import relay_url, spawn_relay
+from relay_support import http_get, relay_url, spawn_relay
 
 from quicko.client import (
     AsyncQuickoClient,
@@ -301,3 +302,21 @@ async def test_node_killed_mid_conversation(start_node: StartNode, redis_server:
 def texts(events: list[Any]) -> set[str]:
     """The texts of the MessageReceived events among *events*."""
     return {e.message.text for e in events if isinstance(e, MessageReceived)}
+
+
+async def test_workers_need_redis() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "quicko", "relay", "--port", "0", "--workers", "2",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
+    assert b"--workers above 1 needs --redis" in err
+
+
+async def test_health_reports_redis(start_node: StartNode) -> None:
+    node = await start_node("node-h")
+    status, _, body = await http_get(node.port, "/health")
+    assert status == 200 and b'"redis": "connected"' in body
+    status, _, metrics = await http_get(node.port, "/metrics")
+    assert b"quicko_relay_cluster_redis_connected 1.0" in metrics
