@@ -8,7 +8,8 @@
 # installs the missing ones; otherwise it prints what to install and exits 0 (the tests that
 # need Qt then skip or fail with Qt's own message). Run by ./run.sh, and by ./test.sh with
 # --tests, which adds the tools the test suite uses (strace for the system-call traces, Xvfb for
-# the launcher's display test).
+# the launcher's display test, redis-server for the cluster tests, which start their own private
+# instance with persistence off).
 set -euo pipefail
 
 # Offscreen rendering (what the headless tests use).
@@ -27,7 +28,7 @@ display=(
 # Only for the test suite.
 tests=()
 if [[ "${1:-}" == "--tests" ]]; then
-    tests=(strace xvfb xauth)
+    tests=(strace xvfb xauth redis-server)
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -10,8 +10,12 @@ Tests here run on uvloop, the relay's production event loop.
 
 from __future__ import annotations
 
+import shutil
+import socket
 import ssl
-from collections.abc import AsyncIterator
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -54,3 +58,44 @@ async def start_relay() -> AsyncIterator[StartRelay]:
 async def relay(start_relay: StartRelay) -> RelayServer:
     """One in-process relay with the default settings, on 127.0.0.1 and a free port."""
     return await start_relay()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free loopback port, persistence off; its URL.
+
+    Skipped (with the reason) only when no ``redis-server`` is installed: ``./test.sh``
+    installs it (scripts/system-deps.sh --tests).
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (scripts/system-deps.sh --tests installs it)")
+    workdir = tmp_path_factory.mktemp("redis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--protected-mode", "yes", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail("redis-server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -7,13 +7,20 @@ binding is ``{"event": "listening", "host": ..., "port": <bound port>, "node_id"
 "warnings": [...]}`` (what process hardening could not do, if anything). The relay writes no
 file.
 
-Exit status: 0 after a graceful shutdown, 1 if the address cannot be bound, 2 for a bad
-setting (argparse's usage-error status).
+Cluster mode (docs/cluster.md): ``--redis URL`` (``QUICKO_REDIS_URL``; ``redis://``,
+``rediss://``, with AUTH in the URL) shares the node's state through Redis, which must not
+persist to disk unless ``--redis-allow-persistence`` (``QUICKO_REDIS_ALLOW_PERSISTENCE=1``);
+``--workers N`` (``QUICKO_WORKERS``) runs N processes sharing the port (SO_REUSEPORT), and needs
+``--redis``.
+
+Exit status: 0 after a graceful shutdown, 1 if the address cannot be bound or Redis cannot be
+used, 2 for a bad setting (argparse's usage-error status).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
@@ -50,7 +57,61 @@ def _build_parser(parser: argparse.ArgumentParser) -> None:
     from quicko.relay.settings import add_arguments  # noqa: PLC0415
 
     add_arguments(parser)
+    cluster = parser.add_argument_group("cluster mode (docs/cluster.md)")
+    cluster.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="share state with other nodes through this Redis (redis:// or rediss://, "
+        "AUTH in the URL) [env QUICKO_REDIS_URL; default: none, a single in-memory node]",
+    )
+    cluster.add_argument(
+        "--redis-allow-persistence",
+        action="store_true",
+        default=None,
+        help="start even if Redis writes RDB snapshots or an AOF to disk (it then keeps "
+        "relay state on disk) [env QUICKO_REDIS_ALLOW_PERSISTENCE=1]",
+    )
+    cluster.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=None,
+        help="processes sharing the port with SO_REUSEPORT; above 1 needs --redis "
+        "[env QUICKO_WORKERS; default: 1]",
+    )
     parser.set_defaults(handler=run_relay)
+
+
+def _cluster_options(args: argparse.Namespace) -> tuple[str | None, bool, int]:
+    """``--redis``, ``--redis-allow-persistence`` and ``--workers``, or their variables.
+
+    Raises:
+        InputError: a value does not parse, or ``--workers`` > 1 without ``--redis``.
+    """
+    from quicko.errors import InputError  # noqa: PLC0415 (start-up time: main.py)
+
+    redis_url = getattr(args, "redis", None) or os.environ.get("QUICKO_REDIS_URL") or None
+    allow = getattr(args, "redis_allow_persistence", None)
+    if allow is None:
+        allow = os.environ.get("QUICKO_REDIS_ALLOW_PERSISTENCE", "") in {"1", "true", "yes"}
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        text = os.environ.get("QUICKO_WORKERS", "1")
+        try:
+            workers = int(text)
+        except ValueError:
+            raise InputError(
+                f"environment variable QUICKO_WORKERS: {text!r} is not a whole number"
+            ) from None
+    if workers < 1:
+        raise InputError("--workers must be at least 1")
+    if workers > 1 and redis_url is None:
+        raise InputError(
+            "--workers above 1 needs --redis: worker processes share their state through "
+            "Redis (a single process keeps it in memory)"
+        )
+    return redis_url, bool(allow), workers
 
 
 def run_relay(args: argparse.Namespace) -> int:
@@ -61,14 +122,26 @@ def run_relay(args: argparse.Namespace) -> int:
 
     try:
         config = config_from_args(args)
+        redis_url, allow_persistence, workers = _cluster_options(args)
     except InputError as exc:
         print(f"quicko relay: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTING
     configure_logging(config.log_level)
+    if workers > 1 and os.environ.get(_WORKER_ENV) is None:
+        return _run_workers(workers)
     import uvloop  # noqa: PLC0415  # only the relay needs it; keep `quicko --help` light
 
     warnings: list[str] = getattr(args, "hardening_warnings", [])
-    return uvloop.run(serve(config, warnings))
+    reuse_port = os.environ.get(_WORKER_ENV) is not None
+    return uvloop.run(
+        serve(
+            config,
+            warnings,
+            redis_url=redis_url,
+            allow_persistence=allow_persistence,
+            reuse_port=reuse_port,
+        )
+    )
 
 
 def bind_hint(host: str, port: int, errno_value: int | None) -> str:
@@ -87,15 +160,54 @@ def bind_hint(host: str, port: int, errno_value: int | None) -> str:
     return f"cannot listen on {host} port {port}: check --host and --port"
 
 
-async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
+_WORKER_ENV: Final = "QUICKO_WORKER_INDEX"
+
+
+def _run_workers(workers: int) -> int:
+    """Run *workers* copies of this command (each with SO_REUSEPORT) until a signal.
+
+    The parent binds nothing: each worker is ``quicko relay`` with the same arguments and
+    environment, marked by ``QUICKO_WORKER_INDEX``; SIGTERM and SIGINT are passed on, and the
+    status is the first non-zero status of a worker (0 if all stopped cleanly).
+    """
+    import signal  # noqa: PLC0415 (start-up time: main.py)
+    import subprocess  # noqa: PLC0415
+
+    children = []
+    for index in range(workers):
+        env = {**os.environ, _WORKER_ENV: str(index)}
+        children.append(subprocess.Popen([sys.executable, "-m", "quicko", *sys.argv[1:]], env=env))  # noqa: S603  # our own command line
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    statuses = [child.wait() for child in children]
+    return next((status for status in statuses if status), 0)
+
+
+async def serve(
+    config: RelayConfig,
+    warnings: Sequence[str] = (),
+    *,
+    redis_url: str | None = None,
+    allow_persistence: bool = False,
+    reuse_port: bool = False,
+) -> int:
     """Run a relay with ``config`` until SIGTERM or SIGINT; return the exit status.
 
     ``warnings`` (from process hardening) are logged right after the ``listening`` line.
+    With *redis_url* the node joins a cluster (docs/cluster.md).
     """
     import asyncio  # noqa: PLC0415 (start-up time: main.py)
     import logging  # noqa: PLC0415
+    import secrets  # noqa: PLC0415
     import signal  # noqa: PLC0415
 
+    from quicko.relay.cluster import ClusterError, ClusterLink, ClusterState  # noqa: PLC0415
     from quicko.relay.logs import log_event  # noqa: PLC0415
     from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415
     from quicko.relay.settings import make_ssl_context  # noqa: PLC0415
@@ -103,9 +215,22 @@ async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
     ssl_context = None
     if config.tls_cert is not None and config.tls_key is not None:
         ssl_context = make_ssl_context(config.tls_cert, config.tls_key)
-    server = RelayServer(config, ssl_context=ssl_context)
+    cluster = None
+    if redis_url is not None:
+        node_id = config.node_id or secrets.token_hex(4)
+        worker = os.environ.get(_WORKER_ENV)
+        if worker is not None and config.node_id:
+            node_id = f"{config.node_id}-{worker}"
+        cluster = ClusterLink(
+            ClusterState(config, node_id), redis_url, config, allow_persistence=allow_persistence
+        )
+    server = RelayServer(config, ssl_context=ssl_context, cluster=cluster, reuse_port=reuse_port)
     try:
         await server.start()
+    except ClusterError as exc:
+        log_event("cluster_refused", logging.ERROR, always=True, error=str(exc))
+        print(f"quicko relay: {exc}", file=sys.stderr)
+        return EXIT_BIND_FAILED
     except OSError as exc:
         log_event(
             "bind_failed",
@@ -123,6 +248,7 @@ async def serve(config: RelayConfig, warnings: Sequence[str] = ()) -> int:
         port=server.port,
         node_id=server.node_id,
         tls=ssl_context is not None,
+        cluster=cluster is not None,
     )
     # Always one line, right after "listening": what process hardening could not do, if anything.
     level = logging.WARNING if warnings else logging.INFO

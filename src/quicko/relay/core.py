@@ -300,6 +300,10 @@ class RouterCore:
         if address is None:
             return
         self._requeue(out, c, address, now_ms)
+        self._went_offline(out, address, now_ms)
+
+    def _went_offline(self, out: list[Action], address: bytes, now_ms: int) -> None:
+        """*address* has no connection any more: its sessions hear PeerLeft, timers start."""
         self._sessions.remove_pending(address)
         self._sessions.mark_away(address, now_ms + self._buffer_ttl_ms)
         for session in self._sessions.sessions_of(address):

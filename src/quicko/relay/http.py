@@ -118,6 +118,7 @@ def health_body(
     io: IOStats,
     router_health: Mapping[str, int],
     shutting_down: bool = False,
+    extra: Mapping[str, object] | None = None,
 ) -> bytes:
     """The JSON document ``/health`` returns.
 
@@ -133,6 +134,8 @@ def health_body(
         uptime_s=int(uptime_s),
         connections=io.open_connections,
     )
+    if extra:
+        document.update(extra)
     return json.dumps(document, sort_keys=True).encode()
 
 
@@ -154,11 +157,16 @@ class _RelayCollector(Collector):
     """Reads the router's metrics and the listener's counts at each scrape."""
 
     def __init__(
-        self, metrics: Callable[[], RelayMetrics], io: IOStats, uptime_s: Callable[[], float]
+        self,
+        metrics: Callable[[], RelayMetrics],
+        io: IOStats,
+        uptime_s: Callable[[], float],
+        extra: Callable[[], Mapping[str, tuple[str, float]]] | None = None,
     ) -> None:
         self._metrics = metrics
         self._io = io
         self._uptime_s = uptime_s
+        self._extra = extra
 
     def collect(self) -> Iterator[Metric]:
         """Yield one metric family per count (Prometheus ``Collector`` protocol)."""
@@ -183,6 +191,13 @@ class _RelayCollector(Collector):
             rejections.add_metric([_error_name(code)], count)
         yield rejections
         yield from self._io_families()
+        if self._extra is not None:
+            for extra_name, (kind, amount) in self._extra().items():
+                doc = extra_name.replace("_", " ") + "."
+                if kind == "gauge":
+                    yield GaugeMetricFamily(PREFIX + extra_name, doc, value=amount)
+                else:
+                    yield CounterMetricFamily(PREFIX + extra_name, doc, value=amount)
 
     def _io_families(self) -> Iterator[Metric]:
         io = self._io
@@ -219,11 +234,16 @@ class MetricsExporter:
     """Renders ``/metrics`` from a private registry (never the global default one)."""
 
     def __init__(
-        self, metrics: Callable[[], RelayMetrics], io: IOStats, uptime_s: Callable[[], float]
+        self,
+        metrics: Callable[[], RelayMetrics],
+        io: IOStats,
+        uptime_s: Callable[[], float],
+        *,
+        extra: Callable[[], Mapping[str, tuple[str, float]]] | None = None,
     ) -> None:
-        """Read ``metrics()`` (the router's), ``io`` and ``uptime_s()`` at every scrape."""
+        """Read ``metrics()`` (the router's), ``io``, ``uptime_s()`` and ``extra()`` per scrape."""
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_RelayCollector(metrics, io, uptime_s))
+        self._registry.register(_RelayCollector(metrics, io, uptime_s, extra))
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every count, now."""

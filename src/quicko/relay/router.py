@@ -253,6 +253,58 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
                 self._conns.unbind(c)
         return out
 
+    # ------------------------------------------------------------------ cluster (DESIGN.md §7)
+
+    def deliver(
+        self, address: bytes, data: bytes, sender: bytes | None, now_ms: int
+    ) -> list[Action]:
+        """A frame another node routed to *address*, which it saw held by this node.
+
+        *sender* is the sending address for a routed frame (kept until acknowledged, held in
+        the away buffer if the address is not here or blocked), ``None`` for one of the
+        relay's own frames (sent if the address is here, else dropped).
+        """
+        c = self._conns.bound(address)
+        local = c is not None and self._conns.get(c.conn) is c
+        out: list[Action] = []
+        if sender is None:
+            if local and c is not None:
+                self._send(out, c.conn, data)
+            return out
+        if local and c is not None and not c.blocked:
+            self._route(out, c, data, sender, now_ms)
+        elif not self._hold(address, data, now_ms, self._receipt_for(data, sender), sender):
+            self._metrics.requeue_refused += 1
+        return out
+
+    def deliver_held(self, address: bytes, now_ms: int) -> list[Action]:
+        """Another node buffered frames for *address*: deliver them if it is here and free."""
+        c = self._conns.bound(address)
+        out: list[Action] = []
+        if c is not None and self._conns.get(c.conn) is c and not c.blocked and not c.closing:
+            self._drain(out, c, address, now_ms)
+        return out
+
+    def evict(self, conn: int, now_ms: int) -> list[Action]:
+        """A newer Hello on another node took *conn*'s address: close it as replaced."""
+        c = self._conns.get(conn)
+        if c is None or c.closing or c.address is None:
+            return []
+        out: list[Action] = []
+        self._error(out, c.conn, ErrorCode.REPLACED, "a newer connection took over")
+        out.append(Close(c.conn, CLOSE_REPLACED, "replaced"))
+        address = self._conns.unbind(c)
+        if address is not None:
+            self._requeue(out, c, address, now_ms)
+        return out
+
+    def remote_gone(self, address: bytes, now_ms: int) -> list[Action]:
+        """The node that held *address* died: its sessions hear PeerLeft, as for a disconnect."""
+        out: list[Action] = []
+        if self._conns.bound(address) is None:
+            self._went_offline(out, address, now_ms)
+        return out
+
     # ------------------------------------------------------------------ receiving
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:

@@ -32,7 +32,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Iterable
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from picows import (
     WSFrame,
@@ -62,6 +62,9 @@ from quicko.relay.logs import log_event
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.router import Router
 from quicko.relay.settings import default_public_urls
+
+if TYPE_CHECKING:
+    from quicko.relay.cluster.link import ClusterLink
 
 __all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
 
@@ -312,9 +315,21 @@ class RelayServer:
         router: RouterLike | None = None,
         ssl_context: ssl.SSLContext | None = None,
         node_id: str | None = None,
+        cluster: ClusterLink | None = None,
+        reuse_port: bool = False,
     ) -> None:
-        """Prepare a relay; nothing is bound until :meth:`start`."""
+        """Prepare a relay; nothing is bound until :meth:`start`.
+
+        With *cluster* (:mod:`quicko.relay.cluster`), the router keeps its state in the
+        cluster's mirror stores, frames for addresses on other nodes go through the link, and
+        the node id is the cluster's. *reuse_port* lets several processes share the port
+        (SO_REUSEPORT, ``--workers``).
+        """
         self.config = config
+        self._cluster = cluster
+        self._reuse_port = reuse_port
+        if cluster is not None:
+            node_id = cluster.node_id
         self.node_id = node_id or config.node_id or secrets.token_hex(4)
         self.router: RouterLike = router if router is not None else _default_router(self)
         self.ssl_context = ssl_context
@@ -336,7 +351,12 @@ class RelayServer:
         self._started = time.monotonic()
         self._stopping = False
         self._all_gone = asyncio.Event()
-        self._exporter = MetricsExporter(lambda: self.router.metrics, self.io, self.uptime_s)
+        self._exporter = MetricsExporter(
+            lambda: self.router.metrics,
+            self.io,
+            self.uptime_s,
+            extra=None if cluster is None else cluster.stats.metrics,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -366,6 +386,8 @@ class RelayServer:
         loop = asyncio.get_running_loop()
         self._loop = loop
         handshake_s = self.config.handshake_timeout_s
+        if self._cluster is not None:
+            await self._cluster.start()
 
         def protocol_factory() -> _Protocol:
             accept = _Accept(self)
@@ -385,6 +407,7 @@ class RelayServer:
             ssl=self.ssl_context,
             ssl_handshake_timeout=handshake_s if self.ssl_context is not None else None,
             backlog=1024,
+            reuse_port=self._reuse_port or None,
         )
         if not self.config.public_urls:  # the bound address's URLs (docs/protocol.md §4.1)
             tls = self.ssl_context is not None
@@ -415,6 +438,17 @@ class RelayServer:
                 await asyncio.wait_for(self._all_gone.wait(), grace_s)
             except TimeoutError:
                 log_event("shutdown_timeout", logging.WARNING, remaining=self.io.open_connections)
+        if self._cluster is not None:
+            await self._cluster.stop()
+
+    def _fence(self) -> None:
+        """The cluster lost this node's lease: drop every connection (they reconnect)."""
+        try:
+            self._run(self.router.shutdown(now_ms()))
+        except Exception as exc:  # still close every connection below
+            log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
+        for conn in list(self._conns.values()):
+            self._close_conn(conn, _CLOSE_GOING_AWAY, "cluster lease lost")
 
     # ------------------------------------------------------------------ upgrade and HTTP
 
@@ -425,6 +459,8 @@ class RelayServer:
         if path in _WS_PATHS:
             if self._stopping:
                 return _refusal(503, b"shutting down\n")
+            if self._cluster is not None and not self._cluster.healthy:
+                return _refusal(503, b"cluster state unreachable, try another node\n")
             source = source_key(peer)
             verdict = self.admission.admit(source, time.monotonic())
             if verdict is Verdict.ADMIT:
@@ -445,6 +481,7 @@ class RelayServer:
                 io=self.io,
                 router_health=self.router.health(),
                 shutting_down=self._stopping,
+                extra=None if self._cluster is None else {"cluster": self._cluster.stats.health()},
             )
             return _response(body, HEALTH_CONTENT_TYPE)
         if path == "/metrics":
@@ -476,6 +513,8 @@ class RelayServer:
                 target = conns.get(action.conn)
                 if target is not None:
                     self._queue(target, action.data)
+                elif action.conn < 0 and self._cluster is not None:  # held on another node
+                    self._cluster.send(action.conn, action.data)
             else:
                 self._run([action])
 
@@ -678,6 +717,11 @@ class RelayServer:
         for action in actions:
             target = conns.get(action.conn)
             if target is None:
+                if action.conn < 0 and self._cluster is not None:  # held on another node
+                    if type(action) is Send:
+                        self._cluster.send(action.conn, action.data)
+                    elif type(action) is Close:
+                        self._cluster.close(action.conn)
                 continue
             if type(action) is Send:
                 self._queue(target, action.data)
@@ -779,4 +823,14 @@ def _refusal(status: int, body: bytes) -> WSUpgradeResponseWithListener:
 
 
 def _default_router(server: RelayServer) -> RouterLike:
-    return Router(server.config, node_id=server.node_id, rng=secrets.token_bytes)
+    cluster = server._cluster
+    if cluster is None:
+        return Router(server.config, node_id=server.node_id, rng=secrets.token_bytes)
+    router = Router(
+        server.config,
+        node_id=server.node_id,
+        rng=secrets.token_bytes,
+        state=cluster.state.relay_state(),
+    )
+    cluster.attach(router, server._run, server._fence)
+    return router
