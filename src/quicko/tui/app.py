@@ -25,6 +25,7 @@ from quicko.identity import claimed_name, display_name, parse_quickokey
 from quicko.tui.client import ChatClient
 from quicko.tui.presenter import SESSION_EVENTS, ChatPresenter
 from quicko.tui.screens import (
+    RING_S,
     CallView,
     IdentityScreen,
     IdentityView,
@@ -33,6 +34,7 @@ from quicko.tui.screens import (
     call_form,
     join_form,
     recover_form,
+    stopped_calling,
 )
 from quicko.tui.screens.main import MainScreen
 from quicko.tui.state import ChatBook, Peer, SystemLine
@@ -82,6 +84,7 @@ class QuickoApp(App[None]):
             starts and disconnects it when it ends.
         connect_timeout: seconds to wait for the first connection before saying so (the
             client keeps trying in the background).
+        ring_s: how long an incoming call can be answered after it arrived.
 
     Attributes:
         client: the client.
@@ -93,7 +96,13 @@ class QuickoApp(App[None]):
     CSS = APP_CSS
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, client: ChatClient, *, connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        client: ChatClient,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        ring_s: float = RING_S,
+    ) -> None:
         disable_disk_output()
         super().__init__()
         self.features = frozenset(self.features - {"devtools", "debug"})
@@ -101,6 +110,7 @@ class QuickoApp(App[None]):
         self.client = client
         self.registered = False
         self._connect_timeout = connect_timeout
+        self.ring_s = ring_s
         self._main = MainScreen(self)
         self.presenter = ChatPresenter(
             self._main, self._send_read_receipts, lambda: self.screen is self._main
@@ -297,9 +307,11 @@ class QuickoApp(App[None]):
         )
 
         def answered(accept: bool | None) -> None:
+            if accept is None:  # the caller gave up: say so; declining makes the client forget it
+                self.notify(stopped_calling(view.display_name), severity="warning", timeout=60)
             self.run_worker(self._answer(view, bool(accept)), group="actions")
 
-        self.push_screen(IncomingCallScreen(view), answered)
+        self.push_screen(IncomingCallScreen(view, ring_s=self.ring_s), answered)
 
     async def _answer(self, call: CallView, accept: bool) -> None:
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from quicko.tui.screens.dialogs import call_form, join_form, recover_form
 from quicko.tui.screens.form import FormScreen, Incomplete
 from quicko.tui.screens.identity import IdentityActions, IdentityScreen, IdentityView
-from quicko.tui.screens.incoming import CallView, IncomingCallScreen
+from quicko.tui.screens.incoming import RING_S, CallView, IncomingCallScreen, stopped_calling
 from quicko.tui.screens.safety import SafetyScreen
 
 __all__ = [
+    "RING_S",
     "CallView",
     "FormScreen",
     "IdentityActions",
@@ -20,4 +21,5 @@ __all__ = [
     "call_form",
     "join_form",
     "recover_form",
+    "stopped_calling",
 ]

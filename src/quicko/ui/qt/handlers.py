@@ -19,7 +19,7 @@ from quicko.client import models as m
 from quicko.identity import claimed_name, display_name, parse_quickokey
 from quicko.ui.qt.bridge import describe_exception
 from quicko.ui.qt.chats import ChatState, address_name, left_line, name_of
-from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
+from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, stopped_calling
 
 if TYPE_CHECKING:
     from quicko.ui.qt.main_window import MainWindow
@@ -178,9 +178,11 @@ def _incoming_call(window: MainWindow, event: m.IncomingCall) -> None:
         event.caller_quickokey,
         event.safety_number,
         claimed_name=claimed_name(address, event.display_name),
+        ring_ms=window.ring_ms,
         parent=window,
     )
     call_id = event.call_id
+    name = dialog.display_name
 
     def answered(accept: bool) -> None:
         def done(info: m.SessionInfo | None) -> None:
@@ -195,5 +197,12 @@ def _incoming_call(window: MainWindow, event: m.IncomingCall) -> None:
             lambda: window.client.answer_call(call_id, accept), done, failed, lane="long"
         )
 
+    def expired() -> None:
+        # Stays in the status bar until the next message: a missed call, not a passing note.
+        window.status.showMessage(stopped_calling(name), 0)
+        # The caller has given up; declining tells the client to forget the call.
+        window.bridge.run(lambda: window.client.answer_call(call_id, False), lane="long")
+
     dialog.answered.connect(answered)
+    dialog.expired.connect(expired)
     window.open_dialog(dialog)

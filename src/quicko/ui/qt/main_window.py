@@ -26,7 +26,7 @@ from quicko.ui.qt.bridge import ClientBridge, describe_exception
 from quicko.ui.qt.chats import ChatState, is_encrypted, name_of, sender_name, subtitle, title
 from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
 from quicko.ui.qt.widgets.chat_view import ChatView
-from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
+from quicko.ui.qt.widgets.dialogs import RING_MS, IncomingCallDialog, SafetyNumberDialog
 from quicko.ui.qt.widgets.fields import ValidatedField
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel
 from quicko.ui.qt.widgets.session_panel import SessionPanel
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
     Attributes:
         chats: the open chats, by local id.
         views: the chats' views, by local id.
+        ring_ms: how long an incoming call can be answered after it arrived (tests shorten it).
     """
 
     def __init__(self, bridge: ClientBridge, relay_url: str = "") -> None:
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._chat_ids = (f"c{number}" for number in itertools.count(1))
         self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
         self.awaiting_first_peer: str | None = None
+        self.ring_ms = RING_MS
         self.held_events: dict[str, list[SessionEvent]] = {}
         self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
         self.resize(1100, 720)

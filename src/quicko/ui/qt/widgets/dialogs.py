@@ -2,16 +2,46 @@
 
 Both are non-blocking (``open()``, never ``exec()``): the event loop keeps running, so network
 events keep arriving while a dialog is up, and tests can drive them.
+
+An incoming call can be answered for :data:`RING_MS` after its offer arrived: the caller gives
+up after 60 s (``QuickoClient.call``'s timeout), so an answer must leave before that with time
+to travel. After it the dialog says the caller stopped calling, closes itself, and can no longer
+accept (issue 12, item 1).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+from typing import Final
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from quicko.identity import safety_number_lines
 
-__all__ = ["IncomingCallDialog", "SafetyNumberDialog"]
+__all__ = [
+    "CALLER_TIMEOUT_MS",
+    "RING_MS",
+    "IncomingCallDialog",
+    "SafetyNumberDialog",
+    "stopped_calling",
+]
+
+CALLER_TIMEOUT_MS: Final = 60_000
+"""How long a caller waits for an answer (``QuickoClient.call``'s default timeout)."""
+
+ANSWER_MARGIN_MS: Final = 5_000
+"""Time left for an answer to reach the caller before it gives up."""
+
+RING_MS: Final = CALLER_TIMEOUT_MS - ANSWER_MARGIN_MS
+"""How long after an offer arrived it can be accepted (55 s)."""
+
+_TICK_MS: Final = 1000
+
+
+def stopped_calling(display_name: str) -> str:
+    """The line shown when a caller gave up before the call was answered."""
+    return f"{display_name} stopped calling (no answer within {CALLER_TIMEOUT_MS // 1000} s)."
 
 
 def _label(text: str, name: str = "", *, wrap: bool = True) -> QLabel:
@@ -34,13 +64,17 @@ class IncomingCallDialog(QDialog):
         safety_number: the safety number of the caller's keys and ours.
         claimed_name: the name the caller claims, when it is not its derived name: shown
             below, labelled as a claim.
+        ring_ms: how long the call can be answered, from now (the offer's arrival).
         parent: the parent widget.
 
     Signals:
         answered(bool): the user accepted (``True``) or declined (``False``).
+        expired(): the caller gave up before an answer; the dialog closed itself and nothing
+            can be answered any more.
     """
 
     answered = Signal(bool)
+    expired = Signal()
 
     def __init__(
         self,
@@ -50,10 +84,13 @@ class IncomingCallDialog(QDialog):
         safety_number: str,
         *,
         claimed_name: str | None = None,
+        ring_ms: int = RING_MS,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.call_id = call_id
+        self.display_name = display_name
+        self._deadline = time.monotonic() + ring_ms / 1000
         self.setObjectName("incomingCall")
         self.setWindowTitle("Incoming call")
         self.setModal(False)
@@ -71,6 +108,8 @@ class IncomingCallDialog(QDialog):
             layout.addWidget(self.claim_label)
         layout.addWidget(_label("Safety number", "section"))
         layout.addWidget(_label(safety_number_lines(safety_number), "safetyNumber", wrap=False))
+        self.countdown_label = _label("", "muted")
+        layout.addWidget(self.countdown_label)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.decline_button = QPushButton("Decline")
@@ -85,11 +124,49 @@ class IncomingCallDialog(QDialog):
         self.accept_button.clicked.connect(lambda: self._answer(accept=True))
         self.decline_button.clicked.connect(lambda: self._answer(accept=False))
         self.rejected.connect(lambda: self._answer(accept=False))
+        self.is_expired = False
+        self._ring_timer = QTimer(self)
+        self._ring_timer.setSingleShot(True)
+        self._ring_timer.timeout.connect(self.expire)
+        self._ring_timer.start(max(0, ring_ms))
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(_TICK_MS)
+        self._tick_timer.timeout.connect(self._show_countdown)
+        self._tick_timer.start()
+        self._show_countdown()
+
+    @property
+    def seconds_left(self) -> int:
+        """Whole seconds left to answer (0 once the caller gave up)."""
+        return max(0, round(self._deadline - time.monotonic()))
+
+    def expire(self) -> None:
+        """The caller gave up: accepting is no longer possible; say so and close."""
+        if self._answered:
+            return
+        self._answered = True
+        self.is_expired = True
+        self._stop_timers()
+        self.accept_button.setEnabled(False)
+        self.countdown_label.setText(stopped_calling(self.display_name))
+        self.expired.emit()
+        self.close()
+
+    def _show_countdown(self) -> None:
+        self.countdown_label.setText(f"Answer within {self.seconds_left} s")
+
+    def _stop_timers(self) -> None:
+        self._ring_timer.stop()
+        self._tick_timer.stop()
 
     def _answer(self, *, accept: bool) -> None:
         if self._answered:
             return
+        if accept and time.monotonic() >= self._deadline:
+            self.expire()  # the timer has not run yet, but the caller has given up
+            return
         self._answered = True
+        self._stop_timers()
         self.answered.emit(accept)
         self.close()
 
