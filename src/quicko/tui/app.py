@@ -27,6 +27,7 @@ from quicko.tui.presenter import SESSION_EVENTS, ChatPresenter
 from quicko.tui.screens import (
     RING_S,
     CallView,
+    ConfirmScreen,
     IdentityScreen,
     IdentityView,
     IncomingCallScreen,
@@ -34,6 +35,7 @@ from quicko.tui.screens import (
     call_form,
     join_form,
     recover_form,
+    replace_question,
     stopped_calling,
 )
 from quicko.tui.screens.main import MainScreen
@@ -90,6 +92,7 @@ class QuickoApp(App[None]):
         client: the client.
         presenter: the chats and the widgets that show them.
         registered: whether the QuickoKey is registered in the relay's directory.
+        words_written: whether the user said the QuickoKey's 16 words are written down.
     """
 
     TITLE = "Quicko2"
@@ -109,6 +112,7 @@ class QuickoApp(App[None]):
         self.devtools = None
         self.client = client
         self.registered = False
+        self.words_written = False
         self._connect_timeout = connect_timeout
         self.ring_s = ring_s
         self._main = MainScreen(self)
@@ -370,7 +374,25 @@ class QuickoApp(App[None]):
     def identity_view(self) -> IdentityView:
         """The current identity, for the identity dialog."""
         info = self.client.identity_info
-        return IdentityView(info.display_name, info.quickokey, info.seed_phrase, self.registered)
+        return IdentityView(
+            info.display_name,
+            info.quickokey,
+            info.seed_phrase,
+            self.registered,
+            self.words_written,
+        )
+
+    def replace_question(self) -> tuple[str, str] | None:
+        """What to ask before replacing the identity, or ``None`` when nothing would be lost."""
+        return replace_question(
+            open_chats=len(self.book),
+            long_term=bool(self.client.identity_info.seed_phrase),
+            words_written=self.words_written,
+        )
+
+    def confirm_written(self) -> None:
+        """Record that the user wrote the current QuickoKey's words down."""
+        self.words_written = bool(self.client.identity_info.seed_phrase)
 
     async def generate_identity(self) -> str | None:
         """Replace the identity with a new QuickoKey."""
@@ -397,16 +419,26 @@ class QuickoApp(App[None]):
         self.push_screen(recover_form(self._recover))
 
     async def _recover(self, seed_phrase: str) -> str | None:
+        question = self.replace_question()
+        if question is not None:
+            title, text = question
+            screen = ConfirmScreen(title, text, "Replace", id="confirm-replace")
+            if not await self.push_screen_wait(screen):
+                return "Kept your current identity."
         try:
             await self.client.recover_quickokey(seed_phrase)
         except _FAILURES as exc:
             return _problem(exc)
-        await self._identity_changed()
+        await self._identity_changed(words_written=True)
         return None
 
-    async def _identity_changed(self) -> None:
-        """The client left every session and reconnected with another identity."""
+    async def _identity_changed(self, *, words_written: bool = False) -> None:
+        """The client left every session and reconnected with another identity.
+
+        A recovered identity's words were just typed in, so they are known to be written down.
+        """
         self.registered = False
+        self.words_written = words_written
         await self.presenter.close([chat.chat_id for chat in self.book])
         self._show_identity()
 

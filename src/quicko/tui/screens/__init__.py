@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from quicko.tui.screens.confirm import ConfirmScreen, replace_question
 from quicko.tui.screens.dialogs import call_form, join_form, recover_form
 from quicko.tui.screens.form import FormScreen, Incomplete
 from quicko.tui.screens.identity import IdentityActions, IdentityScreen, IdentityView
@@ -11,6 +12,7 @@ from quicko.tui.screens.safety import SafetyScreen
 __all__ = [
     "RING_S",
     "CallView",
+    "ConfirmScreen",
     "FormScreen",
     "IdentityActions",
     "IdentityScreen",
@@ -21,5 +23,6 @@ __all__ = [
     "call_form",
     "join_form",
     "recover_form",
+    "replace_question",
     "stopped_calling",
 ]

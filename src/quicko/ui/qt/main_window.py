@@ -26,7 +26,12 @@ from quicko.ui.qt.bridge import ClientBridge, describe_exception
 from quicko.ui.qt.chats import ChatState, is_encrypted, name_of, sender_name, subtitle, title
 from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
 from quicko.ui.qt.widgets.chat_view import ChatView
-from quicko.ui.qt.widgets.dialogs import RING_MS, IncomingCallDialog, SafetyNumberDialog
+from quicko.ui.qt.widgets.dialogs import (
+    RING_MS,
+    ConfirmDialog,
+    IncomingCallDialog,
+    SafetyNumberDialog,
+)
 from quicko.ui.qt.widgets.fields import ValidatedField
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel
 from quicko.ui.qt.widgets.session_panel import SessionPanel
@@ -34,7 +39,7 @@ from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
 from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
 from quicko.ui.qt.widgets.welcome import WelcomeView
 
-__all__ = ["SHORTCUTS", "MainWindow"]
+__all__ = ["SHORTCUTS", "MainWindow", "replace_question"]
 
 SHORTCUTS: Final = {
     "new_session": "Ctrl+N",
@@ -52,6 +57,31 @@ SHORTCUTS: Final = {
 """The keyboard shortcuts of the common actions."""
 
 _MESSAGE_MS: Final = 8000
+
+
+def replace_question(
+    *, open_chats: int, long_term: bool, words_written: bool
+) -> tuple[str, str] | None:
+    """The title and text of the question before replacing the identity, or ``None``.
+
+    Nothing is asked when nothing would be lost: no chat is open, and the identity is either
+    ephemeral or a QuickoKey whose 16 words the user said are written down.
+    """
+    lost_key = long_term and not words_written
+    if not open_chats and not lost_key:
+        return None
+    title = "Replace your QuickoKey?" if long_term else "Replace your identity?"
+    chats = f"Your {open_chats} open chat{'s' if open_chats != 1 else ''} will close"
+    if lost_key:
+        key = "this key is gone unless you wrote down its 16 words"
+        text = f"{chats} and {key}." if open_chats else f"{key[0].upper()}{key[1:]}."
+    elif long_term:
+        text = f"{chats}. You can recover this key later from its 16 words."
+    else:
+        text = f"{chats} and this temporary identity is gone for good."
+    return title, text
+
+
 _log = logging.getLogger(__name__)
 
 
@@ -476,23 +506,52 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ identity
 
-    def show_identity(self, info: m.QuickoKeyInfo) -> None:
+    def show_identity(self, info: m.QuickoKeyInfo, *, words_written: bool = False) -> None:
         """Show an identity in the identity panel and on the sidebar button."""
-        self.identity_panel.set_identity(info.quickokey, info.display_name, info.seed_phrase)
+        self.identity_panel.set_identity(
+            info.quickokey, info.display_name, info.seed_phrase, words_written=words_written
+        )
         self.sidebar.identity_button.setText(info.display_name or "Identity")
 
     def generate_quickokey(self) -> None:
-        """Replace the identity with a new long-term QuickoKey."""
-        self._identity_call(
-            self.client.generate_quickokey,
-            "New QuickoKey. Show its seed phrase and write the 16 words down.",
+        """Replace the identity with a new long-term QuickoKey (asking first if it loses much)."""
+        self.confirm_replace(
+            lambda: self._identity_call(
+                self.client.generate_quickokey,
+                "New QuickoKey. Show its seed phrase and write the 16 words down.",
+            )
         )
 
     def recover_quickokey(self, phrase: str) -> None:
-        """Replace the identity with the one of a seed phrase."""
-        self._identity_call(
-            lambda: self.client.recover_quickokey(phrase), "Identity recovered.", recovering=True
+        """Replace the identity with the one of a seed phrase (asking first if it loses much)."""
+        self.confirm_replace(
+            lambda: self._identity_call(
+                lambda: self.client.recover_quickokey(phrase),
+                "Identity recovered.",
+                recovering=True,
+            )
         )
+
+    def confirm_replace(self, replace: Callable[[], None]) -> None:
+        """Run ``replace`` at once if nothing would be lost, else after the user confirms.
+
+        Replacing the identity closes every open chat, and a QuickoKey whose words were not
+        confirmed as written down is gone for good (issue 12, item 2).
+        """
+        panel = self.identity_panel
+        question = replace_question(
+            open_chats=len(self.chats),
+            long_term=panel.long_term,
+            words_written=panel.words_written,
+        )
+        if question is None:
+            replace()
+            return
+        title, text = question
+        box = ConfirmDialog(title, text, "Replace", name="confirmReplace", parent=self)
+        box.confirmed.connect(replace)
+        box.open()
+        self.confirm_box = box
 
     def _identity_call(
         self, call: Callable[[], m.QuickoKeyInfo], message: str, *, recovering: bool = False
@@ -502,7 +561,7 @@ class MainWindow(QMainWindow):
 
         def done(info: m.QuickoKeyInfo) -> None:
             panel.set_busy(False)
-            self.show_identity(info)
+            self.show_identity(info, words_written=recovering)
             panel.show_status(message)
             if recovering:
                 panel.clear_recovery()

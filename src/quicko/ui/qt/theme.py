@@ -38,6 +38,7 @@ class Palette:
     success: str = "#4cd07d"
     warning: str = "#f5b342"
     error: str = "#ff6b81"
+    danger: str = "#c0392b"
     read_tick: str = "#5cc8ff"
 
 
@@ -109,6 +110,9 @@ QPushButton#primary {{ background-color: {p.accent}; color: #ffffff; border: non
 QPushButton#primary:hover {{ background-color: {p.accent_hover}; }}
 QPushButton#primary:disabled {{ background-color: {p.raised}; color: {p.muted}; }}
 QPushButton#danger {{ color: {p.error}; }}
+QPushButton#dangerFilled {{ background-color: {p.danger}; color: #ffffff; border: none;
+    font-weight: bold; }}
+QPushButton#dangerFilled:hover {{ background-color: {p.accent_hover}; }}
 QListWidget {{ background-color: {p.panel}; border: none; outline: none; }}
 QListWidget::item {{ border-bottom: 1px solid {p.border}; }}
 QListWidget::item:selected {{ background-color: {p.raised}; }}

@@ -1,4 +1,4 @@
-"""Dialogs: an incoming call (accept or decline) and a safety-number comparison.
+"""Dialogs: an incoming call (accept or decline), a safety-number comparison, a confirmation.
 
 Both are non-blocking (``open()``, never ``exec()``): the event loop keeps running, so network
 events keep arriving while a dialog is up, and tests can drive them.
@@ -22,6 +22,7 @@ from quicko.identity import safety_number_lines
 __all__ = [
     "CALLER_TIMEOUT_MS",
     "RING_MS",
+    "ConfirmDialog",
     "IncomingCallDialog",
     "SafetyNumberDialog",
     "stopped_calling",
@@ -226,3 +227,64 @@ class SafetyNumberDialog(QDialog):
     def _confirm(self) -> None:
         self.confirmed.emit()
         self.close()
+
+
+class ConfirmDialog(QDialog):
+    """Asks before a destructive action, in the app's theme (never Qt's stock buttons).
+
+    Cancel is the default button (Enter and Escape cancel); the action's button says what it
+    does.
+
+    Args:
+        title: the question, such as "Leave this chat?".
+        text: what will happen, in a sentence or two.
+        action: the confirming button's label, such as "Leave".
+        danger: draw the confirming button as destructive (else as the primary action).
+        name: the dialog's object name (tests find it by this).
+        parent: the parent widget.
+
+    Signals:
+        confirmed(): the user confirmed.
+    """
+
+    confirmed = Signal()
+
+    def __init__(
+        self,
+        title: str,
+        text: str,
+        action: str,
+        *,
+        danger: bool = True,
+        name: str = "confirm",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setWindowTitle(title)
+        self.setModal(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(12)
+        self.title_label = _label(title, "title")
+        layout.addWidget(self.title_label)
+        self.text_label = _label(text)
+        self.text_label.setMinimumWidth(380)
+        layout.addWidget(self.text_label)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setDefault(True)
+        self.confirm_button = QPushButton(action)
+        self.confirm_button.setObjectName("dangerFilled" if danger else "primary")
+        self.confirm_button.setAutoDefault(False)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.confirm_button)
+        layout.addLayout(buttons)
+        self.cancel_button.clicked.connect(self.reject)
+        self.confirm_button.clicked.connect(self._confirm)
+
+    def _confirm(self) -> None:
+        self.confirmed.emit()
+        self.accept()

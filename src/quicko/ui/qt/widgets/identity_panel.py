@@ -52,16 +52,23 @@ class IdentityPanel(QWidget):
         generate_requested(): make a new long-term QuickoKey.
         recover_requested(str): recover the identity of these 16 words (normalised).
         register_requested(): register the QuickoKey on the relay's directory.
+        written_down(): the user says the words shown are written down.
+
+    Attributes:
+        words_written: whether the user said the current QuickoKey's words are written down
+            (in memory only; a new identity starts without it).
     """
 
     generate_requested = Signal()
     recover_requested = Signal(str)
     register_requested = Signal()
+    written_down = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("identityPanel")
         self._seed: tuple[str, ...] = ()
+        self.words_written = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(32, 24, 32, 24)
         layout.setSpacing(16)
@@ -105,6 +112,15 @@ class IdentityPanel(QWidget):
         self.seed_label = _label("", "seedPhrase")
         self.seed_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.seed_label)
+        written_row = QHBoxLayout()
+        self.written_button = QPushButton("I wrote them down")
+        self.written_button.setToolTip(
+            "Say the 16 words are on paper: replacing this QuickoKey then asks only about chats"
+        )
+        written_row.addWidget(self.written_button)
+        written_row.addStretch(1)
+        layout.addLayout(written_row)
+        self.written_button.clicked.connect(self.confirm_written)
         self.copy_button.clicked.connect(self.copy_quickokey)
         self.generate_button.clicked.connect(self.generate_requested)
         self.register_button.clicked.connect(self.register_requested)
@@ -141,9 +157,20 @@ class IdentityPanel(QWidget):
 
     # -- what the window tells the panel
 
-    def set_identity(self, quickokey: str, display_name: str, seed_phrase: tuple[str, ...]) -> None:
-        """Show the current identity (an empty seed phrase means an ephemeral identity)."""
+    def set_identity(
+        self,
+        quickokey: str,
+        display_name: str,
+        seed_phrase: tuple[str, ...],
+        *,
+        words_written: bool = False,
+    ) -> None:
+        """Show the current identity (an empty seed phrase means an ephemeral identity).
+
+        ``words_written`` is true for a recovered identity: its words were just typed in.
+        """
         self._seed = seed_phrase
+        self.words_written = words_written
         self.name_label.setText(display_name)
         self.quickokey_label.setText(quickokey)
         self.copy_button.setEnabled(bool(quickokey))
@@ -166,7 +193,24 @@ class IdentityPanel(QWidget):
         self.seed_label.setText(format_seed_phrase(self._seed) if shown else "")
         self.seed_label.setVisible(shown)
         self.warning_label.setVisible(shown)
+        self.written_button.setVisible(shown)
+        self.written_button.setEnabled(not self.words_written)
+        self.written_button.setText("Written down ✓" if self.words_written else "I wrote them down")
         self.show_seed_button.setText("Hide seed phrase" if shown else "Show seed phrase")
+
+    def confirm_written(self) -> None:
+        """Record that the words shown are written down (only while they are shown)."""
+        if not self.seed_visible:
+            return
+        self.words_written = True
+        self.set_seed_visible(True)
+        self.status_label.setText("Noted: the 16 words are written down.")
+        self.written_down.emit()
+
+    @property
+    def long_term(self) -> bool:
+        """Whether the identity shown is a QuickoKey with a seed phrase (not ephemeral)."""
+        return bool(self._seed)
 
     @property
     def seed_visible(self) -> bool:
