@@ -28,6 +28,10 @@ def ringing(app: QuickoApp) -> bool:
     return isinstance(app.screen, IncomingCallScreen)
 
 
+def written(app: QuickoApp) -> bool:
+    return app.words_written
+
+
 def connected(app: QuickoApp) -> bool:
     return app.presenter.connection.state == "connected"
 
@@ -221,8 +225,8 @@ async def test_replacing_the_identity_asks_first_when_it_would_lose_something() 
             await pilot.press("w")  # not while the words are hidden
             assert not app.words_written and "Press s" in identity.problem
             await pilot.press("s", "w")
-            assert app.words_written
+            assert written(app)
             assert "written down ✓" in str(identity.query_one("#identity-summary", Static).content)
             await pilot.press("g")  # nothing would be lost now: no question
             await wait_for(pilot, lambda: app.client.identity_info.quickokey != first, "replaced")
-            assert app.screen is identity and not app.words_written
+            assert app.screen is identity and not written(app)
