@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Static
 from tui_support import (
@@ -382,3 +383,44 @@ async def test_a_second_session_with_a_chats_id_cannot_take_it_over(
         await peer.send_message(session_id, "after the call")
         await wait_for(pilot, lambda: len(rows(app)) == 2, "the chat still gets its messages")
         assert rows(app)[1].message.text == "after the call"
+
+
+async def test_the_composer_keeps_every_line_and_refuses_too_much() -> None:
+    # Issue 12, item 3: a pasted multi-line message sent only its first line, a paste over
+    # 4,000 characters was ignored without a word, and no key typed a newline.
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        box = app.main_screen.chat_view.composer_box
+        composer = box.composer
+        assert app.focused is composer
+        assert box.hint == "Enter sends · Ctrl+J new line · 0 B of 64 KiB"
+
+        await type_text(pilot, "first line")
+        await pilot.press("ctrl+j")
+        await type_text(pilot, "second")
+        app.post_message(events.Paste("\npasted one\npasted two"))  # as a terminal pastes
+        await wait_for(pilot, lambda: composer.text.count("\n") == 3, "the pasted lines")
+        assert composer.text == "first line\nsecond\npasted one\npasted two"
+        assert box.hint == "Enter sends · Ctrl+J new line · 39 B of 64 KiB"
+        await screenshot(pilot, "composer")
+        await pilot.press("enter")
+        received = await expect_event(peer, MessageReceived)
+        assert received.message.text == "first line\nsecond\npasted one\npasted two"
+        await wait_for(pilot, lambda: composer.text == "", "the box emptied")
+
+        big = "é" * 32_768 + "x"  # 65,537 bytes of UTF-8: one over the limit
+        app.post_message(events.Paste(big))
+        await wait_for(pilot, lambda: "refused" in box.hint, "the refusal")
+        assert composer.text == ""
+        assert box.hint == (
+            "Paste refused: the message would be 65,537 bytes, over the limit of 65,536 "
+            "(64 KiB). Nothing was inserted."
+        )
+        await screenshot(pilot, "composer-refused")
+        app.post_message(events.Paste(big[:-1]))  # exactly 64 KiB fits
+        await wait_for(pilot, lambda: len(composer.text) == 32_768, "the largest paste")
+        assert box.hint == "Enter sends · Ctrl+J new line · 64 KiB of 64 KiB"
+        await pilot.press("enter")
+        received = await expect_event(peer, MessageReceived)
+        assert received.message.text == "é" * 32_768
+        assert session_id == chat.session_id

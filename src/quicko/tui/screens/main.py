@@ -15,10 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, ListView, Static
+from textual.widgets import ContentSwitcher, Footer, ListView, Static
 
 from quicko.tui.theme import ACCENT, MUTED
-from quicko.tui.widgets import ChatList, ChatListItem, ChatView, StatusLine
+from quicko.tui.widgets import ChatList, ChatListItem, ChatView, Composer, StatusLine
 
 __all__ = ["WELCOME_TEXT", "MainActions", "MainScreen"]
 
@@ -117,13 +117,13 @@ class MainScreen(Screen[None]):
         if isinstance(event.item, ChatListItem):
             self._actions.show_chat(event.item.chat_id)
 
-    @on(Input.Submitted, "#composer")
-    def _composer_submitted(self, event: Input.Submitted) -> None:
+    @on(Composer.Submitted)
+    def _composer_submitted(self, event: Composer.Submitted) -> None:
         chat_id = self.chat_view.chat_id
-        text = event.value.strip()
+        text = event.text.strip()
         if chat_id is None or not text:
             return
-        event.input.clear()
+        event.composer.clear()
         self._actions.send_text(chat_id, text)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:

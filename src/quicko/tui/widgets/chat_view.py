@@ -13,11 +13,12 @@ from typing import Final
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.tui.state import Chat, Entry, SystemLine, sender_name, status_mark
 from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from quicko.tui.widgets.composer import Composer, ComposerBox
 
 __all__ = ["SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
 
@@ -143,7 +144,7 @@ class ChatView(Vertical):
         yield Static(id="chat-header")
         yield Static(id="invite-banner", classes="-hidden")
         yield MessageLog(id="message-log")
-        yield Input(placeholder="Type a message — Enter sends", id="composer", max_length=4000)
+        yield ComposerBox(id="composer-box")
 
     @property
     def log_widget(self) -> MessageLog:
@@ -151,9 +152,14 @@ class ChatView(Vertical):
         return self.query_one(MessageLog)
 
     @property
-    def composer(self) -> Input:
-        """The message input."""
-        return self.query_one("#composer", Input)
+    def composer(self) -> Composer:
+        """The message box."""
+        return self.query_one(Composer)
+
+    @property
+    def composer_box(self) -> ComposerBox:
+        """The message box and the line under it."""
+        return self.query_one(ComposerBox)
 
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat``: its header and its entries."""
