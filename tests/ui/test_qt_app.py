@@ -100,7 +100,7 @@ def send_from_app(qtbot: QtBot, window: MainWindow, text: str) -> None:
 def test_welcome_view_has_the_branding(window: MainWindow) -> None:
     assert window.stack.currentWidget() is window.welcome
     assert "Quicko2" in window.windowTitle()
-    assert window.status.connection_label.text() == "● Connected"
+    assert window.status.connection_label.text() == f"● Connected to {window.relay_url}"
     assert not window.status.encrypted_shown
     screenshot(window, "welcome")
 
@@ -301,13 +301,41 @@ def test_recover_an_identity_from_its_words(qtbot: QtBot, window: MainWindow) ->
 
 
 def test_status_bar_follows_the_relay_going_away_and_back(
-    qtbot: QtBot, window: MainWindow, relay: RelayThread
+    qtbot: QtBot, window: MainWindow, relay: RelayThread, peer: QuickoClient
 ) -> None:
+    # Issue 12, item 4: which relay, why it is down and when the next try is, always shown;
+    # "New session" says it cannot work now; a message waiting says why.
+    info = create_and_join(qtbot, window, peer)
     status = window.status
     relay.stop()
     qtbot.waitUntil(lambda: status.state == "connecting", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "attempt" in status.connection_label.text(), timeout=WAIT_MS)
+    text = status.connection_label.text()
+    assert text.startswith(
+        f"● Relay at {relay.url} unreachable: the relay is shutting down — retrying"
+    ), text
+    send_from_app(qtbot, window, "are you still there?")
+    view = chat_of(window)
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=WAIT_MS)
+    bubble = view.messages.bubbles[0]
+    assert bubble.status is DeliveryStatus.PENDING
+    assert bubble.ticks_label.text() == "◷ waiting for the relay"
+    assert bubble.ticks_label.toolTip().startswith(f"Not sent yet: the relay at {relay.url}")
     screenshot(window, "reconnecting")
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    press(view.input.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # from the box
+    message = window.session_panel.create_message.text()
+    assert message.startswith(f"Cannot create a session now: the relay at {relay.url} is not")
+    assert window.session_panel.invite_code is None and len(window.chats) == 1
+    screenshot(window, "no-relay-new-session")
+
     relay.start()
     qtbot.waitUntil(lambda: status.state == "connected", timeout=WAIT_MS)
-    assert status.connection_label.text() == "● Connected"
+    assert status.connection_label.text() == f"● Connected to {relay.url}"
+    received = wait_event(qtbot, peer, MessageReceived)
+    assert received.message.text == "are you still there?"
+    assert received.message.session_id.hex() == info.session_id
+    qtbot.waitUntil(lambda: bubble.status is not DeliveryStatus.PENDING, timeout=WAIT_MS)
+    assert "waiting" not in bubble.ticks_label.text()

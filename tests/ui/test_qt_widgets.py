@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
-from qt_support import press, type_text
+from qt_support import press, screenshot, type_text
 
 from quicko.client import models as m
 from quicko.errors import SessionError
@@ -122,7 +122,8 @@ def test_bubbles_show_ticks_that_only_move_forward(qtbot: QtBot) -> None:
     assert bubble.ticks_label.toolTip() == "Read"
     failed = messages.add_message(message(number=2))
     assert messages.update_status(failed.message_id, DeliveryStatus.FAILED)
-    assert failed.ticks_label.text() == "✕" and failed.ticks_label.toolTip() == "Not delivered"
+    assert failed.ticks_label.text() == "✕ Not delivered"
+    assert failed.ticks_label.toolTip() == "Not delivered"
     assert not messages.update_status(b"\x09" * 16, DeliveryStatus.READ)
 
 
@@ -200,18 +201,34 @@ def test_sidebar_lists_chats_with_unread_counts_and_searches(qtbot: QtBot) -> No
 
 
 def test_status_bar_states_and_encryption(qtbot: QtBot) -> None:
-    bar = ConnectionStatusBar()
+    bar = ConnectionStatusBar("ws://127.0.0.1:9900")
     qtbot.addWidget(bar)
     assert bar.state == "disconnected" and bar.encryption_label.text() == ""
-    bar.set_connection("reconnecting", attempt=3)
-    assert bar.state == "connecting" and "attempt 3" in bar.connection_label.text()
+    bar.set_connection("connecting")
+    assert bar.connection_label.text() == "● Connecting to ws://127.0.0.1:9900…"
+    bar.set_connection("disconnected", detail="cannot connect: ConnectionRefusedError")
+    bar.set_connection("reconnecting", attempt=3, retry_in_ms=4000)
+    assert bar.state == "connecting"
+    assert bar.connection_label.text() == (
+        "● Relay at ws://127.0.0.1:9900 unreachable: connection refused — retrying in 4 s "
+        "(attempt 3)"
+    )
+    assert bar.offline_text() == "the relay at ws://127.0.0.1:9900 is not reachable " + (
+        "(connection refused)"
+    )
     bar.set_connection("connected")
+    assert bar.connection_label.text() == "● Connected to ws://127.0.0.1:9900"
+    assert bar.reason == ""
     bar.set_latency(12.4)
     assert bar.latency_label.text() == "12 ms"
     bar.set_encrypted(encrypted=True)
     assert bar.encrypted_shown
-    bar.set_connection("disconnected", detail="connection lost")
-    assert bar.connection_label.text().endswith("connection lost")
+    bar.set_connection(
+        "disconnected", detail="relay error SHUTTING_DOWN: the relay is shutting down"
+    )
+    assert bar.connection_label.text() == (
+        "● Disconnected from ws://127.0.0.1:9900: the relay is shutting down"
+    )
     assert bar.latency_label.text() == ""
     with pytest.raises(ValueError, match="unknown connection state"):
         bar.set_connection("sideways")
@@ -387,6 +404,7 @@ def fake_window(qtbot: QtBot) -> MainWindow:
     window = MainWindow(ClientBridge(client))
     qtbot.addWidget(window)
     window.show()
+    window.handle_event(m.Connected("fake"))
     return window
 
 
@@ -454,7 +472,10 @@ def test_events_drive_the_window(qtbot: QtBot, fake_window: MainWindow) -> None:
 
 
 def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: MainWindow) -> None:
+    qt_app.ensure_application()  # themed, for the screenshot
     window = fake_window
+    window.resize(1000, 680)
+    window.set_connection("connected")
     client = fake(window)
     sid = "5e" * 16
     state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
@@ -514,7 +535,10 @@ def test_a_call_with_an_open_chats_session_id_cannot_take_it_over(
 ) -> None:
     # Issue 8, finding 1: the user accepts a call whose session id is an existing chat's; the
     # window keeps that chat (local id, peers, messages, view) and opens nothing over it.
+    qt_app.ensure_application()  # themed, for the screenshot
     window = fake_window
+    window.resize(1000, 680)
+    window.set_connection("connected")
     client = fake(window)
     sid = "5e" * 16
     state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
@@ -579,3 +603,33 @@ def test_an_older_snapshot_never_downgrades_an_authenticated_peer() -> None:
     state.set_peer(stale)
     assert is_encrypted(state)
     assert state.peers[PEER.address].safety_number == PEER.safety_number
+
+
+def test_a_failed_message_says_so_and_retry_sends_its_text_again(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    qt_app.ensure_application()  # themed, for the screenshot
+    window = fake_window
+    window.resize(1000, 680)
+    window.set_connection("connected")
+    client = fake(window)
+    sid = "5e" * 16
+    state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
+    assert state is not None
+    window.show_chat(state.chat_id)
+    view = window.views[state.chat_id]
+    window.send_message(state.chat_id, "did this arrive?")
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
+    bubble = view.messages.bubbles[0]
+    assert bubble.retry_button.isHidden()
+    client.events.append(m.StatusChanged(sid, bubble.message_id.hex(), DeliveryStatus.FAILED))
+    qtbot.waitUntil(lambda: bubble.status is DeliveryStatus.FAILED, timeout=5000)
+    assert bubble.ticks_label.text() == "✕ Not delivered"
+    assert bubble.retry_button.isVisibleTo(bubble)
+    screenshot(window, "failed-message")
+    bubble.retry_button.click()
+    qtbot.waitUntil(lambda: client.calls.count(("send", "did this arrive?")) == 2, timeout=5000)
+    assert bubble.ticks_label.text() == "✕ Not delivered · sent again"
+    assert bubble.retry_button.isHidden()
+    window.retry_current()  # Ctrl+R: nothing failed is left
+    assert window.status.currentMessage() == "No failed message to send again here."

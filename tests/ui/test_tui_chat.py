@@ -401,6 +401,7 @@ async def test_the_composer_keeps_every_line_and_refuses_too_much() -> None:
         app.post_message(events.Paste("\npasted one\npasted two"))  # as a terminal pastes
         await wait_for(pilot, lambda: composer.text.count("\n") == 3, "the pasted lines")
         assert composer.text == "first line\nsecond\npasted one\npasted two"
+        await wait_for(pilot, lambda: "39 B" in box.hint, "the size")
         assert box.hint == "Enter sends · Ctrl+J new line · 39 B of 64 KiB"
         await screenshot(pilot, "composer")
         await pilot.press("enter")
@@ -419,6 +420,7 @@ async def test_the_composer_keeps_every_line_and_refuses_too_much() -> None:
         await screenshot(pilot, "composer-refused")
         app.post_message(events.Paste(big[:-1]))  # exactly 64 KiB fits
         await wait_for(pilot, lambda: len(composer.text) == 32_768, "the largest paste")
+        await wait_for(pilot, lambda: "64 KiB of" in box.hint, "the size")
         assert box.hint == "Enter sends · Ctrl+J new line · 64 KiB of 64 KiB"
         await pilot.press("enter")
         received = await expect_event(peer, MessageReceived)

@@ -12,6 +12,7 @@ switched off (:func:`disable_disk_output`), and the app keeps no settings.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -42,6 +43,7 @@ from quicko.tui.screens.main import MainScreen
 from quicko.tui.state import ChatBook, Peer, SystemLine
 from quicko.tui.theme import APP_CSS, QUICKO_THEME
 from quicko.tui.widgets import ConnectionView
+from quicko.tui.widgets.status_line import plain_reason
 
 __all__ = ["CONNECT_TIMEOUT_S", "QuickoApp", "disable_disk_output", "run_chat"]
 
@@ -87,6 +89,7 @@ class QuickoApp(App[None]):
         connect_timeout: seconds to wait for the first connection before saying so (the
             client keeps trying in the background).
         ring_s: how long an incoming call can be answered after it arrived.
+        relay_url: the relay's URL, always shown in the status line.
 
     Attributes:
         client: the client.
@@ -105,6 +108,7 @@ class QuickoApp(App[None]):
         *,
         connect_timeout: float = CONNECT_TIMEOUT_S,
         ring_s: float = RING_S,
+        relay_url: str = "",
     ) -> None:
         disable_disk_output()
         super().__init__()
@@ -115,6 +119,7 @@ class QuickoApp(App[None]):
         self.words_written = False
         self._connect_timeout = connect_timeout
         self.ring_s = ring_s
+        self.relay_url = relay_url
         self._main = MainScreen(self)
         self.presenter = ChatPresenter(
             self._main, self._send_read_receipts, lambda: self.screen is self._main
@@ -137,6 +142,7 @@ class QuickoApp(App[None]):
         await self.push_screen(self._main)
         self._show_identity()
         self.presenter.refresh_status()
+        self.set_interval(1.0, self.presenter.refresh_status)  # the retry countdown
         self.run_worker(self._pump_events(), name="client events", group="client")
         self.run_worker(self._connect(), name="connect", group="client")
 
@@ -161,21 +167,34 @@ class QuickoApp(App[None]):
     # ------------------------------------------------------------------ connection and events
 
     async def _connect(self) -> None:
-        self.presenter.set_connection(ConnectionView("connecting"))
+        self._show_connection("connecting")
         try:
             await self.client.connect(timeout=self._connect_timeout)
         except TimeoutError:
-            self.notify("The relay does not answer yet; still trying.", severity="warning")
+            offline = self.presenter.connection.offline_text()
+            self.notify(f"{offline[0].upper()}{offline[1:]} yet; still trying.", severity="warning")
             return
         except QuickoError as exc:
-            self.presenter.set_connection(ConnectionView("disconnected", detail=_problem(exc)))
+            self._show_connection("disconnected", detail=_problem(exc))
             return
         if self.client.connection_state == "connected":
-            self._connected()
+            self._show_connection("connected", latency_ms=self.client.latency_ms)
 
-    def _connected(self) -> None:
-        latency = self.client.latency_ms
-        self.presenter.set_connection(ConnectionView("connected", latency_ms=latency))
+    def _show_connection(
+        self,
+        state: str,
+        *,
+        attempt: int = 0,
+        latency_ms: float | None = None,
+        detail: str = "",
+        retry_in_ms: int | None = None,
+    ) -> None:
+        """Show a connection state; the reason of the last drop is kept until connected."""
+        known = self.presenter.connection
+        reason = "" if state == "connected" else plain_reason(detail) if detail else known.detail
+        retry_at = None if retry_in_ms is None else time.monotonic() + retry_in_ms / 1000
+        view = ConnectionView(state, attempt, latency_ms, reason, self.relay_url, retry_at)
+        self.presenter.set_connection(view)
 
     async def _pump_events(self) -> None:
         while True:
@@ -187,24 +206,23 @@ class QuickoApp(App[None]):
         if isinstance(event, SESSION_EVENTS):
             await self.presenter.session_event(event)
             return
-        set_connection = self.presenter.set_connection
+        show = self._show_connection
         match event:
             case ev.Connected():
-                self._connected()
+                show("connected", latency_ms=self.client.latency_ms)
             case ev.Disconnected(reason=reason):
                 if self.client.connection_state == "disconnected":  # it will not retry
-                    set_connection(ConnectionView("disconnected", detail=reason))
+                    show("disconnected", detail=reason)
                 else:  # a retry follows: keep saying "connecting" through the outage
-                    attempt = self.presenter.connection.attempt
-                    set_connection(ConnectionView("connecting", attempt=attempt))
-            case ev.Reconnecting(attempt=attempt):
-                set_connection(ConnectionView("connecting", attempt=attempt))
+                    attempt = max(1, self.presenter.connection.attempt)
+                    show("connecting", attempt=attempt, detail=reason)
+            case ev.Reconnecting(attempt=attempt, delay_ms=delay):
+                show("connecting", attempt=attempt, retry_in_ms=delay)
             case ev.ReconnectionFailed(attempts=attempts):
-                detail = f"gave up after {attempts} attempts"
-                set_connection(ConnectionView("disconnected", detail=detail))
+                show("disconnected", detail=f"gave up after {attempts} attempts")
             case ev.LatencyMeasured(latency_ms=latency):
                 if self.presenter.connection.state == "connected":
-                    set_connection(ConnectionView("connected", latency_ms=latency))
+                    show("connected", latency_ms=latency)
             case ev.IncomingCall():
                 self._incoming_call(event)
             case ev.CallDeclined(reason=reason):
@@ -213,6 +231,16 @@ class QuickoApp(App[None]):
                 self.notify(message, severity="error")
             case _:  # SessionClosed, SessionStateChanged, WrongInviteCode: the actions report
                 pass
+
+    def offline(self, action: str) -> str | None:
+        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
+        connection = self.presenter.connection
+        if connection.state == "connected":
+            return None
+        return (
+            f"Cannot {action} now: {connection.offline_text()}. "
+            "Try again once the status line says connected."
+        )
 
     def _send_read_receipts(self, session_id: str, message_ids: list[str]) -> None:
         self._background(self.client.mark_read(session_id, message_ids))
@@ -264,6 +292,10 @@ class QuickoApp(App[None]):
         self.run_worker(self._new_session(), group="actions")
 
     async def _new_session(self) -> None:
+        refusal = self.offline("create a session")
+        if refusal is not None:
+            self.notify(refusal, severity="error", timeout=10)
+            return
         try:
             info = await self.client.create_session()
         except _FAILURES as exc:
@@ -278,6 +310,9 @@ class QuickoApp(App[None]):
         self.push_screen(join_form(self._join))
 
     async def _join(self, code: str) -> str | None:
+        refusal = self.offline("join")
+        if refusal is not None:
+            return refusal
         line = "You joined with an invite code"
         return await self._open_with(lambda: self.client.join_session(code), line)
 
@@ -286,6 +321,9 @@ class QuickoApp(App[None]):
         self.push_screen(call_form(self._call))
 
     async def _call(self, quickokey: str) -> str | None:
+        refusal = self.offline("call")
+        if refusal is not None:
+            return refusal
         line = "Call accepted: the chat is open"
         return await self._open_with(lambda: self.client.call(quickokey), line)
 
@@ -351,6 +389,21 @@ class QuickoApp(App[None]):
             return peer
 
         self.push_screen(SafetyScreen(chat, verify))
+
+    def action_retry(self) -> None:
+        """Send again, as new messages, the failed messages of the shown chat.
+
+        The client has no retry of its own yet (see /work/notes/apps12.md): each failed
+        message stays "failed · sent again", and its text goes out as a new message.
+        """
+        chat = self.book.active_chat
+        failed = [] if chat is None else chat.failed()
+        if chat is None or not failed:
+            self.notify("No failed message to send again here.", severity="information")
+            return
+        self.presenter.mark_retried(chat, [message.message_id.hex() for message in failed])
+        for message in failed:
+            self.send_text(chat.chat_id, message.text)
 
     def action_leave(self) -> None:
         """Leave the shown chat, wiping its keys and messages."""
@@ -445,6 +498,6 @@ class QuickoApp(App[None]):
 
 def run_chat(relay_url: str) -> int:
     """Run the terminal app against ``relay_url`` until the user quits; return the exit status."""
-    app = QuickoApp(AsyncQuickoClient(relay_url))
+    app = QuickoApp(AsyncQuickoClient(relay_url), relay_url=relay_url)
     app.run()
     return app.return_code or 0

@@ -77,9 +77,21 @@ STATUS_MARKS: Final[dict[DeliveryStatus, tuple[str, str]]] = {
 """The tick and the word shown beside an outgoing message for each delivery status."""
 
 
-def status_mark(status: DeliveryStatus) -> str:
-    """The tick and word for ``status``, such as ``"✓✓ read"``."""
+def status_mark(status: DeliveryStatus, *, waiting: bool = False, retried: bool = False) -> str:
+    """The tick and word for ``status``, such as ``"✓✓ read"``.
+
+    Args:
+        status: the delivery status.
+        waiting: a pending message waits for the relay, which is not reachable.
+        retried: a failed message was sent again (as a new message).
+    """
     tick, word = STATUS_MARKS[status]
+    if status is DeliveryStatus.PENDING and waiting:
+        return f"{tick} waiting for the relay"
+    if status is DeliveryStatus.FAILED:
+        return (
+            f"{tick} failed · sent again" if retried else f"{tick} failed — ctrl+r sends it again"
+        )
     return f"{tick} {word}"
 
 
@@ -159,6 +171,7 @@ class Chat:
         entries: messages and system lines, oldest first (at most :data:`MAX_ENTRIES`).
         unread: incoming messages not yet shown to the user.
         ended: why the session ended, once it has (no more sending).
+        retried: ids (hex) of our failed messages already sent again.
     """
 
     chat_id: str
@@ -169,6 +182,7 @@ class Chat:
     entries: deque[Entry] = field(default_factory=lambda: deque(maxlen=MAX_ENTRIES))
     unread: int = 0
     ended: str | None = None
+    retried: set[str] = field(default_factory=set)
     _early: dict[str, DeliveryStatus] = field(default_factory=dict, repr=False)
 
     @property
@@ -268,6 +282,17 @@ class Chat:
             current = self._early.get(message_id, DeliveryStatus.PENDING)
             self._early[message_id] = advance(current, status) or current
         return None
+
+    def failed(self) -> list[ChatMessage]:
+        """Our failed messages not sent again yet, oldest first."""
+        return [
+            entry
+            for entry in self.entries
+            if isinstance(entry, ChatMessage)
+            and entry.outgoing
+            and entry.status is DeliveryStatus.FAILED
+            and entry.message_id.hex() not in self.retried
+        ]
 
     def take_unread(self) -> list[str]:
         """Reset the unread count; return the ids (hex) of the incoming messages not yet read."""

@@ -59,6 +59,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+y", "app.identity", "Identity", priority=True),
         Binding("ctrl+s", "app.safety", "Verify", priority=True),
         Binding("ctrl+l", "app.leave", "Leave", priority=True),
+        Binding("ctrl+r", "app.retry", "Retry failed", show=False, priority=True),
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
     ]
 

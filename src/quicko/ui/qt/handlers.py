@@ -55,13 +55,13 @@ def apply_event(window: MainWindow, event: m.ClientEvent) -> None:
     """Apply one client event to the window."""
     match event:
         case m.Connected():
-            window.status.set_connection("connected")
+            window.set_connection("connected")
         case m.Disconnected(reason=reason):
-            window.status.set_connection("disconnected", detail=reason)
-        case m.Reconnecting(attempt=attempt):
-            window.status.set_connection("connecting", attempt=attempt)
+            window.set_connection("disconnected", detail=reason)
+        case m.Reconnecting(attempt=attempt, delay_ms=delay_ms):
+            window.set_connection("connecting", attempt=attempt, retry_in_ms=delay_ms)
         case m.ReconnectionFailed(attempts=attempts):
-            window.status.set_connection("disconnected", detail=f"gave up after {attempts} tries")
+            window.set_connection("disconnected", detail=f"gave up after {attempts} tries")
         case m.LatencyMeasured(latency_ms=latency):
             window.status.set_latency(latency)
         case m.SessionClosed(session_id=sid):

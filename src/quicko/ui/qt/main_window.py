@@ -34,6 +34,7 @@ from quicko.ui.qt.widgets.dialogs import (
 )
 from quicko.ui.qt.widgets.fields import ValidatedField
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel
+from quicko.ui.qt.widgets.message_bubble import MessageBubble
 from quicko.ui.qt.widgets.session_panel import SessionPanel
 from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
 from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
@@ -50,6 +51,7 @@ SHORTCUTS: Final = {
     "verify": "Ctrl+Shift+V",
     "copy_code": "Ctrl+Shift+C",
     "leave": "Ctrl+W",
+    "retry": "Ctrl+R",
     "next_chat": "Ctrl+PgDown",
     "previous_chat": "Ctrl+PgUp",
     "quit": "Ctrl+Q",
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
         self.awaiting_first_peer: str | None = None
         self.ring_ms = RING_MS
         self.held_events: dict[str, list[SessionEvent]] = {}
+        self.relay_url = relay_url
         self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
         self.resize(1100, 720)
         self._build()
@@ -134,7 +137,7 @@ class MainWindow(QMainWindow):
         for view in (self.welcome, self.session_panel, self.identity_panel):
             self.stack.addWidget(view)
         self.setCentralWidget(central)
-        self.status = ConnectionStatusBar()
+        self.status = ConnectionStatusBar(self.relay_url)
         self.setStatusBar(self.status)
         self.status.set_connection("connecting")
         self.sidebar.new_chat_requested.connect(self.show_session_panel)
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
             "verify": self.verify_current,
             "copy_code": self.session_panel.copy_invite_code,
             "leave": self.leave_current,
+            "retry": self.retry_current,
             "next_chat": lambda: self._step_chat(1),
             "previous_chat": lambda: self._step_chat(-1),
             "quit": self.close,
@@ -171,6 +175,34 @@ class MainWindow(QMainWindow):
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(action)
             self.shortcuts[name] = shortcut
+
+    def set_connection(
+        self,
+        state: str,
+        *,
+        attempt: int | None = None,
+        detail: str = "",
+        retry_in_ms: int | None = None,
+    ) -> None:
+        """Show a connection state, and on every pending message why it waits."""
+        self.status.set_connection(state, attempt=attempt, detail=detail, retry_in_ms=retry_in_ms)
+        reason = self.pending_reason
+        for view in self.views.values():
+            view.messages.set_pending_reason(reason)
+
+    @property
+    def pending_reason(self) -> str:
+        """Why our pending messages wait ("" while connected)."""
+        return "" if self.status.state == "connected" else self.status.offline_text()
+
+    def offline(self, action: str) -> str | None:
+        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
+        if self.status.state == "connected":
+            return None
+        return (
+            f"Cannot {action} now: {self.status.offline_text()}. "
+            "Try again once the status bar says Connected."
+        )
 
     def handle_event(self, event: m.ClientEvent) -> None:
         """Apply one client event (see :mod:`quicko.ui.qt.handlers`)."""
@@ -265,6 +297,8 @@ class MainWindow(QMainWindow):
         view.verify_requested.connect(lambda: self.verify(cid))
         view.leave_requested.connect(lambda: self.leave_chat(cid))
         view.destroy_requested.connect(lambda: self.confirm_destroy(cid))
+        view.retry_requested.connect(lambda bubble: self.retry(cid, bubble))
+        view.messages.set_pending_reason(self.pending_reason)
         self.views[cid] = view
         self.stack.addWidget(view)
         self.refresh_chat(cid)
@@ -337,8 +371,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ user actions
 
     def create_session(self) -> None:
-        """Create a session and show its invite code."""
+        """Create a session and show its invite code (or say why not now)."""
         self.show_session_panel()
+        refusal = self.offline("create a session")
+        if refusal is not None:
+            self.session_panel.show_invite(None, refusal, error=True)
+            return
         self.session_panel.set_create_busy(True)
 
         def done(info: m.SessionInfo) -> None:
@@ -363,11 +401,19 @@ class MainWindow(QMainWindow):
     def join_session(self, code: str) -> None:
         """Join with an invite code; open the chat once the creator authenticated us."""
         field = self.session_panel.join_field
+        refusal = self.offline("join")
+        if refusal is not None:
+            field.show_error(refusal)
+            return
         self._open_from_field(field, lambda: self.client.join_session(code), "Could not join")
 
     def call(self, quickokey: str) -> None:
         """Call a QuickoKey; open the chat when the callee accepts."""
         field = self.session_panel.call_field
+        refusal = self.offline("call")
+        if refusal is not None:
+            field.show_error(refusal)
+            return
         self._open_from_field(field, lambda: self.client.call(quickokey), "Call not connected")
 
     def _open_from_field(
@@ -404,6 +450,28 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"Not sent: {describe_exception(exc)}", _MESSAGE_MS)
 
         self.bridge.run(lambda: self.client.send_message(session_id, text), done, failed)
+
+    def retry(self, chat_id: str, bubble: MessageBubble) -> None:
+        """Send a failed message's text again, as a new message.
+
+        The client has no retry of its own yet (see /work/notes/apps12.md): the old bubble
+        stays "Not delivered · sent again", and the new one follows its own ticks.
+        """
+        if bubble.retried:
+            return
+        bubble.mark_retried()
+        self.send_message(chat_id, bubble.text)
+
+    def retry_current(self) -> None:
+        """Send again every failed message of the chat shown (Ctrl+R)."""
+        view = self.current_chat
+        if view is None:
+            return
+        failed = view.messages.failed()
+        if not failed:
+            self.status.showMessage("No failed message to send again here.", _MESSAGE_MS)
+        for bubble in failed:
+            self.retry(view.chat_id, bubble)
 
     def show_message(self, chat_id: str, message: ChatMessage) -> None:
         """Show a sent or received message (a received one counts as unread until shown)."""

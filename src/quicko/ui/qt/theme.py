@@ -110,6 +110,8 @@ QPushButton#primary {{ background-color: {p.accent}; color: #ffffff; border: non
 QPushButton#primary:hover {{ background-color: {p.accent_hover}; }}
 QPushButton#primary:disabled {{ background-color: {p.raised}; color: {p.muted}; }}
 QPushButton#danger {{ color: {p.error}; }}
+QPushButton#retry {{ background: transparent; color: {p.accent}; border: 1px solid {p.accent};
+    border-radius: 6px; padding: 1px 8px; font-size: 11px; }}
 QPushButton#dangerFilled {{ background-color: {p.danger}; color: #ffffff; border: none;
     font-weight: bold; }}
 QPushButton#dangerFilled:hover {{ background-color: {p.accent_hover}; }}

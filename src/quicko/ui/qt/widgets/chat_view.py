@@ -25,9 +25,12 @@ class ChatView(QWidget):
         verify_requested(): the user asked to compare safety numbers.
         leave_requested(): the user asked to leave the session.
         destroy_requested(): the user asked to destroy the session (leave and wipe it).
+        retry_requested(object): the user asked to send a failed message's text again (the
+            :class:`~quicko.ui.qt.widgets.message_bubble.MessageBubble`).
     """
 
     send_requested = Signal(str)
+    retry_requested = Signal(object)
     verify_requested = Signal()
     leave_requested = Signal()
     destroy_requested = Signal()
@@ -45,6 +48,7 @@ class ChatView(QWidget):
         self.input = ChatInput()
         layout.addWidget(self.input)
         self.input.submitted.connect(self.send_requested)
+        self.messages.retry_requested.connect(self.retry_requested)
         self.verify_button.clicked.connect(self.verify_requested)
         self.leave_button.clicked.connect(self.leave_requested)
         self.destroy_button.clicked.connect(self.destroy_requested)

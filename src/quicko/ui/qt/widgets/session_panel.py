@@ -115,8 +115,11 @@ class SessionPanel(QWidget):
         """The invite code shown, if any."""
         return self.invite_label.text() or None
 
-    def show_invite(self, code: str | None, message: str = "") -> None:
-        """Show a new session's invite code with its QR code (``None`` hides them)."""
+    def show_invite(self, code: str | None, message: str = "", *, error: bool = False) -> None:
+        """Show a new session's invite code with its QR code (``None`` hides them).
+
+        ``error`` shows ``message`` as a problem (in the error colour), not as progress.
+        """
         self.invite_label.setText(code or "")
         self.invite_label.setVisible(code is not None)
         self.copy_button.setVisible(code is not None)
@@ -126,6 +129,10 @@ class SessionPanel(QWidget):
             self.qr_label.setPixmap(qr_pixmap(code, scale=5))
         self.qr_label.setVisible(code is not None)
         self.create_message.setText(message)
+        self.create_message.setObjectName("error" if error else "muted")
+        style = self.create_message.style()
+        style.unpolish(self.create_message)
+        style.polish(self.create_message)
 
     def set_create_busy(self, busy: bool) -> None:
         """Disable the create button while a session is being created."""
