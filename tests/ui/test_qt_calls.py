@@ -13,10 +13,20 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
-from qt_support import FAST, WAIT_MS, RelayThread, in_background, peer_client, screenshot
+from qt_support import (
+    FAST,
+    WAIT_MS,
+    RelayThread,
+    in_background,
+    peer_client,
+    press,
+    screenshot,
+    wait_event,
+)
 
-from quicko.client import QuickoClient
+from quicko.client import IncomingCall, PeerLeft, QuickoClient
 from quicko.errors import SessionError
 from quicko.identity import Identity
 from quicko.ui.qt.app import create_window, ensure_application
@@ -51,6 +61,10 @@ def peer(relay: RelayThread) -> Iterator[QuickoClient]:
     client = peer_client(relay.url)
     yield client
     client.close()
+
+
+def ringing(window: MainWindow) -> bool:
+    return window.session_panel.calling
 
 
 def test_dialog_expires_and_then_refuses_to_accept(qtbot: QtBot) -> None:
@@ -91,4 +105,32 @@ def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     qtbot.waitUntil(placed.done, timeout=WAIT_MS)
     with pytest.raises(SessionError, match="declined"):
         placed.result()
+    assert window.chats == {}
+
+
+def test_calling_shows_a_cancel_and_a_late_answer_is_hung_up(
+    qtbot: QtBot, window: MainWindow, peer: QuickoClient
+) -> None:
+    # Issue 12, item 5: up to 60 s with no feedback and no way to stop.
+    callee = peer.generate_quickokey()
+    peer.register_key()
+    panel = window.session_panel
+    window.show_session_panel()
+    field = panel.call_field
+    key_width = field.edit.fontMetrics().horizontalAdvance(callee.quickokey)
+    assert field.edit.width() > key_width  # the whole key fits
+    field.edit.setText(callee.quickokey)
+    field.button.click()
+    ring = wait_event(qtbot, peer, IncomingCall)
+    assert panel.calling
+    assert panel.calling_label.text().startswith(f"Calling {callee.display_name}… ")
+    assert field.edit.isReadOnly() and not field.button.isEnabled()
+    screenshot(window, "calling")
+
+    press(window, Qt.Key.Key_Escape)
+    assert not ringing(window) and field.error == "Call cancelled."
+    assert field.button.isEnabled()
+
+    peer.answer_call(ring.call_id, True)  # too late: the app hangs up
+    wait_event(qtbot, peer, PeerLeft)
     assert window.chats == {}

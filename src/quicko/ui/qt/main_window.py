@@ -21,6 +21,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from quicko.client import models as m
+from quicko.identity import display_name, parse_quickokey
 from quicko.messaging import ChatMessage
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
 from quicko.ui.qt.chats import ChatState, is_encrypted, name_of, sender_name, subtitle, title
@@ -52,6 +53,7 @@ SHORTCUTS: Final = {
     "copy_code": "Ctrl+Shift+C",
     "leave": "Ctrl+W",
     "retry": "Ctrl+R",
+    "cancel_call": "Esc",
     "next_chat": "Ctrl+PgDown",
     "previous_chat": "Ctrl+PgUp",
     "quit": "Ctrl+Q",
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
         self.awaiting_first_peer: str | None = None
         self.ring_ms = RING_MS
+        self._calling: object | None = None
         self.held_events: dict[str, list[SessionEvent]] = {}
         self.relay_url = relay_url
         self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
@@ -149,6 +152,7 @@ class MainWindow(QMainWindow):
         self.session_panel.create_requested.connect(self.create_session)
         self.session_panel.join_requested.connect(self.join_session)
         self.session_panel.call_requested.connect(self.call)
+        self.session_panel.cancel_call_requested.connect(self.cancel_call)
         self.identity_panel.generate_requested.connect(self.generate_quickokey)
         self.identity_panel.recover_requested.connect(self.recover_quickokey)
         self.identity_panel.register_requested.connect(self.register_key)
@@ -165,6 +169,7 @@ class MainWindow(QMainWindow):
             "copy_code": self.session_panel.copy_invite_code,
             "leave": self.leave_current,
             "retry": self.retry_current,
+            "cancel_call": self.cancel_call,
             "next_chat": lambda: self._step_chat(1),
             "previous_chat": lambda: self._step_chat(-1),
             "quit": self.close,
@@ -409,12 +414,50 @@ class MainWindow(QMainWindow):
 
     def call(self, quickokey: str) -> None:
         """Call a QuickoKey; open the chat when the callee accepts."""
-        field = self.session_panel.call_field
+        panel = self.session_panel
+        field = panel.call_field
         refusal = self.offline("call")
         if refusal is not None:
             field.show_error(refusal)
             return
-        self._open_from_field(field, lambda: self.client.call(quickokey), "Call not connected")
+        attempt = object()
+        self._calling = attempt
+        field.set_busy(True)
+        field.show_error("")
+        panel.show_calling(display_name(parse_quickokey(quickokey)))
+
+        def done(info: m.SessionInfo) -> None:
+            if self._calling is not attempt:
+                # Cancelled before this answer came: the callee accepted a call we gave up,
+                # so hang up at once (the client has no cancel of its own, see apps12.md).
+                sid = info.session_id
+                self.bridge.run(lambda: self.client.leave_session(sid))
+                return
+            self._end_call(field)
+            field.clear()
+            state = self.open_chat(info)
+            if state is not None:
+                self.show_chat(state.chat_id)
+
+        def failed(exc: BaseException) -> None:
+            if self._calling is attempt:
+                self._end_call(field)
+                field.show_error(f"Call not connected: {describe_exception(exc)}")
+
+        self.bridge.run(lambda: self.client.call(quickokey), done, failed, lane="long")
+
+    def cancel_call(self) -> None:
+        """Stop waiting for the call ringing; a late answer is hung up at once."""
+        if self._calling is None:
+            return
+        field = self.session_panel.call_field
+        self._end_call(field)
+        field.show_error("Call cancelled.")
+
+    def _end_call(self, field: ValidatedField) -> None:
+        self._calling = None
+        self.session_panel.hide_calling()
+        field.set_busy(False)
 
     def _open_from_field(
         self, field: ValidatedField, start: Callable[[], m.SessionInfo], failure: str

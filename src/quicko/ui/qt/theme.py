@@ -81,6 +81,8 @@ QLabel#safetyNumber {{ font-size: 20px; }}
 QLabel#seedPhrase {{ font-family: "DejaVu Sans Mono", monospace; background-color: {p.panel};
     border: 1px solid {p.warning}; border-radius: 8px; padding: 10px; }}
 QLabel#sender {{ color: {p.accent}; font-size: 12px; font-weight: bold; }}
+QFrame#calling {{ background: transparent; }}
+QLabel#callingText {{ color: {p.warning}; font-weight: bold; }}
 QLabel#systemLine {{ color: {p.muted}; font-size: 12px; font-style: italic; }}
 QLabel#unreadBadge {{ background-color: {p.accent}; color: #ffffff; border-radius: 9px;
     padding: 1px 6px; font-size: 11px; font-weight: bold; }}
