@@ -41,7 +41,7 @@ from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
 pytestmark = pytest.mark.ui
 
 INVITE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
-KNOWN = Identity.from_root(bytes(range(16)))
+KNOWN = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
 
 
 @pytest.fixture

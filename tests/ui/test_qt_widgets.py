@@ -43,7 +43,7 @@ from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
 
 pytestmark = pytest.mark.ui
 
-KNOWN = Identity.from_root(bytes(range(16)))
+KNOWN = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
 PEER_NAME = display_name(bytes.fromhex("ab" * 16))
 PEER = m.PeerInfo("ab" * 16, PEER_NAME, True, "12345 67890", False)
 SENDER_NAME = display_name(b"\x02" * 16)
