@@ -283,14 +283,15 @@ def test_recover_an_identity_from_its_words(qtbot: QtBot, window: MainWindow) ->
     panel = window.identity_panel
     assert window.stack.currentWidget() is panel
     words = KNOWN.seed_phrase
-    type_text(panel.recover_edit, " ".join([*words[:15], "zzzzz"]))
+    panel.recover_entry.fields[0].setText(" ".join([*words[:15], "zzzzz"]))  # pasted
+    assert panel.recover_entry.problems.startswith("Word 16 'zzzzz' is not in the word list")
     panel.recover_button.click()
     assert panel.recover_error.text().startswith("word 16 'zzzzz' is not in the word list")
-    panel.recover_edit.setPlainText(" ".join(words))
+    panel.recover_entry.fields[15].setText(words[15])  # one word fixed, not all 16 retyped
     panel.recover_button.click()
     expected = KNOWN.public.quickokey
     qtbot.waitUntil(lambda: panel.quickokey_label.text() == expected, timeout=WAIT_MS)
-    assert panel.recover_edit.toPlainText() == ""
+    assert panel.recover_entry.words == []
     assert panel.seed_label.isHidden() and panel.seed_label.text() == ""
     panel.show_seed_button.click()
     assert panel.seed_visible and panel.warning_label.isVisible()

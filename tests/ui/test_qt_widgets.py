@@ -18,7 +18,13 @@ from qt_support import press, screenshot, type_text
 
 from quicko.client import models as m
 from quicko.errors import SessionError
-from quicko.identity import Identity, display_name, format_quickokey
+from quicko.identity import (
+    CHECKSUM_MESSAGE,
+    Identity,
+    display_name,
+    format_quickokey,
+    seed_checksum,
+)
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.ui.qt import app as qt_app
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
@@ -287,22 +293,61 @@ def test_identity_panel_hides_the_seed_phrase_until_asked(qtbot: QtBot) -> None:
     assert format_seed_phrase(words).splitlines()[0].startswith(" 1. ")
 
 
-def test_identity_panel_reports_word_level_errors(qtbot: QtBot) -> None:
+def test_seed_entry_checks_each_word_and_one_word_is_fixed_in_place(qtbot: QtBot) -> None:
+    # Issue 12, item 6: entry was blind, one typo meant retyping all 16 words, and two
+    # swapped words silently recovered another identity.
+    qt_app.ensure_application()  # themed, for the screenshot
     panel = IdentityPanel()
     qtbot.addWidget(panel)
+    panel.resize(900, 640)
     recovered: list[str] = []
     panel.recover_requested.connect(recovered.append)
-    panel.recover_edit.setPlainText("abandon absurd")
+    entry = panel.recover_entry
+    type_text(entry.fields[0], "abandon ")  # a space moves on to the next field
+    type_text(entry.fields[1], "absu")  # four letters are enough
+    assert [field.text() for field in entry.fields[:3]] == ["abandon", "absu", ""]
+    assert entry.fields[1].property("valid") == "true"
     assert panel.word_count_label.text() == "2 of 16 words"
+    hints = [label.text() for label in panel.findChildren(QLabel)]
+    assert any("a word may appear more than once" in hint for hint in hints)
     panel.submit_recovery()
     assert panel.recover_error.text() == "expected 16 words, got 2" and recovered == []
+
     words = list(KNOWN.seed_phrase)
-    panel.recover_edit.setPlainText(" ".join([*words[:4], "abandxn", *words[5:]]))
+    entry.set_text(" ".join([*words[:4], "abandxn", *words[5:]]))  # a paste spreads out
+    assert [field.text() for field in entry.fields][5:] == words[5:]
+    assert entry.fields[4].property("valid") == "false"
+    assert entry.fields[3].property("valid") == "true"
+    assert entry.problems == (
+        "Word 5 'abandxn' is not in the word list: did you mean abandon, brand?"
+    )
+    panel.show()
+    screenshot(panel, "recover-word")
+    entry.fields[4].setText(words[4])  # fix that one word
+    assert entry.problems == "" and entry.complete
+
+    entry.set_text(" ".join([words[1], words[0], *words[2:]]))  # two words swapped
     panel.submit_recovery()
-    assert panel.recover_error.text().startswith("word 5 'abandxn' is not in the word list")
-    panel.recover_edit.setPlainText(" ".join(word.upper() for word in words))
+    assert recovered == []
+    assert panel.recover_error.text() == CHECKSUM_MESSAGE
+    screenshot(panel, "recover-checksum")
+    entry.fields[0].setText(words[0])
+    entry.fields[1].setText(words[1])
+    assert panel.recover_error.text() == ""
     panel.submit_recovery()
-    assert recovered == [" ".join(words)] and panel.recover_error.text() == ""
+    assert recovered == [" ".join(words)]
+
+
+def test_repeated_words_are_accepted() -> None:
+    body = bytes([9] * 15)
+    identity = Identity.from_root(body + bytes([seed_checksum(body)]))
+    panel = IdentityPanel()
+    recovered: list[str] = []
+    panel.recover_requested.connect(recovered.append)
+    panel.recover_entry.set_text(" ".join(identity.seed_phrase))
+    assert panel.recover_entry.problems == ""
+    panel.submit_recovery()
+    assert recovered == [" ".join(identity.seed_phrase)]
 
 
 # -- chat state

@@ -155,9 +155,24 @@ async def test_recover_an_identity_from_words() -> None:
             field.value = " ".join(typo)
             await pilot.pause()
             assert "word 7 'zzzzzz' is not in the word list" in form.problem
+            assert f" 1. {words[0]}" in form.detail and "zzzzzz    ✗" in form.detail
+            field.value = " ".join([*words[:6], "zzzzzz", "abandn", *words[8:]])
+            await pilot.pause()
+            assert "word 8: did you mean abandon, brand?" in form.detail
+            field.value = " ".join(typo)
+            await pilot.pause()
             await pilot.press("enter")
             assert form.is_current  # not submitted
             await screenshot(pilot, "recover-error")
+
+            # Issue 12, item 6: two swapped words are refused (the checksum, §6.2) and the
+            # phrase stays, so one word is fixed without retyping the others.
+            field.value = " ".join([words[1], words[0], *words[2:]])
+            await pilot.pause()
+            assert "not a valid QuickoKey phrase" in form.problem
+            await pilot.press("enter")
+            assert form.is_current
+            await screenshot(pilot, "recover-checksum")
 
             field.value = " ".join(word[:4] for word in words)  # four letters are enough
             await pilot.pause()

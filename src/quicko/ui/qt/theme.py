@@ -103,6 +103,8 @@ QLineEdit, QPlainTextEdit {{ background-color: {p.raised}; color: {p.text};
     selection-background-color: {p.accent}; }}
 QLineEdit:focus, QPlainTextEdit:focus {{ border: 1px solid {p.accent}; }}
 QLineEdit[valid="false"] {{ border: 1px solid {p.error}; }}
+QLineEdit#seedWord {{ font-family: "DejaVu Sans Mono", monospace; }}
+QLineEdit#seedWord[valid="true"] {{ border: 1px solid {p.success}; }}
 QPushButton {{ background-color: {p.raised}; color: {p.text}; border: 1px solid {p.border};
     border-radius: 8px; padding: 7px 14px; }}
 QPushButton:hover {{ border: 1px solid {p.accent}; }}

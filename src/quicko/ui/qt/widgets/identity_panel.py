@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from quicko.errors import SeedPhraseError
 from quicko.identity import SEED_PHRASE_WORDS, normalize_seed_phrase
+from quicko.ui.qt.widgets.seed_entry import SeedPhraseEntry
 
 __all__ = ["SEED_WARNING", "IdentityPanel", "format_seed_phrase"]
 
@@ -134,13 +134,15 @@ class IdentityPanel(QWidget):
         layout.setContentsMargins(20, 16, 20, 16)
         layout.addWidget(_label("Recover an identity", "title"))
         layout.addWidget(
-            _label(f"Type the {SEED_PHRASE_WORDS} words of a seed phrase, in order.", "muted")
+            _label(
+                f"Type or paste the {SEED_PHRASE_WORDS} words in order; the first four letters "
+                "of a word are enough, and a word may appear more than once.",
+                "muted",
+                wrap=True,
+            )
         )
-        self.recover_edit = QPlainTextEdit()
-        self.recover_edit.setPlaceholderText("word1 word2 … word16")
-        self.recover_edit.setAccessibleName("Seed phrase to recover")
-        self.recover_edit.setMaximumHeight(90)
-        layout.addWidget(self.recover_edit)
+        self.recover_entry = SeedPhraseEntry()
+        layout.addWidget(self.recover_entry)
         row = QHBoxLayout()
         self.word_count_label = _label("", "muted")
         row.addWidget(self.word_count_label, 1)
@@ -150,7 +152,7 @@ class IdentityPanel(QWidget):
         layout.addLayout(row)
         self.recover_error = _label("", "error", wrap=True)
         layout.addWidget(self.recover_error)
-        self.recover_edit.textChanged.connect(self._count_words)
+        self.recover_entry.changed.connect(self._count_words)
         self.recover_button.clicked.connect(self.submit_recovery)
         self._count_words()
         return card
@@ -232,8 +234,8 @@ class IdentityPanel(QWidget):
         self.register_button.setEnabled(not busy and bool(self._seed))
 
     def clear_recovery(self) -> None:
-        """Empty the recovery box (after a recovery, so the words do not linger)."""
-        self.recover_edit.clear()
+        """Empty the recovery fields (after a recovery, so the words do not linger)."""
+        self.recover_entry.clear()
         self.recover_error.setText("")
 
     # -- actions
@@ -247,7 +249,7 @@ class IdentityPanel(QWidget):
 
     def submit_recovery(self) -> None:
         """Check the words with the library and emit :attr:`recover_requested` if they parse."""
-        text = self.recover_edit.toPlainText()
+        text = self.recover_entry.text
         try:
             words = normalize_seed_phrase(text)
         except SeedPhraseError as exc:
@@ -257,6 +259,7 @@ class IdentityPanel(QWidget):
         self.recover_requested.emit(" ".join(words))
 
     def _count_words(self) -> None:
-        count = len(self.recover_edit.toPlainText().split())
+        count = len(self.recover_entry.words)
         self.word_count_label.setText(f"{count} of {SEED_PHRASE_WORDS} words")
         self.recover_button.setEnabled(count > 0)
+        self.recover_error.setText("")  # a word changed: the last verdict no longer holds
