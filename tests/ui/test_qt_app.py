@@ -131,6 +131,7 @@ def test_create_session_shows_the_invite_code_and_a_peer_joins(
     joined = [n for n, line in enumerate(lines) if line.startswith(f"{peer_name} joined")]
     assert joined, lines
     assert not any(peer_name in line for line in lines[: joined[0]])  # not named before auth
+    assert not any("is back" in line for line in lines)  # a first join is "joined" (item 8)
 
 
 def test_messages_both_ways_reach_read(
@@ -150,10 +151,10 @@ def test_messages_both_ways_reach_read(
     qtbot.waitUntil(lambda: bubble.status is DeliveryStatus.READ, timeout=WAIT_MS)
     assert bubble.ticks_label.text() == "✓✓"
 
-    sent = peer.send_message(info.session_id, "Hi Alice\nsecond line")
+    sent = peer.send_message(info.session_id, "Hi Alice 👋\nsecond line")
     qtbot.waitUntil(lambda: len(view.messages.bubbles) == 2, timeout=WAIT_MS)
     incoming = view.messages.bubbles[1]
-    assert not incoming.outgoing and incoming.text_label.text() == "Hi Alice\nsecond line"
+    assert not incoming.outgoing and incoming.text_label.text() == "Hi Alice 👋\nsecond line"
     # Shown in the chat on screen, so the app marked it read.
     wait_event(
         qtbot,
@@ -177,7 +178,7 @@ def test_unread_messages_are_counted_until_the_chat_is_shown(
     entry = window.sidebar.entry(state.chat_id)
     assert entry is not None
     qtbot.waitUntil(lambda: entry.badge.text() == "1" and entry.badge.isVisible(), timeout=WAIT_MS)
-    assert "are you there?" in entry.preview_label.text()
+    assert "are you there?" in entry.preview_label.full_text
     window.show_chat(state.chat_id)
     wait_event(
         qtbot,

@@ -106,3 +106,29 @@ def test_generate_asks_before_closing_chats_or_losing_a_key(
 
 def question_open(window: MainWindow) -> bool:
     return any(box.isVisible() for box in window.findChildren(ConfirmDialog))
+
+
+def test_leave_and_destroy_ask_with_themed_buttons(qtbot: QtBot, window: MainWindow) -> None:
+    window.create_session()
+    qtbot.waitUntil(lambda: len(window.chats) == 1, timeout=WAIT_MS)
+    (cid,) = window.chats
+    window.show_chat(cid)
+    view = window.views[cid]
+    view.leave_button.click()
+    box = question(window, "confirmLeave")
+    assert box.title_label.text() == "Leave this chat?"
+    assert box.cancel_button.isDefault() and box.confirm_button.text() == "Leave"
+    assert box.confirm_button.objectName() == "dangerFilled"  # styled by the theme
+    screenshot(box, "confirm-leave")
+    box.cancel_button.click()
+    assert cid in window.chats
+
+    view.destroy_button.click()
+    box = question(window, "confirmDestroy")
+    assert box.confirm_button.text() == "Destroy" and box.cancel_button.isDefault()
+    box.cancel_button.click()
+    assert cid in window.chats
+
+    window.leave_current()  # the shortcut asks too
+    question(window, "confirmLeave").confirm_button.click()
+    qtbot.waitUntil(lambda: cid not in window.chats, timeout=WAIT_MS)

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontDatabase
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 from qt_support import press, screenshot, type_text
@@ -39,7 +39,7 @@ from quicko.ui.qt.chats import (
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.theme import PALETTE, contrast_ratio, stylesheet
 from quicko.ui.qt.widgets.chat_input import ChatInput
-from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
+from quicko.ui.qt.widgets.dialogs import ConfirmDialog, IncomingCallDialog
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel, format_seed_phrase
 from quicko.ui.qt.widgets.message_list import MessageList
 from quicko.ui.qt.widgets.qr import QR_BORDER_MODULES, qr_image
@@ -536,6 +536,9 @@ def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: M
     assert view.messages.bubbles[0].status is DeliveryStatus.SENT
     assert ("send", "x") in client.calls
     window.leave_current()
+    assert ("leave", sid) not in client.calls  # asked first
+    (box,) = [b for b in window.findChildren(ConfirmDialog, "confirmLeave") if b.isVisible()]
+    box.confirm_button.click()
     qtbot.waitUntil(lambda: ("leave", sid) in client.calls, timeout=5000)
     assert window.current_chat is None
 
@@ -560,7 +563,7 @@ def test_a_member_not_authenticated_is_never_shown_as_a_person(
     entry = window.sidebar.entry(state.chat_id)
     assert entry is not None
     assert title(state) == label and view.title_label.text() == label
-    assert entry.title_label.text() == label and state.next_to_verify() is None
+    assert entry.title_label.full_text == label and state.next_to_verify() is None
     derived = display_name(bytes.fromhex(stranger.address))
     shown = [*view.messages.system_lines, view.title_label.text(), entry.preview_label.text()]
     assert not any("Alice" in text or derived in text for text in shown)
@@ -678,3 +681,55 @@ def test_a_failed_message_says_so_and_retry_sends_its_text_again(
     assert bubble.retry_button.isHidden()
     window.retry_current()  # Ctrl+R: nothing failed is left
     assert window.status.currentMessage() == "No failed message to send again here."
+
+
+# -- desktop polish (issue 12, item 8)
+
+
+def test_bubbles_wrap_relative_to_the_pane(qtbot: QtBot) -> None:
+    messages = MessageList()
+    qtbot.addWidget(messages)
+    messages.resize(830, 500)
+    messages.show()
+    long_text = "word " * 60
+    bubble = messages.add_message(message(long_text.strip(), outgoing=False))
+    short = messages.add_message(message("hi", number=2))
+    qtbot.waitUntil(lambda: bubble.width() > 0, timeout=5000)
+    QApplication.processEvents()
+    pane = messages.viewport().width()
+    assert bubble.width() > 0.6 * pane  # not the ~300 px of a word-wrapped label
+    assert bubble.width() <= 0.7 * pane + 1
+    assert short.width() < 200  # a short message stays small
+    messages.resize(1200, 500)
+    QApplication.processEvents()
+    assert bubble.width() > 0.6 * messages.viewport().width()
+
+
+def test_chat_list_previews_elide_instead_of_overflowing(qtbot: QtBot) -> None:
+    sidebar = Sidebar()
+    qtbot.addWidget(sidebar)
+    sidebar.resize(280, 400)
+    sidebar.show()
+    preview = "You: " + "a very long message that does not fit " * 5
+    sidebar.upsert(ChatSummary("c1", "Swift Falcon #7A3F", preview, 0))
+    entry = sidebar.entry("c1")
+    assert entry is not None
+    QApplication.processEvents()
+    assert entry.preview_label.text().endswith("…")
+    assert entry.preview_label.full_text.startswith("You: a very long")
+    assert entry.preview_label.toolTip() == entry.preview_label.full_text
+    assert not sidebar.list.horizontalScrollBar().isVisible()
+
+
+def test_emoji_are_drawn_with_an_emoji_font(qtbot: QtBot) -> None:
+    if "Noto Color Emoji" not in QFontDatabase.families():
+        pytest.skip("fonts-noto-color-emoji is not installed (scripts/system-deps.sh does it)")
+    qt_app.ensure_application()
+    label = QLabel("😀")
+    qtbot.addWidget(label)
+    label.setStyleSheet("font-size: 40px; background: #000000; color: #ffffff;")
+    label.resize(80, 80)
+    image = label.grab().toImage()
+    colours = {image.pixelColor(x, y).name() for x in range(0, 80, 2) for y in range(0, 80, 2)}
+    # A missing glyph is a white box on black; a colour emoji has its yellow.
+    assert any(QColor(c).saturation() > 100 and QColor(c).value() > 100 for c in colours)

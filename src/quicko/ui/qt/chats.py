@@ -76,6 +76,8 @@ class ChatState:
         preview: the last message or event, for the sidebar.
         early_status: statuses that arrived before the message they concern was shown.
         closed: why the session ended, or ``""`` while it is open.
+        announced: members whose joining was shown (a later report of them is no news).
+        away: members the relay said left (only their return is "is back").
     """
 
     chat_id: str
@@ -87,6 +89,8 @@ class ChatState:
     preview: str = ""
     early_status: dict[bytes, DeliveryStatus] = field(default_factory=dict)
     closed: str = ""
+    announced: set[str] = field(default_factory=set)
+    away: set[str] = field(default_factory=set)
 
     @classmethod
     def from_info(cls, chat_id: str, info: SessionInfo) -> ChatState:

@@ -115,25 +115,22 @@ def _session_event(window: MainWindow, event: m.ClientEvent) -> None:
         case m.SessionReady(session=session):
             _session_ready(window, state, session)
         case m.PeerJoined(peer=peer):
-            known = peer.address in state.peers
-            state.set_peer(peer)
-            shown = state.peers[peer.address]
-            if shown.authenticated:
-                window.add_system(
-                    cid, f"{name_of(state, shown)} {'is back' if known else 'joined'}."
-                )
-            elif not known:
-                window.add_system(cid, f"{name_of(state, shown)}.")
+            _peer_joined(window, state, peer)
         case m.PeerLeft(address=address, reason=reason):
             gone = state.peers.get(address)
             if reason == "left":
                 state.peers.pop(address, None)
+                state.announced.discard(address)
+                state.away.discard(address)
+            else:
+                state.away.add(address)
             window.add_system(cid, left_line(state, gone, _LEFT.get(reason, "left")))
         case m.PeerAuthenticated(peer=peer):
             before = state.peers.get(peer.address)
             state.set_peer(peer)
             name = name_of(state, state.peers[peer.address])
             if before is None or not before.authenticated:
+                state.announced.add(peer.address)
                 window.add_system(
                     cid, f"{name} joined: keys authenticated. Compare safety numbers."
                 )
@@ -158,6 +155,24 @@ def _session_event(window: MainWindow, event: m.ClientEvent) -> None:
         case m.SessionFailed(reason=reason):
             state.closed = f"Session ended: {reason}"
             window.add_system(cid, state.closed)
+
+
+def _peer_joined(window: MainWindow, state: ChatState, peer: m.PeerInfo) -> None:
+    """A member joined: "joined" the first time, "is back" only after it went away."""
+    known = peer.address in state.peers
+    state.set_peer(peer)
+    shown = state.peers[peer.address]
+    cid = state.chat_id
+    if not shown.authenticated:
+        if not known:
+            window.add_system(cid, f"{name_of(state, shown)}.")
+        return
+    if peer.address in state.away:
+        state.away.discard(peer.address)
+        window.add_system(cid, f"{name_of(state, shown)} is back.")
+    elif peer.address not in state.announced:
+        state.announced.add(peer.address)
+        window.add_system(cid, f"{name_of(state, shown)} joined.")
 
 
 def _hold(window: MainWindow, event: SessionEvent) -> None:

@@ -18,7 +18,7 @@ from typing import Final
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMessageBox, QStackedWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
 from quicko.client import models as m
 from quicko.identity import display_name, parse_quickokey
@@ -300,7 +300,7 @@ class MainWindow(QMainWindow):
         view = ChatView(cid)
         view.send_requested.connect(lambda text: self.send_message(cid, text))
         view.verify_requested.connect(lambda: self.verify(cid))
-        view.leave_requested.connect(lambda: self.leave_chat(cid))
+        view.leave_requested.connect(lambda: self.confirm_leave(cid))
         view.destroy_requested.connect(lambda: self.confirm_destroy(cid))
         view.retry_requested.connect(lambda bubble: self.retry(cid, bubble))
         view.messages.set_pending_reason(self.pending_reason)
@@ -578,24 +578,41 @@ class MainWindow(QMainWindow):
         self.close_chat(chat_id)
 
     def leave_current(self) -> None:
-        """Leave the chat shown."""
+        """Leave the chat shown (after asking)."""
         view = self.current_chat
         if view is not None:
-            self.leave_chat(view.chat_id)
+            self.confirm_leave(view.chat_id)
+
+    def confirm_leave(self, chat_id: str) -> None:
+        """Ask, then leave a chat."""
+        state = self.chats.get(chat_id)
+        if state is None:
+            return
+        who = title(state) if state.peers else "this chat"
+        box = ConfirmDialog(
+            "Leave this chat?",
+            f"You leave the chat with {who}; its messages are gone from this app and you "
+            "cannot come back to it.",
+            "Leave",
+            name="confirmLeave",
+            parent=self,
+        )
+        box.confirmed.connect(lambda: self.leave_chat(chat_id))
+        box.open()
+        self.confirm_box = box
 
     def confirm_destroy(self, chat_id: str) -> None:
         """Ask, then destroy a chat (leave, and wipe its keys and messages)."""
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Destroy chat",
+        box = ConfirmDialog(
+            "Destroy this chat?",
             "Leave this chat and wipe its keys and messages from this app?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
+            "Destroy",
+            name="confirmDestroy",
+            parent=self,
         )
-        box.setObjectName("confirmDestroy")
-        box.accepted.connect(lambda: self.destroy_chat(chat_id))
+        box.confirmed.connect(lambda: self.destroy_chat(chat_id))
         box.open()
-        self.destroy_box = box
+        self.confirm_box = box
 
     def destroy_chat(self, chat_id: str) -> None:
         """Destroy a chat without asking."""

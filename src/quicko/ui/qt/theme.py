@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from PySide6.QtGui import QColor, QPalette
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
@@ -123,9 +125,13 @@ QListWidget {{ background-color: {p.panel}; border: none; outline: none; }}
 QListWidget::item {{ border-bottom: 1px solid {p.border}; }}
 QListWidget::item:selected {{ background-color: {p.raised}; }}
 QScrollArea {{ border: none; }}
-QScrollBar:vertical {{ background: {p.window}; width: 10px; }}
+QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; border: none; }}
+QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 0; border: none; }}
 QScrollBar::handle:vertical {{ background: {p.raised}; border-radius: 5px; min-height: 24px; }}
-QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; }}
+QScrollBar::handle:horizontal {{ background: {p.raised}; border-radius: 5px; min-width: 24px; }}
+QScrollBar::handle:hover {{ background: {p.border}; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
 QStatusBar {{ background-color: {p.panel}; color: {p.muted};
     border-top: 1px solid {p.border}; }}
 QStatusBar QLabel {{ padding: 2px 10px; }}
@@ -138,6 +144,14 @@ QLabel#encryption {{ color: {p.success}; }}
 
 
 def apply_theme(app: QApplication, palette: Palette = PALETTE) -> None:
-    """Give ``app`` the dark theme (the Fusion style and the style sheet)."""
+    """Give ``app`` the dark theme: the Fusion style, the style sheet, dim placeholders.
+
+    Emoji need no font setting: Qt asks fontconfig for a font that has a glyph the body font
+    lacks, and scripts/system-deps.sh installs one (fonts-noto-color-emoji) where the platform
+    has none (the test suite checks that an emoji is drawn in colour).
+    """
     app.setStyle("Fusion")
+    qt_palette = app.palette()
+    qt_palette.setColor(QPalette.ColorRole.PlaceholderText, QColor(palette.muted))
+    app.setPalette(qt_palette)
     app.setStyleSheet(stylesheet(palette))

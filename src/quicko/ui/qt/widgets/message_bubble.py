@@ -32,6 +32,9 @@ TICKS: Final[Mapping[DeliveryStatus, tuple[str, str]]] = MappingProxyType(
 """The tick glyphs and their tooltip for each delivery status (READ is drawn in colour)."""
 
 
+_TEXT_SLACK_PX: Final = 4  # rounding of the text's measured width
+
+
 def format_time(timestamp_ms: int) -> str:
     """The local ``HH:MM`` of a timestamp in milliseconds since the epoch."""
     moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000).astimezone()
@@ -74,6 +77,7 @@ class MessageBubble(QFrame):
         self.setObjectName("bubble")
         self.setProperty("outgoing", "true" if message.outgoing else "false")
         layout = QVBoxLayout(self)
+        self._layout = layout
         layout.setContentsMargins(12, 8, 12, 6)
         layout.setSpacing(2)
         self.sender_label: QLabel | None = None
@@ -105,6 +109,21 @@ class MessageBubble(QFrame):
     def text(self) -> str:
         """The message's text."""
         return self._message.text
+
+    def fit(self, max_width: int) -> None:
+        """Be as wide as the text needs, up to ``max_width`` px, wrapping only beyond it.
+
+        A word-wrapped QLabel asks for a narrow width of its own (about 300 px), so its width
+        is set from the text's longest line instead: bubbles wrap relative to the pane.
+        """
+        self.text_label.ensurePolished()  # measure with the style sheet's font, not the default
+        margins = self._layout.contentsMargins()
+        room = max(80, max_width - margins.left() - margins.right())
+        metrics = self.text_label.fontMetrics()
+        longest = max(metrics.horizontalAdvance(line) for line in self.text.split("\n"))
+        natural = longest + _TEXT_SLACK_PX  # the footer's own layout sets the rest
+        self.text_label.setMinimumWidth(min(natural, room))
+        self.setMaximumWidth(max_width)
 
     def set_pending_reason(self, reason: str) -> None:
         """Say why a pending message waits ("" when nothing holds it up)."""

@@ -69,7 +69,7 @@ class MessageList(QScrollArea):
             existing.set_status(message.status)
             return existing
         bubble = MessageBubble(message, show_sender=show_sender)
-        bubble.setMaximumWidth(self._bubble_width())
+        bubble.fit(self._bubble_width())
         if message.outgoing:
             bubble.set_pending_reason(self._pending_reason)
             bubble.retry_requested.connect(lambda: self.retry_requested.emit(bubble))
@@ -130,7 +130,7 @@ class MessageList(QScrollArea):
         super().resizeEvent(event)
         width = self._bubble_width()
         for bubble in self._bubbles.values():
-            bubble.setMaximumWidth(width)
+            bubble.fit(width)
 
     def _bubble_width(self) -> int:
         return max(200, int(self.viewport().width() * BUBBLE_WIDTH_FRACTION))
