@@ -195,7 +195,7 @@ def test_join_with_a_code_from_another_client(
     created = peer.create_session()
     assert created.invite_code is not None
     field = window.session_panel.join_field
-    press(window, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    press(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.session_panel
     type_text(field.edit, "KBQU-E3T")
     assert "not an invite code" in field.error and not field.button.isEnabled()
@@ -217,11 +217,7 @@ def test_verify_a_safety_number(qtbot: QtBot, window: MainWindow, peer: QuickoCl
     view = chat_of(window)
     qtbot.waitUntil(view.verify_button.isEnabled, timeout=WAIT_MS)
     assert "Not verified" in view.subtitle_label.text()
-    press(
-        window,
-        Qt.Key.Key_V,
-        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
-    )
+    press(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     dialog = next(d for d in window.dialogs if isinstance(d, SafetyNumberDialog))
     (creator,) = info.peers
     assert creator.safety_number is not None
@@ -280,7 +276,7 @@ def test_an_incoming_call_is_accepted_in_its_dialog(
 
 
 def test_recover_an_identity_from_its_words(qtbot: QtBot, window: MainWindow) -> None:
-    press(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    press(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     panel = window.identity_panel
     assert window.stack.currentWidget() is panel
     words = KNOWN.seed_phrase

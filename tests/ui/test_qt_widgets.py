@@ -39,7 +39,7 @@ from quicko.ui.qt.chats import (
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.theme import PALETTE, contrast_ratio, stylesheet
 from quicko.ui.qt.widgets.chat_input import ChatInput
-from quicko.ui.qt.widgets.dialogs import ConfirmDialog, IncomingCallDialog
+from quicko.ui.qt.widgets.dialogs import ConfirmDialog, IncomingCallDialog, RenameDialog
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel, format_seed_phrase
 from quicko.ui.qt.widgets.message_list import MessageList
 from quicko.ui.qt.widgets.qr import QR_BORDER_MODULES, qr_image
@@ -733,3 +733,29 @@ def test_emoji_are_drawn_with_an_emoji_font(qtbot: QtBot) -> None:
     colours = {image.pixelColor(x, y).name() for x in range(0, 80, 2) for y in range(0, 80, 2)}
     # A missing glyph is a white box on black; a colour emoji has its yellow.
     assert any(QColor(c).saturation() > 100 and QColor(c).value() > 100 for c in colours)
+
+
+def test_a_peer_gets_a_local_name_shown_with_its_derived_one(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    # Issue 12, item 9: two chats with the same peer name could not be told apart.
+    window = fake_window
+    first = window.open_chat(m.SessionInfo("5e" * 16, None, "joiner", (PEER,)))
+    second = window.open_chat(m.SessionInfo("6f" * 16, None, "callee", (PEER,)))
+    assert first is not None and second is not None
+    window.show_chat(first.chat_id)
+    view = window.views[first.chat_id]
+    view.rename_button.click()
+    dialog = window.findChild(RenameDialog, "rename")
+    assert isinstance(dialog, RenameDialog) and dialog.member_box.isHidden()
+    dialog.name_edit.setText("Bob from work")
+    dialog.save_button.click()
+    assert view.title_label.text() == f"Bob from work ({PEER_NAME})"
+    assert view.title_label.toolTip() == PEER_NAME
+    assert view.messages.system_lines[-1].startswith(f"You named {PEER_NAME} “Bob from work”")
+    one, two = (window.sidebar.entry(s.chat_id) for s in (first, second))
+    assert one is not None and two is not None
+    assert one.title_label.full_text != two.title_label.full_text  # told apart
+    assert two.title_label.full_text == PEER_NAME
+    window.set_local_name(first.chat_id, PEER.address, "")
+    assert view.title_label.text() == PEER_NAME

@@ -44,7 +44,7 @@ from quicko.client import (
 from quicko.identity import display_name, format_quickokey, parse_quickokey, safety_number_lines
 from quicko.messaging import DeliveryStatus
 from quicko.tui.app import QuickoApp
-from quicko.tui.screens import FormScreen, IncomingCallScreen, SafetyScreen
+from quicko.tui.screens import ConfirmScreen, FormScreen, IncomingCallScreen, SafetyScreen
 from quicko.tui.state import PENDING_JOINER, Chat, SystemLine
 from quicko.tui.widgets import MessageRow, SystemRow
 
@@ -245,10 +245,18 @@ async def test_unread_counts_and_system_lines_for_leaves() -> None:
         assert "end-to-end encrypted" not in app.main_screen.status_line.plain
 
         await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked first")
+        question = app.screen
+        assert isinstance(question, ConfirmScreen) and question.title_text == "Leave this chat?"
+        await screenshot(pilot, "confirm-leave")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "kept")
+        assert len(app.book) == 2
+        await pilot.press("ctrl+l", "y")
         await wait_for(pilot, lambda: len(app.book) == 1, "the chat left")
         await wait_for(pilot, lambda: app.book.active == second.chat_id, "the other chat shown")
         assert chat_list.item_of(first.chat_id) is None
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+l", "y")
         await wait_for(pilot, lambda: len(app.book) == 0, "no chat")
         await wait_for(pilot, lambda: app.main_screen.chat_view.chat_id is None, "welcome")
 
@@ -307,7 +315,7 @@ async def test_a_whole_conversation_opens_no_file_for_writing() -> None:
             await peer.send_message(session_id, "nor here")
             await wait_for(pilot, lambda: len(rows(app)) == 2, "both messages")
             await wait_for(pilot, lambda: rows(app)[0].status == DeliveryStatus.READ, "read")
-            await pilot.press("ctrl+l")
+            await pilot.press("ctrl+l", "y")
             await wait_for(pilot, lambda: len(app.book) == 0, "the chat left")
     finally:
         WATCHING.clear()
@@ -426,3 +434,24 @@ async def test_the_composer_keeps_every_line_and_refuses_too_much() -> None:
         received = await expect_event(peer, MessageReceived)
         assert received.message.text == "é" * 32_768
         assert session_id == chat.session_id
+
+
+async def test_a_peer_gets_a_local_name_with_f2() -> None:
+    # Issue 12, item 9: names for peers chosen locally, in memory only.
+    async with app_and_peer() as (app, pilot, peer):
+        chat, _session_id = await open_session_with_peer(app, pilot, peer)
+        derived = peer.identity_info.display_name
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen), "the name dialog")
+        await type_text(pilot, "Bob")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "named")
+        assert chat.title == f"Bob ({derived})"
+        await wait_for(
+            pilot, lambda: any("You named" in line for line in system_lines(app)), "line"
+        )
+        header = str(app.main_screen.query_one("#chat-header", Static).content)
+        assert header.startswith(f"Bob ({derived})")
+        item = app.main_screen.chat_list.item_of(chat.chat_id)
+        assert item is not None
+        await screenshot(pilot, "local-name")

@@ -36,11 +36,12 @@ from quicko.tui.screens import (
     call_form,
     join_form,
     recover_form,
+    rename_form,
     replace_question,
     stopped_calling,
 )
 from quicko.tui.screens.main import MainScreen
-from quicko.tui.state import ChatBook, Peer, SystemLine
+from quicko.tui.state import Chat, ChatBook, Peer, SystemLine
 from quicko.tui.theme import APP_CSS, QUICKO_THEME
 from quicko.tui.widgets import ConnectionView
 from quicko.tui.widgets.status_line import plain_reason
@@ -406,12 +407,52 @@ class QuickoApp(App[None]):
             self.send_text(chat.chat_id, message.text)
 
     def action_leave(self) -> None:
-        """Leave the shown chat, wiping its keys and messages."""
+        """Leave the shown chat, wiping its keys and messages (after asking)."""
         chat = self.book.active_chat
         if chat is None:
             self.notify("No chat to leave.", severity="warning")
             return
-        self.run_worker(self._leave(chat.chat_id, chat.session_id), group="actions")
+        chat_id, session_id = chat.chat_id, chat.session_id
+        who = chat.title if chat.peers else "this chat"
+        text = (
+            f"You leave the chat with {who}; its keys and messages are wiped from this app "
+            "and you cannot come back to it."
+        )
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.run_worker(self._leave(chat_id, session_id), group="actions")
+
+        self.push_screen(
+            ConfirmScreen("Leave this chat?", text, "Leave", id="confirm-leave"), answered
+        )
+
+    def action_rename(self) -> None:
+        """Name a peer of the shown chat (on this device, until the app closes)."""
+        chat = self.book.active_chat
+        peers = [] if chat is None else [p for p in chat.peers.values() if p.authenticated]
+        if chat is None or not peers:
+            self.notify("Nobody to name here yet.", severity="warning")
+            return
+        self.push_screen(rename_form(chat, peers, self._rename))
+
+    async def _rename(self, chat: Chat, peer: Peer, name: str) -> None:
+        if name:
+            chat.local_names[peer.address] = name
+            text = f"You named {peer.shown_name} “{name}” (on this device, until the app closes)"
+        else:
+            chat.local_names.pop(peer.address, None)
+            text = f"{peer.shown_name} has no name of yours any more"
+        await self.presenter.add_message(chat.chat_id, SystemLine(text))
+
+    def action_step_chat(self, step: int) -> None:
+        """Show the next (1) or previous (-1) chat."""
+        ids = [chat.chat_id for chat in self.book]
+        if not ids:
+            return
+        current = self.book.active
+        index = ids.index(current) if current in ids else -1
+        self.show_chat(ids[(index + step) % len(ids)])
 
     async def _leave(self, chat_id: str, session_id: str) -> None:
         with contextlib.suppress(*_FAILURES):

@@ -172,6 +172,8 @@ class Chat:
         unread: incoming messages not yet shown to the user.
         ended: why the session ended, once it has (no more sending).
         retried: ids (hex) of our failed messages already sent again.
+        local_names: names the user gave peers here, by address (memory only; shown first,
+            with the derived name after it).
     """
 
     chat_id: str
@@ -183,12 +185,13 @@ class Chat:
     unread: int = 0
     ended: str | None = None
     retried: set[str] = field(default_factory=set)
+    local_names: dict[str, str] = field(default_factory=dict)
     _early: dict[str, DeliveryStatus] = field(default_factory=dict, repr=False)
 
     @property
     def title(self) -> str:
         """The authenticated peers' names, or what the chat is waiting for."""
-        names = [peer.shown_name for peer in self.peers.values() if peer.authenticated]
+        names = [self.label(peer) for peer in self.peers.values() if peer.authenticated]
         pending = len(self.peers) - len(names)
         if names:
             return ", ".join(names) + (f" (+{pending} connecting…)" if pending else "")
@@ -198,9 +201,14 @@ class Chat:
             return "Waiting for a peer…"
         return "Connecting…"
 
+    def label(self, peer: Peer) -> str:
+        """A peer's derived name, after the name the user gave it here if any."""
+        local = self.local_names.get(peer.address)
+        return f"{local} ({peer.shown_name})" if local else peer.shown_name
+
     def name_of(self, peer: Peer) -> str:
         """How ``peer`` is named here: its name once authenticated, never a person before."""
-        return peer.shown_name if peer.authenticated else pending_label(self.role)
+        return self.label(peer) if peer.authenticated else pending_label(self.role)
 
     @property
     def encrypted(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quicko.tui.screens.confirm import ConfirmScreen, replace_question
-from quicko.tui.screens.dialogs import call_form, join_form, recover_form
+from quicko.tui.screens.dialogs import call_form, join_form, recover_form, rename_form
 from quicko.tui.screens.form import FormScreen, Incomplete
 from quicko.tui.screens.identity import IdentityActions, IdentityScreen, IdentityView
 from quicko.tui.screens.incoming import RING_S, CallView, IncomingCallScreen, stopped_calling
@@ -23,6 +23,7 @@ __all__ = [
     "call_form",
     "join_form",
     "recover_form",
+    "rename_form",
     "replace_question",
     "stopped_calling",
 ]

@@ -8,6 +8,7 @@ the ones the rest of Quicko2 gives (:func:`quicko.identity.parse_invite_code`,
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from rich.text import Text
@@ -24,17 +25,26 @@ from quicko.identity import (
     seed_word_suggestions,
 )
 from quicko.tui.screens.form import FormScreen, Incomplete, Submit
+from quicko.tui.state import Chat, Peer
 from quicko.tui.theme import ERROR, MUTED, SUCCESS
 
 __all__ = [
+    "MAX_LOCAL_NAME_CHARS",
     "call_form",
     "check_invite_code",
     "check_quickokey",
     "check_seed_phrase",
     "join_form",
     "recover_form",
+    "rename_form",
     "seed_words_map",
 ]
+
+MAX_LOCAL_NAME_CHARS: Final = 32
+"""The longest name the user may give a peer."""
+
+Rename = Callable[[Chat, Peer, str], Awaitable[None]]
+"""Gives ``peer`` of ``chat`` a local name ("" removes it)."""
 
 _INVITE_EXAMPLE: Final = "KBQW-E3TV"
 _WORD_SEPARATORS: Final = re.compile(r"[\s,]+")
@@ -169,4 +179,51 @@ def recover_form(submit: Submit) -> FormScreen:
         busy_text="Recovering… reconnecting with the recovered identity",
         detail=seed_words_map,
         id="recover-dialog",
+    )
+
+
+def rename_form(chat: Chat, peers: list[Peer], rename: Rename) -> FormScreen:
+    """The "name this person" dialog: a name of the user's own for a peer of ``chat``.
+
+    With several peers, the name is typed after the peer's number (``2 Bob``).
+    """
+    several = len(peers) > 1
+    listing = "  ".join(f"{n}. {peer.shown_name}" for n, peer in enumerate(peers, 1))
+    hint = (
+        "Only on this device, and forgotten when the app closes; their proven name stays "
+        "shown after yours. Empty removes the name."
+    )
+    if several:
+        hint += f" Type the number first, such as 2 Bob:  {listing}"
+
+    def parse(text: str) -> tuple[Peer, str] | str:
+        number, _, rest = text.strip().partition(" ")
+        if several and not (number.isdigit() and 1 <= int(number) <= len(peers)):
+            return f"start with the person's number, 1 to {len(peers)}"
+        peer = peers[int(number) - 1] if several else peers[0]
+        name = " ".join((rest if several else text).split())
+        if len(name) > MAX_LOCAL_NAME_CHARS or not name.isprintable():
+            return f"a name is at most {MAX_LOCAL_NAME_CHARS} printable characters"
+        return peer, name
+
+    def check(text: str) -> str | None:
+        parsed = parse(text)
+        return parsed if isinstance(parsed, str) else None
+
+    async def submit(text: str) -> str | None:
+        parsed = parse(text)
+        if isinstance(parsed, str):
+            return parsed
+        await rename(chat, *parsed)
+        return None
+
+    current = chat.local_names.get(peers[0].address, "") if not several else ""
+    return FormScreen(
+        title="Name this person",
+        hint=hint,
+        placeholder=current or ("2 Bob" if several else "Bob from work"),
+        check=check,
+        submit=submit,
+        busy_text="Saving…",
+        id="rename-dialog",
     )

@@ -20,7 +20,13 @@ from quicko.tui.state import Chat, Entry, SystemLine, sender_name, status_mark
 from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from quicko.tui.widgets.composer import Composer, ComposerBox
 
-__all__ = ["SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+__all__ = ["INVITE_CODE_USE", "SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+
+INVITE_CODE_USE: Final = (
+    "Several people can join with this code while you are in the session, until too many "
+    "wrong tries retire it."
+)
+"""What an invite code allows, in the same words in both apps (and docs/cli.md)."""
 
 SHOWN_ENTRIES: Final = 200
 """Entries of a chat mounted when it is opened (the newest ones)."""
@@ -232,5 +238,5 @@ def _invite(code: str) -> Text:
     return Text.assemble(
         ("Invite code  ", "bold"),
         (code, f"bold {ACCENT}"),
-        ("   read it to the person you want to talk to; it works once.", MUTED),
+        (f"   read it to the people you want to talk to. {INVITE_CODE_USE}", MUTED),
     )

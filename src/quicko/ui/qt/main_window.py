@@ -24,13 +24,22 @@ from quicko.client import models as m
 from quicko.identity import display_name, parse_quickokey
 from quicko.messaging import ChatMessage
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
-from quicko.ui.qt.chats import ChatState, is_encrypted, name_of, sender_name, subtitle, title
+from quicko.ui.qt.chats import (
+    ChatState,
+    is_encrypted,
+    name_of,
+    peer_name,
+    sender_name,
+    subtitle,
+    title,
+)
 from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
 from quicko.ui.qt.widgets.chat_view import ChatView
 from quicko.ui.qt.widgets.dialogs import (
     RING_MS,
     ConfirmDialog,
     IncomingCallDialog,
+    RenameDialog,
     SafetyNumberDialog,
 )
 from quicko.ui.qt.widgets.fields import ValidatedField
@@ -45,20 +54,25 @@ __all__ = ["SHORTCUTS", "MainWindow", "replace_question"]
 
 SHORTCUTS: Final = {
     "new_session": "Ctrl+N",
-    "join": "Ctrl+J",
-    "call": "Ctrl+K",
-    "identity": "Ctrl+I",
-    "search": "Ctrl+F",
-    "verify": "Ctrl+Shift+V",
-    "copy_code": "Ctrl+Shift+C",
-    "leave": "Ctrl+W",
+    "join": "Ctrl+O",
+    "call": "Ctrl+T",
+    "identity": "Ctrl+Y",
+    "verify": "Ctrl+S",
+    "leave": "Ctrl+L",
     "retry": "Ctrl+R",
-    "cancel_call": "Esc",
+    "rename": "F2",
     "next_chat": "Ctrl+PgDown",
     "previous_chat": "Ctrl+PgUp",
     "quit": "Ctrl+Q",
+    "search": "Ctrl+F",
+    "copy_code": "Ctrl+Shift+C",
+    "cancel_call": "Esc",
 }
-"""The keyboard shortcuts of the common actions."""
+"""The keyboard shortcuts; the first eleven are the terminal app's too (README, "Keys").
+
+Chosen so that a terminal can send every one of them: Ctrl+J is a line feed and Ctrl+I a Tab
+there, so Join is Ctrl+O and Identity Ctrl+Y in both apps.
+"""
 
 _MESSAGE_MS: Final = 8000
 
@@ -169,6 +183,7 @@ class MainWindow(QMainWindow):
             "copy_code": self.session_panel.copy_invite_code,
             "leave": self.leave_current,
             "retry": self.retry_current,
+            "rename": self.rename_current,
             "cancel_call": self.cancel_call,
             "next_chat": lambda: self._step_chat(1),
             "previous_chat": lambda: self._step_chat(-1),
@@ -303,6 +318,7 @@ class MainWindow(QMainWindow):
         view.leave_requested.connect(lambda: self.confirm_leave(cid))
         view.destroy_requested.connect(lambda: self.confirm_destroy(cid))
         view.retry_requested.connect(lambda bubble: self.retry(cid, bubble))
+        view.rename_requested.connect(lambda: self.rename(cid))
         view.messages.set_pending_reason(self.pending_reason)
         self.views[cid] = view
         self.stack.addWidget(view)
@@ -320,8 +336,14 @@ class MainWindow(QMainWindow):
         if state.closed:
             view.set_closed(state.closed)
         else:
+            derived = ", ".join(
+                peer_name(peer) for peer in state.peers.values() if peer.authenticated
+            )
             view.set_header(
-                title(state), subtitle(state), can_verify=state.next_to_verify() is not None
+                title(state),
+                subtitle(state),
+                can_verify=state.next_to_verify() is not None,
+                derived=derived,
             )
         self.sidebar.upsert(ChatSummary(chat_id, title(state), state.preview, len(state.unread)))
         self._update_encryption()
@@ -547,6 +569,44 @@ class MainWindow(QMainWindow):
         address = peer.address
         dialog.confirmed.connect(lambda: self.mark_verified(chat_id, address))
         self.open_dialog(dialog)
+
+    def rename(self, chat_id: str) -> None:
+        """Let the user give a member of a chat a name of their own (memory only)."""
+        state = self.chats.get(chat_id)
+        if state is None:
+            return
+        members = [
+            (peer.address, peer_name(peer), state.local_names.get(peer.address, ""))
+            for peer in state.peers.values()
+            if peer.authenticated
+        ]
+        if not members:
+            self.status.showMessage("Nobody to name here yet.", _MESSAGE_MS)
+            return
+        dialog = RenameDialog(members, parent=self)
+        dialog.renamed.connect(lambda address, name: self.set_local_name(chat_id, address, name))
+        dialog.open()
+        self.rename_dialog = dialog
+
+    def rename_current(self) -> None:
+        """Name a member of the chat shown (F2)."""
+        view = self.current_chat
+        if view is not None:
+            self.rename(view.chat_id)
+
+    def set_local_name(self, chat_id: str, address: str, name: str) -> None:
+        """Name a member in one chat ("" removes the name); kept in memory only."""
+        state = self.chats.get(chat_id)
+        peer = state.peers.get(address) if state else None
+        if state is None or peer is None:
+            return
+        if name:
+            state.local_names[address] = name
+            line = f"You named {peer_name(peer)} “{name}” (on this device, until the app closes)."
+        else:
+            state.local_names.pop(address, None)
+            line = f"{peer_name(peer)} has no name of yours any more."
+        self.add_system(chat_id, line)
 
     def verify_current(self) -> None:
         """Verify a member of the chat shown."""

@@ -15,15 +15,26 @@ import time
 from typing import Final
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from quicko.identity import safety_number_lines
 
 __all__ = [
     "CALLER_TIMEOUT_MS",
+    "MAX_LOCAL_NAME_CHARS",
     "RING_MS",
     "ConfirmDialog",
     "IncomingCallDialog",
+    "RenameDialog",
     "SafetyNumberDialog",
     "stopped_calling",
 ]
@@ -38,6 +49,9 @@ RING_MS: Final = CALLER_TIMEOUT_MS - ANSWER_MARGIN_MS
 """How long after an offer arrived it can be accepted (55 s)."""
 
 _TICK_MS: Final = 1000
+
+MAX_LOCAL_NAME_CHARS: Final = 32
+"""The longest name the user may give a member."""
 
 
 def stopped_calling(display_name: str) -> str:
@@ -287,4 +301,71 @@ class ConfirmDialog(QDialog):
 
     def _confirm(self) -> None:
         self.confirmed.emit()
+        self.accept()
+
+
+class RenameDialog(QDialog):
+    """Give a member of a chat a name of your own (on this device, until the app closes).
+
+    Args:
+        members: ``(address, derived name, current local name)`` of the chat's members.
+        parent: the parent widget.
+
+    Signals:
+        renamed(str, str): the address and the new name ("" removes the name).
+    """
+
+    renamed = Signal(str, str)
+
+    def __init__(self, members: list[tuple[str, str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("rename")
+        self.setWindowTitle("Name this person")
+        self.setModal(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._members = members
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(_label("Name this person", "title"))
+        layout.addWidget(
+            _label(
+                "Only on this device, and forgotten when the app closes. Their proven name "
+                "stays shown after yours.",
+                "muted",
+            )
+        )
+        self.member_box = QComboBox()
+        for _address, derived, _local in members:
+            self.member_box.addItem(derived)
+        self.member_box.setVisible(len(members) > 1)
+        layout.addWidget(self.member_box)
+        self.name_edit = QLineEdit()
+        self.name_edit.setMaxLength(MAX_LOCAL_NAME_CHARS)
+        self.name_edit.setPlaceholderText("e.g. Bob from work")
+        layout.addWidget(self.name_edit)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_button = QPushButton("Cancel")
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("primary")
+        self.save_button.setDefault(True)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+        layout.addLayout(buttons)
+        self.member_box.currentIndexChanged.connect(self._show_current)
+        self.cancel_button.clicked.connect(self.reject)
+        self.save_button.clicked.connect(self._save)
+        self.name_edit.returnPressed.connect(self._save)
+        self._show_current(0)
+
+    def _show_current(self, index: int) -> None:
+        if 0 <= index < len(self._members):
+            self.name_edit.setText(self._members[index][2])
+
+    def _save(self) -> None:
+        index = self.member_box.currentIndex()
+        name = " ".join(
+            "".join(c if c.isprintable() else " " for c in self.name_edit.text()).split()
+        )
+        self.renamed.emit(self._members[index][0], name[:MAX_LOCAL_NAME_CHARS])
         self.accept()

@@ -17,7 +17,13 @@ from quicko.ui.qt.widgets.fields import (
 )
 from quicko.ui.qt.widgets.qr import qr_pixmap
 
-__all__ = ["CALL_WAIT_S", "SessionPanel"]
+__all__ = ["CALL_WAIT_S", "INVITE_CODE_USE", "SessionPanel"]
+
+INVITE_CODE_USE: Final = (
+    "Several people can join with this code while you are in the session, until too many "
+    "wrong tries retire it."
+)
+"""What an invite code allows, in the same words in both apps (and docs/cli.md)."""
 
 CALL_WAIT_S: Final = 60
 """How long a call rings before the client gives up (``QuickoClient.call``'s timeout)."""
@@ -139,7 +145,7 @@ class SessionPanel(QWidget):
         card, layout = _card(
             "New session",
             "Start a session and read its invite code to the people you want to talk to. "
-            "The code is used once per person, and only they can join with it.",
+            + INVITE_CODE_USE,
         )
         row = QHBoxLayout()
         self.create_button = QPushButton("New session")

@@ -154,7 +154,7 @@ class Sidebar(QWidget):
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.empty_label)
         self.identity_button = QPushButton("Identity")
-        self.identity_button.setToolTip("Your identity and QuickoKey (Ctrl+I)")
+        self.identity_button.setToolTip("Your identity and QuickoKey (Ctrl+Y)")
         bottom = QHBoxLayout()
         bottom.setContentsMargins(12, 0, 12, 0)
         bottom.addWidget(self.identity_button)
