@@ -40,6 +40,7 @@ async def test_status_line_follows_a_relay_restart() -> None:
             await wait_for(pilot, lambda: app.presenter.connection.attempt >= 2, "two attempts")
             assert "attempt" in status(app)
             assert app.presenter.connection.state == "connecting"  # not "disconnected" between
+            await screenshot(pilot, "connecting")
 
             async with relay_on(port):
                 await wait_for(pilot, lambda: status(app).startswith("● connected"), "reconnected")
@@ -48,7 +49,7 @@ async def test_status_line_follows_a_relay_restart() -> None:
 
 async def test_app_writes_nothing_and_quits_with_ctrl_q() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         async with app.run_test(size=SIZE) as pilot:
             assert isinstance(app.screen, MainScreen)
             assert textual.constants.LOG_FILE is None

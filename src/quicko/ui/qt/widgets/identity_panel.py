@@ -10,7 +10,9 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -69,12 +71,23 @@ class IdentityPanel(QWidget):
         self.setObjectName("identityPanel")
         self._seed: tuple[str, ...] = ()
         self.words_written = False
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()  # the two cards are taller than a small window
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content = QWidget()
+        content.setObjectName("identityContent")
+        layout = QVBoxLayout(content)
+        # At least its preferred height, so the area scrolls instead of squashing the cards.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.setContentsMargins(32, 24, 32, 24)
         layout.setSpacing(16)
         layout.addWidget(self._build_identity())
         layout.addWidget(self._build_recover())
         layout.addStretch(1)
+        scroll.setWidget(content)
+        outer.addWidget(scroll)
         self.set_identity("", "", ())
 
     def _build_identity(self) -> QFrame:
@@ -193,6 +206,8 @@ class IdentityPanel(QWidget):
         """Show or hide the seed phrase; the words are in the widget tree only while shown."""
         shown = visible and bool(self._seed)
         self.seed_label.setText(format_seed_phrase(self._seed) if shown else "")
+        self.seed_label.ensurePolished()  # the style sheet's font and padding, then its height
+        self.seed_label.setMinimumHeight(self.seed_label.sizeHint().height() if shown else 0)
         self.seed_label.setVisible(shown)
         self.warning_label.setVisible(shown)
         self.written_button.setVisible(shown)

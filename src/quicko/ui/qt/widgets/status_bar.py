@@ -71,8 +71,10 @@ class ConnectionStatusBar(QStatusBar):
         self.latency_label.setObjectName("muted")
         self.encryption_label = QLabel()
         self.encryption_label.setObjectName("encryption")
-        self.addWidget(self.connection_label)
-        self.addWidget(self.latency_label)
+        # Permanent widgets stay when a passing message is shown (it takes the left side), so
+        # the relay and its state are always in view.
+        self.addPermanentWidget(self.connection_label)
+        self.addPermanentWidget(self.latency_label)
         self.addPermanentWidget(self.encryption_label)
         self.state = "disconnected"
         self.reason = ""
