@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the desktop app (PySide6 / Qt 6) needs on a bare machine: the
-# shared libraries Qt's GUI and its offscreen, xcb and wayland platform plugins load, and one
-# font. Found with `ldd` on PySide6's Qt libraries and plugins and by reading /proc/self/maps
+# shared libraries Qt's GUI and its offscreen, xcb and wayland platform plugins load, a text
+# font and an emoji font. Found with `ldd` on PySide6's Qt libraries and plugins and by reading /proc/self/maps
 # of an offscreen app that renders text.
 #
 # Idempotent and quiet: it does nothing when every package is present. As root with apt-get it
@@ -16,6 +16,7 @@ set -euo pipefail
 offscreen=(
     libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 libpng16-16 libbrotli1
     libgl1 libegl1 libglx0 libx11-6 libxkbcommon0 fonts-dejavu-core
+    fonts-noto-color-emoji  # emoji in messages (DejaVu has none: they drew as empty boxes)
 )
 # A real display: the xcb and wayland platform plugins.
 display=(

@@ -32,7 +32,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from quicko.client import ClientEvent, ConnectionSettings, QuickoClient
@@ -151,6 +151,7 @@ def screenshot(widget: QWidget, name: str) -> Path:
     """Save a PNG of ``widget`` (and copy it to docs/ when asked to)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    QApplication.processEvents()  # pending layout and paint first, as a person would see it
     assert widget.grab().save(str(path), "PNG"), f"could not save {path}"
     if os.environ.get("QUICKO_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from quicko.ui.qt.app import ensure_application
 from quicko.ui.qt.bridge import ClientBridge
 from quicko.ui.qt.main_window import MainWindow
 
-known = Identity.from_root(bytes(range(16)))
+known = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
 
 class Client:
     identity_info = m.QuickoKeyInfo(known.public.quickokey, known.public.display_name,

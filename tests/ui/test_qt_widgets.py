@@ -11,14 +11,20 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontDatabase
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
-from qt_support import press, type_text
+from qt_support import press, screenshot, type_text
 
 from quicko.client import models as m
 from quicko.errors import SessionError
-from quicko.identity import Identity, display_name, format_quickokey
+from quicko.identity import (
+    CHECKSUM_MESSAGE,
+    Identity,
+    display_name,
+    format_quickokey,
+    seed_checksum,
+)
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.ui.qt import app as qt_app
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
@@ -33,7 +39,7 @@ from quicko.ui.qt.chats import (
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.theme import PALETTE, contrast_ratio, stylesheet
 from quicko.ui.qt.widgets.chat_input import ChatInput
-from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
+from quicko.ui.qt.widgets.dialogs import ConfirmDialog, IncomingCallDialog, RenameDialog
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel, format_seed_phrase
 from quicko.ui.qt.widgets.message_list import MessageList
 from quicko.ui.qt.widgets.qr import QR_BORDER_MODULES, qr_image
@@ -43,7 +49,7 @@ from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
 
 pytestmark = pytest.mark.ui
 
-KNOWN = Identity.from_root(bytes(range(16)))
+KNOWN = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
 PEER_NAME = display_name(bytes.fromhex("ab" * 16))
 PEER = m.PeerInfo("ab" * 16, PEER_NAME, True, "12345 67890", False)
 SENDER_NAME = display_name(b"\x02" * 16)
@@ -122,7 +128,8 @@ def test_bubbles_show_ticks_that_only_move_forward(qtbot: QtBot) -> None:
     assert bubble.ticks_label.toolTip() == "Read"
     failed = messages.add_message(message(number=2))
     assert messages.update_status(failed.message_id, DeliveryStatus.FAILED)
-    assert failed.ticks_label.text() == "✕" and failed.ticks_label.toolTip() == "Not delivered"
+    assert failed.ticks_label.text() == "✕ Not delivered"
+    assert failed.ticks_label.toolTip() == "Not delivered"
     assert not messages.update_status(b"\x09" * 16, DeliveryStatus.READ)
 
 
@@ -200,18 +207,34 @@ def test_sidebar_lists_chats_with_unread_counts_and_searches(qtbot: QtBot) -> No
 
 
 def test_status_bar_states_and_encryption(qtbot: QtBot) -> None:
-    bar = ConnectionStatusBar()
+    bar = ConnectionStatusBar("ws://127.0.0.1:9900")
     qtbot.addWidget(bar)
     assert bar.state == "disconnected" and bar.encryption_label.text() == ""
-    bar.set_connection("reconnecting", attempt=3)
-    assert bar.state == "connecting" and "attempt 3" in bar.connection_label.text()
+    bar.set_connection("connecting")
+    assert bar.connection_label.text() == "● Connecting to ws://127.0.0.1:9900…"
+    bar.set_connection("disconnected", detail="cannot connect: ConnectionRefusedError")
+    bar.set_connection("reconnecting", attempt=3, retry_in_ms=4000)
+    assert bar.state == "connecting"
+    assert bar.connection_label.text() == (
+        "● Relay at ws://127.0.0.1:9900 unreachable: connection refused — retrying in 4 s "
+        "(attempt 3)"
+    )
+    assert bar.offline_text() == "the relay at ws://127.0.0.1:9900 is not reachable " + (
+        "(connection refused)"
+    )
     bar.set_connection("connected")
+    assert bar.connection_label.text() == "● Connected to ws://127.0.0.1:9900"
+    assert bar.reason == ""
     bar.set_latency(12.4)
     assert bar.latency_label.text() == "12 ms"
     bar.set_encrypted(encrypted=True)
     assert bar.encrypted_shown
-    bar.set_connection("disconnected", detail="connection lost")
-    assert bar.connection_label.text().endswith("connection lost")
+    bar.set_connection(
+        "disconnected", detail="relay error SHUTTING_DOWN: the relay is shutting down"
+    )
+    assert bar.connection_label.text() == (
+        "● Disconnected from ws://127.0.0.1:9900: the relay is shutting down"
+    )
     assert bar.latency_label.text() == ""
     with pytest.raises(ValueError, match="unknown connection state"):
         bar.set_connection("sideways")
@@ -270,22 +293,61 @@ def test_identity_panel_hides_the_seed_phrase_until_asked(qtbot: QtBot) -> None:
     assert format_seed_phrase(words).splitlines()[0].startswith(" 1. ")
 
 
-def test_identity_panel_reports_word_level_errors(qtbot: QtBot) -> None:
+def test_seed_entry_checks_each_word_and_one_word_is_fixed_in_place(qtbot: QtBot) -> None:
+    # Issue 12, item 6: entry was blind, one typo meant retyping all 16 words, and two
+    # swapped words silently recovered another identity.
+    qt_app.ensure_application()  # themed, for the screenshot
     panel = IdentityPanel()
     qtbot.addWidget(panel)
+    panel.resize(900, 640)
     recovered: list[str] = []
     panel.recover_requested.connect(recovered.append)
-    panel.recover_edit.setPlainText("abandon absurd")
+    entry = panel.recover_entry
+    type_text(entry.fields[0], "abandon ")  # a space moves on to the next field
+    type_text(entry.fields[1], "absu")  # four letters are enough
+    assert [field.text() for field in entry.fields[:3]] == ["abandon", "absu", ""]
+    assert entry.fields[1].property("valid") == "true"
     assert panel.word_count_label.text() == "2 of 16 words"
+    hints = [label.text() for label in panel.findChildren(QLabel)]
+    assert any("a word may appear more than once" in hint for hint in hints)
     panel.submit_recovery()
     assert panel.recover_error.text() == "expected 16 words, got 2" and recovered == []
+
     words = list(KNOWN.seed_phrase)
-    panel.recover_edit.setPlainText(" ".join([*words[:4], "abandxn", *words[5:]]))
+    entry.set_text(" ".join([*words[:4], "abandxn", *words[5:]]))  # a paste spreads out
+    assert [field.text() for field in entry.fields][5:] == words[5:]
+    assert entry.fields[4].property("valid") == "false"
+    assert entry.fields[3].property("valid") == "true"
+    assert entry.problems == (
+        "Word 5 'abandxn' is not in the word list: did you mean abandon, brand?"
+    )
+    panel.show()
+    screenshot(panel, "recover-word")
+    entry.fields[4].setText(words[4])  # fix that one word
+    assert entry.problems == "" and entry.complete
+
+    entry.set_text(" ".join([words[1], words[0], *words[2:]]))  # two words swapped
     panel.submit_recovery()
-    assert panel.recover_error.text().startswith("word 5 'abandxn' is not in the word list")
-    panel.recover_edit.setPlainText(" ".join(word.upper() for word in words))
+    assert recovered == []
+    assert panel.recover_error.text() == CHECKSUM_MESSAGE
+    screenshot(panel, "recover-checksum")
+    entry.fields[0].setText(words[0])
+    entry.fields[1].setText(words[1])
+    assert panel.recover_error.text() == ""
     panel.submit_recovery()
-    assert recovered == [" ".join(words)] and panel.recover_error.text() == ""
+    assert recovered == [" ".join(words)]
+
+
+def test_repeated_words_are_accepted() -> None:
+    body = bytes([9] * 15)
+    identity = Identity.from_root(body + bytes([seed_checksum(body)]))
+    panel = IdentityPanel()
+    recovered: list[str] = []
+    panel.recover_requested.connect(recovered.append)
+    panel.recover_entry.set_text(" ".join(identity.seed_phrase))
+    assert panel.recover_entry.problems == ""
+    panel.submit_recovery()
+    assert recovered == [" ".join(identity.seed_phrase)]
 
 
 # -- chat state
@@ -387,6 +449,7 @@ def fake_window(qtbot: QtBot) -> MainWindow:
     window = MainWindow(ClientBridge(client))
     qtbot.addWidget(window)
     window.show()
+    window.handle_event(m.Connected("fake"))
     return window
 
 
@@ -454,7 +517,10 @@ def test_events_drive_the_window(qtbot: QtBot, fake_window: MainWindow) -> None:
 
 
 def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: MainWindow) -> None:
+    qt_app.ensure_application()  # themed, for the screenshot
     window = fake_window
+    window.resize(1000, 680)
+    window.set_connection("connected")
     client = fake(window)
     sid = "5e" * 16
     state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
@@ -470,6 +536,9 @@ def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: M
     assert view.messages.bubbles[0].status is DeliveryStatus.SENT
     assert ("send", "x") in client.calls
     window.leave_current()
+    assert ("leave", sid) not in client.calls  # asked first
+    (box,) = [b for b in window.findChildren(ConfirmDialog, "confirmLeave") if b.isVisible()]
+    box.confirm_button.click()
     qtbot.waitUntil(lambda: ("leave", sid) in client.calls, timeout=5000)
     assert window.current_chat is None
 
@@ -494,7 +563,7 @@ def test_a_member_not_authenticated_is_never_shown_as_a_person(
     entry = window.sidebar.entry(state.chat_id)
     assert entry is not None
     assert title(state) == label and view.title_label.text() == label
-    assert entry.title_label.text() == label and state.next_to_verify() is None
+    assert entry.title_label.full_text == label and state.next_to_verify() is None
     derived = display_name(bytes.fromhex(stranger.address))
     shown = [*view.messages.system_lines, view.title_label.text(), entry.preview_label.text()]
     assert not any("Alice" in text or derived in text for text in shown)
@@ -514,7 +583,10 @@ def test_a_call_with_an_open_chats_session_id_cannot_take_it_over(
 ) -> None:
     # Issue 8, finding 1: the user accepts a call whose session id is an existing chat's; the
     # window keeps that chat (local id, peers, messages, view) and opens nothing over it.
+    qt_app.ensure_application()  # themed, for the screenshot
     window = fake_window
+    window.resize(1000, 680)
+    window.set_connection("connected")
     client = fake(window)
     sid = "5e" * 16
     state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
@@ -579,3 +651,111 @@ def test_an_older_snapshot_never_downgrades_an_authenticated_peer() -> None:
     state.set_peer(stale)
     assert is_encrypted(state)
     assert state.peers[PEER.address].safety_number == PEER.safety_number
+
+
+def test_a_failed_message_says_so_and_retry_sends_its_text_again(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    qt_app.ensure_application()  # themed, for the screenshot
+    window = fake_window
+    window.resize(1000, 680)
+    window.set_connection("connected")
+    client = fake(window)
+    sid = "5e" * 16
+    state = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
+    assert state is not None
+    window.show_chat(state.chat_id)
+    view = window.views[state.chat_id]
+    window.send_message(state.chat_id, "did this arrive?")
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
+    bubble = view.messages.bubbles[0]
+    assert bubble.retry_button.isHidden()
+    client.events.append(m.StatusChanged(sid, bubble.message_id.hex(), DeliveryStatus.FAILED))
+    qtbot.waitUntil(lambda: bubble.status is DeliveryStatus.FAILED, timeout=5000)
+    assert bubble.ticks_label.text() == "✕ Not delivered"
+    assert bubble.retry_button.isVisibleTo(bubble)
+    screenshot(window, "failed-message")
+    bubble.retry_button.click()
+    qtbot.waitUntil(lambda: client.calls.count(("send", "did this arrive?")) == 2, timeout=5000)
+    assert bubble.ticks_label.text() == "✕ Not delivered · sent again"
+    assert bubble.retry_button.isHidden()
+    window.retry_current()  # Ctrl+R: nothing failed is left
+    assert window.status.currentMessage() == "No failed message to send again here."
+
+
+# -- desktop polish (issue 12, item 8)
+
+
+def test_bubbles_wrap_relative_to_the_pane(qtbot: QtBot) -> None:
+    messages = MessageList()
+    qtbot.addWidget(messages)
+    messages.resize(830, 500)
+    messages.show()
+    long_text = "word " * 60
+    bubble = messages.add_message(message(long_text.strip(), outgoing=False))
+    short = messages.add_message(message("hi", number=2))
+    qtbot.waitUntil(lambda: bubble.width() > 0, timeout=5000)
+    QApplication.processEvents()
+    pane = messages.viewport().width()
+    assert bubble.width() > 0.6 * pane  # not the ~300 px of a word-wrapped label
+    assert bubble.width() <= 0.7 * pane + 1
+    assert short.width() < 200  # a short message stays small
+    messages.resize(1200, 500)
+    QApplication.processEvents()
+    assert bubble.width() > 0.6 * messages.viewport().width()
+
+
+def test_chat_list_previews_elide_instead_of_overflowing(qtbot: QtBot) -> None:
+    sidebar = Sidebar()
+    qtbot.addWidget(sidebar)
+    sidebar.resize(280, 400)
+    sidebar.show()
+    preview = "You: " + "a very long message that does not fit " * 5
+    sidebar.upsert(ChatSummary("c1", "Swift Falcon #7A3F", preview, 0))
+    entry = sidebar.entry("c1")
+    assert entry is not None
+    QApplication.processEvents()
+    assert entry.preview_label.text().endswith("…")
+    assert entry.preview_label.full_text.startswith("You: a very long")
+    assert entry.preview_label.toolTip() == entry.preview_label.full_text
+    assert not sidebar.list.horizontalScrollBar().isVisible()
+
+
+def test_emoji_are_drawn_with_an_emoji_font(qtbot: QtBot) -> None:
+    if "Noto Color Emoji" not in QFontDatabase.families():
+        pytest.skip("fonts-noto-color-emoji is not installed (scripts/system-deps.sh does it)")
+    qt_app.ensure_application()
+    label = QLabel("😀")
+    qtbot.addWidget(label)
+    label.setStyleSheet("font-size: 40px; background: #000000; color: #ffffff;")
+    label.resize(80, 80)
+    image = label.grab().toImage()
+    colours = {image.pixelColor(x, y).name() for x in range(0, 80, 2) for y in range(0, 80, 2)}
+    # A missing glyph is a white box on black; a colour emoji has its yellow.
+    assert any(QColor(c).saturation() > 100 and QColor(c).value() > 100 for c in colours)
+
+
+def test_a_peer_gets_a_local_name_shown_with_its_derived_one(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    # Issue 12, item 9: two chats with the same peer name could not be told apart.
+    window = fake_window
+    first = window.open_chat(m.SessionInfo("5e" * 16, None, "joiner", (PEER,)))
+    second = window.open_chat(m.SessionInfo("6f" * 16, None, "callee", (PEER,)))
+    assert first is not None and second is not None
+    window.show_chat(first.chat_id)
+    view = window.views[first.chat_id]
+    view.rename_button.click()
+    dialog = window.findChild(RenameDialog, "rename")
+    assert isinstance(dialog, RenameDialog) and dialog.member_box.isHidden()
+    dialog.name_edit.setText("Bob from work")
+    dialog.save_button.click()
+    assert view.title_label.text() == f"Bob from work ({PEER_NAME})"
+    assert view.title_label.toolTip() == PEER_NAME
+    assert view.messages.system_lines[-1].startswith(f"You named {PEER_NAME} “Bob from work”")
+    one, two = (window.sidebar.entry(s.chat_id) for s in (first, second))
+    assert one is not None and two is not None
+    assert one.title_label.full_text != two.title_label.full_text  # told apart
+    assert two.title_label.full_text == PEER_NAME
+    window.set_local_name(first.chat_id, PEER.address, "")
+    assert view.title_label.text() == PEER_NAME

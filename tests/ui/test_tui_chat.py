@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Static
 from tui_support import (
@@ -43,7 +44,7 @@ from quicko.client import (
 from quicko.identity import display_name, format_quickokey, parse_quickokey, safety_number_lines
 from quicko.messaging import DeliveryStatus
 from quicko.tui.app import QuickoApp
-from quicko.tui.screens import FormScreen, IncomingCallScreen, SafetyScreen
+from quicko.tui.screens import ConfirmScreen, FormScreen, IncomingCallScreen, SafetyScreen
 from quicko.tui.state import PENDING_JOINER, Chat, SystemLine
 from quicko.tui.widgets import MessageRow, SystemRow
 
@@ -54,7 +55,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.integration]
 async def app_and_peer() -> AsyncIterator[tuple[QuickoApp, Pilot[Any], AsyncQuickoClient]]:
     """The app on a fresh relay, connected, and a second client connected to the same relay."""
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         peer = fast_client(url_of(relay))
         await peer.connect()
         try:
@@ -244,10 +245,18 @@ async def test_unread_counts_and_system_lines_for_leaves() -> None:
         assert "end-to-end encrypted" not in app.main_screen.status_line.plain
 
         await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked first")
+        question = app.screen
+        assert isinstance(question, ConfirmScreen) and question.title_text == "Leave this chat?"
+        await screenshot(pilot, "confirm-leave")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "kept")
+        assert len(app.book) == 2
+        await pilot.press("ctrl+l", "y")
         await wait_for(pilot, lambda: len(app.book) == 1, "the chat left")
         await wait_for(pilot, lambda: app.book.active == second.chat_id, "the other chat shown")
         assert chat_list.item_of(first.chat_id) is None
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+l", "y")
         await wait_for(pilot, lambda: len(app.book) == 0, "no chat")
         await wait_for(pilot, lambda: app.main_screen.chat_view.chat_id is None, "welcome")
 
@@ -306,7 +315,7 @@ async def test_a_whole_conversation_opens_no_file_for_writing() -> None:
             await peer.send_message(session_id, "nor here")
             await wait_for(pilot, lambda: len(rows(app)) == 2, "both messages")
             await wait_for(pilot, lambda: rows(app)[0].status == DeliveryStatus.READ, "read")
-            await pilot.press("ctrl+l")
+            await pilot.press("ctrl+l", "y")
             await wait_for(pilot, lambda: len(app.book) == 0, "the chat left")
     finally:
         WATCHING.clear()
@@ -382,3 +391,67 @@ async def test_a_second_session_with_a_chats_id_cannot_take_it_over(
         await peer.send_message(session_id, "after the call")
         await wait_for(pilot, lambda: len(rows(app)) == 2, "the chat still gets its messages")
         assert rows(app)[1].message.text == "after the call"
+
+
+async def test_the_composer_keeps_every_line_and_refuses_too_much() -> None:
+    # Issue 12, item 3: a pasted multi-line message sent only its first line, a paste over
+    # 4,000 characters was ignored without a word, and no key typed a newline.
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        box = app.main_screen.chat_view.composer_box
+        composer = box.composer
+        assert app.focused is composer
+        assert box.hint == "Enter sends · Ctrl+J new line · 0 B of 64 KiB"
+
+        await type_text(pilot, "first line")
+        await pilot.press("ctrl+j")
+        await type_text(pilot, "second")
+        app.post_message(events.Paste("\npasted one\npasted two"))  # as a terminal pastes
+        await wait_for(pilot, lambda: composer.text.count("\n") == 3, "the pasted lines")
+        assert composer.text == "first line\nsecond\npasted one\npasted two"
+        await wait_for(pilot, lambda: "39 B" in box.hint, "the size")
+        assert box.hint == "Enter sends · Ctrl+J new line · 39 B of 64 KiB"
+        await screenshot(pilot, "composer")
+        await pilot.press("enter")
+        received = await expect_event(peer, MessageReceived)
+        assert received.message.text == "first line\nsecond\npasted one\npasted two"
+        await wait_for(pilot, lambda: composer.text == "", "the box emptied")
+
+        big = "é" * 32_768 + "x"  # 65,537 bytes of UTF-8: one over the limit
+        app.post_message(events.Paste(big))
+        await wait_for(pilot, lambda: "refused" in box.hint, "the refusal")
+        assert composer.text == ""
+        assert box.hint == (
+            "Paste refused: the message would be 65,537 bytes, over the limit of 65,536 "
+            "(64 KiB). Nothing was inserted."
+        )
+        await screenshot(pilot, "composer-refused")
+        app.post_message(events.Paste(big[:-1]))  # exactly 64 KiB fits
+        await wait_for(pilot, lambda: len(composer.text) == 32_768, "the largest paste")
+        await wait_for(pilot, lambda: "64 KiB of" in box.hint, "the size")
+        assert box.hint == "Enter sends · Ctrl+J new line · 64 KiB of 64 KiB"
+        await pilot.press("enter")
+        received = await expect_event(peer, MessageReceived)
+        assert received.message.text == "é" * 32_768
+        assert session_id == chat.session_id
+
+
+async def test_a_peer_gets_a_local_name_with_f2() -> None:
+    # Issue 12, item 9: names for peers chosen locally, in memory only.
+    async with app_and_peer() as (app, pilot, peer):
+        chat, _session_id = await open_session_with_peer(app, pilot, peer)
+        derived = peer.identity_info.display_name
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen), "the name dialog")
+        await type_text(pilot, "Bob")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "named")
+        assert chat.title == f"Bob ({derived})"
+        await wait_for(
+            pilot, lambda: any("You named" in line for line in system_lines(app)), "line"
+        )
+        header = str(app.main_screen.query_one("#chat-header", Static).content)
+        assert header.startswith(f"Bob ({derived})")
+        item = app.main_screen.chat_list.item_of(chat.chat_id)
+        assert item is not None
+        await screenshot(pilot, "local-name")

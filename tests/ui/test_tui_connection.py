@@ -7,12 +7,17 @@ with nothing written to disk by Textual, and quits with ctrl+q.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import textual.constants
-from tui_support import SIZE, fast_client, relay_on, screenshot, url_of, wait_for
+from tui_support import SIZE, expect_event, fast_client, relay_on, screenshot, url_of, wait_for
 
+from quicko.client import MessageReceived, StatusChanged
+from quicko.messaging import DeliveryStatus
 from quicko.tui.app import QuickoApp
 from quicko.tui.screens.main import MainScreen
+from quicko.tui.widgets import MessageRow
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -24,14 +29,14 @@ def status(app: QuickoApp) -> str:
 async def test_status_line_follows_a_relay_restart() -> None:
     async with relay_on() as relay:
         port = relay.port
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: status(app).startswith("● connected"), "connected")
+            await wait_for(pilot, lambda: status(app).startswith("● connected to ws://"), "up")
             await wait_for(pilot, lambda: status(app).endswith(" ms"), "a latency measured")
             await screenshot(pilot, "welcome")
 
             await relay.shutdown(grace_s=1.0)
-            await wait_for(pilot, lambda: "connecting" in status(app), "connecting")
+            await wait_for(pilot, lambda: "unreachable" in status(app), "unreachable")
             await wait_for(pilot, lambda: app.presenter.connection.attempt >= 2, "two attempts")
             assert "attempt" in status(app)
             assert app.presenter.connection.state == "connecting"  # not "disconnected" between
@@ -44,7 +49,7 @@ async def test_status_line_follows_a_relay_restart() -> None:
 
 async def test_app_writes_nothing_and_quits_with_ctrl_q() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         async with app.run_test(size=SIZE) as pilot:
             assert isinstance(app.screen, MainScreen)
             assert textual.constants.LOG_FILE is None
@@ -58,3 +63,98 @@ async def test_app_writes_nothing_and_quits_with_ctrl_q() -> None:
             await pilot.press("ctrl+q")
             await wait_for(pilot, lambda: not app.is_running, "the app to quit")
         assert app.client.connection_state == "disconnected"
+
+
+async def test_with_the_relay_gone_the_app_says_which_relay_why_and_what_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 12, item 4: "connecting… attempt N" said nothing of which relay or why, messages
+    # stayed pending without a word, and New session claimed a session was created.
+    async with relay_on() as relay:
+        port, url = relay.port, url_of(relay)
+        app = QuickoApp(fast_client(url), relay_url=url)
+        peer = fast_client(url)
+        await peer.connect()
+        notes: list[str] = []
+        notify = app.notify
+
+        def record(message: str, **options: Any) -> None:
+            notes.append(message)
+            notify(message, **options)
+
+        monkeypatch.setattr(app, "notify", record)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
+                await pilot.press("ctrl+n")
+                await wait_for(pilot, lambda: app.book.active_chat is not None, "the chat")
+                chat = app.book.active_chat
+                assert chat is not None and chat.invite_code is not None
+                await peer.join_session(chat.invite_code)
+                await wait_for(pilot, lambda: chat.encrypted, "the peer")
+
+                await relay.shutdown(grace_s=0.5)
+                await wait_for(pilot, lambda: "retrying" in status(app), "the outage explained")
+                assert status(app).startswith(
+                    f"◌ relay at {url} unreachable: the relay is shutting down — retrying"
+                ), status(app)
+                await pilot.press(*"still there?".replace(" ", "_"))
+                await pilot.press("enter")
+                log = app.main_screen.chat_view.log_widget
+                await wait_for(pilot, lambda: len(log.query(MessageRow)) == 1, "the message")
+                row = log.query(MessageRow).first()
+                assert row.mark == "◷ waiting for the relay"
+
+                await pilot.press("ctrl+n")
+                await wait_for(pilot, lambda: any("Cannot create" in n for n in notes), "refusal")
+                assert notes[-1].startswith(
+                    f"Cannot create a session now: the relay at {url} is not reachable"
+                )
+                assert len(app.book) == 1
+                await screenshot(pilot, "disconnected")
+
+                async with relay_on(port):
+                    await wait_for(pilot, lambda: status(app).startswith("● connected"), "back")
+                    received = await expect_event(peer, MessageReceived)
+                    assert received.message.text == "still_there?"
+                    await wait_for(pilot, lambda: "waiting" not in row.mark, "sent")
+        finally:
+            await peer.disconnect()
+
+
+async def test_a_failed_message_says_so_and_ctrl_r_sends_it_again() -> None:
+    async with relay_on() as relay:
+        url = url_of(relay)
+        app = QuickoApp(fast_client(url), relay_url=url)
+        peer = fast_client(url)
+        await peer.connect()
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
+                await pilot.press("ctrl+n")
+                await wait_for(pilot, lambda: app.book.active_chat is not None, "the chat")
+                chat = app.book.active_chat
+                assert chat is not None and chat.invite_code is not None
+                await peer.join_session(chat.invite_code)
+                await wait_for(pilot, lambda: chat.encrypted, "the peer")
+                await peer.disconnect()  # away: what we send now is not delivered (yet)
+                await pilot.press(*"hello")
+                await pilot.press("enter")
+                log = app.main_screen.chat_view.log_widget
+                await wait_for(pilot, lambda: len(log.query(MessageRow)) == 1, "the message")
+                row = log.query(MessageRow).first()
+                failed = StatusChanged(
+                    chat.session_id, row.message.message_id.hex(), DeliveryStatus.FAILED
+                )
+                await app.handle_event(failed)  # what the client reports once undeliverable
+                await wait_for(pilot, lambda: row.status is DeliveryStatus.FAILED, "failed")
+                assert row.mark == "✗ failed — ctrl+r sends it again"
+                await screenshot(pilot, "failed-message")
+                await pilot.press("ctrl+r")
+                await wait_for(pilot, lambda: len(log.query(MessageRow)) == 2, "sent again")
+                assert row.mark == "✗ failed · sent again"
+                again = list(log.query(MessageRow))[1]
+                assert again.message.text == "hello" and again.status is not DeliveryStatus.FAILED
+                assert chat.failed() == []
+        finally:
+            await peer.disconnect()

@@ -18,7 +18,7 @@ from quicko.client import IncomingCall, MessageReceived, SessionReady
 from quicko.errors import SessionError
 from quicko.identity import Identity
 from quicko.tui.app import QuickoApp
-from quicko.tui.screens import FormScreen, IdentityScreen, IncomingCallScreen
+from quicko.tui.screens import ConfirmScreen, FormScreen, IdentityScreen, IncomingCallScreen
 from quicko.tui.screens.identity import BACKUP_WARNING
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
@@ -28,13 +28,17 @@ def ringing(app: QuickoApp) -> bool:
     return isinstance(app.screen, IncomingCallScreen)
 
 
+def written(app: QuickoApp) -> bool:
+    return app.words_written
+
+
 def connected(app: QuickoApp) -> bool:
     return app.presenter.connection.state == "connected"
 
 
 async def test_generate_register_and_accept_a_call() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         caller = fast_client(url_of(relay))
         await caller.connect()
         try:
@@ -93,7 +97,7 @@ async def test_generate_register_and_accept_a_call() -> None:
 
 async def test_call_a_quickokey_that_accepts() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         callee = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
         await callee.connect()
         await callee.register_key()
@@ -133,7 +137,7 @@ async def test_recover_an_identity_from_words() -> None:
     known = Identity.generate(secrets.token_bytes)
     words = known.seed_phrase
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)))
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: connected(app), "connected")
             await pilot.press("ctrl+y")
@@ -151,9 +155,24 @@ async def test_recover_an_identity_from_words() -> None:
             field.value = " ".join(typo)
             await pilot.pause()
             assert "word 7 'zzzzzz' is not in the word list" in form.problem
+            assert f" 1. {words[0]}" in form.detail and "zzzzzz    ✗" in form.detail
+            field.value = " ".join([*words[:6], "zzzzzz", "abandn", *words[8:]])
+            await pilot.pause()
+            assert "word 8: did you mean abandon, brand?" in form.detail
+            field.value = " ".join(typo)
+            await pilot.pause()
             await pilot.press("enter")
             assert form.is_current  # not submitted
             await screenshot(pilot, "recover-error")
+
+            # Issue 12, item 6: two swapped words are refused (the checksum, §6.2) and the
+            # phrase stays, so one word is fixed without retyping the others.
+            field.value = " ".join([words[1], words[0], *words[2:]])
+            await pilot.pause()
+            assert "not a valid QuickoKey phrase" in form.problem
+            await pilot.press("enter")
+            assert form.is_current
+            await screenshot(pilot, "recover-checksum")
 
             field.value = " ".join(word[:4] for word in words)  # four letters are enough
             await pilot.pause()
@@ -171,3 +190,58 @@ async def test_recover_an_identity_from_words() -> None:
             title = str(app.main_screen.query_one("#title-bar", Static).content)
             assert known.quickokey in title and known.display_name in title
             await wait_for(pilot, lambda: connected(app), "reconnected as the recovered identity")
+
+
+async def test_replacing_the_identity_asks_first_when_it_would_lose_something() -> None:
+    # Issue 12, item 2: `g` closed every chat at once, and a second `g` silently replaced a
+    # QuickoKey whose words were not written down.
+    async with relay_on() as relay:
+        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: connected(app), "connected")
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: len(app.book) == 1, "a chat")
+            ephemeral = app.client.identity_info.quickokey
+            await pilot.press("ctrl+y")
+            identity = app.screen
+            assert isinstance(identity, IdentityScreen)
+
+            await pilot.press("g")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "a question")
+            question = app.screen
+            assert isinstance(question, ConfirmScreen)
+            assert question.title_text == "Replace your identity?"
+            assert question.text == (
+                "Your 1 open chat will close and this temporary identity is gone for good."
+            )
+            await screenshot(pilot, "confirm-replace")
+            await pilot.press("enter")  # Cancel has the focus: Enter never replaces
+            await wait_for(pilot, lambda: app.screen is identity, "back, nothing replaced")
+            assert app.client.identity_info.quickokey == ephemeral and len(app.book) == 1
+
+            await pilot.press("g")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: app.client.identity_info.seed_phrase, "a QuickoKey")
+            await wait_for(pilot, lambda: not identity.busy, "generated")
+            assert len(app.book) == 0
+            first = app.client.identity_info.quickokey
+
+            await pilot.press("g")  # a second g: the new key's words are not written down
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked")
+            question = app.screen
+            assert isinstance(question, ConfirmScreen)
+            assert question.title_text == "Replace your QuickoKey?"
+            assert question.text == "This key is gone unless you wrote down its 16 words."
+            await pilot.press("n")
+            await wait_for(pilot, lambda: app.screen is identity, "kept")
+            assert app.client.identity_info.quickokey == first
+
+            await pilot.press("w")  # not while the words are hidden
+            assert not app.words_written and "Press s" in identity.problem
+            await pilot.press("s", "w")
+            assert written(app)
+            assert "written down ✓" in str(identity.query_one("#identity-summary", Static).content)
+            await pilot.press("g")  # nothing would be lost now: no question
+            await wait_for(pilot, lambda: app.client.identity_info.quickokey != first, "replaced")
+            assert app.screen is identity and not written(app)

@@ -4,7 +4,9 @@ Everything here is pure (DESIGN.md §3): no I/O, and randomness is an ``rng`` ar
 (:data:`quicko.crypto.RandomSource`); the edge passes :func:`secrets.token_bytes`.
 
 - :class:`RootSecret`: the 16-byte root secret, written down as a 16-word seed phrase
-  (:func:`parse_seed_phrase`, :func:`normalize_seed_phrase`, :func:`seed_phrase_words`).
+  (:func:`parse_seed_phrase`, :func:`normalize_seed_phrase`, :func:`seed_phrase_words`)
+  whose last word is a checksum (:func:`seed_checksum`); :func:`seed_word` and
+  :func:`seed_word_suggestions` check one word as it is typed.
 - :class:`Identity`: the private side (root secret, X25519 and Ed25519 key pairs derived
   with HKDF); :class:`PublicIdentity`: the address and the public keys it commits to.
 - QuickoKey addresses (:func:`compute_address`, :func:`verify_address`,
@@ -37,17 +39,23 @@ from quicko.identity.keys import Identity, PublicIdentity, derive_key_pairs
 from quicko.identity.names import claimed_name, display_name, shown_name
 from quicko.identity.safety import fingerprint, safety_number, safety_number_lines
 from quicko.identity.seed import (
+    CHECKSUM_MESSAGE,
     ROOT_SECRET_BYTES,
     SEED_PHRASE_WORDS,
     RootSecret,
+    has_valid_checksum,
     normalize_seed_phrase,
     parse_seed_phrase,
+    seed_checksum,
     seed_phrase_words,
+    seed_word,
+    seed_word_suggestions,
 )
 from quicko.identity.wordlist import WORDS
 
 __all__ = [
     "ADDRESS_BYTES",
+    "CHECKSUM_MESSAGE",
     "CROCKFORD_ALPHABET",
     "INVITE_CODE_BYTES",
     "PUBLIC_KEY_BYTES",
@@ -65,6 +73,7 @@ __all__ = [
     "display_name",
     "fingerprint",
     "format_quickokey",
+    "has_valid_checksum",
     "is_valid_nameplate",
     "normalize_seed_phrase",
     "parse_invite_code",
@@ -72,7 +81,10 @@ __all__ = [
     "parse_seed_phrase",
     "safety_number",
     "safety_number_lines",
+    "seed_checksum",
     "seed_phrase_words",
+    "seed_word",
+    "seed_word_suggestions",
     "shown_name",
     "verify_address",
 ]

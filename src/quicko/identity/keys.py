@@ -141,7 +141,11 @@ class Identity:
 
     @classmethod
     def generate(cls, rng: RandomSource) -> Identity:
-        """Return a new identity from a fresh 16-byte root of ``rng``."""
+        """Return a new identity from a fresh root: 15 random bytes and their checksum.
+
+        Its seed phrase passes the checksum of :func:`parse_seed_phrase` (docs/protocol.md
+        §6.2); :meth:`from_root` takes any 16 bytes, whose phrase may not.
+        """
         root = RootSecret.generate(rng)
         try:
             return cls(root)

@@ -1,7 +1,14 @@
-"""The root secret and its 16-word seed phrase (DESIGN.md §4.1).
+"""The root secret and its 16-word seed phrase (DESIGN.md §4.1, docs/protocol.md §6.2).
 
-The root secret is 16 random bytes; the seed phrase writes each byte as one word of
+The root secret is 16 bytes; the seed phrase writes each byte as one word of
 :data:`~quicko.identity.wordlist.WORDS`, so the round trip root → words → root is lossless.
+
+The last byte is a checksum of the first fifteen (:func:`seed_checksum`): ``root[15] =
+SHA-256(LP("quicko2/v2/seed-checksum", root[0:15]))[0]``. A generated root has 120 random
+bits and its checksum byte; a phrase whose 16th word does not match is refused, so a wrong or a
+swapped word is caught (a wrong 16th word always, any other change with probability 255/256)
+instead of silently recovering somebody else's identity. :class:`RootSecret` itself holds any
+16 bytes (keys derive from all of them); only phrases are checked.
 
 Parsing is forgiving in the ways people are: case, any whitespace and commas between words
 do not matter, enumeration labels such as ``1.`` (as ``quicko keygen`` prints them) are
@@ -16,18 +23,25 @@ import hmac
 import re
 from typing import Final
 
-from quicko.crypto import RandomSource
+from quicko.crypto import RandomSource, kdf
 from quicko.errors import SeedPhraseError
 from quicko.identity.wordlist import WORDS
 
 __all__ = [
+    "CHECKSUM_MESSAGE",
+    "ENTROPY_BYTES",
     "MIN_PREFIX_LETTERS",
     "ROOT_SECRET_BYTES",
+    "SEED_CHECKSUM_LABEL",
     "SEED_PHRASE_WORDS",
     "RootSecret",
+    "has_valid_checksum",
     "normalize_seed_phrase",
     "parse_seed_phrase",
+    "seed_checksum",
     "seed_phrase_words",
+    "seed_word",
+    "seed_word_suggestions",
 ]
 
 ROOT_SECRET_BYTES: Final = 16
@@ -35,6 +49,17 @@ ROOT_SECRET_BYTES: Final = 16
 
 SEED_PHRASE_WORDS: Final = ROOT_SECRET_BYTES
 """Number of words in a seed phrase: one per byte of the root secret."""
+
+ENTROPY_BYTES: Final = ROOT_SECRET_BYTES - 1
+"""Random bytes of a generated root secret (120 bits); the 16th byte is their checksum."""
+
+SEED_CHECKSUM_LABEL: Final = kdf.identity_label("seed-checksum")
+"""Label of the checksum byte, in the identity namespace that never changes (§6.2)."""
+
+CHECKSUM_MESSAGE: Final = (
+    "these 16 words are not a valid QuickoKey phrase (a word may be wrong or two swapped)"
+)
+"""What a phrase of 16 known words with a wrong checksum is told."""
 
 MIN_PREFIX_LETTERS: Final = 4
 """Shortest prefix that may stand for a word (every word is unique in its first four letters)."""
@@ -73,8 +98,23 @@ class RootSecret:
 
     @classmethod
     def generate(cls, rng: RandomSource) -> RootSecret:
-        """Return a fresh root secret of ``rng(16)`` bytes."""
-        return cls(rng(ROOT_SECRET_BYTES))
+        """Return a fresh root secret: 15 random bytes and their checksum byte.
+
+        It draws ``rng(16)`` and replaces the last byte by the checksum, so a seeded source
+        gives the same later values as before the checksum existed (tests pin them).
+        """
+        data = bytearray(rng(ROOT_SECRET_BYTES))
+        try:
+            data[ENTROPY_BYTES] = seed_checksum(data[:ENTROPY_BYTES])
+            return cls(data)
+        finally:
+            for index in range(len(data)):
+                data[index] = 0
+
+    @property
+    def has_valid_checksum(self) -> bool:
+        """Whether the last byte is the checksum of the others (true of generated roots)."""
+        return has_valid_checksum(self._checked())
 
     @classmethod
     def from_seed_phrase(cls, text: str) -> RootSecret:
@@ -131,6 +171,40 @@ class RootSecret:
     __str__ = __repr__
 
 
+def seed_checksum(body: bytes | bytearray) -> int:
+    """The checksum byte of the first 15 bytes of a root secret.
+
+    ``SHA-256(LP(SEED_CHECKSUM_LABEL, body))[0]`` with ``LP`` as in :func:`kdf.encode_fields`.
+
+    Raises:
+        ValueError: ``body`` is not :data:`ENTROPY_BYTES` long.
+    """
+    if len(body) != ENTROPY_BYTES:
+        raise ValueError(f"a checksum covers {ENTROPY_BYTES} bytes, got {len(body)}")
+    return kdf.sha256(SEED_CHECKSUM_LABEL, bytes(body))[0]
+
+
+def has_valid_checksum(root: bytes | bytearray) -> bool:
+    """Whether the last byte of a 16-byte root secret is the checksum of the first 15."""
+    if len(root) != ROOT_SECRET_BYTES:
+        raise ValueError(f"a root secret is {ROOT_SECRET_BYTES} bytes, got {len(root)}")
+    return hmac.compare_digest(bytes([seed_checksum(root[:ENTROPY_BYTES])]), root[-1:])
+
+
+def seed_word(token: str) -> str | None:
+    """The word of the list that ``token`` stands for (a word or a 4+ letter prefix), or None.
+
+    Case and surrounding spaces do not matter; this checks one word as it is typed.
+    """
+    index = _lookup(token.strip().lower())
+    return None if index is None else WORDS[index]
+
+
+def seed_word_suggestions(token: str) -> tuple[str, ...]:
+    """Up to three valid words close to ``token``: completions first, then look-alikes."""
+    return _suggestions(token.strip().lower())
+
+
 def seed_phrase_words(root: bytes | bytearray) -> list[str]:
     """Return the 16 words that encode ``root``, one per byte.
 
@@ -157,15 +231,18 @@ def parse_seed_phrase(text: str) -> RootSecret:
         The root secret.
 
     Raises:
-        SeedPhraseError: the phrase does not have 16 words (``position`` is ``None``), or a
+        SeedPhraseError: the phrase does not have 16 words (``position`` is ``None``), a
             word is not in the list (``position`` is its 1-based position and
-            ``suggestions`` the nearest valid words).
+            ``suggestions`` the nearest valid words), or the 16 words fail the checksum
+            (:data:`CHECKSUM_MESSAGE`, ``position`` ``None``).
     """
     tokens = _tokens(text)
     if len(tokens) != SEED_PHRASE_WORDS:
         raise SeedPhraseError(f"expected {SEED_PHRASE_WORDS} words, got {len(tokens)}")
     indices = bytearray(_word_index(token, position) for position, token in enumerate(tokens, 1))
     try:
+        if not has_valid_checksum(indices):
+            raise SeedPhraseError(CHECKSUM_MESSAGE)
         return RootSecret(indices)
     finally:
         for position in range(len(indices)):
@@ -191,8 +268,8 @@ def _tokens(text: str) -> list[str]:
     return [piece for piece in pieces if piece and not _ENUMERATION_LABEL.fullmatch(piece)]
 
 
-def _word_index(token: str, position: int) -> int:
-    """Return the byte value of ``token``, the word at 1-based ``position``."""
+def _lookup(token: str) -> int | None:
+    """The byte value of a lower-case word or 4+ letter prefix, or ``None``."""
     index = _INDEX_OF_WORD.get(token)
     if index is not None:
         return index
@@ -200,6 +277,14 @@ def _word_index(token: str, position: int) -> int:
         index = _INDEX_OF_PREFIX.get(token[:MIN_PREFIX_LETTERS])
         if index is not None and WORDS[index].startswith(token):
             return index
+    return None
+
+
+def _word_index(token: str, position: int) -> int:
+    """Return the byte value of ``token``, the word at 1-based ``position``."""
+    index = _lookup(token)
+    if index is not None:
+        return index
     suggestions = _suggestions(token)
     message = f"word {position} '{_shown(token)}' is not in the word list"
     if suggestions:

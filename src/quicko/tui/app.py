@@ -12,6 +12,7 @@ switched off (:func:`disable_disk_output`), and the app keeps no settings.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -26,7 +27,9 @@ from quicko.identity import claimed_name, display_name, parse_quickokey
 from quicko.tui.client import ChatClient
 from quicko.tui.presenter import SESSION_EVENTS, ChatPresenter
 from quicko.tui.screens import (
+    RING_S,
     CallView,
+    ConfirmScreen,
     IdentityScreen,
     IdentityView,
     IncomingCallScreen,
@@ -34,11 +37,15 @@ from quicko.tui.screens import (
     call_form,
     join_form,
     recover_form,
+    rename_form,
+    replace_question,
+    stopped_calling,
 )
 from quicko.tui.screens.main import MainScreen
-from quicko.tui.state import ChatBook, Peer, SystemLine
+from quicko.tui.state import Chat, ChatBook, Peer, SystemLine
 from quicko.tui.theme import APP_CSS, QUICKO_THEME
 from quicko.tui.widgets import ConnectionView
+from quicko.tui.widgets.status_line import plain_reason
 
 __all__ = ["CONNECT_TIMEOUT_S", "QuickoApp", "disable_disk_output", "run_chat"]
 
@@ -83,25 +90,38 @@ class QuickoApp(App[None]):
             starts and disconnects it when it ends.
         connect_timeout: seconds to wait for the first connection before saying so (the
             client keeps trying in the background).
+        ring_s: how long an incoming call can be answered after it arrived.
+        relay_url: the relay's URL, always shown in the status line.
 
     Attributes:
         client: the client.
         presenter: the chats and the widgets that show them.
         registered: whether the QuickoKey is registered in the relay's directory.
+        words_written: whether the user said the QuickoKey's 16 words are written down.
     """
 
     TITLE = "Quicko2"
     CSS = APP_CSS
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, client: ChatClient, *, connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        client: ChatClient,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        ring_s: float = RING_S,
+        relay_url: str = "",
+    ) -> None:
         disable_disk_output()
         super().__init__()
         self.features = frozenset(self.features - {"devtools", "debug"})
         self.devtools = None
         self.client = client
         self.registered = False
+        self.words_written = False
         self._connect_timeout = connect_timeout
+        self.ring_s = ring_s
+        self.relay_url = relay_url
         self._main = MainScreen(self)
         self.presenter = ChatPresenter(
             self._main, self._send_read_receipts, lambda: self.screen is self._main
@@ -124,6 +144,7 @@ class QuickoApp(App[None]):
         await self.push_screen(self._main)
         self._show_identity()
         self.presenter.refresh_status()
+        self.set_interval(1.0, self.presenter.refresh_status)  # the retry countdown
         self._work(self._pump_events(), name="client events", group="client")
         self._work(self._connect(), name="connect", group="client")
 
@@ -166,21 +187,34 @@ class QuickoApp(App[None]):
     # ------------------------------------------------------------------ connection and events
 
     async def _connect(self) -> None:
-        self.presenter.set_connection(ConnectionView("connecting"))
+        self._show_connection("connecting")
         try:
             await self.client.connect(timeout=self._connect_timeout)
         except TimeoutError:
-            self.notify("The relay does not answer yet; still trying.", severity="warning")
+            offline = self.presenter.connection.offline_text()
+            self.notify(f"{offline[0].upper()}{offline[1:]} yet; still trying.", severity="warning")
             return
         except QuickoError as exc:
-            self.presenter.set_connection(ConnectionView("disconnected", detail=_problem(exc)))
+            self._show_connection("disconnected", detail=_problem(exc))
             return
         if self.client.connection_state == "connected":
-            self._connected()
+            self._show_connection("connected", latency_ms=self.client.latency_ms)
 
-    def _connected(self) -> None:
-        latency = self.client.latency_ms
-        self.presenter.set_connection(ConnectionView("connected", latency_ms=latency))
+    def _show_connection(
+        self,
+        state: str,
+        *,
+        attempt: int = 0,
+        latency_ms: float | None = None,
+        detail: str = "",
+        retry_in_ms: int | None = None,
+    ) -> None:
+        """Show a connection state; the reason of the last drop is kept until connected."""
+        known = self.presenter.connection
+        reason = "" if state == "connected" else plain_reason(detail) if detail else known.detail
+        retry_at = None if retry_in_ms is None else time.monotonic() + retry_in_ms / 1000
+        view = ConnectionView(state, attempt, latency_ms, reason, self.relay_url, retry_at)
+        self.presenter.set_connection(view)
 
     async def _pump_events(self) -> None:
         while True:
@@ -192,24 +226,23 @@ class QuickoApp(App[None]):
         if isinstance(event, SESSION_EVENTS):
             await self.presenter.session_event(event)
             return
-        set_connection = self.presenter.set_connection
+        show = self._show_connection
         match event:
             case ev.Connected():
-                self._connected()
+                show("connected", latency_ms=self.client.latency_ms)
             case ev.Disconnected(reason=reason):
                 if self.client.connection_state == "disconnected":  # it will not retry
-                    set_connection(ConnectionView("disconnected", detail=reason))
+                    show("disconnected", detail=reason)
                 else:  # a retry follows: keep saying "connecting" through the outage
-                    attempt = self.presenter.connection.attempt
-                    set_connection(ConnectionView("connecting", attempt=attempt))
-            case ev.Reconnecting(attempt=attempt):
-                set_connection(ConnectionView("connecting", attempt=attempt))
+                    attempt = max(1, self.presenter.connection.attempt)
+                    show("connecting", attempt=attempt, detail=reason)
+            case ev.Reconnecting(attempt=attempt, delay_ms=delay):
+                show("connecting", attempt=attempt, retry_in_ms=delay)
             case ev.ReconnectionFailed(attempts=attempts):
-                detail = f"gave up after {attempts} attempts"
-                set_connection(ConnectionView("disconnected", detail=detail))
+                show("disconnected", detail=f"gave up after {attempts} attempts")
             case ev.LatencyMeasured(latency_ms=latency):
                 if self.presenter.connection.state == "connected":
-                    set_connection(ConnectionView("connected", latency_ms=latency))
+                    show("connected", latency_ms=latency)
             case ev.IncomingCall():
                 self._incoming_call(event)
             case ev.CallDeclined(reason=reason):
@@ -218,6 +251,16 @@ class QuickoApp(App[None]):
                 self.notify(message, severity="error")
             case _:  # SessionClosed, SessionStateChanged, WrongInviteCode: the actions report
                 pass
+
+    def offline(self, action: str) -> str | None:
+        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
+        connection = self.presenter.connection
+        if connection.state == "connected":
+            return None
+        return (
+            f"Cannot {action} now: {connection.offline_text()}. "
+            "Try again once the status line says connected."
+        )
 
     def _send_read_receipts(self, session_id: str, message_ids: list[str]) -> None:
         self._background(self.client.mark_read(session_id, message_ids))
@@ -269,6 +312,10 @@ class QuickoApp(App[None]):
         self._work(self._new_session(), group="actions")
 
     async def _new_session(self) -> None:
+        refusal = self.offline("create a session")
+        if refusal is not None:
+            self.notify(refusal, severity="error", timeout=10)
+            return
         try:
             info = await self.client.create_session()
         except _FAILURES as exc:
@@ -283,6 +330,9 @@ class QuickoApp(App[None]):
         self.push_screen(join_form(self._join))
 
     async def _join(self, code: str) -> str | None:
+        refusal = self.offline("join")
+        if refusal is not None:
+            return refusal
         line = "You joined with an invite code"
         return await self._open_with(lambda: self.client.join_session(code), line)
 
@@ -291,6 +341,9 @@ class QuickoApp(App[None]):
         self.push_screen(call_form(self._call))
 
     async def _call(self, quickokey: str) -> str | None:
+        refusal = self.offline("call")
+        if refusal is not None:
+            return refusal
         line = "Call accepted: the chat is open"
         return await self._open_with(lambda: self.client.call(quickokey), line)
 
@@ -316,9 +369,11 @@ class QuickoApp(App[None]):
         )
 
         def answered(accept: bool | None) -> None:
+            if accept is None:  # the caller gave up: say so; declining makes the client forget it
+                self.notify(stopped_calling(view.display_name), severity="warning", timeout=60)
             self._work(self._answer(view, bool(accept)), group="actions")
 
-        self.push_screen(IncomingCallScreen(view), answered)
+        self.push_screen(IncomingCallScreen(view, ring_s=self.ring_s), answered)
 
     async def _answer(self, call: CallView, accept: bool) -> None:
         try:
@@ -355,13 +410,68 @@ class QuickoApp(App[None]):
 
         self.push_screen(SafetyScreen(chat, verify))
 
+    def action_retry(self) -> None:
+        """Send again, as new messages, the failed messages of the shown chat.
+
+        The client has no retry of its own yet (see /work/notes/apps12.md): each failed
+        message stays "failed · sent again", and its text goes out as a new message.
+        """
+        chat = self.book.active_chat
+        failed = [] if chat is None else chat.failed()
+        if chat is None or not failed:
+            self.notify("No failed message to send again here.", severity="information")
+            return
+        self.presenter.mark_retried(chat, [message.message_id.hex() for message in failed])
+        for message in failed:
+            self.send_text(chat.chat_id, message.text)
+
     def action_leave(self) -> None:
-        """Leave the shown chat, wiping its keys and messages."""
+        """Leave the shown chat, wiping its keys and messages (after asking)."""
         chat = self.book.active_chat
         if chat is None:
             self.notify("No chat to leave.", severity="warning")
             return
-        self._work(self._leave(chat.chat_id, chat.session_id), group="actions")
+        chat_id, session_id = chat.chat_id, chat.session_id
+        who = chat.title if chat.peers else "this chat"
+        text = (
+            f"You leave the chat with {who}; its keys and messages are wiped from this app "
+            "and you cannot come back to it."
+        )
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self._work(self._leave(chat_id, session_id), group="actions")
+
+        self.push_screen(
+            ConfirmScreen("Leave this chat?", text, "Leave", id="confirm-leave"), answered
+        )
+
+    def action_rename(self) -> None:
+        """Name a peer of the shown chat (on this device, until the app closes)."""
+        chat = self.book.active_chat
+        peers = [] if chat is None else [p for p in chat.peers.values() if p.authenticated]
+        if chat is None or not peers:
+            self.notify("Nobody to name here yet.", severity="warning")
+            return
+        self.push_screen(rename_form(chat, peers, self._rename))
+
+    async def _rename(self, chat: Chat, peer: Peer, name: str) -> None:
+        if name:
+            chat.local_names[peer.address] = name
+            text = f"You named {peer.shown_name} “{name}” (on this device, until the app closes)"
+        else:
+            chat.local_names.pop(peer.address, None)
+            text = f"{peer.shown_name} has no name of yours any more"
+        await self.presenter.add_message(chat.chat_id, SystemLine(text))
+
+    def action_step_chat(self, step: int) -> None:
+        """Show the next (1) or previous (-1) chat."""
+        ids = [chat.chat_id for chat in self.book]
+        if not ids:
+            return
+        current = self.book.active
+        index = ids.index(current) if current in ids else -1
+        self.show_chat(ids[(index + step) % len(ids)])
 
     async def _leave(self, chat_id: str, session_id: str) -> None:
         with contextlib.suppress(*_FAILURES):
@@ -377,7 +487,25 @@ class QuickoApp(App[None]):
     def identity_view(self) -> IdentityView:
         """The current identity, for the identity dialog."""
         info = self.client.identity_info
-        return IdentityView(info.display_name, info.quickokey, info.seed_phrase, self.registered)
+        return IdentityView(
+            info.display_name,
+            info.quickokey,
+            info.seed_phrase,
+            self.registered,
+            self.words_written,
+        )
+
+    def replace_question(self) -> tuple[str, str] | None:
+        """What to ask before replacing the identity, or ``None`` when nothing would be lost."""
+        return replace_question(
+            open_chats=len(self.book),
+            long_term=bool(self.client.identity_info.seed_phrase),
+            words_written=self.words_written,
+        )
+
+    def confirm_written(self) -> None:
+        """Record that the user wrote the current QuickoKey's words down."""
+        self.words_written = bool(self.client.identity_info.seed_phrase)
 
     async def generate_identity(self) -> str | None:
         """Replace the identity with a new QuickoKey."""
@@ -404,22 +532,32 @@ class QuickoApp(App[None]):
         self.push_screen(recover_form(self._recover))
 
     async def _recover(self, seed_phrase: str) -> str | None:
+        question = self.replace_question()
+        if question is not None:
+            title, text = question
+            screen = ConfirmScreen(title, text, "Replace", id="confirm-replace")
+            if not await self.push_screen_wait(screen):
+                return "Kept your current identity."
         try:
             await self.client.recover_quickokey(seed_phrase)
         except _FAILURES as exc:
             return _problem(exc)
-        await self._identity_changed()
+        await self._identity_changed(words_written=True)
         return None
 
-    async def _identity_changed(self) -> None:
-        """The client left every session and reconnected with another identity."""
+    async def _identity_changed(self, *, words_written: bool = False) -> None:
+        """The client left every session and reconnected with another identity.
+
+        A recovered identity's words were just typed in, so they are known to be written down.
+        """
         self.registered = False
+        self.words_written = words_written
         await self.presenter.close([chat.chat_id for chat in self.book])
         self._show_identity()
 
 
 def run_chat(relay_url: str) -> int:
     """Run the terminal app against ``relay_url`` until the user quits; return the exit status."""
-    app = QuickoApp(AsyncQuickoClient(relay_url))
+    app = QuickoApp(AsyncQuickoClient(relay_url), relay_url=relay_url)
     app.run()
     return app.return_code or 0

@@ -28,7 +28,7 @@ from quicko.client import models as ev
 from quicko.identity import display_name
 from quicko.tui.screens.main import MainScreen
 from quicko.tui.state import Chat, ChatBook, Entry, Peer, SystemLine
-from quicko.tui.widgets import ConnectionView
+from quicko.tui.widgets import ConnectionView, MessageLog, StatusLine
 
 __all__ = ["MAX_ORPHAN_EVENTS", "SESSION_EVENTS", "ChatPresenter", "SessionEvent", "to_peer"]
 
@@ -110,9 +110,27 @@ class ChatPresenter:
     # ------------------------------------------------------------------ status line
 
     def set_connection(self, connection: ConnectionView) -> None:
-        """Show a new connection state."""
+        """Show a new connection state, and on pending messages whether they wait for it."""
         self.connection = connection
+        log = self._log()
+        if log is not None:
+            log.set_marks(waiting=connection.state != "connected", retried=log.retried)
         self.refresh_status()
+
+    def _log(self) -> MessageLog | None:
+        """The message log, or ``None`` while the screen is being built or taken down.
+
+        Connection events arrive from a worker at any time, also while the app starts or quits.
+        """
+        logs = self._main.query(MessageLog) if self._main.is_mounted else None
+        return logs.first() if logs else None
+
+    def mark_retried(self, chat: Chat, message_ids: list[str]) -> None:
+        """Record failed messages sent again, and show it if the chat is on screen."""
+        chat.retried.update(message_ids)
+        log = self._log()
+        if log is not None and self._shown(chat):
+            log.set_marks(waiting=log.waiting, retried=chat.retried)
 
     def refresh_status(self) -> None:
         """Redraw the status line: the connection and the shown chat's encryption.
@@ -120,9 +138,10 @@ class ChatPresenter:
         A connection event can arrive while the main screen is not mounted (the app starting
         or quitting): the state is kept and drawn by the app's ``on_mount``.
         """
-        if not self._main.is_mounted:
+        lines = self._main.query(StatusLine) if self._main.is_mounted else None
+        if not lines:
             return
-        status = self._main.status_line
+        status = lines.first()
         status.set_connection(self.connection)
         chat = self.book.active_chat
         if chat is None:

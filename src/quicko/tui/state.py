@@ -77,9 +77,21 @@ STATUS_MARKS: Final[dict[DeliveryStatus, tuple[str, str]]] = {
 """The tick and the word shown beside an outgoing message for each delivery status."""
 
 
-def status_mark(status: DeliveryStatus) -> str:
-    """The tick and word for ``status``, such as ``"✓✓ read"``."""
+def status_mark(status: DeliveryStatus, *, waiting: bool = False, retried: bool = False) -> str:
+    """The tick and word for ``status``, such as ``"✓✓ read"``.
+
+    Args:
+        status: the delivery status.
+        waiting: a pending message waits for the relay, which is not reachable.
+        retried: a failed message was sent again (as a new message).
+    """
     tick, word = STATUS_MARKS[status]
+    if status is DeliveryStatus.PENDING and waiting:
+        return f"{tick} waiting for the relay"
+    if status is DeliveryStatus.FAILED:
+        return (
+            f"{tick} failed · sent again" if retried else f"{tick} failed — ctrl+r sends it again"
+        )
     return f"{tick} {word}"
 
 
@@ -159,6 +171,9 @@ class Chat:
         entries: messages and system lines, oldest first (at most :data:`MAX_ENTRIES`).
         unread: incoming messages not yet shown to the user.
         ended: why the session ended, once it has (no more sending).
+        retried: ids (hex) of our failed messages already sent again.
+        local_names: names the user gave peers here, by address (memory only; shown first,
+            with the derived name after it).
     """
 
     chat_id: str
@@ -169,12 +184,14 @@ class Chat:
     entries: deque[Entry] = field(default_factory=lambda: deque(maxlen=MAX_ENTRIES))
     unread: int = 0
     ended: str | None = None
+    retried: set[str] = field(default_factory=set)
+    local_names: dict[str, str] = field(default_factory=dict)
     _early: dict[str, DeliveryStatus] = field(default_factory=dict, repr=False)
 
     @property
     def title(self) -> str:
         """The authenticated peers' names, or what the chat is waiting for."""
-        names = [peer.shown_name for peer in self.peers.values() if peer.authenticated]
+        names = [self.label(peer) for peer in self.peers.values() if peer.authenticated]
         pending = len(self.peers) - len(names)
         if names:
             return ", ".join(names) + (f" (+{pending} connecting…)" if pending else "")
@@ -184,9 +201,14 @@ class Chat:
             return "Waiting for a peer…"
         return "Connecting…"
 
+    def label(self, peer: Peer) -> str:
+        """A peer's derived name, after the name the user gave it here if any."""
+        local = self.local_names.get(peer.address)
+        return f"{local} ({peer.shown_name})" if local else peer.shown_name
+
     def name_of(self, peer: Peer) -> str:
         """How ``peer`` is named here: its name once authenticated, never a person before."""
-        return peer.shown_name if peer.authenticated else pending_label(self.role)
+        return self.label(peer) if peer.authenticated else pending_label(self.role)
 
     @property
     def encrypted(self) -> bool:
@@ -268,6 +290,17 @@ class Chat:
             current = self._early.get(message_id, DeliveryStatus.PENDING)
             self._early[message_id] = advance(current, status) or current
         return None
+
+    def failed(self) -> list[ChatMessage]:
+        """Our failed messages not sent again yet, oldest first."""
+        return [
+            entry
+            for entry in self.entries
+            if isinstance(entry, ChatMessage)
+            and entry.outgoing
+            and entry.status is DeliveryStatus.FAILED
+            and entry.message_id.hex() not in self.retried
+        ]
 
     def take_unread(self) -> list[str]:
         """Reset the unread count; return the ids (hex) of the incoming messages not yet read."""

@@ -96,8 +96,11 @@ MessageRow.-incoming .bubble {{ background: {PANEL}; }}
 SystemRow {{ height: auto; color: {MUTED}; text-style: italic; content-align: center middle;
             width: 100%; margin: 0 0 1 0; }}
 SystemRow.-warning {{ color: {WARNING}; text-style: bold; }}
-#composer {{ dock: bottom; margin: 0 1; border: tall {HIGHLIGHT}; background: {BACKGROUND}; }}
+#composer-box {{ dock: bottom; height: auto; width: 100%; padding: 0 1; }}
+#composer {{ height: auto; min-height: 1; max-height: 8; border: tall {HIGHLIGHT};
+            background: {BACKGROUND}; }}
 #composer:focus {{ border: tall {ACCENT}; }}
+#composer-hint {{ height: auto; color: {MUTED}; padding: 0 1; }}
 
 ModalScreen {{ align: center middle; background: {BACKGROUND} 70%; }}
 .dialog {{ width: 76; height: auto; max-height: 90%; background: {PANEL};

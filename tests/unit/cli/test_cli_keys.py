@@ -14,7 +14,7 @@ from quicko.cli.main import REGISTRARS, build_parser
 from quicko.errors import InviteCodeError
 from quicko.identity import WORDS, Identity
 
-ROOT = bytes(range(16))
+ROOT = bytes([*range(15), 0xAE])  # 0x00…0x0e and their checksum (protocol.md §6.2)
 KNOWN = Identity.from_root(ROOT)
 PHRASE = " ".join(KNOWN.seed_phrase)
 RECORD_KEYS = {"quickokey", "display_name", "seed_phrase", "x25519_public", "ed25519_public"}
@@ -79,7 +79,7 @@ def test_keygen_human(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"QuickoKey:     {KNOWN.quickokey}\n" in out
     assert f"Display name:  {KNOWN.display_name}\n" in out
     assert " 1. abandon " in out
-    assert "16. audit" in out
+    assert "16. puppy" in out
     numbered = [line for line in out.splitlines() if line.startswith("  ") and ". " in line]
     assert len(numbered) == 4
     assert "only backup" in out
@@ -278,10 +278,14 @@ def test_subprocess_keygen_json_piped_into_recover_json() -> None:
 def test_subprocess_changed_or_unknown_word() -> None:
     made = json.loads(run_quicko("keygen", "--json").stdout)
     words = list(made["seed_phrase"])
-    words[6] = WORDS[(WORDS.index(words[6]) + 1) % len(WORDS)]
+    # A changed valid word no longer recovers another identity (issue 12, item 6): the 16th
+    # word is the checksum of the others (protocol.md §6.2), so changing it is always caught.
+    last = words[15]
+    words[15] = WORDS[(WORDS.index(last) + 1) % len(WORDS)]
     changed = run_quicko("recover", "--json", stdin=" ".join(words))
-    assert changed.returncode == 0, changed.stderr
-    assert json.loads(changed.stdout)["quickokey"] != made["quickokey"]
+    assert changed.returncode == 2 and changed.stdout == ""
+    assert "not a valid QuickoKey phrase" in changed.stderr
+    words[15] = last
 
     words[6] = "notaword"
     unknown = run_quicko("recover", stdin=" ".join(words))

@@ -24,7 +24,8 @@ from quicko.identity import (
 )
 from quicko.identity.keys import ED25519_SEED_LABEL, X25519_SEED_LABEL, derive_key_pairs
 
-ROOT = bytes(range(16))
+ROOT = bytes(range(16))  # any 16 bytes derive keys; this one fails the phrase checksum
+VALID_ROOT = bytes([*range(15), 0xAE])  # 0x00…0x0e and their checksum (§6.2)
 QUICKOKEY = "QK-0C85-ACA8-D45E-5305-D081-6B0F-C71B-C0A5"
 NAME = "Fiery Loon #E664"
 
@@ -73,13 +74,20 @@ def test_address_and_name_come_from_public_keys_only() -> None:
     assert identity.address == public.address
 
 
-def test_generate_uses_rng() -> None:
+def test_generate_uses_rng_and_makes_a_root_with_its_checksum() -> None:
     identity = Identity.generate(lambda n: ROOT[:n])
-    assert identity.quickokey == QUICKOKEY
+    assert identity.root.to_bytes() == VALID_ROOT
+    assert identity.public == Identity.from_root(VALID_ROOT).public
+    assert Identity.from_seed_phrase(" ".join(identity.seed_phrase)).public == identity.public
+
+
+def test_a_phrase_of_a_root_without_its_checksum_is_refused() -> None:
+    with pytest.raises(SeedPhraseError, match="not a valid QuickoKey phrase"):
+        Identity.from_seed_phrase(" ".join(Identity.from_root(ROOT).seed_phrase))
 
 
 def test_from_seed_phrase_recovers_the_same_identity() -> None:
-    original = Identity.from_root(ROOT)
+    original = Identity.from_root(VALID_ROOT)
     recovered = Identity.from_seed_phrase(" ".join(original.seed_phrase))
     assert recovered.public == original.public
     assert recovered.seed_phrase == original.seed_phrase
@@ -92,8 +100,9 @@ def test_from_seed_phrase_reports_bad_words() -> None:
 
 @settings(max_examples=25)
 @given(st.binary(min_size=16, max_size=16))
-def test_round_trip_root_phrase_identity(root: bytes) -> None:
-    identity = Identity.from_root(root)
+def test_round_trip_root_phrase_identity(entropy: bytes) -> None:
+    identity = Identity.generate(lambda n: entropy[:n])
+    root = identity.root.to_bytes()
     recovered = Identity.from_seed_phrase(" ".join(identity.seed_phrase))
     assert recovered.quickokey == identity.quickokey
     assert recovered.root.to_bytes() == root

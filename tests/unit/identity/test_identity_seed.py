@@ -1,22 +1,32 @@
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from quicko.errors import InputError, SeedPhraseError
 from quicko.identity.seed import (
+    CHECKSUM_MESSAGE,
+    ENTROPY_BYTES,
     ROOT_SECRET_BYTES,
+    SEED_CHECKSUM_LABEL,
     SEED_PHRASE_WORDS,
     RootSecret,
+    has_valid_checksum,
     normalize_seed_phrase,
     parse_seed_phrase,
+    seed_checksum,
     seed_phrase_words,
+    seed_word,
+    seed_word_suggestions,
 )
 from quicko.identity.wordlist import WORDS
 
-ROOT = bytes(range(16))
-PHRASE = [WORDS[i] for i in range(16)]
+# 0x00 … 0x0e and their checksum 0xae (docs/protocol.md §6.2).
+ROOT = bytes([*range(15), 0xAE])
+PHRASE = [*(WORDS[i] for i in range(15)), "puppy"]
 
 
 def phrase_with(position: int, word: str) -> str:
@@ -42,15 +52,72 @@ def test_root_secret_rejects_wrong_length(size: int) -> None:
         RootSecret(bytes(size))
 
 
-def test_generate_takes_16_bytes_from_rng() -> None:
+def test_generate_keeps_15_random_bytes_and_sets_their_checksum() -> None:
     calls: list[int] = []
 
     def rng(n: int) -> bytes:
         calls.append(n)
-        return ROOT
+        return bytes(range(n))
 
-    assert RootSecret.generate(rng).to_bytes() == ROOT
-    assert calls == [ROOT_SECRET_BYTES]
+    root = RootSecret.generate(rng)
+    assert root.to_bytes() == ROOT and root.has_valid_checksum
+    assert calls == [ROOT_SECRET_BYTES]  # the 16th byte drawn is replaced: 120 random bits
+    assert ENTROPY_BYTES == 15
+
+
+# -- checksum (docs/protocol.md §6.2)
+
+
+def test_checksum_known_answer() -> None:
+    assert SEED_CHECKSUM_LABEL == b"quicko2/v2/seed-checksum"
+    body = bytes(range(15))
+    expected = hashlib.sha256(
+        len(SEED_CHECKSUM_LABEL).to_bytes(4, "big") + SEED_CHECKSUM_LABEL
+        + len(body).to_bytes(4, "big") + body
+    ).digest()[0]  # fmt: skip
+    assert seed_checksum(body) == expected == 0xAE
+    assert has_valid_checksum(ROOT) and not has_valid_checksum(bytes(range(16)))
+    with pytest.raises(ValueError, match="15 bytes"):
+        seed_checksum(ROOT)
+    with pytest.raises(ValueError, match="16 bytes"):
+        has_valid_checksum(ROOT[:15])
+
+
+def test_a_wrong_last_word_is_always_refused() -> None:
+    for index in range(256):
+        if index != ROOT[15]:
+            with pytest.raises(SeedPhraseError) as info:
+                parse_seed_phrase(phrase_with(16, WORDS[index]))
+            assert str(info.value) == CHECKSUM_MESSAGE and info.value.position is None
+
+
+def test_swapped_words_are_refused() -> None:
+    # Issue 12, item 6: two swapped words silently recovered another identity.
+    refused = 0
+    for first in range(16):
+        for second in range(first + 1, 16):
+            words = list(PHRASE)
+            words[first], words[second] = words[second], words[first]
+            try:
+                parse_seed_phrase(" ".join(words))
+            except SeedPhraseError as exc:
+                assert str(exc) == CHECKSUM_MESSAGE
+                refused += 1
+    assert refused == 120  # every one of the 120 swaps of this phrase
+
+
+def test_repeated_words_are_fine() -> None:
+    body = bytes([7] * 15)
+    root = body + bytes([seed_checksum(body)])
+    assert parse_seed_phrase(" ".join(seed_phrase_words(root))).to_bytes() == root
+
+
+def test_one_word_is_checked_as_typed() -> None:
+    assert seed_word("puppy") == "puppy"
+    assert seed_word(" PUPP ") == "puppy"
+    assert seed_word("pup") is None and seed_word("puppx") is None
+    assert seed_word_suggestions("pupy")[0] == "puppy"
+    assert seed_word_suggestions("QQQQQQQ") == ()
 
 
 def test_wipe_zeroes_the_buffer_and_disables_the_secret() -> None:
@@ -100,7 +167,7 @@ def test_from_seed_phrase() -> None:
 
 def test_seed_phrase_words_known_answer() -> None:
     assert seed_phrase_words(ROOT) == PHRASE
-    assert seed_phrase_words(bytes([255] * 16)) == ["yellow"] * 16
+    assert seed_phrase_words(bytes([255] * 16)) == ["yellow"] * 16  # any root has words
     assert RootSecret(ROOT).seed_phrase() == PHRASE
 
 
@@ -109,14 +176,21 @@ def test_seed_phrase_words_rejects_wrong_length() -> None:
         seed_phrase_words(bytes(15))
 
 
-@given(st.binary(min_size=16, max_size=16))
+def with_checksum(body: bytes) -> bytes:
+    return body + bytes([seed_checksum(body)])
+
+
+@given(st.binary(min_size=15, max_size=15).map(with_checksum))
 def test_round_trip_root_words_root(root: bytes) -> None:
     words = seed_phrase_words(root)
     assert len(words) == SEED_PHRASE_WORDS
     assert parse_seed_phrase(" ".join(words)).to_bytes() == root
 
 
-@given(st.binary(min_size=16, max_size=16), st.sampled_from([" ", "\n", ", ", "\t", " ,  "]))
+@given(
+    st.binary(min_size=15, max_size=15).map(with_checksum),
+    st.sampled_from([" ", "\n", ", ", "\t", " ,  "]),
+)
 def test_round_trip_with_prefixes_case_and_separators(root: bytes, separator: str) -> None:
     words = [
         word[:4].upper() if i % 2 else word.title()
@@ -149,8 +223,9 @@ def test_parse_accepts_what_people_type(text: str) -> None:
 def test_three_letter_words_are_typed_in_full() -> None:
     short = [word for word in WORDS if len(word) == 3]
     assert short
-    text = " ".join(short[:1] * 16)
-    assert parse_seed_phrase(text).to_bytes() == bytes([WORDS.index(short[0])] * 16)
+    root = with_checksum(bytes([WORDS.index(short[0])] * 15))
+    text = " ".join([*short[:1] * 15, WORDS[root[15]]])
+    assert parse_seed_phrase(text).to_bytes() == root
 
 
 def test_normalize_returns_full_lower_case_words() -> None:

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from quicko.crypto import MLKEMKeyPair, RandomSource, X25519KeyPair, aead, cpace, ed25519, kdf
-from quicko.errors import AuthenticationError
+from quicko.errors import AuthenticationError, SeedPhraseError
 from quicko.identity import (
     WORDS,
     Identity,
@@ -64,6 +64,7 @@ from quicko.identity import (
 )
 from quicko.identity.keys import ED25519_SEED_LABEL, X25519_SEED_LABEL
 from quicko.identity.names import ADJECTIVES, ANIMALS
+from quicko.identity.seed import SEED_CHECKSUM_LABEL, has_valid_checksum, seed_checksum
 from quicko.protocol import (
     PAYLOAD_TYPES,
     Ack,
@@ -166,7 +167,9 @@ NOT_A_MEMBER_REASON = "not a member of the session"
 BODY = bytes(range(0x80, 0xA0))  # stands for an end-to-end ciphertext
 INVITE_BYTES = bytes.fromhex("c05e3a700d")
 TYPED_SEED = "1. aban 2. absurd 3. ACOUS 4. adapt, 5. advice 6. agree 7. alco 8. alpha\n"
-TYPED_SEED += "9. amou 10. anim 11. anxi 12. arch 13. army 14. arti 15. asth 16. audit"
+TYPED_SEED += "9. amou 10. anim 11. anxi 12. arch 13. army 14. arti 15. asth 16. pupp"
+#: The 15 random bytes of the checksum example (§6.2): Alice's first 15 root bytes.
+CHECKSUM_ENTROPY = bytes(range(15))
 
 ENUM_OF_FIELD: dict[tuple[str, str], Any] = {
     ("Ack", "status"): AckStatus,
@@ -371,6 +374,44 @@ def identity_pairs(identity: Identity, root: bytes) -> list[tuple[str, str]]:
         ("address", identity.address.hex()),
         ("quickokey", identity.quickokey),
         ("display_name", identity.display_name),
+        ("checksum", checksum_note(root)),
+    ]
+
+
+def checksum_note(root: bytes) -> str:
+    """Whether a root's phrase passes the checksum of §6.2 (example roots need not)."""
+    expected = seed_checksum(root[:15])
+    if expected == root[15]:
+        return f"{expected:02x} (valid: the phrase recovers this root)"
+    return (
+        f"{root[15]:02x}, expected {expected:02x}: an example root, not generated; "
+        "its phrase is refused (§6.2)"
+    )
+
+
+def checksum_pairs() -> list[tuple[str, str]]:
+    """The seed-checksum example of §6.2: a generated root, and a swap that is refused."""
+    entropy = CHECKSUM_ENTROPY
+    hashed = kdf.encode_fields(SEED_CHECKSUM_LABEL, entropy)
+    digest = hashlib.sha256(hashed).digest()
+    root = entropy + digest[:1]
+    words = [WORDS[byte] for byte in root]
+    swapped = [words[1], words[0], *words[2:]]
+    try:
+        parse_seed_phrase(" ".join(swapped))
+        outcome = "accepted"
+    except SeedPhraseError as exc:
+        outcome = f"refused: {exc}"
+    return [
+        ("entropy", entropy.hex()),
+        ("label", SEED_CHECKSUM_LABEL.decode()),
+        ("hashed", hashed.hex()),
+        ("sha256", digest.hex()),
+        ("checksum", f"{digest[0]:02x} (word 16: {words[15]})"),
+        ("root_secret", root.hex()),
+        ("seed_phrase", " ".join(words)),
+        ("swapped", " ".join(swapped)),
+        ("outcome", outcome),
     ]
 
 
@@ -451,6 +492,7 @@ def generate_blocks() -> dict[str, str]:
         "identity:bob": text_block(identity_pairs(b, BOB_ROOT)),
     }
     words = normalize_seed_phrase(TYPED_SEED)
+    blocks["seed-checksum"] = text_block(checksum_pairs())
     blocks["seed-phrase"] = text_block(
         [("typed", TYPED_SEED), ("words", " ".join(words)),
          ("root_secret", parse_seed_phrase(TYPED_SEED).to_bytes().hex())],
@@ -1234,8 +1276,13 @@ def test_frame_examples_round_trip() -> None:
 def test_identity_examples(who: str) -> None:
     values = pairs(f"identity:{who}")
     root = bytes.fromhex(values["root_secret"])
-    assert parse_seed_phrase(values["seed_phrase"]).to_bytes() == root
     assert values["seed_phrase"].split() == [WORDS[byte] for byte in root]
+    assert values["checksum"] == checksum_note(root)
+    if has_valid_checksum(root):
+        assert parse_seed_phrase(values["seed_phrase"]).to_bytes() == root
+    else:  # a fixed example root: its keys are as shown, its phrase fails the checksum
+        with pytest.raises(SeedPhraseError, match="not a valid QuickoKey phrase"):
+            parse_seed_phrase(values["seed_phrase"])
     identity = Identity.from_root(root)
     x_private = bytes.fromhex(values["x25519_private"])
     ed_seed = bytes.fromhex(values["ed25519_seed"])
@@ -1341,7 +1388,22 @@ def test_seed_phrase_example() -> None:
     root = parse_seed_phrase(values["typed"])
     assert root.to_bytes().hex() == values["root_secret"]
     assert normalize_seed_phrase(values["typed"]) == values["words"].split()
-    assert values["root_secret"] == pairs("identity:alice")["root_secret"]
+    assert values["root_secret"] == pairs("seed-checksum")["root_secret"]
+
+
+def test_seed_checksum_example() -> None:
+    values = pairs("seed-checksum")
+    entropy = bytes.fromhex(values["entropy"])
+    assert values["label"].encode() == SEED_CHECKSUM_LABEL
+    hashed = bytes.fromhex(values["hashed"])
+    assert hashed == kdf.encode_fields(SEED_CHECKSUM_LABEL, entropy)
+    assert hashlib.sha256(hashed).hexdigest() == values["sha256"]
+    root = bytes.fromhex(values["root_secret"])
+    assert root == entropy + bytes([seed_checksum(entropy)]) and has_valid_checksum(root)
+    assert parse_seed_phrase(values["seed_phrase"]).to_bytes() == root
+    with pytest.raises(SeedPhraseError) as info:
+        parse_seed_phrase(values["swapped"])
+    assert values["outcome"] == f"refused: {info.value}"
 
 
 def test_invite_example() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from quicko.tui.screens.dialogs import call_form, join_form, recover_form
+from quicko.tui.screens.confirm import ConfirmScreen, replace_question
+from quicko.tui.screens.dialogs import call_form, join_form, recover_form, rename_form
 from quicko.tui.screens.form import FormScreen, Incomplete
 from quicko.tui.screens.identity import IdentityActions, IdentityScreen, IdentityView
-from quicko.tui.screens.incoming import CallView, IncomingCallScreen
+from quicko.tui.screens.incoming import RING_S, CallView, IncomingCallScreen, stopped_calling
 from quicko.tui.screens.safety import SafetyScreen
 
 __all__ = [
+    "RING_S",
     "CallView",
+    "ConfirmScreen",
     "FormScreen",
     "IdentityActions",
     "IdentityScreen",
@@ -20,4 +23,7 @@ __all__ = [
     "call_form",
     "join_form",
     "recover_form",
+    "rename_form",
+    "replace_question",
+    "stopped_calling",
 ]

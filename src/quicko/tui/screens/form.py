@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
-__all__ = ["Check", "FormScreen", "Incomplete", "Submit"]
+__all__ = ["Check", "Detail", "FormScreen", "Incomplete", "Submit"]
 
 
 class Incomplete(str):
@@ -33,6 +33,9 @@ Check = Callable[[str], str | None]
 Submit = Callable[[str], Awaitable[str | None]]
 """Acts on the text; returns ``None`` on success or the problem to show."""
 
+Detail = Callable[[str], Text]
+"""Renders what the typed text holds, under the field (such as each word of a seed phrase)."""
+
 
 class FormScreen(ModalScreen[bool]):
     """A dialog with a title, a hint, one input, and a line for problems and progress.
@@ -45,6 +48,7 @@ class FormScreen(ModalScreen[bool]):
         submit: what Enter does with valid text.
         busy_text: shown while ``submit`` runs.
         password: hide what is typed.
+        detail: renders the typed text under the field, updated as it is typed.
 
     The dialog's result is ``True`` when ``submit`` succeeded, ``False`` when cancelled.
     """
@@ -64,6 +68,7 @@ class FormScreen(ModalScreen[bool]):
         submit: Submit,
         busy_text: str,
         password: bool = False,
+        detail: Detail | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -74,6 +79,7 @@ class FormScreen(ModalScreen[bool]):
         self._submit = submit
         self._busy_text = busy_text
         self._password = password
+        self._detail = detail
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -82,6 +88,8 @@ class FormScreen(ModalScreen[bool]):
             yield Static(Text(self._title), classes="dialog-title")
             yield Static(Text(self._hint), classes="hint")
             yield Input(placeholder=self._placeholder, password=self._password, id="field")
+            if self._detail is not None:
+                yield Static(self._detail(""), id="detail")
             yield Static(id="problem")
         yield Footer()
 
@@ -89,6 +97,12 @@ class FormScreen(ModalScreen[bool]):
     def field(self) -> Input:
         """The input."""
         return self.query_one("#field", Input)
+
+    @property
+    def detail(self) -> str:
+        """What the detail area shows, as plain text ("" without one)."""
+        details = self.query("#detail")
+        return str(details.first(Static).content) if details else ""
 
     @property
     def problem(self) -> str:
@@ -101,6 +115,8 @@ class FormScreen(ModalScreen[bool]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Check the text as it is typed; say nothing while the field is empty."""
+        if self._detail is not None:
+            self.query_one("#detail", Static).update(self._detail(event.value))
         if self.busy:
             return
         problem = self._check(event.value) if event.value.strip() else None

@@ -18,6 +18,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from quicko.tui.screens.confirm import ConfirmScreen
+
 __all__ = ["BACKUP_WARNING", "IdentityActions", "IdentityScreen", "IdentityView"]
 
 BACKUP_WARNING: Final = (
@@ -39,12 +41,14 @@ class IdentityView:
         quickokey: the public address ``QK-…``.
         seed_phrase: the 16 words, empty for an ephemeral identity (never in ``repr()``).
         registered: whether the QuickoKey is in the relay's directory.
+        words_written: whether the user said the 16 words are written down.
     """
 
     display_name: str
     quickokey: str
     seed_phrase: tuple[str, ...] = field(default=())
     registered: bool = False
+    words_written: bool = False
 
     @property
     def long_term(self) -> bool:
@@ -60,6 +64,12 @@ class IdentityActions(Protocol):
 
     def identity_view(self) -> IdentityView:
         """The current identity."""
+
+    def replace_question(self) -> tuple[str, str] | None:
+        """What to ask before replacing the identity, or ``None`` when nothing would be lost."""
+
+    def confirm_written(self) -> None:
+        """Record that the user wrote the current QuickoKey's words down."""
 
     async def generate_identity(self) -> str | None:
         """Replace the identity with a new QuickoKey; return a problem or ``None``."""
@@ -82,6 +92,7 @@ class IdentityScreen(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         Binding("g", "generate", "Generate QuickoKey"),
         Binding("s", "toggle_seed", "Show/hide words"),
+        Binding("w", "written", "Wrote them down"),
         Binding("r", "recover", "Recover"),
         Binding("e", "register", "Register"),
     ]
@@ -147,8 +158,38 @@ class IdentityScreen(ModalScreen[None]):
         """Open the recover dialog."""
         self._actions.open_recover()
 
+    def action_written(self) -> None:
+        """Record that the words are written down (only while they are on screen)."""
+        if not self.seed_shown:
+            hint = "Press s to show the 16 words first, then w once they are on paper."
+            self._say(hint, error=True)
+            return
+        self._actions.confirm_written()
+        self.refresh_view()
+        self._say("Noted: the 16 words are written down.", error=False)
+
     def action_generate(self) -> None:
-        """Replace the identity with a new QuickoKey (its words stay hidden until asked)."""
+        """Replace the identity with a new QuickoKey, asking first if that loses anything.
+
+        A second ``g`` never silently replaces a QuickoKey whose words are not written down.
+        """
+        if self.busy:
+            return
+        question = self._actions.replace_question()
+        if question is None:
+            self._generate()
+            return
+        title, text = question
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self._generate()
+            else:
+                self._say("Kept your current identity.", error=False)
+
+        self.app.push_screen(ConfirmScreen(title, text, "Replace", id="confirm-replace"), answered)
+
+    def _generate(self) -> None:
         done = "New QuickoKey made: press s to see its 16 words, and write them down."
         self._run("Generating a QuickoKey and reconnecting…", done, self._actions.generate_identity)
 
@@ -192,6 +233,12 @@ def _summary(view: IdentityView) -> Text:
     if view.long_term:
         state = "registered" if view.registered else "not registered (e to register)"
         text.append(f"long-term QuickoKey, {state}")
+        text.append("\nWords      ", style="bold")
+        text.append(
+            "written down ✓"
+            if view.words_written
+            else "not confirmed as written down (s to show, w once on paper)"
+        )
     else:
         text.append("ephemeral: a random identity, gone when the app closes (g to generate)")
     return text

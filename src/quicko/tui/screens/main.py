@@ -15,12 +15,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, ListView, Static
+from textual.widgets import ContentSwitcher, Footer, ListView, Static
 
 from quicko.tui.theme import ACCENT, MUTED
-from quicko.tui.widgets import ChatList, ChatListItem, ChatView, StatusLine
+from quicko.tui.widgets import ChatList, ChatListItem, ChatView, Composer, StatusLine
 
-__all__ = ["WELCOME_TEXT", "MainActions", "MainScreen"]
+__all__ = ["SHORTCUTS", "WELCOME_TEXT", "MainActions", "MainScreen"]
+
+SHORTCUTS: Final = {
+    "new_session": "ctrl+n",
+    "join": "ctrl+o",
+    "call": "ctrl+t",
+    "identity": "ctrl+y",
+    "verify": "ctrl+s",
+    "leave": "ctrl+l",
+    "retry": "ctrl+r",
+    "rename": "f2",
+    "next_chat": "ctrl+pagedown",
+    "previous_chat": "ctrl+pageup",
+    "quit": "ctrl+q",
+}
+"""The keys of the main screen: the desktop app's shortcuts for the same actions (README)."""
 
 WELCOME_TEXT: Final = """Quicko2: ephemeral, end-to-end encrypted chat. Nothing is written to disk.
 
@@ -29,8 +44,12 @@ WELCOME_TEXT: Final = """Quicko2: ephemeral, end-to-end encrypted chat. Nothing 
   ctrl+t  Call someone's QuickoKey
   ctrl+y  Your identity: generate a QuickoKey, see its words, recover, register
   ctrl+s  Compare safety numbers with the people in the chat
+  f2      Name the person in the chat (on this device only, until the app closes)
+  ctrl+r  Send failed messages again
   ctrl+l  Leave the chat (its keys and messages are wiped)
+  ctrl+pgdn / ctrl+pgup  Next / previous chat
   tab     Move between the chat list and the message field
+  enter   Send · ctrl+j new line
   ctrl+q  Quit (everything is forgotten)
 """
 """What the main area shows while no chat is open."""
@@ -53,13 +72,19 @@ class MainScreen(Screen[None]):
     """The main screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "app.new_session", "New", priority=True),
-        Binding("ctrl+o", "app.join", "Join", priority=True),
-        Binding("ctrl+t", "app.call", "Call", priority=True),
-        Binding("ctrl+y", "app.identity", "Identity", priority=True),
-        Binding("ctrl+s", "app.safety", "Verify", priority=True),
-        Binding("ctrl+l", "app.leave", "Leave", priority=True),
-        Binding("ctrl+q", "app.quit", "Quit", priority=True),
+        Binding(SHORTCUTS["new_session"], "app.new_session", "New", priority=True),
+        Binding(SHORTCUTS["join"], "app.join", "Join", priority=True),
+        Binding(SHORTCUTS["call"], "app.call", "Call", priority=True),
+        Binding(SHORTCUTS["identity"], "app.identity", "Identity", priority=True),
+        Binding(SHORTCUTS["verify"], "app.safety", "Verify", priority=True),
+        Binding(SHORTCUTS["rename"], "app.rename", "Name", priority=True),
+        Binding(SHORTCUTS["leave"], "app.leave", "Leave", priority=True),
+        Binding(SHORTCUTS["retry"], "app.retry", "Retry failed", show=False, priority=True),
+        Binding(SHORTCUTS["next_chat"], "app.step_chat(1)", "Next", show=False, priority=True),
+        Binding(
+            SHORTCUTS["previous_chat"], "app.step_chat(-1)", "Previous", show=False, priority=True
+        ),
+        Binding(SHORTCUTS["quit"], "app.quit", "Quit", priority=True),
     ]
 
     def __init__(self, actions: MainActions) -> None:
@@ -117,13 +142,13 @@ class MainScreen(Screen[None]):
         if isinstance(event.item, ChatListItem):
             self._actions.show_chat(event.item.chat_id)
 
-    @on(Input.Submitted, "#composer")
-    def _composer_submitted(self, event: Input.Submitted) -> None:
+    @on(Composer.Submitted)
+    def _composer_submitted(self, event: Composer.Submitted) -> None:
         chat_id = self.chat_view.chat_id
-        text = event.value.strip()
+        text = event.text.strip()
         if chat_id is None or not text:
             return
-        event.input.clear()
+        event.composer.clear()
         self._actions.send_text(chat_id, text)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:

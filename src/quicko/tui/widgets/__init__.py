@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from quicko.tui.widgets.chat_list import ChatList, ChatListItem
 from quicko.tui.widgets.chat_view import ChatView, MessageLog, MessageRow, SystemRow
+from quicko.tui.widgets.composer import Composer, ComposerBox
 from quicko.tui.widgets.status_line import ConnectionView, StatusLine
 
 __all__ = [
     "ChatList",
     "ChatListItem",
     "ChatView",
+    "Composer",
+    "ComposerBox",
     "ConnectionView",
     "MessageLog",
     "MessageRow",

@@ -13,13 +13,20 @@ from typing import Final
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.tui.state import Chat, Entry, SystemLine, sender_name, status_mark
 from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from quicko.tui.widgets.composer import Composer, ComposerBox
 
-__all__ = ["SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+__all__ = ["INVITE_CODE_USE", "SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+
+INVITE_CODE_USE: Final = (
+    "Several people can join with this code while you are in the session, until too many "
+    "wrong tries retire it."
+)
+"""What an invite code allows, in the same words in both apps (and docs/cli.md)."""
 
 SHOWN_ENTRIES: Final = 200
 """Entries of a chat mounted when it is opened (the newest ones)."""
@@ -57,10 +64,14 @@ class MessageRow(Vertical):
         message: the message shown (its status is kept current by :meth:`set_status`).
     """
 
-    def __init__(self, message: ChatMessage) -> None:
+    def __init__(
+        self, message: ChatMessage, *, waiting: bool = False, retried: bool = False
+    ) -> None:
         direction = "-outgoing" if message.outgoing else "-incoming"
         super().__init__(id=_row_id(message), classes=direction)
         self.message = message
+        self.waiting = waiting
+        self.retried = retried
         self._bubble = Static(self._render_bubble(), classes="bubble")
 
     def compose(self) -> ComposeResult:
@@ -77,6 +88,17 @@ class MessageRow(Vertical):
         self.message = message
         self._bubble.update(self._render_bubble())
 
+    def set_marks(self, *, waiting: bool, retried: bool) -> None:
+        """Say whether a pending message waits for the relay, or a failed one was sent again."""
+        self.waiting = waiting
+        self.retried = retried
+        self._bubble.update(self._render_bubble())
+
+    @property
+    def mark(self) -> str:
+        """The status mark shown (outgoing messages)."""
+        return status_mark(self.message.status, waiting=self.waiting, retried=self.retried)
+
     def _render_bubble(self) -> Text:
         message = self.message
         text = Text()
@@ -86,7 +108,7 @@ class MessageRow(Vertical):
         text.append(f"\n{_clock(message.timestamp_ms)}", style=MUTED)
         if message.outgoing:
             text.append("  ")
-            text.append(status_mark(message.status), style=_TICK_STYLE[message.status])
+            text.append(self.mark, style=_TICK_STYLE[message.status])
         return text
 
 
@@ -99,9 +121,27 @@ class SystemRow(Static):
 
 
 class MessageLog(VerticalScroll):
-    """The scrolling list of a chat's entries, newest at the bottom."""
+    """The scrolling list of a chat's entries, newest at the bottom.
+
+    Attributes:
+        waiting: pending messages wait for the relay (it is not reachable).
+        retried: ids (hex) of the shown chat's failed messages that were sent again.
+    """
 
     can_focus = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.waiting = False
+        self.retried: set[str] = set()
+
+    def set_marks(self, *, waiting: bool, retried: set[str]) -> None:
+        """Show on our messages whether they wait for the relay, or were sent again."""
+        self.waiting = waiting
+        self.retried = retried
+        for row in self.query(MessageRow):
+            if row.message.outgoing:
+                row.set_marks(waiting=waiting, retried=row.message.message_id.hex() in retried)
 
     def row_of(self, message_id: str) -> MessageRow | None:
         """The row of one of our messages (hex id), if it is mounted."""
@@ -111,20 +151,22 @@ class MessageLog(VerticalScroll):
 
     async def add(self, entry: Entry) -> None:
         """Mount one more entry at the bottom and scroll to it."""
-        await self.mount(_row(entry))
+        await self.mount(self._row(entry))
         self.scroll_end(animate=False)
 
     async def show_entries(self, entries: list[Entry]) -> None:
         """Replace the rows with ``entries`` (the newest :data:`SHOWN_ENTRIES`)."""
         await self.remove_children()
-        rows = [_row(entry) for entry in entries[-SHOWN_ENTRIES:]]
+        rows = [self._row(entry) for entry in entries[-SHOWN_ENTRIES:]]
         if rows:
             await self.mount_all(rows)
         self.scroll_end(animate=False)
 
-
-def _row(entry: Entry) -> MessageRow | SystemRow:
-    return MessageRow(entry) if isinstance(entry, ChatMessage) else SystemRow(entry)
+    def _row(self, entry: Entry) -> MessageRow | SystemRow:
+        if isinstance(entry, SystemLine):
+            return SystemRow(entry)
+        retried = entry.message_id.hex() in self.retried
+        return MessageRow(entry, waiting=self.waiting, retried=retried)
 
 
 class ChatView(Vertical):
@@ -143,7 +185,7 @@ class ChatView(Vertical):
         yield Static(id="chat-header")
         yield Static(id="invite-banner", classes="-hidden")
         yield MessageLog(id="message-log")
-        yield Input(placeholder="Type a message — Enter sends", id="composer", max_length=4000)
+        yield ComposerBox(id="composer-box")
 
     @property
     def log_widget(self) -> MessageLog:
@@ -151,13 +193,19 @@ class ChatView(Vertical):
         return self.query_one(MessageLog)
 
     @property
-    def composer(self) -> Input:
-        """The message input."""
-        return self.query_one("#composer", Input)
+    def composer(self) -> Composer:
+        """The message box."""
+        return self.query_one(Composer)
+
+    @property
+    def composer_box(self) -> ComposerBox:
+        """The message box and the line under it."""
+        return self.query_one(ComposerBox)
 
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat``: its header and its entries."""
         self.chat_id = chat.chat_id
+        self.log_widget.retried = chat.retried
         self.show_header(chat)
         await self.log_widget.show_entries(list(chat.entries))
 
@@ -190,5 +238,5 @@ def _invite(code: str) -> Text:
     return Text.assemble(
         ("Invite code  ", "bold"),
         (code, f"bold {ACCENT}"),
-        ("   read it to the person you want to talk to; it works once.", MUTED),
+        (f"   read it to the people you want to talk to. {INVITE_CODE_USE}", MUTED),
     )

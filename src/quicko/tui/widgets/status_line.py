@@ -1,4 +1,7 @@
-"""The status line: the relay connection, its latency, and whether the shown chat is encrypted.
+"""The status line: the relay and its connection, latency, whether the shown chat is encrypted.
+
+The relay's URL is always shown; while the relay is not reachable the line says why (the
+client's last disconnect reason) and when the next attempt is, counting down (issue 12, item 4).
 
 "End-to-end encrypted" appears only when the shown chat has peers and every one of them is
 authenticated (:attr:`quicko.tui.state.Chat.encrypted`); a chat still waiting for its peer says
@@ -7,14 +10,35 @@ so instead.
 
 from __future__ import annotations
 
+import math
+import re
+import time
 from dataclasses import dataclass
+from typing import Final
 
 from rich.text import Text
 from textual.widgets import Static
 
 from quicko.tui.theme import ERROR, MUTED, SUCCESS, WARNING
 
-__all__ = ["ConnectionView", "StatusLine"]
+__all__ = ["ConnectionView", "StatusLine", "plain_reason"]
+
+
+_RELAY_ERROR: Final = re.compile(r"^relay error [A-Z_]+: ")
+_PLAIN: Final = {
+    "ConnectionRefusedError": "connection refused",
+    "gaierror": "host name not found",
+    "TimeoutError": "timed out",
+    "OSError": "network unreachable",
+}
+
+
+def plain_reason(reason: str) -> str:
+    """The client's disconnect reason in plain words ("connection refused", …)."""
+    if reason.startswith("cannot connect: "):
+        kind = reason.removeprefix("cannot connect: ")
+        return _PLAIN.get(kind, f"cannot connect ({kind})")
+    return _RELAY_ERROR.sub("", reason).replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,30 +49,51 @@ class ConnectionView:
         state: ``"connected"``, ``"connecting"`` or ``"disconnected"``.
         attempt: the reconnection attempt under way (0 for the first connection).
         latency_ms: the last heartbeat round trip, if measured.
-        detail: why the connection is down, for ``"disconnected"``.
+        detail: why the connection is down (plain words), until it is back.
+        relay_url: the relay's URL, always shown.
+        retry_at: when the next attempt starts (``time.monotonic()``), while connecting.
     """
 
     state: str = "connecting"
     attempt: int = 0
     latency_ms: float | None = None
     detail: str = ""
+    relay_url: str = ""
+    retry_at: float | None = None
+
+    @property
+    def relay(self) -> str:
+        """How the relay is named: ``the relay at URL``."""
+        return f"the relay at {self.relay_url}" if self.relay_url else "the relay"
+
+    def offline_text(self) -> str:
+        """Why nothing can reach the relay now, as a clause ("the relay at … is not reachable")."""
+        because = f" ({self.detail})" if self.detail else ""
+        return f"{self.relay} is not reachable{because}"
 
     def render(self) -> Text:
         """The connection part of the status line."""
+        where = self.relay_url or "the relay"
         if self.state == "connected":
-            text = Text("● connected", style=f"bold {SUCCESS}")
+            text = Text(f"● connected to {where}", style=f"bold {SUCCESS}")
             if self.latency_ms is not None:
                 digits = 1 if self.latency_ms < 10 else 0
                 text.append(f" · {self.latency_ms:.{digits}f} ms", style=MUTED)
             return text
+        if self.state == "connecting" and not self.attempt:
+            return Text(f"◌ connecting to {where}…", style=f"bold {WARNING}")
         if self.state == "connecting":
-            text = Text("◌ connecting…", style=f"bold {WARNING}")
-            if self.attempt:
-                text.append(f" attempt {self.attempt}", style=WARNING)
+            text = Text(f"◌ relay at {where} unreachable", style=f"bold {WARNING}")
+            if self.detail:
+                text.append(f": {self.detail}", style=WARNING)
+            if self.retry_at is not None:
+                left = math.ceil(self.retry_at - time.monotonic())
+                text.append(f" — retrying in {left} s" if left > 0 else " — retrying now")
+            text.append(f" (attempt {self.attempt})", style=MUTED)
             return text
-        text = Text("○ disconnected", style=f"bold {ERROR}")
+        text = Text(f"○ disconnected from {where}", style=f"bold {ERROR}")
         if self.detail:
-            text.append(f" ({self.detail})", style=MUTED)
+            text.append(f": {self.detail}", style=MUTED)
         return text
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "ChatState",
     "address_name",
     "is_encrypted",
+    "labelled",
     "left_line",
     "name_of",
     "peer_name",
@@ -76,6 +77,10 @@ class ChatState:
         preview: the last message or event, for the sidebar.
         early_status: statuses that arrived before the message they concern was shown.
         closed: why the session ended, or ``""`` while it is open.
+        announced: members whose joining was shown (a later report of them is no news).
+        away: members the relay said left (only their return is "is back").
+        local_names: names the user gave members here, by address (memory only; shown
+            first, with the derived name after it).
     """
 
     chat_id: str
@@ -87,6 +92,9 @@ class ChatState:
     preview: str = ""
     early_status: dict[bytes, DeliveryStatus] = field(default_factory=dict)
     closed: str = ""
+    announced: set[str] = field(default_factory=set)
+    away: set[str] = field(default_factory=set)
+    local_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_info(cls, chat_id: str, info: SessionInfo) -> ChatState:
@@ -142,15 +150,21 @@ class ChatState:
         return authenticated[0] if authenticated else None
 
 
+def labelled(state: ChatState, peer: PeerInfo) -> str:
+    """A member's derived name, after the name the user gave it here if any."""
+    local = state.local_names.get(peer.address)
+    return f"{local} ({peer_name(peer)})" if local else peer_name(peer)
+
+
 def name_of(state: ChatState, peer: PeerInfo) -> str:
     """How a member is named in a chat: its name once authenticated, never a person before."""
-    return peer_name(peer) if peer.authenticated else pending_label(state.role)
+    return labelled(state, peer) if peer.authenticated else pending_label(state.role)
 
 
 def left_line(state: ChatState, peer: PeerInfo | None, how: str) -> str:
     """The system line for a member who left (``how``: "left", "timed out"…)."""
     if peer is not None and peer.authenticated:
-        return f"{peer_name(peer)} {how}."
+        return f"{labelled(state, peer)} {how}."
     if state.role == "creator":
         return f"Someone who was trying to join {how}."
     return f"Someone who was connecting {how}."
@@ -158,7 +172,7 @@ def left_line(state: ChatState, peer: PeerInfo | None, how: str) -> str:
 
 def title(state: ChatState) -> str:
     """The names shown at the top of a chat and in the sidebar (authenticated members only)."""
-    names = [peer_name(peer) for peer in state.peers.values() if peer.authenticated]
+    names = [labelled(state, peer) for peer in state.peers.values() if peer.authenticated]
     pending = len(state.peers) - len(names)
     if names:
         return ", ".join(names) + (f" (+{pending} connecting…)" if pending else "")

@@ -19,7 +19,7 @@ from quicko.client import models as m
 from quicko.identity import claimed_name, display_name, parse_quickokey
 from quicko.ui.qt.bridge import describe_exception
 from quicko.ui.qt.chats import ChatState, address_name, left_line, name_of
-from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
+from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, stopped_calling
 
 if TYPE_CHECKING:
     from quicko.ui.qt.main_window import MainWindow
@@ -55,13 +55,13 @@ def apply_event(window: MainWindow, event: m.ClientEvent) -> None:
     """Apply one client event to the window."""
     match event:
         case m.Connected():
-            window.status.set_connection("connected")
+            window.set_connection("connected")
         case m.Disconnected(reason=reason):
-            window.status.set_connection("disconnected", detail=reason)
-        case m.Reconnecting(attempt=attempt):
-            window.status.set_connection("connecting", attempt=attempt)
+            window.set_connection("disconnected", detail=reason)
+        case m.Reconnecting(attempt=attempt, delay_ms=delay_ms):
+            window.set_connection("connecting", attempt=attempt, retry_in_ms=delay_ms)
         case m.ReconnectionFailed(attempts=attempts):
-            window.status.set_connection("disconnected", detail=f"gave up after {attempts} tries")
+            window.set_connection("disconnected", detail=f"gave up after {attempts} tries")
         case m.LatencyMeasured(latency_ms=latency):
             window.status.set_latency(latency)
         case m.SessionClosed(session_id=sid):
@@ -115,25 +115,22 @@ def _session_event(window: MainWindow, event: m.ClientEvent) -> None:
         case m.SessionReady(session=session):
             _session_ready(window, state, session)
         case m.PeerJoined(peer=peer):
-            known = peer.address in state.peers
-            state.set_peer(peer)
-            shown = state.peers[peer.address]
-            if shown.authenticated:
-                window.add_system(
-                    cid, f"{name_of(state, shown)} {'is back' if known else 'joined'}."
-                )
-            elif not known:
-                window.add_system(cid, f"{name_of(state, shown)}.")
+            _peer_joined(window, state, peer)
         case m.PeerLeft(address=address, reason=reason):
             gone = state.peers.get(address)
             if reason == "left":
                 state.peers.pop(address, None)
+                state.announced.discard(address)
+                state.away.discard(address)
+            else:
+                state.away.add(address)
             window.add_system(cid, left_line(state, gone, _LEFT.get(reason, "left")))
         case m.PeerAuthenticated(peer=peer):
             before = state.peers.get(peer.address)
             state.set_peer(peer)
             name = name_of(state, state.peers[peer.address])
             if before is None or not before.authenticated:
+                state.announced.add(peer.address)
                 window.add_system(
                     cid, f"{name} joined: keys authenticated. Compare safety numbers."
                 )
@@ -160,6 +157,24 @@ def _session_event(window: MainWindow, event: m.ClientEvent) -> None:
             window.add_system(cid, state.closed)
 
 
+def _peer_joined(window: MainWindow, state: ChatState, peer: m.PeerInfo) -> None:
+    """A member joined: "joined" the first time, "is back" only after it went away."""
+    known = peer.address in state.peers
+    state.set_peer(peer)
+    shown = state.peers[peer.address]
+    cid = state.chat_id
+    if not shown.authenticated:
+        if not known:
+            window.add_system(cid, f"{name_of(state, shown)}.")
+        return
+    if peer.address in state.away:
+        state.away.discard(peer.address)
+        window.add_system(cid, f"{name_of(state, shown)} is back.")
+    elif peer.address not in state.announced:
+        state.announced.add(peer.address)
+        window.add_system(cid, f"{name_of(state, shown)} joined.")
+
+
 def _hold(window: MainWindow, event: SessionEvent) -> None:
     held = window.held_events
     sid = _session_id(event)
@@ -178,9 +193,11 @@ def _incoming_call(window: MainWindow, event: m.IncomingCall) -> None:
         event.caller_quickokey,
         event.safety_number,
         claimed_name=claimed_name(address, event.display_name),
+        ring_ms=window.ring_ms,
         parent=window,
     )
     call_id = event.call_id
+    name = dialog.display_name
 
     def answered(accept: bool) -> None:
         def done(info: m.SessionInfo | None) -> None:
@@ -195,5 +212,12 @@ def _incoming_call(window: MainWindow, event: m.IncomingCall) -> None:
             lambda: window.client.answer_call(call_id, accept), done, failed, lane="long"
         )
 
+    def expired() -> None:
+        # Stays in the status bar until the next message: a missed call, not a passing note.
+        window.status.showMessage(stopped_calling(name), 0)
+        # The caller has given up; declining tells the client to forget the call.
+        window.bridge.run(lambda: window.client.answer_call(call_id, False), lane="long")
+
     dialog.answered.connect(answered)
+    dialog.expired.connect(expired)
     window.open_dialog(dialog)

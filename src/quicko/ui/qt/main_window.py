@@ -18,40 +18,88 @@ from typing import Final
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMessageBox, QStackedWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
 from quicko.client import models as m
+from quicko.identity import display_name, parse_quickokey
 from quicko.messaging import ChatMessage
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
-from quicko.ui.qt.chats import ChatState, is_encrypted, name_of, sender_name, subtitle, title
+from quicko.ui.qt.chats import (
+    ChatState,
+    is_encrypted,
+    name_of,
+    peer_name,
+    sender_name,
+    subtitle,
+    title,
+)
 from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
 from quicko.ui.qt.widgets.chat_view import ChatView
-from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
+from quicko.ui.qt.widgets.dialogs import (
+    RING_MS,
+    ConfirmDialog,
+    IncomingCallDialog,
+    RenameDialog,
+    SafetyNumberDialog,
+)
 from quicko.ui.qt.widgets.fields import ValidatedField
 from quicko.ui.qt.widgets.identity_panel import IdentityPanel
+from quicko.ui.qt.widgets.message_bubble import MessageBubble
 from quicko.ui.qt.widgets.session_panel import SessionPanel
 from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
 from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
 from quicko.ui.qt.widgets.welcome import WelcomeView
 
-__all__ = ["SHORTCUTS", "MainWindow"]
+__all__ = ["SHORTCUTS", "MainWindow", "replace_question"]
 
 SHORTCUTS: Final = {
     "new_session": "Ctrl+N",
-    "join": "Ctrl+J",
-    "call": "Ctrl+K",
-    "identity": "Ctrl+I",
-    "search": "Ctrl+F",
-    "verify": "Ctrl+Shift+V",
-    "copy_code": "Ctrl+Shift+C",
-    "leave": "Ctrl+W",
+    "join": "Ctrl+O",
+    "call": "Ctrl+T",
+    "identity": "Ctrl+Y",
+    "verify": "Ctrl+S",
+    "leave": "Ctrl+L",
+    "retry": "Ctrl+R",
+    "rename": "F2",
     "next_chat": "Ctrl+PgDown",
     "previous_chat": "Ctrl+PgUp",
     "quit": "Ctrl+Q",
+    "search": "Ctrl+F",
+    "copy_code": "Ctrl+Shift+C",
+    "cancel_call": "Esc",
 }
-"""The keyboard shortcuts of the common actions."""
+"""The keyboard shortcuts; the first eleven are the terminal app's too (README, "Keys").
+
+Chosen so that a terminal can send every one of them: Ctrl+J is a line feed and Ctrl+I a Tab
+there, so Join is Ctrl+O and Identity Ctrl+Y in both apps.
+"""
 
 _MESSAGE_MS: Final = 8000
+
+
+def replace_question(
+    *, open_chats: int, long_term: bool, words_written: bool
+) -> tuple[str, str] | None:
+    """The title and text of the question before replacing the identity, or ``None``.
+
+    Nothing is asked when nothing would be lost: no chat is open, and the identity is either
+    ephemeral or a QuickoKey whose 16 words the user said are written down.
+    """
+    lost_key = long_term and not words_written
+    if not open_chats and not lost_key:
+        return None
+    title = "Replace your QuickoKey?" if long_term else "Replace your identity?"
+    chats = f"Your {open_chats} open chat{'s' if open_chats != 1 else ''} will close"
+    if lost_key:
+        key = "this key is gone unless you wrote down its 16 words"
+        text = f"{chats} and {key}." if open_chats else f"{key[0].upper()}{key[1:]}."
+    elif long_term:
+        text = f"{chats}. You can recover this key later from its 16 words."
+    else:
+        text = f"{chats} and this temporary identity is gone for good."
+    return title, text
+
+
 _log = logging.getLogger(__name__)
 
 
@@ -65,6 +113,7 @@ class MainWindow(QMainWindow):
     Attributes:
         chats: the open chats, by local id.
         views: the chats' views, by local id.
+        ring_ms: how long an incoming call can be answered after it arrived (tests shorten it).
     """
 
     def __init__(self, bridge: ClientBridge, relay_url: str = "") -> None:
@@ -77,7 +126,10 @@ class MainWindow(QMainWindow):
         self._chat_ids = (f"c{number}" for number in itertools.count(1))
         self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
         self.awaiting_first_peer: str | None = None
+        self.ring_ms = RING_MS
+        self._calling: object | None = None
         self.held_events: dict[str, list[SessionEvent]] = {}
+        self.relay_url = relay_url
         self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
         self.resize(1100, 720)
         self._build()
@@ -102,7 +154,7 @@ class MainWindow(QMainWindow):
         for view in (self.welcome, self.session_panel, self.identity_panel):
             self.stack.addWidget(view)
         self.setCentralWidget(central)
-        self.status = ConnectionStatusBar()
+        self.status = ConnectionStatusBar(self.relay_url)
         self.setStatusBar(self.status)
         self.status.set_connection("connecting")
         self.sidebar.new_chat_requested.connect(self.show_session_panel)
@@ -114,6 +166,7 @@ class MainWindow(QMainWindow):
         self.session_panel.create_requested.connect(self.create_session)
         self.session_panel.join_requested.connect(self.join_session)
         self.session_panel.call_requested.connect(self.call)
+        self.session_panel.cancel_call_requested.connect(self.cancel_call)
         self.identity_panel.generate_requested.connect(self.generate_quickokey)
         self.identity_panel.recover_requested.connect(self.recover_quickokey)
         self.identity_panel.register_requested.connect(self.register_key)
@@ -129,6 +182,9 @@ class MainWindow(QMainWindow):
             "verify": self.verify_current,
             "copy_code": self.session_panel.copy_invite_code,
             "leave": self.leave_current,
+            "retry": self.retry_current,
+            "rename": self.rename_current,
+            "cancel_call": self.cancel_call,
             "next_chat": lambda: self._step_chat(1),
             "previous_chat": lambda: self._step_chat(-1),
             "quit": self.close,
@@ -139,6 +195,34 @@ class MainWindow(QMainWindow):
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(action)
             self.shortcuts[name] = shortcut
+
+    def set_connection(
+        self,
+        state: str,
+        *,
+        attempt: int | None = None,
+        detail: str = "",
+        retry_in_ms: int | None = None,
+    ) -> None:
+        """Show a connection state, and on every pending message why it waits."""
+        self.status.set_connection(state, attempt=attempt, detail=detail, retry_in_ms=retry_in_ms)
+        reason = self.pending_reason
+        for view in self.views.values():
+            view.messages.set_pending_reason(reason)
+
+    @property
+    def pending_reason(self) -> str:
+        """Why our pending messages wait ("" while connected)."""
+        return "" if self.status.state == "connected" else self.status.offline_text()
+
+    def offline(self, action: str) -> str | None:
+        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
+        if self.status.state == "connected":
+            return None
+        return (
+            f"Cannot {action} now: {self.status.offline_text()}. "
+            "Try again once the status bar says Connected."
+        )
 
     def handle_event(self, event: m.ClientEvent) -> None:
         """Apply one client event (see :mod:`quicko.ui.qt.handlers`)."""
@@ -231,8 +315,11 @@ class MainWindow(QMainWindow):
         view = ChatView(cid)
         view.send_requested.connect(lambda text: self.send_message(cid, text))
         view.verify_requested.connect(lambda: self.verify(cid))
-        view.leave_requested.connect(lambda: self.leave_chat(cid))
+        view.leave_requested.connect(lambda: self.confirm_leave(cid))
         view.destroy_requested.connect(lambda: self.confirm_destroy(cid))
+        view.retry_requested.connect(lambda bubble: self.retry(cid, bubble))
+        view.rename_requested.connect(lambda: self.rename(cid))
+        view.messages.set_pending_reason(self.pending_reason)
         self.views[cid] = view
         self.stack.addWidget(view)
         self.refresh_chat(cid)
@@ -249,8 +336,14 @@ class MainWindow(QMainWindow):
         if state.closed:
             view.set_closed(state.closed)
         else:
+            derived = ", ".join(
+                peer_name(peer) for peer in state.peers.values() if peer.authenticated
+            )
             view.set_header(
-                title(state), subtitle(state), can_verify=state.next_to_verify() is not None
+                title(state),
+                subtitle(state),
+                can_verify=state.next_to_verify() is not None,
+                derived=derived,
             )
         self.sidebar.upsert(ChatSummary(chat_id, title(state), state.preview, len(state.unread)))
         self._update_encryption()
@@ -305,8 +398,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ user actions
 
     def create_session(self) -> None:
-        """Create a session and show its invite code."""
+        """Create a session and show its invite code (or say why not now)."""
         self.show_session_panel()
+        refusal = self.offline("create a session")
+        if refusal is not None:
+            self.session_panel.show_invite(None, refusal, error=True)
+            return
         self.session_panel.set_create_busy(True)
 
         def done(info: m.SessionInfo) -> None:
@@ -331,12 +428,58 @@ class MainWindow(QMainWindow):
     def join_session(self, code: str) -> None:
         """Join with an invite code; open the chat once the creator authenticated us."""
         field = self.session_panel.join_field
+        refusal = self.offline("join")
+        if refusal is not None:
+            field.show_error(refusal)
+            return
         self._open_from_field(field, lambda: self.client.join_session(code), "Could not join")
 
     def call(self, quickokey: str) -> None:
         """Call a QuickoKey; open the chat when the callee accepts."""
+        panel = self.session_panel
+        field = panel.call_field
+        refusal = self.offline("call")
+        if refusal is not None:
+            field.show_error(refusal)
+            return
+        attempt = object()
+        self._calling = attempt
+        field.set_busy(True)
+        field.show_error("")
+        panel.show_calling(display_name(parse_quickokey(quickokey)))
+
+        def done(info: m.SessionInfo) -> None:
+            if self._calling is not attempt:
+                # Cancelled before this answer came: the callee accepted a call we gave up,
+                # so hang up at once (the client has no cancel of its own, see apps12.md).
+                sid = info.session_id
+                self.bridge.run(lambda: self.client.leave_session(sid))
+                return
+            self._end_call(field)
+            field.clear()
+            state = self.open_chat(info)
+            if state is not None:
+                self.show_chat(state.chat_id)
+
+        def failed(exc: BaseException) -> None:
+            if self._calling is attempt:
+                self._end_call(field)
+                field.show_error(f"Call not connected: {describe_exception(exc)}")
+
+        self.bridge.run(lambda: self.client.call(quickokey), done, failed, lane="long")
+
+    def cancel_call(self) -> None:
+        """Stop waiting for the call ringing; a late answer is hung up at once."""
+        if self._calling is None:
+            return
         field = self.session_panel.call_field
-        self._open_from_field(field, lambda: self.client.call(quickokey), "Call not connected")
+        self._end_call(field)
+        field.show_error("Call cancelled.")
+
+    def _end_call(self, field: ValidatedField) -> None:
+        self._calling = None
+        self.session_panel.hide_calling()
+        field.set_busy(False)
 
     def _open_from_field(
         self, field: ValidatedField, start: Callable[[], m.SessionInfo], failure: str
@@ -373,6 +516,28 @@ class MainWindow(QMainWindow):
 
         self.bridge.run(lambda: self.client.send_message(session_id, text), done, failed)
 
+    def retry(self, chat_id: str, bubble: MessageBubble) -> None:
+        """Send a failed message's text again, as a new message.
+
+        The client has no retry of its own yet (see /work/notes/apps12.md): the old bubble
+        stays "Not delivered · sent again", and the new one follows its own ticks.
+        """
+        if bubble.retried:
+            return
+        bubble.mark_retried()
+        self.send_message(chat_id, bubble.text)
+
+    def retry_current(self) -> None:
+        """Send again every failed message of the chat shown (Ctrl+R)."""
+        view = self.current_chat
+        if view is None:
+            return
+        failed = view.messages.failed()
+        if not failed:
+            self.status.showMessage("No failed message to send again here.", _MESSAGE_MS)
+        for bubble in failed:
+            self.retry(view.chat_id, bubble)
+
     def show_message(self, chat_id: str, message: ChatMessage) -> None:
         """Show a sent or received message (a received one counts as unread until shown)."""
         state = self.chats.get(chat_id)
@@ -405,6 +570,44 @@ class MainWindow(QMainWindow):
         dialog.confirmed.connect(lambda: self.mark_verified(chat_id, address))
         self.open_dialog(dialog)
 
+    def rename(self, chat_id: str) -> None:
+        """Let the user give a member of a chat a name of their own (memory only)."""
+        state = self.chats.get(chat_id)
+        if state is None:
+            return
+        members = [
+            (peer.address, peer_name(peer), state.local_names.get(peer.address, ""))
+            for peer in state.peers.values()
+            if peer.authenticated
+        ]
+        if not members:
+            self.status.showMessage("Nobody to name here yet.", _MESSAGE_MS)
+            return
+        dialog = RenameDialog(members, parent=self)
+        dialog.renamed.connect(lambda address, name: self.set_local_name(chat_id, address, name))
+        dialog.open()
+        self.rename_dialog = dialog
+
+    def rename_current(self) -> None:
+        """Name a member of the chat shown (F2)."""
+        view = self.current_chat
+        if view is not None:
+            self.rename(view.chat_id)
+
+    def set_local_name(self, chat_id: str, address: str, name: str) -> None:
+        """Name a member in one chat ("" removes the name); kept in memory only."""
+        state = self.chats.get(chat_id)
+        peer = state.peers.get(address) if state else None
+        if state is None or peer is None:
+            return
+        if name:
+            state.local_names[address] = name
+            line = f"You named {peer_name(peer)} “{name}” (on this device, until the app closes)."
+        else:
+            state.local_names.pop(address, None)
+            line = f"{peer_name(peer)} has no name of yours any more."
+        self.add_system(chat_id, line)
+
     def verify_current(self) -> None:
         """Verify a member of the chat shown."""
         view = self.current_chat
@@ -435,24 +638,41 @@ class MainWindow(QMainWindow):
         self.close_chat(chat_id)
 
     def leave_current(self) -> None:
-        """Leave the chat shown."""
+        """Leave the chat shown (after asking)."""
         view = self.current_chat
         if view is not None:
-            self.leave_chat(view.chat_id)
+            self.confirm_leave(view.chat_id)
+
+    def confirm_leave(self, chat_id: str) -> None:
+        """Ask, then leave a chat."""
+        state = self.chats.get(chat_id)
+        if state is None:
+            return
+        who = title(state) if state.peers else "this chat"
+        box = ConfirmDialog(
+            "Leave this chat?",
+            f"You leave the chat with {who}; its messages are gone from this app and you "
+            "cannot come back to it.",
+            "Leave",
+            name="confirmLeave",
+            parent=self,
+        )
+        box.confirmed.connect(lambda: self.leave_chat(chat_id))
+        box.open()
+        self.confirm_box = box
 
     def confirm_destroy(self, chat_id: str) -> None:
         """Ask, then destroy a chat (leave, and wipe its keys and messages)."""
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Destroy chat",
+        box = ConfirmDialog(
+            "Destroy this chat?",
             "Leave this chat and wipe its keys and messages from this app?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
+            "Destroy",
+            name="confirmDestroy",
+            parent=self,
         )
-        box.setObjectName("confirmDestroy")
-        box.accepted.connect(lambda: self.destroy_chat(chat_id))
+        box.confirmed.connect(lambda: self.destroy_chat(chat_id))
         box.open()
-        self.destroy_box = box
+        self.confirm_box = box
 
     def destroy_chat(self, chat_id: str) -> None:
         """Destroy a chat without asking."""
@@ -474,23 +694,52 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ identity
 
-    def show_identity(self, info: m.QuickoKeyInfo) -> None:
+    def show_identity(self, info: m.QuickoKeyInfo, *, words_written: bool = False) -> None:
         """Show an identity in the identity panel and on the sidebar button."""
-        self.identity_panel.set_identity(info.quickokey, info.display_name, info.seed_phrase)
+        self.identity_panel.set_identity(
+            info.quickokey, info.display_name, info.seed_phrase, words_written=words_written
+        )
         self.sidebar.identity_button.setText(info.display_name or "Identity")
 
     def generate_quickokey(self) -> None:
-        """Replace the identity with a new long-term QuickoKey."""
-        self._identity_call(
-            self.client.generate_quickokey,
-            "New QuickoKey. Show its seed phrase and write the 16 words down.",
+        """Replace the identity with a new long-term QuickoKey (asking first if it loses much)."""
+        self.confirm_replace(
+            lambda: self._identity_call(
+                self.client.generate_quickokey,
+                "New QuickoKey. Show its seed phrase and write the 16 words down.",
+            )
         )
 
     def recover_quickokey(self, phrase: str) -> None:
-        """Replace the identity with the one of a seed phrase."""
-        self._identity_call(
-            lambda: self.client.recover_quickokey(phrase), "Identity recovered.", recovering=True
+        """Replace the identity with the one of a seed phrase (asking first if it loses much)."""
+        self.confirm_replace(
+            lambda: self._identity_call(
+                lambda: self.client.recover_quickokey(phrase),
+                "Identity recovered.",
+                recovering=True,
+            )
         )
+
+    def confirm_replace(self, replace: Callable[[], None]) -> None:
+        """Run ``replace`` at once if nothing would be lost, else after the user confirms.
+
+        Replacing the identity closes every open chat, and a QuickoKey whose words were not
+        confirmed as written down is gone for good (issue 12, item 2).
+        """
+        panel = self.identity_panel
+        question = replace_question(
+            open_chats=len(self.chats),
+            long_term=panel.long_term,
+            words_written=panel.words_written,
+        )
+        if question is None:
+            replace()
+            return
+        title, text = question
+        box = ConfirmDialog(title, text, "Replace", name="confirmReplace", parent=self)
+        box.confirmed.connect(replace)
+        box.open()
+        self.confirm_box = box
 
     def _identity_call(
         self, call: Callable[[], m.QuickoKeyInfo], message: str, *, recovering: bool = False
@@ -500,7 +749,7 @@ class MainWindow(QMainWindow):
 
         def done(info: m.QuickoKeyInfo) -> None:
             panel.set_busy(False)
-            self.show_identity(info)
+            self.show_identity(info, words_written=recovering)
             panel.show_status(message)
             if recovering:
                 panel.clear_recovery()

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from PySide6.QtGui import QColor, QPalette
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
@@ -38,6 +40,7 @@ class Palette:
     success: str = "#4cd07d"
     warning: str = "#f5b342"
     error: str = "#ff6b81"
+    danger: str = "#c0392b"
     read_tick: str = "#5cc8ff"
 
 
@@ -80,6 +83,8 @@ QLabel#safetyNumber {{ font-size: 20px; }}
 QLabel#seedPhrase {{ font-family: "DejaVu Sans Mono", monospace; background-color: {p.panel};
     border: 1px solid {p.warning}; border-radius: 8px; padding: 10px; }}
 QLabel#sender {{ color: {p.accent}; font-size: 12px; font-weight: bold; }}
+QFrame#calling {{ background: transparent; }}
+QLabel#callingText {{ color: {p.warning}; font-weight: bold; }}
 QLabel#systemLine {{ color: {p.muted}; font-size: 12px; font-style: italic; }}
 QLabel#unreadBadge {{ background-color: {p.accent}; color: #ffffff; border-radius: 9px;
     padding: 1px 6px; font-size: 11px; font-weight: bold; }}
@@ -100,6 +105,8 @@ QLineEdit, QPlainTextEdit {{ background-color: {p.raised}; color: {p.text};
     selection-background-color: {p.accent}; }}
 QLineEdit:focus, QPlainTextEdit:focus {{ border: 1px solid {p.accent}; }}
 QLineEdit[valid="false"] {{ border: 1px solid {p.error}; }}
+QLineEdit#seedWord {{ font-family: "DejaVu Sans Mono", monospace; }}
+QLineEdit#seedWord[valid="true"] {{ border: 1px solid {p.success}; }}
 QPushButton {{ background-color: {p.raised}; color: {p.text}; border: 1px solid {p.border};
     border-radius: 8px; padding: 7px 14px; }}
 QPushButton:hover {{ border: 1px solid {p.accent}; }}
@@ -109,13 +116,22 @@ QPushButton#primary {{ background-color: {p.accent}; color: #ffffff; border: non
 QPushButton#primary:hover {{ background-color: {p.accent_hover}; }}
 QPushButton#primary:disabled {{ background-color: {p.raised}; color: {p.muted}; }}
 QPushButton#danger {{ color: {p.error}; }}
+QPushButton#retry {{ background: transparent; color: {p.accent}; border: 1px solid {p.accent};
+    border-radius: 6px; padding: 1px 8px; font-size: 11px; }}
+QPushButton#dangerFilled {{ background-color: {p.danger}; color: #ffffff; border: none;
+    font-weight: bold; }}
+QPushButton#dangerFilled:hover {{ background-color: {p.accent_hover}; }}
 QListWidget {{ background-color: {p.panel}; border: none; outline: none; }}
 QListWidget::item {{ border-bottom: 1px solid {p.border}; }}
 QListWidget::item:selected {{ background-color: {p.raised}; }}
 QScrollArea {{ border: none; }}
-QScrollBar:vertical {{ background: {p.window}; width: 10px; }}
+QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; border: none; }}
+QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 0; border: none; }}
 QScrollBar::handle:vertical {{ background: {p.raised}; border-radius: 5px; min-height: 24px; }}
-QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; }}
+QScrollBar::handle:horizontal {{ background: {p.raised}; border-radius: 5px; min-width: 24px; }}
+QScrollBar::handle:hover {{ background: {p.border}; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
 QStatusBar {{ background-color: {p.panel}; color: {p.muted};
     border-top: 1px solid {p.border}; }}
 QStatusBar QLabel {{ padding: 2px 10px; }}
@@ -128,6 +144,14 @@ QLabel#encryption {{ color: {p.success}; }}
 
 
 def apply_theme(app: QApplication, palette: Palette = PALETTE) -> None:
-    """Give ``app`` the dark theme (the Fusion style and the style sheet)."""
+    """Give ``app`` the dark theme: the Fusion style, the style sheet, dim placeholders.
+
+    Emoji need no font setting: Qt asks fontconfig for a font that has a glyph the body font
+    lacks, and scripts/system-deps.sh installs one (fonts-noto-color-emoji) where the platform
+    has none (the test suite checks that an emoji is drawn in colour).
+    """
     app.setStyle("Fusion")
+    qt_palette = app.palette()
+    qt_palette.setColor(QPalette.ColorRole.PlaceholderText, QColor(palette.muted))
+    app.setPalette(qt_palette)
     app.setStyleSheet(stylesheet(palette))

@@ -1,4 +1,4 @@
-"""The message input: multi-line; Enter sends, Shift+Enter starts a new line."""
+"""The message input: multi-line; Enter sends, Shift+Enter or Ctrl+J starts a new line."""
 
 from __future__ import annotations
 
@@ -26,8 +26,13 @@ class MessageEdit(QPlainTextEdit):
     send_pressed = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        """Send on Enter; let Shift+Enter (and every other key) edit the text."""
-        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        """Send on Enter; Shift+Enter and Ctrl+J (as in the terminal app) start a new line."""
+        modifiers = event.modifiers()
+        shift = modifiers & Qt.KeyboardModifier.ShiftModifier
+        if event.key() == Qt.Key.Key_J and modifiers == Qt.KeyboardModifier.ControlModifier:
+            event.accept()
+            self.insertPlainText("\n")
+            return
         if event.key() in _SEND_KEYS and not shift:
             event.accept()
             self.send_pressed.emit()
@@ -51,7 +56,7 @@ class ChatInput(QWidget):
         layout.setContentsMargins(12, 8, 12, 12)
         self.edit = MessageEdit()
         self.edit.setObjectName("messageInput")
-        self.edit.setPlaceholderText("Message  (Enter to send, Shift+Enter for a new line)")
+        self.edit.setPlaceholderText("Message  (Enter sends · Shift+Enter or Ctrl+J new line)")
         self.edit.setTabChangesFocus(True)
         self.edit.setAccessibleName("Message")
         layout.addWidget(self.edit, 1)

@@ -25,9 +25,14 @@ class ChatView(QWidget):
         verify_requested(): the user asked to compare safety numbers.
         leave_requested(): the user asked to leave the session.
         destroy_requested(): the user asked to destroy the session (leave and wipe it).
+        retry_requested(object): the user asked to send a failed message's text again (the
+            :class:`~quicko.ui.qt.widgets.message_bubble.MessageBubble`).
+        rename_requested(): the user asked to name a member.
     """
 
     send_requested = Signal(str)
+    rename_requested = Signal()
+    retry_requested = Signal(object)
     verify_requested = Signal()
     leave_requested = Signal()
     destroy_requested = Signal()
@@ -45,9 +50,11 @@ class ChatView(QWidget):
         self.input = ChatInput()
         layout.addWidget(self.input)
         self.input.submitted.connect(self.send_requested)
+        self.messages.retry_requested.connect(self.retry_requested)
         self.verify_button.clicked.connect(self.verify_requested)
         self.leave_button.clicked.connect(self.leave_requested)
         self.destroy_button.clicked.connect(self.destroy_requested)
+        self.rename_button.clicked.connect(self.rename_requested)
 
     def _build_header(self) -> QFrame:
         header = QFrame()
@@ -65,22 +72,34 @@ class ChatView(QWidget):
         self.subtitle_label.setTextFormat(Qt.TextFormat.PlainText)
         names.addWidget(self.subtitle_label)
         row.addLayout(names, 1)
+        self.rename_button = QPushButton("Name…")
+        self.rename_button.setToolTip("Give this person a name of your own, on this device (F2)")
         self.verify_button = QPushButton("Verify")
-        self.verify_button.setToolTip("Compare safety numbers (Ctrl+Shift+V)")
+        self.verify_button.setToolTip("Compare safety numbers (Ctrl+S)")
         self.leave_button = QPushButton("Leave")
-        self.leave_button.setToolTip("Leave this chat (Ctrl+W)")
+        self.leave_button.setToolTip("Leave this chat (Ctrl+L)")
         self.destroy_button = QPushButton("Destroy")
         self.destroy_button.setObjectName("danger")
         self.destroy_button.setToolTip("Leave and wipe this chat's keys and messages")
-        for button in (self.verify_button, self.leave_button, self.destroy_button):
+        for button in (
+            self.rename_button,
+            self.verify_button,
+            self.leave_button,
+            self.destroy_button,
+        ):
             row.addWidget(button)
         return header
 
-    def set_header(self, title: str, subtitle: str, *, can_verify: bool) -> None:
-        """Show the peer or group names, a status line, and whether Verify is possible."""
+    def set_header(self, title: str, subtitle: str, *, can_verify: bool, derived: str = "") -> None:
+        """Show the peer or group names, a status line, and whether Verify is possible.
+
+        ``derived`` (the members' proven names) is the title's tooltip.
+        """
         self.title_label.setText(title)
+        self.title_label.setToolTip(derived)
         self.subtitle_label.setText(subtitle)
         self.verify_button.setEnabled(can_verify)
+        self.rename_button.setEnabled(can_verify)  # someone authenticated to name
 
     def set_closed(self, reason: str) -> None:
         """The session is over: say why and stop accepting input."""

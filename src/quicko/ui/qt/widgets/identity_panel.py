@@ -10,14 +10,16 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
+    QLayout,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from quicko.errors import SeedPhraseError
 from quicko.identity import SEED_PHRASE_WORDS, normalize_seed_phrase
+from quicko.ui.qt.widgets.seed_entry import SeedPhraseEntry
 
 __all__ = ["SEED_WARNING", "IdentityPanel", "format_seed_phrase"]
 
@@ -52,22 +54,40 @@ class IdentityPanel(QWidget):
         generate_requested(): make a new long-term QuickoKey.
         recover_requested(str): recover the identity of these 16 words (normalised).
         register_requested(): register the QuickoKey on the relay's directory.
+        written_down(): the user says the words shown are written down.
+
+    Attributes:
+        words_written: whether the user said the current QuickoKey's words are written down
+            (in memory only; a new identity starts without it).
     """
 
     generate_requested = Signal()
     recover_requested = Signal(str)
     register_requested = Signal()
+    written_down = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("identityPanel")
         self._seed: tuple[str, ...] = ()
-        layout = QVBoxLayout(self)
+        self.words_written = False
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()  # the two cards are taller than a small window
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content = QWidget()
+        content.setObjectName("identityContent")
+        layout = QVBoxLayout(content)
+        # At least its preferred height, so the area scrolls instead of squashing the cards.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.setContentsMargins(32, 24, 32, 24)
         layout.setSpacing(16)
         layout.addWidget(self._build_identity())
         layout.addWidget(self._build_recover())
         layout.addStretch(1)
+        scroll.setWidget(content)
+        outer.addWidget(scroll)
         self.set_identity("", "", ())
 
     def _build_identity(self) -> QFrame:
@@ -105,6 +125,15 @@ class IdentityPanel(QWidget):
         self.seed_label = _label("", "seedPhrase")
         self.seed_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.seed_label)
+        written_row = QHBoxLayout()
+        self.written_button = QPushButton("I wrote them down")
+        self.written_button.setToolTip(
+            "Say the 16 words are on paper: replacing this QuickoKey then asks only about chats"
+        )
+        written_row.addWidget(self.written_button)
+        written_row.addStretch(1)
+        layout.addLayout(written_row)
+        self.written_button.clicked.connect(self.confirm_written)
         self.copy_button.clicked.connect(self.copy_quickokey)
         self.generate_button.clicked.connect(self.generate_requested)
         self.register_button.clicked.connect(self.register_requested)
@@ -118,13 +147,15 @@ class IdentityPanel(QWidget):
         layout.setContentsMargins(20, 16, 20, 16)
         layout.addWidget(_label("Recover an identity", "title"))
         layout.addWidget(
-            _label(f"Type the {SEED_PHRASE_WORDS} words of a seed phrase, in order.", "muted")
+            _label(
+                f"Type or paste the {SEED_PHRASE_WORDS} words in order; the first four letters "
+                "of a word are enough, and a word may appear more than once.",
+                "muted",
+                wrap=True,
+            )
         )
-        self.recover_edit = QPlainTextEdit()
-        self.recover_edit.setPlaceholderText("word1 word2 … word16")
-        self.recover_edit.setAccessibleName("Seed phrase to recover")
-        self.recover_edit.setMaximumHeight(90)
-        layout.addWidget(self.recover_edit)
+        self.recover_entry = SeedPhraseEntry()
+        layout.addWidget(self.recover_entry)
         row = QHBoxLayout()
         self.word_count_label = _label("", "muted")
         row.addWidget(self.word_count_label, 1)
@@ -134,16 +165,27 @@ class IdentityPanel(QWidget):
         layout.addLayout(row)
         self.recover_error = _label("", "error", wrap=True)
         layout.addWidget(self.recover_error)
-        self.recover_edit.textChanged.connect(self._count_words)
+        self.recover_entry.changed.connect(self._count_words)
         self.recover_button.clicked.connect(self.submit_recovery)
         self._count_words()
         return card
 
     # -- what the window tells the panel
 
-    def set_identity(self, quickokey: str, display_name: str, seed_phrase: tuple[str, ...]) -> None:
-        """Show the current identity (an empty seed phrase means an ephemeral identity)."""
+    def set_identity(
+        self,
+        quickokey: str,
+        display_name: str,
+        seed_phrase: tuple[str, ...],
+        *,
+        words_written: bool = False,
+    ) -> None:
+        """Show the current identity (an empty seed phrase means an ephemeral identity).
+
+        ``words_written`` is true for a recovered identity: its words were just typed in.
+        """
         self._seed = seed_phrase
+        self.words_written = words_written
         self.name_label.setText(display_name)
         self.quickokey_label.setText(quickokey)
         self.copy_button.setEnabled(bool(quickokey))
@@ -164,9 +206,28 @@ class IdentityPanel(QWidget):
         """Show or hide the seed phrase; the words are in the widget tree only while shown."""
         shown = visible and bool(self._seed)
         self.seed_label.setText(format_seed_phrase(self._seed) if shown else "")
+        self.seed_label.ensurePolished()  # the style sheet's font and padding, then its height
+        self.seed_label.setMinimumHeight(self.seed_label.sizeHint().height() if shown else 0)
         self.seed_label.setVisible(shown)
         self.warning_label.setVisible(shown)
+        self.written_button.setVisible(shown)
+        self.written_button.setEnabled(not self.words_written)
+        self.written_button.setText("Written down ✓" if self.words_written else "I wrote them down")
         self.show_seed_button.setText("Hide seed phrase" if shown else "Show seed phrase")
+
+    def confirm_written(self) -> None:
+        """Record that the words shown are written down (only while they are shown)."""
+        if not self.seed_visible:
+            return
+        self.words_written = True
+        self.set_seed_visible(True)
+        self.status_label.setText("Noted: the 16 words are written down.")
+        self.written_down.emit()
+
+    @property
+    def long_term(self) -> bool:
+        """Whether the identity shown is a QuickoKey with a seed phrase (not ephemeral)."""
+        return bool(self._seed)
 
     @property
     def seed_visible(self) -> bool:
@@ -188,8 +249,8 @@ class IdentityPanel(QWidget):
         self.register_button.setEnabled(not busy and bool(self._seed))
 
     def clear_recovery(self) -> None:
-        """Empty the recovery box (after a recovery, so the words do not linger)."""
-        self.recover_edit.clear()
+        """Empty the recovery fields (after a recovery, so the words do not linger)."""
+        self.recover_entry.clear()
         self.recover_error.setText("")
 
     # -- actions
@@ -203,7 +264,7 @@ class IdentityPanel(QWidget):
 
     def submit_recovery(self) -> None:
         """Check the words with the library and emit :attr:`recover_requested` if they parse."""
-        text = self.recover_edit.toPlainText()
+        text = self.recover_entry.text
         try:
             words = normalize_seed_phrase(text)
         except SeedPhraseError as exc:
@@ -213,6 +274,7 @@ class IdentityPanel(QWidget):
         self.recover_requested.emit(" ".join(words))
 
     def _count_words(self) -> None:
-        count = len(self.recover_edit.toPlainText().split())
+        count = len(self.recover_entry.words)
         self.word_count_label.setText(f"{count} of {SEED_PHRASE_WORDS} words")
         self.recover_button.setEnabled(count > 0)
+        self.recover_error.setText("")  # a word changed: the last verdict no longer holds

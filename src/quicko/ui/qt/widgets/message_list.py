@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -18,10 +18,17 @@ BUBBLE_WIDTH_FRACTION: Final = 0.7
 
 
 class MessageList(QScrollArea):
-    """Messages in arrival order, newest at the bottom; it follows new ones as they come."""
+    """Messages in arrival order, newest at the bottom; it follows new ones as they come.
+
+    Signals:
+        retry_requested(object): Retry was pressed on this failed :class:`MessageBubble`.
+    """
+
+    retry_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._pending_reason = ""
         self.setObjectName("messageList")
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -62,7 +69,10 @@ class MessageList(QScrollArea):
             existing.set_status(message.status)
             return existing
         bubble = MessageBubble(message, show_sender=show_sender)
-        bubble.setMaximumWidth(self._bubble_width())
+        bubble.fit(self._bubble_width())
+        if message.outgoing:
+            bubble.set_pending_reason(self._pending_reason)
+            bubble.retry_requested.connect(lambda: self.retry_requested.emit(bubble))
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         if message.outgoing:
@@ -85,6 +95,20 @@ class MessageList(QScrollArea):
         bubble.set_status(status)
         return True
 
+    def set_pending_reason(self, reason: str) -> None:
+        """Say on every pending message why it waits ("" once the relay is reachable)."""
+        self._pending_reason = reason
+        for bubble in self._outgoing.values():
+            bubble.set_pending_reason(reason)
+
+    def failed(self) -> list[MessageBubble]:
+        """Our failed messages not sent again yet, oldest first."""
+        return [
+            bubble
+            for bubble in self._outgoing.values()
+            if bubble.status is DeliveryStatus.FAILED and not bubble.retried
+        ]
+
     def add_system(self, text: str) -> QLabel:
         """Show a centred system line (somebody joined, left, changed keys, …)."""
         label = QLabel(text)
@@ -106,7 +130,7 @@ class MessageList(QScrollArea):
         super().resizeEvent(event)
         width = self._bubble_width()
         for bubble in self._bubbles.values():
-            bubble.setMaximumWidth(width)
+            bubble.fit(width)
 
     def _bubble_width(self) -> int:
         return max(200, int(self.viewport().width() * BUBBLE_WIDTH_FRACTION))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+import time
+from typing import Final
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from quicko.identity import QUICKOKEY_EXAMPLE
@@ -14,7 +17,18 @@ from quicko.ui.qt.widgets.fields import (
 )
 from quicko.ui.qt.widgets.qr import qr_pixmap
 
-__all__ = ["SessionPanel"]
+__all__ = ["CALL_WAIT_S", "INVITE_CODE_USE", "SessionPanel"]
+
+INVITE_CODE_USE: Final = (
+    "Several people can join with this code while you are in the session, until too many "
+    "wrong tries retire it."
+)
+"""What an invite code allows, in the same words in both apps (and docs/cli.md)."""
+
+CALL_WAIT_S: Final = 60
+"""How long a call rings before the client gives up (``QuickoClient.call``'s timeout)."""
+
+_KEY_FIELD_PADDING_PX: Final = 40
 
 
 def _card(title: str, hint: str) -> tuple[QFrame, QVBoxLayout]:
@@ -39,11 +53,13 @@ class SessionPanel(QWidget):
         create_requested(): the user asked for a new session.
         join_requested(str): the user asked to join with this (canonical) invite code.
         call_requested(str): the user asked to call this (canonical) QuickoKey.
+        cancel_call_requested(): the user pressed Cancel while calling.
     """
 
     create_requested = Signal()
     join_requested = Signal(str)
     call_requested = Signal(str)
+    cancel_call_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,33 +68,84 @@ class SessionPanel(QWidget):
         layout.setContentsMargins(32, 24, 32, 24)
         layout.setSpacing(16)
         layout.addWidget(self._build_create())
-        row = QHBoxLayout()
-        row.setSpacing(16)
         join_card, join_layout = _card(
             "Join a session", "Type the invite code someone read out to you."
         )
-        self.join_field = ValidatedField(canonical_invite_code, "KBQW-E3TV", "Join")
+        self.join_field = ValidatedField(canonical_invite_code, "e.g. KBQW-E3TV", "Join")
         join_layout.addWidget(self.join_field)
-        row.addWidget(join_card, 1)
-        call_card, call_layout = _card(
-            "Call a QuickoKey", "Call someone who registered their QuickoKey on this relay."
-        )
-        self.call_field = ValidatedField(canonical_quickokey, QUICKOKEY_EXAMPLE, "Call")
-        call_layout.addWidget(self.call_field)
-        row.addWidget(call_card, 1)
-        layout.addLayout(row)
+        layout.addWidget(join_card)
+        layout.addWidget(self._build_call())
         layout.addStretch(1)
         self.create_button.clicked.connect(self.create_requested)
         self.copy_button.clicked.connect(self.copy_invite_code)
         self.join_field.submitted.connect(self.join_requested)
         self.call_field.submitted.connect(self.call_requested)
+        self.cancel_call_button.clicked.connect(self.cancel_call_requested)
         self.show_invite(None)
+
+    def _build_call(self) -> QFrame:
+        card, layout = _card(
+            "Call a QuickoKey", "Call someone who registered their QuickoKey on this relay."
+        )
+        self.call_field = ValidatedField(canonical_quickokey, f"e.g. {QUICKOKEY_EXAMPLE}", "Call")
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.call_field.edit.setFont(mono)
+        whole_key = self.call_field.edit.fontMetrics().horizontalAdvance(
+            f"e.g. {QUICKOKEY_EXAMPLE}"
+        )
+        self.call_field.edit.setMinimumWidth(whole_key + _KEY_FIELD_PADDING_PX)
+        layout.addWidget(self.call_field)
+        self.calling_row = QFrame()
+        self.calling_row.setObjectName("calling")
+        row = QHBoxLayout(self.calling_row)
+        row.setContentsMargins(0, 4, 0, 0)
+        self.calling_label = QLabel("")
+        self.calling_label.setObjectName("callingText")
+        self.calling_label.setTextFormat(Qt.TextFormat.PlainText)
+        row.addWidget(self.calling_label, 1)
+        self.cancel_call_button = QPushButton("Cancel")
+        self.cancel_call_button.setObjectName("danger")
+        self.cancel_call_button.setToolTip("Stop calling (Esc)")
+        row.addWidget(self.cancel_call_button)
+        layout.addWidget(self.calling_row)
+        self.calling_row.setVisible(False)
+        self._calling_name = ""
+        self._calling_since = 0.0
+        self._calling_timer = QTimer(self)
+        self._calling_timer.setInterval(1000)
+        self._calling_timer.timeout.connect(self._show_calling)
+        return card
+
+    @property
+    def calling(self) -> bool:
+        """Whether an outgoing call is ringing."""
+        return self.calling_row.isVisibleTo(self)
+
+    def show_calling(self, display_name: str) -> None:
+        """Show "Calling NAME…" with the seconds waited and a Cancel button."""
+        self._calling_name = display_name
+        self._calling_since = time.monotonic()
+        self.calling_row.setVisible(True)
+        self._calling_timer.start()
+        self._show_calling()
+        self.cancel_call_button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def hide_calling(self) -> None:
+        """The call was answered, refused, timed out or cancelled."""
+        self._calling_timer.stop()
+        self.calling_row.setVisible(False)
+
+    def _show_calling(self) -> None:
+        waited = int(time.monotonic() - self._calling_since)
+        self.calling_label.setText(
+            f"Calling {self._calling_name}… {waited} s (they have {CALL_WAIT_S} s to answer)"
+        )
 
     def _build_create(self) -> QFrame:
         card, layout = _card(
             "New session",
             "Start a session and read its invite code to the people you want to talk to. "
-            "The code is used once per person, and only they can join with it.",
+            + INVITE_CODE_USE,
         )
         row = QHBoxLayout()
         self.create_button = QPushButton("New session")
@@ -115,8 +182,11 @@ class SessionPanel(QWidget):
         """The invite code shown, if any."""
         return self.invite_label.text() or None
 
-    def show_invite(self, code: str | None, message: str = "") -> None:
-        """Show a new session's invite code with its QR code (``None`` hides them)."""
+    def show_invite(self, code: str | None, message: str = "", *, error: bool = False) -> None:
+        """Show a new session's invite code with its QR code (``None`` hides them).
+
+        ``error`` shows ``message`` as a problem (in the error colour), not as progress.
+        """
         self.invite_label.setText(code or "")
         self.invite_label.setVisible(code is not None)
         self.copy_button.setVisible(code is not None)
@@ -126,6 +196,10 @@ class SessionPanel(QWidget):
             self.qr_label.setPixmap(qr_pixmap(code, scale=5))
         self.qr_label.setVisible(code is not None)
         self.create_message.setText(message)
+        self.create_message.setObjectName("error" if error else "muted")
+        style = self.create_message.style()
+        style.unpolish(self.create_message)
+        style.polish(self.create_message)
 
     def set_create_busy(self, busy: bool) -> None:
         """Disable the create button while a session is being created."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -12,11 +13,12 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-__all__ = ["ChatEntry", "ChatSummary", "Sidebar"]
+__all__ = ["ChatEntry", "ChatSummary", "ElidedLabel", "Sidebar"]
 
 _ID_ROLE = Qt.ItemDataRole.UserRole
 _PREVIEW_CHARS = 60
@@ -44,6 +46,34 @@ def _one_line(text: str) -> str:
     return line if len(line) <= _PREVIEW_CHARS else line[: _PREVIEW_CHARS - 1] + "…"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when its text is wider than the room it has."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
+
+    def set_full_text(self, text: str) -> None:
+        """Show ``text``, elided to the width."""
+        self.full_text = text
+        self.setToolTip(text if len(text) > 0 else "")
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        """Elide again for the new width."""
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(1, self.contentsRect().width())
+        self.setText(
+            self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, width)
+        )
+
+
 class ChatEntry(QWidget):
     """One row of the chat list: title, preview and an unread badge."""
 
@@ -53,12 +83,10 @@ class ChatEntry(QWidget):
         layout.setContentsMargins(12, 8, 12, 8)
         texts = QVBoxLayout()
         texts.setSpacing(2)
-        self.title_label = QLabel()
-        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.title_label = ElidedLabel()
         self.title_label.setStyleSheet("font-weight: bold;")
-        self.preview_label = QLabel()
+        self.preview_label = ElidedLabel()
         self.preview_label.setObjectName("muted")
-        self.preview_label.setTextFormat(Qt.TextFormat.PlainText)
         texts.addWidget(self.title_label)
         texts.addWidget(self.preview_label)
         layout.addLayout(texts, 1)
@@ -72,8 +100,8 @@ class ChatEntry(QWidget):
     def update_summary(self, summary: ChatSummary) -> None:
         """Show new values."""
         self.summary = summary
-        self.title_label.setText(summary.title)
-        self.preview_label.setText(_one_line(summary.preview))
+        self.title_label.set_full_text(summary.title)
+        self.preview_label.set_full_text(_one_line(summary.preview))
         self.badge.setText(str(summary.unread) if summary.unread < 100 else "99+")
         self.badge.setVisible(summary.unread > 0)
         self.badge.setAccessibleName(f"{summary.unread} unread")
@@ -119,13 +147,14 @@ class Sidebar(QWidget):
         layout.addLayout(search_row)
         self.list = QListWidget()
         self.list.setObjectName("chatList")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.list, 1)
         self.empty_label = QLabel("No chats yet.\nPress + New to start one.")
         self.empty_label.setObjectName("hint")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.empty_label)
         self.identity_button = QPushButton("Identity")
-        self.identity_button.setToolTip("Your identity and QuickoKey (Ctrl+I)")
+        self.identity_button.setToolTip("Your identity and QuickoKey (Ctrl+Y)")
         bottom = QHBoxLayout()
         bottom.setContentsMargins(12, 0, 12, 0)
         bottom.addWidget(self.identity_button)

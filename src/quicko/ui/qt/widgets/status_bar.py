@@ -1,18 +1,43 @@
-"""The status bar: connection state, latency, and whether the current chat is encrypted."""
+"""The status bar: which relay, the connection state and why, latency, encryption.
+
+The relay's URL is always shown, and while the relay is not reachable the bar says why (the
+client's last disconnect reason) and when the next attempt is, counting down:
+"● Relay at ws://127.0.0.1:9900 unreachable: connection refused — retrying in 4 s (attempt 3)"
+(issue 12, item 4).
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import time
 from typing import Final
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-__all__ = ["CONNECTION_STATES", "ConnectionStatusBar"]
+__all__ = ["CONNECTION_STATES", "ConnectionStatusBar", "plain_reason"]
 
 CONNECTION_STATES: Final = ("connected", "connecting", "disconnected")
 """The states the bar shows (``reconnecting`` is shown as ``connecting``)."""
 
 _ENCRYPTED_TEXT: Final = "🔒 End-to-end encrypted"
 _ENCRYPTED_FALLBACK: Final = "End-to-end encrypted"
+_RELAY_ERROR: Final = re.compile(r"^relay error [A-Z_]+: ")
+_PLAIN: Final = {
+    "ConnectionRefusedError": "connection refused",
+    "gaierror": "host name not found",
+    "TimeoutError": "timed out",
+    "OSError": "network unreachable",
+}
+
+
+def plain_reason(reason: str) -> str:
+    """The client's disconnect reason in plain words ("connection refused", …)."""
+    if reason.startswith("cannot connect: "):
+        kind = reason.removeprefix("cannot connect: ")
+        return _PLAIN.get(kind, f"cannot connect ({kind})")
+    return _RELAY_ERROR.sub("", reason).replace("_", " ")
 
 
 def _restyle(label: QLabel) -> None:
@@ -22,14 +47,23 @@ def _restyle(label: QLabel) -> None:
 
 
 class ConnectionStatusBar(QStatusBar):
-    """Connected / connecting (attempt n) / disconnected, the latency, and encryption.
+    """The relay, connected / connecting (why, next attempt) / disconnected, latency, encryption.
 
     "End-to-end encrypted" is shown only when the window says the current chat's keys are
     authenticated (:meth:`set_encrypted`), never by default.
+
+    Args:
+        relay_url: the relay's URL, always shown.
+        parent: the parent widget.
+
+    Attributes:
+        state: ``connected``, ``connecting`` or ``disconnected``.
+        reason: why the connection went down (plain words), until it is back.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, relay_url: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.relay_url = relay_url
         self.setSizeGripEnabled(False)
         self.connection_label = QLabel()
         self.connection_label.setObjectName("connection")
@@ -37,36 +71,90 @@ class ConnectionStatusBar(QStatusBar):
         self.latency_label.setObjectName("muted")
         self.encryption_label = QLabel()
         self.encryption_label.setObjectName("encryption")
-        self.addWidget(self.connection_label)
-        self.addWidget(self.latency_label)
+        # Permanent widgets stay when a passing message is shown (it takes the left side), so
+        # the relay and its state are always in view.
+        self.addPermanentWidget(self.connection_label)
+        self.addPermanentWidget(self.latency_label)
         self.addPermanentWidget(self.encryption_label)
         self.state = "disconnected"
+        self.reason = ""
+        self._attempt: int | None = None
+        self._retry_at: float | None = None
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._show)
         self.set_connection("disconnected")
         self.set_latency(None)
         self.set_encrypted(encrypted=False)
 
-    def set_connection(self, state: str, *, attempt: int | None = None, detail: str = "") -> None:
+    @property
+    def relay(self) -> str:
+        """How the relay is named: ``the relay at URL``."""
+        return f"the relay at {self.relay_url}" if self.relay_url else "the relay"
+
+    def set_connection(
+        self,
+        state: str,
+        *,
+        attempt: int | None = None,
+        detail: str = "",
+        retry_in_ms: int | None = None,
+    ) -> None:
         """Show a connection state.
 
         Args:
             state: ``connected``, ``connecting``, ``reconnecting`` or ``disconnected``.
             attempt: the reconnection attempt, shown while connecting.
-            detail: why, shown after a disconnection (a short, safe text).
+            detail: why the connection went down (the client's reason); kept until connected.
+            retry_in_ms: when the next attempt starts, counted down while connecting.
         """
         shown = "connecting" if state == "reconnecting" else state
         if shown not in CONNECTION_STATES:
             raise ValueError(f"unknown connection state {state!r}")
         self.state = shown
         if shown == "connected":
-            text = "● Connected"
-        elif shown == "connecting":
-            text = "● Connecting…" if attempt is None else f"● Connecting… (attempt {attempt})"
+            self.reason = ""
+        elif detail:
+            self.reason = plain_reason(detail)
+        self._attempt = attempt if shown == "connecting" else None
+        waiting = shown == "connecting" and retry_in_ms is not None
+        self._retry_at = time.monotonic() + retry_in_ms / 1000 if waiting and retry_in_ms else None
+        if self._retry_at is None:
+            self._countdown.stop()
         else:
-            text = "● Disconnected" + (f": {detail}" if detail else "")
+            self._countdown.start()
+        if shown == "disconnected":
             self.set_latency(None)
-        self.connection_label.setText(text)
-        self.connection_label.setProperty("state", shown)
+        self._show()
+
+    def offline_text(self) -> str:
+        """Why nothing can reach the relay now, as a clause ("the relay at … is not reachable")."""
+        because = f" ({self.reason})" if self.reason else ""
+        return f"{self.relay} is not reachable{because}"
+
+    def _show(self) -> None:
+        self.connection_label.setText(self._text())
+        self.connection_label.setToolTip(self.relay_url)
+        self.connection_label.setProperty("state", self.state)
         _restyle(self.connection_label)
+
+    def _text(self) -> str:
+        where = self.relay_url or "the relay"
+        if self.state == "connected":
+            return f"● Connected to {where}"
+        if self.state == "disconnected":
+            because = f": {self.reason}" if self.reason else ""
+            return f"● Disconnected from {where}{because}"
+        if self._attempt is None:
+            return f"● Connecting to {where}…"
+        text = (
+            f"● Relay at {self.relay_url} unreachable" if self.relay_url else "● Relay unreachable"
+        )
+        text += f": {self.reason}" if self.reason else ""
+        if self._retry_at is not None:
+            left = math.ceil(self._retry_at - time.monotonic())
+            text += f" — retrying in {left} s" if left > 0 else " — retrying now"
+        return f"{text} (attempt {self._attempt})"
 
     def set_latency(self, latency_ms: float | None) -> None:
         """Show the last round-trip time to the relay (nothing when unknown)."""

@@ -48,8 +48,8 @@ class WelcomeView(QWidget):
         buttons.addStretch(1)
         self.new_button = QPushButton("New session  (Ctrl+N)")
         self.new_button.setObjectName("primary")
-        self.join_button = QPushButton("Join with a code  (Ctrl+J)")
-        self.identity_button = QPushButton("Identity  (Ctrl+I)")
+        self.join_button = QPushButton("Join with a code  (Ctrl+O)")
+        self.identity_button = QPushButton("Identity  (Ctrl+Y)")
         for button in (self.new_button, self.join_button, self.identity_button):
             buttons.addWidget(button)
         buttons.addStretch(1)

@@ -1,0 +1,136 @@
+"""The desktop app's calls, headless against a real relay: stale incoming calls, calling state.
+
+Issue 12, items 1 and 5: an incoming call whose caller gave up closes its dialog with a clear
+line and can no longer be accepted; an outgoing call shows "Calling…" with a Cancel.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from qt_support import (
+    FAST,
+    WAIT_MS,
+    RelayThread,
+    in_background,
+    peer_client,
+    press,
+    screenshot,
+    wait_event,
+)
+
+from quicko.client import IncomingCall, PeerLeft, QuickoClient
+from quicko.errors import SessionError
+from quicko.identity import Identity
+from quicko.ui.qt.app import create_window, ensure_application
+from quicko.ui.qt.main_window import MainWindow
+from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
+
+pytestmark = pytest.mark.ui
+
+
+@pytest.fixture
+def relay() -> Iterator[RelayThread]:
+    relay = RelayThread()
+    relay.start()
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def window(qtbot: QtBot, relay: RelayThread) -> Iterator[MainWindow]:
+    ensure_application()
+    identity = Identity.generate(secrets.token_bytes)
+    window = create_window(QuickoClient(relay.url, identity=identity, settings=FAST), relay.url)
+    window.resize(1000, 680)
+    window.show()
+    qtbot.waitUntil(lambda: window.status.state == "connected", timeout=WAIT_MS)
+    yield window
+    window.close()
+
+
+@pytest.fixture
+def peer(relay: RelayThread) -> Iterator[QuickoClient]:
+    client = peer_client(relay.url)
+    yield client
+    client.close()
+
+
+def ringing(window: MainWindow) -> bool:
+    return window.session_panel.calling
+
+
+def test_dialog_expires_and_then_refuses_to_accept(qtbot: QtBot) -> None:
+    dialog = IncomingCallDialog("ab" * 16, "Eve Otter #0001", "QK-X", "1" * 60, ring_ms=100)
+    qtbot.addWidget(dialog)
+    answers: list[bool] = []
+    dialog.answered.connect(answers.append)
+    dialog.show()
+    assert dialog.countdown_label.text().startswith("Answer within ")
+    with qtbot.waitSignal(dialog.expired, timeout=WAIT_MS):
+        pass
+    assert dialog.is_expired and not dialog.isVisible()
+    assert not dialog.accept_button.isEnabled()
+    assert dialog.countdown_label.text().startswith("Eve Otter #0001 stopped calling")
+    dialog.accept_button.click()
+    dialog._answer(accept=True)  # even a click that raced the timer
+    assert answers == []
+
+
+def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
+    qtbot: QtBot, window: MainWindow, peer: QuickoClient
+) -> None:
+    window.ring_ms = 800
+    window.bridge.run(window.client.register_key, lane="long")
+    quickokey = window.client.identity_info.quickokey
+    qtbot.waitUntil(lambda: peer.lookup_key(quickokey).found, timeout=WAIT_MS)
+    placed = in_background(lambda: peer.call(quickokey, 20))
+    qtbot.waitUntil(
+        lambda: any(isinstance(d, IncomingCallDialog) for d in window.dialogs), timeout=WAIT_MS
+    )
+    dialog = next(d for d in window.dialogs if isinstance(d, IncomingCallDialog))
+    name = dialog.display_name
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert dialog not in window.dialogs
+    assert window.status.currentMessage().startswith(f"{name} stopped calling")
+    screenshot(window, "missed-call")
+    dialog.accept_button.click()
+    qtbot.waitUntil(placed.done, timeout=WAIT_MS)
+    with pytest.raises(SessionError, match="declined"):
+        placed.result()
+    assert window.chats == {}
+
+
+def test_calling_shows_a_cancel_and_a_late_answer_is_hung_up(
+    qtbot: QtBot, window: MainWindow, peer: QuickoClient
+) -> None:
+    # Issue 12, item 5: up to 60 s with no feedback and no way to stop.
+    callee = peer.generate_quickokey()
+    peer.register_key()
+    panel = window.session_panel
+    window.show_session_panel()
+    field = panel.call_field
+    key_width = field.edit.fontMetrics().horizontalAdvance(callee.quickokey)
+    assert field.edit.width() > key_width  # the whole key fits
+    field.edit.setText(callee.quickokey)
+    field.button.click()
+    ring = wait_event(qtbot, peer, IncomingCall)
+    assert panel.calling
+    assert panel.calling_label.text().startswith(f"Calling {callee.display_name}… ")
+    assert field.edit.isReadOnly() and not field.button.isEnabled()
+    screenshot(window, "calling")
+
+    press(window, Qt.Key.Key_Escape)
+    assert not ringing(window) and field.error == "Call cancelled."
+    assert field.button.isEnabled()
+
+    peer.answer_call(ring.call_id, True)  # too late: the app hangs up
+    wait_event(qtbot, peer, PeerLeft)
+    assert window.chats == {}

@@ -1,0 +1,62 @@
+"""The terminal app's incoming-call dialog against a real relay: a stale call cannot be accepted.
+
+Issue 12, item 1: the dialog used to stay open after the caller had given up; accepting then
+opened a chat in which nothing was ever delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+from tui_support import SIZE, fast_client, relay_on, url_of, wait_for
+
+from quicko.errors import SessionError
+from quicko.identity import Identity
+from quicko.tui.app import QuickoApp
+from quicko.tui.screens import IncomingCallScreen
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
+
+async def test_a_call_the_caller_gave_up_on_closes_and_cannot_be_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with relay_on() as relay:
+        client = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
+        app = QuickoApp(client, ring_s=1.0)
+        caller = fast_client(url_of(relay))
+        await caller.connect()
+        notes: list[str] = []
+        notify = app.notify
+
+        def record(message: str, **options: Any) -> None:
+            notes.append(message)
+            notify(message, **options)
+
+        monkeypatch.setattr(app, "notify", record)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
+                await client.register_key()
+                placed = asyncio.create_task(caller.call(client.identity_info.quickokey, 20))
+                await wait_for(pilot, lambda: isinstance(app.screen, IncomingCallScreen), "ring")
+                dialog = app.screen
+                assert isinstance(dialog, IncomingCallScreen)
+                countdown = str(dialog.query_one("#countdown", Static).content)
+                assert countdown.startswith("Answer within ")
+                name = dialog.call.display_name
+
+                await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
+                await wait_for(pilot, lambda: f"{name} stopped calling" in " ".join(notes), "line")
+                dialog.action_answer(True)  # a late key press on the closed dialog does nothing
+                await pilot.press("a")
+                with pytest.raises(SessionError, match="declined"):
+                    await asyncio.wait_for(placed, 20)  # the app told the client to let it go
+                await pilot.pause()
+                assert len(app.book) == 0
+        finally:
+            await caller.disconnect()
