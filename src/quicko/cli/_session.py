@@ -196,9 +196,11 @@ class Chat:
                 session = await self._client.create_session()
                 self._current = session.session_id
                 code = session.invite_code
-                self._out.emit("invite", f"* invite code: {code}  (share it: several people can join while you stay; "
-                               "too many wrong tries retire it)",
-                               code=code, session_id=session.session_id)  # fmt: skip
+                line = (
+                    f"* invite code: {code}  (share it: several people can join while you "
+                    "stay; too many wrong tries retire it)"
+                )
+                self._out.emit("invite", line, code=code, session_id=session.session_id)
             elif action == "join":
                 session = await self._client.join_session(self._args.code)
                 self._open(session)
