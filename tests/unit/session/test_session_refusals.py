@@ -50,6 +50,7 @@ from quicko.session import (
 from quicko.session import envelope as env
 from quicko.session.bundle import IdentityBundle, make_bundle, member_init_context
 from quicko.session.core import TRANSITIONS
+from quicko.session.delivery import RETRY_INITIAL_MS
 from quicko.session.pake import (
     ConfirmC,
     ConfirmJ,
@@ -307,7 +308,7 @@ def test_early_frames_are_bounded_and_repaired_by_retransmission(
     assert texts(pump.take(bob.address)) == ["early 0"]
 
 
-def test_held_frames_are_bounded_and_the_dropped_text_fails(
+def test_held_frames_are_bounded_and_a_text_dropped_from_them_is_sent_by_the_ledger(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pump, alice, bob = two_party()
@@ -316,10 +317,13 @@ def test_held_frames_are_bounded_and_the_dropped_text_fails(
     alice.data_to_send()
     monkeypatch.setattr(core, "MAX_HELD_FRAMES", 2)
     ids = [alice.send_text(f"t{n}", pump.now) for n in range(3)]
-    assert alice.events() == [StatusChanged(ids[0], DeliveryStatus.FAILED)]
+    assert alice.events() == []  # not a failure: the ledger still has it
     alice.receive(Joined(alice.session_id, "", (Member(bob.address, "b", True),)), pump.now)
     sent = {frame.message_id for frame in messages(alice.data_to_send())}
     assert ids[0] not in sent and {ids[1], ids[2]} <= sent
+    alice.handle_timeout(pump.now + RETRY_INITIAL_MS)
+    again = {frame.message_id for frame in messages(alice.data_to_send())}
+    assert ids[0] in again
 
 
 # ------------------------------------------------------------------ members leaving
