@@ -312,8 +312,10 @@ class SessionCore:
         give way to newer ones beyond :data:`MAX_EARLY_BYTES`.
         """
         sender = frame.sender
-        if sender not in self._peers and sender not in self._pending_inits and (
-            sender not in self._attempts
+        if (
+            sender not in self._peers
+            and sender not in self._pending_inits
+            and (sender not in self._attempts)
         ):
             return False
         size = len(frame.body)

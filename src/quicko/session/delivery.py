@@ -153,7 +153,9 @@ class OutboundLedger:
         Raises:
             ValueError: ``message_id`` is already tracked (local misuse).
         """
-        record = _Outgoing(dict.fromkeys(recipients, DeliveryStatus.PENDING), now_ms + RETRY_INITIAL_MS)
+        record = _Outgoing(
+            dict.fromkeys(recipients, DeliveryStatus.PENDING), now_ms + RETRY_INITIAL_MS
+        )
         evicted = self._unacked.track(message_id, record, now_ms)
         self._live[message_id] = record
         return [self._abandon(old_id) for old_id, _ in evicted]
