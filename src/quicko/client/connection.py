@@ -532,7 +532,7 @@ class Connection:
     async def _read_loop(self, ws: ClientConnection) -> None:
         while True:
             payload = await receive(ws)
-            if self._hop.received(self._clock()) or self._hop.count == 1:
+            if self._hop.received(self._clock()):
                 self._outbox_wake.set()  # the writer acknowledges (at once, or within 100 ms)
             if isinstance(payload, Pong):
                 self._pong(payload)

@@ -35,7 +35,7 @@ class EventQueue:
     """A bounded, thread-safe FIFO of client events (see the module docstring).
 
     Args:
-        capacity: events held at most (at least 2: one slot is kept for the drop marker).
+        capacity: events held at most (plus the one drop marker); at least 2.
 
     Raises:
         ValueError: ``capacity`` is below 2.
@@ -60,7 +60,7 @@ class EventQueue:
     def put(self, event: m.ClientEvent) -> None:
         """Queue an event, applying the overflow rule when full."""
         with self._ready:
-            if len(self) >= self._capacity:
+            if len(self._items) >= self._capacity:
                 self._drop_one()
             self._items.append(event)
             self._ready.notify()

@@ -52,10 +52,15 @@ class HopCounter:
         return self._count
 
     def received(self, now: float) -> bool:
-        """Count one frame; whether an acknowledgement is due at once."""
+        """Count one frame; whether the deadline moved (a first frame to acknowledge, or due now).
+
+        The connection wakes its writer when this is ``True``; otherwise the writer's timer
+        already covers the frame.
+        """
         self._count += 1
         if self._since is None:
             self._since = now
+            return True
         return self._count - self._acked >= self._every
 
     def next_deadline(self) -> float | None:

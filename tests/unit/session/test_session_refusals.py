@@ -459,3 +459,33 @@ def test_rejoin_retransmits_member_init_to_a_member_without_a_channel() -> None:
     assert init.recipient == carol.address
     assert encode_frame(init) in pump.frames  # the very frame sent the first time
     assert decode_member_init(init.body).address == bob.address
+
+
+# ------------------------------------------------------------------ strangers (issue 9, finding 6)
+
+
+def test_frames_from_a_stranger_are_not_kept_at_all() -> None:
+    pump, alice, _bob = two_party()
+    stranger = identity("mallory").address
+    before = alice.dropped_frames
+    for n in range(50):
+        body = bytes(131_000)
+        frame = Message(alice.session_id, stranger, alice.address, bytes([n]) * 16, NOW, body)
+        alice.receive(frame, pump.now)
+    # Nobody we expect a channel with: dropped at once, nothing held (it used to keep 2,000).
+    assert alice.dropped_frames == before + 50
+    assert alice._early == [] and alice._early_bytes == 0
+
+
+def test_early_frames_of_an_expected_member_are_bounded_by_bytes() -> None:
+    pump, _alice, bob = two_party()
+    carol = identity("carol-early").address
+    # Carol's MEMBER_INIT waits for the creator's vouch: her early frames may be kept...
+    bob._pending_inits[carol] = None  # type: ignore[assignment]  # only membership is read
+    for n in range(20):
+        frame = Message(bob.session_id, carol, bob.address, bytes([n]) * 16, NOW, bytes(131_000))
+        bob.receive(frame, pump.now)
+    # ...but never more than 1 MiB of them: the oldest give way.
+    assert bob._early_bytes <= core.MAX_EARLY_BYTES
+    assert len(bob._early) == core.MAX_EARLY_BYTES // 131_000
+    assert bob._early[-1].message_id == bytes([19]) * 16
