@@ -282,7 +282,8 @@ class AsyncQuickoClient:
             deadline = self._armed = self._core.next_deadline()
             delay = None if deadline is None else max(0.0, (deadline - now_ms()) / 1000)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: see connection._wait_event
+                    await self._wake.wait()
             self._core.handle_timeout(now_ms())
             self._flush()
 

@@ -567,8 +567,7 @@ class Connection:
                 continue
             self._outbox_wake.clear()
             delay = None if deadline is None else max(0.0, deadline - now)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox_wake.wait(), delay)
+            await _wait_event(self._outbox_wake, delay)
 
     def _pong(self, pong: Pong) -> None:
         latency_ms = self._heartbeat.receive_pong(pong, self._clock())
@@ -584,9 +583,8 @@ class Connection:
         while True:
             # Sleep until the next deadline, or until a Pong or a sent Message moves it.
             self._beat_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                delay = max(0.0, beat.next_deadline() - self._clock())
-                await asyncio.wait_for(_either(self._pong_arrived, self._beat_wake), delay)
+            delay = max(0.0, beat.next_deadline() - self._clock())
+            await _wait_event(self._pong_arrived, delay, self._beat_wake)
             self._pong_arrived.clear()
             now = self._clock()
             if beat.timed_out(now):
@@ -615,11 +613,21 @@ class Connection:
             _log.exception("the transport event callback failed")
 
 
-async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
-    """Return once either event is set."""
-    waiters = {asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())}
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+async def _wait_event(event: asyncio.Event, delay: float | None, *more: asyncio.Event) -> None:
+    """Return once one of the events is set or ``delay`` seconds passed.
+
+    ``asyncio.timeout`` rather than ``asyncio.wait_for``: on Python 3.11, ``wait_for`` loses a
+    cancellation that races with the event being set, and a writer or heartbeat task that
+    ignores its cancellation keeps a closing connection from ever ending.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(delay):
+            if not more:
+                await event.wait()
+                return
+            waiters = {asyncio.ensure_future(e.wait()) for e in (event, *more)}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
