@@ -1,6 +1,8 @@
-"""The client engine: connection supervisor, heartbeat and the QuickoClient façade.
+"""The client: a sans-I/O core, the connection supervisor, and the QuickoClient façades.
 
-- :class:`AsyncQuickoClient` (:mod:`quicko.client.api`): the client for asyncio programs.
+- :class:`ClientCore` (:mod:`quicko.client.core`): every decision of the client, no I/O.
+- :class:`AsyncQuickoClient` (:mod:`quicko.client.api`): the client for asyncio programs (it
+  has a core and a connection).
 - :class:`QuickoClient` (:mod:`quicko.client.sync`): the same, synchronous, on its own
   event-loop thread (for scripts and Qt).
 - :mod:`quicko.client.models`: the value objects and client events they report.
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 from quicko.client.api import AsyncQuickoClient
 from quicko.client.connection import Connection, ConnectionSettings
+from quicko.client.core import ClientCore
 from quicko.client.models import (
     CallDeclined,
     ClientError,
     ClientEvent,
     Connected,
     Disconnected,
+    EventsDropped,
     IncomingCall,
     InviteRetired,
     JoinerFailed,
@@ -48,6 +52,7 @@ __all__ = [
     "AsyncQuickoClient",
     "CallDeclined",
     "ChatMessage",
+    "ClientCore",
     "ClientError",
     "ClientEvent",
     "Connected",
@@ -55,6 +60,7 @@ __all__ = [
     "ConnectionSettings",
     "DeliveryStatus",
     "Disconnected",
+    "EventsDropped",
     "IncomingCall",
     "InviteRetired",
     "JoinerFailed",

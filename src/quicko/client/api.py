@@ -4,8 +4,14 @@
 :class:`~quicko.client.sync.QuickoClient` wraps it). It creates and joins sessions by invite code,
 places and answers calls by QuickoKey, sends messages and read receipts, and reports everything
 as client events (:mod:`quicko.client.models`) through :meth:`AsyncQuickoClient.next_event` and
-:meth:`AsyncQuickoClient.poll_event`. The machinery (routing, the offline queue, the reconnect
-hook, timers) is :class:`~quicko.client.engine.ClientEngine`.
+:meth:`AsyncQuickoClient.poll_event`.
+
+It *has* a sans-I/O :class:`~quicko.client.core.ClientCore`, which makes every decision, and
+a :class:`~quicko.client.connection.Connection`, which keeps the relay link up; this class only
+moves frames between them, arms one timer at the core's deadline, and turns the core's
+operations into awaitable results. Three tasks: the reader (transport events into the core),
+the timer, and — inside the connection — the paced writer, so that reading never waits on
+sending and :meth:`send_message` never waits on the network (it queues and returns the id).
 
 One client is one identity: every session of a client uses it, so the relay can link the
 sessions of one client (docs/security.md). By default the identity is a fresh random one;
@@ -27,37 +33,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import ssl
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Final
 
+from quicko.client import events as te
 from quicko.client import models as m
 from quicko.client.connection import Connection, ConnectionSettings, ConnectionState
-from quicko.client.engine import ClientEngine, Waiter, now_ms
+from quicko.client.core import ClientCore, OpId, Result
+from quicko.client.eventq import DEFAULT_EVENT_CAPACITY, EventQueue
 from quicko.client.link import normalize_url
-from quicko.client.live import LiveSession
 from quicko.crypto import RandomSource
-from quicko.errors import ConnectionClosedError, SessionError
-from quicko.identity import Identity, InviteCode, format_quickokey, parse_invite_code
+from quicko.errors import ConnectionClosedError, LocalProtocolError, SessionError
+from quicko.identity import Identity, format_quickokey
 from quicko.identity import parse_quickokey as parse_key
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.protocol import (
-    CallResponse,
-    LookupKey,
-    LookupResponse,
-    Payload,
-    RegisterAck,
-    RegisterKey,
-    UnregisterKey,
-    canonical_relay_url,
-    register_transcript,
-)
-from quicko.session import PAKE_TIMEOUT_MS, OutgoingCall, Session, verify_lookup
-from quicko.session.lifecycle import LifecycleEvent
+from quicko.protocol import CallResponse, LookupResponse, RegisterAck
+from quicko.session import PAKE_TIMEOUT_MS, OutgoingCall, verify_lookup
 
-__all__ = ["REPLY_TIMEOUT_S", "AsyncQuickoClient"]
+__all__ = ["REPLY_TIMEOUT_S", "AsyncQuickoClient", "now_ms"]
+
+_log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_S: Final = 10.0
 """Seconds to wait for the relay's answer to a Join, RegisterKey or LookupKey."""
@@ -71,7 +71,12 @@ _STATES: Final = {
 }
 
 
-class AsyncQuickoClient(ClientEngine):
+def now_ms() -> int:
+    """The wall clock in milliseconds since the epoch (the I/O edge supplies time)."""
+    return time.time_ns() // 1_000_000
+
+
+class AsyncQuickoClient:
     """The Quicko2 client for asyncio programs (every method runs on the caller's loop).
 
     Args:
@@ -80,6 +85,7 @@ class AsyncQuickoClient(ClientEngine):
         ssl_context: for ``wss://`` relays with a private certificate.
         settings: connection timings (heartbeat, back-off, timeouts).
         rng: randomness (tests may pin it).
+        max_events: events held for the application (:mod:`quicko.client.eventq`).
 
     Raises:
         ValueError: the URL is not a ``ws://`` or ``wss://`` URL.
@@ -93,21 +99,39 @@ class AsyncQuickoClient(ClientEngine):
         ssl_context: ssl.SSLContext | None = None,
         settings: ConnectionSettings | None = None,
         rng: RandomSource = secrets.token_bytes,
+        max_events: int = DEFAULT_EVENT_CAPACITY,
     ) -> None:
         normalize_url(relay_url)
-        super().__init__(identity if identity is not None else Identity.generate(rng), rng)
-        self._long_term = identity is not None
+        own = identity if identity is not None else Identity.generate(rng)
+        self._core = ClientCore(own, rng, relay_url=relay_url, long_term=identity is not None)
+        self._rng = rng
         self._url = relay_url
         self._ssl = ssl_context
         self._settings = settings
+        self._conn: Connection | None = None
+        self._generation = 0
+        self._was_connected = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._events = EventQueue(max_events)
+        self._event_ready = asyncio.Event()
+        self._futures: dict[OpId, asyncio.Future[Result]] = {}
+        self._wake = asyncio.Event()
+        self._armed: int | None = None
+        self._core_up = asyncio.Event()
 
     # ------------------------------------------------------------------ properties
 
     @property
+    def core(self) -> ClientCore:
+        """The sans-I/O core (for tests and tools; do not drive it directly)."""
+        return self._core
+
+    @property
     def identity_info(self) -> m.QuickoKeyInfo:
         """The client's identity (the seed phrase only for a long-term one)."""
-        public = self._identity.public
-        words = tuple(self._identity.seed_phrase) if self._long_term else ()
+        identity = self._core.identity
+        public = identity.public
+        words = tuple(identity.seed_phrase) if self._core.long_term else ()
         return m.QuickoKeyInfo(
             quickokey=public.quickokey,
             display_name=public.display_name,
@@ -146,15 +170,23 @@ class AsyncQuickoClient(ClientEngine):
             self._was_connected = False
             self._conn = Connection(
                 self._url,
-                self._identity,
-                on_connected=self._on_connected,
+                self._core.identity,
                 rng=self._rng,
                 ssl_context=self._ssl,
                 settings=self._settings,
             )
             self._conn.start()
-            self._start_tasks(self._conn)
-        await self._conn.wait_connected(timeout)
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self._read(self._conn), name="quicko-client-reader"),
+                loop.create_task(self._timers(), name="quicko-client-timers"),
+            ]
+        async with asyncio.timeout(timeout):
+            await self._conn.wait_connected()
+            # Returned once the core knows it too (it re-joined its sessions on this link).
+            while not self._core.connected and self._conn.is_connected:
+                self._core_up.clear()
+                await self._core_up.wait()
 
     async def disconnect(self) -> None:
         """Close the connection and stop reconnecting (sessions stay; ``connect`` resumes)."""
@@ -182,14 +214,16 @@ class AsyncQuickoClient(ClientEngine):
 
     async def next_event(self) -> m.ClientEvent:
         """Wait for the next client event."""
-        return await self._events.get()
+        while True:
+            event = self._events.get_nowait()
+            if event is not None:
+                return event
+            self._event_ready.clear()
+            await self._event_ready.wait()
 
     def poll_event(self) -> m.ClientEvent | None:
         """The next client event, or ``None`` at once when there is none."""
-        try:
-            return self._events.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        return self._events.get_nowait()
 
     async def send_raw(self, data: bytes) -> None:
         """Send one raw frame as it is (tests and tools).
@@ -201,6 +235,106 @@ class AsyncQuickoClient(ClientEngine):
             raise ConnectionClosedError("not connected")
         await self._conn.send_frame(data)
 
+    # ------------------------------------------------------------------ the shell's loops
+
+    async def _stop_tasks(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _read(self, conn: Connection) -> None:
+        while True:
+            try:
+                event = await conn.next_event()
+            except ConnectionClosedError:
+                return
+            try:
+                self._on_transport(event)
+            except Exception:  # a bug must not stop the reader; nothing secret is logged
+                _log.exception("the client failed to handle a %s", type(event).__name__)
+            self._flush()
+
+    def _on_transport(self, event: te.TransportEvent) -> None:
+        core = self._core
+        match event:
+            case te.MessageReceived(payload=payload):
+                core.receive(payload, now_ms())
+            case te.Connected(node_id=node_id, nonce=nonce, generation=generation):
+                self._was_connected = True
+                self._generation = generation
+                core.connection_made(node_id, nonce, now_ms())
+                self._core_up.set()
+            case te.Disconnected(reason=reason, detail=detail, will_reconnect=again):
+                core.connection_lost(detail or reason.value, now_ms(), will_retry=again)
+            case te.Reconnecting(attempt=attempt, delay_ms=delay):
+                self._emit(m.Reconnecting(attempt, delay))
+            case te.ReconnectionFailed(attempts=attempts):
+                self._emit(m.ReconnectionFailed(attempts))
+            case te.PingReceived(latency_ms=latency):
+                self._emit(m.LatencyMeasured(latency))
+            case te.AttemptFailed():
+                pass  # the Reconnecting event that follows says enough
+
+    async def _timers(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self._armed = self._core.next_deadline()
+            delay = None if deadline is None else max(0.0, (deadline - now_ms()) / 1000)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # not wait_for: see connection._wait_event
+                    await self._wake.wait()
+            self._core.handle_timeout(now_ms())
+            self._flush()
+
+    def _emit(self, event: m.ClientEvent) -> None:
+        self._events.put(event)
+        self._event_ready.set()
+
+    def _flush(self) -> None:
+        """Hand the core's frames to the connection, its events to the queue, its results out."""
+        core, conn = self._core, self._conn
+        for payload in core.data_to_send():
+            if conn is None:
+                continue
+            try:
+                conn.post(payload, self._generation)
+            except LocalProtocolError as exc:
+                self._emit(m.ClientError(f"a frame could not be sent: {exc}"))
+        for event in core.events():
+            self._emit(event)
+        for done in core.completions():
+            future = self._futures.pop(done.op, None)
+            if future is None or future.done():
+                continue
+            if done.error is not None:
+                future.set_exception(done.error)
+            else:
+                future.set_result(done.result)
+        deadline = core.next_deadline()
+        if deadline is not None and (self._armed is None or deadline < self._armed):
+            self._wake.set()
+
+    def _future(self, op: OpId) -> asyncio.Future[Result]:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._futures[op] = future
+        self._flush()
+        return future
+
+    async def _wait(self, op: OpId, timeout: float) -> Result:
+        """Wait for an operation of the core; forget it on timeout."""
+        future = self._future(op)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._core.cancel(op)
+            raise
+        finally:
+            self._futures.pop(op, None)
+
+    def _connected(self) -> bool:
+        return self._conn is not None and self._conn.is_connected and self._core.connected
+
     # ------------------------------------------------------------------ sessions
 
     async def create_session(self) -> m.SessionInfo:
@@ -211,12 +345,16 @@ class AsyncQuickoClient(ClientEngine):
         Raises:
             SessionError: the relay refused the session (for example, the code was taken).
         """
-        invite = InviteCode.generate(self._rng)
-        session = Session.create(self._identity, self._rng, now_ms(), invite)
-        live = LiveSession(session, "creator", invite)
-        self._sessions[session.session_id] = live
-        await self._start(live, wait=self._connected())
-        return live.info()
+        info, op = self._core.create_session(now_ms())
+        if not self._connected():
+            self._core.cancel(op)
+            self._flush()
+            return info
+        with contextlib.suppress(TimeoutError):
+            joined = await self._wait(op, REPLY_TIMEOUT_S)
+            if isinstance(joined, m.SessionInfo):
+                return joined
+        return info  # not answered yet: the Join is sent again after a reconnect
 
     async def join_session(self, code: str) -> m.SessionInfo:
         """Join a session by invite code; return once the creator is authenticated.
@@ -226,96 +364,54 @@ class AsyncQuickoClient(ClientEngine):
             SessionError: wrong or unknown code, the creator did not answer in time, or the
                 creator could not be authenticated.
         """
-        invite = parse_invite_code(code)
-        session = Session.join(self._identity, invite, self._rng, now_ms())
-        live = LiveSession(session, "joiner", invite)
-        self._joining.append(live)
-        waiter = await self._start(live, wait=False)
+        op = self._core.join_session(code, now_ms())
         try:
-            async with asyncio.timeout(PAKE_TIMEOUT_MS / 1000 + REPLY_TIMEOUT_S):
-                await waiter.ready
+            info = await self._wait(op, PAKE_TIMEOUT_MS / 1000 + REPLY_TIMEOUT_S)
         except TimeoutError:
-            self._forget(live)
             raise SessionError("the session did not answer in time") from None
-        finally:
-            self._waiters.pop(live, None)
-        return live.info()
-
-    async def _start(self, live: LiveSession, *, wait: bool) -> Waiter:
-        loop = asyncio.get_running_loop()
-        waiter = Waiter(loop.create_future(), loop.create_future())
-        self._waiters[live] = waiter
-        self._emit(live.move(LifecycleEvent.CONNECT))
-        await self._pump(live)
-        if wait:
-            try:
-                await asyncio.wait_for(asyncio.shield(waiter.joined), REPLY_TIMEOUT_S)
-            except TimeoutError:
-                pass  # not answered yet: the Join is re-sent after a reconnect
-            finally:
-                self._waiters.pop(live, None)
-        return waiter
+        assert isinstance(info, m.SessionInfo)
+        return info
 
     async def send_message(self, session_id: str, text: str) -> ChatMessage:
-        """Encrypt and send ``text`` to every authenticated member; status PENDING.
+        """Encrypt and queue ``text`` for every authenticated member; status PENDING.
+
+        Never waits for the network: during an outage the message waits in the session's
+        ledger and goes when the link is back.
 
         Raises:
             SessionError: unknown session, or no authenticated peer yet.
             ValueError: the text is too long.
         """
-        live = self._get(session_id)
-        now = now_ms()
-        message_id = live.session.send_text(text, now)
-        message = ChatMessage(
-            message_id=message_id,
-            session_id=live.session_id,
-            sender=self._identity.address,
-            sender_name=self._identity.display_name,
-            text=text,
-            timestamp_ms=now,
-            outgoing=True,
-            status=DeliveryStatus.PENDING,
-        )
-        live.add_outgoing(message, now)
-        await self._pump(live)
+        message = self._core.send_text(session_id, text, now_ms())
+        self._flush()
         return message
 
     async def mark_read(self, session_id: str, message_ids: Sequence[str]) -> None:
         """Tell the senders that these received messages were shown (encrypted receipts)."""
-        live = self._get(session_id)
-        ids = [_hex(message_id, "message id") for message_id in message_ids]
-        live.session.mark_read(ids, now_ms())
-        live.mark_read(ids)
-        await self._pump(live)
+        self._core.mark_read(session_id, message_ids, now_ms())
+        self._flush()
 
     def messages(self, session_id: str) -> list[ChatMessage]:
         """The session's messages, oldest first (ring of 1,000, one-hour TTL)."""
-        live = self._sessions.get(_hex(session_id, "session id")) or self._left.get(session_id)
-        if live is None:
-            raise SessionError("unknown session")
-        return live.store.messages()
+        return self._core.messages(session_id)
+
+    def message_status(self, session_id: str, message_id: str) -> DeliveryStatus | None:
+        """The status of one of our messages (known beyond the store's 1,000 messages)."""
+        return self._core.status(session_id, message_id)
 
     def sessions(self) -> list[m.SessionInfo]:
         """Every live session (joins still running excluded)."""
-        return [live.info() for live in self._sessions.values()]
+        return self._core.sessions()
 
     async def leave_session(self, session_id: str) -> None:
         """Leave a session: peers are told (encrypted), keys are wiped; messages stay readable."""
-        live = self._get(session_id)
-        live.session.leave(now_ms())
-        self._forget(live)
-        self._left[live.key] = live
-        self._emit([*live.move(LifecycleEvent.DESTROY), m.SessionClosed(live.key)])
-        await self._pump(live)
+        self._core.leave_session(session_id, now_ms())
+        self._flush()
 
     async def destroy_session(self, session_id: str) -> None:
         """Leave a session and wipe its keys and its messages."""
-        live = self._left.get(session_id)
-        if live is None:
-            await self.leave_session(session_id)
-            live = self._left[session_id]
-        self._left.pop(session_id, None)
-        live.wipe()
+        self._core.destroy_session(session_id, now_ms())
+        self._flush()
 
     def safety_number(self, session_id: str, address: str) -> str:
         """The safety number shared with an authenticated peer of the session.
@@ -323,16 +419,11 @@ class AsyncQuickoClient(ClientEngine):
         Raises:
             SessionError: unknown session, or not an authenticated peer.
         """
-        live = self._get(session_id)
-        try:
-            return live.session.safety_number(_hex(address, "address"))
-        except KeyError:
-            raise SessionError("not an authenticated peer of this session") from None
+        return self._core.safety_number(session_id, address)
 
     def mark_verified(self, session_id: str, address: str) -> None:
         """Record that the user compared the safety number with this peer."""
-        self.safety_number(session_id, address)
-        self._get(session_id).verified.add(_hex(address, "address"))
+        self._core.mark_verified(session_id, address)
 
     # ------------------------------------------------------------------ identity and directory
 
@@ -350,35 +441,15 @@ class AsyncQuickoClient(ClientEngine):
 
     async def _replace_identity(self, identity: Identity) -> m.QuickoKeyInfo:
         was_up = self._conn is not None and self._conn.state is not ConnectionState.CLOSED
-        for live in list(self._sessions.values()):
-            await self.destroy_session(live.key)
-        for live in list(self._joining):
-            self._forget(live)
+        self._core.replace_identity(identity, now_ms())
+        self._flush()
         if was_up:
             await self.disconnect()
-        self._queue.clear()
-        if not self._long_term:
-            self._identity.wipe()
-        self._identity, self._long_term, self._registered = identity, True, False
         self._conn = None
         if was_up:
             with contextlib.suppress(TimeoutError):
                 await self.connect()
         return self.identity_info
-
-    def _register_frame(self) -> Payload:
-        public, name, signed_at = self._identity.public, self._identity.display_name, now_ms()
-        relay_url = canonical_relay_url(self._url)
-        transcript = register_transcript(
-            address=public.address,
-            display_name=name,
-            x25519_public=public.x25519_public,
-            ed25519_public=public.ed25519_public,
-            relay_url=relay_url,
-            signed_at=signed_at,
-        )
-        return RegisterKey(public.address, name, public.x25519_public, public.ed25519_public,
-                           relay_url, signed_at, self._identity.sign(transcript))  # fmt: skip
 
     async def register_key(self) -> None:
         """Publish our QuickoKey in the relay's directory (again after every reconnect).
@@ -387,14 +458,13 @@ class AsyncQuickoClient(ClientEngine):
             ConnectionClosedError: not connected.
             SessionError: the relay refused it.
         """
-        ack = await self._ask(("register", b""), self._register_frame())
+        ack = await self._wait(self._core.register_key(now_ms()), REPLY_TIMEOUT_S)
         assert isinstance(ack, RegisterAck)
-        self._registered = ack.registered
+        self._core.set_registered(ack.registered)
 
     async def unregister_key(self) -> None:
         """Remove our QuickoKey from the relay's directory."""
-        self._registered = False
-        await self._ask(("register", b""), UnregisterKey(self._identity.address))
+        await self._wait(self._core.unregister_key(), REPLY_TIMEOUT_S)
 
     async def lookup_key(self, quickokey: str) -> m.LookupInfo:
         """Look a QuickoKey up; a found entry's keys are checked against it.
@@ -412,19 +482,9 @@ class AsyncQuickoClient(ClientEngine):
         )
 
     async def _lookup(self, address: bytes) -> LookupResponse:
-        response = await self._ask(("lookup", address), LookupKey(address))
+        response = await self._wait(self._core.lookup_key(address), REPLY_TIMEOUT_S)
         assert isinstance(response, LookupResponse)
         return response
-
-    async def _ask(self, key: tuple[str, bytes], frame: Payload) -> Payload:
-        if self._conn is None or not self._conn.is_connected:
-            raise ConnectionClosedError("not connected to the relay")
-        future = self._expect(key)
-        await self._send_one(None, frame)
-        try:
-            return await asyncio.wait_for(future, REPLY_TIMEOUT_S)
-        finally:
-            self._replies.pop(key, None)
 
     # ------------------------------------------------------------------ calls
 
@@ -437,24 +497,26 @@ class AsyncQuickoClient(ClientEngine):
             AuthenticationError: the directory entry or the answer is not the QuickoKey's.
         """
         address = parse_key(quickokey)
-        if address == self._identity.address:
+        identity = self._core.identity
+        if address == identity.address:
             raise SessionError("you cannot call your own QuickoKey")
         callee = verify_lookup(await self._lookup(address), address)
-        outgoing = OutgoingCall.dial(self._identity, callee, self._rng)
+        outgoing = OutgoingCall.dial(identity, callee, self._rng)
         call_id = outgoing.call_id.hex()
         try:
-            async with asyncio.timeout(timeout):
-                response = await self._ask(("call", outgoing.call_id), outgoing.call_peer)
+            response = await self._wait(self._core.dial(outgoing), timeout)
         except TimeoutError:
-            self._emit([m.CallDeclined(call_id, "timed out")])
+            self._emit(m.CallDeclined(call_id, "timed out"))
             raise SessionError("the call timed out") from None
         assert isinstance(response, CallResponse)
         try:
-            session = outgoing.complete(response, self._identity, self._rng, now_ms())
+            session = outgoing.complete(response, identity, self._rng, now_ms())
         except SessionError as exc:
-            self._emit([m.CallDeclined(call_id, str(exc))])
+            self._emit(m.CallDeclined(call_id, str(exc)))
             raise
-        return await self._open_call(session, "caller")
+        info = self._core.open_call(session, "caller", now_ms())
+        self._flush()
+        return info
 
     async def answer_call(self, call_id: str, accept: bool) -> m.SessionInfo | None:
         """Accept (return the call's session) or decline an :class:`IncomingCall`.
@@ -462,43 +524,6 @@ class AsyncQuickoClient(ClientEngine):
         Raises:
             SessionError: no such call waiting.
         """
-        call = self._incoming.pop(_hex(call_id, "call id"), None)
-        if call is None:
-            raise SessionError("no such incoming call (it was answered or forgotten)")
-        if call.session_id in self._sessions:
-            accept = False  # never let a call replace a session we have (issue 8, finding 1)
-        if not accept:
-            await self._send_one(None, call.decline())
-            return None
-        response, session = call.accept(self._identity, self._rng, now_ms())
-        await self._send_one(None, response)
-        return await self._open_call(session, "callee")
-
-    async def _open_call(self, session: Session, role: str) -> m.SessionInfo:
-        if session.session_id in self._sessions:
-            # A remote party never chooses or replaces a local session (issue 8, finding 1).
-            session.leave(now_ms())
-            raise SessionError("the call's session id is already one of our sessions")
-        live = LiveSession(session, role)
-        self._sessions[session.session_id] = live
-        self._emit(live.move(LifecycleEvent.CONNECT))
-        await self._pump(live)
-        return live.info()
-
-    # ------------------------------------------------------------------ helpers
-
-    def _connected(self) -> bool:
-        return self._conn is not None and self._conn.is_connected
-
-    def _get(self, session_id: str) -> LiveSession:
-        live = self._sessions.get(_hex(session_id, "session id"))
-        if live is None:
-            raise SessionError("unknown session (it was left, destroyed or never joined)")
-        return live
-
-
-def _hex(value: str, what: str) -> bytes:
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise SessionError(f"not a valid {what}") from None
+        info = self._core.answer_call(call_id, accept, now_ms())
+        self._flush()
+        return info

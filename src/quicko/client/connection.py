@@ -12,11 +12,20 @@ connection proves the same identity (``REPLACED``; by default the supervisor the
 than fight the other connection for the address).
 
 Nothing the relay sends can crash the supervisor: a frame that does not decode, a text message,
-or a frame out of place is reported and the connection is re-established. Frames are never
-queued here: :meth:`Connection.send` raises :class:`~quicko.errors.ConnectionClosedError` while
-no connection is up, and the caller's outbound queue keeps what it could not send. After every
-(re)connection the ``on_connected`` hook runs, so that the upper layer re-joins its sessions,
-re-registers its QuickoKey and retransmits.
+or a frame out of place is reported and the connection is re-established. Two ways to send:
+:meth:`Connection.post` hands a frame to the connection's own writer task, which paces it
+(:mod:`quicko.client.pacing`) and never makes the caller wait (the reader never waits on the
+pacer, issue 9); :meth:`Connection.send` awaits the pacer and the write. Neither keeps a frame
+across connections: what a link did not write dies with it, and the upper layer (the sessions'
+ledgers) sends again what matters after the reconnect. After every (re)connection the
+``on_connected`` hook runs, if given.
+
+**Hop-by-hop acknowledgement and fast dead-link detection** (docs/protocol.md §4.4): every frame
+read after the HelloAck is counted (:class:`~quicko.client.hop.HopCounter`) and acknowledged
+with a coalesced ``Received(count)``, so that the relay re-delivers on our next connection what
+a dead link swallowed; a Message the relay has not acknowledged for ``probe_after`` seconds
+makes the heartbeat ping at once (:class:`~quicko.client.heartbeat.Heartbeat`), so a dead link
+is noticed within ``probe_after + ping_timeout`` seconds while data is outstanding.
 
 The steps of one connection (open, authenticate, read and screen frames, explain the end) are
 in :mod:`quicko.client.link`; the heartbeat's bookkeeping is :mod:`quicko.client.heartbeat`.
@@ -30,6 +39,7 @@ import logging
 import secrets
 import ssl
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -56,7 +66,13 @@ from quicko.client.events import (
     ReconnectionFailed,
     TransportEvent,
 )
-from quicko.client.heartbeat import DEFAULT_PING_INTERVAL_S, DEFAULT_PING_TIMEOUT_S, Heartbeat
+from quicko.client.heartbeat import (
+    DEFAULT_PING_INTERVAL_S,
+    DEFAULT_PING_TIMEOUT_S,
+    DEFAULT_PROBE_AFTER_S,
+    Heartbeat,
+)
+from quicko.client.hop import HopCounter
 from quicko.client.link import (
     MAX_MESSAGE_BYTES,
     LinkError,
@@ -72,7 +88,7 @@ from quicko.client.pacing import DEFAULT_SEND_BURST, DEFAULT_SEND_RATE, Pacer
 from quicko.crypto import RandomSource
 from quicko.errors import ConnectionClosedError
 from quicko.identity import Identity
-from quicko.protocol import Payload, Pong, encode_frame
+from quicko.protocol import Ack, Error, Message, Payload, Pong, encode_frame
 
 __all__ = [
     "Connection",
@@ -127,6 +143,8 @@ class ConnectionSettings:
         send_rate: frames per second :meth:`Connection.send` lets through at most (25, below
             the relay's default limit of 30); more wait (:mod:`quicko.client.pacing`).
         send_burst: frames that may go at once after a quiet spell (50, below the relay's 60).
+        probe_after: seconds a sent Message may stay without the relay's Ack before the
+            heartbeat pings at once (3).
     """
 
     ping_interval: float = DEFAULT_PING_INTERVAL_S
@@ -143,6 +161,7 @@ class ConnectionSettings:
     proxy: str | None = None
     send_rate: float = DEFAULT_SEND_RATE
     send_burst: int = DEFAULT_SEND_BURST
+    probe_after: float = DEFAULT_PROBE_AFTER_S
 
 
 class Connection:
@@ -197,7 +216,16 @@ class Connection:
             factor=settings.backoff_factor,
             jitter=settings.jitter,
         )
-        self._heartbeat = Heartbeat(interval=settings.ping_interval, timeout=settings.ping_timeout)
+        self._heartbeat = Heartbeat(
+            interval=settings.ping_interval,
+            timeout=settings.ping_timeout,
+            probe_after=settings.probe_after,
+        )
+        self._hop = HopCounter()
+        # Encoded frames for the writer task, with the message id of each Message.
+        self._outbox: deque[tuple[bytes, bytes | None]] = deque()
+        self._outbox_wake = asyncio.Event()
+        self._beat_wake = asyncio.Event()
         self._events: asyncio.Queue[TransportEvent] = asyncio.Queue()
         self._state = ConnectionState.IDLE
         self._ws: ClientConnection | None = None
@@ -270,6 +298,29 @@ class Connection:
                 finally:
                     waiter.cancel()
 
+    def post(self, payload: Payload, generation: int | None = None) -> bool:
+        """Queue ``payload`` for this connection's writer task; never waits.
+
+        Args:
+            payload: the frame.
+            generation: the :attr:`Connected.generation` the caller prepared the frame for
+                (a Join's proof binds one connection); ``None`` for any.
+
+        Returns:
+            Whether it was queued: ``False`` while no connection is up or when ``generation``
+            is not the current connection's (the frame is dropped).
+
+        Raises:
+            LocalProtocolError: the payload does not fit the protocol.
+        """
+        connected = self.connected
+        if connected is None or (generation is not None and generation != connected.generation):
+            return False
+        message_id = payload.message_id if isinstance(payload, Message) else None
+        self._outbox.append((encode_frame(payload), message_id))
+        self._outbox_wake.set()
+        return True
+
     async def send(self, payload: Payload) -> None:
         """Encode ``payload`` and send it as one frame.
 
@@ -278,6 +329,8 @@ class Connection:
             ConnectionClosedError: no connection is up (the caller keeps the frame).
         """
         await self.send_frame(encode_frame(payload))
+        if isinstance(payload, Message):
+            self._note_sent(payload.message_id)
 
     async def send_frame(self, frame: bytes) -> None:
         """Send an already encoded frame as one binary WebSocket message.
@@ -298,6 +351,12 @@ class Connection:
             await ws.send(frame)
         except ConnectionClosed as exc:
             raise ConnectionClosedError("the connection closed while sending") from exc
+
+    def _note_sent(self, message_id: bytes) -> None:
+        """Watch a Message we wrote until the relay acknowledges it (fast dead-link detection)."""
+        self._heartbeat.data_sent(message_id, self._clock())
+        if self._heartbeat.data_outstanding == 1:
+            self._beat_wake.set()  # the heartbeat's deadline moved earlier
 
     def poll_event(self) -> TransportEvent | None:
         """Return the next queued event, or ``None`` at once when there is none."""
@@ -448,31 +507,67 @@ class Connection:
         self._ws = ws
         self._connected = connected
         self._state = ConnectionState.CONNECTED
+        self._hop = HopCounter()
+        self._outbox.clear()
         self._up.set()
         _log.info("connected to relay node %s (buffered %d)", connected.node_id, connected.buffered)
         self._emit(connected)
         tasks = [
             asyncio.ensure_future(self._read_loop(ws)),
             asyncio.ensure_future(self._heartbeat_loop(ws)),
+            asyncio.ensure_future(self._write_loop(ws)),
         ]
         if self._on_connected is not None:
             tasks.append(asyncio.ensure_future(self._run_hook(self._on_connected, connected)))
         try:
-            done, _ = await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks[:3], return_when=asyncio.FIRST_COMPLETED)
             done.pop().result()  # the loops only end by raising
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._outbox.clear()
         raise AssertionError("unreachable: the loops only end by raising")  # pragma: no cover
 
     async def _read_loop(self, ws: ClientConnection) -> None:
         while True:
             payload = await receive(ws)
+            if self._hop.received(self._clock()):
+                self._outbox_wake.set()  # the writer acknowledges (at once, or within 100 ms)
             if isinstance(payload, Pong):
                 self._pong(payload)
-            else:
-                self._emit(MessageReceived(screen(payload)))
+                continue
+            if isinstance(payload, Ack):
+                self._heartbeat.data_acknowledged(payload.message_id)
+            elif isinstance(payload, Error) and payload.ref_type == Message.TYPE:
+                self._heartbeat.data_acknowledged(payload.ref_id)
+            self._emit(MessageReceived(screen(payload)))
+
+    async def _write_loop(self, ws: ClientConnection) -> None:
+        """Write Received acknowledgements (unpaced) and posted frames (paced), in order."""
+        while True:
+            now = self._clock()
+            ack = self._hop.take(now)
+            if ack is not None:
+                # Costs the relay no token (it acknowledges something new): never paced.
+                await ws.send(encode_frame(ack))
+                continue
+            deadline = self._hop.next_deadline()
+            if self._outbox:
+                wait = self._pacer.delay(now)
+                if wait <= 0:
+                    frame, message_id = self._outbox.popleft()
+                    await ws.send(frame)
+                    if message_id is not None:
+                        self._note_sent(message_id)
+                    continue
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - now))
+                await asyncio.sleep(wait)
+                continue
+            self._outbox_wake.clear()
+            delay = None if deadline is None else max(0.0, deadline - now)
+            await _wait_event(self._outbox_wake, delay)
 
     def _pong(self, pong: Pong) -> None:
         latency_ms = self._heartbeat.receive_pong(pong, self._clock())
@@ -486,10 +581,10 @@ class Connection:
         beat.start(self._clock())
         self._pong_arrived.clear()
         while True:
-            # Sleep until the next deadline, or until a Pong moves it (see _pong).
-            with contextlib.suppress(TimeoutError):
-                delay = max(0.0, beat.next_deadline() - self._clock())
-                await asyncio.wait_for(self._pong_arrived.wait(), delay)
+            # Sleep until the next deadline, or until a Pong or a sent Message moves it.
+            self._beat_wake.clear()
+            delay = max(0.0, beat.next_deadline() - self._clock())
+            await _wait_event(self._pong_arrived, delay, self._beat_wake)
             self._pong_arrived.clear()
             now = self._clock()
             if beat.timed_out(now):
@@ -516,3 +611,23 @@ class Connection:
             self._on_event(event)
         except Exception:
             _log.exception("the transport event callback failed")
+
+
+async def _wait_event(event: asyncio.Event, delay: float | None, *more: asyncio.Event) -> None:
+    """Return once one of the events is set or ``delay`` seconds passed.
+
+    ``asyncio.timeout`` rather than ``asyncio.wait_for``: on Python 3.11, ``wait_for`` loses a
+    cancellation that races with the event being set, and a writer or heartbeat task that
+    ignores its cancellation keeps a closing connection from ever ending.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(delay):
+            if not more:
+                await event.wait()
+                return
+            waiters = {asyncio.ensure_future(e.wait()) for e in (event, *more)}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()

@@ -1,28 +1,51 @@
-"""One session as the client keeps it: the sans-I/O Session, its store, lifecycle and peers.
+"""One session as the client keeps it: the sans-I/O Session, its store and its peers.
 
 :class:`LiveSession` is the client's bookkeeping around a :class:`quicko.session.Session`
 (no I/O here either): the session's :class:`~quicko.store.EphemeralStore` (every message shown
-or sent, with its status), its :class:`~quicko.session.lifecycle.Lifecycle` (the one table of
-states the UIs show), the display names and safety numbers of its peers, and the ids of our
-messages the client gave up on (dropped from a full offline queue: reported FAILED, and never
-sent afterwards). :meth:`LiveSession.translate` turns the session's events into client events,
-updating all of that on the way.
+or sent, with its status), the display names and safety numbers of its peers, and whether the
+relay confirmed our Join on the current connection. :meth:`LiveSession.translate` turns the
+session's events into client events, updating all of that on the way.
+
+A session's display state (:class:`SessionState`) is *computed* from the connection, the
+session and its members (:meth:`LiveSession.display_state`), never fed through a second table
+(STYLE.md rule 4). Statuses of our messages come from the session's ledger, which keeps them
+beyond the store: a message pushed out of the store still reports its status changes.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 from quicko.client import models as m
 from quicko.identity import InviteCode
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.protocol import LeaveReason
-from quicko.session import Session
+from quicko.session import Session, State
 from quicko.session import events as ev
-from quicko.session.lifecycle import Lifecycle, LifecycleEvent, SessionState
 from quicko.store import EphemeralStore
 
-__all__ = ["LEAVE_REASONS", "LiveSession"]
+__all__ = ["LEAVE_REASONS", "LiveSession", "SessionState"]
+
+
+class SessionState(StrEnum):
+    """What a UI shows of a session: computed, see :meth:`LiveSession.display_state`."""
+
+    #: Not sent to the relay yet.
+    CREATED = "created"
+    #: Waiting for the relay's first Joined (a joiner: also its PAKE in the lobby).
+    CONNECTING = "connecting"
+    #: Joined at the relay, no authenticated peer yet.
+    CONNECTED = "connected"
+    #: Joined at the relay with at least one authenticated peer: messages flow.
+    CHATTING = "chatting"
+    #: Was joined; the connection dropped or the re-Join is not confirmed yet.
+    RECONNECTING = "reconnecting"
+    #: Its messages' time ran out (reserved: sessions do not expire while the client runs).
+    EXPIRED = "expired"
+    #: Left, destroyed or failed: keys wiped.
+    DESTROYED = "destroyed"
+
 
 LEAVE_REASONS: Final[dict[int, str]] = {
     LeaveReason.LEFT: "away",
@@ -48,15 +71,20 @@ class LiveSession:
         session.hold_delivered_receipts()
         self.role = role
         self.invite = invite
-        self.lifecycle = Lifecycle()
         self.names: dict[bytes, str] = {}
         self.numbers: dict[bytes, str] = {}
         self.verified: set[bytes] = set()
-        #: Our text messages, by id (to route relay errors and offline-queue drops).
+        #: Our text messages, by id (to route relay errors about them).
         self.outgoing: set[bytes] = set()
-        #: Our messages dropped from the offline queue: reported FAILED, never sent.
-        self.abandoned: set[bytes] = set()
         self.ready = False
+        #: The relay confirmed our Join on the current connection (cleared when it drops).
+        self.joined_here = False
+        #: The relay confirmed a Join of ours at least once.
+        self.ever_joined = False
+        #: Our Join went out (the session is past CREATED).
+        self.started = False
+        #: The display state last reported (to report changes only).
+        self.shown = SessionState.CREATED
         self._store: EphemeralStore | None = None
 
     # ------------------------------------------------------------------ views
@@ -98,30 +126,32 @@ class LiveSession:
             invite_code=str(self.invite) if self.invite and self.role == "creator" else None,
             role=self.role,
             peers=tuple(self.peer(address) for address in addresses),
-            state=self.lifecycle.state.value,
+            state=self.shown.value,
         )
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ display state
 
-    def move(self, event: LifecycleEvent) -> list[m.ClientEvent]:
-        """Feed the lifecycle table if it allows ``event`` now; report a change of state."""
-        if not self.lifecycle.can_handle(event):
-            return []
-        before = self.lifecycle.state
-        after = self.lifecycle.handle(event)
-        if after is before:
-            return []
-        return [m.SessionStateChanged(self.key, after.value)]
+    def display_state(self, connected: bool) -> SessionState:
+        """The state a UI shows, computed from the connection, the session and its members."""
+        if self.session.state in (State.FAILED, State.CLOSED):
+            return SessionState.DESTROYED
+        if connected and self.joined_here:
+            return SessionState.CHATTING if self.session.members else SessionState.CONNECTED
+        if self.ever_joined:
+            return SessionState.RECONNECTING
+        return SessionState.CONNECTING if self.started else SessionState.CREATED
 
-    def joined(self) -> list[m.ClientEvent]:
-        """The relay confirmed our (re-)Join."""
-        if self.lifecycle.state is SessionState.RECONNECTING:
-            event = LifecycleEvent.RESUMED if self.session.members else LifecycleEvent.RECONNECTED
-            return self.move(event)
-        out = self.move(LifecycleEvent.CONNECTED)
-        if self.session.members:
-            out += self.move(LifecycleEvent.PEER_AUTHENTICATED)
-        return out
+    def refresh(self, connected: bool) -> list[m.ClientEvent]:
+        """Report the display state if it changed since the last report."""
+        state = self.display_state(connected)
+        if state is self.shown or not self.session_id:
+            return []
+        self.shown = state
+        return [m.SessionStateChanged(self.key, state.value)]
+
+    def joined(self) -> None:
+        """The relay confirmed our (re-)Join on the current connection."""
+        self.joined_here = self.ever_joined = True
 
     # ------------------------------------------------------------------ outgoing
 
@@ -130,18 +160,11 @@ class LiveSession:
         self.outgoing.add(message.message_id)
         self.store.add(message, now_ms)
 
-    def fail(self, message_id: bytes) -> list[m.ClientEvent]:
-        """Give up on one of our messages (dropped from the offline queue)."""
-        self.abandoned.add(message_id)
-        return self._status(message_id, DeliveryStatus.FAILED)
-
     def _status(self, message_id: bytes, status: DeliveryStatus) -> list[m.ClientEvent]:
-        if message_id in self.abandoned and status is not DeliveryStatus.FAILED:
-            return []
-        updated = self.store.update_status(self.session.address, message_id, status)
-        if updated is None:
-            return []
-        return [m.StatusChanged(self.key, message_id.hex(), updated.status)]
+        # The ledger decided (it only reports changes, and keeps statuses beyond the store):
+        # report it whether or not the store still holds the message (issue 10, item 4).
+        self.store.update_status(self.session.address, message_id, status)
+        return [m.StatusChanged(self.key, message_id.hex(), status)]
 
     # ------------------------------------------------------------------ session events
 
@@ -190,16 +213,12 @@ class LiveSession:
         ):
             self.names.pop(address, None)
         spelled = "left" if gone else LEAVE_REASONS.get(reason, "away")
-        out: list[m.ClientEvent] = [m.PeerLeft(self.key, address.hex(), name, spelled)]
-        if not self.session.members:
-            out += self.move(LifecycleEvent.LAST_PEER_LEFT)
-        return out
+        return [m.PeerLeft(self.key, address.hex(), name, spelled)]
 
     def _authenticated(self, address: bytes, name: str, number: str) -> list[m.ClientEvent]:
         self.names[address] = name  # the signed name replaces the relay's claim
         self.numbers[address] = number
         out: list[m.ClientEvent] = [m.PeerAuthenticated(self.key, self.peer(address))]
-        out += self.move(LifecycleEvent.PEER_AUTHENTICATED)
         if not self.ready:
             self.ready = True
             out.append(m.SessionReady(self.info()))
@@ -241,4 +260,4 @@ class LiveSession:
         self.verified.clear()
 
     def __repr__(self) -> str:
-        return f"<LiveSession {self.role} {self.lifecycle.state.value} id={self.key[:4]}…>"
+        return f"<LiveSession {self.role} {self.shown.value} id={self.key[:4]}…>"

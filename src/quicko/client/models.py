@@ -14,7 +14,8 @@ Client events, in the order the client reports them (the union :data:`ClientEven
   :class:`StatusChanged`, :class:`KeyChanged`, :class:`WrongInviteCode`, :class:`InviteRetired`,
   :class:`SessionFailed`, :class:`SessionClosed`, :class:`SessionStateChanged`;
 - calls: :class:`IncomingCall`, :class:`CallDeclined`;
-- errors: :class:`ClientError` (its text is safe to show).
+- errors: :class:`ClientError` (its text is safe to show);
+- the event queue's overflow marker: :class:`EventsDropped` (:mod:`quicko.client.eventq`).
 
 No event carries a secret; no ``repr()`` shows a seed phrase or message text.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "ClientEvent",
     "Connected",
     "Disconnected",
+    "EventsDropped",
     "IncomingCall",
     "InviteRetired",
     "JoinerFailed",
@@ -88,9 +90,9 @@ class SessionInfo:
         invite_code: the ``XXXX-XXXX`` code of a session we created, else ``None``.
         role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"``.
         peers: the other members.
-        state: the lifecycle state (:class:`quicko.session.lifecycle.SessionState` value:
-            ``created``, ``connecting``, ``connected``, ``chatting``, ``reconnecting``,
-            ``expired``, ``destroyed``).
+        state: the display state, computed from the connection, the session and its members
+            (:class:`quicko.client.live.SessionState` value: ``created``, ``connecting``,
+            ``connected``, ``chatting``, ``reconnecting``, ``expired``, ``destroyed``).
     """
 
     session_id: str
@@ -148,9 +150,14 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class Disconnected:
-    """The connection ended; ``reason`` is short and safe to show."""
+    """The connection ended; ``reason`` is short and safe to show.
+
+    ``will_retry`` says whether the client reconnects by itself (it does, unless
+    ``disconnect()`` was called, the retries are spent, or another connection replaced it).
+    """
 
     reason: str
+    will_retry: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +344,17 @@ class CallDeclined:
 
 
 @dataclass(frozen=True, slots=True)
+class EventsDropped:
+    """The application read events too slowly: ``count`` events were dropped from the queue.
+
+    No message is lost: received messages stay in their session's store; re-read
+    ``messages()`` and ``sessions()`` (:mod:`quicko.client.eventq` has the rule).
+    """
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClientError:
     """Something went wrong that concerns no one call of ours; the text is safe to show."""
 
@@ -367,5 +385,6 @@ ClientEvent = (
     | IncomingCall
     | CallDeclined
     | ClientError
+    | EventsDropped
 )
 """Any event of the client."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import queue
 import secrets
 import ssl
 import threading
@@ -33,9 +32,10 @@ from typing import Final, TypeVar
 from quicko.client import models as m
 from quicko.client.api import AsyncQuickoClient
 from quicko.client.connection import ConnectionSettings
+from quicko.client.eventq import DEFAULT_EVENT_CAPACITY, EventQueue
 from quicko.crypto import RandomSource
 from quicko.identity import Identity
-from quicko.messaging import ChatMessage
+from quicko.messaging import ChatMessage, DeliveryStatus
 
 __all__ = ["QuickoClient"]
 
@@ -60,6 +60,8 @@ class QuickoClient:
         rng: randomness.
         on_event: called with every client event on the client's thread, instead of queueing
             them for :meth:`poll_event`.
+        max_events: events held for :meth:`poll_event` (:mod:`quicko.client.eventq` says what
+            happens when the application reads too slowly).
 
     Raises:
         ValueError: the URL is not a ``ws://`` or ``wss://`` URL.
@@ -74,12 +76,13 @@ class QuickoClient:
         settings: ConnectionSettings | None = None,
         rng: RandomSource = secrets.token_bytes,
         on_event: OnClientEvent | None = None,
+        max_events: int = DEFAULT_EVENT_CAPACITY,
     ) -> None:
         self._client = AsyncQuickoClient(
             relay_url, identity=identity, ssl_context=ssl_context, settings=settings, rng=rng
         )
         self._on_event = on_event
-        self._queue: queue.Queue[m.ClientEvent] = queue.Queue()
+        self._queue = EventQueue(max_events)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="quicko-client",
                                         daemon=True)  # fmt: skip
@@ -130,10 +133,7 @@ class QuickoClient:
 
     def poll_event(self) -> m.ClientEvent | None:
         """The next client event, or ``None`` at once (only without ``on_event``)."""
-        try:
-            return self._queue.get_nowait()
-        except queue.Empty:
-            return None
+        return self._queue.get_nowait()
 
     def next_event(self, timeout: float | None = None) -> m.ClientEvent:
         """Wait for the next client event (only without ``on_event``).
@@ -141,10 +141,10 @@ class QuickoClient:
         Raises:
             TimeoutError: none within ``timeout`` seconds.
         """
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError("no client event in time") from None
+        event = self._queue.get(timeout)
+        if event is None:
+            raise TimeoutError("no client event in time")
+        return event
 
     # ------------------------------------------------------------------ properties
 
@@ -216,6 +216,10 @@ class QuickoClient:
     def messages(self, session_id: str) -> list[ChatMessage]:
         """See :meth:`AsyncQuickoClient.messages`."""
         return self._read(lambda: self._client.messages(session_id))
+
+    def message_status(self, session_id: str, message_id: str) -> DeliveryStatus | None:
+        """See :meth:`AsyncQuickoClient.message_status`."""
+        return self._read(lambda: self._client.message_status(session_id, message_id))
 
     def sessions(self) -> list[m.SessionInfo]:
         """See :meth:`AsyncQuickoClient.sessions`."""

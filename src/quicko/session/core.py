@@ -32,7 +32,13 @@ from quicko.protocol.constants import MESSAGE_ID_SIZE
 from quicko.session import envelope as env
 from quicko.session import events as ev
 from quicko.session.bundle import HandshakeKeys, IdentityBundle, fresh_bundle, member_init_context
-from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS, Abandoned, InboundLog, OutboundLedger
+from quicko.session.delivery import (
+    DEFAULT_MESSAGE_TTL_MS,
+    Abandoned,
+    InboundLog,
+    OutboundLedger,
+    ReceiptTracker,
+)
 from quicko.session.pairwise import PairwiseChannel
 from quicko.session.pake import (
     CreatorPake,
@@ -44,6 +50,7 @@ from quicko.session.pake import (
 )
 
 __all__ = [
+    "MAX_EARLY_BYTES",
     "MAX_HELD_FRAMES",
     "MAX_QUEUED_TEXTS",
     "MESSAGE_ID_SIZE",
@@ -63,6 +70,10 @@ PAKE_TIMEOUT_MS: Final = 60_000
 
 MAX_HELD_FRAMES: Final = 2000
 """Frames kept for members the relay has not shown us yet, or before a channel exists."""
+
+MAX_EARLY_BYTES: Final = 1 << 20
+"""Bytes of Message frames kept per session from senders we have no channel with yet (1 MiB);
+only senders pending a vouch, a MEMBER_INIT or a PAKE are kept at all (issue 9, finding 6)."""
 
 MAX_QUEUED_TEXTS: Final = 500
 """Texts queued per peer until our channel with it can send (written before the ratchet can
@@ -178,9 +189,11 @@ class SessionCore:
         self._present: dict[bytes, str] = {}
         self._pending_inits: dict[bytes, IdentityBundle] = {}
         self._early: list[Message] = []
+        self._early_bytes = 0
         self._held: list[tuple[bytes, KeyExchange | Message]] = []
         self._vouches: list[tuple[bytes, Message]] = []
         self._ledger = OutboundLedger(ttl_ms=message_ttl_ms)
+        self._receipts = ReceiptTracker()
         self._inbound = InboundLog()
         # When set, a text's DELIVERED receipt waits for Session.message_stored (the client
         # sets it: a receipt must mean the message is in its store, issue 8 finding 6).
@@ -237,10 +250,7 @@ class SessionCore:
             return True
         peer = self._peers.get(sender)
         if peer is None or peer.channel is None:
-            if len(self._early) >= MAX_HELD_FRAMES:
-                self._early.pop(0)
-            self._early.append(frame)
-            return True
+            return self._keep_early(frame)
         try:
             envelope: env.Envelope | None = peer.channel.open(
                 frame.body, message_id=frame.message_id, timestamp=frame.timestamp
@@ -293,6 +303,30 @@ class SessionCore:
             case _:
                 assert_never(envelope)
 
+    def _keep_early(self, frame: Message) -> bool:
+        """Keep a frame from a sender we have no channel with yet, within a byte budget.
+
+        Only a sender we expect a channel with may use it: an authenticated peer whose channel
+        is not ready, a member whose MEMBER_INIT waits for its vouch, or a joiner in a PAKE with
+        us. Anyone else's frames are dropped at once (issue 9, finding 6); the oldest kept frames
+        give way to newer ones beyond :data:`MAX_EARLY_BYTES`.
+        """
+        sender = frame.sender
+        if (
+            sender not in self._peers
+            and sender not in self._pending_inits
+            and (sender not in self._attempts)
+        ):
+            return False
+        size = len(frame.body)
+        if size > MAX_EARLY_BYTES:
+            return False
+        self._early.append(frame)
+        self._early_bytes += size
+        while self._early_bytes > MAX_EARLY_BYTES or len(self._early) > MAX_HELD_FRAMES:
+            self._early_bytes -= len(self._early.pop(0).body)
+        return True
+
     def _send_delivered(self, peer: Peer, message_id: bytes, now_ms: int) -> None:
         """Receipt a text of ``peer`` as delivered (docs/protocol.md §10)."""
         receipt = env.Receipt(env.RECEIPT_DELIVERED, (message_id,))
@@ -302,6 +336,7 @@ class SessionCore:
         """Replay the frames that arrived from ``address`` before its channel existed."""
         mine = [frame for frame in self._early if frame.sender == address]
         self._early = [frame for frame in self._early if frame.sender != address]
+        self._early_bytes = sum(len(frame.body) for frame in self._early)
         for frame in mine:
             self._consume(self._on_message, frame, now_ms)
 
@@ -345,6 +380,7 @@ class SessionCore:
         self._attempts.clear()
         self._held.clear()
         self._early.clear()
+        self._early_bytes = 0
 
     def _add_peer(self, identity: PublicIdentity, display_name: str) -> Peer:
         peer = Peer(identity=identity, display_name=display_name)
@@ -361,6 +397,7 @@ class SessionCore:
         self._held = [item for item in self._held if item[0] != address]
         for message_id, status in self._ledger.forget_recipient(address):
             self._events.append(ev.StatusChanged(message_id, status))
+        self._receipts.forget_recipient(address)
 
     def _fresh_bundle(self, context: bytes) -> tuple[HandshakeKeys, IdentityBundle]:
         """Fresh X25519 and ML-KEM key pairs and our bundle signed for ``context``."""
@@ -435,6 +472,8 @@ class SessionCore:
         frame = Message(self._session_id, self._me, address, message_id, now_ms, body)
         if tracked:
             self._ledger.set_frame(message_id, address, frame)
+        elif isinstance(envelope, env.Receipt):
+            self._receipts.add(frame, now_ms)  # repeated until the relay has it
         if vouch:
             self._vouches.append((address, frame))
         if sync:
@@ -465,9 +504,9 @@ class SessionCore:
             self._out.append(frame)
             return
         if len(self._held) >= MAX_HELD_FRAMES:
-            address, old = self._held.pop(0)
-            if isinstance(old, Message):
-                self._update_status(old.message_id, address, DeliveryStatus.FAILED)
+            # Not a failure: a text dropped here is still in the ledger, which sends it again
+            # when its recipient is shown (DESIGN.md §5: the ledger is the one owner).
+            self._held.pop(0)
         self._held.append((recipient, frame))
 
     def _owed_frames(self, address: bytes | None) -> list[tuple[bytes, KeyExchange | Message]]:
@@ -487,6 +526,7 @@ class SessionCore:
         frames.extend(item for item in self._vouches if address in (None, item[0]))
         undelivered = self._ledger.undelivered()
         frames.extend((f.recipient, f) for f in undelivered if address in (None, f.recipient))
+        frames.extend((f.recipient, f) for f in self._receipts.for_recipient(address))
         return [item for item in frames if item[0] in self._peers]
 
     def _resend(self, address: bytes | None) -> None:
@@ -494,6 +534,18 @@ class SessionCore:
         held = {frame for _, frame in self._held}
         owed = [item for item in self._owed_frames(address) if item[1] not in held]
         self._held = owed + self._held
+
+    def _reachable(self, address: bytes) -> bool:
+        """Whether the relay shows ``address`` present and online (a retry can reach it now)."""
+        peer = self._peers.get(address)
+        return address in self._present and peer is not None and not peer.away
+
+    def _retransmit(self, now_ms: int) -> None:
+        """Send again the texts and receipts whose retry time has come (docs/protocol.md §10)."""
+        for frame in self._ledger.due(now_ms, self._reachable):
+            self._out.append(frame)
+        for frame in self._receipts.due(now_ms, self._reachable):
+            self._out.append(frame)
 
     def _flush_held(self) -> None:
         held, self._held = self._held, []

@@ -1,16 +1,28 @@
 """Delivery bookkeeping of a session: outgoing statuses, retransmission, inbound deduplication.
 
-:class:`OutboundLedger` knows, for every text message we sent, each recipient's
-:class:`DeliveryStatus` and the exact Message frame sent to it; the status a user sees is the
-aggregate (FAILED if any recipient failed, else the lowest). Retransmission uses the one
-structure of :mod:`quicko.messaging.queue`, :class:`~quicko.messaging.queue.UnackedTracker`: a
-message stays *outstanding* there while some recipient has neither confirmed delivery nor
-failed, and its frames to those recipients are retransmitted unchanged after each reconnect.
-The tracker is bounded and has a time to live: a message it evicts to make room, or that is not
-delivered within the TTL, is *abandoned*: its outstanding recipients become FAILED. A message
-whose recipients have all delivered, read or failed is *settled*; the last
-:data:`MAX_TRACKED_MESSAGES` settled messages are remembered (silently forgotten after that), so
-that their status can still be asked and a later read receipt reported.
+:class:`OutboundLedger` is the one owner of retransmission, of the bound on undelivered
+messages and of FAILED (DESIGN.md §5). It knows, for every text message we sent, each
+recipient's :class:`DeliveryStatus` and the exact Message frame sent to it; the status a user
+sees is the aggregate (FAILED if any recipient failed, else the lowest). A message stays
+*outstanding* (in the :class:`~quicko.messaging.queue.UnackedTracker`) while some recipient has
+neither confirmed delivery nor failed, and its frames to those recipients are retransmitted
+unchanged:
+
+- on a timer, per message, with exponential back-off (:data:`RETRY_INITIAL_MS` doubling up to
+  :data:`RETRY_MAXIMUM_MS`), to the recipients the relay shows present (:meth:`due`);
+- after each reconnect and each time the relay shows a recipient back (the session's resend).
+
+The tracker is bounded (:data:`MAX_TRACKED_MESSAGES`) and has a time to live (the message TTL,
+one hour): a message it evicts to make room, or that is not delivered within the TTL, is
+*abandoned*: its outstanding recipients become FAILED. Nothing else fails a text but its
+recipient leaving for good (its own LEAVE) and a relay refusal that can never succeed. A
+message whose recipients have all delivered, read or failed is *settled*: its frames are
+dropped and its statuses kept (the last :data:`MAX_SETTLED_MESSAGES`), independently of the
+message store, so that a status is always true and a later read receipt still reported.
+
+:class:`ReceiptTracker` keeps the receipts we sent until the relay acknowledged them (and, when
+the relay's copy expired, until the peer is back), so that a read receipt lost on a dead link is
+sent again (receipts are repeated until acknowledged).
 
 :class:`InboundLog` remembers which (sender, message id) pairs were already processed, so that a
 duplicate is re-receipted (or dropped) and never shown twice; a text's DELIVERED receipt can be
@@ -21,6 +33,7 @@ bounded; nothing here decrypts, does I/O or reads the clock.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -31,15 +44,32 @@ from quicko.protocol import Message
 __all__ = [
     "DEFAULT_MESSAGE_TTL_MS",
     "MAX_SEEN_MESSAGES",
+    "MAX_SETTLED_MESSAGES",
     "MAX_TRACKED_MESSAGES",
+    "MAX_TRACKED_RECEIPTS",
+    "RETRY_INITIAL_MS",
+    "RETRY_MAXIMUM_MS",
     "Abandoned",
     "InboundLog",
     "OutboundLedger",
+    "ReceiptTracker",
 ]
 
 MAX_TRACKED_MESSAGES: Final = DEFAULT_UNACKED_CAPACITY
-"""Outstanding messages retransmitted (the oldest beyond it is abandoned: FAILED), and settled
-messages whose status is remembered (the oldest beyond it is forgotten)."""
+"""Outstanding messages per session, retransmitted until delivered (one more abandons the
+oldest: FAILED, "cap reached")."""
+
+MAX_SETTLED_MESSAGES: Final = 10_000
+"""Settled messages whose statuses are remembered (frames dropped), beyond the message store."""
+
+RETRY_INITIAL_MS: Final = 5_000
+"""A text not delivered is sent again this long after it was sent (then the interval doubles)."""
+
+RETRY_MAXIMUM_MS: Final = 60_000
+"""The longest interval between two retransmissions of one text."""
+
+MAX_TRACKED_RECEIPTS: Final = 1_000
+"""Receipts kept until the relay acknowledged them (the oldest beyond it is forgotten)."""
 
 DEFAULT_MESSAGE_TTL_MS: Final = DEFAULT_UNACKED_TTL_MS
 """How long a message may stay undelivered before it is abandoned (FAILED): one hour."""
@@ -56,8 +86,10 @@ Abandoned: TypeAlias = tuple[bytes, DeliveryStatus | None]
 @dataclass(slots=True)
 class _Outgoing:
     statuses: dict[bytes, DeliveryStatus]
+    retry_at: int
     frames: dict[bytes, Message] = field(default_factory=dict)
     shown: DeliveryStatus = DeliveryStatus.PENDING
+    interval: int = RETRY_INITIAL_MS
 
     def aggregate(self) -> DeliveryStatus:
         values = self.statuses.values()
@@ -94,13 +126,12 @@ class OutboundLedger:
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_capacity", "_live", "_settled", "_unacked")
+    __slots__ = ("_live", "_settled", "_unacked")
 
     def __init__(
         self, *, capacity: int = MAX_TRACKED_MESSAGES, ttl_ms: int = DEFAULT_MESSAGE_TTL_MS
     ) -> None:
         self._unacked: UnackedTracker[_Outgoing] = UnackedTracker(capacity=capacity, ttl_ms=ttl_ms)
-        self._capacity = capacity
         # The records the tracker holds, by id (the tracker has no lookup of its own).
         self._live: dict[bytes, _Outgoing] = {}
         self._settled: OrderedDict[bytes, _Outgoing] = OrderedDict()
@@ -122,7 +153,9 @@ class OutboundLedger:
         Raises:
             ValueError: ``message_id`` is already tracked (local misuse).
         """
-        record = _Outgoing(dict.fromkeys(recipients, DeliveryStatus.PENDING))
+        record = _Outgoing(
+            dict.fromkeys(recipients, DeliveryStatus.PENDING), now_ms + RETRY_INITIAL_MS
+        )
         evicted = self._unacked.track(message_id, record, now_ms)
         self._live[message_id] = record
         return [self._abandon(old_id) for old_id, _ in evicted]
@@ -157,8 +190,36 @@ class OutboundLedger:
         return [self._abandon(message_id) for message_id in self._unacked.expire(now_ms)]
 
     def next_deadline(self) -> int | None:
-        """When :meth:`expire` next has something to do (ms), or ``None``."""
-        return self._unacked.next_deadline()
+        """When :meth:`expire` or :meth:`due` next has something to do (ms), or ``None``."""
+        expiry = self._unacked.next_deadline()
+        retry = min((record.retry_at for record in self._live.values()), default=None)
+        return min((t for t in (expiry, retry) if t is not None), default=None)
+
+    def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
+        """The frames to retransmit now: those of every message whose retry time has come.
+
+        Each such message is sent again to its outstanding recipients that are ``reachable``
+        (the relay shows them present; the others get it when they are back), and its next
+        retry is scheduled after twice the previous interval, at most :data:`RETRY_MAXIMUM_MS`.
+        """
+        frames: list[Message] = []
+        for record in self._live.values():
+            if record.retry_at > now_ms:
+                continue
+            frames.extend(
+                record.frames[who]
+                for who in record.outstanding()
+                if who in record.frames and reachable(who)
+            )
+            record.retry_at = now_ms + record.interval
+            record.interval = min(record.interval * 2, RETRY_MAXIMUM_MS)
+        return frames
+
+    def restart_retries(self, now_ms: int) -> None:
+        """Everything outstanding was just sent again (a reconnect): back-off from the start."""
+        for record in self._live.values():
+            record.retry_at = now_ms + RETRY_INITIAL_MS
+            record.interval = RETRY_INITIAL_MS
 
     def status(self, message_id: bytes) -> DeliveryStatus | None:
         """The aggregate status of a known message, or ``None`` if unknown or forgotten."""
@@ -196,8 +257,10 @@ class OutboundLedger:
         return message_id, changed
 
     def _settle(self, message_id: bytes) -> None:
-        self._settled[message_id] = self._live.pop(message_id)
-        while len(self._settled) > self._capacity:
+        record = self._live.pop(message_id)
+        record.frames.clear()  # nothing is sent again: only the statuses are kept
+        self._settled[message_id] = record
+        while len(self._settled) > MAX_SETTLED_MESSAGES:
             self._settled.popitem(last=False)
 
 
@@ -266,3 +329,79 @@ class InboundLog:
                 self._seen[key] = DeliveryStatus.READ
                 senders.append(sender)
         return senders
+
+
+@dataclass(slots=True)
+class _Receipt:
+    recipient: bytes
+    frame: Message
+    retry_at: int
+    interval: int = RETRY_INITIAL_MS
+    expired: bool = False
+
+
+class ReceiptTracker:
+    """Receipts we sent, kept until the relay acknowledged them (Ack ACCEPTED or BUFFERED).
+
+    A receipt not acknowledged is sent again on the same back-off as texts; one whose copy the
+    relay dropped (Ack EXPIRED) waits until its recipient is back (:meth:`for_recipient`). At
+    most :data:`MAX_TRACKED_RECEIPTS` are kept; the oldest beyond that is forgotten (a text's
+    DELIVERED receipt is also repeated whenever its sender retransmits the text).
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[bytes, _Receipt] = OrderedDict()
+
+    def __contains__(self, message_id: bytes) -> bool:
+        return message_id in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, frame: Message, now_ms: int) -> None:
+        """Keep a receipt frame just sent (or held for its recipient)."""
+        self._items[frame.message_id] = _Receipt(frame.recipient, frame, now_ms + RETRY_INITIAL_MS)
+        while len(self._items) > MAX_TRACKED_RECEIPTS:
+            self._items.popitem(last=False)
+
+    def acknowledged(self, message_id: bytes) -> None:
+        """The relay took the receipt (it keeps it until the recipient's connection has it)."""
+        self._items.pop(message_id, None)
+
+    def expired(self, message_id: bytes) -> None:
+        """The relay dropped its copy: send it again when the recipient is back."""
+        item = self._items.get(message_id)
+        if item is not None:
+            item.expired = True
+
+    def forget_recipient(self, recipient: bytes) -> None:
+        """The recipient left for good: nothing more to send it."""
+        for key in [k for k, item in self._items.items() if item.recipient == recipient]:
+            del self._items[key]
+
+    def for_recipient(self, recipient: bytes | None) -> list[Message]:
+        """Every kept receipt to ``recipient`` (to everyone for ``None``), to send again."""
+        out = []
+        for item in self._items.values():
+            if recipient in (None, item.recipient):
+                item.expired = False
+                out.append(item.frame)
+        return out
+
+    def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
+        """The receipts to send again now (see :meth:`OutboundLedger.due`)."""
+        out = []
+        for item in self._items.values():
+            if item.retry_at > now_ms or item.expired:
+                continue
+            if reachable(item.recipient):
+                out.append(item.frame)
+            item.retry_at = now_ms + item.interval
+            item.interval = min(item.interval * 2, RETRY_MAXIMUM_MS)
+        return out
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`due` next has something to do (ms), or ``None``."""
+        return min((i.retry_at for i in self._items.values() if not i.expired), default=None)

@@ -72,8 +72,19 @@ _FATAL_LOBBY_ERRORS: Final = {
 }
 """Relay refusals of a pending joiner's LobbyMessage (docs/protocol.md §4.3)."""
 
-_MEMBERSHIP_ERRORS: Final = frozenset({ErrorCode.NOT_A_MEMBER, ErrorCode.RECIPIENT_UNKNOWN})
-"""Relay refusals of a Message that leave it outstanding (retransmitted, FAILED at its TTL)."""
+_TRANSIENT_ERRORS: Final = frozenset(
+    {
+        ErrorCode.NOT_A_MEMBER,
+        ErrorCode.RECIPIENT_UNKNOWN,
+        ErrorCode.BUFFER_FULL,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.TOO_SLOW,
+        ErrorCode.SHUTTING_DOWN,
+        ErrorCode.INTERNAL,
+    }
+)
+"""Relay refusals of a Message that leave it outstanding: a membership race, a full buffer, a
+rate limit. The text is retransmitted and FAILED only at its TTL (docs/protocol.md §10)."""
 
 
 class Session(HandshakeMixin):
@@ -250,9 +261,9 @@ class Session(HandshakeMixin):
             times.append(self._deadline)
             if self._retry_at is not None:
                 times.append(self._retry_at)
-        expiry = self._ledger.next_deadline()
-        if expiry is not None and self._state not in (State.FAILED, State.CLOSED):
-            times.append(expiry)
+        if self._state not in (State.FAILED, State.CLOSED):
+            times += [t for t in (self._ledger.next_deadline(), self._receipts.next_deadline())
+                      if t is not None]  # fmt: skip
         return min(times, default=None)
 
     # ------------------------------------------------------------------ outputs
@@ -367,6 +378,14 @@ class Session(HandshakeMixin):
         self._wipe()
         self._move(State.CLOSED)
 
+    def connection_lost(self) -> None:
+        """Our relay connection dropped: nobody is shown present until the next Joined.
+
+        What the session sends meanwhile is held for its recipients (sent after the re-join);
+        nothing fails because of the outage.
+        """
+        self._present.clear()
+
     def rejoin(self, now_ms: int) -> None:
         """After a reconnect: Join again, then retransmit what is not known to be delivered.
 
@@ -391,6 +410,7 @@ class Session(HandshakeMixin):
         keep = self._invite.nameplate if self._invite and self._role == Role.CREATOR else ""
         self._out.append(self._join_frame("" if self._retired else keep))
         self._resend(None)
+        self._ledger.restart_retries(now_ms)
 
     def handle_timeout(self, now_ms: int) -> None:
         """Expire a joiner's unanswered PAKE, a creator's stale attempts, and undelivered messages.
@@ -401,6 +421,7 @@ class Session(HandshakeMixin):
         """
         if self._state not in (State.FAILED, State.CLOSED):
             self._report_abandoned(self._ledger.expire(now_ms))
+            self._retransmit(now_ms)
         for address, attempt in list(self._attempts.items()):
             if now_ms >= attempt.started_ms + ATTEMPT_TIMEOUT_MS:
                 del self._attempts[address]  # abandoned: no guess was made, nothing counted
@@ -513,6 +534,12 @@ class Session(HandshakeMixin):
     def _on_ack(self, ack: Ack) -> bool:
         if ack.sender != self._me:
             return False
+        if ack.message_id in self._receipts:
+            if ack.status == AckStatus.EXPIRED:
+                self._receipts.expired(ack.message_id)
+            else:
+                self._receipts.acknowledged(ack.message_id)
+            return True
         if ack.status in (AckStatus.ACCEPTED, AckStatus.BUFFERED):
             self._update_status(ack.message_id, ack.recipient or None, DeliveryStatus.SENT)
             return True
@@ -533,10 +560,14 @@ class Session(HandshakeMixin):
                 return False  # the owner's frame to a joiner that left: its attempt times out
             self._fail(_FATAL_LOBBY_ERRORS[ErrorCode(error.code)])
             return True
+        if error.ref_type == MessageType.MESSAGE and error.ref_id in self._receipts:
+            return True  # sent again on its timer
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._ledger:
-            # A membership race (a recipient, or we, expired at the relay as we sent) is no
-            # failure: like an Ack EXPIRED, the text goes again when the member is back (§10).
-            if error.code not in _MEMBERSHIP_ERRORS:
+            # A membership race (a recipient, or we, expired at the relay as we sent), a full
+            # buffer or a rate limit is no failure: like an Ack EXPIRED, the text goes again on
+            # its timer and when the member is back (§10). Only a refusal that can never
+            # succeed (malformed, too large) fails it.
+            if error.code not in _TRANSIENT_ERRORS:
                 self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
             return True
         return False

@@ -46,3 +46,27 @@ def test_heartbeat_refuses_non_positive_timings() -> None:
         Heartbeat(interval=0.0)
     with pytest.raises(ValueError, match="positive"):
         Heartbeat(timeout=-1.0)
+
+
+def test_unacknowledged_data_pings_at_once_and_a_pong_clears_it() -> None:
+    beat = Heartbeat(interval=15.0, timeout=5.0, probe_after=3.0)
+    beat.start(100.0)
+    beat.data_sent(b"m1", 101.0)
+    beat.data_sent(b"m2", 102.0)
+    assert beat.next_deadline() == 104.0  # not the idle interval: data is at stake
+    beat.data_acknowledged(b"m1")
+    assert beat.next_deadline() == 105.0 and beat.data_outstanding == 1
+    assert beat.handle_timeout(104.9) is None
+    ping = beat.handle_timeout(105.0)
+    assert ping is not None
+    assert beat.timed_out(110.0)  # dead link found 8 s after the data went out
+    assert beat.receive_pong(Pong(ping.nonce, 0), 105.5) is not None
+    assert beat.data_outstanding == 0 and beat.next_deadline() == 120.0
+
+
+def test_a_quiet_connection_only_pings_on_the_interval() -> None:
+    beat = Heartbeat(interval=15.0, timeout=5.0, probe_after=3.0)
+    beat.start(0.0)
+    assert beat.next_deadline() == 15.0
+    with pytest.raises(ValueError, match="positive"):
+        Heartbeat(probe_after=0)

@@ -6,12 +6,15 @@ import pytest
 
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import Message
+from quicko.session import delivery
 from quicko.session.delivery import (
     DEFAULT_MESSAGE_TTL_MS,
     MAX_SEEN_MESSAGES,
     MAX_TRACKED_MESSAGES,
+    RETRY_INITIAL_MS,
     InboundLog,
     OutboundLedger,
+    ReceiptTracker,
 )
 
 A, B = b"a" * 16, b"b" * 16
@@ -92,7 +95,10 @@ def test_capacity_abandons_the_oldest_outstanding_message() -> None:
     assert ledger.status(ids[0]) is DeliveryStatus.DELIVERED and ids[2] in ledger
 
 
-def test_settled_messages_are_remembered_up_to_the_capacity() -> None:
+def test_settled_messages_are_remembered_up_to_the_capacity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delivery, "MAX_SETTLED_MESSAGES", 2)
     ledger = OutboundLedger(capacity=2)
     ids = [bytes([n]) * 16 for n in range(3)]
     for mid in ids:
@@ -128,7 +134,19 @@ def test_default_ttl_is_the_session_ttl_and_limits_are_checked() -> None:
     assert DEFAULT_MESSAGE_TTL_MS == 3_600_000
     ledger = OutboundLedger()
     ledger.add(b"1" * 16, (A,), T0)
-    assert ledger.next_deadline() == T0 + DEFAULT_MESSAGE_TTL_MS
+    ledger.set_frame(b"1" * 16, A, frame(b"1" * 16, A))
+    # The first retry comes long before the TTL; retries back off to a minute apart.
+    assert ledger.next_deadline() == T0 + RETRY_INITIAL_MS
+    now, gaps = T0 + RETRY_INITIAL_MS, []
+    for _ in range(6):
+        assert ledger.due(now, lambda _who: True) == [frame(b"1" * 16, A)]
+        deadline = ledger.next_deadline()
+        assert deadline is not None
+        gaps.append(deadline - now)
+        now = deadline
+    assert gaps == [5_000, 10_000, 20_000, 40_000, 60_000, 60_000]
+    assert ledger.due(now, lambda _who: False) == []  # not reachable: it waits for the peer
+    assert ledger.expire(T0 + DEFAULT_MESSAGE_TTL_MS) == [(b"1" * 16, DeliveryStatus.FAILED)]
     with pytest.raises(ValueError, match="ttl_ms"):
         OutboundLedger(ttl_ms=0)
     with pytest.raises(ValueError, match="capacity"):
@@ -173,3 +191,20 @@ def test_inbound_log_is_bounded() -> None:
     assert (A, (0).to_bytes(16, "big")) not in log
     assert log.mark_read((0).to_bytes(16, "big")) == []
     assert (A, MAX_SEEN_MESSAGES.to_bytes(16, "big")) in log
+
+
+def test_receipts_are_kept_until_the_relay_acknowledges_them() -> None:
+    receipts = ReceiptTracker()
+    first, second = frame(b"1" * 16, A), frame(b"2" * 16, B)
+    receipts.add(first, T0)
+    receipts.add(second, T0)
+    assert receipts.next_deadline() == T0 + RETRY_INITIAL_MS
+    assert receipts.due(T0 + RETRY_INITIAL_MS, lambda who: who == A) == [first]
+    receipts.acknowledged(first.message_id)
+    assert first.message_id not in receipts and len(receipts) == 1
+    # The relay's copy expired: no timer any more, sent again when B is back.
+    receipts.expired(second.message_id)
+    assert receipts.next_deadline() is None
+    assert receipts.for_recipient(A) == [] and receipts.for_recipient(B) == [second]
+    receipts.forget_recipient(B)
+    assert len(receipts) == 0

@@ -49,6 +49,7 @@ from quicko.session import (
 from quicko.session import envelope as env
 from quicko.session.bundle import HandshakeKeys, IdentityBundle, make_bundle, member_init_context
 from quicko.session.core import TRANSITIONS
+from quicko.session.delivery import RETRY_INITIAL_MS
 from quicko.session.pake import (
     ConfirmC,
     ConfirmJ,
@@ -306,7 +307,7 @@ def test_early_frames_are_bounded_and_repaired_by_retransmission(
     assert texts(pump.take(bob.address)) == ["early 0"]
 
 
-def test_held_frames_are_bounded_and_the_dropped_text_fails(
+def test_held_frames_are_bounded_and_a_text_dropped_from_them_is_sent_by_the_ledger(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pump, alice, bob = two_party()
@@ -315,10 +316,13 @@ def test_held_frames_are_bounded_and_the_dropped_text_fails(
     alice.data_to_send()
     monkeypatch.setattr(core, "MAX_HELD_FRAMES", 2)
     ids = [alice.send_text(f"t{n}", pump.now) for n in range(3)]
-    assert alice.events() == [StatusChanged(ids[0], DeliveryStatus.FAILED)]
+    assert alice.events() == []  # not a failure: the ledger still has it
     alice.receive(Joined(alice.session_id, "", (Member(bob.address, "b", True),)), pump.now)
     sent = {frame.message_id for frame in messages(alice.data_to_send())}
     assert ids[0] not in sent and {ids[1], ids[2]} <= sent
+    alice.handle_timeout(pump.now + RETRY_INITIAL_MS)
+    again = {frame.message_id for frame in messages(alice.data_to_send())}
+    assert ids[0] in again
 
 
 # ------------------------------------------------------------------ members leaving
@@ -454,3 +458,33 @@ def test_rejoin_retransmits_member_init_to_a_member_without_a_channel() -> None:
     assert init.recipient == carol.address
     assert encode_frame(init) in pump.frames  # the very frame sent the first time
     assert decode_member_init(init.body).address == bob.address
+
+
+# ------------------------------------------------------------------ strangers (issue 9, finding 6)
+
+
+def test_frames_from_a_stranger_are_not_kept_at_all() -> None:
+    pump, alice, _bob = two_party()
+    stranger = identity("mallory").address
+    before = alice.dropped_frames
+    for n in range(50):
+        body = bytes(131_000)
+        frame = Message(alice.session_id, stranger, alice.address, bytes([n]) * 16, NOW, body)
+        alice.receive(frame, pump.now)
+    # Nobody we expect a channel with: dropped at once, nothing held (it used to keep 2,000).
+    assert alice.dropped_frames == before + 50
+    assert alice._early == [] and alice._early_bytes == 0
+
+
+def test_early_frames_of_an_expected_member_are_bounded_by_bytes() -> None:
+    pump, _alice, bob = two_party()
+    carol = identity("carol-early").address
+    # Carol's MEMBER_INIT waits for the creator's vouch: her early frames may be kept...
+    bob._pending_inits[carol] = None  # type: ignore[assignment]  # only membership is read
+    for n in range(20):
+        frame = Message(bob.session_id, carol, bob.address, bytes([n]) * 16, NOW, bytes(131_000))
+        bob.receive(frame, pump.now)
+    # ...but never more than 1 MiB of them: the oldest give way.
+    assert bob._early_bytes <= core.MAX_EARLY_BYTES
+    assert len(bob._early) == core.MAX_EARLY_BYTES // 131_000
+    assert bob._early[-1].message_id == bytes([19]) * 16

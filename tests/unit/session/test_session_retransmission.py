@@ -29,7 +29,7 @@ from quicko.session import (
     pairwise,
 )
 from quicko.session import envelope as env
-from quicko.session.delivery import MAX_TRACKED_MESSAGES
+from quicko.session.delivery import MAX_TRACKED_MESSAGES, RETRY_INITIAL_MS
 
 CODE = InviteCode("KBQW", "E3TV")
 
@@ -128,7 +128,7 @@ def test_delivered_text_leaves_the_retransmission_tracker() -> None:
     pump, alice, bob = two_party()
     pump.take(alice.address)
     message_id = alice.send_text("hello", pump.now)
-    assert alice.next_deadline() == pump.now + DEFAULT_MESSAGE_TTL_MS
+    assert alice.next_deadline() == pump.now + RETRY_INITIAL_MS
     pump.run()
     assert statuses(pump.take(alice.address), message_id)[-1] is DeliveryStatus.DELIVERED
     assert alice.next_deadline() is None

@@ -401,12 +401,18 @@ def test_relay_acks_and_errors_drive_statuses() -> None:
     sid = alice.session_id
     alice.receive(Ack(sid, alice.address, bob.address, first, AckStatus.BUFFERED), pump.now)
     alice.receive(Ack(sid, alice.address, bob.address, first, AckStatus.EXPIRED), pump.now)
-    error = Error(ErrorCode.BUFFER_FULL, "full", MessageType.MESSAGE, second)
-    alice.receive(error, pump.now)
+    full = Error(ErrorCode.BUFFER_FULL, "full", MessageType.MESSAGE, second)
+    alice.receive(full, pump.now)
+    limited = Error(ErrorCode.RATE_LIMITED, "slow down", MessageType.MESSAGE, second)
+    alice.receive(limited, pump.now)
+    # An Ack EXPIRED leaves the text Sent (it goes again when Bob is back); a full buffer or a
+    # rate limit is no failure either (it goes again on its timer).
     events = alice.events()
-    # An Ack EXPIRED leaves the text Sent (it goes again when Bob is back); an Error fails it.
     assert statuses(events, first) == [DeliveryStatus.SENT]
-    assert statuses(events, second) == [DeliveryStatus.FAILED]
+    assert statuses(events, second) == []
+    # A refusal that can never succeed fails it.
+    alice.receive(Error(ErrorCode.TOO_LARGE, "big", MessageType.MESSAGE, second), pump.now)
+    assert statuses(alice.events(), second) == [DeliveryStatus.FAILED]
     assert alice.status(first) is DeliveryStatus.SENT
 
 

@@ -1,0 +1,750 @@
+"""The sans-I/O client core: every decision of the client, with no sockets, tasks or clocks.
+
+:class:`ClientCore` is to :class:`~quicko.client.api.AsyncQuickoClient` what ``h11``'s
+connection is to an HTTP server (STYLE.md rule 3): it takes inputs, runs commands and hands
+back what to do, and the asyncio client only moves bytes, arms one timer and resolves futures.
+
+Inputs:
+
+- :meth:`ClientCore.connection_made` once the relay accepted our Hello (with the Challenge's
+  nonce and node id, which every Join proof of that connection covers);
+- :meth:`ClientCore.connection_lost` when the link dropped;
+- :meth:`ClientCore.receive` for every frame the relay sent (decoded and screened by the link);
+- :meth:`ClientCore.handle_timeout` at :meth:`ClientCore.next_deadline`.
+
+Commands (:meth:`~ClientCore.create_session`, :meth:`~ClientCore.join_session`,
+:meth:`~ClientCore.send_text`, :meth:`~ClientCore.mark_read`, :meth:`~ClientCore.leave_session`,
+:meth:`~ClientCore.register_key`, :meth:`~ClientCore.lookup_key`, :meth:`~ClientCore.dial`,
+:meth:`~ClientCore.answer_call`, …) return ids: a session id, a message id, or an *operation*
+id whose outcome arrives later in :meth:`ClientCore.completions`.
+
+Outputs, drained after every call: :meth:`ClientCore.data_to_send` (payloads for the relay, in
+order, Joins already signed), :meth:`ClientCore.events` (client events,
+:mod:`quicko.client.models`), :meth:`ClientCore.completions`, :meth:`ClientCore.next_deadline`.
+
+What the core decides:
+
+- **Routing.** Every relay frame goes to the session it names (Joined, PeerJoined, PeerLeft,
+  KeyExchange, Message, Ack; Lobby and LobbyMessage by nameplate: to the joiner waiting in that
+  lobby, or, when ``peer`` is set, to the creator that owns the nameplate; an Error by its
+  ``ref_id``), or to the operation that waits for it (RegisterAck, LookupResponse,
+  CallResponse), or becomes an incoming call.
+- **Join proofs.** Every Join by id is signed as it is handed out, by the session's join key,
+  over the Challenge of the current connection (:meth:`Session.sign_join`).
+- **Re-join.** After every (re)connection each live session joins again and sends what it owes
+  (:meth:`Session.rejoin`); the QuickoKey is registered again if it was.
+- **One owner per concept.** Retransmission, the bound on undelivered messages and FAILED live
+  in each session's ledger only (:mod:`quicko.session.delivery`): there is no frame queue here.
+  While no connection is up, the frames a session emits are held *by the session* for their
+  recipients; the core keeps only a few control frames (Leave, ReleaseNameplate, call answers,
+  UnregisterKey: at most :data:`MAX_OFFLINE_CONTROL_FRAMES`) and drops Joins and lobby frames,
+  which the re-join sends afresh.
+- **Local session ids.** A remote party never chooses or replaces a local session: a call or
+  an admission whose session id is already a live session here is refused.
+
+Nothing here logs content, keys, codes or full ids.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from quicko.client import models as m
+from quicko.client.live import LiveSession
+from quicko.crypto import RandomSource
+from quicko.errors import ConnectionClosedError, QuickoError, SessionError
+from quicko.identity import Identity, InviteCode, parse_invite_code
+from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.protocol import (
+    Ack,
+    CallPeer,
+    CallResponse,
+    Error,
+    ErrorCode,
+    Join,
+    Joined,
+    KeyExchange,
+    Leave,
+    Lobby,
+    LobbyMessage,
+    LookupKey,
+    LookupResponse,
+    Message,
+    MessageType,
+    Payload,
+    PeerJoined,
+    PeerLeft,
+    RegisterAck,
+    RegisterKey,
+    ReleaseNameplate,
+    UnregisterKey,
+    canonical_relay_url,
+    register_transcript,
+)
+from quicko.session import IncomingCall, OutgoingCall, Session, State
+
+__all__ = [
+    "MAX_INCOMING_CALLS",
+    "MAX_OFFLINE_CONTROL_FRAMES",
+    "ClientCore",
+    "Completion",
+    "OpId",
+    "describe_error",
+]
+
+OpId: TypeAlias = int
+"""An operation of the core whose outcome arrives later as a :class:`Completion`."""
+
+MAX_OFFLINE_CONTROL_FRAMES: Final = 256
+"""Control frames (Leave, ReleaseNameplate, call answers) kept while offline; oldest dropped."""
+
+MAX_INCOMING_CALLS: Final = 16
+"""Incoming calls waiting for an answer; the oldest is forgotten beyond it."""
+
+#: Relay errors about frames in flight around a reconnect or under load; sessions repair them.
+_TRANSIENT: Final = frozenset(
+    {
+        ErrorCode.RECIPIENT_UNKNOWN,
+        ErrorCode.NOT_A_MEMBER,
+        ErrorCode.BUFFER_FULL,
+        ErrorCode.RATE_LIMITED,
+    }
+)
+#: Frames worth keeping while offline: nothing re-creates them after the reconnect.
+_CONTROL: Final = (Leave, ReleaseNameplate, CallResponse, UnregisterKey)
+_REPLY_TYPES: Final = {
+    MessageType.REGISTER_KEY: "register",
+    MessageType.UNREGISTER_KEY: "register",
+    MessageType.LOOKUP_KEY: "lookup",
+}
+
+Result: TypeAlias = Payload | m.SessionInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The outcome of an operation: its ``result``, or the ``error`` it failed with."""
+
+    op: OpId
+    result: Result = None
+    error: QuickoError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkInfo:
+    node_id: str
+    nonce: bytes
+
+
+class ClientCore:
+    """Sessions, routing, replies and re-joins of one client identity (module docstring).
+
+    Args:
+        identity: the client's identity.
+        rng: randomness (session ids, keys, message ids).
+        relay_url: the relay URL as dialled (RegisterKey names it, canonical).
+        long_term: whether ``identity`` is a long-term QuickoKey (its seed phrase is shown).
+    """
+
+    def __init__(
+        self, identity: Identity, rng: RandomSource, *, relay_url: str, long_term: bool = False
+    ) -> None:
+        self._identity = identity
+        self._rng = rng
+        self._relay_url = canonical_relay_url(relay_url)
+        self.long_term = long_term
+        self._link: _LinkInfo | None = None
+        self._sessions: dict[bytes, LiveSession] = {}
+        self._joining: list[LiveSession] = []
+        self._left: dict[str, LiveSession] = {}
+        self._incoming: dict[bytes, IncomingCall] = {}
+        self._registered = False
+        self._out: list[Payload] = []
+        self._offline: deque[Payload] = deque(maxlen=MAX_OFFLINE_CONTROL_FRAMES)
+        self._events: list[m.ClientEvent] = []
+        self._done: list[Completion] = []
+        self._next_op = 0
+        # What each waiting operation waits for.
+        self._replies: dict[tuple[str, bytes], OpId] = {}
+        self._joins: dict[OpId, tuple[LiveSession, bool]] = {}  # (session, needs a peer)
+        self._problems: dict[OpId, list[str]] = {}
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def identity(self) -> Identity:
+        """The client's identity."""
+        return self._identity
+
+    @property
+    def connected(self) -> bool:
+        """Whether a relay connection is up (between connection_made and connection_lost)."""
+        return self._link is not None
+
+    @property
+    def registered(self) -> bool:
+        """Whether our QuickoKey is (to be) registered in the relay's directory."""
+        return self._registered
+
+    def live(self) -> list[LiveSession]:
+        """Every live session, joins still running included."""
+        return [*self._sessions.values(), *self._joining]
+
+    def sessions(self) -> list[m.SessionInfo]:
+        """Every live session (joins still running excluded)."""
+        return [live.info() for live in self._sessions.values()]
+
+    def get(self, session_id: str) -> LiveSession:
+        """A live session by its hex id.
+
+        Raises:
+            SessionError: unknown session (left, destroyed or never joined) or a bad id.
+        """
+        live = self._sessions.get(_hex(session_id, "session id"))
+        if live is None:
+            raise SessionError("unknown session (it was left, destroyed or never joined)")
+        return live
+
+    def messages(self, session_id: str) -> list[ChatMessage]:
+        """A session's messages (also of a session we left, until destroyed)."""
+        live = self._sessions.get(_hex(session_id, "session id")) or self._left.get(session_id)
+        if live is None:
+            raise SessionError("unknown session")
+        return live.store.messages()
+
+    def status(self, session_id: str, message_id: str) -> DeliveryStatus | None:
+        """The status of one of our messages, from the session's ledger (beyond the store)."""
+        return self.get(session_id).session.status(_hex(message_id, "message id"))
+
+    # ------------------------------------------------------------------ outputs
+
+    def data_to_send(self) -> list[Payload]:
+        """Payloads for the relay, in order (drains them)."""
+        out, self._out = self._out, []
+        return out
+
+    def events(self) -> list[m.ClientEvent]:
+        """Client events since the last call (drains them)."""
+        out, self._events = self._events, []
+        return out
+
+    def completions(self) -> list[Completion]:
+        """Outcomes of operations since the last call (drains them)."""
+        out, self._done = self._done, []
+        return out
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`handle_timeout` has something to do (ms since the epoch), or ``None``."""
+        times = [live.session.next_deadline() for live in self.live()]
+        times += [live.store.next_deadline() for live in self._sessions.values()]
+        return min((t for t in times if t is not None), default=None)
+
+    # ------------------------------------------------------------------ connection inputs
+
+    def connection_made(self, node_id: str, nonce: bytes, now_ms: int) -> None:
+        """The relay accepted our Hello: re-join every session, re-register, send what waited."""
+        self._link = _LinkInfo(node_id, nonce)
+        self._events.append(m.Connected(node_id))
+        for live in self.live():
+            live.session.rejoin(now_ms)
+            self._pump(live, now_ms)
+        if self._registered:
+            self._send(None, self.register_frame(now_ms))
+        waiting = list(self._offline)
+        self._offline.clear()
+        for payload in waiting:
+            self._send(None, payload)
+
+    def connection_lost(self, reason: str, now_ms: int, *, will_retry: bool = True) -> None:
+        """The link dropped (``reason`` is short and safe to show)."""
+        del now_ms  # nothing times from the loss itself
+        self._link = None
+        self._events.append(m.Disconnected(reason, will_retry))
+        for live in self.live():
+            live.joined_here = False
+            live.session.connection_lost()
+            self._events += live.refresh(connected=False)
+        for key, op in list(self._replies.items()):
+            del self._replies[key]
+            self._fail(op, ConnectionClosedError("the connection to the relay dropped"))
+
+    def receive(self, payload: Payload, now_ms: int) -> None:
+        """Handle one frame from the relay (already decoded and screened by the link)."""
+        live: LiveSession | None
+        match payload:
+            case Joined():
+                live = self._sessions.get(payload.session_id)
+                if live is not None and payload.session_id:
+                    live.session.receive(payload, now_ms)
+                    live.joined()
+                    self._pump(live, now_ms)
+                return
+            case PeerJoined() | PeerLeft() | KeyExchange() | Message() | Ack():
+                live = self._sessions.get(payload.session_id)
+            case Lobby():
+                live = self._lobby_joiner(payload.nameplate)
+            case LobbyMessage():
+                live = (
+                    self._nameplate_owner(payload.nameplate)
+                    if payload.peer
+                    else self._lobby_joiner(payload.nameplate)
+                )
+            case Error():
+                self._on_error(payload, now_ms)
+                return
+            case RegisterAck():
+                self._reply(("register", b""), payload)
+                return
+            case LookupResponse():
+                self._reply(("lookup", payload.address), payload)
+                return
+            case CallResponse():
+                self._reply(("call", payload.call_id), payload)
+                return
+            case CallPeer():
+                self._on_call(payload)
+                return
+            case _:
+                return
+        if live is not None:
+            live.session.receive(payload, now_ms)
+            self._pump(live, now_ms)
+
+    def handle_timeout(self, now_ms: int) -> None:
+        """Run the sessions' timers (retransmission, expiry, PAKE) and purge expired messages."""
+        for live in self.live():
+            deadline = live.session.next_deadline()
+            if deadline is not None and deadline <= now_ms:
+                live.session.handle_timeout(now_ms)
+                self._pump(live, now_ms)
+            if live.session_id:
+                live.store.purge_expired(now_ms)
+
+    # ------------------------------------------------------------------ session commands
+
+    def create_session(self, now_ms: int) -> tuple[m.SessionInfo, OpId]:
+        """Create a session and its invite code.
+
+        Returns:
+            The session, and an operation that completes once the relay holds its invite code
+            (the relay's Joined) or fails if the relay refuses it.
+        """
+        invite = InviteCode.generate(self._rng)
+        session = Session.create(self._identity, self._rng, now_ms, invite)
+        live = LiveSession(session, "creator", invite)
+        self._sessions[session.session_id] = live
+        op = self._watch(live, needs_peer=False)
+        self._pump(live, now_ms)
+        return live.info(), op
+
+    def join_session(self, code: str, now_ms: int) -> OpId:
+        """Join a session by invite code; the operation completes with its :class:`SessionInfo`.
+
+        It completes once the creator is authenticated and the relay confirmed our Join by id,
+        and fails with a :class:`SessionError` saying why (wrong code, refused, timed out).
+
+        Raises:
+            InviteCodeError: ``code`` is not an ``XXXX-XXXX`` invite code.
+        """
+        invite = parse_invite_code(code)
+        live = LiveSession(
+            Session.join(self._identity, invite, self._rng, now_ms), "joiner", invite
+        )
+        self._joining.append(live)
+        op = self._watch(live, needs_peer=True)
+        self._pump(live, now_ms)
+        return op
+
+    def abandon(self, op: OpId) -> None:
+        """Stop a join the caller no longer waits for (its deadline passed): forget it."""
+        watched = self._joins.pop(op, None)
+        self._problems.pop(op, None)
+        if watched is not None and watched[1] and not watched[0].ready:
+            self._forget(watched[0])
+
+    def send_text(self, session_id: str, text: str, now_ms: int) -> ChatMessage:
+        """Encrypt and send ``text`` to every authenticated member; never waits for the network.
+
+        The message is PENDING; :class:`~quicko.client.models.StatusChanged` events follow.
+
+        Raises:
+            SessionError: unknown session, or no authenticated peer yet.
+            ValueError: the text is too long.
+        """
+        live = self.get(session_id)
+        message_id = live.session.send_text(text, now_ms)
+        message = ChatMessage(
+            message_id=message_id,
+            session_id=live.session_id,
+            sender=self._identity.address,
+            sender_name=self._identity.display_name,
+            text=text,
+            timestamp_ms=now_ms,
+            outgoing=True,
+            status=DeliveryStatus.PENDING,
+        )
+        live.add_outgoing(message, now_ms)
+        self._pump(live, now_ms)
+        return message
+
+    def mark_read(self, session_id: str, message_ids: Sequence[str], now_ms: int) -> None:
+        """Tell the senders that these received messages were shown (encrypted receipts)."""
+        live = self.get(session_id)
+        ids = [_hex(message_id, "message id") for message_id in message_ids]
+        live.session.mark_read(ids, now_ms)
+        live.mark_read(ids)
+        self._pump(live, now_ms)
+
+    def leave_session(self, session_id: str, now_ms: int) -> None:
+        """Leave: peers are told (encrypted), keys are wiped; messages stay readable."""
+        live = self.get(session_id)
+        live.session.leave(now_ms)
+        self._forget(live)
+        self._left[live.key] = live
+        self._pump(live, now_ms)
+        self._events.append(m.SessionClosed(live.key))
+
+    def destroy_session(self, session_id: str, now_ms: int) -> None:
+        """Leave a session (if not left yet) and wipe its keys and messages."""
+        if session_id not in self._left:
+            self.leave_session(session_id, now_ms)
+        self._left.pop(session_id).wipe()
+
+    def safety_number(self, session_id: str, address: str) -> str:
+        """The safety number shared with an authenticated peer of the session.
+
+        Raises:
+            SessionError: unknown session, or not an authenticated peer.
+        """
+        live = self.get(session_id)
+        try:
+            return live.session.safety_number(_hex(address, "address"))
+        except KeyError:
+            raise SessionError("not an authenticated peer of this session") from None
+
+    def mark_verified(self, session_id: str, address: str) -> None:
+        """Record that the user compared the safety number with this peer."""
+        self.safety_number(session_id, address)
+        self.get(session_id).verified.add(_hex(address, "address"))
+
+    def replace_identity(self, identity: Identity, now_ms: int) -> None:
+        """Leave every session and take another identity (the caller reconnects)."""
+        for live in list(self._sessions.values()):
+            self.destroy_session(live.key, now_ms)
+        for live in list(self._joining):
+            self._forget(live)
+        self._out.clear()
+        self._offline.clear()
+        if not self.long_term:
+            self._identity.wipe()
+        self._identity, self.long_term, self._registered = identity, True, False
+
+    # ------------------------------------------------------------------ directory and calls
+
+    def register_frame(self, now_ms: int) -> RegisterKey:
+        """Our signed RegisterKey for the relay we dialled."""
+        identity = self._identity
+        public, name = identity.public, identity.display_name
+        transcript = register_transcript(
+            address=public.address,
+            display_name=name,
+            x25519_public=public.x25519_public,
+            ed25519_public=public.ed25519_public,
+            relay_url=self._relay_url,
+            signed_at=now_ms,
+        )
+        return RegisterKey(public.address, name, public.x25519_public, public.ed25519_public,
+                           self._relay_url, now_ms, identity.sign(transcript))  # fmt: skip
+
+    def register_key(self, now_ms: int) -> OpId:
+        """Publish our QuickoKey (again after every reconnect); completes with the RegisterAck.
+
+        Raises:
+            ConnectionClosedError: not connected.
+        """
+        op = self._ask(("register", b""), self.register_frame(now_ms))
+        self._registered = True
+        return op
+
+    def set_registered(self, registered: bool) -> None:
+        """Whether to register our QuickoKey again after every reconnect (the relay's answer)."""
+        self._registered = registered
+
+    def unregister_key(self) -> OpId:
+        """Remove our QuickoKey from the directory; completes with the RegisterAck.
+
+        Raises:
+            ConnectionClosedError: not connected.
+        """
+        self._registered = False
+        return self._ask(("register", b""), UnregisterKey(self._identity.address))
+
+    def lookup_key(self, address: bytes) -> OpId:
+        """Look an address up; completes with the LookupResponse (unchecked: see calls).
+
+        Raises:
+            ConnectionClosedError: not connected.
+        """
+        return self._ask(("lookup", address), LookupKey(address))
+
+    def dial(self, outgoing: OutgoingCall) -> OpId:
+        """Place a call; completes with the callee's CallResponse.
+
+        Raises:
+            ConnectionClosedError: not connected.
+        """
+        return self._ask(("call", outgoing.call_id), outgoing.call_peer)
+
+    def cancel(self, op: OpId) -> None:
+        """Forget an operation whose caller stopped waiting (a timeout)."""
+        for key, waiting in list(self._replies.items()):
+            if waiting == op:
+                del self._replies[key]
+        self.abandon(op)
+
+    def open_call(self, session: Session, role: str, now_ms: int) -> m.SessionInfo:
+        """Keep the session of an accepted call.
+
+        Raises:
+            SessionError: its id is one of our live sessions (a call never replaces one).
+        """
+        if session.session_id in self._sessions:
+            # A remote party never chooses or replaces a local session (issue 8, finding 1).
+            session.leave(now_ms)
+            raise SessionError("the call's session id is already one of our sessions")
+        live = LiveSession(session, role)
+        self._sessions[session.session_id] = live
+        self._pump(live, now_ms)
+        return live.info()
+
+    def answer_call(self, call_id: str, accept: bool, now_ms: int) -> m.SessionInfo | None:
+        """Accept (return the call's session) or decline an incoming call.
+
+        Raises:
+            SessionError: no such call waiting.
+        """
+        call = self._incoming.pop(_hex(call_id, "call id"), None)
+        if call is None:
+            raise SessionError("no such incoming call (it was answered or forgotten)")
+        if call.session_id in self._sessions:
+            accept = False  # never let a call replace a session we have (issue 8, finding 1)
+        if not accept:
+            self._send(None, call.decline())
+            return None
+        response, session = call.accept(self._identity, self._rng, now_ms)
+        self._send(None, response)
+        return self.open_call(session, "callee", now_ms)
+
+    # ------------------------------------------------------------------ routing helpers
+
+    def _lobby_joiner(self, nameplate: str) -> LiveSession | None:
+        """The joiner (not admitted yet) waiting in the lobby of ``nameplate``."""
+        return next(
+            (item for item in self._joining
+             if item.invite is not None and item.invite.nameplate == nameplate),
+            None,
+        )  # fmt: skip
+
+    def _nameplate_owner(self, nameplate: str) -> LiveSession | None:
+        """Our creator session whose invite code has ``nameplate``."""
+        return next(
+            (item for item in self._sessions.values()
+             if item.role == "creator" and item.invite is not None
+             and item.invite.nameplate == nameplate),
+            None,
+        )  # fmt: skip
+
+    def _on_error(self, error: Error, now_ms: int) -> None:
+        live = self._error_owner(error)
+        if live is None and error.ref_type in _REPLY_TYPES:
+            key = (_REPLY_TYPES[MessageType(error.ref_type)], b"")
+            if self._fail_reply(key, error) or self._fail_lookup(error):
+                return
+        elif (
+            live is None
+            and error.ref_type == MessageType.CALL_PEER
+            and self._fail_reply(("call", error.ref_id), error)
+        ):
+            return
+        if live is not None:
+            dropped = live.session.dropped_frames
+            live.session.receive(error, now_ms)
+            self._pump(live, now_ms)
+            if live.session.dropped_frames == dropped:
+                return
+        if error.code not in _TRANSIENT:
+            self._events.append(m.ClientError(describe_error(error)))
+
+    def _error_owner(self, error: Error) -> LiveSession | None:
+        """The session an Error is about, by its ``ref_type`` and ``ref_id``."""
+        if error.ref_type == MessageType.JOIN:
+            if error.ref_id:
+                return self._sessions.get(error.ref_id)
+            return next((item for item in self._joining if not item.session_id), None)
+        if error.ref_type == MessageType.LOBBY_MESSAGE:
+            return next((item for item in self._joining if not item.session_id), None)
+        if error.ref_type == MessageType.MESSAGE:
+            return next((s for s in self._sessions.values() if error.ref_id in s.outgoing), None)
+        return None
+
+    def _on_call(self, frame: CallPeer) -> None:
+        try:
+            call = IncomingCall.receive(frame, self._identity)
+        except QuickoError:
+            self._events.append(
+                m.ClientError("refused a call whose caller could not be authenticated")
+            )
+            return
+        if call.session_id in self._sessions:
+            # Never reachable by chance (the id is a hash of the call); refused all the same: a
+            # call never replaces a session we have (issue 8, finding 1).
+            self._events.append(m.ClientError("refused a call that would reuse a session of ours"))
+            return
+        if len(self._incoming) >= MAX_INCOMING_CALLS:
+            self._incoming.pop(next(iter(self._incoming)))
+        self._incoming[call.call_id] = call
+        self._events.append(
+            m.IncomingCall(
+                call.call_id.hex(), call.caller.quickokey, call.display_name, call.safety_number
+            )
+        )
+
+    # ------------------------------------------------------------------ operations
+
+    def _new_op(self) -> OpId:
+        self._next_op += 1
+        return self._next_op
+
+    def _watch(self, live: LiveSession, *, needs_peer: bool) -> OpId:
+        op = self._new_op()
+        self._joins[op] = (live, needs_peer)
+        self._problems[op] = []
+        return op
+
+    def _ask(self, key: tuple[str, bytes], frame: Payload) -> OpId:
+        if not self.connected:
+            raise ConnectionClosedError("not connected to the relay")
+        old = self._replies.pop(key, None)
+        if old is not None:
+            self._fail(old, SessionError("replaced by a newer request"))
+        op = self._new_op()
+        self._replies[key] = op
+        self._send(None, frame)
+        return op
+
+    def _reply(self, key: tuple[str, bytes], payload: Payload) -> None:
+        op = self._replies.pop(key, None)
+        if op is not None:
+            self._done.append(Completion(op, payload))
+
+    def _fail(self, op: OpId, error: QuickoError) -> None:
+        self._done.append(Completion(op, None, error))
+
+    def _fail_reply(self, key: tuple[str, bytes], error: Error) -> bool:
+        op = self._replies.pop(key, None)
+        if op is None:
+            return False
+        self._fail(op, SessionError(describe_error(error)))
+        return True
+
+    def _fail_lookup(self, error: Error) -> bool:
+        keys = [key for key in self._replies if key[0] == "lookup"]
+        return any(self._fail_reply(key, error) for key in keys[:1])
+
+    def _settle(self, live: LiveSession, events: list[m.ClientEvent]) -> None:
+        """Complete or fail the operations that wait on ``live``."""
+        for op, (watched, needs_peer) in list(self._joins.items()):
+            if watched is not live:
+                continue
+            problems = self._problems[op]
+            for event in events:
+                if isinstance(event, m.WrongInviteCode):
+                    problems.append("wrong invite code")
+                elif isinstance(event, m.SessionFailed):
+                    problems.append(event.reason)
+            failed = live.session.state is State.FAILED
+            if failed:
+                self._fail(op, SessionError(problems[0] if problems else "the join failed"))
+            elif live.joined_here and (live.session.members or not needs_peer):
+                self._done.append(Completion(op, live.info()))
+            else:
+                continue
+            del self._joins[op], self._problems[op]
+
+    # ------------------------------------------------------------------ pumping and sending
+
+    def _pump(self, live: LiveSession, now_ms: int) -> None:
+        """Drain a session: report its events, settle its operations, hand out its frames."""
+        session = live.session
+        events = live.translate(session.events(), now_ms)
+        payloads = session.data_to_send()
+        if live in self._joining and live.session_id:
+            payloads = self._admit(live, payloads, now_ms)
+        if payloads:
+            live.started = True
+        events += live.refresh(self.connected)
+        self._settle(live, events)
+        if session.state is State.FAILED:
+            self._forget(live)
+            live.wipe()
+        self._events += events
+        for payload in payloads:
+            self._send(live, payload)
+
+    def _admit(self, live: LiveSession, payloads: list[Payload], now_ms: int) -> list[Payload]:
+        """A joiner was admitted (it knows its session id): keep it, unless the id is taken."""
+        self._joining.remove(live)
+        if live.session_id not in self._sessions:
+            self._sessions[live.session_id] = live
+            return payloads
+        # The creator named a session we already have: refuse rather than replace it.
+        reason = "the session's creator named a session we have"
+        live.session.leave(now_ms)
+        live.session.data_to_send()
+        live.session.events()
+        self._events.append(m.SessionFailed("", reason))
+        for op, (watched, _) in list(self._joins.items()):
+            if watched is live:
+                self._fail(op, SessionError(reason))
+                del self._joins[op], self._problems[op]
+        live.wipe()
+        return []
+
+    def _forget(self, live: LiveSession) -> None:
+        if self._sessions.get(live.session_id) is live:
+            del self._sessions[live.session_id]
+        if live in self._joining:
+            self._joining.remove(live)
+
+    def _send(self, live: LiveSession | None, payload: Payload) -> None:
+        """Hand a frame out now, keep a control frame until the reconnect, or drop it."""
+        link = self._link
+        if link is None:
+            # Joins and lobby frames are sent afresh by the re-join; the sessions hold their
+            # Messages and KeyExchanges; only control frames nothing re-creates are kept.
+            if isinstance(payload, _CONTROL):
+                self._offline.append(payload)
+            return
+        if isinstance(payload, Join) and live is not None:
+            # The proof binds this connection's Challenge (docs/protocol.md §4.3).
+            payload = live.session.sign_join(payload, nonce=link.nonce, node_id=link.node_id)
+        self._out.append(payload)
+
+
+def describe_error(error: Error) -> str:
+    """A relay Error frame as a short text that is safe to show."""
+    try:
+        name = ErrorCode(error.code).name
+    except ValueError:
+        name = f"code {error.code}"
+    return f"relay error {name}: {error.reason}" if error.reason else f"relay error {name}"
+
+
+def _hex(value: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise SessionError(f"not a valid {what}") from None

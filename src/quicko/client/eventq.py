@@ -1,0 +1,92 @@
+"""The client's event queue: bounded, with an overflow rule that loses no authenticated message.
+
+A front-end that stops reading events (a script that never polls, a UI that hangs) must not
+make the client grow without bound (issue 9, finding 6), and a flood from a peer must not push
+out what matters. :class:`EventQueue` holds at most ``capacity`` events (10,000 by default).
+When a new event arrives and the queue is full:
+
+1. the oldest event that is **not** a :class:`~quicko.client.models.MessageReceived` is dropped
+   (statuses, latencies, presence: each is repeated or superseded by later state, and
+   :meth:`~quicko.client.api.AsyncQuickoClient.sessions` and ``messages()`` give the truth);
+2. if every queued event is a MessageReceived, the oldest one is dropped from the *queue* only:
+   the message itself stays in its session's store (``messages(session_id)``), its sender was
+   receipted when it was stored, and nothing about delivery depends on events being read.
+
+Either way one :class:`~quicko.client.models.EventsDropped` event (coalesced: it counts every
+drop until it is read) is queued, so the application knows to re-read ``messages()`` and
+``sessions()``. Thread-safe: the synchronous client reads it from other threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Final
+
+from quicko.client import models as m
+
+__all__ = ["DEFAULT_EVENT_CAPACITY", "EventQueue"]
+
+DEFAULT_EVENT_CAPACITY: Final = 10_000
+"""Events held for the application before the overflow rule applies."""
+
+
+class EventQueue:
+    """A bounded, thread-safe FIFO of client events (see the module docstring).
+
+    Args:
+        capacity: events held at most (plus the one drop marker); at least 2.
+
+    Raises:
+        ValueError: ``capacity`` is below 2.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_EVENT_CAPACITY) -> None:
+        if capacity < 2:
+            raise ValueError("an event queue holds at least 2 events")
+        self._capacity = capacity
+        self._items: deque[m.ClientEvent] = deque()
+        self._dropped = 0
+        self._ready = threading.Condition()
+
+    def __len__(self) -> int:
+        return len(self._items) + (1 if self._dropped else 0)
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped by the overflow rule and not yet reported."""
+        return self._dropped
+
+    def put(self, event: m.ClientEvent) -> None:
+        """Queue an event, applying the overflow rule when full."""
+        with self._ready:
+            if len(self._items) >= self._capacity:
+                self._drop_one()
+            self._items.append(event)
+            self._ready.notify()
+
+    def _drop_one(self) -> None:
+        for index, queued in enumerate(self._items):
+            if not isinstance(queued, m.MessageReceived):
+                del self._items[index]
+                break
+        else:
+            self._items.popleft()  # still in its session's store
+        self._dropped += 1
+
+    def get_nowait(self) -> m.ClientEvent | None:
+        """The next event, or ``None`` at once."""
+        with self._ready:
+            return self._take()
+
+    def get(self, timeout: float | None = None) -> m.ClientEvent | None:
+        """The next event, waiting up to ``timeout`` seconds (``None``: no limit)."""
+        with self._ready:
+            self._ready.wait_for(lambda: bool(self._items) or bool(self._dropped), timeout)
+            return self._take()
+
+    def _take(self) -> m.ClientEvent | None:
+        if self._dropped:
+            count, self._dropped = self._dropped, 0
+            return m.EventsDropped(count)
+        return self._items.popleft() if self._items else None

@@ -1,0 +1,238 @@
+"""Delivery under network faults: clients, a real relay, and a fault-injecting TCP proxy between.
+
+Both clients reach the relay only through :class:`~fault_proxy.FaultProxy` on loopback. Each
+test chats, injects one fault while both sides keep sending (``send_message`` never waits for
+the network), ends it, and counts at the application through the public client API:
+
+- every message is shown exactly once to its recipient, and none is lost while both live;
+- every sender status is true: DELIVERED (or READ) for every message that arrived, and no
+  FAILED at all (nothing here is undeliverable);
+- after a blackhole or a path change, everything arrives within a few seconds of the link
+  working again (a generous bound: the latencies belong in a benchmark).
+
+Timeouts are configured short (ping every 2 s, a 1.5 s Pong timeout, a probe 1 s after an
+unacknowledged Message, a 2 s relay ack timeout) so that each test stays fast. The tests wait
+on events with generous bounds; the only ``sleep`` is the length of the 10 s blackhole itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from client_support import Watcher, chat_pair, closing
+from fault_proxy import FaultProxy
+from relay_support import StartRelay, relay_url
+
+from quicko.client import (
+    ClientEvent,
+    ConnectionSettings,
+    DeliveryStatus,
+    Disconnected,
+    MessageReceived,
+    PeerLeft,
+    StatusChanged,
+)
+from quicko.protocol import canonical_relay_url
+from quicko.relay.server import RelayServer
+
+pytestmark = pytest.mark.timeout(120)
+
+#: Short timings: dead links are found in about 2.5 s while data is outstanding.
+FAULTY = ConnectionSettings(
+    ping_interval=2.0,
+    ping_timeout=1.5,
+    probe_after=1.0,
+    backoff_initial=0.05,
+    backoff_maximum=0.5,
+    close_timeout=0.5,
+    open_timeout=1.0,
+    handshake_timeout=1.0,
+)
+
+#: How long the whole exchange may take after a fault ends (generous: a benchmark measures).
+SETTLE_S = 40.0
+#: After a blackhole or a path change, everything arrives within this of the link working.
+RECOVERY_BOUND_S = 15.0
+
+
+def last_status(watcher: Watcher, message_id: bytes) -> DeliveryStatus | None:
+    found = [e.status for e in watcher.of(StatusChanged) if e.message_id == message_id.hex()]
+    return found[-1] if found else None
+
+
+def delivered(watcher: Watcher, ids: list[bytes]) -> bool:
+    return all(
+        (s := last_status(watcher, mid)) is not None and s >= DeliveryStatus.DELIVERED
+        and s is not DeliveryStatus.FAILED
+        for mid in ids
+    )  # fmt: skip
+
+
+def shown(watcher: Watcher) -> list[str]:
+    return [e.message.text for e in watcher.of(MessageReceived)]
+
+
+class Pair:
+    """Two chatting clients behind the proxy, and everything each of them sent."""
+
+    def __init__(self, a: Watcher, b: Watcher, sid: str, proxy: FaultProxy) -> None:
+        self.a, self.b, self.sid, self.proxy = a, b, sid, proxy
+        self.sent: dict[str, list[bytes]] = {"a": [], "b": []}
+        self.texts: dict[str, list[str]] = {"a": [], "b": []}
+
+    async def send(self, who: str, label: str, count: int) -> None:
+        watcher = self.a if who == "a" else self.b
+        for n in range(count):
+            text = f"{who} {label} {n}"
+            message = await watcher.client.send_message(self.sid, text)
+            self.sent[who].append(message.message_id)
+            self.texts[who].append(text)
+
+    async def settle(self, timeout: float = SETTLE_S) -> None:
+        """Wait until every message arrived and every sender saw it delivered."""
+
+        def done_a(_events: object) -> bool:
+            return delivered(self.a, self.sent["a"]) and len(shown(self.a)) >= len(self.texts["b"])
+
+        def done_b(_events: object) -> bool:
+            return delivered(self.b, self.sent["b"]) and len(shown(self.b)) >= len(self.texts["a"])
+
+        await asyncio.gather(self.a.until(done_a, timeout), self.b.until(done_b, timeout))
+
+    def check(self) -> None:
+        """Exactly once each, nothing lost, every status true (none FAILED)."""
+        assert sorted(shown(self.b)) == sorted(self.texts["a"])
+        assert sorted(shown(self.a)) == sorted(self.texts["b"])
+        for who, watcher in (("a", self.a), ("b", self.b)):
+            assert not any(e.status is DeliveryStatus.FAILED for e in watcher.of(StatusChanged))
+            for message_id in self.sent[who]:
+                status = watcher.client.message_status(self.sid, message_id.hex())
+                assert status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
+
+
+def trust(relay: RelayServer, proxy: FaultProxy) -> None:
+    """The relay lists the proxy's URL as one of its own (a Hello names the URL dialled)."""
+    urls = [canonical_relay_url(url) for url in (relay_url(relay), proxy.url)]
+    relay.router.set_public_urls(urls)
+
+
+@contextlib.asynccontextmanager
+async def open_pair(start_relay: StartRelay, **settings: float) -> AsyncIterator[Pair]:
+    """A relay (with ``settings``), the proxy, two clients chatting through it."""
+    relay = await start_relay(ack_timeout_s=2.0, **settings)
+    async with FaultProxy(relay.port) as proxy:
+        trust(relay, proxy)
+        a, b, created, _ = await chat_pair(proxy.url, settings=FAULTY)
+        async with closing(a.client, b.client):
+            chat = Pair(a, b, created.session_id, proxy)
+            await chat.send("a", "before", 3)
+            await chat.send("b", "before", 3)
+            await chat.settle()
+            yield chat
+
+
+async def both_disconnected(chat: Pair, timeout: float = 20.0) -> None:
+    """Wait until each client noticed its link died (a Disconnected event after now)."""
+    marks = (len(chat.a.events), len(chat.b.events))
+
+    def noticed(watcher: Watcher, mark: int) -> Callable[[list[ClientEvent]], bool]:
+        return lambda events: any(isinstance(e, Disconnected) for e in events[mark:])
+
+    await asyncio.gather(
+        chat.a.until(noticed(chat.a, marks[0]), timeout),
+        chat.b.until(noticed(chat.b, marks[1]), timeout),
+    )
+
+
+async def test_a_10_s_blackhole_loses_nothing(start_relay: StartRelay) -> None:
+    async with open_pair(start_relay) as chat:
+        await _a_10_s_blackhole_loses_nothing(chat)
+
+
+async def _a_10_s_blackhole_loses_nothing(chat: Pair) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    chat.proxy.blackhole()  # no FIN, no RST: the flows just go silent
+    await chat.send("a", "in the dark", 10)
+    await chat.send("b", "in the dark", 10)
+    await both_disconnected(chat)  # detected by the clients, with data outstanding
+    detected = loop.time() - start
+    assert detected < 10.0
+    await asyncio.sleep(max(0.0, 10.0 - (loop.time() - start)))  # the fault's length
+    chat.proxy.restore()
+    back = loop.time()
+    await chat.send("a", "after", 3)
+    await chat.settle()
+    assert loop.time() - back < RECOVERY_BOUND_S
+    chat.check()
+
+
+async def test_a_path_change_loses_nothing(start_relay: StartRelay) -> None:
+    async with open_pair(start_relay) as chat:
+        await _a_path_change_loses_nothing(chat)
+
+
+async def _a_path_change_loses_nothing(chat: Pair) -> None:
+    loop = asyncio.get_running_loop()
+    chat.proxy.path_change()  # the old flows are dead for good; new ones work at once
+    changed = loop.time()
+    await chat.send("a", "after the change", 10)
+    await chat.send("b", "after the change", 10)
+    await chat.settle()
+    assert loop.time() - changed < RECOVERY_BOUND_S
+    assert chat.proxy.opened >= 4  # both clients found a new path
+    chat.check()
+
+
+async def test_a_reset_loses_nothing(start_relay: StartRelay) -> None:
+    async with open_pair(start_relay) as chat:
+        await _a_reset_loses_nothing(chat)
+
+
+async def _a_reset_loses_nothing(chat: Pair) -> None:
+    await chat.send("a", "racing the reset", 10)
+    chat.proxy.reset()
+    await chat.send("b", "after the reset", 10)
+    await chat.send("a", "after the reset", 5)
+    await chat.settle()
+    chat.check()
+
+
+async def test_a_stall_whose_backlog_arrives_as_one_burst_loses_nothing(
+    start_relay: StartRelay,
+) -> None:
+    async with open_pair(start_relay, rate=30.0, burst=60) as chat:
+        await _stall_then_burst(chat)
+
+
+async def _stall_then_burst(chat: Pair) -> None:
+    chat.proxy.stall()
+    # Far more than the relay's burst of 60 frames, all held by the stalled flow.
+    await chat.send("a", "stalled", 150)
+    await chat.send("b", "stalled", 20)
+    chat.proxy.release()  # the backlog hits the relay as one burst: slowed, never dropped
+    await chat.settle()
+    chat.check()
+
+
+async def test_an_outage_longer_than_the_relay_buffer_loses_nothing(
+    start_relay: StartRelay,
+) -> None:
+    async with open_pair(start_relay, buffer_ttl_s=1.0) as chat:
+        await _outage_past_the_buffer(chat)
+
+
+async def _outage_past_the_buffer(chat: Pair) -> None:
+    await chat.b.client.disconnect()  # Bob is away for longer than the relay holds frames
+    await chat.a.wait(PeerLeft, lambda e: e.reason == "disconnected")
+    await chat.send("a", "while bob is away", 10)
+    # The relay's 1 s buffer TTL passes: it drops Bob and its copies of Alice's texts.
+    await chat.a.wait(PeerLeft, lambda e: e.reason == "expired", timeout=20.0)
+    assert not any(e.status is DeliveryStatus.FAILED for e in chat.a.of(StatusChanged))
+    await chat.b.client.connect()
+    await chat.send("b", "back", 3)
+    await chat.settle()
+    chat.check()

@@ -1,0 +1,221 @@
+"""The sans-I/O ClientCore, pumped against the real relay Router: no event loop, no sockets.
+
+Each test drives cores and the router through :mod:`core_pump` on a fixed clock, and counts at
+the client's public event vocabulary: texts shown exactly once, and sender statuses that are
+true (DELIVERED or READ for what arrived, FAILED only for what cannot).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from core_pump import Device, Net, chat
+
+from quicko.client import models as m
+from quicko.client.core import ClientCore
+from quicko.errors import ConnectionClosedError, SessionError
+from quicko.messaging import DeliveryStatus
+from quicko.protocol import (
+    CallResponse,
+    Join,
+    LookupResponse,
+    Message,
+    RegisterAck,
+)
+from quicko.session import OutgoingCall, verify_lookup
+from quicko.session.delivery import RETRY_INITIAL_MS
+
+
+def final_status(device: Device, message_id: bytes) -> DeliveryStatus | None:
+    changes = [e.status for e in device.of(m.StatusChanged) if e.message_id == message_id.hex()]
+    return changes[-1] if changes else None
+
+
+def test_create_and_join_through_the_router() -> None:
+    net = Net()
+    alice, bob, sid = chat(net)
+    for device in (alice, bob):
+        [ready] = device.of(m.SessionReady)
+        assert ready.session.session_id == sid
+        assert device.core.sessions()[0].state == "chatting"
+    assert [e.state for e in alice.of(m.SessionStateChanged)] == ["connecting", "connected",
+                                                                  "chatting"]  # fmt: skip
+    assert not alice.of(m.ClientError) and not bob.of(m.ClientError)
+
+
+def test_a_text_is_delivered_then_read_and_shown_once() -> None:
+    net = Net()
+    alice, bob, sid = chat(net)
+    message = alice.core.send_text(sid, "hello", net.now)
+    net.run()
+    assert bob.texts() == ["hello"]
+    assert final_status(alice, message.message_id) is DeliveryStatus.DELIVERED
+    bob.core.mark_read(sid, [message.message_id.hex()], net.now)
+    net.run()
+    assert final_status(alice, message.message_id) is DeliveryStatus.READ
+    assert alice.core.status(sid, message.message_id.hex()) is DeliveryStatus.READ
+
+
+def test_every_join_carries_a_proof_for_its_own_connection() -> None:
+    net = Net()
+    alice, _bob, sid = chat(net)
+    net.disconnect(alice)
+    assert alice.core.data_to_send() == []  # nothing for a link that is down
+    net.connect(alice)
+    joins = [p for p in alice.core.data_to_send() if isinstance(p, Join)]
+    assert [j.session_id.hex() for j in joins] == [sid] and len(joins[0].proof) == 64
+    alice.core.connection_lost("again", net.now)
+    alice.core.events()
+    net.connect(alice)  # a new Challenge: the new Join is signed over it
+    net.run()
+    assert alice.core.sessions()[0].state == "chatting"
+    assert not alice.of(m.ClientError)
+
+
+def test_sending_needs_no_connection_and_an_outage_fails_nothing() -> None:
+    net = Net()
+    alice, bob, sid = chat(net)
+    net.disconnect(alice)
+    sent = [alice.core.send_text(sid, f"offline {n}", net.now) for n in range(5)]
+    net.run()
+    assert bob.texts() == []
+    assert alice.core.sessions()[0].state == "reconnecting"
+    net.advance(30_000)
+    net.ping(bob)
+    net.connect(alice)
+    net.run()
+    assert sorted(bob.texts()) == sorted(f"offline {n}" for n in range(5))
+    assert all(final_status(alice, s.message_id) is DeliveryStatus.DELIVERED for s in sent)
+    assert not any(e.status is DeliveryStatus.FAILED for e in alice.of(m.StatusChanged))
+
+
+def test_a_lost_text_is_resent_on_its_timer_without_any_reconnect() -> None:
+    net = Net()
+    alice, bob, sid = chat(net)
+    message = alice.core.send_text(sid, "lost once", net.now)
+    [frame] = [p for p in alice.core.data_to_send() if isinstance(p, Message)]
+    del frame  # lost on the way (a burst dropped, a dead flow): the relay never saw it
+    net.run()
+    assert bob.texts() == []
+    net.advance(RETRY_INITIAL_MS)
+    assert bob.texts() == ["lost once"]
+    assert final_status(alice, message.message_id) is DeliveryStatus.DELIVERED
+
+
+def test_a_path_change_redelivers_what_the_dead_flow_swallowed() -> None:
+    net = Net()
+    alice, bob, sid = chat(net)
+    net.blackhole(bob)  # the relay keeps writing into Bob's dead flow
+    sent = [alice.core.send_text(sid, f"into the void {n}", net.now) for n in range(3)]
+    net.run()
+    assert bob.texts() == []
+    assert all(final_status(alice, s.message_id) is DeliveryStatus.SENT for s in sent)
+    net.path_change(bob)  # a new flow: the relay re-delivers the unacknowledged frames
+    net.run()
+    assert sorted(bob.texts()) == sorted(f"into the void {n}" for n in range(3))
+    assert all(final_status(alice, s.message_id) is DeliveryStatus.DELIVERED for s in sent)
+
+
+def test_a_read_receipt_lost_on_a_dead_link_is_repaired() -> None:
+    net = Net()
+    alice, bob, sid = chat(net)
+    message = alice.core.send_text(sid, "read me", net.now)
+    net.run()
+    net.blackhole(bob)
+    bob.core.mark_read(sid, [message.message_id.hex()], net.now)
+    net.run()  # the READ receipt went into the dead flow
+    assert final_status(alice, message.message_id) is DeliveryStatus.DELIVERED
+    net.path_change(bob)  # not acknowledged by the relay: sent again after the re-join
+    net.run()
+    assert final_status(alice, message.message_id) is DeliveryStatus.READ
+
+
+def test_an_outage_longer_than_the_relay_buffer_fails_nothing() -> None:
+    config = dataclasses.replace(Net().config, buffer_ttl_s=5.0)
+    net = Net(config)
+    alice, bob, sid = chat(net)
+    net.disconnect(bob)
+    sent = [alice.core.send_text(sid, f"while away {n}", net.now) for n in range(3)]
+    net.run()
+    for _ in range(12):  # a minute away, far past the relay's 5 s buffer
+        net.advance(5_000)
+        net.ping(alice)
+    assert not any(e.status is DeliveryStatus.FAILED for e in alice.of(m.StatusChanged))
+    net.connect(bob)
+    net.run()
+    net.advance(RETRY_INITIAL_MS)
+    assert sorted(bob.texts()) == sorted(f"while away {n}" for n in range(3))
+    assert all(final_status(alice, s.message_id) is DeliveryStatus.DELIVERED for s in sent)
+
+
+def test_register_lookup_and_a_call_are_matched_to_their_operations() -> None:
+    net = Net()
+    alice, bob = net.device("alice"), net.device("bob")
+    net.connect(alice)
+    net.connect(bob)
+    registered = alice.core.register_key(net.now)
+    net.run()
+    ack = alice.result(registered).result
+    assert isinstance(ack, RegisterAck) and ack.registered
+    address = alice.core.identity.address
+    looked = bob.core.lookup_key(address)
+    net.run()
+    response = bob.result(looked).result
+    assert isinstance(response, LookupResponse) and response.found
+    outgoing = OutgoingCall.dial(bob.core.identity, verify_lookup(response, address),
+                                 bob.core._rng)  # fmt: skip
+    dialled = bob.core.dial(outgoing)
+    net.run()
+    [incoming] = alice.of(m.IncomingCall)
+    info = alice.core.answer_call(incoming.call_id, True, net.now)
+    net.run()
+    answer = bob.result(dialled).result
+    assert isinstance(answer, CallResponse) and info is not None
+    session = outgoing.complete(answer, bob.core.identity, bob.core._rng, net.now)
+    bob.core.open_call(session, "caller", net.now)
+    net.run()
+    bob.core.send_text(info.session_id, "over the call", net.now)
+    net.run()
+    assert alice.texts() == ["over the call"]
+
+
+def test_operations_need_a_link_and_fail_when_it_drops() -> None:
+    net = Net()
+    alice = net.device("alice")
+    with pytest.raises(ConnectionClosedError):
+        alice.core.register_key(net.now)
+    net.connect(alice)
+    op = alice.core.lookup_key(b"\x01" * 16)
+    alice.core.connection_lost("gone", net.now)
+    [done] = alice.core.completions()
+    assert done.op == op and isinstance(done.error, ConnectionClosedError)
+    events = alice.core.events()
+    assert m.Disconnected("gone", True) in events
+
+
+def test_a_wrong_code_fails_the_join_operation() -> None:
+    net = Net()
+    alice, bob = net.device("alice"), net.device("bob")
+    net.connect(alice)
+    net.connect(bob)
+    info, _ = alice.core.create_session(net.now)
+    net.run()
+    assert info.invite_code is not None
+    nameplate = info.invite_code.split("-")[0]
+    wrong = nameplate + "-" + ("AAAA" if not info.invite_code.endswith("AAAA") else "BBBB")
+    op = bob.core.join_session(wrong, net.now)
+    net.run()
+    done = bob.result(op)
+    assert isinstance(done.error, SessionError)
+    assert bob.core.sessions() == []
+
+
+def test_unknown_sessions_and_bad_ids_are_refused() -> None:
+    core = ClientCore(Net().device("x").core.identity, lambda n: b"\x07" * n,
+                      relay_url="ws://127.0.0.1:9900")  # fmt: skip
+    with pytest.raises(SessionError):
+        core.send_text("00" * 16, "x", 0)
+    with pytest.raises(SessionError):
+        core.get("not hex")
+    assert core.next_deadline() is None and core.data_to_send() == []
