@@ -567,7 +567,9 @@ class Session(HandshakeMixin):
             # buffer or a rate limit is no failure: like an Ack EXPIRED, the text goes again on
             # its timer and when the member is back (§10). Only a refusal that can never
             # succeed (malformed, too large) fails it.
-            if error.code not in _TRANSIENT_ERRORS:
+            # An unknown code is treated like INTERNAL (docs/protocol.md §5): transient.
+            known = error.code in ErrorCode._value2member_map_
+            if known and error.code not in _TRANSIENT_ERRORS:
                 self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
             return True
         return False

@@ -405,6 +405,8 @@ def test_relay_acks_and_errors_drive_statuses() -> None:
     alice.receive(full, pump.now)
     limited = Error(ErrorCode.RATE_LIMITED, "slow down", MessageType.MESSAGE, second)
     alice.receive(limited, pump.now)
+    # A code this client does not know is treated like INTERNAL (§5): no failure.
+    alice.receive(Error(777, "news", MessageType.MESSAGE, second), pump.now)
     # An Ack EXPIRED leaves the text Sent (it goes again when Bob is back); a full buffer or a
     # rate limit is no failure either (it goes again on its timer).
     events = alice.events()
