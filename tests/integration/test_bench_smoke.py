@@ -64,7 +64,14 @@ CLIENT_METRICS = (
     "join_ready_p50",
     "call_p50",
     "call_p90",
+    "join_up",
+    "join_down",
+    "call_up",
+    "call_down",
 )
+
+HYBRID_JOIN_BYTES = 2 * 1184 + 1088
+"""Two ML-KEM-768 public keys (both bundles) and one ciphertext: every join moves them each way."""
 
 
 @pytest.mark.timeout(120)
@@ -97,3 +104,7 @@ def test_quick_client_bench_sends_joins_and_calls_through_a_real_relay() -> None
     assert joins["joins"] == parameters["joins"] and calls["calls"] == parameters["calls"]
     assert joins["p50_ms"] <= joins["p90_ms"] <= joins["max_ms"]
     assert joins["create_p50_ms"] < joins["p50_ms"] <= joins["ready_p50_ms"]
+    for way in ("up", "down"):
+        assert joins[f"{way}_bytes"] > HYBRID_JOIN_BYTES, way
+        assert joins[f"{way}_bytes_min"] <= joins[f"{way}_bytes"] <= joins[f"{way}_bytes_max"]
+        assert calls[f"{way}_bytes"] > 1184 + 1088, way

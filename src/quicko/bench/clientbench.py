@@ -14,6 +14,11 @@ themselves (:data:`BENCH_SETTINGS`). Scenarios:
 - **calls**: a caller calls a registered QuickoKey whose client accepts every
   :class:`IncomingCall` from its event stream, until ``call()`` returns.
 
+For joins and calls, also the bytes of the frames both clients sent and received from the start
+of the clock until the two links are quiet (``wire_bytes`` of each client, after minus before):
+the frames still in flight when the clock stops (the initiator's first message reaching the
+joiner, acknowledgements) belong to the join or call. That wait is left out of the CPU figures.
+
 Every loop is bounded in count, the measured part of the messages scenario in time
 (``timeout``; the runner bounds every whole scenario); every client is disconnected on exit, on
 error and on cancellation. docs/performance.md reports the numbers.
@@ -26,12 +31,12 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 from quicko.bench.client import BenchError
-from quicko.bench.clientreport import ClientBenchOptions, sample_summary
+from quicko.bench.clientreport import ClientBenchOptions, byte_summary, sample_summary
 from quicko.bench.stats import parse_cpu_ticks
 from quicko.client import (
     AsyncQuickoClient,
@@ -42,11 +47,13 @@ from quicko.client import (
     SessionReady,
     StatusChanged,
 )
+from quicko.client.hop import ACK_DELAY_S
 from quicko.errors import QuickoError
 from quicko.identity import Identity
 
 __all__ = [
     "BENCH_SETTINGS",
+    "QUIET_S",
     "SCENARIOS",
     "WARMUP_MESSAGES",
     "Scenario",
@@ -62,6 +69,11 @@ WARMUP_MESSAGES: Final = 20
 """Messages sent and DELIVERED before the measured ones (first-use costs, ratchet steps)."""
 
 _STOP_S: Final = 5.0
+
+QUIET_S: Final = ACK_DELAY_S + 0.05
+"""No frame for this long (longer than a Received acknowledgement may wait): the links are quiet."""
+
+_QUIET_CHECKS: Final = 20
 
 E = TypeVar("E")
 
@@ -88,6 +100,19 @@ class _CpuMeter:
         self._relay = _cpu_ticks(relay_pid)
         self._own = time.process_time()
         self._start = time.perf_counter()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Leave the block's time and CPU use out of the result."""
+        relay, own, start = _cpu_ticks(self._pid), time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self._start += time.perf_counter() - start
+            self._own += time.process_time() - own
+            relay_now = _cpu_ticks(self._pid)
+            if self._relay is not None and relay is not None and relay_now is not None:
+                self._relay += relay_now - relay
 
     def result(self) -> dict[str, float | None]:
         elapsed = max(time.perf_counter() - self._start, 1e-9)
@@ -145,6 +170,32 @@ class _Pool:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for client in list(self._clients):
             await self.close(client)
+
+
+def _wire(*clients: AsyncQuickoClient) -> tuple[int, int]:
+    """Bytes (sent, received) of the frames these clients exchanged with the relay so far."""
+    totals = [client.wire_bytes for client in clients]
+    return sum(sent for sent, _ in totals), sum(received for _, received in totals)
+
+
+async def _quiet_wire(meter: _CpuMeter | None, *clients: AsyncQuickoClient) -> tuple[int, int]:
+    """:func:`_wire` once no frame has moved for :data:`QUIET_S` (waits at most 20 times that)."""
+    with meter.paused() if meter is not None else contextlib.nullcontext():
+        last = _wire(*clients)
+        for _ in range(_QUIET_CHECKS):
+            await asyncio.sleep(QUIET_S)
+            now, last = last, _wire(*clients)
+            if now == last:
+                break
+    return last
+
+
+def _bytes(samples: Sequence[tuple[int, int]]) -> dict[str, float]:
+    """Median and range of (client->relay, relay->client) bytes per join or call."""
+    return {
+        **byte_summary([up for up, _ in samples], "up_"),
+        **byte_summary([down for _, down in samples], "down_"),
+    }
 
 
 async def _next_of(client: AsyncQuickoClient, kind: type[E]) -> E:
@@ -312,11 +363,19 @@ async def _stamp_ready(client: AsyncQuickoClient, stamps: _Stamps) -> None:
         stamps.mark((await _next_of(client, SessionReady)).session.session_id)
 
 
+class _Join(NamedTuple):
+    create_s: float
+    join_s: float
+    ready_s: float
+    wire: tuple[int, int]
+
+
 async def _one_join(
-    pool: _Pool, alice: AsyncQuickoClient, ready: _Stamps
-) -> tuple[float, float, float]:
-    """One join by a fresh client: (create, create + join, until both sides ready) in s."""
+    pool: _Pool, alice: AsyncQuickoClient, ready: _Stamps, meter: _CpuMeter | None
+) -> _Join:
+    """One join by a fresh client: times (create, create + join, both ready) and its bytes."""
     bob = await pool.new()
+    wire = _wire(alice, bob)
     start = time.perf_counter()
     info = await alice.create_session()
     created = time.perf_counter()
@@ -325,9 +384,11 @@ async def _one_join(
     await bob.join_session(info.invite_code)
     joined = time.perf_counter()
     alice_ready = await ready.wait(info.session_id)
+    sent, received = await _quiet_wire(meter, alice, bob)
     await pool.close(bob)
     await alice.destroy_session(info.session_id)
-    return created - start, joined - start, max(joined, alice_ready) - start
+    wire = (sent - wire[0], received - wire[1])
+    return _Join(created - start, joined - start, max(joined, alice_ready) - start, wire)
 
 
 async def measure_joins(url: str, options: ClientBenchOptions, relay_pid: int) -> dict[str, object]:
@@ -336,16 +397,17 @@ async def measure_joins(url: str, options: ClientBenchOptions, relay_pid: int) -
         alice = await pool.new()
         ready = _Stamps()
         pool.spawn(_stamp_ready(alice, ready))
-        first = await _one_join(pool, alice, ready)
+        first = await _one_join(pool, alice, ready, None)
         meter = _CpuMeter(relay_pid)
-        samples = [await _one_join(pool, alice, ready) for _ in range(options.joins)]
+        samples = [await _one_join(pool, alice, ready, meter) for _ in range(options.joins)]
         cpu = meter.result()
     return {
         "joins": options.joins,
-        "first_ms": first[1] * 1000,
-        **sample_summary([join for _, join, _ in samples]),
-        **sample_summary([create for create, _, _ in samples], "create_"),
-        **sample_summary([both for _, _, both in samples], "ready_"),
+        "first_ms": first.join_s * 1000,
+        **sample_summary([sample.join_s for sample in samples]),
+        **sample_summary([sample.create_s for sample in samples], "create_"),
+        **sample_summary([sample.ready_s for sample in samples], "ready_"),
+        **_bytes([sample.wire for sample in samples]),
         **cpu,
     }
 
@@ -369,17 +431,23 @@ async def _one_call(
     callee: AsyncQuickoClient,
     answered: asyncio.Queue[str],
     timeout: float,
-) -> float:
-    """One accepted call; its duration in seconds. Both sides then destroy its session."""
+    meter: _CpuMeter | None,
+) -> tuple[float, tuple[int, int]]:
+    """One accepted call: its duration in seconds and its bytes (until the callee answered).
+
+    Both sides then destroy its session.
+    """
+    wire = _wire(caller, callee)
     start = time.perf_counter()
     info = await caller.call(callee.identity_info.quickokey, timeout=timeout)
     elapsed = time.perf_counter() - start
     callee_session = await answered.get()
+    sent, received = await _quiet_wire(meter, caller, callee)
     if callee_session != info.session_id:
         raise BenchError("the callee's session is not the caller's")
     await caller.destroy_session(info.session_id)
     await callee.destroy_session(callee_session)
-    return elapsed
+    return elapsed, (sent - wire[0], received - wire[1])
 
 
 async def measure_calls(url: str, options: ClientBenchOptions, relay_pid: int) -> dict[str, object]:
@@ -390,13 +458,20 @@ async def measure_calls(url: str, options: ClientBenchOptions, relay_pid: int) -
         answered: asyncio.Queue[str] = asyncio.Queue()
         pool.spawn(_answer(callee, answered))
         caller = await pool.new()
-        first = await _one_call(caller, callee, answered, options.timeout)
+        first = await _one_call(caller, callee, answered, options.timeout, None)
         meter = _CpuMeter(relay_pid)
         samples = [
-            await _one_call(caller, callee, answered, options.timeout) for _ in range(options.calls)
+            await _one_call(caller, callee, answered, options.timeout, meter)
+            for _ in range(options.calls)
         ]
         cpu = meter.result()
-    return {"calls": options.calls, "first_ms": first * 1000, **sample_summary(samples), **cpu}
+    return {
+        "calls": options.calls,
+        "first_ms": first[0] * 1000,
+        **sample_summary([elapsed for elapsed, _ in samples]),
+        **_bytes([wire for _, wire in samples]),
+        **cpu,
+    }
 
 
 SCENARIOS: Final[Mapping[str, Scenario]] = {

@@ -3,7 +3,8 @@
 Pure: it turns the raw result of every run of ``quicko bench client`` (one dictionary per run
 and scenario, or ``{"error": …}``) into the report. A metric's value is the median of its runs;
 the runs' own values are kept beside it. :func:`sample_summary` turns one run's samples (join or
-call times) into its nearest-rank percentiles. docs/performance.md says what is measured.
+call times) into its nearest-rank percentiles, :func:`byte_summary` one run's bytes on the wire
+per join or call into their median and range. docs/performance.md says what is measured.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final
 from quicko.bench.stats import median, percentile
 
 __all__ = [
+    "BYTES_NOTE",
     "CLIENT_DEFAULTS",
     "CLIENT_METRICS",
     "CLIENT_QUICK",
@@ -23,6 +25,7 @@ __all__ = [
     "ClientMetric",
     "ClientRuns",
     "build_client_report",
+    "byte_summary",
     "client_run_errors",
     "format_client_table",
     "sample_summary",
@@ -108,8 +111,37 @@ CLIENT_METRICS: Final = (
     ClientMetric("join_ready_p50", "joins", "ready_p50_ms", "join until both ready p50", "ms"),
     ClientMetric("call_p50", "calls", "p50_ms", "call (call() until accepted) p50", "ms"),
     ClientMetric("call_p90", "calls", "p90_ms", "call p90", "ms"),
+    ClientMetric("join_up", "joins", "up_bytes", "join: client->relay, median", "B"),
+    ClientMetric("join_down", "joins", "down_bytes", "join: relay->client, median", "B"),
+    ClientMetric("call_up", "calls", "up_bytes", "call: client->relay, median", "B"),
+    ClientMetric("call_down", "calls", "down_bytes", "call: relay->client, median", "B"),
 )
 """Every metric of the client benchmark, in report order."""
+
+
+BYTES_NOTE: Final = (
+    "bytes: frames both clients sent (client->relay) and received (relay->client) per join or"
+    " call, from the clock's start until the links are quiet, WebSocket payloads only;"
+    " before/after a protocol change, frame by frame: scripts/pq-cost.py --before COMMIT"
+)
+"""Printed under the table when it shows bytes: what they are and how to compare two versions."""
+
+
+def byte_summary(samples: Sequence[int], prefix: str) -> dict[str, float]:
+    """The median, smallest and largest of byte counts (one per join or call).
+
+    The keys are ``{prefix}bytes`` (the median), ``{prefix}bytes_min`` and ``{prefix}bytes_max``.
+
+    Raises:
+        ValueError: no samples.
+    """
+    if not samples:
+        raise ValueError("no samples")
+    return {
+        f"{prefix}bytes": median(samples),
+        f"{prefix}bytes_min": min(samples),
+        f"{prefix}bytes_max": max(samples),
+    }
 
 
 def sample_summary(samples_s: Sequence[float], prefix: str = "") -> dict[str, float]:
@@ -196,6 +228,8 @@ def format_client_table(report: Mapping[str, object]) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
+    if any(isinstance(entry, Mapping) and entry.get("unit") == "B" for entry in metrics.values()):
+        lines += ["", BYTES_NOTE]
     machine = report.get("machine")
     if isinstance(machine, Mapping):
         lines += ["", "machine: " + ", ".join(f"{key}={value}" for key, value in machine.items())]

@@ -156,6 +156,16 @@ class AsyncQuickoClient:
         """The last measured round-trip time to the relay, in milliseconds."""
         return None if self._conn is None else self._conn.latency_ms
 
+    @property
+    def wire_bytes(self) -> tuple[int, int]:
+        """Bytes (sent, received) of the frames exchanged with the relay since :meth:`connect`.
+
+        The frames' own bytes (WebSocket payloads, without framing), once logged in, over the
+        automatic reconnections; ``(0, 0)`` before the first :meth:`connect`, and counted
+        afresh by a :meth:`connect` after :meth:`disconnect`.
+        """
+        return (0, 0) if self._conn is None else self._conn.wire_bytes
+
     # ------------------------------------------------------------------ connection
 
     async def connect(self, timeout: float = 10.0) -> None:

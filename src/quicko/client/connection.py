@@ -236,6 +236,8 @@ class Connection:
         self._generation = 0
         self._latency_ms: float | None = None
         self._closing = False
+        self._sent_bytes = 0
+        self._received_bytes = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -263,6 +265,16 @@ class Connection:
     def latency_ms(self) -> float | None:
         """The last measured round-trip time, in milliseconds."""
         return self._latency_ms
+
+    @property
+    def wire_bytes(self) -> tuple[int, int]:
+        """Bytes (sent, received) of the frames written and read since this object was created.
+
+        Counted over every link it opened, once logged in (the Challenge, Hello and HelloAck
+        are not counted): the WebSocket messages' payloads, without WebSocket, TCP or TLS
+        framing. For measurements (``quicko bench client``).
+        """
+        return self._sent_bytes, self._received_bytes
 
     def start(self) -> None:
         """Start the supervisor task (idempotent; needs a running event loop).
@@ -348,9 +360,16 @@ class Connection:
         if ws is None or not self.is_connected:
             raise ConnectionClosedError("not connected")
         try:
-            await ws.send(frame)
+            await self._write(ws, frame)
         except ConnectionClosed as exc:
             raise ConnectionClosedError("the connection closed while sending") from exc
+
+    async def _write(self, ws: ClientConnection, frame: bytes) -> None:
+        await ws.send(frame)
+        self._sent_bytes += len(frame)
+
+    def _count_received(self, size: int) -> None:
+        self._received_bytes += size
 
     def _note_sent(self, message_id: bytes) -> None:
         """Watch a Message we wrote until the relay acknowledges it (fast dead-link detection)."""
@@ -531,7 +550,7 @@ class Connection:
 
     async def _read_loop(self, ws: ClientConnection) -> None:
         while True:
-            payload = await receive(ws)
+            payload = await receive(ws, self._count_received)
             if self._hop.received(self._clock()):
                 self._outbox_wake.set()  # the writer acknowledges (at once, or within 100 ms)
             if isinstance(payload, Pong):
@@ -550,14 +569,14 @@ class Connection:
             ack = self._hop.take(now)
             if ack is not None:
                 # Costs the relay no token (it acknowledges something new): never paced.
-                await ws.send(encode_frame(ack))
+                await self._write(ws, encode_frame(ack))
                 continue
             deadline = self._hop.next_deadline()
             if self._outbox:
                 wait = self._pacer.delay(now)
                 if wait <= 0:
                     frame, message_id = self._outbox.popleft()
-                    await ws.send(frame)
+                    await self._write(ws, frame)
                     if message_id is not None:
                         self._note_sent(message_id)
                     continue
@@ -592,7 +611,7 @@ class Connection:
                 raise LinkError(DisconnectReason.PING_TIMEOUT, detail)
             ping = beat.handle_timeout(now)
             if ping is not None:
-                await ws.send(encode_frame(ping))
+                await self._write(ws, encode_frame(ping))
 
     @staticmethod
     async def _run_hook(hook: OnConnected, connected: Connected) -> None:

@@ -302,8 +302,8 @@ def hello_for(
     )
 
 
-async def receive(ws: ClientConnection) -> Payload:
-    """Read and decode one frame.
+async def receive(ws: ClientConnection, on_size: Callable[[int], None] | None = None) -> Payload:
+    """Read and decode one frame; ``on_size``, if given, is called with its length in bytes.
 
     Raises:
         LinkError: ``PROTOCOL_ERROR`` for a text message or a frame that does not decode.
@@ -312,6 +312,8 @@ async def receive(ws: ClientConnection) -> Payload:
     message = await ws.recv()
     if isinstance(message, str):
         raise LinkError(DisconnectReason.PROTOCOL_ERROR, "the relay sent a text message")
+    if on_size is not None:
+        on_size(len(message))
     try:
         return decode_frame(message)
     except RemoteProtocolError as exc:

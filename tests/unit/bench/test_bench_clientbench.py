@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import cast
 
 import pytest
 
-from quicko.bench.clientbench import _Flow, _Stamps, _text
+from quicko.bench.clientbench import _CpuMeter, _Flow, _quiet_wire, _Stamps, _text
 from quicko.bench.clientreport import (
+    BYTES_NOTE,
     CLIENT_DEFAULTS,
     CLIENT_METRICS,
     CLIENT_QUICK,
     ClientBenchOptions,
     ClientRuns,
     build_client_report,
+    byte_summary,
     client_run_errors,
     format_client_table,
     sample_summary,
@@ -127,6 +130,45 @@ def test_table_shows_labels_medians_runs_machine_and_errors() -> None:
     assert "2.5" in call  # milliseconds keep one decimal
     assert "machine: cpu=x" in lines
     assert lines[-1] == "error: calls: SessionError: declined"
+
+
+def test_byte_summary_is_the_median_and_range() -> None:
+    assert byte_summary([4700, 4712, 4690, 4800], "up_") == {
+        "up_bytes": 4706.0,
+        "up_bytes_min": 4690,
+        "up_bytes_max": 4800,
+    }
+    with pytest.raises(ValueError, match="no samples"):
+        byte_summary([], "down_")
+
+
+def test_table_shows_bytes_per_join_and_call_and_how_to_compare_versions() -> None:
+    joins = {"p50_ms": 5.0, "up_bytes": 4731.0, "down_bytes": 4696.0}
+    calls = [{"p50_ms": 6.2, "up_bytes": 6072.0, "down_bytes": 5058.0}]
+    report = build_client_report(
+        {"joins": [joins, {**joins, "up_bytes": 4733.0}], "calls": calls},
+        parameters={},
+        machine={},
+    )
+    metrics = cast("dict[str, dict[str, object]]", report["metrics"])
+    assert metrics["join_up"] == {
+        "label": "join: client->relay, median",
+        "unit": "B",
+        "value": 4732.0,
+        "runs": [4731.0, 4733.0],
+    }
+    assert metrics["call_down"]["value"] == 5058.0
+    lines = format_client_table(report).splitlines()
+    join_up = next(line for line in lines if line.startswith("join: client->relay"))
+    assert join_up.split()[-5:] == ["B", "4,732", "4,731", "·", "4,733"]  # whole bytes
+    call_down = next(line for line in lines if line.startswith("call: relay->client"))
+    assert call_down.split()[-3:] == ["B", "5,058", "5,058"]
+    assert BYTES_NOTE in lines and "scripts/pq-cost.py --before COMMIT" in BYTES_NOTE
+
+
+def test_table_without_joins_or_calls_has_no_bytes_note() -> None:
+    report = build_client_report({"messages": [_messages_run(1.0)]}, parameters={}, machine={})
+    assert BYTES_NOTE not in format_client_table(report)
 
 
 def test_options_as_dict_is_json_ready() -> None:
@@ -296,3 +338,44 @@ async def test_stamps_return_the_moment_a_key_was_seen_once() -> None:
     assert not waiting_again.done()
     stamps.mark("a")
     await asyncio.wait_for(waiting_again, 5)
+
+
+class _WireClient:
+    """Stands in for a client's ``wire_bytes``: grows by ``step`` on each of ``steps`` reads."""
+
+    def __init__(self, step: int, steps: int) -> None:
+        self.sent = self.received = 0
+        self.step, self.steps = step, steps
+
+    @property
+    def wire_bytes(self) -> tuple[int, int]:
+        if self.steps:
+            self.steps -= 1
+            self.sent += self.step
+            self.received += 2 * self.step
+        return self.sent, self.received
+
+
+async def test_quiet_wire_waits_until_no_frame_moves_and_sums_the_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("quicko.bench.clientbench.QUIET_S", 0.001)
+    clients = [
+        cast("AsyncQuickoClient", _WireClient(10, 3)),
+        cast("AsyncQuickoClient", _WireClient(1, 0)),
+    ]
+    meter = _CpuMeter(0)  # no such process: the relay's CPU is unknown
+    assert await _quiet_wire(meter, *clients) == (30, 60)
+    assert meter.result()["relay_cpu_pct"] is None
+
+
+def test_a_paused_meter_leaves_the_block_out() -> None:
+    meter = _CpuMeter(0)
+    start, own = meter._start, meter._own
+    with meter.paused():
+        inner_wall, inner_cpu = time.perf_counter(), time.process_time()
+        sum(range(200_000))
+        inner_wall, inner_cpu = time.perf_counter() - inner_wall, time.process_time() - inner_cpu
+    # The baselines move forward by at least the block's own time and CPU.
+    assert meter._start - start >= inner_wall
+    assert meter._own - own >= inner_cpu
