@@ -11,34 +11,16 @@ so instead.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
-from typing import Final
 
 from rich.text import Text
 from textual.widgets import Static
 
+from quicko.client.wording import plain_reason
 from quicko.tui.theme import ERROR, MUTED, SUCCESS, WARNING
 
 __all__ = ["ConnectionView", "StatusLine", "plain_reason"]
-
-
-_RELAY_ERROR: Final = re.compile(r"^relay error [A-Z_]+: ")
-_PLAIN: Final = {
-    "ConnectionRefusedError": "connection refused",
-    "gaierror": "host name not found",
-    "TimeoutError": "timed out",
-    "OSError": "network unreachable",
-}
-
-
-def plain_reason(reason: str) -> str:
-    """The client's disconnect reason in plain words ("connection refused", …)."""
-    if reason.startswith("cannot connect: "):
-        kind = reason.removeprefix("cannot connect: ")
-        return _PLAIN.get(kind, f"cannot connect ({kind})")
-    return _RELAY_ERROR.sub("", reason).replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
 from quicko.client import models as m
+from quicko.client.wording import replace_question
 from quicko.identity import display_name, parse_quickokey
 from quicko.messaging import ChatMessage
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
@@ -75,29 +76,6 @@ there, so Join is Ctrl+O and Identity Ctrl+Y in both apps.
 """
 
 _MESSAGE_MS: Final = 8000
-
-
-def replace_question(
-    *, open_chats: int, long_term: bool, words_written: bool
-) -> tuple[str, str] | None:
-    """The title and text of the question before replacing the identity, or ``None``.
-
-    Nothing is asked when nothing would be lost: no chat is open, and the identity is either
-    ephemeral or a QuickoKey whose 16 words the user said are written down.
-    """
-    lost_key = long_term and not words_written
-    if not open_chats and not lost_key:
-        return None
-    title = "Replace your QuickoKey?" if long_term else "Replace your identity?"
-    chats = f"Your {open_chats} open chat{'s' if open_chats != 1 else ''} will close"
-    if lost_key:
-        key = "this key is gone unless you wrote down its 16 words"
-        text = f"{chats} and {key}." if open_chats else f"{key[0].upper()}{key[1:]}."
-    elif long_term:
-        text = f"{chats}. You can recover this key later from its 16 words."
-    else:
-        text = f"{chats} and this temporary identity is gone for good."
-    return title, text
 
 
 _log = logging.getLogger(__name__)

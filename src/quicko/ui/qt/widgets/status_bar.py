@@ -9,12 +9,13 @@ client's last disconnect reason) and when the next attempt is, counting down:
 from __future__ import annotations
 
 import math
-import re
 import time
 from typing import Final
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from quicko.client.wording import plain_reason
 
 __all__ = ["CONNECTION_STATES", "ConnectionStatusBar", "plain_reason"]
 
@@ -23,21 +24,6 @@ CONNECTION_STATES: Final = ("connected", "connecting", "disconnected")
 
 _ENCRYPTED_TEXT: Final = "🔒 End-to-end encrypted"
 _ENCRYPTED_FALLBACK: Final = "End-to-end encrypted"
-_RELAY_ERROR: Final = re.compile(r"^relay error [A-Z_]+: ")
-_PLAIN: Final = {
-    "ConnectionRefusedError": "connection refused",
-    "gaierror": "host name not found",
-    "TimeoutError": "timed out",
-    "OSError": "network unreachable",
-}
-
-
-def plain_reason(reason: str) -> str:
-    """The client's disconnect reason in plain words ("connection refused", …)."""
-    if reason.startswith("cannot connect: "):
-        kind = reason.removeprefix("cannot connect: ")
-        return _PLAIN.get(kind, f"cannot connect ({kind})")
-    return _RELAY_ERROR.sub("", reason).replace("_", " ")
 
 
 def _restyle(label: QLabel) -> None:
