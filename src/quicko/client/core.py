@@ -587,7 +587,7 @@ class ClientCore:
         if error.ref_type == MessageType.LOBBY_MESSAGE:
             return next((item for item in self._joining if not item.session_id), None)
         if error.ref_type == MessageType.MESSAGE:
-            return next((s for s in self._sessions.values() if error.ref_id in s.outgoing), None)
+            return next((s for s in self._sessions.values() if s.session.sent(error.ref_id)), None)
         return None
 
     def _on_call(self, frame: CallPeer) -> None:

@@ -249,6 +249,14 @@ class Session(HandshakeMixin):
         """The delivery status of one of our messages (``None`` if unknown or forgotten)."""
         return self._ledger.status(message_id)
 
+    def sent(self, message_id: bytes) -> bool:
+        """Whether ``message_id`` names a frame of ours still kept: a text or a receipt.
+
+        The I/O layer uses it to give a relay ``Error`` about a ``Message`` (which names only
+        the message id) to the session it is about.
+        """
+        return message_id in self._ledger or message_id in self._receipts
+
     def can_send_to(self, address: bytes) -> bool:
         """Whether the pairwise channel with ``address`` is established and can send."""
         peer = self._peers.get(address)

@@ -597,3 +597,16 @@ def test_any_interleaving_of_senders_converges(order: bytes) -> None:
         expected = sorted(f"from {s.role.value}" for s in everyone if s is not session)
         assert shown == expected
         assert session.dropped_frames == 0
+
+
+def test_sent_names_our_kept_texts_and_receipts() -> None:
+    # A relay Error about a Message names only its id: the client finds the session by `sent`,
+    # receipts included (they are kept until the relay acknowledges them, §10.3.5).
+    pump, alice, bob = two_party()
+    pump.take(alice.address)
+    text = alice.send_text("hello", pump.now)
+    assert alice.sent(text) and not bob.sent(text)
+    [frame] = [p for p in alice.data_to_send() if isinstance(p, Message)]
+    bob.receive(frame, pump.now)
+    [receipt] = [p for p in bob.data_to_send() if isinstance(p, Message)]
+    assert bob.sent(receipt.message_id) and not alice.sent(receipt.message_id)
