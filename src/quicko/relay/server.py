@@ -826,7 +826,9 @@ def _default_router(server: RelayServer) -> RouterLike:
     cluster = server._cluster
     if cluster is None:
         return Router(server.config, node_id=server.node_id, rng=secrets.token_bytes)
-    router = Router(
+    from quicko.relay.cluster.claims import ClaimingRouter  # noqa: PLC0415 (cluster mode only)
+
+    router = ClaimingRouter(
         server.config,
         node_id=server.node_id,
         rng=secrets.token_bytes,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +30,7 @@ import msgpack
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from quicko.relay.cluster.claims import Claim, ClaimingRouter
 from quicko.relay.cluster.state import ClusterState, Event, Op
 from quicko.relay.config import RelayConfig
 from quicko.relay.logs import log_event
@@ -43,6 +45,15 @@ PREFIX: Final = "q:"
 """Prefix of every Redis key and channel the relay uses."""
 STATE_CHANNEL: Final = PREFIX + "state"
 NODES_KEY: Final = PREFIX + "nodes"
+EPOCH_KEY: Final = PREFIX + "epoch"
+"""A random token the first node to find it missing sets: a new value means Redis lost its
+data (restarted empty, or flushed), and every node re-seeds it from its mirror."""
+EPOCH_TTL_MS: Final = 60_000
+CLAIM_WAIT_S: Final = 1.0
+"""How long a refused claim waits for the winner's ops, so that the router refuses it itself."""
+RETRY_S: Final = 0.02
+"""Pause before publishing again what a node that is not subscribed (yet) did not receive."""
+RESEED_CHUNK: Final = 1_000
 HEARTBEAT_S: Final = 1.0
 NODE_TTL_MS: Final = 5_000
 """A node whose lease is this old is dead; a node that could not renew it this long fences."""
@@ -59,6 +70,27 @@ MAX_BACKLOG_OPS: Final = 200_000
 _UNBIND: Final = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
+#: Give the nameplate KEYS[1] to session ARGV[1] if it is free or already its; return the holder.
+_CLAIM: Final = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return holder end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+"""
+#: Re-seed a buffer: append the frames whose ids the list does not hold yet (idempotent).
+_ADD_ABSENT: Final = """
+local have = {}
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  have[string.match(item, '^([^\\n]*)\\n')] = true
+end
+local added = 0
+for i = 2, #ARGV do
+  local fid = string.match(ARGV[i], '^([^\\n]*)\\n')
+  if not have[fid] then redis.call('RPUSH', KEYS[1], ARGV[i]); added = added + 1 end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return added
+"""
 #: Take exactly the frames whose ids are given (atomic: one script), keep the others.
 _TAKE: Final = """
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -88,6 +120,27 @@ def _now_ms() -> int:
 
 def _key(kind: str, ident: bytes) -> str:
     return f"{PREFIX}{kind}:{ident.hex()}"
+
+
+def _nameplate_key(nameplate: str) -> str:
+    return f"{PREFIX}n:{nameplate}"
+
+
+class _Turn:
+    """What one event-loop turn (or a retry) gives the writer."""
+
+    __slots__ = ("again", "born_ms", "frames", "ops")
+
+    def __init__(
+        self, ops: list[Op], frames: dict[str, list[list[Any]]], again: list[Op], born_ms: int
+    ) -> None:
+        self.ops = ops
+        self.frames = frames
+        self.again = again
+        self.born_ms = born_ms
+
+    def size(self) -> int:
+        return len(self.ops) + len(self.again) + sum(len(i) for i in self.frames.values())
 
 
 async def check_persistence(client: aioredis.Redis, *, allow: bool) -> list[str]:
@@ -132,6 +185,9 @@ class ClusterStats:
         "batch_max",
         "batches",
         "batches_frames",
+        "claims_lost",
+        "claims_refused",
+        "claims_won",
         "connected",
         "fenced",
         "frames_in",
@@ -141,6 +197,10 @@ class ClusterStats:
         "ops_applied",
         "ops_out",
         "redis_errors",
+        "redis_restarts",
+        "republish_dropped",
+        "republished",
+        "reseeded_ops",
     )
 
     def __init__(self) -> None:
@@ -157,6 +217,13 @@ class ClusterStats:
         self.batch_max = 0
         self.redis_errors = 0
         self.backlog_dropped = 0
+        self.redis_restarts = 0
+        self.reseeded_ops = 0
+        self.republished = 0
+        self.republish_dropped = 0
+        self.claims_won = 0
+        self.claims_lost = 0
+        self.claims_refused = 0
 
     def health(self) -> dict[str, object]:
         """The ``cluster`` object of ``/health``."""
@@ -168,6 +235,9 @@ class ClusterStats:
             "cross_node_frames_out": self.frames_out,
             "cross_node_frames_in": self.frames_in,
             "publish_batches": self.batches,
+            "redis_restarts": self.redis_restarts,
+            "reseeded_ops": self.reseeded_ops,
+            "republished": self.republished,
         }
 
     def metrics(self) -> dict[str, tuple[str, float]]:
@@ -186,6 +256,13 @@ class ClusterStats:
             "cluster_publish_batch_max_items": ("gauge", float(self.batch_max)),
             "cluster_redis_errors": ("counter", float(self.redis_errors)),
             "cluster_backlog_dropped": ("counter", float(self.backlog_dropped)),
+            "cluster_redis_restarts": ("counter", float(self.redis_restarts)),
+            "cluster_reseeded_ops": ("counter", float(self.reseeded_ops)),
+            "cluster_republished": ("counter", float(self.republished)),
+            "cluster_republish_dropped": ("counter", float(self.republish_dropped)),
+            "cluster_claims_won": ("counter", float(self.claims_won)),
+            "cluster_claims_lost": ("counter", float(self.claims_lost)),
+            "cluster_claims_refused": ("counter", float(self.claims_refused)),
         }
 
 
@@ -215,7 +292,9 @@ class ClusterLink:
         self._frames: dict[str, list[list[Any]]] = {}
         #: Routed frames published to each node lately: (time, address, frame, sender).
         self._recent: dict[str, deque[tuple[int, bytes, bytes, bytes]]] = {}
-        self._backlog: list[tuple[list[Op], dict[str, list[list[Any]]]]] = []
+        #: Per turn: (ops to write and publish, frames per node, ops only to publish again,
+        #: when first queued).
+        self._backlog: list[_Turn] = []
         self._backlog_size = 0
         self._scheduled = False
         self._wake_writer = asyncio.Event()
@@ -223,6 +302,10 @@ class ClusterLink:
         self._registered = False
         self._last_lease_ms = 0
         self._stopping = False
+        self._epoch: bytes | None = None
+        #: Last lease seen of every node (kept across an emptied Redis until it ages out).
+        self._peers: dict[str, int] = {}
+        self._claiming: set[asyncio.Task[None]] = set()
         state.bus.wake = self._schedule
 
     # ---------------------------------------------------------------- lifecycle
@@ -237,6 +320,8 @@ class ClusterLink:
         self._router = router
         self._run = run
         self._on_fence = on_fence
+        if isinstance(router, ClaimingRouter):
+            router.wake = self._start_claims
 
     @property
     def healthy(self) -> bool:
@@ -342,13 +427,15 @@ class ClusterLink:
         self._scheduled = False
         ops = self.state.take_outbox()
         frames, self._frames = self._frames, {}
-        if not ops and not frames:
-            return
-        size = len(ops) + sum(len(items) for items in frames.values())
+        if ops or frames:
+            self._queue(_Turn(ops, frames, [], _now_ms()))
+
+    def _queue(self, turn: _Turn) -> None:
+        size = turn.size()
         if self._backlog_size + size > MAX_BACKLOG_OPS:
             self.stats.backlog_dropped += size
             return
-        self._backlog.append((ops, frames))
+        self._backlog.append(turn)
         self._backlog_size += size
         self._wake_writer.set()
 
@@ -359,48 +446,92 @@ class ClusterLink:
             self._wake_writer.clear()
             while self._backlog:
                 batch = list(self._backlog)
-                ops: list[Op] = [op for turn_ops, _ in batch for op in turn_ops]
-                frames: dict[str, list[list[Any]]] = {}
-                for _, turn_frames in batch:
-                    for node, items in turn_frames.items():
-                        frames.setdefault(node, []).extend(items)
                 try:
-                    await self._write(ops, frames)
+                    missed = await self._write(batch)
                 except (RedisError, OSError):
                     self._redis_failed()
                     await asyncio.sleep(0.2)
                     continue
                 del self._backlog[: len(batch)]
-                self._backlog_size = sum(
-                    len(o) + sum(len(i) for i in f.values()) for o, f in self._backlog
-                )
-                count = len(ops) + sum(len(i) for i in frames.values())
+                self._backlog_size = sum(turn.size() for turn in self._backlog)
+                count = sum(turn.size() for turn in batch)
                 self.stats.batches += 1
                 self.stats.batches_frames += count
                 self.stats.batch_max = max(self.stats.batch_max, count)
-                self.stats.ops_out += len(ops)
+                self.stats.ops_out += sum(len(turn.ops) for turn in batch)
+                if missed is not None:
+                    self._retry(missed)
+                    await asyncio.sleep(RETRY_S)
 
-    async def _write(self, ops: list[Op], frames: dict[str, list[list[Any]]]) -> None:
+    def _retry(self, missed: _Turn) -> None:
+        """Publish *missed* again (ahead of what is queued), unless it is older than the window.
+
+        A node whose subscription is down (Redis just came back, or it is dying) receives
+        nothing: ``PUBLISH`` counts fewer receivers than there are live nodes. Ops are applied
+        idempotently, so everyone may get them twice; frames go to their node only.
+        """
+        if missed.born_ms < _now_ms() - RESEND_WINDOW_MS:
+            self.stats.republish_dropped += missed.size()
+            return
+        self.stats.republished += missed.size()
+        self._backlog.insert(0, missed)
+        self._backlog_size += missed.size()
+
+    async def _write(self, batch: list[_Turn]) -> _Turn | None:
+        """Write and publish *batch*; return what some live node did not receive, if any."""
         client = self._client
         assert client is not None
+        ops: list[Op] = [op for turn in batch for op in turn.ops]
+        again: list[Op] = [op for turn in batch for op in turn.again]
+        frames: dict[str, list[list[Any]]] = {}
+        for turn in batch:
+            for node, items in turn.frames.items():
+                frames.setdefault(node, []).extend(items)
+        published = again + ops
         async with client.pipeline(transaction=False) as pipe:
             if ops:
                 self._write_keys(pipe, ops)
-                pipe.publish(STATE_CHANNEL, msgpack.packb([self.node_id, ops]))
+            if published:
+                pipe.publish(STATE_CHANNEL, msgpack.packb([self.node_id, published]))
             for node, items in frames.items():
                 pipe.publish(f"{PREFIX}node:{node}", msgpack.packb(items))
-            await pipe.execute()
+            results = await pipe.execute()
+        receivers = results[len(results) - len(frames) - bool(published) :]
+        born = min(turn.born_ms for turn in batch)
+        missed = _Turn([], {}, [], born)
+        if published and receivers[0] < self._live_nodes():
+            missed.again = published
+        for (node, items), count in zip(frames.items(), receivers[bool(published) :], strict=True):
+            if not count:
+                missed.frames[node] = items
+        return missed if missed.again or missed.frames else None
 
-    def _write_keys(self, pipe: Any, ops: list[Op]) -> None:
-        """Write each op through to its Redis keys, each with a TTL."""
+    def _live_nodes(self) -> int:
+        """Nodes (this one included) whose last lease is recent: each subscribes ``q:state``."""
+        now = _now_ms()
+        return sum(1 for ts in self._peers.values() if now - ts <= NODE_TTL_MS) or 1
+
+    def _write_keys(self, pipe: Any, ops: list[Op], *, reseed: bool = False) -> None:
+        """Write each op through to its Redis keys, each with a TTL.
+
+        With *reseed* (an emptied Redis, filled again from the mirror) a nameplate is set only
+        if it is free and buffered frames only if their ids are not held yet.
+        """
         config = self._config
         sessions: set[bytes] = set()
+        session_ttl_ms = PRESENCE_TTL_MS + config.buffer_ttl_ms
         for op in ops:
             kind = op[0]
             if kind == "B":
                 pipe.set(_key("p", op[1]), op[2], px=PRESENCE_TTL_MS)
             elif kind == "U":
                 pipe.eval(_UNBIND, 1, _key("p", op[1]), op[2])
+            elif kind == "SR" and len(op) > 2 and op[2]:
+                sessions.add(op[1])
+                pipe.eval(_UNBIND, 1, _nameplate_key(op[2]), op[1])
+            elif kind == "SN" and reseed:
+                sessions.add(op[1])
+                pipe.set(_nameplate_key(op[2]), op[1], px=session_ttl_ms, nx=True)
             elif kind in ("SC", "SN", "SR", "SA", "SD"):
                 sessions.add(op[1])
             elif kind == "AW":
@@ -421,6 +552,9 @@ class ClusterLink:
                     fid.encode() + b"\n" + msgpack.packb([data, sender, op[3]])
                     for fid, data, sender in op[2]
                 ]
+                if reseed:
+                    pipe.eval(_ADD_ABSENT, 1, key, config.buffer_ttl_ms, *blobs)
+                    continue
                 if op[4]:
                     pipe.lpush(key, *reversed(blobs))
                 else:
@@ -432,6 +566,10 @@ class ClusterLink:
                 pipe.set(_key("c", op[1]), msgpack.packb(op[1:]), pxat=op[4])
             elif kind == "CR":
                 pipe.delete(_key("c", op[1]))
+        self._write_sessions(pipe, sessions, session_ttl_ms)
+
+    def _write_sessions(self, pipe: Any, sessions: set[bytes], ttl_ms: int) -> None:
+        """Write each session's key whole, as this mirror holds it (deleted if it is gone)."""
         for session_id in sessions:
             session = self.state.sessions.get(session_id)
             key = _key("s", session_id)
@@ -446,7 +584,7 @@ class ClusterLink:
                 session.owner_source,
                 list(session.members.items()),
             ]
-            pipe.set(key, msgpack.packb(blob), px=PRESENCE_TTL_MS + config.buffer_ttl_ms)
+            pipe.set(key, msgpack.packb(blob), px=ttl_ms)
 
     # ---------------------------------------------------------------- incoming
 
@@ -505,23 +643,34 @@ class ClusterLink:
     # ---------------------------------------------------------------- leases and health
 
     async def _lease(self) -> None:
-        """Renew this node's lease; find dead nodes; measure the round trip."""
+        """Renew this node's lease; notice an emptied Redis; find dead nodes; time the trip."""
         client = self._client
         assert client is not None
         start = time.perf_counter()
         now = _now_ms()
         async with client.pipeline(transaction=False) as pipe:
+            pipe.set(EPOCH_KEY, secrets.token_hex(16), nx=True, px=EPOCH_TTL_MS)
+            pipe.get(EPOCH_KEY)
+            pipe.pexpire(EPOCH_KEY, EPOCH_TTL_MS)
             pipe.hset(NODES_KEY, self.node_id, now)
             pipe.hgetall(NODES_KEY)
-            added, leases = await pipe.execute()
+            _, epoch, _, added, leases = await pipe.execute()
         self.stats.latency_ms = (time.perf_counter() - start) * 1000
-        if added and self._registered:  # the others declared this node dead meanwhile
+        emptied = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
+        if emptied:  # every node's lease went with the data: nobody declared this one dead
+            log_event("redis_emptied", logging.WARNING)
+            await self._reseed()
+            self.stats.redis_restarts += 1
+        elif added and self._registered:  # the others declared this node dead meanwhile
             self._fence("lease lost")
         self._registered = True
         self._last_lease_ms = now
         if self.stats.fenced:
             self.stats.fenced = False
             log_event("cluster_unfenced")
+        for raw, ts in leases.items():
+            self._peers[raw.decode()] = max(int(ts), self._peers.get(raw.decode(), 0))
         alive = {
             node.decode(): int(ts)
             for node, ts in leases.items()
@@ -533,11 +682,29 @@ class ClusterLink:
             node = raw.decode()
             if node in alive:
                 continue
+            self._peers.pop(node, None)
             self._events(self.state.node_died(node, janitor=janitor), now)
             self._resend(node, now)
             if janitor:
                 await client.hdel(NODES_KEY, node)
                 log_event("cluster_node_dead", logging.WARNING, node=node)
+
+    async def _reseed(self) -> None:
+        """Redis lost its data: write this node's mirror into it again (idempotent writes).
+
+        Every node writes what its mirror holds (its own presence and away deadlines, and
+        everything shared), so the cluster's state is back as soon as one node has written;
+        what other nodes changed meanwhile arrives with their ops as usual.
+        """
+        client = self._client
+        assert client is not None
+        ops = self.state.snapshot()
+        for first in range(0, len(ops), RESEED_CHUNK):
+            async with client.pipeline(transaction=False) as pipe:
+                self._write_keys(pipe, ops[first : first + RESEED_CHUNK], reseed=True)
+                await pipe.execute()
+        self.stats.reseeded_ops += len(ops)
+        log_event("redis_reseeded", ops=len(ops))
 
     def _resend(self, node: str, now: int) -> None:
         """*node* is dead: route again what was published to it in the resend window."""
@@ -577,11 +744,49 @@ class ClusterLink:
                 pipe.pexpire(_key("p", address), PRESENCE_TTL_MS)
                 pipe.pexpire(_key("d", address), self._config.directory_ttl_ms)
                 for session in state.sessions.sessions_of(address):
-                    pipe.pexpire(
-                        _key("s", session.session_id),
-                        PRESENCE_TTL_MS + self._config.buffer_ttl_ms,
-                    )
+                    ttl_ms = PRESENCE_TTL_MS + self._config.buffer_ttl_ms
+                    pipe.pexpire(_key("s", session.session_id), ttl_ms)
+                    if session.nameplate:
+                        pipe.pexpire(_nameplate_key(session.nameplate), ttl_ms)
             await pipe.execute()
+
+    # ---------------------------------------------------------------- nameplate claims
+
+    def _start_claims(self) -> None:
+        """The router holds a Join whose nameplate must be reserved: reserve it."""
+        router = self._router
+        assert isinstance(router, ClaimingRouter)
+        claims, router.claims = router.claims, []
+        for claim in claims:
+            task = asyncio.get_running_loop().create_task(self._claim(router, claim))
+            self._claiming.add(task)
+            task.add_done_callback(self._claiming.discard)
+
+    async def _claim(self, router: ClaimingRouter, claim: Claim) -> None:
+        """Reserve *claim*'s nameplate in Redis (atomic), then let the router go on."""
+        winner: bytes | None = None
+        key = _nameplate_key(claim.nameplate)
+        if self.healthy:
+            ttl_ms = PRESENCE_TTL_MS + self._config.buffer_ttl_ms
+            try:
+                async with asyncio.timeout(CLAIM_WAIT_S):
+                    winner = await self._client.eval(_CLAIM, 1, key, claim.session_id, ttl_ms)
+            except (RedisError, OSError, TimeoutError):
+                self._redis_failed()
+        if winner is None:
+            self.stats.claims_refused += 1
+        elif winner == claim.session_id:
+            self.stats.claims_won += 1
+        else:
+            self.stats.claims_lost += 1
+            with contextlib.suppress(TimeoutError):  # the winner's ops are one publish away
+                async with asyncio.timeout(CLAIM_WAIT_S):
+                    while self.state.sessions.by_nameplate(claim.nameplate) is None:
+                        await asyncio.sleep(0.005)
+        self._run(router.claimed(claim, winner, _now_ms()))
+        if winner == claim.session_id and not router.holds(claim):
+            with contextlib.suppress(RedisError, OSError):  # refused for another reason
+                await self._client.eval(_UNBIND, 1, key, claim.session_id)
 
     def _redis_failed(self) -> None:
         self.stats.redis_errors += 1

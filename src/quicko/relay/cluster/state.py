@@ -227,10 +227,11 @@ class ClusterSessions(SessionStore):
         self._bus.emit(["SN", session.session_id, nameplate, owner, source])
 
     def release(self, session: Session) -> None:
-        """Release, and publish."""
+        """Release, and publish (with the nameplate, which the link frees in Redis)."""
+        nameplate = session.nameplate
         with self._bus.quiet():
             super().release(session)
-        self._bus.emit(["SR", session.session_id])
+        self._bus.emit(["SR", session.session_id, nameplate])
 
     def add_member(self, session: Session, address: bytes, display_name: str) -> None:
         """Add or rename, and publish."""
@@ -239,12 +240,15 @@ class ClusterSessions(SessionStore):
         self._bus.emit(["SA", session.session_id, address, display_name])
 
     def remove_member(self, session: Session, address: bytes) -> bool:
-        """Remove, and publish."""
+        """Remove, and publish (a deleted session's nameplate is freed: one more op)."""
+        nameplate = session.nameplate
         with self._bus.quiet():
             deleted = super().remove_member(session, address)
         if address not in self._by_address:
             self._remote_away.pop(address, None)
         self._bus.emit(["SD", session.session_id, address])
+        if deleted and nameplate:
+            self._bus.emit(["SR", session.session_id, nameplate])
         return deleted
 
     def mark_away(self, address: bytes, deadline_ms: int) -> None:
@@ -494,7 +498,10 @@ class ClusterBuffer(OfflineBuffer):
                 if frame is not None:
                     self._remove(frame)
             return False
-        items, expires_ms, front = op[2], op[3], op[4]
+        items = [item for item in op[2] if item[0] not in self._by_id]  # replayed twice
+        if not items:
+            return False
+        expires_ms, front = op[3], op[4]
         queue = self._queues.get(recipient)
         if queue is None:
             queue = self._queues[recipient] = deque()
@@ -512,6 +519,16 @@ class ClusterBuffer(OfflineBuffer):
             self._recipient_bytes[recipient] = self._recipient_bytes.get(recipient, 0) + frame.cost
             self._sender_bytes[frame.sender] = self._sender_bytes.get(frame.sender, 0) + frame.cost
         return bool(frames)
+
+    def snapshot(self) -> list[Op]:
+        """One ``BP`` op per held frame, oldest first per recipient (to re-seed Redis)."""
+        return [
+            ["BP", recipient, [[self._id_of[frame], frame.data, frame.sender]],
+             frame.expires_ms, False]
+            for recipient, queue in self._queues.items()
+            for frame in queue
+            if frame in self._id_of
+        ]  # fmt: skip
 
     def _remove(self, frame: BufferedFrame) -> None:
         """Remove one held frame (taken on another node)."""
@@ -634,6 +651,42 @@ class ClusterState:
                 self.bus.events.append(("held", op[1]))
         elif first == "C":
             self.calls.apply(op)
+
+    def snapshot(self) -> list[Op]:
+        """The mirror as ops: what an emptied Redis needs again (docs/cluster.md, restart).
+
+        Presence and away deadlines only for what this node holds; everything else as this
+        mirror sees it (every node writes it: the writes are idempotent).
+        """
+        node = self.node_id
+        conns, sessions = self.connections, self.sessions
+        ops: list[Op] = [
+            ["B", address, node, conns._versions[address][0]]
+            for address in conns._local
+            if conns._versions.get(address, (0, ""))[1] == node
+        ]
+        for session in sessions._sessions.values():
+            sid = session.session_id
+            ops.append(["SC", sid, session.join_key, session.source])
+            if session.nameplate:
+                ops.append(["SN", sid, session.nameplate, session.owner, session.owner_source])
+            ops.extend(["SA", sid, address, name] for address, name in session.members.items())
+        ops.extend(["AW", address, deadline, node] for address, deadline in sessions._away.items())
+        ops.extend(
+            ["LP", j.address, j.nameplate, j.source, j.deadline_ms]
+            for j in sessions._pending.values()
+        )
+        directory = self.directory
+        ops.extend(
+            ["DP", *_entry_fields(entry), directory._source_of.get(address, "")]
+            for address, entry in directory._entries.items()
+        )
+        ops.extend(
+            ["CA", c.call_id, c.caller, c.callee, c.deadline_ms, c.source]
+            for c in self.calls._calls.values()
+        )
+        ops.extend(self.buffer.snapshot())
+        return ops
 
     def node_died(self, node: str, *, janitor: bool) -> list[Event]:
         """*node* stopped refreshing its lease: drop the addresses it held.
