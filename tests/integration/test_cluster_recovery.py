@@ -16,10 +16,22 @@ import pytest
 import redis.asyncio as aioredis
 from client_support import FAST, Watcher, closing
 from cluster_support import RedisProcess, mirror, replicated, texts, until
-from relay_support import RelayClient, http_get, join_key, relay_url
+from relay_support import RelayClient, http_get, join_key, register_key, relay_url, spawn_relay
 
 from quicko.client import AsyncQuickoClient, MessageReceived, SessionReady
-from quicko.protocol import Error, ErrorCode, Joined, Leave, MessageType
+from quicko.protocol import (
+    CallPeer,
+    CallResponse,
+    CallStatus,
+    Error,
+    ErrorCode,
+    Joined,
+    Leave,
+    LookupKey,
+    LookupResponse,
+    MessageType,
+    RegisterAck,
+)
 from quicko.relay.cluster import ClusterLink, ClusterState
 from quicko.relay.config import RelayConfig
 from quicko.relay.server import RelayServer
@@ -207,3 +219,42 @@ async def test_claim_held_in_redis_is_refused_and_freed_with_its_session(
     finally:
         await client.close()
         await store.aclose()
+
+
+async def test_a_killed_nodes_call_times_out_where_its_caller_went(
+    redis_proc: RedisProcess, start_node: StartNode
+) -> None:
+    """The caller's node is SIGKILLed; reconnected elsewhere, the caller still gets TIMEOUT."""
+    doomed = await spawn_relay(
+        ["--redis", redis_proc.url, "--node-id", "doomed", "--call-timeout", "3"]
+    )
+    survivor = await start_node("survivor")
+    bob = await RelayClient.connect(relay_url(survivor))
+    alice = await RelayClient.connect(f"ws://127.0.0.1:{doomed.port}/ws")
+    try:
+        await bob.send(register_key(bob))
+        await bob.expect(RegisterAck)
+        call = CallPeer(secrets.token_bytes(16), alice.address, bob.address, b"bundle")
+        async with asyncio.timeout(10):  # until the doomed node's mirror has Bob's entry
+            while True:
+                await alice.send(LookupKey(bob.address))
+                found = await alice.expect(LookupResponse)
+                if found.found and found.online:
+                    break
+                await asyncio.sleep(0.01)
+        await alice.send(call)
+        assert await bob.expect(CallPeer) == call  # ringing, across nodes
+        doomed.process.kill()
+        await doomed.process.wait()
+        await until(lambda: call.call_id in mirror(survivor).calls)
+        back = await RelayClient.connect(relay_url(survivor), alice.identity)
+        timeout = await back.expect(CallResponse, timeout=15)
+        assert timeout == CallResponse(
+            call.call_id, alice.address, bob.address, int(CallStatus.TIMEOUT), b""
+        )
+        await back.close()
+    finally:
+        if doomed.process.returncode is None:
+            doomed.process.kill()
+            await doomed.process.wait()
+        await bob.close()

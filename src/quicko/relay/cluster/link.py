@@ -683,7 +683,9 @@ class ClusterLink:
             if node in alive:
                 continue
             self._peers.pop(node, None)
-            self._events(self.state.node_died(node, janitor=janitor), now)
+            router = self._router
+            receipt_for = router._receipt_for if router is not None else (lambda d, s: None)
+            self._events(self.state.node_died(node, janitor=janitor, receipt_for=receipt_for), now)
             self._resend(node, now)
             if janitor:
                 await client.hdel(NODES_KEY, node)

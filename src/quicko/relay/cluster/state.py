@@ -520,6 +520,20 @@ class ClusterBuffer(OfflineBuffer):
             self._sender_bytes[frame.sender] = self._sender_bytes.get(frame.sender, 0) + frame.cost
         return bool(frames)
 
+    def adopt(self, node: str, receipt_for: Callable[[bytes, bytes], Receipt | None]) -> int:
+        """*node* died: hold a receipt for each frame it pushed, so its sender is told EXPIRED.
+
+        Returns:
+            How many frames were adopted.
+        """
+        prefix = node + ":"
+        adopted = 0
+        for fid, frame in self._by_id.items():
+            if frame.receipt is None and fid.startswith(prefix) and frame.sender:
+                frame.receipt = receipt_for(frame.data, frame.sender)
+                adopted += 1
+        return adopted
+
     def snapshot(self) -> list[Op]:
         """One ``BP`` op per held frame, oldest first per recipient (to re-seed Redis)."""
         return [
@@ -545,14 +559,18 @@ class ClusterBuffer(OfflineBuffer):
 
 
 class ClusterCalls(PendingCalls):
-    """Pending calls, mirrored; only the caller's node times a call out."""
+    """Pending calls, mirrored; the node that holds the caller at the deadline times it out.
 
-    __slots__ = ("_bus", "_remote")
+    So a call outlives the node it was placed on: its caller, reconnected to another node, gets
+    its ``TIMEOUT`` there, as from a single relay (docs/protocol.md §4.8).
+    """
 
-    def __init__(self, bus: Bus) -> None:
+    __slots__ = ("_bus", "_local")
+
+    def __init__(self, bus: Bus, local: dict[bytes, Connection]) -> None:
         super().__init__()
         self._bus = bus
-        self._remote: set[bytes] = set()
+        self._local = local
 
     def add(self, call: PendingCall) -> None:
         """Record, and publish."""
@@ -564,16 +582,17 @@ class ClusterCalls(PendingCalls):
     def remove(self, call: PendingCall) -> None:
         """Forget, and publish."""
         super().remove(call)
-        self._remote.discard(call.call_id)
         self._bus.emit(["CR", call.call_id])
 
     def pop_expired(self, now_ms: int) -> PendingCall | None:
-        """Time out this node's calls; drop other nodes' silently (their node tells)."""
+        """Time out the calls whose caller is here; drop the others silently.
+
+        Every node expires its mirror; the caller's node tells it (a caller bound nowhere is
+        told by nobody, as by a single relay).
+        """
         while (call := PendingCalls.pop_expired(self, now_ms)) is not None:
-            if call.call_id in self._remote:
-                self._remote.discard(call.call_id)
-                continue
-            return call
+            if call.caller in self._local:
+                return call
         return None
 
     def apply(self, op: Op) -> None:
@@ -581,12 +600,10 @@ class ClusterCalls(PendingCalls):
         if op[0] == "CA":
             if op[1] not in self._calls:
                 PendingCalls.add(self, PendingCall(op[1], op[2], op[3], op[4], op[5]))
-                self._remote.add(op[1])
         else:
             call = self._calls.get(op[1])
             if call is not None:
                 PendingCalls.remove(self, call)
-                self._remote.discard(op[1])
 
 
 class ClusterState:
@@ -601,7 +618,7 @@ class ClusterState:
             self.bus, config.directory_ttl_ms, config.directory_new_ttl_ms
         )
         self.buffer = ClusterBuffer(self.bus, config)
-        self.calls = ClusterCalls(self.bus)
+        self.calls = ClusterCalls(self.bus, self.connections._local)
 
     @property
     def node_id(self) -> str:
@@ -688,13 +705,22 @@ class ClusterState:
         ops.extend(self.buffer.snapshot())
         return ops
 
-    def node_died(self, node: str, *, janitor: bool) -> list[Event]:
+    def node_died(
+        self,
+        node: str,
+        *,
+        janitor: bool,
+        receipt_for: Callable[[bytes, bytes], Receipt | None] = lambda data, sender: None,
+    ) -> list[Event]:
         """*node* stopped refreshing its lease: drop the addresses it held.
 
-        The janitor also announces them gone and adopts the node's away members.
+        The janitor also announces them gone and adopts what only that node would have told:
+        its away members' expiry and its buffered frames' EXPIRED acks (*receipt_for* makes
+        a frame's receipt, as the router makes it when it holds a frame).
         """
         gone = self.connections.node_died(node)
         if not janitor:
             return []
         self.sessions.adopt_away(node)
+        self.buffer.adopt(node, receipt_for)
         return [("gone", address) for address in gone]
