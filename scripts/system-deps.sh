@@ -9,7 +9,7 @@
 # need Qt then skip or fail with Qt's own message). Run by ./run.sh, and by ./test.sh with
 # --tests, which adds the tools the test suite uses (strace for the system-call traces, Xvfb for
 # the launcher's display test, redis-server for the cluster tests, which start their own private
-# instance with persistence off).
+# instance with persistence off, and haproxy for the cluster test behind a real load balancer).
 set -euo pipefail
 
 # Offscreen rendering (what the headless tests use).
@@ -29,7 +29,7 @@ display=(
 # Only for the test suite.
 tests=()
 if [[ "${1:-}" == "--tests" ]]; then
-    tests=(strace xvfb xauth redis-server)
+    tests=(strace xvfb xauth redis-server haproxy)
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -108,3 +108,74 @@ async def replicated(node: RelayServer, invite_code: str) -> None:
 def texts(events: list[Any]) -> set[str]:
     """The texts of the MessageReceived events among *events*."""
     return {e.message.text for e in events if isinstance(e, MessageReceived)}
+
+
+#: HAProxy in front of the nodes: the configuration docs/cluster.md shows, on loopback, with
+#: quick health checks (a node that stops answering /health with Redis connected is out).
+HAPROXY_CONFIG = """\
+global
+    maxconn 1000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 120s
+    timeout server 120s
+    timeout tunnel 1h
+    option redispatch
+    retries 3
+frontend quicko
+    bind 127.0.0.1:{port}
+    default_backend relays
+backend relays
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri /health ver HTTP/1.1 hdr Host localhost
+    http-check expect string "\\"redis\\": \\"connected\\""
+{servers}
+"""
+
+
+class HAProxy:
+    """A real HAProxy (Debian's package) on a free loopback port in front of relay nodes."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        """Choose its port (the nodes' public URL); nothing runs until :meth:`start`."""
+        self.binary = binary
+        self.port = free_port()
+        self.config = workdir / "haproxy.cfg"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The relay URL clients dial (every node's ``--public-url``)."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, backends: list[int]) -> None:
+        """Start it in the foreground (``-db``) in front of the nodes listening on *backends*."""
+        servers = "\n".join(
+            f"    server n{i} 127.0.0.1:{port} check inter 200ms fall 1 rise 1"
+            for i, port in enumerate(backends)
+        )
+        self.config.write_text(HAPROXY_CONFIG.format(port=self.port, servers=servers))
+        self.process = subprocess.Popen(
+            [self.binary, "-db", "-f", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.close()
+                    raise RuntimeError("haproxy did not start") from None
+                time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
