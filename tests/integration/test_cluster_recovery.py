@@ -19,6 +19,8 @@ from cluster_support import RedisProcess, mirror, replicated, texts, until
 from relay_support import RelayClient, http_get, join_key, register_key, relay_url, spawn_relay
 
 from quicko.client import AsyncQuickoClient, MessageReceived, SessionReady
+from quicko.client.connection import Connection
+from quicko.identity import Identity
 from quicko.protocol import (
     CallPeer,
     CallResponse,
@@ -258,3 +260,50 @@ async def test_a_killed_nodes_call_times_out_where_its_caller_went(
             doomed.process.kill()
             await doomed.process.wait()
         await bob.close()
+
+
+async def test_a_client_given_two_nodes_moves_to_the_next_by_itself(
+    redis_proc: RedisProcess, start_node: StartNode
+) -> None:
+    """``AsyncQuickoClient([node1, node2])``: node 1 is SIGKILLed, the client goes on via node 2."""
+    doomed = await spawn_relay(["--redis", redis_proc.url, "--node-id", "doomed"])
+    survivor = await start_node("survivor")
+    urls = [f"ws://127.0.0.1:{doomed.port}/ws", relay_url(survivor)]
+    alice = AsyncQuickoClient(urls, settings=FAST)
+    bob = AsyncQuickoClient(relay_url(survivor), settings=FAST)
+    try:
+        async with closing(alice, bob):
+            await alice.connect()  # the first URL: the doomed node
+            await bob.connect()
+            created = await alice.create_session()
+            assert created.invite_code is not None
+            await replicated(survivor, created.invite_code)
+            await bob.join_session(created.invite_code)
+            a, b = Watcher(alice, "alice"), Watcher(bob, "bob")
+            await a.wait(SessionReady)
+            await b.wait(SessionReady)
+            sid = created.session_id
+            await alice.send_message(sid, "a0")
+            await b.until(lambda ev: texts(ev) >= {"a0"})
+            doomed.process.kill()
+            await doomed.process.wait()
+            await bob.send_message(sid, "b0")
+            await alice.send_message(sid, "a1")
+            await b.until(lambda ev: texts(ev) >= {"a0", "a1"}, timeout=30)
+            await a.until(lambda ev: texts(ev) >= {"b0"}, timeout=30)
+            assert [e.message.text for e in b.of(MessageReceived)] == ["a0", "a1"]
+            assert [e.message.text for e in a.of(MessageReceived)] == ["b0"]
+            assert mirror(survivor).connections.bound_count == 2  # both on the survivor now
+    finally:
+        if doomed.process.returncode is None:
+            doomed.process.kill()
+            await doomed.process.wait()
+
+
+def test_a_relay_list_is_all_ws_or_all_wss() -> None:
+    with pytest.raises(ValueError, match="all ws:// or all wss://"):
+        Connection(
+            ["ws://127.0.0.1:1/ws", "wss://127.0.0.1:2/ws"], Identity.generate(secrets.token_bytes)
+        )
+    with pytest.raises(ValueError):
+        AsyncQuickoClient([])

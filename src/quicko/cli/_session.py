@@ -165,21 +165,23 @@ class Chat:
         anything else after the timeout.
         """
         relay, timeout = self._args.relay, self._args.connect_timeout
-        host, port = relay_host_port(relay)
-        problem = await resolve_problem(host, port)
+        single = isinstance(relay, str)  # several URLs: the client tries them in turn
+        host, port = relay_host_port(relay if single else relay[0])
+        problem = await resolve_problem(host, port) if single else None
         if problem is not None:
             return problem
         connecting = asyncio.ensure_future(self._client.connect(timeout))
         try:
             await asyncio.wait({connecting}, timeout=min(PROBE_AFTER_S, timeout))
-            if not connecting.done():
+            if not connecting.done() and single:
                 problem = await refused_problem(host, port)
                 if problem is not None:
                     return problem
             await connecting
         except (TimeoutError, ConnectionClosedError):
             return (
-                f"cannot reach the relay at {relay} within {timeout:g} s: is it running, and is "
+                f"cannot reach the relay at {relay if single else ', '.join(relay)} within "
+                f"{timeout:g} s: is it running, and is "
                 "this its address? Start one with `quicko relay`, or pass --relay URL"
             )
         finally:

@@ -51,7 +51,8 @@ def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--relay", default=DEFAULT_RELAY, metavar="URL",
                         help="the relay: ws://HOST:PORT, wss://HOST:PORT, or HOST:PORT for "
-                        f"ws:// (default {DEFAULT_RELAY})")  # fmt: skip
+                        f"ws:// (default {DEFAULT_RELAY}); several, comma-separated (the "
+                        "nodes of one relay cluster): tried in order on reconnect")  # fmt: skip
     common.add_argument("--json", action="store_true", help="one JSON object per event line")
     common.add_argument("--connect-timeout", type=_seconds, default=CONNECT_TIMEOUT_S,
                         metavar="SECONDS", help="give up if the relay cannot be reached in time "
@@ -84,7 +85,8 @@ def run_session(args: argparse.Namespace) -> int:
     from quicko.errors import InputError  # noqa: PLC0415
 
     try:
-        args.relay = check_relay_url(args.relay)
+        relays = [check_relay_url(part.strip()) for part in args.relay.split(",")]
+        args.relay = relays[0] if len(relays) == 1 else relays  # a cluster's nodes, in order
     except InputError as exc:
         print(f"quicko session: {exc}", file=sys.stderr)
         return EXIT_INPUT

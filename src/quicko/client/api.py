@@ -80,7 +80,8 @@ class AsyncQuickoClient:
     """The Quicko2 client for asyncio programs (every method runs on the caller's loop).
 
     Args:
-        relay_url: the relay's ``ws://`` or ``wss://`` URL.
+        relay_url: the relay's ``ws://`` or ``wss://`` URL, or a list of them (the nodes of one
+            relay cluster): tried in order, the next one after each drop (docs/cluster.md).
         identity: a long-term identity; by default a fresh ephemeral one.
         ssl_context: for ``wss://`` relays with a private certificate.
         settings: connection timings (heartbeat, back-off, timeouts).
@@ -93,7 +94,7 @@ class AsyncQuickoClient:
 
     def __init__(
         self,
-        relay_url: str = "ws://127.0.0.1:9900",
+        relay_url: str | Sequence[str] = "ws://127.0.0.1:9900",
         *,
         identity: Identity | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -101,9 +102,14 @@ class AsyncQuickoClient:
         rng: RandomSource = secrets.token_bytes,
         max_events: int = DEFAULT_EVENT_CAPACITY,
     ) -> None:
-        normalize_url(relay_url)
+        urls = [relay_url] if isinstance(relay_url, str) else list(relay_url)
+        if not urls:
+            raise ValueError("no relay URL")
+        for url in urls:
+            normalize_url(url)
         own = identity if identity is not None else Identity.generate(rng)
-        self._core = ClientCore(own, rng, relay_url=relay_url, long_term=identity is not None)
+        # RegisterKey names the first URL: every node of a cluster accepts each of them.
+        self._core = ClientCore(own, rng, relay_url=urls[0], long_term=identity is not None)
         self._rng = rng
         self._url = relay_url
         self._ssl = ssl_context

@@ -40,7 +40,7 @@ import secrets
 import ssl
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
@@ -168,7 +168,10 @@ class Connection:
     """Supervises one authenticated connection to a relay and reconnects when it drops.
 
     Args:
-        url: the relay's ``ws://`` or ``wss://`` URL (path ``/ws`` when it has none).
+        url: the relay's ``ws://`` or ``wss://`` URL (path ``/ws`` when it has none), or a
+            list of them (the nodes of one relay cluster, all ``ws://`` or all ``wss://``):
+            the first is dialled first, and after each failed attempt or dropped connection
+            the next one in turn (docs/cluster.md).
         identity: the identity to prove in every Hello.
         on_event: called with every event; when ``None``, events are queued for
             :meth:`next_event` and :meth:`poll_event` instead.
@@ -185,7 +188,7 @@ class Connection:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         identity: Identity,
         *,
         on_event: OnEvent | None = None,
@@ -196,7 +199,10 @@ class Connection:
         ssl_context: ssl.SSLContext | None = None,
         settings: ConnectionSettings | None = None,
     ) -> None:
-        self._url = normalize_url(url)
+        self._urls = tuple(normalize_url(u) for u in ((url,) if isinstance(url, str) else url))
+        if not self._urls or len({u.split(":", 1)[0] for u in self._urls}) != 1:
+            raise ValueError("give one relay URL, or several that are all ws:// or all wss://")
+        self._url = self._urls[0]
         if ssl_context is not None and not self._url.startswith("wss:"):
             raise ValueError("an SSL context needs a wss:// URL")
         self._identity = identity
@@ -243,7 +249,7 @@ class Connection:
 
     @property
     def url(self) -> str:
-        """The relay URL, normalised."""
+        """The relay URL dialled now (or next), normalised."""
         return self._url
 
     @property
@@ -467,6 +473,7 @@ class Connection:
                     self._emit(ReconnectionFailed(attempt))
                 return
             attempt += 1
+            self._url = self._urls[(self._urls.index(self._url) + 1) % len(self._urls)]
             delay = self._backoff.next_delay()
             self._state = ConnectionState.WAITING
             self._emit(Reconnecting(attempt, round(delay * 1000)))
