@@ -315,6 +315,15 @@ def _build_parser(bench: argparse.ArgumentParser) -> None:
     )
     _add_startup_options(startup)
     startup.set_defaults(handler=run_bench_startup)
+    cluster = targets.add_parser(
+        "cluster",
+        help="relay nodes sharing one Redis: same-node vs cross-node, 1 vs 2 workers",
+        description="docs/performance.md, cluster section (needs redis-server and redis-py).",
+    )
+    from quicko.bench.cluster import add_options as add_cluster_options  # noqa: PLC0415
+
+    add_cluster_options(cluster)
+    cluster.set_defaults(handler=run_bench_cluster)
 
     def usage(_: argparse.Namespace) -> int:
         bench.print_help(sys.stderr)
@@ -446,3 +455,10 @@ def run_bench_startup(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_startup_table(report) + "\n")
     return 0
+
+
+def run_bench_cluster(args: argparse.Namespace) -> int:
+    """Run ``quicko bench cluster`` (:mod:`quicko.bench.cluster`)."""
+    from quicko.bench.cluster import run  # noqa: PLC0415
+
+    return run(args)
