@@ -265,7 +265,8 @@ async def run_cluster_bench(options: argparse.Namespace) -> dict[str, Any]:
     """Every layout in turn against one Redis; the machine's facts; the mirror's memory."""
     redis = _Redis()
     try:
-        layouts = [await _layout(name, redis, options) for name in _LAYOUTS]
+        names = [name for name in _LAYOUTS if not options.only or options.only in name]
+        layouts = [await _layout(name, redis, options) for name in names]
     finally:
         redis.close()
     return {
@@ -282,6 +283,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds measured")
     parser.add_argument("--json", action="store_true", help="print the JSON result only")
+    parser.add_argument("--only", default="", help="only the layouts whose name contains this")
 
 
 def _table(result: dict[str, Any]) -> str:
