@@ -55,7 +55,7 @@ from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import MESSAGE_ID_SIZE, SESSION_ID_SIZE
 
-__all__ = ["add_options", "main", "mirror_bytes_per_user", "run", "run_cluster_bench"]
+__all__ = ["mirror_bytes_per_user", "run", "run_cluster_bench"]
 
 _TIMEOUT_S: Final = 20.0
 _LAYOUTS: Final = ("1 node", "2 nodes, same node", "2 nodes, cross node", "2 workers")
@@ -276,16 +276,6 @@ async def run_cluster_bench(options: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The options of ``quicko bench cluster``."""
-    parser.add_argument("--connections", type=int, default=32, help="per layout (an even number)")
-    parser.add_argument("--rate", type=float, default=2000.0, help="latency load, frames/s")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds measured")
-    parser.add_argument("--json", action="store_true", help="print the JSON result only")
-    parser.add_argument("--only", default="", help="only the layouts whose name contains this")
-
-
 def _table(result: dict[str, Any]) -> str:
     lines = [f"{'layout':<22} {'frames/s':>10} {'redis cmd/frame':>16} {'p50 ms':>8} {'p99 ms':>8}"]
     for row in result["layouts"]:
@@ -300,7 +290,11 @@ def _table(result: dict[str, Any]) -> str:
 
 
 def run(options: argparse.Namespace) -> int:
-    """Run the cluster benchmark with parsed *options*; print a table (or JSON)."""
+    """Run ``quicko bench cluster`` with its parsed *options* (cli/bench.py); print a table.
+
+    *options*: ``connections``, ``rate``, ``warmup``, ``duration``, ``only`` (a substring of
+    the layouts to run, or empty for all) and ``json`` (print the JSON result instead).
+    """
     try:
         result = asyncio.run(run_cluster_bench(options))
     except BenchError as exc:
@@ -308,14 +302,3 @@ def run(options: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result) if options.json else _table(result))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m quicko.bench.cluster [options]``."""
-    parser = argparse.ArgumentParser(prog="python -m quicko.bench.cluster", description=__doc__)
-    add_options(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

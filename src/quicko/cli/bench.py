@@ -1,8 +1,9 @@
-"""``quicko bench relay|client|startup``: the benchmarks of docs/performance.md.
+"""``quicko bench relay|client|startup|cluster``: the benchmarks of docs/performance.md.
 
 ``relay``: the relay beside a bare forwarder, under the same load, in one run. ``client``: what
 real QuickoClients cost end to end through a real relay (encrypted messages per second, a join by
-invite code, a call). ``startup``: how long ``quicko`` commands take to start. The numbers, how
+invite code, a call). ``startup``: how long ``quicko`` commands take to start. ``cluster``:
+relay nodes sharing one Redis (:mod:`quicko.bench.cluster`). The numbers, how
 they are measured and the goals are described in docs/performance.md. The human output is a
 table; ``--json`` prints one JSON object with every number, the raw runs and the machine.
 Progress lines go to standard error.
@@ -320,9 +321,12 @@ def _build_parser(bench: argparse.ArgumentParser) -> None:
         help="relay nodes sharing one Redis: same-node vs cross-node, 1 vs 2 workers",
         description="docs/performance.md, cluster section (needs redis-server and redis-py).",
     )
-    from quicko.bench.cluster import add_options as add_cluster_options  # noqa: PLC0415
-
-    add_cluster_options(cluster)
+    cluster.add_argument("--connections", type=int, default=32, help="per layout (even)")
+    cluster.add_argument("--rate", type=float, default=2000.0, help="latency load, frames/s")
+    cluster.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
+    cluster.add_argument("--duration", type=float, default=3.0, help="seconds measured")
+    cluster.add_argument("--only", default="", help="only the layouts whose name has this")
+    cluster.add_argument("--json", action="store_true", help="print the JSON result only")
     cluster.set_defaults(handler=run_bench_cluster)
 
     def usage(_: argparse.Namespace) -> int:
