@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +35,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
+from pathlib import Path
 from time import perf_counter, perf_counter_ns
 from typing import Any, Final
 
@@ -106,6 +109,8 @@ class _Redis:
         return int(self._client.info("stats")["total_commands_processed"])
 
     def close(self) -> None:
+        if hasattr(self, "_client"):
+            self._client.close()
         self._process.kill()
         self._process.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -226,7 +231,21 @@ async def _layout(name: str, redis: _Redis, options: argparse.Namespace) -> dict
         return result
     finally:
         for server in servers:
+            children = _children(server.pid)  # --workers: the parent's worker processes
             await server.stop()
+            for pid in children:  # a worker still shutting down when its parent was killed
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of *pid* (Linux ``/proc``), or none."""
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except (OSError, ValueError):
+        return []
 
 
 def mirror_bytes_per_user(users: int = 20_000) -> dict[str, float]:
