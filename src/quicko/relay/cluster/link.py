@@ -54,6 +54,8 @@ CLAIM_WAIT_S: Final = 1.0
 RETRY_S: Final = 0.02
 """Pause before publishing again what a node that is not subscribed (yet) did not receive."""
 RESEED_CHUNK: Final = 1_000
+STOP_WAIT_S: Final = 2.0
+"""How long :meth:`ClusterLink.stop` waits for each step (its tasks, the lease removal, a close)."""
 HEARTBEAT_S: Final = 1.0
 NODE_TTL_MS: Final = 5_000
 """A node whose lease is this old is dead; a node that could not renew it this long fences."""
@@ -372,18 +374,20 @@ class ClusterLink:
                 while self._backlog and self.stats.connected:
                     await asyncio.sleep(0.01)
         self._stopping = True
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._claiming]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, RedisError):
-                await task
+        if tasks:  # bounded: a task stuck inside the Redis client must not hold the shutdown
+            await asyncio.wait(tasks, timeout=STOP_WAIT_S)
         if self._client is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._client.hdel(NODES_KEY, self.node_id)
-            if self._pubsub is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.aclose()
-            await self._client.aclose()
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(STOP_WAIT_S):
+                    await self._client.hdel(NODES_KEY, self.node_id)
+            for closing in (self._pubsub, self._client):
+                if closing is not None:
+                    with contextlib.suppress(RedisError, OSError, TimeoutError):
+                        async with asyncio.timeout(STOP_WAIT_S):
+                            await closing.aclose()
 
     # ---------------------------------------------------------------- outgoing
 
