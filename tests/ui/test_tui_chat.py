@@ -28,6 +28,7 @@ from tui_support import (
     wait_for,
 )
 
+from quicko.appmodel import PENDING_JOINER, Chat, SystemLine
 from quicko.client import (
     AsyncQuickoClient,
     IncomingCall,
@@ -45,7 +46,6 @@ from quicko.identity import display_name, format_quickokey, parse_quickokey, saf
 from quicko.messaging import DeliveryStatus
 from quicko.tui.app import QuickoApp
 from quicko.tui.screens import ConfirmScreen, FormScreen, IncomingCallScreen, SafetyScreen
-from quicko.tui.state import PENDING_JOINER, Chat, SystemLine
 from quicko.tui.widgets import MessageRow, SystemRow
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
@@ -332,7 +332,7 @@ async def test_a_member_not_authenticated_is_never_shown_as_a_person() -> None:
         await app.handle_event(
             PeerJoined(chat.session_id, PeerInfo(stranger, "Alice", False, None, False))
         )
-        await wait_for(pilot, lambda: PENDING_JOINER in system_lines(app), "the pending line")
+        await wait_for(pilot, lambda: f"{PENDING_JOINER}." in system_lines(app), "the pending line")
         header = str(app.main_screen.query_one("#chat-header", Static).content)
         item = app.main_screen.chat_list.item_of(chat.chat_id)
         assert chat.title == PENDING_JOINER and PENDING_JOINER in header and item is not None
@@ -342,7 +342,7 @@ async def test_a_member_not_authenticated_is_never_shown_as_a_person() -> None:
 
         await app.handle_event(PeerLeft(chat.session_id, stranger, "Alice", "left"))
         await wait_for(pilot, lambda: not chat.peers, "the stranger gone")
-        assert system_lines(app)[-1] == "Someone who was trying to join left (left)"
+        assert system_lines(app)[-1] == "Someone who was trying to join left."
 
 
 async def test_a_second_session_with_a_chats_id_cannot_take_it_over(

@@ -2,7 +2,7 @@
 
 Peer text is never read as markup: every line is built as a :class:`rich.text.Text`, so a
 message like ``[b]hi[/b]`` shows as typed. Outgoing messages carry their delivery tick
-(:func:`quicko.tui.state.status_mark`), updated in place as receipts arrive.
+(:func:`status_mark`), updated in place as receipts arrive.
 """
 
 from __future__ import annotations
@@ -15,12 +15,21 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from quicko.appmodel import Chat, Entry, SystemLine, sender_name
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.tui.state import Chat, Entry, SystemLine, sender_name, status_mark
 from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from quicko.tui.widgets.composer import Composer, ComposerBox
 
-__all__ = ["INVITE_CODE_USE", "SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+__all__ = [
+    "INVITE_CODE_USE",
+    "SHOWN_ENTRIES",
+    "STATUS_MARKS",
+    "ChatView",
+    "MessageLog",
+    "MessageRow",
+    "SystemRow",
+    "status_mark",
+]
 
 INVITE_CODE_USE: Final = (
     "Several people can join with this code while you are in the session, until too many "
@@ -30,6 +39,34 @@ INVITE_CODE_USE: Final = (
 
 SHOWN_ENTRIES: Final = 200
 """Entries of a chat mounted when it is opened (the newest ones)."""
+
+STATUS_MARKS: Final[dict[DeliveryStatus, tuple[str, str]]] = {
+    DeliveryStatus.PENDING: ("◷", "pending"),
+    DeliveryStatus.SENT: ("✓", "sent"),
+    DeliveryStatus.DELIVERED: ("✓✓", "delivered"),
+    DeliveryStatus.READ: ("✓✓", "read"),
+    DeliveryStatus.FAILED: ("✗", "failed"),
+}
+"""The tick and the word shown beside an outgoing message for each delivery status."""
+
+
+def status_mark(status: DeliveryStatus, *, waiting: bool = False, retried: bool = False) -> str:
+    """The tick and word for ``status``, such as ``"✓✓ read"``.
+
+    Args:
+        status: the delivery status.
+        waiting: a pending message waits for the relay, which is not reachable.
+        retried: a failed message was sent again (as a new message).
+    """
+    tick, word = STATUS_MARKS[status]
+    if status is DeliveryStatus.PENDING and waiting:
+        return f"{tick} waiting for the relay"
+    if status is DeliveryStatus.FAILED:
+        return (
+            f"{tick} failed · sent again" if retried else f"{tick} failed — ctrl+r sends it again"
+        )
+    return f"{tick} {word}"
+
 
 _TICK_STYLE: Final = {
     DeliveryStatus.PENDING: MUTED,
