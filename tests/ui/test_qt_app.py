@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,11 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 from qt_support import (
-    FAST,
     WAIT_MS,
     RelayThread,
     in_background,
-    peer_client,
     press,
     screenshot,
     type_text,
@@ -33,41 +30,15 @@ from quicko.client import (
 )
 from quicko.identity import Identity, safety_number_lines
 from quicko.messaging import DeliveryStatus
-from quicko.ui.qt.app import create_window, ensure_application
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.widgets.chat_view import ChatView
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog, SafetyNumberDialog
 
 pytestmark = pytest.mark.ui
+pytest_plugins = ["qt_fixtures"]
 
 INVITE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 KNOWN = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
-
-
-@pytest.fixture
-def relay() -> Iterator[RelayThread]:
-    relay = RelayThread()
-    relay.start()
-    yield relay
-    relay.close()
-
-
-@pytest.fixture
-def window(qtbot: QtBot, relay: RelayThread) -> Iterator[MainWindow]:
-    ensure_application()
-    window = create_window(QuickoClient(relay.url, settings=FAST), relay.url)
-    window.resize(1000, 680)
-    window.show()
-    qtbot.waitUntil(lambda: window.status.state == "connected", timeout=WAIT_MS)
-    yield window
-    window.close()
-
-
-@pytest.fixture
-def peer(relay: RelayThread) -> Iterator[QuickoClient]:
-    client = peer_client(relay.url)
-    yield client
-    client.close()
 
 
 def chat_of(window: MainWindow) -> ChatView:

@@ -7,7 +7,6 @@ line and can no longer be accepted; an outgoing call shows "Calling…" with a C
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,11 +15,8 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from qt_support import (
-    FAST,
     WAIT_MS,
-    RelayThread,
     in_background,
-    peer_client,
     press,
     screenshot,
     wait_event,
@@ -29,38 +25,17 @@ from qt_support import (
 from quicko.client import IncomingCall, PeerLeft, QuickoClient
 from quicko.errors import SessionError
 from quicko.identity import Identity
-from quicko.ui.qt.app import create_window, ensure_application
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
 
 pytestmark = pytest.mark.ui
+pytest_plugins = ["qt_fixtures"]
 
 
 @pytest.fixture
-def relay() -> Iterator[RelayThread]:
-    relay = RelayThread()
-    relay.start()
-    yield relay
-    relay.close()
-
-
-@pytest.fixture
-def window(qtbot: QtBot, relay: RelayThread) -> Iterator[MainWindow]:
-    ensure_application()
-    identity = Identity.generate(secrets.token_bytes)
-    window = create_window(QuickoClient(relay.url, identity=identity, settings=FAST), relay.url)
-    window.resize(1000, 680)
-    window.show()
-    qtbot.waitUntil(lambda: window.status.state == "connected", timeout=WAIT_MS)
-    yield window
-    window.close()
-
-
-@pytest.fixture
-def peer(relay: RelayThread) -> Iterator[QuickoClient]:
-    client = peer_client(relay.url)
-    yield client
-    client.close()
+def app_identity() -> Identity:
+    """The app has a QuickoKey, so it can be called."""
+    return Identity.generate(secrets.token_bytes)
 
 
 def ringing(window: MainWindow) -> bool:
@@ -87,8 +62,8 @@ def test_dialog_expires_and_then_refuses_to_accept(qtbot: QtBot) -> None:
 def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     qtbot: QtBot, window: MainWindow, peer: QuickoClient
 ) -> None:
-    window.ring_ms = 800
-    window.bridge.run(window.client.register_key, lane="long")
+    window.model.ring_ms = 800
+    window.bridge.submit(window.client.register_key)
     quickokey = window.client.identity_info.quickokey
     qtbot.waitUntil(lambda: peer.lookup_key(quickokey).found, timeout=WAIT_MS)
     placed = in_background(lambda: peer.call(quickokey, 20))

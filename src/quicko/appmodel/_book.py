@@ -65,6 +65,8 @@ class ChatBook:
             _log.warning("refused a second chat for a session already open (as a %s)", role)
             return None
         chat = Chat(next(self._ids), session_id, role, invite_code)
+        if invite_code is not None:
+            chat.preview = f"Invite code {invite_code}"
         self._chats[chat.chat_id] = chat
         self._by_session[session_id] = chat.chat_id
         return chat

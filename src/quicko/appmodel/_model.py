@@ -268,8 +268,8 @@ class AppModel:
         changes.append(ChatChanged(chat.chat_id))
         return chat, changes
 
-    def add_sent(self, chat_id: str, message: ChatMessage) -> list[Change]:
-        """Show a message we sent (``send_message``'s result), if its chat is still open."""
+    def add_message(self, chat_id: str, message: ChatMessage) -> list[Change]:
+        """Show a message (ours from ``send_message``, or any), if its chat is still open."""
         chat = self.book.get(chat_id)
         if chat is None:
             return []

@@ -109,7 +109,7 @@ class ChatPresenter:
         """Add a message we sent (or a system line) to a chat, if it is still open."""
         async with self._lock:
             if isinstance(entry, ChatMessage):
-                changes = self.model.add_sent(chat_id, entry)
+                changes = self.model.add_message(chat_id, entry)
             else:
                 changes = self.model.add_line(chat_id, entry.text, warning=entry.warning)
             await self._draw(changes)

@@ -205,7 +205,7 @@ def test_statuses_early_and_late_and_for_our_messages_only() -> None:
     assert model.apply(ev.StatusChanged(SID, sent.message_id.hex(), DeliveryStatus.SENT), 0) == [
         ChatChanged(cid)
     ]
-    added = model.add_sent(cid, sent)
+    added = model.add_message(cid, sent)
     assert added[0] == EntryAdded(cid, sent.with_status(DeliveryStatus.SENT))
     changes = model.apply(ev.StatusChanged(SID, sent.message_id.hex(), DeliveryStatus.READ), 0)
     assert changes[0] == StatusUpdated(cid, sent.with_status(DeliveryStatus.READ))
@@ -216,7 +216,7 @@ def test_statuses_early_and_late_and_for_our_messages_only() -> None:
 def test_retry_marks_and_failed_messages() -> None:
     model = AppModel()
     cid = opened(model)
-    model.add_sent(cid, message(1, outgoing=True, status=DeliveryStatus.FAILED))
+    model.add_message(cid, message(1, outgoing=True, status=DeliveryStatus.FAILED))
     chat = model.book.get(cid)
     assert chat is not None and [m.text for m in chat.failed()] == ["text 1"]
     model.mark_retried(
@@ -295,7 +295,7 @@ def test_a_status_ends_the_same_whenever_its_message_arrives(
     shown: list[DeliveryStatus] = []
     for index, status in enumerate([*updates, None]):
         if index == added_after or (status is None and added_after >= len(updates)):
-            model.add_sent(cid, sent)
+            model.add_message(cid, sent)
         if status is not None:
             model.apply(ev.StatusChanged(SID, sent.message_id.hex(), status), 0)
         chat = model.book.get(cid)
