@@ -198,6 +198,8 @@ class ClientCore:
         self._ended: OrderedDict[bytes, str] = OrderedDict()
         self._cancelled: OrderedDict[bytes, OutgoingCall] = OrderedDict()
         self._answered: OrderedDict[bytes, bytes] = OrderedDict()
+        # Sessions of calls accepted after we cancelled them: left once the relay joined us.
+        self._hanging: OrderedDict[bytes, LiveSession] = OrderedDict()
         self._registered = False
         self._out: list[Payload] = []
         self._offline: deque[Payload] = deque(maxlen=MAX_OFFLINE_CONTROL_FRAMES)
@@ -313,6 +315,8 @@ class ClientCore:
         del now_ms  # nothing times from the loss itself
         self._link = None
         self._dialling.clear()  # their replies fail below: those calls are over
+        while self._hanging:  # their Joins went with the link (rare: a race within a race)
+            self._hanging.popitem()[1].wipe()
         self._events.append(m.Disconnected(reason, will_retry, code))
         for live in self.live():
             live.joined_here = False
@@ -328,6 +332,9 @@ class ClientCore:
         match payload:
             case Joined():
                 live = self._sessions.get(payload.session_id)
+                if live is None and payload.session_id in self._hanging:
+                    self._finish_hang_up(payload, now_ms)
+                    return
                 if live is not None and payload.session_id:
                     live.session.receive(payload, now_ms)
                     live.joined()
@@ -516,6 +523,8 @@ class ClientCore:
         self._offline.clear()
         self._incoming.clear()
         self._dialling.clear()
+        while self._hanging:
+            self._hanging.popitem()[1].wipe()
         if not self.long_term:
             self._identity.wipe()
         self._identity, self.long_term, self._registered = identity, True, False
@@ -779,7 +788,11 @@ class ClientCore:
         self._events.append(m.SessionFailed(live.key, f"the call had ended ({why})"))
 
     def _hang_up(self, outgoing: OutgoingCall, frame: CallResponse, now_ms: int) -> None:
-        """The callee accepted a call we had cancelled: join and leave at once, so it is told."""
+        """The callee accepted a call we had cancelled: join, and leave once joined.
+
+        The encrypted LEAVE can go only once the relay shows the callee a member (our Joined),
+        so the session waits, unseen by the application, in ``_hanging`` until then.
+        """
         try:
             session = outgoing.complete(frame, self._identity, self._rng, now_ms)
         except QuickoError:
@@ -788,14 +801,23 @@ class ClientCore:
             session.leave(now_ms)
             return
         live = LiveSession(session, "caller")
-        shown = len(self._events)
-        self._sessions[session.session_id] = live
-        self._pump(live, now_ms)
+        self._hanging[session.session_id] = live
+        while len(self._hanging) > MAX_INCOMING_CALLS:
+            self._hanging.popitem(last=False)[1].wipe()
+        self._quiet_pump(live)
+
+    def _finish_hang_up(self, joined: Joined, now_ms: int) -> None:
+        live = self._hanging.pop(joined.session_id)
+        live.session.receive(joined, now_ms)
         live.session.leave(now_ms)
-        self._forget(live)
-        self._pump(live, now_ms)
+        self._quiet_pump(live)
         live.wipe()
-        del self._events[shown:]  # the application never saw this session
+
+    def _quiet_pump(self, live: LiveSession) -> None:
+        """Send a hidden session's frames; its events are dropped (the application never saw it)."""
+        live.session.events()
+        for payload in live.session.data_to_send():
+            self._send(live, payload)
 
     # ------------------------------------------------------------------ operations
 
