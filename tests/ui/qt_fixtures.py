@@ -40,7 +40,7 @@ def window(qtbot: QtBot, relay: RelayThread, app_identity: Identity | None) -> I
     """The desktop app's window on a real client, shown and connected to ``relay``."""
     ensure_application()
     client = AsyncQuickoClient(relay.url, identity=app_identity, settings=FAST)
-    window = create_window(client, relay.url)
+    window = create_window(client)
     window.resize(1000, 680)
     window.show()
     qtbot.waitUntil(lambda: window.status.state == "connected", timeout=WAIT_MS)

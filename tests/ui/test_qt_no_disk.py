@@ -33,6 +33,7 @@ from quicko.ui.qt.main_window import MainWindow
 known = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
 
 class Client:
+    relay_url = "ws://127.0.0.1:9"
     identity_info = m.QuickoKeyInfo(known.public.quickokey, known.public.display_name,
                                     tuple(known.seed_phrase), "00", "00")
     async def next_event(self): await asyncio.Event().wait()

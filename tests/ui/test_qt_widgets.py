@@ -40,7 +40,7 @@ from quicko.ui.qt.widgets.message_list import MessageList
 from quicko.ui.qt.widgets.qr import QR_BORDER_MODULES, qr_image
 from quicko.ui.qt.widgets.session_panel import SessionPanel
 from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
-from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar, monotonic_ms
+from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar, clock_ms
 
 pytestmark = pytest.mark.ui
 
@@ -106,7 +106,8 @@ def test_enter_sends_and_shift_enter_makes_a_new_line(qtbot: QtBot) -> None:
 # -- bubbles and ticks
 
 
-def test_bubbles_show_ticks_that_only_move_forward(qtbot: QtBot) -> None:
+def test_bubbles_show_the_ticks_the_model_decided(qtbot: QtBot) -> None:
+    # That a status only moves forward is the shared model's rule (tests/unit/appmodel).
     messages = MessageList()
     qtbot.addWidget(messages)
     bubble = messages.add_message(message())
@@ -114,7 +115,6 @@ def test_bubbles_show_ticks_that_only_move_forward(qtbot: QtBot) -> None:
     for status, glyph in [
         (DeliveryStatus.SENT, "✓"),
         (DeliveryStatus.DELIVERED, "✓✓"),
-        (DeliveryStatus.SENT, "✓✓"),  # a late Ack does not step back
         (DeliveryStatus.READ, "✓✓"),
     ]:
         messages.update_status(bubble.message_id, status)
@@ -212,7 +212,7 @@ def test_status_bar_states_and_encryption(qtbot: QtBot) -> None:
         attempt=3,
         reason="connection refused",
         relay_url=url,
-        retry_at_ms=monotonic_ms() + 4_000,
+        retry_at_ms=clock_ms() + 4_000,
     )
     bar.set_connection(waiting)
     assert bar.state == "connecting"
@@ -220,14 +220,12 @@ def test_status_bar_states_and_encryption(qtbot: QtBot) -> None:
         f"● Relay at {url} unreachable: connection refused — retrying in 4 s (attempt 3)"
     )
     assert bar.offline_text() == f"the relay at {url} is not reachable (connection refused)"
-    bar.set_connection(ConnectionState(LinkState.CONNECTED, latency_ms=12.4, relay_url=url))
+    bar.set_connection(ConnectionState(LinkState.CONNECTED, latency_ms=12.4))
     assert bar.connection_label.text() == f"● Connected to {url}"
     assert bar.reason == "" and bar.latency_label.text() == "12 ms"
     bar.set_encrypted(encrypted=True)
     assert bar.encrypted_shown
-    bar.set_connection(
-        ConnectionState(LinkState.DISCONNECTED, reason="the relay is shutting down", relay_url=url)
-    )
+    bar.set_connection(ConnectionState(LinkState.DISCONNECTED, reason="the relay is shutting down"))
     assert bar.connection_label.text() == (f"● Disconnected from {url}: the relay is shutting down")
     assert bar.latency_label.text() == ""
 
@@ -353,6 +351,7 @@ class FakeClient:
         self.threads: set[str] = set()
         self.closed = False
         self.answer: m.SessionInfo | None = None
+        self.sent: dict[str, ChatMessage] = {}
         self._events: queue.SimpleQueue[m.ClientEvent] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -363,6 +362,10 @@ class FakeClient:
             self._events.put(event)
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    @property
+    def relay_url(self) -> str:
+        return "ws://127.0.0.1:9"
 
     @property
     def identity_info(self) -> m.QuickoKeyInfo:
@@ -399,7 +402,9 @@ class FakeClient:
 
     async def send_message(self, session_id: str, text: str) -> ChatMessage:
         self._record("send", text)
-        return message(text)
+        sent = message(text)
+        self.sent[sent.message_id.hex()] = sent
+        return sent
 
     async def mark_read(self, session_id: str, message_ids: Sequence[str]) -> None:
         self._record("read", ",".join(message_ids))
@@ -421,6 +426,13 @@ class FakeClient:
 
     async def call(self, quickokey: str, timeout: float = 60) -> m.SessionInfo:
         raise TimeoutError
+
+    async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
+        self._record("retry", message_id)
+        return self.sent[message_id].with_status(DeliveryStatus.PENDING)
+
+    async def cancel_call(self, call_id: str) -> None:
+        self._record("cancel", call_id)
 
     async def answer_call(self, call_id: str, accept: bool) -> m.SessionInfo | None:
         self._record("answer", call_id)
@@ -628,11 +640,11 @@ def test_run_app_starts_the_window_and_closes_the_client(
     monkeypatch.setattr(QApplication, "exec", staticmethod(exec_once))
     # Nothing listens on port 9 of the loopback: the window starts and keeps "connecting".
     assert qt_app.run_app("ws://127.0.0.1:9/ws") == 0
-    assert shown and shown[-1].windowTitle() == "Quicko2 — ws://127.0.0.1:9/ws"
+    assert shown and shown[-1].windowTitle() == "Quicko2 — ws://127.0.0.1:9"  # the client's
     shown[-1].close()
 
 
-def test_a_failed_message_says_so_and_retry_sends_its_text_again(
+def test_a_failed_message_says_why_and_retry_sends_it_again(
     qtbot: QtBot, fake_window: MainWindow
 ) -> None:
     qt_app.ensure_application()  # themed, for the screenshot
@@ -649,14 +661,17 @@ def test_a_failed_message_says_so_and_retry_sends_its_text_again(
     qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
     bubble = view.messages.bubbles[0]
     assert bubble.retry_button.isHidden()
-    client.push(m.StatusChanged(sid, bubble.message_id.hex(), DeliveryStatus.FAILED))
+    message_id = bubble.message_id.hex()
+    client.push(m.StatusChanged(sid, message_id, DeliveryStatus.FAILED, "the peer left"))
     qtbot.waitUntil(lambda: bubble.status is DeliveryStatus.FAILED, timeout=5000)
-    assert bubble.ticks_label.text() == "✕ Not delivered"
+    assert bubble.ticks_label.text() == "✕ Not delivered: the peer left"
     assert bubble.retry_button.isVisibleTo(bubble)
     screenshot(window, "failed-message")
     bubble.retry_button.click()
-    qtbot.waitUntil(lambda: client.calls.count(("send", "did this arrive?")) == 2, timeout=5000)
-    assert bubble.ticks_label.text() == "✕ Not delivered · sent again"
+    qtbot.waitUntil(lambda: bubble.status is DeliveryStatus.PENDING, timeout=5000)
+    assert ("retry", message_id) in client.calls
+    assert client.calls.count(("send", "did this arrive?")) == 1  # the same message, not a copy
+    assert len(view.messages.bubbles) == 1 and "Not delivered" not in bubble.ticks_label.text()
     assert bubble.retry_button.isHidden()
     window.retry_current()  # Ctrl+R: nothing failed is left
     assert window.status.currentMessage() == "No failed message to send again here."

@@ -55,7 +55,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.integration]
 async def app_and_peer() -> AsyncIterator[tuple[QuickoApp, Pilot[Any], AsyncQuickoClient]]:
     """The app on a fresh relay, connected, and a second client connected to the same relay."""
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         peer = fast_client(url_of(relay))
         await peer.connect()
         try:

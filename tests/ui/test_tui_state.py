@@ -19,7 +19,9 @@ def test_status_marks_for_every_status() -> None:
     assert status_mark(DeliveryStatus.DELIVERED) == "✓✓ delivered"
     assert status_mark(DeliveryStatus.READ) == "✓✓ read"
     assert status_mark(DeliveryStatus.FAILED) == "✗ failed — ctrl+r sends it again"
-    assert status_mark(DeliveryStatus.FAILED, retried=True) == "✗ failed · sent again"
+    assert status_mark(DeliveryStatus.FAILED, reason="the peer left") == (
+        "✗ failed: the peer left — ctrl+r sends it again"
+    )
     assert status_mark(DeliveryStatus.PENDING, waiting=True) == "◷ waiting for the relay"
     assert status_mark(DeliveryStatus.SENT, waiting=True) == "✓ sent"
 

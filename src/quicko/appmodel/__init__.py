@@ -45,7 +45,12 @@ from quicko.appmodel._chat import (
     pending_label,
     sender_name,
 )
-from quicko.appmodel._connection import ConnectionState, LinkState, next_connection
+from quicko.appmodel._connection import (
+    ConnectionState,
+    LinkState,
+    next_connection,
+    not_connected,
+)
 from quicko.appmodel._model import (
     MAX_HELD_EVENTS,
     MAX_HELD_SESSIONS,
@@ -87,6 +92,7 @@ __all__ = [
     "left_line",
     "merge_peer",
     "next_connection",
+    "not_connected",
     "pending_label",
     "sender_name",
     "stopped_calling",

@@ -11,7 +11,7 @@ from quicko.identity import claimed_name, display_name, parse_quickokey
 __all__ = ["CALLER_TIMEOUT_MS", "RING_MS", "RingingCall", "stopped_calling"]
 
 CALLER_TIMEOUT_MS: Final = 60_000
-"""How long a caller waits for an answer (``QuickoClient.call``'s default timeout)."""
+"""How long a call rings (the relay's call timeout, ``IncomingCall.expires_ms``)."""
 
 ANSWER_MARGIN_MS: Final = 5_000
 """An accept needs time to reach the caller before it gives up."""
@@ -20,8 +20,10 @@ RING_MS: Final = CALLER_TIMEOUT_MS - ANSWER_MARGIN_MS
 """How long an incoming call can be answered after it reached the app."""
 
 
-def stopped_calling(name: str) -> str:
-    """The line shown when a caller gave up before an answer."""
+def stopped_calling(name: str, reason: str = "timeout") -> str:
+    """The line shown when a call ended before an answer (``reason``: cancelled or timeout)."""
+    if reason == "cancelled":
+        return f"{name} stopped calling."
     return f"{name} stopped calling (no answer within {CALLER_TIMEOUT_MS // 1000} s)."
 
 
@@ -46,8 +48,15 @@ class RingingCall:
     deadline_ms: int
 
     @classmethod
-    def from_event(cls, event: ev.IncomingCall, deadline_ms: int) -> RingingCall:
-        """The ringing call of an :class:`~quicko.client.models.IncomingCall`."""
+    def from_event(cls, event: ev.IncomingCall, now_ms: int, ring_ms: int) -> RingingCall:
+        """The ringing call of an :class:`~quicko.client.models.IncomingCall`.
+
+        It can be answered for ``ring_ms`` from ``now_ms``, and never later than
+        :data:`ANSWER_MARGIN_MS` before the ring's end the client reports (``expires_ms``).
+        """
+        deadline_ms = now_ms + ring_ms
+        if event.expires_ms:
+            deadline_ms = min(deadline_ms, event.expires_ms - ANSWER_MARGIN_MS)
         address = parse_quickokey(event.caller_quickokey)
         return cls(
             event.call_id,

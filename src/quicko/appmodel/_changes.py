@@ -43,10 +43,14 @@ class EntryAdded:
 
 @dataclass(frozen=True, slots=True)
 class StatusUpdated:
-    """One of our messages moved forward (``message`` carries its new status)."""
+    """One of our messages changed status (``message`` carries it).
+
+    ``reason`` says why, for a FAILED message (plain words), else ``""``.
+    """
 
     chat_id: str
     message: ChatMessage
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +83,15 @@ class CallArrived:
 
 @dataclass(frozen=True, slots=True)
 class CallGone:
-    """An incoming call can no longer be answered; ``text`` says why (show it)."""
+    """An incoming call can no longer be answered; ``text`` says why (show it).
+
+    ``decline`` is true when the client does not know yet (the app's own ring time ran out):
+    the app then declines the call so that the client forgets it.
+    """
 
     call: RingingCall
     text: str
+    decline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,7 @@ class Chat:
         unread: incoming messages not yet shown to the user.
         preview: the last message or line, for the chat list.
         ended: why the session ended, once it has (no more sending), else ``None``.
-        retried: ids (hex) of our failed messages already sent again.
+        reasons: why each of our FAILED messages failed (plain words), by id (hex).
         local_names: names the user gave peers here, by address (memory only).
         announced: members whose joining was shown (a later report of them is no news).
         away: members the relay said left (only their return is "is back").
@@ -160,7 +160,7 @@ class Chat:
     unread: int = 0
     preview: str = ""
     ended: str | None = None
-    retried: set[str] = field(default_factory=set)
+    reasons: dict[str, str] = field(default_factory=dict)
     local_names: dict[str, str] = field(default_factory=dict)
     announced: set[str] = field(default_factory=set)
     away: set[str] = field(default_factory=set)
@@ -291,8 +291,12 @@ class Chat:
             self.preview = f"{sender_name(entry)}: {entry.text}"
         return entry
 
-    def update_status(self, message_id: str, status: DeliveryStatus) -> ChatMessage | None:
+    def update_status(
+        self, message_id: str, status: DeliveryStatus, reason: str = ""
+    ) -> ChatMessage | None:
         """Move one of our messages' status forward (never back, never after READ/FAILED).
+
+        ``reason`` says why a FAILED message failed (kept in :attr:`reasons`).
 
         An update for a message not added yet is kept (a receipt can overtake the reply of
         ``send_message``) and applied by :meth:`add`; at most :data:`MAX_ENTRIES` are kept.
@@ -310,6 +314,8 @@ class Chat:
                 new = advance(entry.status, status)
                 if new is None:
                     return None
+                if new is DeliveryStatus.FAILED and reason:
+                    self.reasons[message_id] = reason
                 updated = entry.with_status(new)
                 self.entries[index] = updated
                 return updated
@@ -319,15 +325,34 @@ class Chat:
         return None
 
     def failed(self) -> list[ChatMessage]:
-        """Our failed messages not sent again yet, oldest first."""
+        """Our failed messages, oldest first."""
         return [
             entry
             for entry in self.entries
             if isinstance(entry, ChatMessage)
             and entry.outgoing
             and entry.status is DeliveryStatus.FAILED
-            and entry.message_id.hex() not in self.retried
         ]
+
+    def retried(self, message: ChatMessage) -> ChatMessage | None:
+        """Show one of our failed messages as the client's ``retry_message`` returned it.
+
+        The one step back the status merge allows, because the user asked for it: the message
+        keeps its id and its place and is PENDING again; its failure reason is dropped.
+
+        Returns:
+            The message as stored, or ``None`` when it is not one of ours in this chat.
+        """
+        for index, entry in enumerate(self.entries):
+            if (
+                isinstance(entry, ChatMessage)
+                and entry.outgoing
+                and entry.message_id == message.message_id
+            ):
+                self.entries[index] = message
+                self.reasons.pop(message.message_id.hex(), None)
+                return message
+        return None
 
     def take_unread(self) -> list[str]:
         """Reset the unread count; return the ids (hex) of the incoming messages not yet read."""

@@ -1,7 +1,7 @@
 """The relay connection as both apps show it: which relay, the state, why it is down.
 
-A value, moved by client events (:func:`next_connection`); time comes in as ``now_ms`` (any
-monotonic millisecond clock, the same one the app passes everywhere).
+A value, moved by client events (:func:`next_connection`); time comes in as ``now_ms`` (the
+wall clock in milliseconds, the clock of ``IncomingCall.expires_ms``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from enum import StrEnum
 from quicko.client import models as ev
 from quicko.client.wording import plain_reason
 
-__all__ = ["ConnectionState", "LinkState", "next_connection"]
+__all__ = ["ConnectionState", "LinkState", "next_connection", "not_connected"]
 
 
 class LinkState(StrEnum):
@@ -58,17 +58,6 @@ class ConnectionState:
         because = f" ({self.reason})" if self.reason else ""
         return f"{self.relay} is not reachable{because}"
 
-    def refusal(self, action: str, where: str) -> str | None:
-        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected.
-
-        Args:
-            action: what the user asked for.
-            where: where the app shows the state ("the status bar", "the status line").
-        """
-        if self.connected:
-            return None
-        return f"Cannot {action} now: {self.offline_text()}. Try again once {where} says connected."
-
     def seconds_to_retry(self, now_ms: int) -> int | None:
         """Whole seconds until the next attempt (0: now), or ``None`` when none is planned."""
         if self.retry_at_ms is None:
@@ -94,12 +83,13 @@ def next_connection(
                 reason=plain_reason(reason) if reason else known.reason,
                 retry_at_ms=None,
             )
-        case ev.Reconnecting(attempt=attempt, delay_ms=delay_ms):
+        case ev.Reconnecting(attempt=attempt, delay_ms=delay_ms, reason=reason):
             return replace(
                 known,
                 state=LinkState.CONNECTING,
                 attempt=attempt,
                 latency_ms=None,
+                reason=reason or known.reason,
                 retry_at_ms=now_ms + delay_ms,
             )
         case ev.ReconnectionFailed(attempts=attempts):
@@ -114,3 +104,15 @@ def next_connection(
             return replace(known, latency_ms=latency)
         case _:
             return None
+
+
+def not_connected(action: str, detail: str, where: str) -> str:
+    """What to say when the client refused ``action`` because the relay is not reachable.
+
+    Args:
+        action: what the user asked for ("create a session", "join", "call").
+        detail: the client's ``ConnectionClosedError`` text ("not connected to the relay at
+            URL: REASON").
+        where: where the app shows the state ("the status bar", "the status line").
+    """
+    return f"Cannot {action} now: {detail}. Try again once {where} says connected."

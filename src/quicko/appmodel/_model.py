@@ -1,10 +1,12 @@
 """The model both apps render from: chats, the connection and ringing calls, fed client events.
 
 :class:`AppModel` is sans-I/O: the app hands it every client event with the time
-(:meth:`AppModel.apply`), the results of its own actions (:meth:`AppModel.open_session`,
-:meth:`AppModel.add_sent`, …), and calls :meth:`AppModel.handle_timeout` at
-:meth:`AppModel.next_deadline`; every input returns the :data:`~quicko.appmodel.Change` values
-to redraw. It imports no toolkit, reads no clock and awaits nothing.
+(:meth:`AppModel.apply`; ``now_ms`` is the wall clock in milliseconds, the clock of
+``IncomingCall.expires_ms``), the results of its own actions (:meth:`AppModel.open_session`,
+:meth:`AppModel.add_message`, :meth:`AppModel.retried`, …), and calls
+:meth:`AppModel.handle_timeout` at :meth:`AppModel.next_deadline`; every input returns the
+:data:`~quicko.appmodel.Change` values to redraw. It imports no toolkit, reads no clock and
+awaits nothing.
 
 Only the user's own actions open a chat. Events about a session not opened yet (a
 ``SessionReady`` or a message that overtakes the result of ``join_session`` or ``answer_call``)
@@ -109,12 +111,15 @@ class AppModel:
         book: the open chats.
         connection: the relay connection.
         calls: the incoming calls ringing, by call id.
+        outgoing: the call we are placing, once the client reported it ringing (its id is what
+            ``cancel_call`` takes), else ``None``.
     """
 
     def __init__(self, relay_url: str = "", *, ring_ms: int = RING_MS) -> None:
         self.book = ChatBook()
         self.connection = ConnectionState(relay_url=relay_url)
         self.calls: dict[str, RingingCall] = {}
+        self.outgoing: ev.CallRinging | None = None
         self.ring_ms = ring_ms
         self._held: dict[str, list[SessionEvent]] = {}
         self._left: deque[str] = deque(maxlen=MAX_LEFT_SESSIONS)
@@ -136,10 +141,19 @@ class AppModel:
                 chat = self.book.find(session_id)
                 return [] if chat is None else self.close(chat.chat_id)
             case ev.IncomingCall():
-                call = RingingCall.from_event(event, now_ms + self.ring_ms)
+                call = RingingCall.from_event(event, now_ms, self.ring_ms)
                 self.calls[call.call_id] = call
                 return [CallArrived(call)]
+            case ev.CallEnded(call_id=call_id, reason=reason):
+                ended = self.calls.pop(call_id, None)
+                if ended is None:
+                    return []
+                return [CallGone(ended, stopped_calling(ended.display_name, reason))]
+            case ev.CallRinging():
+                self.outgoing = event
+                return []
             case ev.CallDeclined(reason=reason):
+                self.outgoing = None
                 return [Notice(f"Call not connected: {reason}")]
             case ev.ClientError(message=message):
                 return [Notice(message)]
@@ -193,10 +207,11 @@ class AppModel:
                 line(_KEY_CHANGED.format(display_name(bytes.fromhex(address))), warning=True)
             case ev.MessageReceived(message=message):
                 changes.append(EntryAdded(chat.chat_id, chat.add(message)))
-            case ev.StatusChanged(message_id=message_id, status=status):
-                updated = chat.update_status(message_id, status)
+            case ev.StatusChanged(message_id=message_id, status=status, reason=reason):
+                updated = chat.update_status(message_id, status, reason)
                 if updated is not None:
-                    changes.append(StatusUpdated(chat.chat_id, updated))
+                    why = chat.reasons.get(message_id, "")
+                    changes.append(StatusUpdated(chat.chat_id, updated, why))
             case ev.InviteRetired():
                 chat.invite_code = None
                 line("Too many wrong codes: this invite code works no more.", warning=True)
@@ -313,24 +328,24 @@ class AppModel:
             text = f"{peer.shown_name} has no name of yours any more."
         return self.add_line(chat_id, text)
 
-    def mark_retried(self, chat_id: str, message_ids: list[str]) -> list[Change]:
-        """Record failed messages sent again (their bubbles say so)."""
+    def retried(self, chat_id: str, message: ChatMessage) -> list[Change]:
+        """Show a failed message as ``retry_message`` returned it (PENDING again, same id)."""
         chat = self.book.get(chat_id)
-        if chat is None:
+        stored = None if chat is None else chat.retried(message)
+        if stored is None:
             return []
-        chat.retried.update(message_ids)
-        return [ChatChanged(chat_id)]
+        return [StatusUpdated(chat_id, stored), ChatChanged(chat_id)]
 
     def take_unread(self, chat_id: str) -> list[str]:
         """The ids (hex) of a chat's messages to mark read now that it is shown."""
         chat = self.book.get(chat_id)
         return [] if chat is None else chat.take_unread()
 
-    def refusal(self, action: str, where: str) -> str | None:
-        """Why ``action`` is impossible while the relay is not reachable, or ``None``."""
-        return self.connection.refusal(action, where)
-
     # ------------------------------------------------------------------ calls and time
+
+    def call_over(self) -> None:
+        """The call we placed was answered, refused or cancelled: it rings no more."""
+        self.outgoing = None
 
     def answered(self, call_id: str) -> RingingCall | None:
         """The user answered (or dismissed) a ringing call: it no longer rings."""
@@ -345,5 +360,5 @@ class AppModel:
         changes: list[Change] = []
         for call in [call for call in self.calls.values() if call.deadline_ms <= now_ms]:
             del self.calls[call.call_id]
-            changes.append(CallGone(call, stopped_calling(call.display_name)))
+            changes.append(CallGone(call, stopped_calling(call.display_name), decline=True))
         return changes

@@ -30,10 +30,11 @@ from quicko.appmodel import (
     Notice,
     Peer,
     RingingCall,
+    not_connected,
 )
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as ev
-from quicko.errors import QuickoError
+from quicko.errors import ConnectionClosedError, QuickoError
 from quicko.tui.client import ChatClient
 from quicko.tui.presenter import AppChange, ChatPresenter
 from quicko.tui.screens import (
@@ -50,7 +51,7 @@ from quicko.tui.screens import (
 )
 from quicko.tui.screens.main import MainScreen
 from quicko.tui.theme import APP_CSS, QUICKO_THEME
-from quicko.tui.widgets import monotonic_ms
+from quicko.tui.widgets import clock_ms
 
 __all__ = ["CONNECT_TIMEOUT_S", "QuickoApp", "disable_disk_output", "run_chat"]
 
@@ -58,6 +59,8 @@ CONNECT_TIMEOUT_S: Final = 10.0
 """How long the first connection may take before the app says it keeps trying."""
 
 _FAILURES: Final = (QuickoError, TimeoutError)
+
+_WHERE: Final = "the status line"
 
 _ALREADY_OPEN: Final = "That session already has a chat here; the chat was kept as it is."
 
@@ -95,8 +98,8 @@ class QuickoApp(App[None]):
             starts and disconnects it when it ends.
         connect_timeout: seconds to wait for the first connection before saying so (the
             client keeps trying in the background).
-        ring_s: how long an incoming call can be answered after it arrived.
-        relay_url: the relay's URL, always shown in the status line.
+        ring_s: how long an incoming call can be answered after it arrived (at most until
+            the client's ``IncomingCall.expires_ms`` less a margin).
 
     Attributes:
         client: the client.
@@ -115,7 +118,6 @@ class QuickoApp(App[None]):
         *,
         connect_timeout: float = CONNECT_TIMEOUT_S,
         ring_s: float = RING_MS / 1000,
-        relay_url: str = "",
     ) -> None:
         disable_disk_output()
         super().__init__()
@@ -125,13 +127,12 @@ class QuickoApp(App[None]):
         self.registered = False
         self.words_written = False
         self._connect_timeout = connect_timeout
-        self.relay_url = relay_url
         self._main = MainScreen(self)
         self.presenter = ChatPresenter(
             self._main,
             self._send_read_receipts,
             lambda: self.screen is self._main,
-            AppModel(relay_url, ring_ms=round(ring_s * 1000)),
+            AppModel(client.relay_url, ring_ms=round(ring_s * 1000)),
         )
 
     @property
@@ -217,8 +218,8 @@ class QuickoApp(App[None]):
             match change:
                 case CallArrived(call=call):
                     self._incoming_call(call)
-                case CallGone(call=call, text=text):
-                    self._call_gone(call, text)
+                case CallGone(call=call, text=text, decline=decline):
+                    self._call_gone(call, text, decline=decline)
                 case Notice(text=text, warning=warning):
                     self.notify(text, severity="warning" if warning else "information")
 
@@ -226,16 +227,12 @@ class QuickoApp(App[None]):
         """Wake the model at its next deadline (a ringing call's caller giving up)."""
         deadline = self.presenter.model.next_deadline()
         if deadline is not None:
-            delay_s = max(0.0, (deadline - monotonic_ms()) / 1000)
+            delay_s = max(0.0, (deadline - clock_ms()) / 1000)
             self.set_timer(delay_s, lambda: self._work(self._timeout(), group="view"))
 
     async def _timeout(self) -> None:
         self._app_changes(await self.presenter.timeout())
         self._schedule_deadline()
-
-    def offline(self, action: str) -> str | None:
-        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
-        return self.presenter.model.refusal(action, "the status line")
 
     def _send_read_receipts(self, session_id: str, message_ids: list[str]) -> None:
         self._background(self.client.mark_read(session_id, message_ids))
@@ -287,12 +284,12 @@ class QuickoApp(App[None]):
         self._work(self._new_session(), group="actions")
 
     async def _new_session(self) -> None:
-        refusal = self.offline("create a session")
-        if refusal is not None:
-            self.notify(refusal, severity="error", timeout=10)
-            return
         try:
             info = await self.client.create_session()
+        except ConnectionClosedError as exc:
+            text = not_connected("create a session", str(exc), _WHERE)
+            self.notify(text, severity="error", timeout=10)
+            return
         except _FAILURES as exc:
             self.notify(f"No session: {_problem(exc)}", severity="error")
             return
@@ -305,28 +302,27 @@ class QuickoApp(App[None]):
         self.push_screen(join_form(self._join))
 
     async def _join(self, code: str) -> str | None:
-        refusal = self.offline("join")
-        if refusal is not None:
-            return refusal
         line = "You joined with an invite code"
-        return await self._open_with(lambda: self.client.join_session(code), line)
+        return await self._open_with("join", lambda: self.client.join_session(code), line)
 
     def action_call(self) -> None:
         """Open the call dialog."""
         self.push_screen(call_form(self._call))
 
     async def _call(self, quickokey: str) -> str | None:
-        refusal = self.offline("call")
-        if refusal is not None:
-            return refusal
         line = "Call accepted: the chat is open"
-        return await self._open_with(lambda: self.client.call(quickokey), line)
+        try:
+            return await self._open_with("call", lambda: self.client.call(quickokey), line)
+        finally:
+            self.presenter.model.call_over()
 
     async def _open_with(
-        self, start: Callable[[], Awaitable[ev.SessionInfo]], line: str
+        self, action: str, start: Callable[[], Awaitable[ev.SessionInfo]], line: str
     ) -> str | None:
         try:
             info = await start()
+        except ConnectionClosedError as exc:
+            return not_connected(action, str(exc), _WHERE)
         except _FAILURES as exc:
             return _problem(exc)
         if await self.presenter.open_session(info, line) is None:
@@ -342,13 +338,17 @@ class QuickoApp(App[None]):
         self.push_screen(IncomingCallScreen(call), answered)
         self._schedule_deadline()
 
-    def _call_gone(self, call: RingingCall, text: str) -> None:
-        """The caller gave up: close its dialog, say so; declining makes the client forget it."""
+    def _call_gone(self, call: RingingCall, text: str, *, decline: bool) -> None:
+        """The call ended unanswered: close its dialog and say so (a missed call stays up).
+
+        When only the app's own ring time ran out, declining makes the client forget it.
+        """
         for screen in self.screen_stack:
             if isinstance(screen, IncomingCallScreen) and screen.call.call_id == call.call_id:
                 screen.expire()
         self.notify(text, severity="warning", timeout=60)
-        self._work(self._answer(call, False), group="actions")
+        if decline:
+            self._work(self._answer(call, False), group="actions")
 
     async def _answer(self, call: RingingCall, accept: bool) -> None:
         try:
@@ -384,23 +384,24 @@ class QuickoApp(App[None]):
         self.push_screen(SafetyScreen(chat, verify))
 
     def action_retry(self) -> None:
-        """Send again, as new messages, the failed messages of the shown chat.
-
-        The client has no retry of its own yet (see /work/notes/apps12.md): each failed
-        message stays "failed · sent again", and its text goes out as a new message.
-        """
+        """Send the failed messages of the shown chat again (same ids, pending again)."""
         chat = self.book.active_chat
         failed = [] if chat is None else chat.failed()
         if chat is None or not failed:
             self.notify("No failed message to send again here.", severity="information")
             return
-        ids = [message.message_id.hex() for message in failed]
-        chat_id = chat.chat_id
-        self._work(
-            self.presenter.apply(lambda model: model.mark_retried(chat_id, ids)), group="view"
-        )
         for message in failed:
-            self.send_text(chat.chat_id, message.text)
+            self._work(
+                self._retry(chat.chat_id, chat.session_id, message.message_id.hex()), group="send"
+            )
+
+    async def _retry(self, chat_id: str, session_id: str, message_id: str) -> None:
+        try:
+            message = await self.client.retry_message(session_id, message_id)
+        except (*_FAILURES, ValueError) as exc:
+            self.notify(f"Not sent again: {_problem(exc)}", severity="error")
+            return
+        await self.presenter.apply(lambda model: model.retried(chat_id, message))
 
     def action_leave(self) -> None:
         """Leave the shown chat, wiping its keys and messages (after asking)."""
@@ -530,6 +531,6 @@ class QuickoApp(App[None]):
 
 def run_chat(relay_url: str) -> int:
     """Run the terminal app against ``relay_url`` until the user quits; return the exit status."""
-    app = QuickoApp(AsyncQuickoClient(relay_url), relay_url=relay_url)
+    app = QuickoApp(AsyncQuickoClient(relay_url))
     app.run()
     return app.return_code or 0

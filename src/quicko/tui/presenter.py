@@ -34,7 +34,7 @@ from quicko.appmodel import (
 from quicko.client import models as ev
 from quicko.messaging import ChatMessage
 from quicko.tui.screens.main import MainScreen
-from quicko.tui.widgets import MessageLog, StatusLine, monotonic_ms
+from quicko.tui.widgets import MessageLog, StatusLine, clock_ms
 
 __all__ = ["AppChange", "ChatPresenter"]
 
@@ -83,12 +83,12 @@ class ChatPresenter:
     async def event(self, event: ev.ClientEvent) -> list[AppChange]:
         """Apply one client event; return the changes for the app."""
         async with self._lock:
-            return await self._draw(self.model.apply(event, monotonic_ms()))
+            return await self._draw(self.model.apply(event, clock_ms()))
 
     async def timeout(self) -> list[AppChange]:
         """Let the model act on its deadline (ringing calls); return the changes for the app."""
         async with self._lock:
-            return await self._draw(self.model.handle_timeout(monotonic_ms()))
+            return await self._draw(self.model.handle_timeout(clock_ms()))
 
     async def open_session(self, info: ev.SessionInfo, line: str) -> Chat | None:
         """Add a chat for a session we created, joined or answered, and show it.
@@ -142,10 +142,10 @@ class ChatPresenter:
                     self._connection_changed()
                 case EntryAdded(chat_id=chat_id, entry=entry):
                     await self._entry_added(chat_id, entry)
-                case StatusUpdated(chat_id=chat_id, message=message):
+                case StatusUpdated(chat_id=chat_id, message=message, reason=reason):
                     row = self._main.chat_view.log_widget.row_of(message.message_id.hex())
                     if self._shown(chat_id) and row is not None:
-                        row.set_status(message)
+                        row.set_status(message, reason)
                 case ChatChanged(chat_id=chat_id):
                     await self._refresh_chat(chat_id)
                 case ChatClosed(chat_id=chat_id):
@@ -160,7 +160,7 @@ class ChatPresenter:
         """Show a new connection state, and on pending messages whether they wait for it."""
         log = self._log()
         if log is not None:
-            log.set_marks(waiting=not self.connection.connected, retried=log.retried)
+            log.set_waiting(not self.connection.connected)
         self.refresh_status()
 
     def _log(self) -> MessageLog | None:
@@ -205,9 +205,6 @@ class ChatPresenter:
             return
         await self._main.chat_list.show_chat(chat)
         if self._shown(chat_id):
-            log = self._log()
-            if log is not None:
-                log.set_marks(waiting=log.waiting, retried=chat.retried)
             self._main.chat_view.show_header(chat)
             self.refresh_status()
 

@@ -22,6 +22,7 @@ from quicko.appmodel import (
     Notice,
     StatusUpdated,
     SystemLine,
+    not_connected,
 )
 from quicko.client import models as ev
 from quicko.identity import Identity, display_name
@@ -54,7 +55,9 @@ def lines(model: AppModel, chat_id: str) -> list[str]:
     return [entry.text for entry in chat.entries if isinstance(entry, SystemLine)]
 
 
-def opened(model: AppModel, role: str = "creator", peers: tuple[ev.PeerInfo, ...] = ()) -> str:
+def opened(
+    model: AppModel, role: ev.SessionRole = "creator", peers: tuple[ev.PeerInfo, ...] = ()
+) -> str:
     chat, changes = model.open_session(ev.SessionInfo(SID, "KBQW-E3TV", role, peers), "Opened")
     assert chat is not None and changes[-1] == ChatChanged(chat.chat_id)
     return chat.chat_id
@@ -67,9 +70,7 @@ def link(model: AppModel) -> LinkState:
 def test_connection_follows_the_client_and_keeps_the_reason_until_back() -> None:
     model = AppModel(URL)
     assert model.connection.state is LinkState.CONNECTING and model.connection.relay_url == URL
-    assert model.refusal("create a session", "the status line") is not None
     assert model.apply(ev.Connected("n1"), 0) == [ConnectionChanged(model.connection)]
-    assert model.refusal("join", "the status line") is None
     model.apply(ev.LatencyMeasured(3.5), 10)
     assert model.connection.latency_ms == 3.5
     model.apply(ev.Disconnected("cannot connect: ConnectionRefusedError"), 20)
@@ -84,9 +85,14 @@ def test_connection_follows_the_client_and_keeps_the_reason_until_back() -> None
     assert model.connection.seconds_to_retry(1_000) == 5
     assert model.connection.seconds_to_retry(9_000) == 0
     assert model.connection.reason == "connection refused"  # kept through the attempts
-    assert model.refusal("call", "the status bar") == (
-        f"Cannot call now: the relay at {URL} is not reachable (connection refused). "
-        "Try again once the status bar says connected."
+    model.apply(ev.Reconnecting(attempt=4, delay_ms=100, reason="host name not found"), 1_000)
+    assert model.connection.reason == "host name not found"  # the client says why now
+    assert model.connection.offline_text() == (
+        f"the relay at {URL} is not reachable (host name not found)"
+    )
+    assert not_connected("call", f"not connected to the relay at {URL}: refused", "here") == (
+        f"Cannot call now: not connected to the relay at {URL}: refused. "
+        "Try again once here says connected."
     )
     model.apply(ev.ReconnectionFailed(attempts=5), 2_000)
     assert link(model) is LinkState.DISCONNECTED
@@ -213,16 +219,28 @@ def test_statuses_early_and_late_and_for_our_messages_only() -> None:
     assert chat is not None and chat.preview == "You: text 1"
 
 
-def test_retry_marks_and_failed_messages() -> None:
+def test_a_failed_message_says_why_and_a_retry_makes_it_pending_again() -> None:
     model = AppModel()
     cid = opened(model)
-    model.add_message(cid, message(1, outgoing=True, status=DeliveryStatus.FAILED))
-    chat = model.book.get(cid)
-    assert chat is not None and [m.text for m in chat.failed()] == ["text 1"]
-    model.mark_retried(
-        cid, [message(1, outgoing=True, status=DeliveryStatus.FAILED).message_id.hex()]
+    sent = message(1, outgoing=True, status=DeliveryStatus.SENT)
+    model.add_message(cid, sent)
+    why = "not delivered within 3,600 s"
+    changes = model.apply(
+        ev.StatusChanged(SID, sent.message_id.hex(), DeliveryStatus.FAILED, why), 0
     )
-    assert chat.failed() == []
+    failed = sent.with_status(DeliveryStatus.FAILED)
+    assert changes[0] == StatusUpdated(cid, failed, why)
+    chat = model.book.get(cid)
+    assert chat is not None and chat.failed() == [failed]
+    assert chat.reasons == {sent.message_id.hex(): why}
+    # retry_message's result: the same message, PENDING again, in its place.
+    again = sent.with_status(DeliveryStatus.PENDING)
+    assert model.retried(cid, again)[0] == StatusUpdated(cid, again)
+    assert chat.failed() == [] and chat.reasons == {} and list(chat.entries)[-1] == again
+    pending = ev.StatusChanged(SID, sent.message_id.hex(), DeliveryStatus.PENDING)
+    assert model.apply(pending, 0) == [ChatChanged(cid)]  # the client's echo: no news
+    assert model.retried(cid, message(9, outgoing=True, status=DeliveryStatus.PENDING)) == []
+    assert model.retried("c99", again) == []
 
 
 def test_local_names_are_shown_first_and_can_be_removed() -> None:
@@ -258,10 +276,47 @@ def test_incoming_calls_ring_until_their_deadline() -> None:
     assert call.seconds_left(1_000) == 55 and call.seconds_left(60_000) == 0
     assert model.handle_timeout(55_999) == []
     (gone,) = model.handle_timeout(56_000)
-    assert gone == CallGone(call, f"{caller.display_name} stopped calling (no answer within 60 s).")
+    assert gone == CallGone(
+        call, f"{caller.display_name} stopped calling (no answer within 60 s).", decline=True
+    )
+    assert gone.decline  # only the app knows: the client must be told
     assert model.next_deadline() is None and model.answered("call-1") is None
-    model.apply(event, 0)
-    assert model.answered("call-1") == model.apply(event, 0)[0].call  # type: ignore[union-attr]
+    (again,) = model.apply(event, 0)
+    assert isinstance(again, CallArrived) and model.answered("call-1") == again.call
+
+
+def test_the_ring_ends_with_the_clients_deadline_or_its_call_ended() -> None:
+    model = AppModel(ring_ms=55_000)
+    caller = Identity.from_root(bytes([*range(15), 0xAE])).public
+    early = ev.IncomingCall("c1", caller.quickokey, caller.display_name, "1", expires_ms=30_000)
+    (arrived,) = model.apply(early, 10_000)
+    assert isinstance(arrived, CallArrived) and arrived.call.claimed_name is None
+    assert arrived.call.deadline_ms == 25_000  # 5 s before the relay's end, not 65,000
+    assert model.apply(ev.CallEnded("c1", "cancelled"), 11_000) == [
+        CallGone(arrived.call, f"{caller.display_name} stopped calling.", decline=False)
+    ]
+    assert model.apply(ev.CallEnded("c1", "timeout"), 12_000) == []  # already gone
+    model.apply(ev.IncomingCall("c2", caller.quickokey, "", "1"), 0)
+    (gone,) = model.apply(ev.CallEnded("c2", "timeout"), 1)
+    assert isinstance(gone, CallGone) and "no answer within 60 s" in gone.text
+    assert not gone.decline and model.next_deadline() is None
+
+
+def test_the_outgoing_call_is_known_while_it_rings() -> None:
+    model = AppModel()
+    ringing = ev.CallRinging("c9", "QK-X")
+    assert model.apply(ringing, 0) == [] and model.outgoing == ringing
+    model.call_over()
+    assert outgoing(model) is None
+    model.apply(ringing, 0)
+    assert model.apply(ev.CallDeclined("c9", "declined"), 0)[0] == Notice(
+        "Call not connected: declined"
+    )
+    assert outgoing(model) is None
+
+
+def outgoing(model: AppModel) -> ev.CallRinging | None:
+    return model.outgoing
 
 
 def test_notices() -> None:

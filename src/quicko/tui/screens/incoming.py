@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Static
 from quicko.appmodel import RingingCall
 from quicko.identity import safety_number_lines
 from quicko.tui.theme import ACCENT, MUTED, WARNING
-from quicko.tui.widgets import monotonic_ms
+from quicko.tui.widgets import clock_ms
 
 __all__ = ["IncomingCallScreen"]
 
@@ -33,7 +33,7 @@ class IncomingCallScreen(ModalScreen[bool | None]):
     up first (:meth:`expire`, or a key pressed after ``call.deadline_ms``).
 
     Args:
-        call: the call to show, with its deadline (:func:`~quicko.tui.widgets.monotonic_ms`).
+        call: the call to show, with its deadline (:func:`~quicko.tui.widgets.clock_ms`).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,7 +54,7 @@ class IncomingCallScreen(ModalScreen[bool | None]):
     @property
     def seconds_left(self) -> int:
         """Whole seconds left to answer (0 once the caller gave up)."""
-        return self.call.seconds_left(monotonic_ms())
+        return self.call.seconds_left(clock_ms())
 
     def expire(self) -> None:
         """The caller gave up: close with ``None`` (no answer is possible any more)."""
@@ -88,7 +88,7 @@ class IncomingCallScreen(ModalScreen[bool | None]):
         """Close the dialog with the answer (too late to accept: as if the caller gave up)."""
         if self._done:
             return
-        if accept and monotonic_ms() >= self.call.deadline_ms:
+        if accept and clock_ms() >= self.call.deadline_ms:
             self.expire()
             return
         self._done = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quicko.tui.widgets.chat_list import ChatList, ChatListItem
 from quicko.tui.widgets.chat_view import ChatView, MessageLog, MessageRow, SystemRow
 from quicko.tui.widgets.composer import Composer, ComposerBox
-from quicko.tui.widgets.status_line import StatusLine, monotonic_ms
+from quicko.tui.widgets.status_line import StatusLine, clock_ms
 
 __all__ = [
     "ChatList",
@@ -17,5 +17,5 @@ __all__ = [
     "MessageRow",
     "StatusLine",
     "SystemRow",
-    "monotonic_ms",
+    "clock_ms",
 ]

@@ -18,12 +18,12 @@ from textual.widgets import Static
 from quicko.appmodel import ConnectionState, LinkState
 from quicko.tui.theme import ERROR, MUTED, SUCCESS, WARNING
 
-__all__ = ["StatusLine", "monotonic_ms", "render_connection"]
+__all__ = ["StatusLine", "clock_ms", "render_connection"]
 
 
-def monotonic_ms() -> int:
-    """The clock the terminal app gives its model (:mod:`quicko.appmodel`): monotonic ms."""
-    return time.monotonic_ns() // 1_000_000
+def clock_ms() -> int:
+    """The clock the terminal app gives its model (:mod:`quicko.appmodel`): wall-clock ms."""
+    return time.time_ns() // 1_000_000
 
 
 def render_connection(connection: ConnectionState, now_ms: int) -> Text:
@@ -87,7 +87,7 @@ class StatusLine(Static):
         return self._text().plain
 
     def _text(self) -> Text:
-        text = render_connection(self.connection, monotonic_ms())
+        text = render_connection(self.connection, clock_ms())
         if self.encryption is True:
             text.append("   🔒 end-to-end encrypted", style=SUCCESS)
         elif self.encryption is False:

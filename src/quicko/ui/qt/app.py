@@ -43,15 +43,14 @@ def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def create_window(client: ClientLike, relay_url: str = "") -> MainWindow:
+def create_window(client: ClientLike) -> MainWindow:
     """A window for ``client``, which it starts connecting (without waiting) and closes with it.
 
     Args:
         client: an unconnected client (an :class:`AsyncQuickoClient` or a stand-in).
-        relay_url: shown in the window title.
     """
     bridge = ClientBridge(client)
-    window = MainWindow(bridge, relay_url)
+    window = MainWindow(bridge)
 
     def not_yet(_exc: BaseException) -> None:
         # connect() gives up waiting, not connecting: the client keeps retrying, and the status
@@ -66,7 +65,7 @@ def run_app(relay_url: str = DEFAULT_RELAY_URL, argv: Sequence[str] | None = Non
     """Run the desktop app until its window closes; return the exit status."""
     app = ensure_application(argv)
     client = AsyncQuickoClient(relay_url)
-    window = create_window(client, relay_url)
+    window = create_window(client)
     window.show()
     status = app.exec()
     window.bridge.close()

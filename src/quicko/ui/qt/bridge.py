@@ -47,6 +47,10 @@ class ClientLike(Protocol):
     """The part of :class:`~quicko.client.AsyncQuickoClient` the desktop app uses."""
 
     @property
+    def relay_url(self) -> str:
+        """The relay's URL (canonical)."""
+
+    @property
     def identity_info(self) -> QuickoKeyInfo:
         """The current identity."""
 
@@ -89,8 +93,14 @@ class ClientLike(Protocol):
     async def call(self, quickokey: str, timeout: float = ...) -> SessionInfo:
         """Call a QuickoKey."""
 
+    async def cancel_call(self, call_id: str) -> None:
+        """Stop calling (the callee's ring ends)."""
+
     async def answer_call(self, call_id: str, accept: bool) -> SessionInfo | None:
         """Accept or decline an incoming call."""
+
+    async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
+        """Send a failed message again (same id, PENDING again)."""
 
     def mark_verified(self, session_id: str, address: str) -> None:
         """Mark a peer's safety number as compared."""

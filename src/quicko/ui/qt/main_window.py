@@ -21,11 +21,12 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
-from quicko.appmodel import RING_MS, AppModel, Chat
+from quicko.appmodel import RING_MS, AppModel, Chat, not_connected
 from quicko.client import models as m
 from quicko.client.wording import replace_question
+from quicko.errors import ConnectionClosedError
 from quicko.identity import display_name, parse_quickokey
-from quicko.messaging import ChatMessage
+from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
 from quicko.ui.qt.presenter import draw
 from quicko.ui.qt.widgets.chat_view import ChatView
@@ -40,7 +41,7 @@ from quicko.ui.qt.widgets.identity_panel import IdentityPanel
 from quicko.ui.qt.widgets.message_bubble import MessageBubble
 from quicko.ui.qt.widgets.session_panel import SessionPanel
 from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
-from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar, monotonic_ms
+from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar, clock_ms
 from quicko.ui.qt.widgets.welcome import WelcomeView
 
 __all__ = ["SHORTCUTS", "MainWindow", "replace_question"]
@@ -68,6 +69,7 @@ there, so Join is Ctrl+O and Identity Ctrl+Y in both apps.
 """
 
 _MESSAGE_MS: Final = 8000
+_WHERE: Final = "the status bar"
 
 
 _log = logging.getLogger(__name__)
@@ -78,7 +80,6 @@ class MainWindow(QMainWindow):
 
     Args:
         bridge: the bridge to the client.
-        relay_url: the relay's address, shown in the title.
         ring_ms: how long an incoming call can be answered after it arrived (tests shorten it).
 
     Attributes:
@@ -86,18 +87,18 @@ class MainWindow(QMainWindow):
         views: the chats' views, by local id.
     """
 
-    def __init__(
-        self, bridge: ClientBridge, relay_url: str = "", *, ring_ms: int = RING_MS
-    ) -> None:
+    def __init__(self, bridge: ClientBridge, *, ring_ms: int = RING_MS) -> None:
         super().__init__()
         self.bridge = bridge
         self.client = bridge.client
+        relay_url = bridge.client.relay_url
         self.model = AppModel(relay_url, ring_ms=ring_ms)
-        self.now_ms: Callable[[], int] = monotonic_ms
+        self.now_ms: Callable[[], int] = clock_ms
         self.views: dict[str, ChatView] = {}
         self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
         self.awaiting_first_peer: str | None = None
         self._calling: object | None = None
+        self._cancel_wanted = False
         self._deadline_timer = QTimer(self)
         self._deadline_timer.setSingleShot(True)
         self._deadline_timer.timeout.connect(self.wake_model)
@@ -179,13 +180,12 @@ class MainWindow(QMainWindow):
         connection = self.model.connection
         return "" if connection.connected else connection.offline_text()
 
-    def offline(self, action: str) -> str | None:
-        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
-        return self.model.refusal(action, "the status bar")
-
     def handle_event(self, event: m.ClientEvent) -> None:
         """Apply one client event to the model and draw what changed."""
         draw(self, self.model.apply(event, self.now_ms()))
+        if isinstance(event, m.CallRinging) and self._cancel_wanted:
+            self._cancel_wanted = False  # Esc came before the call had an id
+            self._cancel(event.call_id)
 
     def wake_model(self) -> None:
         """Let the model act on its deadline (a ringing call's caller giving up)."""
@@ -359,10 +359,6 @@ class MainWindow(QMainWindow):
     def create_session(self) -> None:
         """Create a session and show its invite code (or say why not now)."""
         self.show_session_panel()
-        refusal = self.offline("create a session")
-        if refusal is not None:
-            self.session_panel.show_invite(None, refusal, error=True)
-            return
         self.session_panel.set_create_busy(True)
 
         def done(info: m.SessionInfo) -> None:
@@ -377,6 +373,10 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException) -> None:
             self.session_panel.set_create_busy(False)
+            if isinstance(exc, ConnectionClosedError):
+                text = not_connected("create a session", str(exc), _WHERE)
+                self.session_panel.show_invite(None, text, error=True)
+                return
             reason = describe_exception(exc)
             self.session_panel.show_invite(None, f"Could not create a session: {reason}")
 
@@ -385,30 +385,25 @@ class MainWindow(QMainWindow):
     def join_session(self, code: str) -> None:
         """Join with an invite code; open the chat once the creator authenticated us."""
         field = self.session_panel.join_field
-        refusal = self.offline("join")
-        if refusal is not None:
-            field.show_error(refusal)
-            return
-        self._open_from_field(field, lambda: self.client.join_session(code), "Could not join")
+        start = lambda: self.client.join_session(code)  # noqa: E731 (a one-line command)
+        self._open_from_field(field, start, "join", "Could not join")
 
     def call(self, quickokey: str) -> None:
         """Call a QuickoKey; open the chat when the callee accepts."""
         panel = self.session_panel
         field = panel.call_field
-        refusal = self.offline("call")
-        if refusal is not None:
-            field.show_error(refusal)
-            return
         attempt = object()
         self._calling = attempt
+        self._cancel_wanted = False
         field.set_busy(True)
         field.show_error("")
         panel.show_calling(display_name(parse_quickokey(quickokey)))
 
         def done(info: m.SessionInfo) -> None:
+            self.model.call_over()
             if self._calling is not attempt:
-                # Cancelled before this answer came: the callee accepted a call we gave up,
-                # so hang up at once (the client has no cancel of its own, see apps12.md).
+                # The callee accepted before our cancel reached it: hang up at once, so it
+                # does not sit in a chat nobody answers.
                 sid = info.session_id
                 self.bridge.submit(lambda: self.client.leave_session(sid))
                 return
@@ -419,19 +414,36 @@ class MainWindow(QMainWindow):
                 self.show_chat(chat.chat_id)
 
         def failed(exc: BaseException) -> None:
-            if self._calling is attempt:
-                self._end_call(field)
+            self.model.call_over()
+            if self._calling is not attempt:
+                return  # cancelled: the field says so already
+            self._end_call(field)
+            if isinstance(exc, ConnectionClosedError):
+                field.show_error(not_connected("call", str(exc), _WHERE))
+            else:
                 field.show_error(f"Call not connected: {describe_exception(exc)}")
 
         self.bridge.submit(lambda: self.client.call(quickokey), done, failed)
 
     def cancel_call(self) -> None:
-        """Stop waiting for the call ringing; a late answer is hung up at once."""
+        """Stop calling: the client tells the callee, whose ring ends at once.
+
+        Before the client reported the call ringing there is no call id yet: the cancel goes
+        out when it does (:meth:`handle_event`). An answer that crossed the cancel is hung up.
+        """
         if self._calling is None:
             return
+        ringing = self.model.outgoing
+        if ringing is None:
+            self._cancel_wanted = True
+        else:
+            self._cancel(ringing.call_id)
         field = self.session_panel.call_field
         self._end_call(field)
         field.show_error("Call cancelled.")
+
+    def _cancel(self, call_id: str) -> None:
+        self.bridge.submit(lambda: self.client.cancel_call(call_id))
 
     def _end_call(self, field: ValidatedField) -> None:
         self._calling = None
@@ -439,7 +451,11 @@ class MainWindow(QMainWindow):
         field.set_busy(False)
 
     def _open_from_field(
-        self, field: ValidatedField, start: Callable[[], Awaitable[m.SessionInfo]], failure: str
+        self,
+        field: ValidatedField,
+        start: Callable[[], Awaitable[m.SessionInfo]],
+        action: str,
+        failure: str,
     ) -> None:
         """Run ``start`` off the UI thread with ``field`` busy; open its chat, or show why not."""
         field.set_busy(True)
@@ -454,7 +470,10 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException) -> None:
             field.set_busy(False)
-            field.show_error(f"{failure}: {describe_exception(exc)}")
+            if isinstance(exc, ConnectionClosedError):
+                field.show_error(not_connected(action, str(exc), _WHERE))
+            else:
+                field.show_error(f"{failure}: {describe_exception(exc)}")
 
         self.bridge.submit(start, done, failed)
 
@@ -474,15 +493,19 @@ class MainWindow(QMainWindow):
         self.bridge.submit(lambda: self.client.send_message(session_id, text), done, failed)
 
     def retry(self, chat_id: str, bubble: MessageBubble) -> None:
-        """Send a failed message's text again, as a new message.
-
-        The client has no retry of its own yet (see /work/notes/apps12.md): the old bubble
-        stays "Not delivered · sent again", and the new one follows its own ticks.
-        """
-        if bubble.retried:
+        """Send a failed message again: same id, same place, pending again."""
+        chat = self.model.book.get(chat_id)
+        if chat is None or bubble.status is not DeliveryStatus.FAILED:
             return
-        bubble.mark_retried()
-        self.send_message(chat_id, bubble.text)
+        session_id, message_id = chat.session_id, bubble.message_id.hex()
+
+        def done(message: ChatMessage) -> None:
+            draw(self, self.model.retried(chat_id, message))
+
+        def failed(exc: BaseException) -> None:
+            self.status.showMessage(f"Not sent again: {describe_exception(exc)}", _MESSAGE_MS)
+
+        self.bridge.submit(lambda: self.client.retry_message(session_id, message_id), done, failed)
 
     def retry_current(self) -> None:
         """Send again every failed message of the chat shown (Ctrl+R)."""

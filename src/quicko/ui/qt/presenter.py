@@ -48,10 +48,10 @@ def draw(window: MainWindow, changes: list[Change]) -> None:
                     view.messages.set_pending_reason(reason)
             case EntryAdded(chat_id=chat_id, entry=entry):
                 _entry_added(window, chat_id, entry)
-            case StatusUpdated(chat_id=chat_id, message=message):
+            case StatusUpdated(chat_id=chat_id, message=message, reason=reason):
                 shown = window.views.get(chat_id)
                 if shown is not None:
-                    shown.update_status(message.message_id, message.status)
+                    shown.update_status(message.message_id, message.status, reason)
             case ChatChanged(chat_id=chat_id):
                 window.refresh_chat(chat_id)
             case ChatReady(chat_id=chat_id):
@@ -63,8 +63,8 @@ def draw(window: MainWindow, changes: list[Change]) -> None:
                 window.remove_chat_view(chat_id)
             case CallArrived(call=call):
                 _incoming_call(window, call)
-            case CallGone(call=call, text=text):
-                _call_gone(window, call, text)
+            case CallGone(call=call, text=text, decline=decline):
+                _call_gone(window, call, text, decline=decline)
             case Notice(text=text):
                 window.status.showMessage(text, _STATUS_MS)
 
@@ -114,12 +114,12 @@ def _incoming_call(window: MainWindow, call: RingingCall) -> None:
     window.schedule_deadline()
 
 
-def _call_gone(window: MainWindow, call: RingingCall, text: str) -> None:
+def _call_gone(window: MainWindow, call: RingingCall, text: str, *, decline: bool) -> None:
     for dialog in list(window.dialogs):
         if isinstance(dialog, IncomingCallDialog) and dialog.call_id == call.call_id:
             dialog.expire()
     # Stays in the status bar until the next message: a missed call, not a passing note.
     window.status.showMessage(text, 0)
-    # The caller has given up; declining tells the client to forget the call.
-    call_id = call.call_id
-    window.bridge.submit(lambda: window.client.answer_call(call_id, False))
+    if decline:  # only the app's own ring time ran out: declining makes the client forget it
+        call_id = call.call_id
+        window.bridge.submit(lambda: window.client.answer_call(call_id, False))

@@ -16,12 +16,12 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from quicko.appmodel import ConnectionState, LinkState
 
-__all__ = ["ConnectionStatusBar", "monotonic_ms"]
+__all__ = ["ConnectionStatusBar", "clock_ms"]
 
 
-def monotonic_ms() -> int:
-    """The clock the desktop app gives its model (:mod:`quicko.appmodel`): monotonic ms."""
-    return time.monotonic_ns() // 1_000_000
+def clock_ms() -> int:
+    """The clock the desktop app gives its model (:mod:`quicko.appmodel`): wall-clock ms."""
+    return time.time_ns() // 1_000_000
 
 
 _ENCRYPTED_TEXT: Final = "🔒 End-to-end encrypted"
@@ -115,7 +115,7 @@ class ConnectionStatusBar(QStatusBar):
             f"● Relay at {self.relay_url} unreachable" if self.relay_url else "● Relay unreachable"
         )
         text += f": {self.reason}" if self.reason else ""
-        left = connection.seconds_to_retry(monotonic_ms())
+        left = connection.seconds_to_retry(clock_ms())
         if left is not None:
             text += f" — retrying in {left} s" if left > 0 else " — retrying now"
         return f"{text} (attempt {connection.attempt})"
