@@ -22,8 +22,8 @@ from qt_support import (
     wait_event,
 )
 
-from quicko.client import CallEnded, IncomingCall, QuickoClient
-from quicko.errors import SessionError
+from quicko.client import CallEnded, CallRinging, IncomingCall, QuickoClient
+from quicko.errors import CallCancelledError, SessionError
 from quicko.identity import Identity
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
@@ -79,6 +79,30 @@ def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     dialog.accept_button.click()
     qtbot.waitUntil(placed.done, timeout=WAIT_MS)
     with pytest.raises(SessionError, match="declined"):
+        placed.result()
+    assert window.chats == {}
+
+
+def test_a_call_the_caller_cancels_closes_its_dialog_at_once(
+    qtbot: QtBot, window: MainWindow, peer: QuickoClient
+) -> None:
+    # The client's CallEnded, not the app's own ring time, closes the dialog.
+    window.bridge.submit(window.client.register_key)
+    quickokey = window.client.identity_info.quickokey
+    qtbot.waitUntil(lambda: peer.lookup_key(quickokey).found, timeout=WAIT_MS)
+    placed = in_background(lambda: peer.call(quickokey, 20))
+    ringing_out = wait_event(qtbot, peer, CallRinging)
+    qtbot.waitUntil(
+        lambda: any(isinstance(d, IncomingCallDialog) for d in window.dialogs), timeout=WAIT_MS
+    )
+    dialog = next(d for d in window.dialogs if isinstance(d, IncomingCallDialog))
+    assert dialog.seconds_left > 40  # far from the app's own deadline
+    peer.cancel_call(ringing_out.call_id)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert window.status.currentMessage() == f"{dialog.display_name} stopped calling."
+    assert window.model.calls == {}
+    qtbot.waitUntil(placed.done, timeout=WAIT_MS)
+    with pytest.raises(CallCancelledError):
         placed.result()
     assert window.chats == {}
 

@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self._cancel_wanted = False
         self._deadline_timer = QTimer(self)
         self._deadline_timer.setSingleShot(True)
+        self._deadline_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._deadline_timer.timeout.connect(self.wake_model)
         self.relay_url = relay_url
         self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
@@ -438,6 +439,7 @@ class MainWindow(QMainWindow):
             self._cancel_wanted = True
         else:
             self._cancel(ringing.call_id)
+            self.model.call_over()
         field = self.session_panel.call_field
         self._end_call(field)
         field.show_error("Call cancelled.")

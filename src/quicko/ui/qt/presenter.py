@@ -90,6 +90,7 @@ def _incoming_call(window: MainWindow, call: RingingCall) -> None:
         call.safety_number,
         claimed_name=call.claimed_name,
         ring_ms=max(0, call.deadline_ms - window.now_ms()),
+        expire_itself=False,  # the model's deadline and the client's CallEnded end it
         parent=window,
     )
     call_id = call.call_id

@@ -64,6 +64,8 @@ class IncomingCallDialog(QDialog):
         claimed_name: the name the caller claims, when it is not its derived name: shown
             below, labelled as a claim.
         ring_ms: how long the call can be answered, from now (the offer's arrival).
+        expire_itself: close when ``ring_ms`` has passed; the window passes ``False`` and calls
+            :meth:`expire` when its model says the call is gone (a late click is still refused).
         parent: the parent widget.
 
     Signals:
@@ -84,6 +86,7 @@ class IncomingCallDialog(QDialog):
         *,
         claimed_name: str | None = None,
         ring_ms: int = RING_MS,
+        expire_itself: bool = True,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -127,7 +130,8 @@ class IncomingCallDialog(QDialog):
         self._ring_timer = QTimer(self)
         self._ring_timer.setSingleShot(True)
         self._ring_timer.timeout.connect(self.expire)
-        self._ring_timer.start(max(0, ring_ms))
+        if expire_itself:
+            self._ring_timer.start(max(0, ring_ms))
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(_TICK_MS)
         self._tick_timer.timeout.connect(self._show_countdown)
