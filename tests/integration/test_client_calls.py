@@ -183,3 +183,20 @@ async def test_a_ring_ends_by_the_client_ring_time(relay: RelayServer) -> None:
         await alice.client.cancel_call(ring.call_id)
         with pytest.raises(CallCancelledError):
             await dialling
+
+
+async def test_a_call_that_times_out_at_the_caller_is_cancelled_for_the_callee(
+    relay: RelayServer,
+) -> None:
+    url = relay_url(relay)
+    bob = await callee(url)
+    alice = Watcher(AsyncQuickoClient(url), "caller")
+    async with closing(alice.client, bob.client):
+        await alice.client.connect()
+        dialling = asyncio.create_task(
+            alice.client.call(bob.client.identity_info.quickokey, timeout=0.3)
+        )
+        ring = await bob.wait(IncomingCall)
+        with pytest.raises(SessionError, match="timed out"):
+            await dialling
+        assert (await bob.wait(CallEnded)) == CallEnded(ring.call_id, "cancelled")

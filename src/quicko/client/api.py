@@ -572,6 +572,7 @@ class AsyncQuickoClient:
         try:
             response = await self._wait(self._core.dial(outgoing), timeout)
         except TimeoutError:
+            self._flush()  # the CANCELLED that ends the callee's ring goes now
             self._emit(m.CallDeclined(call_id, "timed out"))
             raise SessionError("the call timed out") from None
         assert isinstance(response, CallResponse)
