@@ -121,7 +121,7 @@ CALL_RING_MS: Final = 60_000
 _REMEMBERED_CALLS: Final = 64
 """Ended, cancelled and answered calls remembered (to explain and settle late frames)."""
 
-_CALL_ENDS: Final[dict[int, Literal["cancelled", "timeout"]]] = {
+_CALL_ENDS: Final[dict[int, m.CallEndReason]] = {
     CallStatus.CANCELLED: "cancelled",
     CallStatus.TIMEOUT: "timeout",
 }
@@ -195,7 +195,7 @@ class ClientCore:
         self._dialling: dict[bytes, OutgoingCall] = {}
         # Calls that ended while ringing (answer_call explains), that we cancelled (an
         # ACCEPTED may still cross), and that we accepted (our ACCEPTED may have lost a race).
-        self._ended: OrderedDict[bytes, str] = OrderedDict()
+        self._ended: OrderedDict[bytes, m.CallEndReason] = OrderedDict()
         self._cancelled: OrderedDict[bytes, OutgoingCall] = OrderedDict()
         self._answered: OrderedDict[bytes, bytes] = OrderedDict()
         # Sessions of calls accepted after we cancelled them: left once the relay joined us.
@@ -696,6 +696,7 @@ class ClientCore:
             return
         elif error.ref_type == MessageType.CALL_RESPONSE and error.code == ErrorCode.NOT_PENDING:
             # Our answer or cancel crossed the call's end (§4.8): nothing for the user to read.
+            # (A CANCELLED or TIMEOUT normally came first; without one, the deadline passed.)
             if error.ref_id in self._answered:
                 self._lost_answer(error.ref_id, "timeout", now_ms)
             return
@@ -766,20 +767,19 @@ class ClientCore:
             return
         self._reply(("call", call_id), frame)
 
-    def _end_ring(self, call_id: bytes, reason: Literal["cancelled", "timeout"]) -> None:
+    def _end_ring(self, call_id: bytes, reason: m.CallEndReason) -> None:
         """An incoming call stops ringing unanswered: forget it, tell the application."""
         del self._incoming[call_id]
         _remember(self._ended, call_id, reason)
         self._events.append(m.CallEnded(call_id.hex(), reason))
 
-    def _lost_answer(self, call_id: bytes, reason: str, now_ms: int) -> None:
+    def _lost_answer(self, call_id: bytes, reason: m.CallEndReason, now_ms: int) -> None:
         """Our ACCEPTED crossed the caller's CANCELLED or the TIMEOUT: close the call's session."""
         session_id = self._answered.pop(call_id)
         live = self._sessions.get(session_id)
         if live is None:
             return
-        self._events.append(m.CallEnded(call_id.hex(), "cancelled" if reason == "cancelled"
-                                        else "timeout"))  # fmt: skip
+        self._events.append(m.CallEnded(call_id.hex(), reason))
         live.session.leave(now_ms)
         self._forget(live)
         self._pump(live, now_ms)
