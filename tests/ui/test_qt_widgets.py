@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFontDatabase
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
@@ -475,6 +475,38 @@ def test_calls_run_off_the_ui_thread_and_errors_come_back_safe(
     qtbot.waitUntil(lambda: panel.status_label.text() != "", timeout=5000)
     assert "secret" not in panel.status_label.text()
     assert describe_exception(TimeoutError()) == "timed out"
+
+
+def test_the_bridge_keeps_order_and_never_polls(qtbot: QtBot, fake_window: MainWindow) -> None:
+    # Issue 10: no timer polling a queue, no thread per call; events and results arrive on the
+    # UI thread through queued signals, in the order the client produced them.
+    window = fake_window
+    bridge = window.bridge
+    assert bridge.findChildren(QTimer) == []
+    client = fake(window)
+    seen: list[str] = []
+    bridge.client_event.connect(
+        lambda event: (
+            seen.append(f"e{event.latency_ms:.0f}")
+            if isinstance(event, m.LatencyMeasured)
+            else None
+        )
+    )
+    for number in range(20):
+        text = f"t{number}"
+
+        async def send(text: str = text) -> ChatMessage:
+            return await client.send_message("5e" * 16, text)
+
+        bridge.submit(send, lambda sent: seen.append(sent.text))
+        client.push(m.LatencyMeasured(latency_ms=float(number)))
+    qtbot.waitUntil(lambda: len(seen) == 40, timeout=5000)
+    assert [s for s in seen if s.startswith("t")] == [f"t{n}" for n in range(20)]
+    assert [s for s in seen if s.startswith("e")] == [f"e{n}" for n in range(20)]
+    assert bridge.pending == 0
+    bridge.close()
+    assert not bridge.loop_thread.is_alive() and fake(window).closed
+    assert bridge.submit(send) is None  # closed: nothing runs
 
 
 def test_events_drive_the_window(qtbot: QtBot, fake_window: MainWindow) -> None:
