@@ -352,6 +352,7 @@ class FakeClient:
         self.closed = False
         self.answer: m.SessionInfo | None = None
         self.sent: dict[str, ChatMessage] = {}
+        self.stored: list[ChatMessage] = []
         self._events: queue.SimpleQueue[m.ClientEvent] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -426,6 +427,10 @@ class FakeClient:
 
     async def call(self, quickokey: str, timeout: float = 60) -> m.SessionInfo:
         raise TimeoutError
+
+    def messages(self, session_id: str) -> list[ChatMessage]:
+        self._record("messages", session_id)
+        return list(self.stored)
 
     async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
         self._record("retry", message_id)
@@ -547,6 +552,23 @@ def test_events_drive_the_window(qtbot: QtBot, fake_window: MainWindow) -> None:
     client.push(m.SessionClosed(sid))
     qtbot.waitUntil(lambda: cid not in window.views, timeout=5000)
     assert window.sidebar.chat_ids() == [] and window.chat_of(sid) is None
+
+
+def test_dropped_events_are_made_good_from_the_clients_store(
+    qtbot: QtBot, fake_window: MainWindow
+) -> None:
+    window = fake_window
+    client = fake(window)
+    sid = "5e" * 16
+    chat = window.open_chat(m.SessionInfo(sid, None, "joiner", (PEER,)))
+    assert chat is not None
+    view = window.views[chat.chat_id]
+    missed = message("you missed me", outgoing=False, status=DeliveryStatus.DELIVERED)
+    client.stored = [missed]
+    client.push(m.EventsDropped(count=3))
+    qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
+    assert ("messages", sid) in client.calls
+    assert view.messages.bubbles[0].text == "you missed me"
 
 
 def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: MainWindow) -> None:

@@ -31,6 +31,7 @@ from quicko.appmodel._changes import (
     ConnectionChanged,
     EntryAdded,
     Notice,
+    ResyncNeeded,
     StatusUpdated,
 )
 from quicko.appmodel._chat import (
@@ -85,6 +86,7 @@ __all__ = [
     "LinkState",
     "Notice",
     "Peer",
+    "ResyncNeeded",
     "RingingCall",
     "SessionEvent",
     "StatusUpdated",

@@ -22,6 +22,7 @@ __all__ = [
     "ConnectionChanged",
     "EntryAdded",
     "Notice",
+    "ResyncNeeded",
     "StatusUpdated",
 ]
 
@@ -95,6 +96,16 @@ class CallGone:
 
 
 @dataclass(frozen=True, slots=True)
+class ResyncNeeded:
+    """The client dropped events (``EventsDropped``): re-read the open sessions' messages.
+
+    Read each session's ``client.messages(session_id)`` and hand them to ``AppModel.resync``.
+    """
+
+    session_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A passing message for the user (a call not connected, a client error)."""
 
@@ -111,6 +122,7 @@ Change = (
     | ChatClosed
     | CallArrived
     | CallGone
+    | ResyncNeeded
     | Notice
 )
 """Any change the model reports."""

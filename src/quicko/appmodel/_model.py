@@ -16,6 +16,7 @@ are held, boundedly, and replayed when it opens; events for a session we left ar
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Final, Protocol
 
 from quicko.appmodel._book import ChatBook
@@ -30,6 +31,7 @@ from quicko.appmodel._changes import (
     ConnectionChanged,
     EntryAdded,
     Notice,
+    ResyncNeeded,
     StatusUpdated,
 )
 from quicko.appmodel._chat import Chat, Peer, SystemLine
@@ -157,8 +159,8 @@ class AppModel:
                 return [Notice(f"Call not connected: {reason}")]
             case ev.ClientError(message=message):
                 return [Notice(message)]
-            case ev.EventsDropped(count=count):
-                return [Notice(f"The app fell behind: {count} updates were skipped.")]
+            case ev.EventsDropped():
+                return [ResyncNeeded(tuple(chat.session_id for chat in self.book))]
             case _:  # joiner progress and session states show through other events
                 return []
 
@@ -289,6 +291,32 @@ class AppModel:
         if chat is None:
             return []
         return [EntryAdded(chat_id, chat.add(message)), ChatChanged(chat_id)]
+
+    def resync(self, session_id: str, messages: Sequence[ChatMessage]) -> list[Change]:
+        """Take in what the client's store holds, after it dropped events (``EventsDropped``).
+
+        Messages not shown yet are added (at the end); our messages' statuses move forward.
+        """
+        chat = self.book.find(session_id)
+        if chat is None:
+            return []
+        shown = {
+            (entry.sender, entry.message_id, entry.outgoing)
+            for entry in chat.entries
+            if isinstance(entry, ChatMessage)
+        }
+        changes: list[Change] = []
+        for message in messages:
+            if (message.sender, message.message_id, message.outgoing) not in shown:
+                changes.append(EntryAdded(chat.chat_id, chat.add(message)))
+            elif message.outgoing:
+                message_id = message.message_id.hex()
+                updated = chat.update_status(message_id, message.status)
+                if updated is not None:
+                    why = chat.reasons.get(message_id, "")
+                    changes.append(StatusUpdated(chat.chat_id, updated, why))
+        changes.append(ChatChanged(chat.chat_id))
+        return changes
 
     def add_line(self, chat_id: str, text: str, *, warning: bool = False) -> list[Change]:
         """Show a system line in a chat, if it is still open."""

@@ -29,6 +29,7 @@ from quicko.appmodel import (
     ChatBook,
     Notice,
     Peer,
+    ResyncNeeded,
     RingingCall,
     not_connected,
 )
@@ -220,8 +221,17 @@ class QuickoApp(App[None]):
                     self._incoming_call(call)
                 case CallGone(call=call, text=text, decline=decline):
                     self._call_gone(call, text, decline=decline)
+                case ResyncNeeded(session_ids=session_ids):
+                    for session_id in session_ids:
+                        self._resync(session_id)
                 case Notice(text=text, warning=warning):
                     self.notify(text, severity="warning" if warning else "information")
+
+    def _resync(self, session_id: str) -> None:
+        """After dropped events, give the model what the client's store holds."""
+        messages = self.client.messages(session_id)
+        update = self.presenter.apply(lambda model: model.resync(session_id, messages))
+        self._work(update, group="view")
 
     def _schedule_deadline(self) -> None:
         """Wake the model at its next deadline (a ringing call's caller giving up)."""

@@ -71,6 +71,9 @@ class ChatClient(Protocol):
     async def call(self, quickokey: str, timeout: float = ...) -> SessionInfo:
         """Call a QuickoKey."""
 
+    def messages(self, session_id: str) -> list[ChatMessage]:
+        """The messages the client's store holds for a session."""
+
     async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
         """Send a failed message again (same id, PENDING again)."""
 

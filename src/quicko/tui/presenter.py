@@ -28,6 +28,7 @@ from quicko.appmodel import (
     Entry,
     EntryAdded,
     Notice,
+    ResyncNeeded,
     StatusUpdated,
     SystemLine,
 )
@@ -38,7 +39,7 @@ from quicko.tui.widgets import MessageLog, StatusLine, clock_ms
 
 __all__ = ["AppChange", "ChatPresenter"]
 
-AppChange = CallArrived | CallGone | Notice
+AppChange = CallArrived | CallGone | ResyncNeeded | Notice
 """The changes the app handles itself (dialogs and notifications)."""
 
 
@@ -152,7 +153,7 @@ class ChatPresenter:
                     await self._closed(chat_id)
                 case ChatReady():
                     pass  # the header and the status line follow ChatChanged
-                case CallArrived() | CallGone() | Notice():
+                case CallArrived() | CallGone() | ResyncNeeded() | Notice():
                     rest.append(change)
         return rest
 

@@ -20,6 +20,7 @@ from quicko.appmodel import (
     EntryAdded,
     LinkState,
     Notice,
+    ResyncNeeded,
     StatusUpdated,
     SystemLine,
     not_connected,
@@ -317,6 +318,30 @@ def test_the_outgoing_call_is_known_while_it_rings() -> None:
 
 def outgoing(model: AppModel) -> ev.CallRinging | None:
     return model.outgoing
+
+
+def test_after_dropped_events_the_store_fills_the_gaps() -> None:
+    # core10: on EventsDropped, re-read messages(); nothing shown twice, statuses forward.
+    model = AppModel()
+    cid = opened(model)
+    other = "6f" * 16
+    model.open_session(ev.SessionInfo(other, None, "joiner", ()))
+    (resync,) = model.apply(ev.EventsDropped(count=12), 0)
+    assert resync == ResyncNeeded((SID, other))
+    sent = message(1, outgoing=True, status=DeliveryStatus.SENT)
+    shown = message(2, outgoing=False, status=DeliveryStatus.DELIVERED)
+    model.add_message(cid, sent)
+    model.add_message(cid, shown)
+    missed = message(3, outgoing=False, status=DeliveryStatus.DELIVERED)
+    changes = model.resync(SID, [sent.with_status(DeliveryStatus.READ), shown, missed])
+    assert changes == [
+        StatusUpdated(cid, sent.with_status(DeliveryStatus.READ)),
+        EntryAdded(cid, missed),
+        ChatChanged(cid),
+    ]
+    chat = model.book.get(cid)
+    assert chat is not None and chat.unread == 2
+    assert model.resync("77" * 16, [missed]) == []
 
 
 def test_notices() -> None:

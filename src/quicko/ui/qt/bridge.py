@@ -99,6 +99,9 @@ class ClientLike(Protocol):
     async def answer_call(self, call_id: str, accept: bool) -> SessionInfo | None:
         """Accept or decline an incoming call."""
 
+    def messages(self, session_id: str) -> list[ChatMessage]:
+        """The messages the client's store holds for a session (call on the client's loop)."""
+
     async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
         """Send a failed message again (same id, PENDING again)."""
 

@@ -21,11 +21,13 @@ from quicko.appmodel import (
     Entry,
     EntryAdded,
     Notice,
+    ResyncNeeded,
     RingingCall,
     StatusUpdated,
     SystemLine,
 )
 from quicko.client import models as m
+from quicko.messaging import ChatMessage
 from quicko.ui.qt.bridge import describe_exception
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
 
@@ -65,6 +67,9 @@ def draw(window: MainWindow, changes: list[Change]) -> None:
                 _incoming_call(window, call)
             case CallGone(call=call, text=text, decline=decline):
                 _call_gone(window, call, text, decline=decline)
+            case ResyncNeeded(session_ids=session_ids):
+                for session_id in session_ids:
+                    _resync(window, session_id)
             case Notice(text=text):
                 window.status.showMessage(text, _STATUS_MS)
 
@@ -124,3 +129,15 @@ def _call_gone(window: MainWindow, call: RingingCall, text: str, *, decline: boo
     if decline:  # only the app's own ring time ran out: declining makes the client forget it
         call_id = call.call_id
         window.bridge.submit(lambda: window.client.answer_call(call_id, False))
+
+
+def _resync(window: MainWindow, session_id: str) -> None:
+    """Read a session's messages on the client's loop, then hand them to the model."""
+
+    async def read() -> list[ChatMessage]:
+        return window.client.messages(session_id)
+
+    def done(messages: list[ChatMessage]) -> None:
+        draw(window, window.model.resync(session_id, messages))
+
+    window.bridge.submit(read, done)
