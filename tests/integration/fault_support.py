@@ -7,8 +7,8 @@
 - :func:`trust`, :func:`both_disconnected`: a relay that lists a proxy's URL as its own, and a
   wait until both clients noticed their link died.
 
-Used by ``test_client_faults.py`` (the fault proxy) and ``test_client_faults_relay.py`` (a
-relay SIGKILLed, a thousand clients dropping at once).
+Used by ``test_client_faults.py`` (the fault proxy, :mod:`quicko.bench.faultproxy`) and
+``test_client_faults_relay.py`` (a relay SIGKILLed, a thousand clients dropping at once).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import asyncio
 from collections.abc import Callable
 
 from client_support import Watcher
-from fault_proxy import FaultProxy
 from relay_support import relay_url
 
+from quicko.bench.faultproxy import FaultProxy
 from quicko.client import (
     ClientEvent,
     ConnectionSettings,

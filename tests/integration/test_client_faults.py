@@ -1,8 +1,8 @@
 """Delivery under network faults: clients, a real relay, and a fault-injecting TCP proxy between.
 
-Both clients reach the relay only through :class:`~fault_proxy.FaultProxy` on loopback. Each
-test chats, injects one fault while both sides keep sending (``send_message`` never waits for
-the network), ends it, and counts at the application through the public client API:
+Both clients reach the relay only through :class:`~quicko.bench.faultproxy.FaultProxy` on
+loopback. Each test chats, injects one fault while both sides keep sending (``send_message``
+never waits for the network), ends it, and counts at the application through the public client API:
 
 - every message is shown exactly once to its recipient, and none is lost while both live;
 - every sender status is true: DELIVERED (or READ) for every message that arrived, and no
@@ -23,10 +23,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from client_support import chat_pair, closing
-from fault_proxy import FaultProxy
 from fault_support import FAULTY, Pair, both_disconnected, trust
 from relay_support import StartRelay
 
+from quicko.bench.faultproxy import FaultProxy
 from quicko.client import DeliveryStatus, PeerLeft, StatusChanged
 
 pytestmark = pytest.mark.timeout(120)
