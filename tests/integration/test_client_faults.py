@@ -22,12 +22,19 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from client_support import chat_pair, closing
+from client_support import Watcher, chat_pair, closing
 from fault_support import FAULTY, Pair, both_disconnected, trust
 from relay_support import StartRelay
 
 from quicko.bench.faultproxy import FaultProxy
-from quicko.client import DeliveryStatus, PeerLeft, StatusChanged
+from quicko.client import (
+    AsyncQuickoClient,
+    ConnectionSettings,
+    DeliveryStatus,
+    Disconnected,
+    PeerLeft,
+    StatusChanged,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -139,3 +146,21 @@ async def _outage_past_the_buffer(chat: Pair) -> None:
     await chat.send("b", "back", 3)
     await chat.settle()
     chat.check()
+
+
+async def test_a_dead_link_is_dropped_without_waiting_for_a_closing_handshake(
+    start_relay: StartRelay,
+) -> None:
+    # A link found dead (no Pong) answers no close frame: the client must not wait
+    # close_timeout for one before it reports the loss and reconnects.
+    relay = await start_relay()
+    settings = ConnectionSettings(ping_interval=0.2, ping_timeout=0.5, close_timeout=60.0)
+    async with FaultProxy(relay.port) as proxy:
+        trust(relay, proxy)
+        client = AsyncQuickoClient(proxy.url, settings=settings)
+        await client.connect()
+        async with closing(client):
+            watcher = Watcher(client)
+            proxy.blackhole()
+            dropped = await watcher.wait(Disconnected, timeout=20.0)  # far below close_timeout
+            assert dropped == Disconnected("no Pong within 0.5 s", will_retry=True)
