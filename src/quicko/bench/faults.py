@@ -10,12 +10,12 @@ process, one clock). Scenarios, side by side:
 - **clean**: ``clean_s`` seconds on a working link (the baseline).
 - **blackhole**: every flow goes silent (no FIN, no RST; new flows too) for ``blackhole_s``
   seconds, then the network is back for new flows. Reported: the texts sent *during* the
-  blackhole and those sent in the ``after_s`` seconds *right after* it; how long each client
-  took to notice (its Disconnected event); and how long after the network came back the last
-  text arrived.
+  blackhole and those sent in the ``after_s`` seconds *right after* it; how long the clients
+  took to notice (their Disconnected events, median of the two), to be connected again after the
+  network came back (Connected) and for the last text to arrive.
 - **path change**: every current flow dies silently while new flows work at once (NAT
   rebinding, Wi-Fi to mobile data). Reported: the texts sent in the ``after_s`` seconds after
-  the change, the detection time and when the last of them arrived.
+  the change, the detection and reconnection times and when the last of them arrived.
 
 The clients use the production timings (:class:`~quicko.client.ConnectionSettings` defaults:
 idle ping 15 s, a probe 3 s after an unacknowledged Message, Pong timeout 5 s, opening
@@ -43,6 +43,7 @@ from quicko.bench.procs import ServerProcess, relay_argv
 from quicko.bench.stats import latency_summary
 from quicko.client import (
     AsyncQuickoClient,
+    Connected,
     ConnectionSettings,
     Disconnected,
     MessageReceived,
@@ -99,6 +100,7 @@ class _Probe:
     received: dict[str, float] = field(default_factory=dict)
     duplicates: int = 0
     disconnected: dict[str, list[float]] = field(default_factory=dict)
+    connected: dict[str, list[float]] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def latencies_ns(self, texts: Iterable[str]) -> list[int]:
@@ -160,6 +162,8 @@ class _Pair:
                     probe.arrived.set()
             elif isinstance(event, Disconnected):
                 probe.disconnected.setdefault(name, []).append(now)
+            elif isinstance(event, Connected):
+                probe.connected.setdefault(name, []).append(now)
             elif isinstance(event, SessionReady) and event.session.session_id == self.session_id:
                 ready.set()
 
@@ -202,11 +206,11 @@ def _group(probe: _Probe, texts: list[str]) -> dict[str, object]:
     return {"texts": len(texts), **ms, "lost": lost}
 
 
-def _detection(probe: _Probe, since: float) -> float | None:
-    """Median (of the two clients) seconds from ``since`` to the first Disconnected after it."""
+def _first_after(events: Mapping[str, list[float]], since: float) -> float | None:
+    """Median (of the two clients) seconds from ``since`` to their first event after it."""
     found = sorted(
         min(t for t in times if t >= since) - since
-        for times in probe.disconnected.values()
+        for times in events.values()
         if any(t >= since for t in times)
     )
     if not found:
@@ -241,7 +245,8 @@ async def _blackhole(
     return {
         "sent_during": _group(pair.probe, during),
         "sent_right_after": _group(pair.probe, after),
-        "detected_s": _detection(pair.probe, start),
+        "detected_s": _first_after(pair.probe.disconnected, start),
+        "reconnected_after_restore_s": _first_after(pair.probe.connected, back),
         "last_arrival_after_restore_s": _last_arrival(pair.probe, during + after, back),
         "blackhole_s": round(back - start, 2),
         "dup": pair.probe.duplicates,
@@ -257,7 +262,8 @@ async def _path_change(
     await pair.delivered(after, options.timeout)
     return {
         "sent_right_after": _group(pair.probe, after),
-        "detected_s": _detection(pair.probe, start),
+        "detected_s": _first_after(pair.probe.disconnected, start),
+        "reconnected_after_change_s": _first_after(pair.probe.connected, start),
         "last_arrival_after_change_s": _last_arrival(pair.probe, after, start),
         "dup": pair.probe.duplicates,
     }
