@@ -10,9 +10,9 @@ process, one clock). Scenarios, side by side:
 - **clean**: ``clean_s`` seconds on a working link (the baseline).
 - **blackhole**: every flow goes silent (no FIN, no RST; new flows too) for ``blackhole_s``
   seconds, then the network is back for new flows. Reported: the texts sent *during* the
-  blackhole and those sent in the ``after_s`` seconds *right after* it; how long the clients
-  took to notice (their Disconnected events, median of the two), to be connected again after the
-  network came back (Connected) and for the last text to arrive.
+  blackhole and those sent in the ``after_s`` seconds *right after* it; how long until both
+  clients had noticed (their Disconnected events), until both were connected again after the
+  network came back (Connected), and until the last text arrived.
 - **path change**: every current flow dies silently while new flows work at once (NAT
   rebinding, Wi-Fi to mobile data). Reported: the texts sent in the ``after_s`` seconds after
   the change, the detection and reconnection times and when the last of them arrived.
@@ -73,6 +73,7 @@ FAST_SETTINGS: Final = ConnectionSettings(
 _RELAY_CONNECTIONS: Final = 100
 _STOP_S: Final = 5.0
 _SETUP_S: Final = 30.0
+_NAMES: Final = ("alice", "bob")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,15 +208,13 @@ def _group(probe: _Probe, texts: list[str]) -> dict[str, object]:
 
 
 def _first_after(events: Mapping[str, list[float]], since: float) -> float | None:
-    """Median (of the two clients) seconds from ``since`` to their first event after it."""
-    found = sorted(
+    """Seconds from ``since`` until both clients had an event after it (the later of the two)."""
+    found = [
         min(t for t in times if t >= since) - since
         for times in events.values()
         if any(t >= since for t in times)
-    )
-    if not found:
-        return None
-    return round(found[len(found) // 2] if len(found) % 2 else sum(found) / 2, 2)
+    ]
+    return round(max(found), 2) if len(found) == len(_NAMES) else None
 
 
 def _last_arrival(probe: _Probe, texts: list[str], since: float) -> float | None:
