@@ -50,8 +50,9 @@ def free_fixed_port() -> int:
     """
     with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
         low = int(ports.read().split()[0])
+    first = 10_000 if low > 11_000 else 1_024  # unprivileged, and a choice of a thousand or more
     for _ in range(200):
-        port = 10_000 + secrets.randbelow(max(1, low - 10_000))
+        port = first + secrets.randbelow(max(1, low - first))
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
