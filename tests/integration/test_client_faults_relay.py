@@ -81,8 +81,9 @@ async def test_a_relay_sigkilled_mid_conversation_loses_nothing() -> None:
             await chat.send("a", "before", 5)
             await chat.send("b", "before", 5)
             await chat.settle()
-            # Mid-conversation: frames in the relay's hands (accepted, not yet delivered or
-            # acknowledged) when it dies without a word; more written into the dying sockets.
+            # Mid-conversation: the relay dies without a word while some of these are still in
+            # its hands (accepted, not yet delivered or acknowledged) or on their way to it;
+            # more are written into the dying sockets.
             await chat.send("a", "racing the kill", 10)
             await chat.send("b", "racing the kill", 10)
             await stop_relay(first)  # SIGKILL: no goodbye, every buffer gone
