@@ -26,12 +26,15 @@ The per-message path does no logging, no awaiting and arms no timer.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
+import mmap
 import secrets
 import ssl
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final, Protocol
 
 from picows import (
@@ -66,7 +69,15 @@ from quicko.relay.settings import default_public_urls
 if TYPE_CHECKING:
     from quicko.relay.cluster.link import ClusterLink
 
-__all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
+__all__ = [
+    "CLOSE_GRACE_S",
+    "TICK_S",
+    "RelayServer",
+    "RouterLike",
+    "now_ms",
+    "release_read_buffer",
+    "tune_gc",
+]
 
 TICK_S: Final = 0.1
 """Longest time between two checks of the router's next deadline, in seconds."""
@@ -79,6 +90,16 @@ SHUTDOWN_GRACE_S: Final = 5.0
 
 READ_BUFFER_BYTES: Final = 4096
 """Initial read buffer of a connection (picows grows it as large frames arrive)."""
+
+RELEASE_AFTER_BYTES: Final = 16 * 1024
+"""A frame or a read larger than this gives the free part of the read buffer back to the OS.
+
+picows doubles a connection's read buffer until a frame fits and never shrinks it, so one
+131 KiB frame would leave about 137 KiB resident for the connection's life (issue 9 item 3).
+After such a frame (or a read that large), the free tail of the buffer, past its first
+:data:`READ_BUFFER_BYTES`, is handed back with ``madvise(MADV_DONTNEED)``: the allocation
+stays (picows keeps its pointer), but its untouched pages cost no memory until a later large
+frame writes to them again (see :func:`release_read_buffer`)."""
 
 PRELOGIN_MESSAGE_BYTES: Final = 1024
 """Largest WebSocket message accepted before a valid Hello (a Hello is well under 1 KiB)."""
@@ -187,6 +208,7 @@ class _Connection(WSListener):
         "parts",
         "parts_size",
         "prelogin_bytes",
+        "release",
         "resume_armed",
         "resume_at",
         "server",
@@ -205,6 +227,8 @@ class _Connection(WSListener):
         self.parts_size = 0
         #: Bytes read since the upgrade while :attr:`parts` is :data:`_PRELOGIN`.
         self.prelogin_bytes = 0
+        #: A large frame arrived: release the read buffer's free part after this read.
+        self.release = False
         #: WebSocket frames (header and payload, in order) waiting for the next flush.
         self.outgoing: list[bytes] | None = None
         #: The transport's unsent bytes passed ``send_queue_bytes`` (it called pause_writing).
@@ -286,10 +310,16 @@ class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs f
     def buffer_updated(self, nbytes: int) -> None:
         super().buffer_updated(nbytes)
         listener = self.listener
-        if listener is not None and listener.parts is _PRELOGIN:
+        if listener is None:
+            return
+        if listener.parts is _PRELOGIN:
             listener.prelogin_bytes += nbytes
             if listener.prelogin_bytes > PRELOGIN_STREAM_BYTES:
                 self._accept.server._prelogin_overflow(listener)
+        elif listener.release or nbytes > RELEASE_AFTER_BYTES:
+            # The frames of this read are handled: the buffer's free part is all garbage.
+            listener.release = False
+            release_read_buffer(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._source is None:
@@ -507,6 +537,8 @@ class RelayServer:
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
         """The hot path: one binary message from ``conn``."""
+        if len(data) > RELEASE_AFTER_BYTES:
+            conn.release = True
         conns = self._conns
         for action in self.router.receive(conn.conn_id, data, time.time_ns() // 1_000_000):
             if type(action) is Send:
@@ -787,6 +819,52 @@ class RelayServer:
         self.admission.prune(time.monotonic())
         delay = TICK_S if deadline is None else min(TICK_S, max(0.001, (deadline - now_ms()) / 1e3))
         self._arm(delay)
+
+
+def _load_madvise() -> Callable[[int, int, int], int] | None:
+    """The C library's ``madvise``, or ``None`` where there is none to call (not Linux, no libc)."""
+    if sys.platform != "linux" or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
+    result: Callable[[int, int, int], int] = madvise
+    return result
+
+
+_MADVISE: Final = _load_madvise()
+_PAGE_BYTES: Final = mmap.PAGESIZE
+
+
+def release_read_buffer(protocol: WSProtocol) -> int:
+    """Give the free part of *protocol*'s read buffer, past its first pages, back to the OS.
+
+    picows lends the free tail of its read buffer to the event loop's reads as a memoryview
+    (``get_buffer``); that part holds no data yet, so its whole pages can be dropped with
+    ``madvise(MADV_DONTNEED)``: the mapping stays valid and reads as zeros, and a page costs
+    memory again only when a later read writes into it. The first :data:`READ_BUFFER_BYTES`
+    stay, so the usual small reads never fault. Returns the bytes released (0 where
+    ``madvise`` is not available, or when there was nothing to release).
+    """
+    if _MADVISE is None:
+        return 0
+    view = protocol.get_buffer(-1)
+    size = len(view)
+    if size < READ_BUFFER_BYTES + 2 * _PAGE_BYTES:
+        view.release()
+        return 0
+    window = (ctypes.c_char * size).from_buffer(view)
+    start = ctypes.addressof(window)
+    del window
+    view.release()
+    first = -(-(start + READ_BUFFER_BYTES) // _PAGE_BYTES) * _PAGE_BYTES
+    last = (start + size) // _PAGE_BYTES * _PAGE_BYTES
+    if last <= first or _MADVISE(first, last - first, mmap.MADV_DONTNEED) != 0:
+        return 0
+    return last - first
 
 
 def _binary_header(length: int) -> bytes:
