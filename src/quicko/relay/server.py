@@ -154,6 +154,9 @@ class RouterLike(Protocol):
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """A binary message arrived."""
 
+    def receive_fast(self, conn: int, data: bytes, now_ms: int) -> list[Action] | tuple[int, bytes]:
+        """A binary message arrived; ``(target, ack)`` means Send(target, data), Send(conn, ack)."""
+
     def receive_text(self, conn: int, now_ms: int) -> list[Action]:
         """A text message arrived."""
 
@@ -308,6 +311,8 @@ class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs f
         super().connection_made(transport)
 
     def buffer_updated(self, nbytes: int) -> None:
+        # One clock read per read, for all the frames in it (the hot path reads none).
+        self._accept.server.read_ms = time.time_ns() // 1_000_000
         super().buffer_updated(nbytes)
         listener = self.listener
         if listener is None:
@@ -370,6 +375,8 @@ class RelayServer:
             connect_rate=config.connect_rate,
         )
         self._conns: dict[int, _Connection] = {}
+        #: The time of the read being handled (ms): the clock of every frame in it.
+        self.read_ms = now_ms()
         self._next_id = 0
         self._max_message = HEADER_SIZE + config.max_payload
         self._hard_queue_bytes = config.effective_send_queue_hard_bytes
@@ -540,7 +547,19 @@ class RelayServer:
         if len(data) > RELEASE_AFTER_BYTES:
             conn.release = True
         conns = self._conns
-        for action in self.router.receive(conn.conn_id, data, time.time_ns() // 1_000_000):
+        result = self.router.receive_fast(conn.conn_id, data, self.read_ms)
+        if type(result) is tuple:  # forwarded to one recipient: the frame there, an Ack back
+            target_id, ack = result
+            target = conns.get(target_id)
+            if target is not None:
+                self._queue(target, data)
+            elif target_id < 0 and self._cluster is not None:  # held on another node
+                self._cluster.send(target_id, data)
+            if conns.get(conn.conn_id) is conn:
+                self._queue(conn, ack)
+            return
+        assert isinstance(result, list)  # the other kind of result
+        for action in result:
             if type(action) is Send:
                 target = conns.get(action.conn)
                 if target is not None:
@@ -562,14 +581,17 @@ class RelayServer:
         loop polls again), so no frame waits for more than the current batch. A server's
         frames are not masked (RFC 6455 §5.1), so the header is two to ten bytes we can write.
         """
+        size = len(data)
+        header = _HEADERS.get(size) or _binary_header(size)
         outgoing = conn.outgoing
         if outgoing is None:
-            conn.outgoing = [_binary_header(len(data)), data]
-            self._dirty.append(conn)
-            if len(self._dirty) == 1 and self._loop is not None:
+            conn.outgoing = [header, data]
+            dirty = self._dirty
+            dirty.append(conn)
+            if len(dirty) == 1 and self._loop is not None:
                 self._loop.call_soon(self._flush)
         else:
-            outgoing += (_binary_header(len(data)), data)
+            outgoing += (header, data)
 
     def _flush(self) -> None:
         """Write every connection's queued frames, one write per connection.
@@ -868,15 +890,23 @@ def release_read_buffer(protocol: WSProtocol) -> int:
 
 
 def _binary_header(length: int) -> bytes:
-    """The header of an unmasked, final, binary WebSocket frame of ``length`` bytes."""
+    """The header of an unmasked, final, binary WebSocket frame of ``length`` bytes.
+
+    Headers of frames under 64 KiB are kept in :data:`_HEADERS` once made (at most 65,536
+    of them, about 2.4 MB in the worst case; clients pad their frames to a few sizes).
+    """
     if length < 126:
-        return _SHORT_HEADERS[length]
-    if length < 65536:
-        return b"\x82\x7e" + length.to_bytes(2, "big")
-    return b"\x82\x7f" + length.to_bytes(8, "big")
+        header = bytes((0x82, length))
+    elif length < 65536:
+        header = b"\x82\x7e" + length.to_bytes(2, "big")
+    else:
+        return b"\x82\x7f" + length.to_bytes(8, "big")
+    _HEADERS[length] = header
+    return header
 
 
-_SHORT_HEADERS: Final = tuple(bytes((0x82, length)) for length in range(126))
+#: WebSocket frame headers by payload length (under 64 KiB), made on first use.
+_HEADERS: Final[dict[int, bytes]] = {}
 
 
 def _send_close(transport: WSTransport, code: int, reason: bytes) -> None:
