@@ -31,6 +31,7 @@ from quicko.protocol.types import ErrorCode, MessageType
 
 __all__ = [
     "ACCEPTED_ACK_BYTES",
+    "ACCEPTED_ACK_PARTS",
     "MessageFields",
     "accepted_ack",
     "ack_frame_from_message",
@@ -136,6 +137,10 @@ def route_fields(data: bytes) -> tuple[bytes, bytes, bytes] | None:
     if end != size or length > MAX_PAYLOAD_BYTES:
         return None
     return session_id, sender, recipient
+
+
+ACCEPTED_ACK_PARTS: Final = (_ACK_PREFIX_DIRECT, _IDS_AT, _DIRECT_IDS_END, _ACCEPTED_TAIL)
+""":func:`accepted_ack` is ``parts[0] + data[parts[1]:parts[2]] + parts[3]`` (for inlining)."""
 
 
 def accepted_ack(data: bytes) -> bytes:

@@ -96,7 +96,7 @@ from quicko.relay.connections import Connection
 from quicko.relay.flow import ABUSIVE
 from quicko.relay.frames import (
     ACCEPTED_ACK_BYTES,
-    accepted_ack,
+    ACCEPTED_ACK_PARTS,
     error_frame,
     parse_message,
     route_fields,
@@ -126,6 +126,8 @@ _MESSAGE = int(MessageType.MESSAGE)
 _HELLO = int(MessageType.HELLO)
 _RECEIVED = int(MessageType.RECEIVED)
 _ACK = int(MessageType.ACK)
+# accepted_ack (frames.py), inlined in the hot path: the Ack's prefix, the ids, its status.
+_ACCEPTED_ACK_PREFIX, _IDS_AT, _IDS_END, _ACCEPTED_TAIL = ACCEPTED_ACK_PARTS
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 
 
@@ -317,7 +319,8 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """One binary WebSocket message arrived on *conn*; return what to do about it."""
-        result = self._receive(conn, data, now_ms)
+        # Router's own receive_fast, not a subclass's (which may call this method).
+        result = Router.receive_fast(self, conn, data, now_ms)
         if type(result) is tuple:
             return [new_send(result[0], data), new_send(conn, result[1])]
         assert isinstance(result, list)  # the other kind of result
@@ -331,10 +334,6 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         frame to the recipient's connection, then the relay's Ack(ACCEPTED) to the sender.
         Everything else comes back as :meth:`receive`'s list of actions.
         """
-        return self._receive(conn, data, now_ms)
-
-    def _receive(self, conn: int, data: bytes, now_ms: int) -> list[Action] | tuple[int, bytes]:
-        """:meth:`receive_fast`, which :meth:`receive` calls too (a subclass may override both)."""
         c = self._conns.get(conn)
         if c is None or c.closing:
             return []
@@ -395,7 +394,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             self._over_window(target)
         self._forwarded += 1
         self._forwarded_bytes += size
-        return target.conn, accepted_ack(data)
+        return target.conn, _ACCEPTED_ACK_PREFIX + data[_IDS_AT:_IDS_END] + _ACCEPTED_TAIL
 
     def _dispatch(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:
         """Handle one frame that the rate limit let through."""

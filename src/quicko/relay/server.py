@@ -627,8 +627,17 @@ class RelayServer:
         if type(result) is tuple:  # forwarded to one recipient: the frame there, an Ack back
             target_id, ack = result
             target = conns.get(target_id)
-            if target is not None:
-                self._queue(target, data)
+            if target is not None:  # _queue(target, data), inlined
+                size = len(data)
+                header = _HEADERS.get(size) or _binary_header(size)
+                outgoing = target.outgoing
+                if outgoing is None:
+                    target.outgoing = [header, data]
+                    self._dirty.append(target)
+                    if len(self._dirty) == 1 and self._loop is not None:
+                        self._loop.call_soon(self._flush)
+                else:
+                    outgoing += (header, data)
             elif target_id < 0 and self._cluster is not None:  # held on another node
                 self._cluster.send(target_id, data)
             if conns.get(conn.conn_id) is conn:
