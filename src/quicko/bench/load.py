@@ -186,17 +186,29 @@ def gc_in_window(before: Mapping[str, object] | None, after: Mapping[str, object
     relay lists its latest 64 pauses), else it is the largest of those 64.
     """
     if before is None or after is None:
-        return {"gc_collections": None, "gc_pause_total_us": None, "gc_pause_max_us": None}
+        return {
+            "gc_collections": None,
+            "gc_pause_total_us": None,
+            "gc_pause_max_us": None,
+            "gc_by_generation": None,
+        }
     count = _as_float(after.get("collections")) - _as_float(before.get("collections"))
     total = _as_float(after.get("pause_total_us")) - _as_float(before.get("pause_total_us"))
     recent = after.get("recent_pause_us")
     pauses = [_as_float(p) for p in recent] if isinstance(recent, list) else []
     in_window = pauses[len(pauses) - int(count) :] if count > 0 else []
+    later, earlier = _as_list(after.get("by_generation")), _as_list(before.get("by_generation"))
+    generations = [int(_as_float(a) - _as_float(b)) for a, b in zip(later, earlier, strict=False)]
     return {
         "gc_collections": int(count),
         "gc_pause_total_us": round(total, 1),
         "gc_pause_max_us": max(in_window, default=0.0),
+        "gc_by_generation": json.dumps(generations),
     }
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
 
 
 def _as_float(value: object) -> float:

@@ -197,10 +197,12 @@ class GcPauses:
     stopped the relay. Timing costs two clock reads per collection, nothing per frame.
     """
 
-    __slots__ = ("_started_ns", "collections", "max_us", "recent_us", "total_us")
+    __slots__ = ("_started_ns", "by_generation", "collections", "max_us", "recent_us", "total_us")
 
     def __init__(self) -> None:
         self.collections = 0
+        #: Collections of each generation (a collection of generation 2 is a full one).
+        self.by_generation = [0, 0, 0]
         self.total_us = 0.0
         self.max_us = 0.0
         self.recent_us: list[float] = []
@@ -208,12 +210,14 @@ class GcPauses:
 
     def callback(self, phase: str, info: dict[str, int]) -> None:
         """The ``gc.callbacks`` hook: time from each ``start`` to its ``stop``."""
-        del info  # the generation and counts; the pause is what matters here
         if phase == "start":
             self._started_ns = time.perf_counter_ns()
             return
         pause_us = (time.perf_counter_ns() - self._started_ns) / 1e3
         self.collections += 1
+        generation = info.get("generation", 0)
+        if 0 <= generation < len(self.by_generation):
+            self.by_generation[generation] += 1
         self.total_us += pause_us
         self.max_us = max(self.max_us, pause_us)
         recent = self.recent_us
@@ -225,6 +229,7 @@ class GcPauses:
         """Collections since :func:`tune_gc`, their pauses (µs), and the frozen objects."""
         return {
             "collections": self.collections,
+            "by_generation": list(self.by_generation),
             "pause_total_us": round(self.total_us, 1),
             "pause_max_us": round(self.max_us, 1),
             "recent_pause_us": [round(pause, 1) for pause in self.recent_us],
