@@ -250,6 +250,7 @@ async def run_throughput(args: argparse.Namespace) -> Result:
     clients = await _open_pairs(args, args.connections // 2)
     for client in clients:
         client.start(CLOSED_LOOP)
+        client.acking = args.acking
         client.running = True
     _quiet_gc()
     for client in clients:
@@ -322,6 +323,7 @@ async def run_latency(args: argparse.Namespace) -> Result:
     for client in clients:
         client.recorder = recorder
         client.start(OPEN_LOOP)
+        client.acking = args.acking
     _quiet_gc()
     now = perf_counter_ns()
     recorder.start_ns = now + int(args.warmup * 1e9)
@@ -409,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--deadline", type=float, default=300.0, help="whole scenario (s)")
     common.add_argument("--concurrency", type=int, default=64, help="connections being opened")
     common.add_argument("--server-pid", type=int, default=0, help="for RSS and CPU (0: none)")
+    common.add_argument(
+        "--acking", action="store_true", help="clients send Received after each read"
+    )
     sub = parser.add_subparsers(dest="scenario", required=True)
     throughput = sub.add_parser("throughput", parents=[common])
     throughput.add_argument("--connections", type=int, required=True)
