@@ -37,6 +37,7 @@ __all__ = [
     "ack_frame_from_message",
     "error_frame",
     "parse_message",
+    "received_count",
     "route_fields",
 ]
 
@@ -146,6 +147,36 @@ ACCEPTED_ACK_PARTS: Final = (_ACK_PREFIX_DIRECT, _IDS_AT, _DIRECT_IDS_END, _ACCE
 def accepted_ack(data: bytes) -> bytes:
     """The relay's ``Ack(ACCEPTED)`` of a MESSAGE frame that :func:`route_fields` accepted."""
     return _ACK_PREFIX_DIRECT + data[_IDS_AT:_DIRECT_IDS_END] + _ACCEPTED_TAIL
+
+
+_FIXARRAY1: Final = 0x91
+_RECEIVED_HEAD: Final = bytes((PROTOCOL_VERSION, MessageType.RECEIVED))
+#: A Received's payload length by its count's first byte, for each unsigned-integer marker.
+_UINT_PAYLOAD: Final = {marker: 2 + width for marker, width in _UINT_WIDTH.items()}
+
+
+def received_count(data: bytes) -> int | None:
+    """The count of a ``Received`` frame in its usual encoding, else ``None`` (decode it fully).
+
+    Sound like :func:`parse_message`: a count is returned only for a valid ``Received`` frame
+    (version, type, exact length, a fixarray of one unsigned integer, no trailing bytes).
+    """
+    size = len(data)
+    if size < HEADER_SIZE + 2 or data[:2] != _RECEIVED_HEAD or data[HEADER_SIZE] != _FIXARRAY1:
+        return None
+    marker = data[HEADER_SIZE + 1]
+    if marker < _POSITIVE_FIXINT_END:
+        length = 2
+    else:
+        found = _UINT_PAYLOAD.get(marker)
+        if found is None:
+            return None
+        length = found
+    if size != HEADER_SIZE + length or int.from_bytes(data[2:HEADER_SIZE], "big") != length:
+        return None
+    if length == 2:
+        return marker
+    return int.from_bytes(data[HEADER_SIZE + 2 :], "big")
 
 
 def parse_message(data: bytes) -> MessageFields | None:

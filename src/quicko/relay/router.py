@@ -99,6 +99,7 @@ from quicko.relay.frames import (
     ACCEPTED_ACK_PARTS,
     error_frame,
     parse_message,
+    received_count,
     route_fields,
 )
 from quicko.relay.keys import KeyHandlers
@@ -446,11 +447,13 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         per frame the relay sent); any other is charged like every frame.
         """
         self._metrics.frames_in[_RECEIVED] += 1
-        payload = self._decode(c, data)
-        if isinstance(payload, list):
-            return payload
-        assert isinstance(payload, Received)  # the type code says so
-        count = payload.count
+        count = received_count(data)
+        if count is None:  # not the usual encoding: the codec decides (and names the error)
+            payload = self._decode(c, data)
+            if isinstance(payload, list):
+                return payload
+            assert isinstance(payload, Received)  # the type code says so
+            count = payload.count
         if count > c.sent:
             return self._reject(
                 c, ErrorCode.MALFORMED, "more frames received than were sent", _RECEIVED

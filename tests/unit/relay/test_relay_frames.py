@@ -8,13 +8,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quicko.errors import RemoteProtocolError
-from quicko.protocol import Ack, AckStatus, Error, ErrorCode, Message, decode_frame, encode_frame
+from quicko.protocol import (
+    Ack,
+    AckStatus,
+    Error,
+    ErrorCode,
+    Message,
+    Received,
+    decode_frame,
+    encode_frame,
+)
 from quicko.relay.frames import (
     ACCEPTED_ACK_BYTES,
     accepted_ack,
     ack_frame_from_message,
     error_frame,
     parse_message,
+    received_count,
     route_fields,
 )
 
@@ -188,3 +198,30 @@ def test_route_fields_declines_the_fixed_fields() -> None:
         if route_fields(mutated) is not None:  # only the id bytes themselves may change
             decoded = decode_frame(mutated)
             assert isinstance(decoded, Message)
+
+
+@given(st.integers(0, 2**64 - 1))
+def test_received_count_reads_what_the_codec_writes(count: int) -> None:
+    assert received_count(encode_frame(Received(count))) == count
+
+
+@given(st.integers(0, 2**64 - 1), st.binary(max_size=6), st.integers(0, 16))
+def test_received_count_accepts_only_valid_frames(count: int, noise: bytes, position: int) -> None:
+    frame = bytearray(encode_frame(Received(count)))
+    where = min(position, len(frame))
+    mutated = bytes(frame[:where] + noise + frame[where + len(noise) :])
+    found = received_count(mutated)
+    if found is not None:
+        decoded = decode_frame(mutated)
+        assert isinstance(decoded, Received)
+        assert decoded.count == found
+
+
+@given(st.binary(max_size=12))
+def test_received_count_on_arbitrary_bytes(data: bytes) -> None:
+    data = b"\x03\x12" + (len(data)).to_bytes(4, "big") + data
+    found = received_count(data)
+    if found is not None:
+        decoded = decode_frame(data)
+        assert isinstance(decoded, Received)
+        assert decoded.count == found
