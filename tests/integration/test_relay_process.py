@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from relay_support import RelayClient, http_get, spawn_relay
 
 from quicko.protocol import Error, ErrorCode
+from quicko.relay.server import GC_RECENT_PAUSES, GC_THRESHOLDS
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +38,15 @@ async def test_sigterm_tells_clients_and_exits_0() -> None:
         assert relay.listening["host"] == "127.0.0.1"
         client = await RelayClient.connect(f"ws://127.0.0.1:{relay.port}/ws")
         assert client.challenge.node_id == "proc1"
-        status, _, _ = await http_get(relay.port, "/health")
+        status, _, body = await http_get(relay.port, "/health")
         assert status == 200
+        # The relay froze its start-up objects and times every later collection (tune_gc).
+        collector = json.loads(body)["gc"]
+        assert collector["frozen"] > 0
+        assert collector["thresholds"] == list(GC_THRESHOLDS)
+        assert collector["collections"] == len(collector["recent_pause_us"]) or (
+            collector["collections"] > GC_RECENT_PAUSES
+        )
         relay.process.send_signal(signal.SIGTERM)
         assert (await client.expect(Error)).code == ErrorCode.SHUTTING_DOWN
         assert await client.wait_closed() == 1001

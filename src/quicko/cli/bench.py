@@ -196,6 +196,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="ARG",
         help="extra argument for the bare forwarder (repeatable, e.g. --bare-arg=--coalesce)",
     )
+    add(
+        "--acking",
+        action="store_true",
+        help="the load's clients send Received after each read, as Quicko's client does "
+        "(the bare forwarder drops them)",
+    )
     add("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -373,6 +379,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         pin=not args.no_pin,
         relay_args=tuple(args.relay_arg),
         bare_args=tuple(args.bare_arg),
+        acking=args.acking,
     )
 
 
