@@ -277,7 +277,14 @@ class Session(HandshakeMixin):
     # ------------------------------------------------------------------ outputs
 
     def data_to_send(self) -> list[Payload]:
-        """Payloads to encode and send to the relay, in order (drains them)."""
+        """Payloads to encode and send to the relay, in order (drains them).
+
+        The receipts earned since the last call are sealed first: one RECEIPT per sender and
+        status, so that texts received together are receipted together (docs/protocol.md
+        §10.2).
+        """
+        if self._owed and self._state not in (State.FAILED, State.CLOSED):
+            self._seal_owed()
         out, self._out = self._out, []
         return out
 
@@ -375,6 +382,8 @@ class Session(HandshakeMixin):
         """
         if self._state == State.CLOSED:
             return
+        if self._owed and self._state != State.FAILED:
+            self._seal_owed()  # receipts earned go before our LEAVE
         for peer in self._peers.values():
             if peer.channel is not None and peer.channel.can_send:
                 self._send_envelope(peer, env.Leave(), self._rng(MESSAGE_ID_SIZE), now_ms)
