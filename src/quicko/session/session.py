@@ -264,14 +264,21 @@ class Session(HandshakeMixin):
 
     def next_deadline(self) -> int | None:
         """When :meth:`handle_timeout` should next be called (ms), or ``None``."""
-        times = [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
-        if self._deadline is not None and self._state in (State.CONNECTING, State.AUTHENTICATING):
+        state = self._state
+        times: list[int] = []
+        if state not in (State.FAILED, State.CLOSED):
+            # Read after every frame and every text: no list unless something else is timed.
+            ledger, receipts = self._ledger.next_deadline(), self._receipts.next_deadline()
+            if not self._attempts and state is State.ACTIVE:
+                if ledger is None or receipts is None:
+                    return receipts if ledger is None else ledger
+                return min(ledger, receipts)
+            times += [t for t in (ledger, receipts) if t is not None]
+        times += [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
+        if self._deadline is not None and state in (State.CONNECTING, State.AUTHENTICATING):
             times.append(self._deadline)
             if self._retry_at is not None:
                 times.append(self._retry_at)
-        if self._state not in (State.FAILED, State.CLOSED):
-            times += [t for t in (self._ledger.next_deadline(), self._receipts.next_deadline())
-                      if t is not None]  # fmt: skip
         return min(times, default=None)
 
     # ------------------------------------------------------------------ outputs
