@@ -27,7 +27,6 @@ the way (``bytes`` arguments, key objects) cannot be zeroed from here.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import struct
 from dataclasses import dataclass

@@ -8,7 +8,6 @@ ids shortened, because plaintext and full ids never go to logs (STYLE.md rule 10
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Final
 

@@ -332,8 +332,10 @@ class SessionCore:
         return True
 
     def _send_delivered(self, peer: Peer, message_id: bytes, now_ms: int) -> None:
-        """Receipt a text of ``peer`` as delivered (docs/protocol.md §10.2), with the others
-        owed to it when the frames are next drained."""
+        """Receipt a text of ``peer`` as delivered, with the others owed (§10.2).
+
+        The receipt is sealed when the session's frames are next drained (:meth:`_seal_owed`).
+        """
         self._owe(peer.identity.address, env.RECEIPT_DELIVERED, message_id, now_ms)
 
     def _owe(self, sender: bytes, status: int, message_id: bytes, now_ms: int) -> None:

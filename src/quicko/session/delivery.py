@@ -161,6 +161,8 @@ class OutboundLedger:
             dict.fromkeys(recipients, DeliveryStatus.PENDING), now_ms + RETRY_INITIAL_MS
         )
         evicted = self._unacked.track(message_id, record, now_ms)
+        if not self._live:
+            self._retry_floor = None  # whatever bound was left over from settled records
         self._live[message_id] = record
         self._lower_floor(record.retry_at)
         return [self._abandon(old_id) for old_id, _ in evicted]
@@ -382,6 +384,8 @@ class ReceiptTracker:
     def add(self, frame: Message, now_ms: int) -> None:
         """Keep a receipt frame just sent (or held for its recipient)."""
         retry_at = now_ms + RETRY_INITIAL_MS
+        if not self._items:
+            self._floor = None  # whatever bound was left over from acknowledged receipts
         self._items[frame.message_id] = _Receipt(frame.recipient, frame, retry_at)
         if self._floor is None or retry_at < self._floor:
             self._floor = retry_at

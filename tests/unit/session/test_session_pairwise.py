@@ -843,5 +843,5 @@ def test_channel_ad_is_message_ad_in_both_directions(timestamp: int) -> None:
                                                        (bytes(16), 2**64)])  # fmt: skip
 def test_channel_ad_refuses_bad_frame_fields(message_id: bytes, timestamp: int) -> None:
     alice, _ = make_channels()
-    with pytest.raises(ValueError, match="message id|timestamp"):
+    with pytest.raises(ValueError, match=r"message id|timestamp"):
         alice._ad(outgoing=True, message_id=message_id, timestamp=timestamp)
