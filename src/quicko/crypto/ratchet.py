@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from quicko.crypto import aead
 from quicko.crypto.kdf import encode_fields, hkdf_sha256, hmac_sha256_pair, label
@@ -96,9 +97,12 @@ def _message_cipher(message_key: bytearray) -> tuple[bytes, bytes]:
     return material[: aead.KEY_SIZE], material[aead.KEY_SIZE :]
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
-    """A parsed message header; ``raw`` is its 40 wire bytes."""
+class _Header(NamedTuple):
+    """A parsed message header; ``raw`` is its 40 wire bytes.
+
+    A named tuple, not a frozen dataclass: one is built per received message, and a frozen
+    dataclass pays an ``object.__setattr__`` per field.
+    """
 
     raw: bytes
     dh: bytes
