@@ -186,6 +186,8 @@ class SessionCore:
         self._join_key: Ed25519KeyPair | None = None
         self._join_seed = b""
         self._peers: dict[bytes, Peer] = {}
+        # Session.members, built once per change of _peers (it is read on every client pump).
+        self._members: tuple[PublicIdentity, ...] | None = None
         self._present: dict[bytes, str] = {}
         self._pending_inits: dict[bytes, IdentityBundle] = {}
         self._early: list[Message] = []
@@ -299,6 +301,7 @@ class SessionCore:
                     self._vouch(PublicIdentity(address, x25519, ed25519), now_ms)
             case env.Leave():
                 self._peers.pop(sender, None)
+                self._members = None
                 self._present.pop(sender, None)
                 self._drop_peer(peer)
                 self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT, gone=True))
@@ -415,6 +418,7 @@ class SessionCore:
     def _add_peer(self, identity: PublicIdentity, display_name: str) -> Peer:
         peer = Peer(identity=identity, display_name=display_name)
         self._peers[identity.address] = peer
+        self._members = None
         number = safety_number(self._identity.public, identity)
         self._events.append(ev.PeerAuthenticated(identity.address, display_name, number))
         return peer

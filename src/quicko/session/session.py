@@ -224,7 +224,10 @@ class Session(HandshakeMixin):
     @property
     def members(self) -> tuple[PublicIdentity, ...]:
         """The authenticated peers (not us)."""
-        return tuple(peer.identity for peer in self._peers.values())
+        members = self._members
+        if members is None:
+            members = self._members = tuple([peer.identity for peer in self._peers.values()])
+        return members
 
     def safety_number(self, address: bytes) -> str:
         """The safety number we share with an authenticated peer.
