@@ -70,3 +70,22 @@ async def test_missing_tls_key_is_reported(tmp_path: Path) -> None:
     )
     assert status == 2
     assert "--tls-key: no such file" in stderr
+
+
+async def test_a_relay_without_redis_installed_starts(tmp_path: Path) -> None:
+    """./run.sh installs no `cluster` extra: a relay without --redis must not need redis-py."""
+    blocked = tmp_path / "redis"
+    blocked.mkdir()
+    (blocked / "__init__.py").write_text(
+        'raise ImportError("redis is not installed (blocked by the test)")\n'
+    )
+    relay = await spawn_relay(["--node-id", "noredis"], env={"PYTHONPATH": str(tmp_path)})
+    try:
+        client = await RelayClient.connect(f"ws://127.0.0.1:{relay.port}/ws")
+        assert client.challenge.node_id == "noredis"
+        relay.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(relay.process.wait(), 20) == 0
+    finally:
+        if relay.process.returncode is None:
+            relay.process.kill()
+            await relay.process.wait()

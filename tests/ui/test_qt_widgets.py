@@ -547,7 +547,7 @@ def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: M
     ("role", "label"), [("creator", PENDING_JOINER), ("joiner", PENDING_MEMBER)]
 )
 def test_a_member_not_authenticated_is_never_shown_as_a_person(
-    qtbot: QtBot, fake_window: MainWindow, role: str, label: str
+    qtbot: QtBot, fake_window: MainWindow, role: m.SessionRole, label: str
 ) -> None:
     window = fake_window
     client = fake(window)

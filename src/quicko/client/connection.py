@@ -521,6 +521,10 @@ class Connection:
                                   self._generation, challenge.nonce)  # fmt: skip
             await self._serve(ws, connected)
         except LinkError as drop:
+            if drop.reason is DisconnectReason.PING_TIMEOUT:
+                # A dead link answers no closing handshake: waiting close_timeout for one only
+                # delays the reconnect (issue 10 item 5; quicko bench faults).
+                ws.transport.abort()
             return drop
         except ConnectionClosed as exc:
             return error_for_closure(exc)

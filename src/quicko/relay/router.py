@@ -575,12 +575,14 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
                 if sender is not None:
                     self._send(out, sender.conn, receipt.expired_ack)
         while (call := self._calls.pop_expired(now_ms)) is not None:
-            caller = conns.bound(call.caller)
-            if caller is not None:
-                timeout = CallResponse(
-                    call.call_id, call.caller, call.callee, int(CallStatus.TIMEOUT), b""
-                )
-                self._send_payload(out, caller.conn, timeout)
+            # Both parties hear it: the caller stops waiting, the callee's ring ends (§4.8).
+            timeout = CallResponse(
+                call.call_id, call.caller, call.callee, int(CallStatus.TIMEOUT), b""
+            )
+            for party in (call.caller, call.callee):
+                target = conns.bound(party)
+                if target is not None:
+                    self._send_payload(out, target.conn, timeout)
         while (address := self._sessions.pop_expired_away(now_ms)) is not None:
             self._expire_member(out, address)
         while self._sessions.pop_expired_pending(now_ms) is not None:

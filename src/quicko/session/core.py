@@ -34,6 +34,8 @@ from quicko.session import events as ev
 from quicko.session.bundle import HandshakeKeys, IdentityBundle, fresh_bundle, member_init_context
 from quicko.session.delivery import (
     DEFAULT_MESSAGE_TTL_MS,
+    FAILED_PEER_LEFT,
+    FAILED_TOO_MANY,
     Abandoned,
     InboundLog,
     OutboundLedger,
@@ -430,7 +432,9 @@ class SessionCore:
         self._vouches = [item for item in self._vouches if item[0] != address]
         self._held = [item for item in self._held if item[0] != address]
         for message_id, status in self._ledger.forget_recipient(address):
-            self._events.append(ev.StatusChanged(message_id, status))
+            self._events.append(
+                ev.StatusChanged(message_id, status, _why(status, FAILED_PEER_LEFT))
+            )
         self._receipts.forget_recipient(address)
 
     def _fresh_bundle(self, context: bytes) -> tuple[HandshakeKeys, IdentityBundle]:
@@ -522,7 +526,8 @@ class SessionCore:
         if item.tracked and len(texts) >= MAX_QUEUED_TEXTS:
             dropped = peer.queue.pop(texts[0])
             address = peer.identity.address
-            self._update_status(dropped.message_id, address, DeliveryStatus.FAILED)
+            self._update_status(dropped.message_id, address, DeliveryStatus.FAILED,
+                                FAILED_TOO_MANY)  # fmt: skip
         peer.queue.append(item)
 
     def _flush_queue(self, peer: Peer) -> None:
@@ -589,19 +594,24 @@ class SessionCore:
             self._emit(recipient, frame)
 
     def _update_status(self, message_id: bytes, recipient: bytes | None,
-                       status: DeliveryStatus) -> None:  # fmt: skip
+                       status: DeliveryStatus, reason: str = "") -> None:  # fmt: skip
         new = self._ledger.update(message_id, recipient, status)
         if new is not None:
-            self._events.append(ev.StatusChanged(message_id, new))
+            self._events.append(ev.StatusChanged(message_id, new, _why(new, reason)))
 
-    def _report_abandoned(self, abandoned: list[Abandoned]) -> None:
+    def _report_abandoned(self, abandoned: list[Abandoned], reason: str) -> None:
         """Report the messages the ledger gave up on (evicted or expired) as FAILED."""
         for message_id, new in abandoned:
             if new is not None:
-                self._events.append(ev.StatusChanged(message_id, new))
+                self._events.append(ev.StatusChanged(message_id, new, _why(new, reason)))
 
     def __repr__(self) -> str:
         return (
             f"<Session {self._role.value} {self._state.value} "
             f"peers={len(self._peers)} id={self._session_id[:2].hex()}...>"
         )
+
+
+def _why(status: DeliveryStatus, reason: str) -> str:
+    """The reason a StatusChanged carries: only a FAILED one says why."""
+    return reason if status is DeliveryStatus.FAILED else ""

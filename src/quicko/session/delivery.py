@@ -43,6 +43,8 @@ from quicko.protocol import Message
 
 __all__ = [
     "DEFAULT_MESSAGE_TTL_MS",
+    "FAILED_PEER_LEFT",
+    "FAILED_TOO_MANY",
     "MAX_SEEN_MESSAGES",
     "MAX_SETTLED_MESSAGES",
     "MAX_TRACKED_MESSAGES",
@@ -53,6 +55,8 @@ __all__ = [
     "InboundLog",
     "OutboundLedger",
     "ReceiptTracker",
+    "failed_expired",
+    "failed_refused",
 ]
 
 MAX_TRACKED_MESSAGES: Final = DEFAULT_UNACKED_CAPACITY
@@ -73,6 +77,22 @@ MAX_TRACKED_RECEIPTS: Final = 1_000
 
 DEFAULT_MESSAGE_TTL_MS: Final = DEFAULT_UNACKED_TTL_MS
 """How long a message may stay undelivered before it is abandoned (FAILED): one hour."""
+
+FAILED_PEER_LEFT: Final = "the peer left"
+"""Why a text FAILED: its recipient left the session for good (its own LEAVE)."""
+FAILED_TOO_MANY: Final = "too many messages waiting"
+"""Why a text FAILED: more undelivered texts than the session keeps (the oldest gives way)."""
+
+
+def failed_expired(ttl_ms: int) -> str:
+    """Why a text FAILED: not delivered within the message TTL (``"… within 3,600 s"``)."""
+    return f"not delivered within {ttl_ms // 1000:,} s"
+
+
+def failed_refused(code_name: str) -> str:
+    """Why a text FAILED: the relay refused it for good (``"the relay refused it: TOO_LARGE"``)."""
+    return f"the relay refused it: {code_name}"
+
 
 MAX_SEEN_MESSAGES: Final = 10_000
 """Inbound (sender, message id) pairs remembered for deduplication."""
@@ -142,6 +162,11 @@ class OutboundLedger:
 
     def __contains__(self, message_id: bytes) -> bool:
         return message_id in self._live or message_id in self._settled
+
+    @property
+    def ttl_ms(self) -> int:
+        """How long a message may stay outstanding, in milliseconds."""
+        return self._unacked.ttl_ms
 
     def _record(self, message_id: bytes) -> _Outgoing | None:
         record = self._live.get(message_id)
@@ -231,6 +256,24 @@ class OutboundLedger:
                 floor = record.retry_at
         self._retry_floor = floor
         return frames
+
+    def retry(
+        self, message_id: bytes, recipients: tuple[bytes, ...], now_ms: int
+    ) -> list[Abandoned]:
+        """Track a FAILED message again, under the same id, as new (PENDING to ``recipients``).
+
+        Returns:
+            As :meth:`add`.
+
+        Raises:
+            ValueError: the message is not known as FAILED (local misuse).
+        """
+        if self.status(message_id) is not DeliveryStatus.FAILED:
+            raise ValueError("only a FAILED message is tracked again")
+        if self._live.pop(message_id, None) is not None:
+            self._unacked.remove(message_id)
+        self._settled.pop(message_id, None)
+        return self.add(message_id, recipients, now_ms)
 
     def restart_retries(self, now_ms: int) -> None:
         """Everything outstanding was just sent again (a reconnect): back-off from the start."""

@@ -49,7 +49,12 @@ from quicko.session import envelope as env
 from quicko.session import events as ev
 from quicko.session.bundle import HandshakeKeys, IdentityBundle, verify_bundle
 from quicko.session.core import MESSAGE_ID_SIZE, PAKE_TIMEOUT_MS, Role, State
-from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
+from quicko.session.delivery import (
+    DEFAULT_MESSAGE_TTL_MS,
+    FAILED_TOO_MANY,
+    failed_expired,
+    failed_refused,
+)
 from quicko.session.handshake import HandshakeMixin
 from quicko.session.pake import ATTEMPT_TIMEOUT_MS, JOIN_SEED_SIZE
 
@@ -338,10 +343,37 @@ class Session(HandshakeMixin):
         if not self._peers:
             raise SessionError("no authenticated peer in this session yet")
         message_id = self._rng(MESSAGE_ID_SIZE)
-        self._report_abandoned(self._ledger.add(message_id, tuple(self._peers), now_ms))
+        added = self._ledger.add(message_id, tuple(self._peers), now_ms)
+        self._report_abandoned(added, FAILED_TOO_MANY)
         for peer in self._peers.values():
             self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
         return message_id
+
+    def resend_text(self, message_id: bytes, text: str, now_ms: int) -> None:
+        """Send a FAILED text again, under the same id, to every authenticated member.
+
+        It is a new encryption of ``text`` (the old frames are gone) tracked from now as a new
+        message: PENDING (a :class:`StatusChanged` says so), retransmitted, FAILED again only
+        as any text. A recipient that had it already drops the copy as a duplicate and repeats
+        its receipt (docs/protocol.md §10), so nobody is shown it twice.
+
+        Raises:
+            LocalProtocolError: the session is failed or closed.
+            SessionError: the message is not FAILED (or unknown), or there is no peer.
+            ValueError: ``text`` is too long.
+        """
+        self._check_usable()
+        if len(text.encode("utf-8")) > env.MAX_TEXT_BYTES:
+            raise ValueError(f"a text is at most {env.MAX_TEXT_BYTES} UTF-8 bytes")
+        if self._ledger.status(message_id) is not DeliveryStatus.FAILED:
+            raise SessionError("only a message that failed can be sent again")
+        if not self._peers:
+            raise SessionError("no authenticated peer in this session to send it to")
+        added = self._ledger.retry(message_id, tuple(self._peers), now_ms)
+        self._report_abandoned(added, FAILED_TOO_MANY)
+        self._events.append(ev.StatusChanged(message_id, DeliveryStatus.PENDING))
+        for peer in self._peers.values():
+            self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
 
     def hold_delivered_receipts(self) -> None:
         """Send a text's DELIVERED receipt only once :meth:`message_stored` is called for it.
@@ -447,7 +479,8 @@ class Session(HandshakeMixin):
         (:class:`StatusChanged`) and no longer retransmitted.
         """
         if self._state not in (State.FAILED, State.CLOSED):
-            self._report_abandoned(self._ledger.expire(now_ms))
+            expired = self._ledger.expire(now_ms)
+            self._report_abandoned(expired, failed_expired(self._ledger.ttl_ms))
             self._retransmit(now_ms)
         for address, attempt in list(self._attempts.items()):
             if now_ms >= attempt.started_ms + ATTEMPT_TIMEOUT_MS:
@@ -597,6 +630,7 @@ class Session(HandshakeMixin):
             # An unknown code is treated like INTERNAL (docs/protocol.md §5): transient.
             known = error.code in ErrorCode._value2member_map_
             if known and error.code not in _TRANSIENT_ERRORS:
-                self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
+                refused = failed_refused(ErrorCode(error.code).name)
+                self._update_status(error.ref_id, None, DeliveryStatus.FAILED, refused)
             return True
         return False
