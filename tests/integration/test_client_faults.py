@@ -32,6 +32,7 @@ from quicko.client import (
     ConnectionSettings,
     DeliveryStatus,
     Disconnected,
+    DisconnectReason,
     PeerLeft,
     StatusChanged,
 )
@@ -163,4 +164,6 @@ async def test_a_dead_link_is_dropped_without_waiting_for_a_closing_handshake(
             watcher = Watcher(client)
             proxy.blackhole()
             dropped = await watcher.wait(Disconnected, timeout=20.0)  # far below close_timeout
-            assert dropped == Disconnected("no Pong within 0.5 s", will_retry=True)
+            assert dropped == Disconnected(
+                "no Pong within 0.5 s", will_retry=True, code=DisconnectReason.PING_TIMEOUT
+            )
