@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import ssl
 import struct
@@ -416,8 +417,15 @@ class Connection:
             getter.cancel()  # the queued item, if any, stays queued for the next turn
 
     async def close(self) -> None:
-        """Close the connection and stop reconnecting; idempotent, and returns once done."""
-        self._closing = True
+        """Close the connection and stop reconnecting; idempotent, and returns once done.
+
+        Frames read and not yet acknowledged are acknowledged first (a ``Received`` may wait
+        100 ms): otherwise the relay would deliver them again to our next connection, and a
+        call we just answered would ring again there.
+        """
+        if not self._closing:
+            self._closing = True
+            await self._acknowledge_read()
         task = self._task
         if task is None:
             self._state = ConnectionState.CLOSED
@@ -426,6 +434,18 @@ class Connection:
             task.cancel()
         await asyncio.wait({task})
         self._state = ConnectionState.CLOSED  # also when cancelled before it ever ran
+
+    async def _acknowledge_read(self) -> None:
+        """Send the ``Received`` owed for every frame read, if any (bounded; errors ignored)."""
+        ws = self._ws
+        if ws is None or not self.is_connected:
+            return
+        ack = self._hop.take(math.inf)  # whatever is owed, due or not
+        if ack is None:
+            return
+        with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+            async with asyncio.timeout(self._settings.close_timeout):
+                await self._write(ws, encode_frame(ack))
 
     async def __aenter__(self) -> Connection:
         self.start()
