@@ -80,6 +80,8 @@ CLIENT_METRICS = (
     "messages_received",
     "messages_delivered",
     "send_call",
+    "messages_cpu",
+    "messages_per_cpu_s",
     "join_p50",
     "join_p90",
     "join_ready_p50",
@@ -121,6 +123,8 @@ def test_quick_client_bench_sends_joins_and_calls_through_a_real_relay() -> None
     assert messages["messages"] == parameters["messages"]
     # Bob cannot receive a message before it was sent, nor Alice see it DELIVERED before that.
     assert messages["send_s"] <= messages["receive_s"] <= messages["deliver_s"]
+    # CPU per message and messages per CPU second are one figure, inverted.
+    assert messages["client_cpu_us"] * messages["delivered_per_cpu_s"] == pytest.approx(1e6)
     joins, calls = report["runs"]["joins"][0], report["runs"]["calls"][0]
     assert joins["joins"] == parameters["joins"] and calls["calls"] == parameters["calls"]
     assert joins["p50_ms"] <= joins["p90_ms"] <= joins["max_ms"]

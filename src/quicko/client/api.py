@@ -53,12 +53,15 @@ from quicko.errors import ConnectionClosedError, LocalProtocolError, SessionErro
 from quicko.identity import Identity, format_quickokey, parse_invite_code
 from quicko.identity import parse_quickokey as parse_key
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.protocol import CallResponse, LookupResponse, RegisterAck
+from quicko.protocol import CallResponse, LookupResponse, Payload, RegisterAck
 from quicko.session import PAKE_TIMEOUT_MS, OutgoingCall, verify_lookup
 
 __all__ = ["REPLY_TIMEOUT_S", "AsyncQuickoClient", "now_ms"]
 
 _log = logging.getLogger(__name__)
+
+_BATCH_FRAMES = 256
+"""Most frames read together that the core gets as one batch."""
 
 REPLY_TIMEOUT_S: Final = 10.0
 """Seconds to wait for the relay's answer to a Join, RegisterKey or LookupKey."""
@@ -269,14 +272,32 @@ class AsyncQuickoClient:
     async def _read(self, conn: Connection) -> None:
         while True:
             try:
-                event = await conn.next_event()
+                event: te.TransportEvent | None = await conn.next_event()
             except ConnectionClosedError:
                 return
-            try:
-                self._on_transport(event)
-            except Exception:  # a bug must not stop the reader; nothing secret is logged
-                _log.exception("the client failed to handle a %s", type(event).__name__)
+            # The frames read together go to the core as one batch (one RECEIPT per sender
+            # for the texts among them, one flush), bounded so that the loop stays fair.
+            frames: list[Payload] = []
+            while event is not None:
+                if isinstance(event, te.MessageReceived) and len(frames) < _BATCH_FRAMES:
+                    frames.append(event.payload)
+                else:
+                    self._handle(frames, event)
+                    frames = []
+                event = conn.poll_event() if frames else None
+            self._handle(frames, None)
             self._flush()
+
+    def _handle(self, frames: list[Payload], event: te.TransportEvent | None) -> None:
+        """Give the core a batch of frames, then one other transport event (if any)."""
+        try:
+            if frames:
+                self._core.receive_batch(frames, now_ms())
+            if event is not None:
+                self._on_transport(event)
+        except Exception:  # a bug must not stop the reader; nothing secret is logged
+            what = "batch of frames" if event is None else type(event).__name__
+            _log.exception("the client failed to handle a %s", what)
 
     def _on_transport(self, event: te.TransportEvent) -> None:
         core = self._core

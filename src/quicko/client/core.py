@@ -371,6 +371,31 @@ class ClientCore:
             live.session.receive(payload, now_ms)
             self._pump(live, now_ms)
 
+    def receive_batch(self, payloads: Sequence[Payload], now_ms: int) -> None:
+        """Handle frames read together, as :meth:`receive` each, in order.
+
+        A session's Messages and Acks are handed to it one by one and the session is drained
+        once they are all in (or before any other frame), so that the receipts its texts earn
+        go as one RECEIPT per sender (docs/protocol.md §10.2) and the per-frame bookkeeping runs
+        once per batch.
+        """
+        touched: dict[bytes, LiveSession] = {}
+        for payload in payloads:
+            if isinstance(payload, Message | Ack):
+                live = self._sessions.get(payload.session_id)
+                if live is not None:
+                    live.session.receive(payload, now_ms)
+                    touched[payload.session_id] = live
+                    continue
+            self._pump_all(touched, now_ms)
+            self.receive(payload, now_ms)
+        self._pump_all(touched, now_ms)
+
+    def _pump_all(self, touched: dict[bytes, LiveSession], now_ms: int) -> None:
+        for live in touched.values():
+            self._pump(live, now_ms)
+        touched.clear()
+
     def handle_timeout(self, now_ms: int) -> None:
         """Run the sessions' timers (retransmission, expiry, PAKE) and purge expired messages."""
         for live in self.live():

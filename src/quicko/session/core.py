@@ -188,6 +188,8 @@ class SessionCore:
         self._join_key: Ed25519KeyPair | None = None
         self._join_seed = b""
         self._peers: dict[bytes, Peer] = {}
+        # Session.members, built once per change of _peers (it is read on every client pump).
+        self._members: tuple[PublicIdentity, ...] | None = None
         self._present: dict[bytes, str] = {}
         self._pending_inits: dict[bytes, IdentityBundle] = {}
         self._early: list[Message] = []
@@ -200,6 +202,11 @@ class SessionCore:
         # When set, a text's DELIVERED receipt waits for Session.message_stored (the client
         # sets it: a receipt must mean the message is in its store, issue 8 finding 6).
         self._receipts_after_storing = False
+        # Receipts earned since the frames were last drained, by (sender, status): sealed as one
+        # RECEIPT per sender and status (up to 256 ids each) by _seal_owed, so that the texts
+        # read together are receipted together (docs/protocol.md §10.2).
+        self._owed: dict[tuple[bytes, int], list[bytes]] = {}
+        self._owed_ms = 0
         self._opened = False
         self._out: list[Payload] = []
         self._events: list[ev.SessionEvent] = []
@@ -245,10 +252,9 @@ class SessionCore:
         if (sender, frame.message_id) in self._inbound:
             receipt = self._inbound.receipt(sender, frame.message_id)
             peer = self._peers.get(sender)
-            if receipt is not None and peer is not None:
+            if receipt is not None and sender in self._peers:
                 # Only a receipt already earned: a text not yet stored earns none yet.
-                again = env.Receipt(int(receipt), (frame.message_id,))
-                self._send_envelope(peer, again, self._rng(MESSAGE_ID_SIZE), now_ms)
+                self._owe(sender, int(receipt), frame.message_id, now_ms)
             return True
         peer = self._peers.get(sender)
         if peer is None or peer.channel is None:
@@ -297,6 +303,7 @@ class SessionCore:
                     self._vouch(PublicIdentity(address, x25519, ed25519), now_ms)
             case env.Leave():
                 self._peers.pop(sender, None)
+                self._members = None
                 self._present.pop(sender, None)
                 self._drop_peer(peer)
                 self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT, gone=True))
@@ -330,9 +337,34 @@ class SessionCore:
         return True
 
     def _send_delivered(self, peer: Peer, message_id: bytes, now_ms: int) -> None:
-        """Receipt a text of ``peer`` as delivered (docs/protocol.md §10)."""
-        receipt = env.Receipt(env.RECEIPT_DELIVERED, (message_id,))
-        self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), now_ms)
+        """Receipt a text of ``peer`` as delivered, with the others owed (§10.2).
+
+        The receipt is sealed when the session's frames are next drained (:meth:`_seal_owed`).
+        """
+        self._owe(peer.identity.address, env.RECEIPT_DELIVERED, message_id, now_ms)
+
+    def _owe(self, sender: bytes, status: int, message_id: bytes, now_ms: int) -> None:
+        ids = self._owed.get((sender, status))
+        if ids is None:
+            self._owed[sender, status] = [message_id]
+        elif message_id not in ids:  # a text and its duplicate in one batch: one id
+            ids.append(message_id)
+        self._owed_ms = now_ms
+
+    def _seal_owed(self) -> None:
+        """Seal the receipts owed: one RECEIPT per sender and status, 256 ids at most each.
+
+        Called before the frames are drained, and before anything that would wipe the
+        channels (a receipt earned is always sent, docs/protocol.md §10.2).
+        """
+        owed, self._owed = self._owed, {}
+        for (sender, status), ids in owed.items():
+            peer = self._peers.get(sender)
+            if peer is None:
+                continue  # left for good meanwhile: nothing more is sent to it
+            for start in range(0, len(ids), env.MAX_RECEIPT_IDS):
+                receipt = env.Receipt(status, tuple(ids[start : start + env.MAX_RECEIPT_IDS]))
+                self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), self._owed_ms)
 
     def _on_message_early(self, address: bytes, now_ms: int) -> None:
         """Replay the frames that arrived from ``address`` before its channel existed."""
@@ -374,6 +406,7 @@ class SessionCore:
         self._move(State.FAILED)
 
     def _wipe(self) -> None:
+        self._owed.clear()
         for peer in self._peers.values():
             if peer.channel is not None:
                 peer.channel.wipe()
@@ -387,6 +420,7 @@ class SessionCore:
     def _add_peer(self, identity: PublicIdentity, display_name: str) -> Peer:
         peer = Peer(identity=identity, display_name=display_name)
         self._peers[identity.address] = peer
+        self._members = None
         number = safety_number(self._identity.public, identity)
         self._events.append(ev.PeerAuthenticated(identity.address, display_name, number))
         return peer

@@ -146,7 +146,7 @@ class OutboundLedger:
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_live", "_settled", "_unacked")
+    __slots__ = ("_live", "_retry_floor", "_settled", "_unacked")
 
     def __init__(
         self, *, capacity: int = MAX_TRACKED_MESSAGES, ttl_ms: int = DEFAULT_MESSAGE_TTL_MS
@@ -155,6 +155,10 @@ class OutboundLedger:
         # The records the tracker holds, by id (the tracker has no lookup of its own).
         self._live: dict[bytes, _Outgoing] = {}
         self._settled: OrderedDict[bytes, _Outgoing] = OrderedDict()
+        # No live record retries before this (a lower bound, exact after every due()): the
+        # deadline is read after every frame, so it must not cost a scan of up to 1,000 records.
+        # A settled record may leave it early: one timer call then finds nothing due.
+        self._retry_floor: int | None = None
 
     def __contains__(self, message_id: bytes) -> bool:
         return message_id in self._live or message_id in self._settled
@@ -182,7 +186,10 @@ class OutboundLedger:
             dict.fromkeys(recipients, DeliveryStatus.PENDING), now_ms + RETRY_INITIAL_MS
         )
         evicted = self._unacked.track(message_id, record, now_ms)
+        if not self._live:
+            self._retry_floor = None  # whatever bound was left over from settled records
         self._live[message_id] = record
+        self._lower_floor(record.retry_at)
         return [self._abandon(old_id) for old_id, _ in evicted]
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
@@ -217,8 +224,15 @@ class OutboundLedger:
     def next_deadline(self) -> int | None:
         """When :meth:`expire` or :meth:`due` next has something to do (ms), or ``None``."""
         expiry = self._unacked.next_deadline()
-        retry = min((record.retry_at for record in self._live.values()), default=None)
-        return min((t for t in (expiry, retry) if t is not None), default=None)
+        retry = self._retry_floor if self._live else None
+        if expiry is None or retry is None:
+            return retry if expiry is None else expiry
+        return min(expiry, retry)
+
+    def _lower_floor(self, retry_at: int) -> None:
+        floor = self._retry_floor
+        if floor is None or retry_at < floor:
+            self._retry_floor = retry_at
 
     def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
         """The frames to retransmit now: those of every message whose retry time has come.
@@ -228,16 +242,19 @@ class OutboundLedger:
         retry is scheduled after twice the previous interval, at most :data:`RETRY_MAXIMUM_MS`.
         """
         frames: list[Message] = []
+        floor: int | None = None
         for record in self._live.values():
-            if record.retry_at > now_ms:
-                continue
-            frames.extend(
-                record.frames[who]
-                for who in record.outstanding()
-                if who in record.frames and reachable(who)
-            )
-            record.retry_at = now_ms + record.interval
-            record.interval = min(record.interval * 2, RETRY_MAXIMUM_MS)
+            if record.retry_at <= now_ms:
+                frames.extend(
+                    record.frames[who]
+                    for who in record.outstanding()
+                    if who in record.frames and reachable(who)
+                )
+                record.retry_at = now_ms + record.interval
+                record.interval = min(record.interval * 2, RETRY_MAXIMUM_MS)
+            if floor is None or record.retry_at < floor:
+                floor = record.retry_at
+        self._retry_floor = floor
         return frames
 
     def retry(
@@ -263,6 +280,7 @@ class OutboundLedger:
         for record in self._live.values():
             record.retry_at = now_ms + RETRY_INITIAL_MS
             record.interval = RETRY_INITIAL_MS
+        self._retry_floor = now_ms + RETRY_INITIAL_MS if self._live else None
 
     def status(self, message_id: bytes) -> DeliveryStatus | None:
         """The aggregate status of a known message, or ``None`` if unknown or forgotten."""
@@ -392,10 +410,13 @@ class ReceiptTracker:
     DELIVERED receipt is also repeated whenever its sender retransmits the text).
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_floor", "_items")
 
     def __init__(self) -> None:
         self._items: OrderedDict[bytes, _Receipt] = OrderedDict()
+        # No kept receipt that is not expired retries before this (a lower bound, exact after
+        # every due(); see OutboundLedger): no scan of up to 1,000 receipts per deadline read.
+        self._floor: int | None = None
 
     def __contains__(self, message_id: bytes) -> bool:
         return message_id in self._items
@@ -405,7 +426,12 @@ class ReceiptTracker:
 
     def add(self, frame: Message, now_ms: int) -> None:
         """Keep a receipt frame just sent (or held for its recipient)."""
-        self._items[frame.message_id] = _Receipt(frame.recipient, frame, now_ms + RETRY_INITIAL_MS)
+        retry_at = now_ms + RETRY_INITIAL_MS
+        if not self._items:
+            self._floor = None  # whatever bound was left over from acknowledged receipts
+        self._items[frame.message_id] = _Receipt(frame.recipient, frame, retry_at)
+        if self._floor is None or retry_at < self._floor:
+            self._floor = retry_at
         while len(self._items) > MAX_TRACKED_RECEIPTS:
             self._items.popitem(last=False)
 
@@ -418,11 +444,13 @@ class ReceiptTracker:
         item = self._items.get(message_id)
         if item is not None:
             item.expired = True
+            self._floor = self._earliest()  # rare: keep the deadline exact
 
     def forget_recipient(self, recipient: bytes) -> None:
         """The recipient left for good: nothing more to send it."""
         for key in [k for k, item in self._items.items() if item.recipient == recipient]:
             del self._items[key]
+        self._floor = self._earliest()
 
     def for_recipient(self, recipient: bytes | None) -> list[Message]:
         """Every kept receipt to ``recipient`` (to everyone for ``None``), to send again."""
@@ -431,6 +459,7 @@ class ReceiptTracker:
             if recipient in (None, item.recipient):
                 item.expired = False
                 out.append(item.frame)
+        self._floor = self._earliest()
         return out
 
     def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
@@ -443,8 +472,16 @@ class ReceiptTracker:
                 out.append(item.frame)
             item.retry_at = now_ms + item.interval
             item.interval = min(item.interval * 2, RETRY_MAXIMUM_MS)
+        self._floor = self._earliest()
         return out
 
-    def next_deadline(self) -> int | None:
-        """When :meth:`due` next has something to do (ms), or ``None``."""
+    def _earliest(self) -> int | None:
         return min((i.retry_at for i in self._items.values() if not i.expired), default=None)
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`due` next has something to do (ms), or ``None``.
+
+        It may be early (a receipt acknowledged since): :meth:`due` then finds nothing due and
+        the deadline is exact again.
+        """
+        return self._floor if self._items else None  # None also once every one expired

@@ -229,7 +229,10 @@ class Session(HandshakeMixin):
     @property
     def members(self) -> tuple[PublicIdentity, ...]:
         """The authenticated peers (not us)."""
-        return tuple(peer.identity for peer in self._peers.values())
+        members = self._members
+        if members is None:
+            members = self._members = tuple([peer.identity for peer in self._peers.values()])
+        return members
 
     def safety_number(self, address: bytes) -> str:
         """The safety number we share with an authenticated peer.
@@ -269,20 +272,34 @@ class Session(HandshakeMixin):
 
     def next_deadline(self) -> int | None:
         """When :meth:`handle_timeout` should next be called (ms), or ``None``."""
-        times = [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
-        if self._deadline is not None and self._state in (State.CONNECTING, State.AUTHENTICATING):
+        state = self._state
+        times: list[int] = []
+        if state not in (State.FAILED, State.CLOSED):
+            # Read after every frame and every text: no list unless something else is timed.
+            ledger, receipts = self._ledger.next_deadline(), self._receipts.next_deadline()
+            if not self._attempts and state is State.ACTIVE:
+                if ledger is None or receipts is None:
+                    return receipts if ledger is None else ledger
+                return min(ledger, receipts)
+            times += [t for t in (ledger, receipts) if t is not None]
+        times += [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
+        if self._deadline is not None and state in (State.CONNECTING, State.AUTHENTICATING):
             times.append(self._deadline)
             if self._retry_at is not None:
                 times.append(self._retry_at)
-        if self._state not in (State.FAILED, State.CLOSED):
-            times += [t for t in (self._ledger.next_deadline(), self._receipts.next_deadline())
-                      if t is not None]  # fmt: skip
         return min(times, default=None)
 
     # ------------------------------------------------------------------ outputs
 
     def data_to_send(self) -> list[Payload]:
-        """Payloads to encode and send to the relay, in order (drains them)."""
+        """Payloads to encode and send to the relay, in order (drains them).
+
+        The receipts earned since the last call are sealed first: one RECEIPT per sender and
+        status, so that texts received together are receipted together (docs/protocol.md
+        §10.2).
+        """
+        if self._owed and self._state not in (State.FAILED, State.CLOSED):
+            self._seal_owed()
         out, self._out = self._out, []
         return out
 
@@ -407,6 +424,8 @@ class Session(HandshakeMixin):
         """
         if self._state == State.CLOSED:
             return
+        if self._owed and self._state != State.FAILED:
+            self._seal_owed()  # receipts earned go before our LEAVE
         for peer in self._peers.values():
             if peer.channel is not None and peer.channel.can_send:
                 self._send_envelope(peer, env.Leave(), self._rng(MESSAGE_ID_SIZE), now_ms)
