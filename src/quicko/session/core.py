@@ -197,7 +197,7 @@ class SessionCore:
         self._held: list[tuple[bytes, KeyExchange | Message]] = []
         self._vouches: list[tuple[bytes, Message]] = []
         self._ledger = OutboundLedger(ttl_ms=message_ttl_ms)
-        self._receipts = ReceiptTracker()
+        self._receipts = ReceiptTracker(ttl_ms=message_ttl_ms)
         self._inbound = InboundLog()
         # When set, a text's DELIVERED receipt waits for Session.message_stored (the client
         # sets it: a receipt must mean the message is in its store, issue 8 finding 6).

@@ -397,6 +397,7 @@ class _Receipt:
     recipient: bytes
     frame: Message
     retry_at: int
+    give_up_at: int
     interval: int = RETRY_INITIAL_MS
     expired: bool = False
 
@@ -407,12 +408,15 @@ class ReceiptTracker:
     A receipt not acknowledged is sent again on the same back-off as texts; one whose copy the
     relay dropped (Ack EXPIRED) waits until its recipient is back (:meth:`for_recipient`). At
     most :data:`MAX_TRACKED_RECEIPTS` are kept; the oldest beyond that is forgotten (a text's
-    DELIVERED receipt is also repeated whenever its sender retransmits the text).
+    DELIVERED receipt is also repeated whenever its sender retransmits the text), and none is
+    sent again once ``ttl_ms`` (a text's lifetime) has passed since it was first sent: its
+    text's sender has given that text up by then.
     """
 
-    __slots__ = ("_floor", "_items")
+    __slots__ = ("_floor", "_items", "_ttl_ms")
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_ms: int = DEFAULT_MESSAGE_TTL_MS) -> None:
+        self._ttl_ms = ttl_ms
         self._items: OrderedDict[bytes, _Receipt] = OrderedDict()
         # No kept receipt that is not expired retries before this (a lower bound, exact after
         # every due(); see OutboundLedger): no scan of up to 1,000 receipts per deadline read.
@@ -429,7 +433,8 @@ class ReceiptTracker:
         retry_at = now_ms + RETRY_INITIAL_MS
         if not self._items:
             self._floor = None  # whatever bound was left over from acknowledged receipts
-        self._items[frame.message_id] = _Receipt(frame.recipient, frame, retry_at)
+        give_up_at = now_ms + self._ttl_ms
+        self._items[frame.message_id] = _Receipt(frame.recipient, frame, retry_at, give_up_at)
         if self._floor is None or retry_at < self._floor:
             self._floor = retry_at
         while len(self._items) > MAX_TRACKED_RECEIPTS:
@@ -437,6 +442,10 @@ class ReceiptTracker:
 
     def acknowledged(self, message_id: bytes) -> None:
         """The relay took the receipt (it keeps it until the recipient's connection has it)."""
+        self._items.pop(message_id, None)
+
+    def refused(self, message_id: bytes) -> None:
+        """The relay refused the receipt for good (an Error that no retry can change): drop it."""
         self._items.pop(message_id, None)
 
     def expired(self, message_id: bytes) -> None:
@@ -465,6 +474,8 @@ class ReceiptTracker:
     def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
         """The receipts to send again now (see :meth:`OutboundLedger.due`)."""
         out = []
+        for key in [k for k, item in self._items.items() if item.give_up_at <= now_ms]:
+            del self._items[key]  # past a text's lifetime: its sender gave the text up
         for item in self._items.values():
             if item.retry_at > now_ms or item.expired:
                 continue

@@ -621,7 +621,12 @@ class Session(HandshakeMixin):
             self._fail(_FATAL_LOBBY_ERRORS[ErrorCode(error.code)])
             return True
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._receipts:
-            return True  # sent again on its timer
+            # Transient (or unknown, §5): sent again on its timer. A refusal no retry can
+            # change (malformed, too large…) drops it rather than resend it every minute.
+            known = error.code in ErrorCode._value2member_map_
+            if known and error.code not in _TRANSIENT_ERRORS:
+                self._receipts.refused(error.ref_id)
+            return True
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._ledger:
             # A membership race (a recipient, or we, expired at the relay as we sent), a full
             # buffer or a rate limit is no failure: like an Ack EXPIRED, the text goes again on

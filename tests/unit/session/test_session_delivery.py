@@ -210,6 +210,17 @@ def test_receipts_are_kept_until_the_relay_acknowledges_them() -> None:
     assert len(receipts) == 0
 
 
+def test_a_receipt_is_not_resent_after_a_text_lifetime() -> None:
+    # Its text's sender gave the text up by then: resending the receipt would only cost frames.
+    receipts = ReceiptTracker(ttl_ms=20_000)
+    receipt = frame(b"1" * 16, A)
+    receipts.add(receipt, T0)
+    assert receipts.due(T0 + RETRY_INITIAL_MS, lambda _: True) == [receipt]
+    assert receipts.due(T0 + 19_999, lambda _: True) == [receipt]
+    assert receipts.due(T0 + 20_000, lambda _: True) == []
+    assert len(receipts) == 0 and receipts.next_deadline() is None
+
+
 def test_ledger_deadline_is_never_late_and_exact_after_due() -> None:
     # next_deadline is read after every frame, so it is kept as a lower bound (no scan): it may
     # be early after a message settles, never late, and due() makes it exact again.

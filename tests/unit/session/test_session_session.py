@@ -621,6 +621,21 @@ def test_sent_names_our_kept_texts_and_receipts() -> None:
     assert bob.sent(receipt.message_id) and not alice.sent(receipt.message_id)
 
 
+def test_a_receipt_refused_for_good_is_dropped_a_transient_refusal_kept() -> None:
+    # §10.3.5: sending again cannot help a receipt the relay refused as malformed; it must not
+    # be resent every minute. A rate limit or a full buffer is retried on the timer.
+    pump, alice, bob = two_party()
+    pump.take(alice.address)
+    for code, kept in ((ErrorCode.RATE_LIMITED, True), (ErrorCode.MALFORMED, False)):
+        alice.send_text(f"{code.name}", pump.now)
+        [frame] = [p for p in alice.data_to_send() if isinstance(p, Message)]
+        bob.receive(frame, pump.now)
+        [receipt] = [p for p in bob.data_to_send() if isinstance(p, Message)]
+        refusal = Error(code, "no", MessageType.MESSAGE, receipt.message_id)
+        bob.receive(refusal, pump.now)
+        assert bob.sent(receipt.message_id) is kept
+
+
 # ------------------------------------------------------------------ receipts grouped per read
 
 
