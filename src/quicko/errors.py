@@ -25,7 +25,8 @@ a person typing — was wrong, or that a security check failed::
     │       └── MalformedFrameError        truncated header, length mismatch, a payload of
     │                                      the wrong shape, a container or string over its cap
     ├── SessionError                   a session-level refusal (wrong invite code, code
-    │                                  retired, not a member, call declined, …)
+    │   │                              retired, not a member, call declined, …)
+    │   └── CallCancelledError         we stopped calling (``cancel_call``) before an answer
     └── TransportError                 the network failed under us (I/O shells only)
         └── ConnectionClosedError      the connection is closed
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "CallCancelledError",
     "ConnectionClosedError",
     "FrameTooLargeError",
     "InputError",
@@ -137,6 +139,10 @@ class MalformedFrameError(RemoteProtocolError):
 
 class SessionError(QuickoError):
     """A session-level refusal: wrong invite code, retired code, not a member, declined call."""
+
+
+class CallCancelledError(SessionError):
+    """The call was cancelled by us (``cancel_call``) before the callee answered."""
 
 
 class TransportError(QuickoError):

@@ -87,6 +87,9 @@ class TamperingRouter(Router):
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         return self.hook(super().receive(conn, data, now_ms))
 
+    def receive_fast(self, conn: int, data: bytes, now_ms: int) -> list[Action] | tuple[int, bytes]:
+        return self.receive(conn, data, now_ms)  # every frame through the hook
+
 
 async def tampering_relay(
     start_relay: StartRelay, *, skew_ms: int = 0

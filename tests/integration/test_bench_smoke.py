@@ -54,11 +54,34 @@ def test_quick_bench_measures_relay_and_bare_side_by_side() -> None:
     assert report["runs"]["throughput_4"]["bare"][0]["acks"] == 0
 
 
+@pytest.mark.timeout(120)
+def test_quick_bench_with_acknowledging_clients() -> None:
+    command = [sys.executable, "-m", "quicko", "bench", "relay", "--quick", "--json", "--acking"]
+    command += ["--skip-memory", "--skip-handshakes", "--bare-arg=--coalesce"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout)
+    assert report["parameters"]["acking"] is True
+    for server in ("relay", "bare"):
+        throughput = report["runs"]["throughput_4"][server][0]
+        assert throughput["frames"] > 0
+        assert throughput["undelivered"] == 0
+        # No Error: no Received ever counted more frames than the relay sent, and the bare
+        # forwarder dropped them instead of forwarding them as messages.
+        assert throughput["first_error"] is None
+        assert throughput["other_frames"] == 0
+    # The relay's collector is read around each window (none ran in so short a run, or few).
+    assert report["runs"]["latency"]["relay"][0]["gc_collections"] is not None
+    assert report["runs"]["latency"]["bare"][0]["gc_collections"] is None
+
+
 CLIENT_METRICS = (
     "messages_sent",
     "messages_received",
     "messages_delivered",
     "send_call",
+    "messages_cpu",
+    "messages_per_cpu_s",
     "join_p50",
     "join_p90",
     "join_ready_p50",
@@ -100,6 +123,8 @@ def test_quick_client_bench_sends_joins_and_calls_through_a_real_relay() -> None
     assert messages["messages"] == parameters["messages"]
     # Bob cannot receive a message before it was sent, nor Alice see it DELIVERED before that.
     assert messages["send_s"] <= messages["receive_s"] <= messages["deliver_s"]
+    # CPU per message and messages per CPU second are one figure, inverted.
+    assert messages["client_cpu_us"] * messages["delivered_per_cpu_s"] == pytest.approx(1e6)
     joins, calls = report["runs"]["joins"][0], report["runs"]["calls"][0]
     assert joins["joins"] == parameters["joins"] and calls["calls"] == parameters["calls"]
     assert joins["p50_ms"] <= joins["p90_ms"] <= joins["max_ms"]

@@ -1,4 +1,8 @@
-"""Calls by QuickoKey between real clients through a real relay: accepted, declined, offline."""
+"""Calls by QuickoKey between real clients through a real relay.
+
+Accepted, declined, offline; cancelled by the caller (the callee's ring ends at once), and
+unanswered (the relay's deadline, or the callee's own ring time, ends it).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,21 @@ import asyncio
 
 import pytest
 from client_support import Watcher, closing
-from relay_support import relay_url
+from relay_support import StartRelay, relay_url
 
 from quicko.client import (
     AsyncQuickoClient,
     CallDeclined,
+    CallEnded,
+    CallRinging,
+    ClientError,
     DeliveryStatus,
     IncomingCall,
     MessageReceived,
     SessionReady,
     StatusChanged,
 )
-from quicko.errors import QuickoKeyFormatError, SessionError
+from quicko.errors import CallCancelledError, QuickoKeyFormatError, SessionError
 from quicko.relay.server import RelayServer
 
 pytestmark = pytest.mark.integration
@@ -115,3 +122,81 @@ async def test_recovered_key_is_the_same_quickokey(relay: RelayServer) -> None:
         await client.register_key()
         await client.unregister_key()
         assert not (await client.lookup_key(first.quickokey)).found
+
+
+async def test_call_cancelled_ends_the_ring_at_once(relay: RelayServer) -> None:
+    url = relay_url(relay)
+    bob = await callee(url)
+    alice = Watcher(AsyncQuickoClient(url), "caller")
+    async with closing(alice.client, bob.client):
+        await alice.client.connect()
+        quickokey = bob.client.identity_info.quickokey
+        dialling = asyncio.create_task(alice.client.call(quickokey, timeout=30))
+        ringing = await alice.wait(CallRinging)
+        assert ringing.callee_quickokey == quickokey
+        ring = await bob.wait(IncomingCall)
+        assert ring.call_id == ringing.call_id
+        assert ring.expires_ms > 0
+        await alice.client.cancel_call(ringing.call_id)
+        with pytest.raises(CallCancelledError):
+            await dialling
+        ended = await bob.wait(CallEnded)
+        assert ended == CallEnded(ring.call_id, "cancelled")
+        with pytest.raises(SessionError, match="the call has ended"):
+            await bob.client.answer_call(ring.call_id, accept=True)
+        assert alice.client.sessions() == [] and bob.client.sessions() == []
+        assert not alice.of(ClientError) and not bob.of(ClientError)
+        assert not alice.of(CallDeclined)  # we stopped it: nothing was declined
+
+
+async def test_unanswered_call_ends_for_both_at_the_relay_deadline(
+    start_relay: StartRelay,
+) -> None:
+    relay = await start_relay(call_timeout_s=0.3)
+    url = relay_url(relay)
+    bob = await callee(url)  # its own ring time is the default 60 s: the relay ends it first
+    alice = Watcher(AsyncQuickoClient(url), "caller")
+    async with closing(alice.client, bob.client):
+        await alice.client.connect()
+        dialling = asyncio.create_task(alice.client.call(bob.client.identity_info.quickokey))
+        ring = await bob.wait(IncomingCall)
+        with pytest.raises(SessionError, match="did not answer"):
+            await dialling
+        assert (await bob.wait(CallEnded)) == CallEnded(ring.call_id, "timeout")
+        with pytest.raises(SessionError, match="the call has ended"):
+            await bob.client.answer_call(ring.call_id, accept=True)
+        assert bob.client.sessions() == []
+
+
+async def test_a_ring_ends_by_the_client_ring_time(relay: RelayServer) -> None:
+    url = relay_url(relay)
+    bob = Watcher(AsyncQuickoClient(url, ring_ms=300), "callee")
+    alice = Watcher(AsyncQuickoClient(url), "caller")
+    async with closing(alice.client, bob.client):
+        await bob.client.connect()
+        await bob.client.generate_quickokey()
+        await bob.client.register_key()
+        await alice.client.connect()
+        dialling = asyncio.create_task(alice.client.call(bob.client.identity_info.quickokey))
+        ring = await bob.wait(IncomingCall)
+        assert (await bob.wait(CallEnded)) == CallEnded(ring.call_id, "timeout")
+        await alice.client.cancel_call(ring.call_id)
+        with pytest.raises(CallCancelledError):
+            await dialling
+
+
+async def test_a_call_that_times_out_at_the_caller_is_cancelled_for_the_callee(
+    relay: RelayServer,
+) -> None:
+    url = relay_url(relay)
+    bob = await callee(url)
+    alice = Watcher(AsyncQuickoClient(url), "caller")
+    async with closing(alice.client, bob.client):
+        await alice.client.connect()
+        dialling = asyncio.create_task(
+            alice.client.call(bob.client.identity_info.quickokey, timeout=0.3)
+        )
+        ring = await bob.wait(IncomingCall)
+        with pytest.raises(SessionError, match="timed out"):
+            await dialling
+        assert (await bob.wait(CallEnded)) == CallEnded(ring.call_id, "cancelled")

@@ -526,3 +526,41 @@ async def test_a_full_relay_refuses_at_the_upgrade_and_a_stopping_one_says_so() 
             assert stopped.reason is DisconnectReason.RELAY_ERROR
             assert stopped.error_code == ErrorCode.SHUTTING_DOWN
             assert stopped.will_reconnect
+
+
+async def test_close_acknowledges_what_was_read_so_the_relay_does_not_deliver_it_again() -> None:
+    # A Received may wait 100 ms; a client closing sooner used to leave the frames it had read
+    # unacknowledged, and the relay delivered them again to its next connection (a call it had
+    # just declined rang again there: tests/integration/test_cli_session.py was flaky).
+    session_id = secrets.token_bytes(16)
+    alice_id, bob_id = new_identity(), new_identity()
+    key = Ed25519KeyPair.generate(secrets.token_bytes)
+    async with (
+        relay_subprocess() as relay,
+        Connection(url_of(relay), alice_id, settings=FAST) as alice,
+    ):
+        bob = Connection(url_of(relay), bob_id, settings=FAST)
+        await asyncio.wait_for(alice.wait_connected(), 10)
+        await asyncio.wait_for(bob.wait_connected(), 10)
+        await alice.send(signed_join(alice, alice_id, session_id, key))
+        await expect_event(alice, MessageReceived)  # Joined
+        await bob.send(signed_join(bob, bob_id, session_id, key))
+        await expect_event(bob, MessageReceived)  # Joined
+        first = Message(session_id, alice_id.address, bob_id.address, bytes(16), 1, b"one")
+        await alice.send(first)
+        received, _ = await expect_event(bob, MessageReceived)
+        assert received.payload == first
+        await bob.close()  # at once: well within the 100 ms a Received may wait
+        again = Connection(url_of(relay), bob_id, settings=FAST)
+        try:
+            await asyncio.wait_for(again.wait_connected(), 10)
+            await again.send(signed_join(again, bob_id, session_id, key))
+            second = Message(session_id, alice_id.address, bob_id.address, b"\x02" * 16, 2, b"two")
+            await alice.send(second)
+            while True:
+                event, _ = await expect_event(again, MessageReceived)
+                if isinstance(event.payload, Message):
+                    break
+            assert event.payload == second  # not the first one again
+        finally:
+            await again.close()

@@ -1,8 +1,8 @@
 """Delivery under network faults: clients, a real relay, and a fault-injecting TCP proxy between.
 
-Both clients reach the relay only through :class:`~fault_proxy.FaultProxy` on loopback. Each
-test chats, injects one fault while both sides keep sending (``send_message`` never waits for
-the network), ends it, and counts at the application through the public client API:
+Both clients reach the relay only through :class:`~quicko.bench.faultproxy.FaultProxy` on
+loopback. Each test chats, injects one fault while both sides keep sending (``send_message``
+never waits for the network), ends it, and counts at the application through the public client API:
 
 - every message is shown exactly once to its recipient, and none is lost while both live;
 - every sender status is true: DELIVERED (or READ) for every message that arrived, and no
@@ -19,104 +19,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from client_support import Watcher, chat_pair, closing
-from fault_proxy import FaultProxy
-from relay_support import StartRelay, relay_url
+from fault_support import FAULTY, Pair, both_disconnected, trust
+from relay_support import StartRelay
 
+from quicko.bench.faultproxy import FaultProxy
 from quicko.client import (
-    ClientEvent,
+    AsyncQuickoClient,
     ConnectionSettings,
     DeliveryStatus,
     Disconnected,
-    MessageReceived,
+    DisconnectReason,
     PeerLeft,
     StatusChanged,
 )
-from quicko.protocol import canonical_relay_url
-from quicko.relay.server import RelayServer
 
 pytestmark = pytest.mark.timeout(120)
 
-#: Short timings: dead links are found in about 2.5 s while data is outstanding.
-FAULTY = ConnectionSettings(
-    ping_interval=2.0,
-    ping_timeout=1.5,
-    probe_after=1.0,
-    backoff_initial=0.05,
-    backoff_maximum=0.5,
-    close_timeout=0.5,
-    open_timeout=1.0,
-    handshake_timeout=1.0,
-)
-
-#: How long the whole exchange may take after a fault ends (generous: a benchmark measures).
-SETTLE_S = 40.0
 #: After a blackhole or a path change, everything arrives within this of the link working.
 RECOVERY_BOUND_S = 15.0
-
-
-def last_status(watcher: Watcher, message_id: bytes) -> DeliveryStatus | None:
-    found = [e.status for e in watcher.of(StatusChanged) if e.message_id == message_id.hex()]
-    return found[-1] if found else None
-
-
-def delivered(watcher: Watcher, ids: list[bytes]) -> bool:
-    return all(
-        (s := last_status(watcher, mid)) is not None and s >= DeliveryStatus.DELIVERED
-        and s is not DeliveryStatus.FAILED
-        for mid in ids
-    )  # fmt: skip
-
-
-def shown(watcher: Watcher) -> list[str]:
-    return [e.message.text for e in watcher.of(MessageReceived)]
-
-
-class Pair:
-    """Two chatting clients behind the proxy, and everything each of them sent."""
-
-    def __init__(self, a: Watcher, b: Watcher, sid: str, proxy: FaultProxy) -> None:
-        self.a, self.b, self.sid, self.proxy = a, b, sid, proxy
-        self.sent: dict[str, list[bytes]] = {"a": [], "b": []}
-        self.texts: dict[str, list[str]] = {"a": [], "b": []}
-
-    async def send(self, who: str, label: str, count: int) -> None:
-        watcher = self.a if who == "a" else self.b
-        for n in range(count):
-            text = f"{who} {label} {n}"
-            message = await watcher.client.send_message(self.sid, text)
-            self.sent[who].append(message.message_id)
-            self.texts[who].append(text)
-
-    async def settle(self, timeout: float = SETTLE_S) -> None:
-        """Wait until every message arrived and every sender saw it delivered."""
-
-        def done_a(_events: object) -> bool:
-            return delivered(self.a, self.sent["a"]) and len(shown(self.a)) >= len(self.texts["b"])
-
-        def done_b(_events: object) -> bool:
-            return delivered(self.b, self.sent["b"]) and len(shown(self.b)) >= len(self.texts["a"])
-
-        await asyncio.gather(self.a.until(done_a, timeout), self.b.until(done_b, timeout))
-
-    def check(self) -> None:
-        """Exactly once each, nothing lost, every status true (none FAILED)."""
-        assert sorted(shown(self.b)) == sorted(self.texts["a"])
-        assert sorted(shown(self.a)) == sorted(self.texts["b"])
-        for who, watcher in (("a", self.a), ("b", self.b)):
-            assert not any(e.status is DeliveryStatus.FAILED for e in watcher.of(StatusChanged))
-            for message_id in self.sent[who]:
-                status = watcher.client.message_status(self.sid, message_id.hex())
-                assert status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
-
-
-def trust(relay: RelayServer, proxy: FaultProxy) -> None:
-    """The relay lists the proxy's URL as one of its own (a Hello names the URL dialled)."""
-    urls = [canonical_relay_url(url) for url in (relay_url(relay), proxy.url)]
-    relay.router.set_public_urls(urls)
 
 
 @contextlib.asynccontextmanager
@@ -132,19 +56,6 @@ async def open_pair(start_relay: StartRelay, **settings: float) -> AsyncIterator
             await chat.send("b", "before", 3)
             await chat.settle()
             yield chat
-
-
-async def both_disconnected(chat: Pair, timeout: float = 20.0) -> None:
-    """Wait until each client noticed its link died (a Disconnected event after now)."""
-    marks = (len(chat.a.events), len(chat.b.events))
-
-    def noticed(watcher: Watcher, mark: int) -> Callable[[list[ClientEvent]], bool]:
-        return lambda events: any(isinstance(e, Disconnected) for e in events[mark:])
-
-    await asyncio.gather(
-        chat.a.until(noticed(chat.a, marks[0]), timeout),
-        chat.b.until(noticed(chat.b, marks[1]), timeout),
-    )
 
 
 async def test_a_10_s_blackhole_loses_nothing(start_relay: StartRelay) -> None:
@@ -236,3 +147,23 @@ async def _outage_past_the_buffer(chat: Pair) -> None:
     await chat.send("b", "back", 3)
     await chat.settle()
     chat.check()
+
+
+async def test_a_dead_link_is_dropped_without_waiting_for_a_closing_handshake(
+    start_relay: StartRelay,
+) -> None:
+    # A link found dead (no Pong) answers no close frame: the client must not wait
+    # close_timeout for one before it reports the loss and reconnects.
+    relay = await start_relay()
+    settings = ConnectionSettings(ping_interval=0.2, ping_timeout=0.5, close_timeout=60.0)
+    async with FaultProxy(relay.port) as proxy:
+        trust(relay, proxy)
+        client = AsyncQuickoClient(proxy.url, settings=settings)
+        await client.connect()
+        async with closing(client):
+            watcher = Watcher(client)
+            proxy.blackhole()
+            dropped = await watcher.wait(Disconnected, timeout=20.0)  # far below close_timeout
+            assert dropped == Disconnected(
+                "no Pong within 0.5 s", will_retry=True, code=DisconnectReason.PING_TIMEOUT
+            )

@@ -19,12 +19,14 @@ from relay_support import http_get, relay_url, spawn_relay
 
 from quicko.client import (
     AsyncQuickoClient,
+    CallEnded,
     DeliveryStatus,
     IncomingCall,
     MessageReceived,
     SessionReady,
     StatusChanged,
 )
+from quicko.errors import CallCancelledError, SessionError
 from quicko.relay.cluster import ClusterError, ClusterLink, ClusterState, check_persistence
 from quicko.relay.config import RelayConfig
 from quicko.relay.server import RelayServer
@@ -320,3 +322,34 @@ async def test_health_reports_redis(start_node: StartNode) -> None:
     assert status == 200 and b'"redis": "connected"' in body
     status, _, metrics = await http_get(node.port, "/metrics")
     assert b"quicko_relay_cluster_redis_connected 1.0" in metrics
+
+
+async def test_call_cancel_and_timeout_across_nodes(start_node: StartNode) -> None:
+    # The caller's node owns the pending call; the callee's node only mirrors it. A cancel is
+    # forwarded to the callee's node like an answer, and the caller's node sends the deadline's
+    # TIMEOUT to both parties (no cluster change was needed: both go through stand-ins).
+    node_a = await start_node("node-a", call_timeout_s=1.0)
+    node_b = await start_node("node-b", call_timeout_s=1.0)
+    bob = AsyncQuickoClient(relay_url(node_a), settings=FAST)
+    alice = AsyncQuickoClient(relay_url(node_b), settings=FAST)
+    async with closing(alice, bob):
+        await bob.connect()
+        await bob.generate_quickokey()
+        await bob.register_key()
+        await alice.connect()
+        quickokey = bob.identity_info.quickokey
+        await until(lambda: len(mirror(node_b).directory) == 1)
+        b = Watcher(bob, "bob")
+        dialling = asyncio.create_task(alice.call(quickokey, timeout=10))
+        ring = await b.wait(IncomingCall)
+        await until(lambda: len(mirror(node_a).calls) == 1)
+        await alice.cancel_call(ring.call_id)
+        with pytest.raises(CallCancelledError):
+            await dialling
+        assert (await b.wait(CallEnded)) == CallEnded(ring.call_id, "cancelled")
+        await until(lambda: len(mirror(node_a).calls) == 0 and len(mirror(node_b).calls) == 0)
+        dialling = asyncio.create_task(alice.call(quickokey, timeout=10))
+        second = await b.wait(IncomingCall, lambda e: e.call_id != ring.call_id)
+        with pytest.raises(SessionError, match="did not answer"):
+            await dialling
+        assert (await b.wait(CallEnded, lambda e: e.call_id == second.call_id)).reason == "timeout"

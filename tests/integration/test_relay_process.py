@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from relay_support import RelayClient, http_get, spawn_relay
 
 from quicko.protocol import Error, ErrorCode
+from quicko.relay.server import GC_RECENT_PAUSES, GC_THRESHOLDS
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +38,15 @@ async def test_sigterm_tells_clients_and_exits_0() -> None:
         assert relay.listening["host"] == "127.0.0.1"
         client = await RelayClient.connect(f"ws://127.0.0.1:{relay.port}/ws")
         assert client.challenge.node_id == "proc1"
-        status, _, _ = await http_get(relay.port, "/health")
+        status, _, body = await http_get(relay.port, "/health")
         assert status == 200
+        # The relay froze its start-up objects and times every later collection (tune_gc).
+        collector = json.loads(body)["gc"]
+        assert collector["frozen"] > 0
+        assert collector["thresholds"] == list(GC_THRESHOLDS)
+        assert collector["collections"] == len(collector["recent_pause_us"]) or (
+            collector["collections"] > GC_RECENT_PAUSES
+        )
         relay.process.send_signal(signal.SIGTERM)
         assert (await client.expect(Error)).code == ErrorCode.SHUTTING_DOWN
         assert await client.wait_closed() == 1001
@@ -70,3 +79,22 @@ async def test_missing_tls_key_is_reported(tmp_path: Path) -> None:
     )
     assert status == 2
     assert "--tls-key: no such file" in stderr
+
+
+async def test_a_relay_without_redis_installed_starts(tmp_path: Path) -> None:
+    """./run.sh installs no `cluster` extra: a relay without --redis must not need redis-py."""
+    blocked = tmp_path / "redis"
+    blocked.mkdir()
+    (blocked / "__init__.py").write_text(
+        'raise ImportError("redis is not installed (blocked by the test)")\n'
+    )
+    relay = await spawn_relay(["--node-id", "noredis"], env={"PYTHONPATH": str(tmp_path)})
+    try:
+        client = await RelayClient.connect(f"ws://127.0.0.1:{relay.port}/ws")
+        assert client.challenge.node_id == "noredis"
+        relay.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(relay.process.wait(), 20) == 0
+    finally:
+        if relay.process.returncode is None:
+            relay.process.kill()
+            await relay.process.wait()

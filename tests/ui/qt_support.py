@@ -2,6 +2,8 @@
 
 pytest-qt tests run on the Qt (UI) thread, which must keep spinning while the app works, so:
 
+- the shared fixtures live in :mod:`qt_fixtures`;
+
 - :class:`RelayThread` runs a real in-process relay on 127.0.0.1 on an event-loop thread of its
   own; it can be stopped and brought back on the same port.
 - :func:`peer_client` makes a real :class:`QuickoClient` (the second user) with quick

@@ -7,7 +7,6 @@ line and can no longer be accepted; an outgoing call shows "Calling…" with a C
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,51 +15,27 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from qt_support import (
-    FAST,
     WAIT_MS,
-    RelayThread,
     in_background,
-    peer_client,
     press,
     screenshot,
     wait_event,
 )
 
-from quicko.client import IncomingCall, PeerLeft, QuickoClient
-from quicko.errors import SessionError
+from quicko.client import CallEnded, CallRinging, IncomingCall, QuickoClient
+from quicko.errors import CallCancelledError, SessionError
 from quicko.identity import Identity
-from quicko.ui.qt.app import create_window, ensure_application
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.widgets.dialogs import IncomingCallDialog
 
 pytestmark = pytest.mark.ui
+pytest_plugins = ["qt_fixtures"]
 
 
 @pytest.fixture
-def relay() -> Iterator[RelayThread]:
-    relay = RelayThread()
-    relay.start()
-    yield relay
-    relay.close()
-
-
-@pytest.fixture
-def window(qtbot: QtBot, relay: RelayThread) -> Iterator[MainWindow]:
-    ensure_application()
-    identity = Identity.generate(secrets.token_bytes)
-    window = create_window(QuickoClient(relay.url, identity=identity, settings=FAST), relay.url)
-    window.resize(1000, 680)
-    window.show()
-    qtbot.waitUntil(lambda: window.status.state == "connected", timeout=WAIT_MS)
-    yield window
-    window.close()
-
-
-@pytest.fixture
-def peer(relay: RelayThread) -> Iterator[QuickoClient]:
-    client = peer_client(relay.url)
-    yield client
-    client.close()
+def app_identity() -> Identity:
+    """The app has a QuickoKey, so it can be called."""
+    return Identity.generate(secrets.token_bytes)
 
 
 def ringing(window: MainWindow) -> bool:
@@ -87,8 +62,8 @@ def test_dialog_expires_and_then_refuses_to_accept(qtbot: QtBot) -> None:
 def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     qtbot: QtBot, window: MainWindow, peer: QuickoClient
 ) -> None:
-    window.ring_ms = 800
-    window.bridge.run(window.client.register_key, lane="long")
+    window.model.ring_ms = 800
+    window.bridge.submit(window.client.register_key)
     quickokey = window.client.identity_info.quickokey
     qtbot.waitUntil(lambda: peer.lookup_key(quickokey).found, timeout=WAIT_MS)
     placed = in_background(lambda: peer.call(quickokey, 20))
@@ -108,7 +83,31 @@ def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     assert window.chats == {}
 
 
-def test_calling_shows_a_cancel_and_a_late_answer_is_hung_up(
+def test_a_call_the_caller_cancels_closes_its_dialog_at_once(
+    qtbot: QtBot, window: MainWindow, peer: QuickoClient
+) -> None:
+    # The client's CallEnded, not the app's own ring time, closes the dialog.
+    window.bridge.submit(window.client.register_key)
+    quickokey = window.client.identity_info.quickokey
+    qtbot.waitUntil(lambda: peer.lookup_key(quickokey).found, timeout=WAIT_MS)
+    placed = in_background(lambda: peer.call(quickokey, 20))
+    ringing_out = wait_event(qtbot, peer, CallRinging)
+    qtbot.waitUntil(
+        lambda: any(isinstance(d, IncomingCallDialog) for d in window.dialogs), timeout=WAIT_MS
+    )
+    dialog = next(d for d in window.dialogs if isinstance(d, IncomingCallDialog))
+    assert dialog.seconds_left > 40  # far from the app's own deadline
+    peer.cancel_call(ringing_out.call_id)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert window.status.currentMessage() == f"{dialog.display_name} stopped calling."
+    assert window.model.calls == {}
+    qtbot.waitUntil(placed.done, timeout=WAIT_MS)
+    with pytest.raises(CallCancelledError):
+        placed.result()
+    assert window.chats == {}
+
+
+def test_calling_shows_a_cancel_that_ends_the_callees_ring(
     qtbot: QtBot, window: MainWindow, peer: QuickoClient
 ) -> None:
     # Issue 12, item 5: up to 60 s with no feedback and no way to stop.
@@ -131,6 +130,8 @@ def test_calling_shows_a_cancel_and_a_late_answer_is_hung_up(
     assert not ringing(window) and field.error == "Call cancelled."
     assert field.button.isEnabled()
 
-    peer.answer_call(ring.call_id, True)  # too late: the app hangs up
-    wait_event(qtbot, peer, PeerLeft)
-    assert window.chats == {}
+    ended = wait_event(qtbot, peer, CallEnded, lambda event: event.call_id == ring.call_id)
+    assert ended.reason == "cancelled"  # the callee's dialog closes at once
+    with pytest.raises(SessionError):
+        peer.answer_call(ring.call_id, True)  # nothing left to accept
+    assert window.chats == {} and window.model.outgoing is None

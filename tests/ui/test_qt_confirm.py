@@ -6,8 +6,6 @@ words are not written down, leaving a chat; themed buttons, Cancel by default.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("PySide6")
@@ -15,33 +13,13 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from qt_support import FAST, WAIT_MS, RelayThread, press, screenshot
+from qt_support import WAIT_MS, press, screenshot
 
-from quicko.client import QuickoClient
-from quicko.ui.qt.app import create_window, ensure_application
 from quicko.ui.qt.main_window import MainWindow, replace_question
 from quicko.ui.qt.widgets.dialogs import ConfirmDialog
 
 pytestmark = pytest.mark.ui
-
-
-@pytest.fixture
-def relay() -> Iterator[RelayThread]:
-    relay = RelayThread()
-    relay.start()
-    yield relay
-    relay.close()
-
-
-@pytest.fixture
-def window(qtbot: QtBot, relay: RelayThread) -> Iterator[MainWindow]:
-    ensure_application()
-    window = create_window(QuickoClient(relay.url, settings=FAST), relay.url)
-    window.resize(1000, 680)
-    window.show()
-    qtbot.waitUntil(lambda: window.status.state == "connected", timeout=WAIT_MS)
-    yield window
-    window.close()
+pytest_plugins = ["qt_fixtures"]
 
 
 def question(window: MainWindow, name: str) -> ConfirmDialog:

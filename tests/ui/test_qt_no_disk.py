@@ -20,6 +20,7 @@ pytest.importorskip("PySide6")
 pytestmark = pytest.mark.ui
 
 SCRIPT = r"""
+import asyncio
 import os
 from PySide6.QtWidgets import QApplication
 from quicko.client import models as m
@@ -32,10 +33,11 @@ from quicko.ui.qt.main_window import MainWindow
 known = Identity.from_root(bytes([*range(15), 0xAE]))  # a root with its checksum (§6.2)
 
 class Client:
+    relay_url = "ws://127.0.0.1:9"
     identity_info = m.QuickoKeyInfo(known.public.quickokey, known.public.display_name,
                                     tuple(known.seed_phrase), "00", "00")
-    def poll_event(self): return None
-    def close(self): pass
+    async def next_event(self): await asyncio.Event().wait()
+    async def disconnect(self): pass
 
 app = ensure_application()
 window = MainWindow(ClientBridge(Client()))

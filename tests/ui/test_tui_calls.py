@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from textual.widgets import Static
-from tui_support import SIZE, fast_client, relay_on, url_of, wait_for
+from tui_support import SIZE, expect_event, fast_client, relay_on, url_of, wait_for
 
-from quicko.errors import SessionError
+from quicko.client import CallRinging
+from quicko.errors import CallCancelledError, SessionError
 from quicko.identity import Identity
 from quicko.tui.app import QuickoApp
 from quicko.tui.screens import IncomingCallScreen
@@ -58,5 +59,42 @@ async def test_a_call_the_caller_gave_up_on_closes_and_cannot_be_accepted(
                     await asyncio.wait_for(placed, 20)  # the app told the client to let it go
                 await pilot.pause()
                 assert len(app.book) == 0
+        finally:
+            await caller.disconnect()
+
+
+async def test_a_call_the_caller_cancels_closes_its_dialog_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The client's CallEnded, not the app's own ring time, closes the dialog.
+    async with relay_on() as relay:
+        client = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
+        app = QuickoApp(client)
+        caller = fast_client(url_of(relay))
+        await caller.connect()
+        notes: list[str] = []
+        notify = app.notify
+
+        def record(message: str, **options: Any) -> None:
+            notes.append(message)
+            notify(message, **options)
+
+        monkeypatch.setattr(app, "notify", record)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
+                await client.register_key()
+                placed = asyncio.create_task(caller.call(client.identity_info.quickokey, 20))
+                ringing = await expect_event(caller, CallRinging)
+                await wait_for(pilot, lambda: isinstance(app.screen, IncomingCallScreen), "ring")
+                dialog = app.screen
+                assert isinstance(dialog, IncomingCallScreen) and dialog.seconds_left > 40
+                await caller.cancel_call(ringing.call_id)
+                await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
+                name = dialog.call.display_name
+                await wait_for(pilot, lambda: f"{name} stopped calling." in notes, "the line")
+                with pytest.raises(CallCancelledError):
+                    await asyncio.wait_for(placed, 20)
+                assert len(app.book) == 0 and app.presenter.model.calls == {}
         finally:
             await caller.disconnect()

@@ -8,6 +8,7 @@ take over.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -28,8 +29,10 @@ from tui_support import (
     wait_for,
 )
 
+from quicko.appmodel import PENDING_JOINER, Chat, SystemLine
 from quicko.client import (
     AsyncQuickoClient,
+    EventsDropped,
     IncomingCall,
     KeyChanged,
     MessageReceived,
@@ -42,10 +45,9 @@ from quicko.client import (
     StatusChanged,
 )
 from quicko.identity import display_name, format_quickokey, parse_quickokey, safety_number_lines
-from quicko.messaging import DeliveryStatus
+from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.tui.app import QuickoApp
 from quicko.tui.screens import ConfirmScreen, FormScreen, IncomingCallScreen, SafetyScreen
-from quicko.tui.state import PENDING_JOINER, Chat, SystemLine
 from quicko.tui.widgets import MessageRow, SystemRow
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
@@ -55,7 +57,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.integration]
 async def app_and_peer() -> AsyncIterator[tuple[QuickoApp, Pilot[Any], AsyncQuickoClient]]:
     """The app on a fresh relay, connected, and a second client connected to the same relay."""
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         peer = fast_client(url_of(relay))
         await peer.connect()
         try:
@@ -332,7 +334,7 @@ async def test_a_member_not_authenticated_is_never_shown_as_a_person() -> None:
         await app.handle_event(
             PeerJoined(chat.session_id, PeerInfo(stranger, "Alice", False, None, False))
         )
-        await wait_for(pilot, lambda: PENDING_JOINER in system_lines(app), "the pending line")
+        await wait_for(pilot, lambda: f"{PENDING_JOINER}." in system_lines(app), "the pending line")
         header = str(app.main_screen.query_one("#chat-header", Static).content)
         item = app.main_screen.chat_list.item_of(chat.chat_id)
         assert chat.title == PENDING_JOINER and PENDING_JOINER in header and item is not None
@@ -342,7 +344,7 @@ async def test_a_member_not_authenticated_is_never_shown_as_a_person() -> None:
 
         await app.handle_event(PeerLeft(chat.session_id, stranger, "Alice", "left"))
         await wait_for(pilot, lambda: not chat.peers, "the stranger gone")
-        assert system_lines(app)[-1] == "Someone who was trying to join left (left)"
+        assert system_lines(app)[-1] == "Someone who was trying to join left."
 
 
 async def test_a_second_session_with_a_chats_id_cannot_take_it_over(
@@ -455,3 +457,28 @@ async def test_a_peer_gets_a_local_name_with_f2() -> None:
         item = app.main_screen.chat_list.item_of(chat.chat_id)
         assert item is not None
         await screenshot(pilot, "local-name")
+
+
+async def test_dropped_events_are_made_good_from_the_clients_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # core10: after EventsDropped the app re-reads messages(); what it shows stays once.
+    async with app_and_peer() as (app, pilot, peer):
+        chat, session_id = await open_session_with_peer(app, pilot, peer)
+        await peer.send_message(session_id, "first")
+        await wait_for(pilot, lambda: len(rows(app)) == 1, "the first message")
+        stored = app.client.messages(session_id)
+        real_messages = app.client.messages
+
+        def with_a_missed_one(sid: str) -> list[ChatMessage]:
+            # What the store holds when the event of "missed" was dropped from the queue.
+            missed = dataclasses.replace(
+                stored[0], message_id=b"\x07" * 16, text="missed", status=DeliveryStatus.DELIVERED
+            )
+            return [*real_messages(sid), missed]
+
+        monkeypatch.setattr(app.client, "messages", with_a_missed_one)  # a stand-in store
+        await app.handle_event(EventsDropped(count=1))
+        await wait_for(pilot, lambda: len(rows(app)) == 2, "the missed message")
+        assert [row.message.text for row in rows(app)] == ["first", "missed"]
+        assert chat.unread == 0  # shown, so read

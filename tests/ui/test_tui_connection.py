@@ -7,6 +7,7 @@ with nothing written to disk by Textual, and quits with ctrl+q.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import textual.constants
 from tui_support import SIZE, expect_event, fast_client, relay_on, screenshot, url_of, wait_for
 
 from quicko.client import MessageReceived, StatusChanged
-from quicko.messaging import DeliveryStatus
+from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.tui.app import QuickoApp
 from quicko.tui.screens.main import MainScreen
 from quicko.tui.widgets import MessageRow
@@ -29,7 +30,7 @@ def status(app: QuickoApp) -> str:
 async def test_status_line_follows_a_relay_restart() -> None:
     async with relay_on() as relay:
         port = relay.port
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: status(app).startswith("● connected to ws://"), "up")
             await wait_for(pilot, lambda: status(app).endswith(" ms"), "a latency measured")
@@ -49,7 +50,7 @@ async def test_status_line_follows_a_relay_restart() -> None:
 
 async def test_app_writes_nothing_and_quits_with_ctrl_q() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         async with app.run_test(size=SIZE) as pilot:
             assert isinstance(app.screen, MainScreen)
             assert textual.constants.LOG_FILE is None
@@ -72,7 +73,7 @@ async def test_with_the_relay_gone_the_app_says_which_relay_why_and_what_waits(
     # stayed pending without a word, and New session claimed a session was created.
     async with relay_on() as relay:
         port, url = relay.port, url_of(relay)
-        app = QuickoApp(fast_client(url), relay_url=url)
+        app = QuickoApp(fast_client(url))
         peer = fast_client(url)
         await peer.connect()
         notes: list[str] = []
@@ -95,8 +96,11 @@ async def test_with_the_relay_gone_the_app_says_which_relay_why_and_what_waits(
 
                 await relay.shutdown(grace_s=0.5)
                 await wait_for(pilot, lambda: "retrying" in status(app), "the outage explained")
-                assert status(app).startswith(
-                    f"◌ relay at {url} unreachable: the relay is shutting down — retrying"
+                # Why: the drop's reason, then each failed attempt's (the client's words).
+                assert re.match(
+                    f"◌ relay at {re.escape(app.client.relay_url)} unreachable: "
+                    "(the relay is shutting down|connection refused) — retrying",
+                    status(app),
                 ), status(app)
                 await pilot.press(*"still there?".replace(" ", "_"))
                 await pilot.press("enter")
@@ -108,7 +112,8 @@ async def test_with_the_relay_gone_the_app_says_which_relay_why_and_what_waits(
                 await pilot.press("ctrl+n")
                 await wait_for(pilot, lambda: any("Cannot create" in n for n in notes), "refusal")
                 assert notes[-1].startswith(
-                    f"Cannot create a session now: the relay at {url} is not reachable"
+                    f"Cannot create a session now: not connected to the relay at "
+                    f"{app.client.relay_url}: "
                 )
                 assert len(app.book) == 1
                 await screenshot(pilot, "disconnected")
@@ -122,10 +127,12 @@ async def test_with_the_relay_gone_the_app_says_which_relay_why_and_what_waits(
             await peer.disconnect()
 
 
-async def test_a_failed_message_says_so_and_ctrl_r_sends_it_again() -> None:
+async def test_a_failed_message_says_why_and_ctrl_r_sends_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with relay_on() as relay:
         url = url_of(relay)
-        app = QuickoApp(fast_client(url), relay_url=url)
+        app = QuickoApp(fast_client(url))
         peer = fast_client(url)
         await peer.connect()
         try:
@@ -143,18 +150,27 @@ async def test_a_failed_message_says_so_and_ctrl_r_sends_it_again() -> None:
                 log = app.main_screen.chat_view.log_widget
                 await wait_for(pilot, lambda: len(log.query(MessageRow)) == 1, "the message")
                 row = log.query(MessageRow).first()
+                message_id = row.message.message_id.hex()
                 failed = StatusChanged(
-                    chat.session_id, row.message.message_id.hex(), DeliveryStatus.FAILED
+                    chat.session_id, message_id, DeliveryStatus.FAILED, "the peer left"
                 )
                 await app.handle_event(failed)  # what the client reports once undeliverable
                 await wait_for(pilot, lambda: row.status is DeliveryStatus.FAILED, "failed")
-                assert row.mark == "✗ failed — ctrl+r sends it again"
+                assert row.mark == "✗ failed: the peer left — ctrl+r sends it again"
                 await screenshot(pilot, "failed-message")
+                # The client's own retry is tested with a real relay in
+                # tests/integration/test_client_api.py; here, that the app uses it.
+                asked: list[tuple[str, str]] = []
+
+                async def retry_message(session_id: str, retried_id: str) -> ChatMessage:
+                    asked.append((session_id, retried_id))
+                    return row.message.with_status(DeliveryStatus.PENDING)
+
+                monkeypatch.setattr(app.client, "retry_message", retry_message)
                 await pilot.press("ctrl+r")
-                await wait_for(pilot, lambda: len(log.query(MessageRow)) == 2, "sent again")
-                assert row.mark == "✗ failed · sent again"
-                again = list(log.query(MessageRow))[1]
-                assert again.message.text == "hello" and again.status is not DeliveryStatus.FAILED
-                assert chat.failed() == []
+                await wait_for(pilot, lambda: row.status is DeliveryStatus.PENDING, "pending")
+                assert asked == [(chat.session_id, message_id)]
+                assert len(log.query(MessageRow)) == 1  # the same message, in its place
+                assert "failed" not in row.mark and chat.failed() == []
         finally:
             await peer.disconnect()

@@ -38,7 +38,7 @@ def connected(app: QuickoApp) -> bool:
 
 async def test_generate_register_and_accept_a_call() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         caller = fast_client(url_of(relay))
         await caller.connect()
         try:
@@ -97,7 +97,7 @@ async def test_generate_register_and_accept_a_call() -> None:
 
 async def test_call_a_quickokey_that_accepts() -> None:
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         callee = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
         await callee.connect()
         await callee.register_key()
@@ -137,7 +137,7 @@ async def test_recover_an_identity_from_words() -> None:
     known = Identity.generate(secrets.token_bytes)
     words = known.seed_phrase
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: connected(app), "connected")
             await pilot.press("ctrl+y")
@@ -196,7 +196,7 @@ async def test_replacing_the_identity_asks_first_when_it_would_lose_something() 
     # Issue 12, item 2: `g` closed every chat at once, and a second `g` silently replaced a
     # QuickoKey whose words were not written down.
     async with relay_on() as relay:
-        app = QuickoApp(fast_client(url_of(relay)), relay_url=url_of(relay))
+        app = QuickoApp(fast_client(url_of(relay)))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: connected(app), "connected")
             await pilot.press("ctrl+n")

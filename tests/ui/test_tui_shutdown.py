@@ -38,6 +38,7 @@ class ScriptedClient:
         self.connection_state = "connecting"
         self.latency_ms: float | None = 3.0
         self.identity_info = _INFO
+        self.relay_url = "ws://127.0.0.1:9"
 
     async def connect(self, timeout: float = 10.0) -> None:
         await self.connected.wait()

@@ -45,7 +45,7 @@ from picows import (
 )
 
 from quicko.bench.wire import BARE_CHALLENGE, BARE_HELLO_ACK, BARE_JOINED, server_ws_header
-from quicko.protocol import HEADER_SIZE, MAX_PAYLOAD_BYTES
+from quicko.protocol import HEADER_SIZE, MAX_PAYLOAD_BYTES, MessageType
 
 __all__ = ["PAIR_PREFIX", "READ_BUFFER_BYTES", "BareHub", "BareLink", "main", "serve"]
 
@@ -54,6 +54,8 @@ PAIR_PREFIX: Final = b"/pair/"
 
 READ_BUFFER_BYTES: Final = 4096
 """Initial picows read buffer per connection: the relay's value (quicko.relay.server)."""
+
+_RECEIVED: Final = int(MessageType.RECEIVED)
 
 _BINARY: Final = WSMsgType.BINARY
 _CLOSE: Final = WSMsgType.CLOSE
@@ -119,11 +121,16 @@ class BareLink(WSListener):
             return
         partner = self.partner
         if partner is not None:
+            # An acknowledging load's Received frames are for the server (a relay consumes
+            # them): they are dropped, by their type byte, not forwarded.
             if not self.hub.coalesce:
-                partner.transport.send(_BINARY, frame.get_payload_as_memoryview())  # type: ignore[union-attr]  # linked only once connected
+                view = frame.get_payload_as_memoryview()
+                if view[1] != _RECEIVED:
+                    partner.transport.send(_BINARY, view)  # type: ignore[union-attr]  # linked only once connected
                 return
             data = frame.get_payload_as_bytes()
-            partner.out += (server_ws_header(len(data)), data)
+            if data[1] != _RECEIVED:
+                partner.out += (server_ws_header(len(data)), data)
             if frame.last_in_buffer:
                 partner.flush()
             return

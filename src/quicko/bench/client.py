@@ -44,6 +44,7 @@ from quicko.protocol import (
     Joined,
     MessageType,
     Payload,
+    Received,
     canonical_relay_url,
     decode_frame,
     encode_frame,
@@ -119,6 +120,10 @@ class BenchClient(WSListener):
         self._write: Callable[[bytes], object] | None = None
         self.acks = 0
         self.others = 0
+        #: Acknowledge what arrives, as Quicko's client does: one ``Received`` per read.
+        self.acking = False
+        #: Frames received since :meth:`start` (a lower bound of the relay's count).
+        self.seen = 0
         self.first_error: bytes | None = None
         #: The server's Challenge, once :func:`authenticate` read it (Join proofs sign it).
         self.challenge: Challenge | None = None
@@ -153,6 +158,12 @@ class BenchClient(WSListener):
                 self._record(view, perf_counter_ns())
         else:
             self._count_other(view)
+        if self.acking:
+            self.seen += 1
+            if frame.last_in_buffer:
+                # Frames before start() are not counted: the count stays at or below the
+                # relay's, which a Received must never pass (docs/protocol.md §4.4).
+                transport.send(_BINARY, encode_frame(Received(self.seen)))
         # The peer's next frames go out together, once this read's frames are all handled.
         if mode == CLOSED_LOOP and frame.last_in_buffer and self.peer is not None:
             self.peer.flush()

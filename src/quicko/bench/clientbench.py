@@ -114,6 +114,10 @@ class _CpuMeter:
             if self._relay is not None and relay is not None and relay_now is not None:
                 self._relay += relay_now - relay
 
+    def own_cpu_s(self) -> float:
+        """CPU seconds this process (every client) used so far, paused blocks left out."""
+        return time.process_time() - self._own
+
     def result(self) -> dict[str, float | None]:
         elapsed = max(time.perf_counter() - self._start, 1e-9)
         own = (time.process_time() - self._own) / elapsed * 100
@@ -318,6 +322,7 @@ async def measure_messages(
                 f"after {options.timeout:g} s Bob had {flow.received - WARMUP_MESSAGES}"
                 f" and Alice {flow.settled - WARMUP_MESSAGES} DELIVERED of {options.messages}"
             ) from None
+        cpu_s = meter.own_cpu_s()
         cpu = meter.result()
     if flow.failed or flow.received_at is None or flow.settled_at is None:
         raise BenchError(f"{flow.failed} messages FAILED")
@@ -333,6 +338,10 @@ async def measure_messages(
         "received_per_s": count / (flow.received_at - start),
         "delivered_per_s": count / (flow.settled_at - start),
         "send_call_us": inside / count * 1e6,
+        # On a shared machine the clients may get less than their core: CPU per message is
+        # the number that does not depend on it (both ends, everything in this process).
+        "client_cpu_us": cpu_s / count * 1e6,
+        "delivered_per_cpu_s": count / max(cpu_s, 1e-9),
         **cpu,
     }
 

@@ -106,6 +106,16 @@ CLIENT_METRICS: Final = (
         "messages_delivered", "messages", "delivered_per_s", "DELIVERED seen by Alice", "msg/s"
     ),
     ClientMetric("send_call", "messages", "send_call_us", "one send_message call, mean", "µs"),
+    ClientMetric(
+        "messages_cpu", "messages", "client_cpu_us", "client CPU per message, both ends", "µs"
+    ),
+    ClientMetric(
+        "messages_per_cpu_s",
+        "messages",
+        "delivered_per_cpu_s",
+        "DELIVERED per client CPU second",
+        "msg/s",
+    ),
     ClientMetric("join_p50", "joins", "p50_ms", "join (create + join_session) p50", "ms"),
     ClientMetric("join_p90", "joins", "p90_ms", "join p90", "ms"),
     ClientMetric("join_ready_p50", "joins", "ready_p50_ms", "join until both ready p50", "ms"),

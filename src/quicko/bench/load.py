@@ -28,7 +28,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from time import perf_counter, perf_counter_ns
 from typing import Final
 
@@ -52,7 +52,16 @@ from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import MESSAGE_ID_SIZE, SESSION_ID_SIZE
 
-__all__ = ["HOST", "CpuMeter", "build_parser", "main", "read_rss", "server_url"]
+__all__ = [
+    "HOST",
+    "CpuMeter",
+    "build_parser",
+    "gc_in_window",
+    "main",
+    "read_rss",
+    "server_gc",
+    "server_url",
+]
 
 HOST: Final = "127.0.0.1"
 """The only host the load generator ever connects to."""
@@ -150,6 +159,62 @@ def _template(session_id: bytes, sender: bytes, recipient: bytes) -> bytearray:
     return template.frame
 
 
+async def server_gc(args: argparse.Namespace) -> dict[str, object] | None:
+    """The relay's collector counts (``/health``'s ``gc``), or ``None`` (bare, or no answer)."""
+    if args.server != "relay":
+        return None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(HOST, args.port), args.timeout
+        )
+        try:
+            writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            raw = await asyncio.wait_for(reader.read(), args.timeout)  # it closes after
+        finally:
+            writer.close()
+        document = json.loads(raw.partition(b"\r\n\r\n")[2])
+    except (OSError, TimeoutError, ValueError):
+        return None
+    found = document.get("gc") if isinstance(document, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def gc_in_window(before: Mapping[str, object] | None, after: Mapping[str, object] | None) -> Result:
+    """The relay's collections between two :func:`server_gc` samples, and their pauses.
+
+    ``gc_pause_max_us`` is exact when at most 64 collections ran between the samples (the
+    relay lists its latest 64 pauses), else it is the largest of those 64.
+    """
+    if before is None or after is None:
+        return {
+            "gc_collections": None,
+            "gc_pause_total_us": None,
+            "gc_pause_max_us": None,
+            "gc_by_generation": None,
+        }
+    count = _as_float(after.get("collections")) - _as_float(before.get("collections"))
+    total = _as_float(after.get("pause_total_us")) - _as_float(before.get("pause_total_us"))
+    recent = after.get("recent_pause_us")
+    pauses = [_as_float(p) for p in recent] if isinstance(recent, list) else []
+    in_window = pauses[len(pauses) - int(count) :] if count > 0 else []
+    later, earlier = _as_list(after.get("by_generation")), _as_list(before.get("by_generation"))
+    generations = [int(_as_float(a) - _as_float(b)) for a, b in zip(later, earlier, strict=False)]
+    return {
+        "gc_collections": int(count),
+        "gc_pause_total_us": round(total, 1),
+        "gc_pause_max_us": max(in_window, default=0.0),
+        "gc_by_generation": json.dumps(generations),
+    }
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _as_float(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def _quiet_gc() -> None:
     """Keep the load's own collector out of the measurement."""
     gc.collect()
@@ -185,17 +250,20 @@ async def run_throughput(args: argparse.Namespace) -> Result:
     clients = await _open_pairs(args, args.connections // 2)
     for client in clients:
         client.start(CLOSED_LOOP)
+        client.acking = args.acking
         client.running = True
     _quiet_gc()
     for client in clients:
         client.pending = args.window
         client.flush()
     await asyncio.sleep(args.warmup)
+    gc_before = await server_gc(args)
     start_count, start = sum(c.received for c in clients), perf_counter()
     meter = CpuMeter(args.server_pid)
     await asyncio.sleep(args.duration)
     stop_count, stop = sum(c.received for c in clients), perf_counter()
     cpu = meter.result()
+    gc_after = await server_gc(args)
     for client in clients:
         client.running = False
     gc.enable()
@@ -208,6 +276,7 @@ async def run_throughput(args: argparse.Namespace) -> Result:
         "frames_per_s": (stop_count - start_count) / (stop - start),
     }
     result.update(cpu)
+    result.update(gc_in_window(gc_before, gc_after))
     result.update(_health(clients))
     await close_all(clients, _CLOSE_TIMEOUT_S)
     return result
@@ -254,13 +323,16 @@ async def run_latency(args: argparse.Namespace) -> Result:
     for client in clients:
         client.recorder = recorder
         client.start(OPEN_LOOP)
+        client.acking = args.acking
     _quiet_gc()
     now = perf_counter_ns()
     recorder.start_ns = now + int(args.warmup * 1e9)
     recorder.stop_ns = recorder.start_ns + int(args.duration * 1e9)
+    gc_before = await server_gc(args)
     meter = CpuMeter(args.server_pid)
     paced = await _pace(clients, args.rate, recorder)
     paced.update(meter.result())
+    paced.update(gc_in_window(gc_before, await server_gc(args)))
     gc.enable()
     await _settle(clients)
     summary = latency_summary(recorder.latencies)
@@ -339,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--deadline", type=float, default=300.0, help="whole scenario (s)")
     common.add_argument("--concurrency", type=int, default=64, help="connections being opened")
     common.add_argument("--server-pid", type=int, default=0, help="for RSS and CPU (0: none)")
+    common.add_argument(
+        "--acking", action="store_true", help="clients send Received after each read"
+    )
     sub = parser.add_subparsers(dest="scenario", required=True)
     throughput = sub.add_parser("throughput", parents=[common])
     throughput.add_argument("--connections", type=int, required=True)

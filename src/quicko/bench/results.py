@@ -77,6 +77,17 @@ METRICS: Final = (
     ),
     MetricDef("latency_p999", "latency", "p999_us", "latency p99.9", "µs"),
     MetricDef(
+        "latency_gc_collections",
+        "latency",
+        "gc_collections",
+        "relay GC collections in the latency window",
+        "runs",
+        Goal("0", at_most=1),
+    ),
+    MetricDef(
+        "latency_gc_pause_max", "latency", "gc_pause_max_us", "relay GC pause max (latency)", "µs"
+    ),
+    MetricDef(
         "memory_per_connection",
         "memory",
         "bytes_per_connection",

@@ -55,6 +55,8 @@ class BenchOptions:
     relay_args: tuple[str, ...] = ()
     bare_args: tuple[str, ...] = ()
     timeout: float = 10.0
+    #: The load's clients acknowledge (``Received`` after each read), as Quicko's do.
+    acking: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The options as a JSON-ready dictionary."""
@@ -173,6 +175,7 @@ async def _measure(
             "--port", str(process.port), "--server", server,
             "--timeout", str(options.timeout), "--deadline", str(deadline),
             "--concurrency", str(options.concurrency),
+            *(("--acking",) if options.acking else ()),
         )  # fmt: skip
         try:
             return await run_load(

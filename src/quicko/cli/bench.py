@@ -1,12 +1,13 @@
-"""``quicko bench relay|client|startup|cluster``: the benchmarks of docs/performance.md.
+"""``quicko bench relay|client|startup|faults|cluster``: the benchmarks of docs/performance.md.
 
 ``relay``: the relay beside a bare forwarder, under the same load, in one run. ``client``: what
 real QuickoClients cost end to end through a real relay (encrypted messages per second, a join by
-invite code, a call). ``startup``: how long ``quicko`` commands take to start. ``cluster``:
-relay nodes sharing one Redis (:mod:`quicko.bench.cluster`). The numbers, how
-they are measured and the goals are described in docs/performance.md. The human output is a
-table; ``--json`` prints one JSON object with every number, the raw runs and the machine.
-Progress lines go to standard error.
+invite code, a call). ``startup``: how long ``quicko`` commands take to start. The numbers, how
+they are measured and the goals are described in docs/performance.md. ``faults``: delivery
+latency of real clients after a blackhole and a path change, beside a clean link
+(:mod:`quicko.bench.faults`). ``cluster``: relay nodes sharing one Redis
+(:mod:`quicko.bench.cluster`). The human output is a table; ``--json`` prints one JSON object
+with every number, the raw runs and the machine. Progress lines go to standard error.
 
 The benchmark harness (:mod:`quicko.bench`) is imported only when a benchmark runs, and the
 parsers (whose choices come from its report modules) only when ``quicko bench`` is used: every
@@ -33,6 +34,7 @@ __all__ = [
     "options_from_args",
     "register",
     "run_bench_client",
+    "run_bench_faults",
     "run_bench_relay",
     "run_bench_startup",
 ]
@@ -195,6 +197,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="ARG",
         help="extra argument for the bare forwarder (repeatable, e.g. --bare-arg=--coalesce)",
     )
+    add(
+        "--acking",
+        action="store_true",
+        help="the load's clients send Received after each read, as Quicko's client does "
+        "(the bare forwarder drops them)",
+    )
     add("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -269,8 +277,24 @@ def _add_startup_options(parser: argparse.ArgumentParser) -> None:
     add("--json", action="store_true", help="print one JSON object instead of a table")
 
 
+def _add_faults_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    seconds = _bounded_float(0.5, MAX_SECONDS)
+    add("--blackhole", type=seconds, default=10.0, metavar="S",
+        help="length of the blackhole in seconds (default 10)")  # fmt: skip
+    add("--rate", type=_bounded_float(0.5, 20.0), default=5.0, metavar="N",
+        help="texts per second each client sends (default 5)")  # fmt: skip
+    add("--after", type=seconds, default=3.0, metavar="S",
+        help="seconds of 'right after' a fault, and of the clean baseline (default 3)")  # fmt: skip
+    add("--fast", action="store_true",
+        help="the fault tests' short client timings instead of the production ones")  # fmt: skip
+    add("--relay-arg", action="append", default=[], metavar="ARG",
+        help="extra argument for the relay (repeatable)")  # fmt: skip
+    add("--json", action="store_true", help="print one JSON object instead of a table")
+
+
 def register(subparsers: _SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``bench`` command (``bench relay|client|startup``) to the ``quicko`` parser."""
+    """Add the ``bench`` command (``bench relay|client|startup|faults``) to the parser."""
     add_command(
         subparsers,
         "bench",
@@ -316,6 +340,17 @@ def _build_parser(bench: argparse.ArgumentParser) -> None:
     )
     _add_startup_options(startup)
     startup.set_defaults(handler=run_bench_startup)
+    faults = targets.add_parser(
+        "faults",
+        help="delivery latency after a blackhole and a path change, beside a clean link",
+        description=(
+            "Start the relay on 127.0.0.1 behind a fault-injecting TCP proxy and let a pair of "
+            "real clients chat through it: text latency p50/p99 on a clean link, during and "
+            "right after a blackhole, and right after a path change, in one run."
+        ),
+    )
+    _add_faults_options(faults)
+    faults.set_defaults(handler=run_bench_faults)
     cluster = targets.add_parser(
         "cluster",
         help="relay nodes sharing one Redis: same-node vs cross-node, 1 vs 2 workers",
@@ -357,6 +392,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         pin=not args.no_pin,
         relay_args=tuple(args.relay_arg),
         bare_args=tuple(args.bare_arg),
+        acking=args.acking,
     )
 
 
@@ -459,6 +495,32 @@ def run_bench_startup(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_startup_table(report) + "\n")
     return 0
+
+
+def run_bench_faults(args: argparse.Namespace) -> int:
+    """Run ``quicko bench faults``; 0 when every scenario ran."""
+    import asyncio  # noqa: PLC0415 (start-up time: module docstring)
+    import json  # noqa: PLC0415
+
+    from quicko.bench.faults import (  # noqa: PLC0415
+        FaultBenchOptions,
+        format_faults_table,
+        run_faults_bench,
+    )
+
+    options = FaultBenchOptions(
+        blackhole_s=args.blackhole, rate=args.rate, clean_s=args.after, after_s=args.after,
+        fast=args.fast, relay_args=tuple(args.relay_arg),
+    )  # fmt: skip
+    try:
+        report = run_faults_bench(options)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.stderr.write("interrupted; the relay and every client have been stopped\n")
+        return EXIT_INTERRUPTED
+    sys.stdout.write((json.dumps(report) if args.json else format_faults_table(report)) + "\n")
+    results = report["results"]
+    failed = not isinstance(results, dict) or any("error" in r for r in results.values())
+    return EXIT_FAILED if failed else 0
 
 
 def run_bench_cluster(args: argparse.Namespace) -> int:

@@ -189,6 +189,10 @@ def _run_workers(workers: int) -> int:
     return next((status for status in statuses if status), 0)
 
 
+class _NoClusterError(Exception):
+    """Never raised: stands for ClusterError when the relay runs without ``--redis``."""
+
+
 async def serve(
     config: RelayConfig,
     warnings: Sequence[str] = (),
@@ -207,7 +211,6 @@ async def serve(
     import secrets  # noqa: PLC0415
     import signal  # noqa: PLC0415
 
-    from quicko.relay.cluster import ClusterError, ClusterLink, ClusterState  # noqa: PLC0415
     from quicko.relay.logs import log_event  # noqa: PLC0415
     from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415
     from quicko.relay.settings import make_ssl_context  # noqa: PLC0415
@@ -216,7 +219,12 @@ async def serve(
     if config.tls_cert is not None and config.tls_key is not None:
         ssl_context = make_ssl_context(config.tls_cert, config.tls_key)
     cluster = None
+    cluster_error: type[Exception] = _NoClusterError
     if redis_url is not None:
+        # Only cluster mode needs redis (the `cluster` extra; ./run.sh installs runtime extras).
+        from quicko.relay.cluster import ClusterError, ClusterLink, ClusterState  # noqa: PLC0415
+
+        cluster_error = ClusterError
         node_id = config.node_id or secrets.token_hex(4)
         worker = os.environ.get(_WORKER_ENV)
         if worker is not None and config.node_id:
@@ -227,7 +235,7 @@ async def serve(
     server = RelayServer(config, ssl_context=ssl_context, cluster=cluster, reuse_port=reuse_port)
     try:
         await server.start()
-    except ClusterError as exc:
+    except cluster_error as exc:
         log_event("cluster_refused", logging.ERROR, always=True, error=str(exc))
         print(f"quicko relay: {exc}", file=sys.stderr)
         return EXIT_BIND_FAILED

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from quicko.client.api import AsyncQuickoClient
 from quicko.client.connection import Connection, ConnectionSettings
-from quicko.client.core import ClientCore
+from quicko.client.core import CALL_RING_MS, ClientCore
+from quicko.client.events import DisconnectReason
 from quicko.client.models import (
     CallDeclined,
+    CallEnded,
+    CallEndReason,
+    CallRinging,
     ClientError,
     ClientEvent,
     Connected,
@@ -41,7 +45,10 @@ from quicko.client.models import (
     SessionFailed,
     SessionInfo,
     SessionReady,
+    SessionRole,
+    SessionState,
     SessionStateChanged,
+    SessionStateName,
     StatusChanged,
     WrongInviteCode,
 )
@@ -49,8 +56,12 @@ from quicko.client.sync import QuickoClient
 from quicko.messaging import ChatMessage, DeliveryStatus
 
 __all__ = [
+    "CALL_RING_MS",
     "AsyncQuickoClient",
     "CallDeclined",
+    "CallEndReason",
+    "CallEnded",
+    "CallRinging",
     "ChatMessage",
     "ClientCore",
     "ClientError",
@@ -59,6 +70,7 @@ __all__ = [
     "Connection",
     "ConnectionSettings",
     "DeliveryStatus",
+    "DisconnectReason",
     "Disconnected",
     "EventsDropped",
     "IncomingCall",
@@ -82,7 +94,10 @@ __all__ = [
     "SessionFailed",
     "SessionInfo",
     "SessionReady",
+    "SessionRole",
+    "SessionState",
     "SessionStateChanged",
+    "SessionStateName",
     "StatusChanged",
     "WrongInviteCode",
 ]

@@ -44,20 +44,24 @@ from typing import Final
 from quicko.client import events as te
 from quicko.client import models as m
 from quicko.client.connection import Connection, ConnectionSettings, ConnectionState
-from quicko.client.core import ClientCore, OpId, Result
+from quicko.client.core import CALL_RING_MS, ClientCore, OpId, Result
 from quicko.client.eventq import DEFAULT_EVENT_CAPACITY, EventQueue
 from quicko.client.link import normalize_url
+from quicko.client.wording import plain_reason
 from quicko.crypto import RandomSource
 from quicko.errors import ConnectionClosedError, LocalProtocolError, SessionError
-from quicko.identity import Identity, format_quickokey
+from quicko.identity import Identity, format_quickokey, parse_invite_code
 from quicko.identity import parse_quickokey as parse_key
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.protocol import CallResponse, LookupResponse, RegisterAck
+from quicko.protocol import CallResponse, LookupResponse, Payload, RegisterAck
 from quicko.session import PAKE_TIMEOUT_MS, OutgoingCall, verify_lookup
 
 __all__ = ["REPLY_TIMEOUT_S", "AsyncQuickoClient", "now_ms"]
 
 _log = logging.getLogger(__name__)
+
+_BATCH_FRAMES = 256
+"""Most frames read together that the core gets as one batch."""
 
 REPLY_TIMEOUT_S: Final = 10.0
 """Seconds to wait for the relay's answer to a Join, RegisterKey or LookupKey."""
@@ -87,6 +91,8 @@ class AsyncQuickoClient:
         settings: connection timings (heartbeat, back-off, timeouts).
         rng: randomness (tests may pin it).
         max_events: events held for the application (:mod:`quicko.client.eventq`).
+        ring_ms: how long an incoming call rings at most, in milliseconds: the relay's call
+            timeout (``IncomingCall.expires_ms``; 60 s, the relay's default).
 
     Raises:
         ValueError: the URL is not a ``ws://`` or ``wss://`` URL.
@@ -101,6 +107,7 @@ class AsyncQuickoClient:
         settings: ConnectionSettings | None = None,
         rng: RandomSource = secrets.token_bytes,
         max_events: int = DEFAULT_EVENT_CAPACITY,
+        ring_ms: int = CALL_RING_MS,
     ) -> None:
         urls = [relay_url] if isinstance(relay_url, str) else list(relay_url)
         if not urls:
@@ -109,7 +116,11 @@ class AsyncQuickoClient:
             normalize_url(url)
         own = identity if identity is not None else Identity.generate(rng)
         # RegisterKey names the first URL: every node of a cluster accepts each of them.
-        self._core = ClientCore(own, rng, relay_url=urls[0], long_term=identity is not None)
+        self._core = ClientCore(
+            own, rng, relay_url=urls[0], long_term=identity is not None, ring_ms=ring_ms
+        )
+        #: Why the last attempt failed or the link dropped, in plain words ("" when none).
+        self._last_failure = ""
         self._rng = rng
         self._url = relay_url
         self._ssl = ssl_context
@@ -131,6 +142,11 @@ class AsyncQuickoClient:
     def core(self) -> ClientCore:
         """The sans-I/O core (for tests and tools; do not drive it directly)."""
         return self._core
+
+    @property
+    def relay_url(self) -> str:
+        """The relay's URL, canonical: ``scheme://host:port`` (``ws://127.0.0.1:9900``)."""
+        return self._core.relay_url
 
     @property
     def identity_info(self) -> m.QuickoKeyInfo:
@@ -262,14 +278,32 @@ class AsyncQuickoClient:
     async def _read(self, conn: Connection) -> None:
         while True:
             try:
-                event = await conn.next_event()
+                event: te.TransportEvent | None = await conn.next_event()
             except ConnectionClosedError:
                 return
-            try:
-                self._on_transport(event)
-            except Exception:  # a bug must not stop the reader; nothing secret is logged
-                _log.exception("the client failed to handle a %s", type(event).__name__)
+            # The frames read together go to the core as one batch (one RECEIPT per sender
+            # for the texts among them, one flush), bounded so that the loop stays fair.
+            frames: list[Payload] = []
+            while event is not None:
+                if isinstance(event, te.MessageReceived) and len(frames) < _BATCH_FRAMES:
+                    frames.append(event.payload)
+                else:
+                    self._handle(frames, event)
+                    frames = []
+                event = conn.poll_event() if frames else None
+            self._handle(frames, None)
             self._flush()
+
+    def _handle(self, frames: list[Payload], event: te.TransportEvent | None) -> None:
+        """Give the core a batch of frames, then one other transport event (if any)."""
+        try:
+            if frames:
+                self._core.receive_batch(frames, now_ms())
+            if event is not None:
+                self._on_transport(event)
+        except Exception:  # a bug must not stop the reader; nothing secret is logged
+            what = "batch of frames" if event is None else type(event).__name__
+            _log.exception("the client failed to handle a %s", what)
 
     def _on_transport(self, event: te.TransportEvent) -> None:
         core = self._core
@@ -278,19 +312,23 @@ class AsyncQuickoClient:
                 core.receive(payload, now_ms())
             case te.Connected(node_id=node_id, nonce=nonce, generation=generation):
                 self._was_connected = True
+                self._last_failure = ""
                 self._generation = generation
                 core.connection_made(node_id, nonce, now_ms())
                 self._core_up.set()
             case te.Disconnected(reason=reason, detail=detail, will_reconnect=again):
-                core.connection_lost(detail or reason.value, now_ms(), will_retry=again)
+                self._last_failure = plain_reason(detail or reason.value)
+                core.connection_lost(detail or reason.value, now_ms(), will_retry=again,
+                                     code=reason)  # fmt: skip
             case te.Reconnecting(attempt=attempt, delay_ms=delay):
-                self._emit(m.Reconnecting(attempt, delay))
+                self._emit(m.Reconnecting(attempt, delay, self._last_failure))
             case te.ReconnectionFailed(attempts=attempts):
                 self._emit(m.ReconnectionFailed(attempts))
             case te.PingReceived(latency_ms=latency):
                 self._emit(m.LatencyMeasured(latency))
-            case te.AttemptFailed():
-                pass  # the Reconnecting event that follows says enough
+            case te.AttemptFailed(reason=reason, detail=detail):
+                # The Reconnecting event that follows carries it.
+                self._last_failure = plain_reason(detail or reason.value)
 
     async def _timers(self) -> None:
         while True:
@@ -351,21 +389,36 @@ class AsyncQuickoClient:
     def _connected(self) -> bool:
         return self._conn is not None and self._conn.is_connected and self._core.connected
 
+    def _need_relay(self) -> None:
+        """Refuse an operation that needs the relay now.
+
+        Raises:
+            ConnectionClosedError: ``"not connected to the relay at URL: REASON"``.
+        """
+        if self._connected():
+            return
+        if self._last_failure:
+            reason = self._last_failure
+        elif self._conn is None or self._conn.state is ConnectionState.CLOSED:
+            reason = "not connecting (call connect())"
+        else:
+            reason = "still connecting"
+        raise ConnectionClosedError(f"not connected to the relay at {self.relay_url}: {reason}")
+
     # ------------------------------------------------------------------ sessions
 
     async def create_session(self) -> m.SessionInfo:
         """Create a session and its invite code; :class:`SessionReady` follows a peer's join.
 
-        When connected, it returns once the relay holds the invite code.
+        It returns once the relay holds the invite code (or after the reply timeout, the Join
+        being sent again after a reconnect).
 
         Raises:
+            ConnectionClosedError: not connected to the relay (an invite code would be useless).
             SessionError: the relay refused the session (for example, the code was taken).
         """
+        self._need_relay()
         info, op = self._core.create_session(now_ms())
-        if not self._connected():
-            self._core.cancel(op)
-            self._flush()
-            return info
         with contextlib.suppress(TimeoutError):
             joined = await self._wait(op, REPLY_TIMEOUT_S)
             if isinstance(joined, m.SessionInfo):
@@ -377,9 +430,12 @@ class AsyncQuickoClient:
 
         Raises:
             InviteCodeError: ``code`` is not an ``XXXX-XXXX`` invite code.
+            ConnectionClosedError: not connected to the relay.
             SessionError: wrong or unknown code, the creator did not answer in time, or the
                 creator could not be authenticated.
         """
+        parse_invite_code(code)  # a typing mistake is reported first, connected or not
+        self._need_relay()
         op = self._core.join_session(code, now_ms())
         try:
             info = await self._wait(op, PAKE_TIMEOUT_MS / 1000 + REPLY_TIMEOUT_S)
@@ -399,6 +455,21 @@ class AsyncQuickoClient:
             ValueError: the text is too long.
         """
         message = self._core.send_text(session_id, text, now_ms())
+        self._flush()
+        return message
+
+    async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
+        """Send a FAILED message again; it is PENDING again (a :class:`StatusChanged` says so).
+
+        It keeps its id and its place: the receiver drops a copy it already has (and repeats
+        its receipt), so nobody sees it twice. Like :meth:`send_message`, it never waits for
+        the network.
+
+        Raises:
+            SessionError: unknown session, a message that is not FAILED (or unknown), or whose
+                text is no longer kept, or no authenticated peer to send it to.
+        """
+        message = self._core.retry_message(session_id, message_id, now_ms())
         self._flush()
         return message
 
@@ -507,8 +578,13 @@ class AsyncQuickoClient:
     async def call(self, quickokey: str, timeout: float = 60) -> m.SessionInfo:
         """Call a registered QuickoKey; return the call's session once accepted.
 
+        :class:`CallRinging` (with the call id) follows as soon as the offer is sent;
+        :meth:`cancel_call` stops it. After ``timeout`` seconds the call is cancelled.
+
         Raises:
             QuickoKeyFormatError: not a QuickoKey.
+            ConnectionClosedError: not connected to the relay.
+            CallCancelledError: :meth:`cancel_call` stopped it (a :class:`SessionError`).
             SessionError: not registered, offline, declined or timed out.
             AuthenticationError: the directory entry or the answer is not the QuickoKey's.
         """
@@ -516,12 +592,14 @@ class AsyncQuickoClient:
         identity = self._core.identity
         if address == identity.address:
             raise SessionError("you cannot call your own QuickoKey")
+        self._need_relay()
         callee = verify_lookup(await self._lookup(address), address)
         outgoing = OutgoingCall.dial(identity, callee, self._rng)
         call_id = outgoing.call_id.hex()
         try:
             response = await self._wait(self._core.dial(outgoing), timeout)
         except TimeoutError:
+            self._flush()  # the CANCELLED that ends the callee's ring goes now
             self._emit(m.CallDeclined(call_id, "timed out"))
             raise SessionError("the call timed out") from None
         assert isinstance(response, CallResponse)
@@ -534,11 +612,22 @@ class AsyncQuickoClient:
         self._flush()
         return info
 
+    async def cancel_call(self, call_id: str) -> None:
+        """Stop calling (the ``call_id`` of :class:`CallRinging`): the callee's ring ends.
+
+        The pending :meth:`call` raises :class:`~quicko.errors.CallCancelledError`. A call that
+        is no longer ringing (answered, declined, timed out) is left alone: then :meth:`call`
+        has its answer already.
+        """
+        self._core.cancel_call(call_id)
+        self._flush()
+
     async def answer_call(self, call_id: str, accept: bool) -> m.SessionInfo | None:
         """Accept (return the call's session) or decline an :class:`IncomingCall`.
 
         Raises:
-            SessionError: no such call waiting.
+            SessionError: no such call waiting; ``"the call has ended"`` after its
+                :class:`CallEnded` (the caller cancelled, or the ring time passed).
         """
         info = self._core.answer_call(call_id, accept, now_ms())
         self._flush()

@@ -41,27 +41,37 @@ What the core decides:
   which the re-join sends afresh.
 - **Local session ids.** A remote party never chooses or replaces a local session: a call or
   an admission whose session id is already a live session here is refused.
+- **Calls** (docs/protocol.md §4.8, §8.5). An outgoing call is *ringing* from its CallPeer
+  (:class:`~quicko.client.models.CallRinging`) until an answer, the relay's TIMEOUT or our
+  :meth:`ClientCore.cancel_call` (CallResponse CANCELLED). An incoming call rings until we
+  answer, the caller's CANCELLED or the relay's TIMEOUT arrives, or its ring time
+  (:data:`CALL_RING_MS` after it arrived) passes: then :class:`~quicko.client.models.CallEnded`.
+  Races: an ACCEPTED that arrives after we cancelled is completed and left at once (the callee
+  is told); our ACCEPTED that crossed the caller's CANCELLED or the TIMEOUT (we receive that
+  frame, or NOT_PENDING for our answer) closes the call's session.
 
 Nothing here logs content, keys, codes or full ids.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias, TypeVar
 
 from quicko.client import models as m
+from quicko.client.events import DisconnectReason
 from quicko.client.live import LiveSession
 from quicko.crypto import RandomSource
-from quicko.errors import ConnectionClosedError, QuickoError, SessionError
-from quicko.identity import Identity, InviteCode, parse_invite_code
+from quicko.errors import CallCancelledError, ConnectionClosedError, QuickoError, SessionError
+from quicko.identity import Identity, InviteCode, format_quickokey, parse_invite_code
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.protocol import (
     Ack,
     CallPeer,
     CallResponse,
+    CallStatus,
     Error,
     ErrorCode,
     Join,
@@ -87,6 +97,7 @@ from quicko.protocol import (
 from quicko.session import IncomingCall, OutgoingCall, Session, State
 
 __all__ = [
+    "CALL_RING_MS",
     "MAX_INCOMING_CALLS",
     "MAX_OFFLINE_CONTROL_FRAMES",
     "ClientCore",
@@ -103,6 +114,17 @@ MAX_OFFLINE_CONTROL_FRAMES: Final = 256
 
 MAX_INCOMING_CALLS: Final = 16
 """Incoming calls waiting for an answer; the oldest is forgotten beyond it."""
+
+CALL_RING_MS: Final = 60_000
+"""How long an incoming call rings at most: the relay's default call timeout (§4.7)."""
+
+_REMEMBERED_CALLS: Final = 64
+"""Ended, cancelled and answered calls remembered (to explain and settle late frames)."""
+
+_CALL_ENDS: Final[dict[int, m.CallEndReason]] = {
+    CallStatus.CANCELLED: "cancelled",
+    CallStatus.TIMEOUT: "timeout",
+}
 
 #: Relay errors about frames in flight around a reconnect or under load; sessions repair them.
 _TRANSIENT: Final = frozenset(
@@ -122,6 +144,7 @@ _REPLY_TYPES: Final = {
 }
 
 Result: TypeAlias = Payload | m.SessionInfo | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +170,17 @@ class ClientCore:
         rng: randomness (session ids, keys, message ids).
         relay_url: the relay URL as dialled (RegisterKey names it, canonical).
         long_term: whether ``identity`` is a long-term QuickoKey (its seed phrase is shown).
+        ring_ms: how long an incoming call rings at most (the relay's call timeout).
     """
 
     def __init__(
-        self, identity: Identity, rng: RandomSource, *, relay_url: str, long_term: bool = False
+        self,
+        identity: Identity,
+        rng: RandomSource,
+        *,
+        relay_url: str,
+        long_term: bool = False,
+        ring_ms: int = CALL_RING_MS,
     ) -> None:
         self._identity = identity
         self._rng = rng
@@ -160,7 +190,16 @@ class ClientCore:
         self._sessions: dict[bytes, LiveSession] = {}
         self._joining: list[LiveSession] = []
         self._left: dict[str, LiveSession] = {}
-        self._incoming: dict[bytes, IncomingCall] = {}
+        self._incoming: dict[bytes, tuple[IncomingCall, int]] = {}  # call, end of its ring
+        self._ring_ms = ring_ms
+        self._dialling: dict[bytes, OutgoingCall] = {}
+        # Calls that ended while ringing (answer_call explains), that we cancelled (an
+        # ACCEPTED may still cross), and that we accepted (our ACCEPTED may have lost a race).
+        self._ended: OrderedDict[bytes, m.CallEndReason] = OrderedDict()
+        self._cancelled: OrderedDict[bytes, OutgoingCall] = OrderedDict()
+        self._answered: OrderedDict[bytes, bytes] = OrderedDict()
+        # Sessions of calls accepted after we cancelled them: left once the relay joined us.
+        self._hanging: OrderedDict[bytes, LiveSession] = OrderedDict()
         self._registered = False
         self._out: list[Payload] = []
         self._offline: deque[Payload] = deque(maxlen=MAX_OFFLINE_CONTROL_FRAMES)
@@ -178,6 +217,11 @@ class ClientCore:
     def identity(self) -> Identity:
         """The client's identity."""
         return self._identity
+
+    @property
+    def relay_url(self) -> str:
+        """The relay's URL, canonical (``scheme://host:port``, as Hello and RegisterKey sign it)."""
+        return self._relay_url
 
     @property
     def connected(self) -> bool:
@@ -240,6 +284,7 @@ class ClientCore:
         """When :meth:`handle_timeout` has something to do (ms since the epoch), or ``None``."""
         times = [live.session.next_deadline() for live in self.live()]
         times += [live.store.next_deadline() for live in self._sessions.values()]
+        times += [ends for _, ends in self._incoming.values()]
         return min((t for t in times if t is not None), default=None)
 
     # ------------------------------------------------------------------ connection inputs
@@ -258,11 +303,21 @@ class ClientCore:
         for payload in waiting:
             self._send(None, payload)
 
-    def connection_lost(self, reason: str, now_ms: int, *, will_retry: bool = True) -> None:
-        """The link dropped (``reason`` is short and safe to show)."""
+    def connection_lost(
+        self,
+        reason: str,
+        now_ms: int,
+        *,
+        will_retry: bool = True,
+        code: DisconnectReason | Literal[""] = "",
+    ) -> None:
+        """The link dropped (``reason`` is short and safe to show; ``code`` says what kind)."""
         del now_ms  # nothing times from the loss itself
         self._link = None
-        self._events.append(m.Disconnected(reason, will_retry))
+        self._dialling.clear()  # their replies fail below: those calls are over
+        while self._hanging:  # their Joins went with the link (rare: a race within a race)
+            self._hanging.popitem()[1].wipe()
+        self._events.append(m.Disconnected(reason, will_retry, code))
         for live in self.live():
             live.joined_here = False
             live.session.connection_lost()
@@ -277,6 +332,9 @@ class ClientCore:
         match payload:
             case Joined():
                 live = self._sessions.get(payload.session_id)
+                if live is None and payload.session_id in self._hanging:
+                    self._finish_hang_up(payload, now_ms)
+                    return
                 if live is not None and payload.session_id:
                     live.session.receive(payload, now_ms)
                     live.joined()
@@ -302,16 +360,41 @@ class ClientCore:
                 self._reply(("lookup", payload.address), payload)
                 return
             case CallResponse():
-                self._reply(("call", payload.call_id), payload)
+                self._on_call_response(payload, now_ms)
                 return
             case CallPeer():
-                self._on_call(payload)
+                self._on_call(payload, now_ms)
                 return
             case _:
                 return
         if live is not None:
             live.session.receive(payload, now_ms)
             self._pump(live, now_ms)
+
+    def receive_batch(self, payloads: Sequence[Payload], now_ms: int) -> None:
+        """Handle frames read together, as :meth:`receive` each, in order.
+
+        A session's Messages and Acks are handed to it one by one and the session is drained
+        once they are all in (or before any other frame), so that the receipts its texts earn
+        go as one RECEIPT per sender (docs/protocol.md §10.2) and the per-frame bookkeeping runs
+        once per batch.
+        """
+        touched: dict[bytes, LiveSession] = {}
+        for payload in payloads:
+            if isinstance(payload, Message | Ack):
+                live = self._sessions.get(payload.session_id)
+                if live is not None:
+                    live.session.receive(payload, now_ms)
+                    touched[payload.session_id] = live
+                    continue
+            self._pump_all(touched, now_ms)
+            self.receive(payload, now_ms)
+        self._pump_all(touched, now_ms)
+
+    def _pump_all(self, touched: dict[bytes, LiveSession], now_ms: int) -> None:
+        for live in touched.values():
+            self._pump(live, now_ms)
+        touched.clear()
 
     def handle_timeout(self, now_ms: int) -> None:
         """Run the sessions' timers (retransmission, expiry, PAKE) and purge expired messages."""
@@ -322,6 +405,9 @@ class ClientCore:
                 self._pump(live, now_ms)
             if live.session_id:
                 live.store.purge_expired(now_ms)
+        for call_id, (_, ends) in list(self._incoming.items()):
+            if ends <= now_ms:
+                self._end_ring(call_id, "timeout")
 
     # ------------------------------------------------------------------ session commands
 
@@ -390,6 +476,28 @@ class ClientCore:
         self._pump(live, now_ms)
         return message
 
+    def retry_message(self, session_id: str, message_id: str, now_ms: int) -> ChatMessage:
+        """Send a FAILED text of ours again, same id; it is PENDING again (StatusChanged).
+
+        The receiver drops a copy it already has and repeats its receipt, so nothing is shown
+        twice (:meth:`quicko.session.Session.resend_text`).
+
+        Raises:
+            SessionError: unknown session, the message is not FAILED (or unknown), its text is
+                no longer kept (pushed out of the store or expired), or no authenticated peer.
+        """
+        live = self.get(session_id)
+        key = _hex(message_id, "message id")
+        if live.session.status(key) is not DeliveryStatus.FAILED:
+            raise SessionError("only a message that failed can be sent again")
+        stored = live.store.get(self._identity.address, key)
+        if stored is None:
+            raise SessionError("this message is no longer kept: write it again")
+        live.session.resend_text(key, stored.text, now_ms)
+        message = live.store.retry(self._identity.address, key)
+        self._pump(live, now_ms)
+        return message if message is not None else stored.with_status(DeliveryStatus.PENDING)
+
     def mark_read(self, session_id: str, message_ids: Sequence[str], now_ms: int) -> None:
         """Tell the senders that these received messages were shown (encrypted receipts)."""
         live = self.get(session_id)
@@ -438,6 +546,10 @@ class ClientCore:
             self._forget(live)
         self._out.clear()
         self._offline.clear()
+        self._incoming.clear()
+        self._dialling.clear()
+        while self._hanging:
+            self._hanging.popitem()[1].wipe()
         if not self.long_term:
             self._identity.wipe()
         self._identity, self.long_term, self._registered = identity, True, False
@@ -491,21 +603,48 @@ class ClientCore:
         return self._ask(("lookup", address), LookupKey(address))
 
     def dial(self, outgoing: OutgoingCall) -> OpId:
-        """Place a call; completes with the callee's CallResponse.
+        """Place a call (:class:`~quicko.client.models.CallRinging` follows at once).
+
+        The operation completes with the callee's CallResponse (or the relay's), or fails with
+        :class:`~quicko.errors.CallCancelledError` after :meth:`cancel_call`.
 
         Raises:
             ConnectionClosedError: not connected.
         """
-        return self._ask(("call", outgoing.call_id), outgoing.call_peer)
+        op = self._ask(("call", outgoing.call_id), outgoing.call_peer)
+        self._dialling[outgoing.call_id] = outgoing
+        callee = format_quickokey(outgoing.callee.address)
+        self._events.append(m.CallRinging(outgoing.call_id.hex(), callee))
+        return op
+
+    def cancel_call(self, call_id: str) -> None:
+        """Stop calling: send CANCELLED (the callee's ring ends), fail the call's operation.
+
+        A call that is not ringing any more (answered, declined, timed out, unknown) is left
+        alone: the user's click may race the answer, and the answer then counts.
+        """
+        key = _hex(call_id, "call id")
+        outgoing = self._dialling.pop(key, None)
+        op = self._replies.pop(("call", key), None)
+        if outgoing is None or op is None:
+            return
+        self._send(None, outgoing.cancel())
+        _remember(self._cancelled, key, outgoing)
+        self._fail(op, CallCancelledError("the call was cancelled"))
 
     def cancel(self, op: OpId) -> None:
-        """Forget an operation whose caller stopped waiting (a timeout)."""
+        """Forget an operation whose caller stopped waiting (a timeout); a call is cancelled."""
         for key, waiting in list(self._replies.items()):
             if waiting == op:
+                if key[0] == "call" and key[1] in self._dialling:
+                    self.cancel_call(key[1].hex())
+                    continue
                 del self._replies[key]
         self.abandon(op)
 
-    def open_call(self, session: Session, role: str, now_ms: int) -> m.SessionInfo:
+    def open_call(
+        self, session: Session, role: Literal["caller", "callee"], now_ms: int
+    ) -> m.SessionInfo:
         """Keep the session of an accepted call.
 
         Raises:
@@ -524,11 +663,20 @@ class ClientCore:
         """Accept (return the call's session) or decline an incoming call.
 
         Raises:
-            SessionError: no such call waiting.
+            SessionError: no such call waiting; ``"the call has ended"`` once the caller
+                cancelled it or its ring time passed (:class:`~quicko.client.models.CallEnded`).
         """
-        call = self._incoming.pop(_hex(call_id, "call id"), None)
-        if call is None:
+        key = _hex(call_id, "call id")
+        ringing = self._incoming.get(key)
+        if ringing is not None and ringing[1] <= now_ms:
+            self._end_ring(key, "timeout")  # its timer has not run yet: it ended all the same
+            ringing = None
+        if ringing is None:
+            if key in self._ended:
+                raise SessionError("the call has ended")
             raise SessionError("no such incoming call (it was answered or forgotten)")
+        del self._incoming[key]
+        call = ringing[0]
         if call.session_id in self._sessions:
             accept = False  # never let a call replace a session we have (issue 8, finding 1)
         if not accept:
@@ -536,7 +684,9 @@ class ClientCore:
             return None
         response, session = call.accept(self._identity, self._rng, now_ms)
         self._send(None, response)
-        return self.open_call(session, "callee", now_ms)
+        info = self.open_call(session, "callee", now_ms)
+        _remember(self._answered, key, session.session_id)
+        return info
 
     # ------------------------------------------------------------------ routing helpers
 
@@ -569,6 +719,12 @@ class ClientCore:
             and self._fail_reply(("call", error.ref_id), error)
         ):
             return
+        elif error.ref_type == MessageType.CALL_RESPONSE and error.code == ErrorCode.NOT_PENDING:
+            # Our answer or cancel crossed the call's end (§4.8): nothing for the user to read.
+            # (A CANCELLED or TIMEOUT normally came first; without one, the deadline passed.)
+            if error.ref_id in self._answered:
+                self._lost_answer(error.ref_id, "timeout", now_ms)
+            return
         if live is not None:
             dropped = live.session.dropped_frames
             live.session.receive(error, now_ms)
@@ -590,7 +746,7 @@ class ClientCore:
             return next((s for s in self._sessions.values() if s.session.sent(error.ref_id)), None)
         return None
 
-    def _on_call(self, frame: CallPeer) -> None:
+    def _on_call(self, frame: CallPeer, now_ms: int) -> None:
         try:
             call = IncomingCall.receive(frame, self._identity)
         except QuickoError:
@@ -605,12 +761,88 @@ class ClientCore:
             return
         if len(self._incoming) >= MAX_INCOMING_CALLS:
             self._incoming.pop(next(iter(self._incoming)))
-        self._incoming[call.call_id] = call
+        ends = now_ms + self._ring_ms
+        self._incoming[call.call_id] = (call, ends)
         self._events.append(
             m.IncomingCall(
-                call.call_id.hex(), call.caller.quickokey, call.display_name, call.safety_number
+                call.call_id.hex(),
+                call.caller.quickokey,
+                call.display_name,
+                call.safety_number,
+                ends,
             )
         )
+
+    def _on_call_response(self, frame: CallResponse, now_ms: int) -> None:
+        """An answer to our call, or the end of a call to us (§4.8)."""
+        call_id, ended = frame.call_id, _CALL_ENDS.get(frame.status)
+        if frame.callee == self._identity.address:
+            # A call to us: the caller cancelled it, or the relay timed it out.
+            if ended is None:
+                return
+            if call_id in self._incoming:
+                self._end_ring(call_id, ended)
+            elif call_id in self._answered:
+                self._lost_answer(call_id, ended, now_ms)
+            return
+        self._dialling.pop(call_id, None)
+        cancelled = self._cancelled.pop(call_id, None)
+        if cancelled is not None and frame.status == CallStatus.ACCEPTED:
+            self._hang_up(cancelled, frame, now_ms)
+            return
+        self._reply(("call", call_id), frame)
+
+    def _end_ring(self, call_id: bytes, reason: m.CallEndReason) -> None:
+        """An incoming call stops ringing unanswered: forget it, tell the application."""
+        del self._incoming[call_id]
+        _remember(self._ended, call_id, reason)
+        self._events.append(m.CallEnded(call_id.hex(), reason))
+
+    def _lost_answer(self, call_id: bytes, reason: m.CallEndReason, now_ms: int) -> None:
+        """Our ACCEPTED crossed the caller's CANCELLED or the TIMEOUT: close the call's session."""
+        session_id = self._answered.pop(call_id)
+        live = self._sessions.get(session_id)
+        if live is None:
+            return
+        self._events.append(m.CallEnded(call_id.hex(), reason))
+        live.session.leave(now_ms)
+        self._forget(live)
+        self._pump(live, now_ms)
+        live.wipe()
+        why = "the caller stopped calling" if reason == "cancelled" else "nobody answered in time"
+        self._events.append(m.SessionFailed(live.key, f"the call had ended ({why})"))
+
+    def _hang_up(self, outgoing: OutgoingCall, frame: CallResponse, now_ms: int) -> None:
+        """The callee accepted a call we had cancelled: join, and leave once joined.
+
+        The encrypted LEAVE can go only once the relay shows the callee a member (our Joined),
+        so the session waits, unseen by the application, in ``_hanging`` until then.
+        """
+        try:
+            session = outgoing.complete(frame, self._identity, self._rng, now_ms)
+        except QuickoError:
+            return  # not a valid answer: nothing to hang up
+        if session.session_id in self._sessions:
+            session.leave(now_ms)
+            return
+        live = LiveSession(session, "caller")
+        self._hanging[session.session_id] = live
+        while len(self._hanging) > MAX_INCOMING_CALLS:
+            self._hanging.popitem(last=False)[1].wipe()
+        self._quiet_pump(live)
+
+    def _finish_hang_up(self, joined: Joined, now_ms: int) -> None:
+        live = self._hanging.pop(joined.session_id)
+        live.session.receive(joined, now_ms)
+        live.session.leave(now_ms)
+        self._quiet_pump(live)
+        live.wipe()
+
+    def _quiet_pump(self, live: LiveSession) -> None:
+        """Send a hidden session's frames; its events are dropped (the application never saw it)."""
+        live.session.events()
+        for payload in live.session.data_to_send():
+            self._send(live, payload)
 
     # ------------------------------------------------------------------ operations
 
@@ -732,6 +964,14 @@ class ClientCore:
             # The proof binds this connection's Challenge (docs/protocol.md §4.3).
             payload = live.session.sign_join(payload, nonce=link.nonce, node_id=link.node_id)
         self._out.append(payload)
+
+
+def _remember(kept: OrderedDict[bytes, T], key: bytes, value: T) -> None:
+    """Keep ``key`` among the last :data:`_REMEMBERED_CALLS` remembered."""
+    kept[key] = value
+    kept.move_to_end(key)
+    while len(kept) > _REMEMBERED_CALLS:
+        kept.popitem(last=False)
 
 
 def describe_error(error: Error) -> str:

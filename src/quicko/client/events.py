@@ -17,7 +17,7 @@ No event carries secrets; ``repr()`` of an event shows at most public protocol v
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from quicko.protocol import Payload
 
@@ -34,8 +34,12 @@ __all__ = [
 ]
 
 
-class DisconnectReason(Enum):
-    """Why a connection (or an attempt to connect) ended."""
+class DisconnectReason(StrEnum):
+    """Why a connection (or an attempt to connect) ended.
+
+    A ``StrEnum`` (each member equals its lower-case value), so that the public
+    :class:`quicko.client.models.Disconnected` can carry it as its ``code``.
+    """
 
     #: :meth:`Connection.close` was called.
     CLOSED = "closed"

@@ -14,10 +14,10 @@ beyond the store: a message pushed out of the store still reports its status cha
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Final
 
 from quicko.client import models as m
+from quicko.client.models import SessionState
 from quicko.identity import InviteCode
 from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.protocol import LeaveReason
@@ -26,25 +26,6 @@ from quicko.session import events as ev
 from quicko.store import EphemeralStore
 
 __all__ = ["LEAVE_REASONS", "LiveSession", "SessionState"]
-
-
-class SessionState(StrEnum):
-    """What a UI shows of a session: computed, see :meth:`LiveSession.display_state`."""
-
-    #: Not sent to the relay yet.
-    CREATED = "created"
-    #: Waiting for the relay's first Joined (a joiner: also its PAKE in the lobby).
-    CONNECTING = "connecting"
-    #: Joined at the relay, no authenticated peer yet.
-    CONNECTED = "connected"
-    #: Joined at the relay with at least one authenticated peer: messages flow.
-    CHATTING = "chatting"
-    #: Was joined; the connection dropped or the re-Join is not confirmed yet.
-    RECONNECTING = "reconnecting"
-    #: Its messages' time ran out (reserved: sessions do not expire while the client runs).
-    EXPIRED = "expired"
-    #: Left, destroyed or failed: keys wiped.
-    DESTROYED = "destroyed"
 
 
 LEAVE_REASONS: Final[dict[int, str]] = {
@@ -65,7 +46,9 @@ class LiveSession:
         invite: the invite code of a session we created or join.
     """
 
-    def __init__(self, session: Session, role: str, invite: InviteCode | None = None) -> None:
+    def __init__(
+        self, session: Session, role: m.SessionRole, invite: InviteCode | None = None
+    ) -> None:
         self.session = session
         # A DELIVERED receipt goes only once the text is in our store (see _received).
         session.hold_delivered_receipts()
@@ -160,11 +143,13 @@ class LiveSession:
         self.outgoing.add(message.message_id)
         self.store.add(message, now_ms)
 
-    def _status(self, message_id: bytes, status: DeliveryStatus) -> list[m.ClientEvent]:
+    def _status(
+        self, message_id: bytes, status: DeliveryStatus, reason: str
+    ) -> list[m.ClientEvent]:
         # The ledger decided (it only reports changes, and keeps statuses beyond the store):
         # report it whether or not the store still holds the message (issue 10, item 4).
         self.store.update_status(self.session.address, message_id, status)
-        return [m.StatusChanged(self.key, message_id.hex(), status)]
+        return [m.StatusChanged(self.key, message_id.hex(), status, reason)]
 
     # ------------------------------------------------------------------ session events
 
@@ -193,8 +178,8 @@ class LiveSession:
                 return [m.KeyChanged(key, address.hex(), self.names.get(address, ""))]
             case ev.MessageReceived():
                 return self._received(event, now_ms)
-            case ev.StatusChanged(message_id=message_id, status=status):
-                return self._status(message_id, status)
+            case ev.StatusChanged(message_id=message_id, status=status, reason=reason):
+                return self._status(message_id, status, reason)
             case ev.WrongInviteCode(retry_after_ms=retry):
                 return [m.WrongInviteCode(key, retry)]
             case ev.JoinerPending():

@@ -13,7 +13,8 @@ Client events, in the order the client reports them (the union :data:`ClientEven
   :class:`PeerAuthenticated`, :class:`PeerRefused`, :class:`MessageReceived`,
   :class:`StatusChanged`, :class:`KeyChanged`, :class:`WrongInviteCode`, :class:`InviteRetired`,
   :class:`SessionFailed`, :class:`SessionClosed`, :class:`SessionStateChanged`;
-- calls: :class:`IncomingCall`, :class:`CallDeclined`;
+- calls: :class:`CallRinging` (caller), :class:`CallDeclined` (caller), :class:`IncomingCall`
+  and :class:`CallEnded` (callee);
 - errors: :class:`ClientError` (its text is safe to show);
 - the event queue's overflow marker: :class:`EventsDropped` (:mod:`quicko.client.eventq`).
 
@@ -23,11 +24,17 @@ No event carries a secret; no ``repr()`` shows a seed phrase or message text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, TypeAlias
 
+from quicko.client.events import DisconnectReason
 from quicko.messaging import ChatMessage, DeliveryStatus
 
 __all__ = [
     "CallDeclined",
+    "CallEndReason",
+    "CallEnded",
+    "CallRinging",
     "ClientError",
     "ClientEvent",
     "Connected",
@@ -53,12 +60,49 @@ __all__ = [
     "SessionFailed",
     "SessionInfo",
     "SessionReady",
+    "SessionRole",
+    "SessionState",
     "SessionStateChanged",
+    "SessionStateName",
     "StatusChanged",
     "WrongInviteCode",
 ]
 
 # ---------------------------------------------------------------------- value objects
+
+SessionRole: TypeAlias = Literal["creator", "joiner", "caller", "callee"]
+"""How we came into a session: created it, joined by code, placed or answered a call."""
+
+SessionStateName: TypeAlias = Literal[
+    "created", "connecting", "connected", "chatting", "reconnecting", "expired", "destroyed"
+]
+"""A :class:`SessionState` as the events carry it: its plain string value."""
+
+CallEndReason: TypeAlias = Literal["cancelled", "timeout"]
+"""Why an incoming call ended before we answered (:class:`CallEnded`)."""
+
+
+class SessionState(StrEnum):
+    """What a UI shows of a session, computed (``quicko.client.live.LiveSession.display_state``).
+
+    A ``StrEnum``: each member equals its lower-case value (``SessionState.CHATTING ==
+    "chatting"``); events carry the value itself (:data:`SessionStateName`).
+    """
+
+    #: Not sent to the relay yet.
+    CREATED = "created"
+    #: Waiting for the relay's first Joined (a joiner: also its PAKE in the lobby).
+    CONNECTING = "connecting"
+    #: Joined at the relay, no authenticated peer yet.
+    CONNECTED = "connected"
+    #: Joined at the relay with at least one authenticated peer: messages flow.
+    CHATTING = "chatting"
+    #: Was joined; the connection dropped or the re-Join is not confirmed yet.
+    RECONNECTING = "reconnecting"
+    #: Its messages' time ran out (reserved: sessions do not expire while the client runs).
+    EXPIRED = "expired"
+    #: Left, destroyed or failed: keys wiped.
+    DESTROYED = "destroyed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +132,19 @@ class SessionInfo:
     Attributes:
         session_id: 32 hex digits (empty for a joiner until the relay answered).
         invite_code: the ``XXXX-XXXX`` code of a session we created, else ``None``.
-        role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"``.
+        role: ``"creator"``, ``"joiner"``, ``"caller"`` or ``"callee"`` (:data:`SessionRole`).
         peers: the other members.
         state: the display state, computed from the connection, the session and its members
-            (:class:`quicko.client.live.SessionState` value: ``created``, ``connecting``,
-            ``connected``, ``chatting``, ``reconnecting``, ``expired``, ``destroyed``).
+            (:data:`SessionStateName`, the values of :class:`SessionState`: ``created``,
+            ``connecting``, ``connected``, ``chatting``, ``reconnecting``, ``expired``,
+            ``destroyed``).
     """
 
     session_id: str
     invite_code: str | None
-    role: str
+    role: SessionRole
     peers: tuple[PeerInfo, ...]
-    state: str = "created"
+    state: SessionStateName = "created"
 
     def __repr__(self) -> str:
         code = "set" if self.invite_code else "none"
@@ -152,20 +197,31 @@ class Connected:
 class Disconnected:
     """The connection ended; ``reason`` is short and safe to show.
 
-    ``will_retry`` says whether the client reconnects by itself (it does, unless
-    ``disconnect()`` was called, the retries are spent, or another connection replaced it).
+    Attributes:
+        reason: why, as the link or the relay said it (``client.wording.plain_reason`` turns it
+            into plain words).
+        will_retry: whether the client reconnects by itself (it does, unless ``disconnect()``
+            was called, the retries are spent, or another connection replaced it).
+        code: the :class:`~quicko.client.events.DisconnectReason` (a ``StrEnum``:
+            ``"ping_timeout"``, ``"relay_error"``, …), or ``""`` when unknown.
     """
 
     reason: str
     will_retry: bool = True
+    code: DisconnectReason | Literal[""] = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Reconnecting:
-    """The client waits ``delay_ms`` before attempt number ``attempt``."""
+    """The client waits ``delay_ms`` before attempt number ``attempt``.
+
+    ``reason`` says, in plain words, why the last attempt failed or the connection dropped
+    ("connection refused", "host name not found", "TLS certificate not trusted", …), or ``""``.
+    """
 
     attempt: int
     delay_ms: int
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,11 +298,17 @@ class MessageReceived:
 
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
-    """The delivery status of one of our messages changed."""
+    """The delivery status of one of our messages changed.
+
+    ``reason`` says why a message is FAILED, in plain words ("not delivered within 3,600 s",
+    "the relay refused it: TOO_LARGE", "the peer left", "too many messages waiting"); it is
+    ``""`` for every other status (and after ``retry_message``, back to PENDING).
+    """
 
     session_id: str
     message_id: str
     status: DeliveryStatus
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +381,7 @@ class SessionStateChanged:
     """The session's lifecycle state changed (``state`` as in :attr:`SessionInfo.state`)."""
 
     session_id: str
-    state: str
+    state: SessionStateName
 
 
 # ---------------------------------------------------------------------- calls and errors
@@ -327,12 +389,38 @@ class SessionStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
-    """A verified call to our QuickoKey; answer with ``answer_call(call_id, accept)``."""
+    """A verified call to our QuickoKey; answer with ``answer_call(call_id, accept)``.
+
+    ``expires_ms`` is when the ring ends (wall clock, ms since the epoch): the time the offer
+    arrived plus the relay's call timeout (60 s by default, ``CALL_RING_MS``). A
+    :class:`CallEnded` comes earlier if the caller cancels or the relay times the call out.
+    """
 
     call_id: str
     caller_quickokey: str
     display_name: str
     safety_number: str
+    expires_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallRinging:
+    """Caller side: our offer went out to the relay; ``cancel_call(call_id)`` can stop it."""
+
+    call_id: str
+    callee_quickokey: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """Callee side: an incoming call ended before we answered it.
+
+    ``reason`` is ``"cancelled"`` (the caller stopped calling) or ``"timeout"`` (nobody
+    answered within the ring time). ``answer_call`` on it raises ``SessionError``.
+    """
+
+    call_id: str
+    reason: CallEndReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +471,8 @@ ClientEvent = (
     | SessionClosed
     | SessionStateChanged
     | IncomingCall
+    | CallRinging
+    | CallEnded
     | CallDeclined
     | ClientError
     | EventsDropped

@@ -32,6 +32,7 @@ from typing import Final, TypeVar
 from quicko.client import models as m
 from quicko.client.api import AsyncQuickoClient
 from quicko.client.connection import ConnectionSettings
+from quicko.client.core import CALL_RING_MS
 from quicko.client.eventq import DEFAULT_EVENT_CAPACITY, EventQueue
 from quicko.crypto import RandomSource
 from quicko.identity import Identity
@@ -62,6 +63,7 @@ class QuickoClient:
             them for :meth:`poll_event`.
         max_events: events held for :meth:`poll_event` (:mod:`quicko.client.eventq` says what
             happens when the application reads too slowly).
+        ring_ms: how long an incoming call rings at most (the relay's call timeout).
 
     Raises:
         ValueError: the URL is not a ``ws://`` or ``wss://`` URL.
@@ -77,9 +79,15 @@ class QuickoClient:
         rng: RandomSource = secrets.token_bytes,
         on_event: OnClientEvent | None = None,
         max_events: int = DEFAULT_EVENT_CAPACITY,
+        ring_ms: int = CALL_RING_MS,
     ) -> None:
         self._client = AsyncQuickoClient(
-            relay_url, identity=identity, ssl_context=ssl_context, settings=settings, rng=rng
+            relay_url,
+            identity=identity,
+            ssl_context=ssl_context,
+            settings=settings,
+            rng=rng,
+            ring_ms=ring_ms,
         )
         self._on_event = on_event
         self._queue = EventQueue(max_events)
@@ -149,6 +157,11 @@ class QuickoClient:
     # ------------------------------------------------------------------ properties
 
     @property
+    def relay_url(self) -> str:
+        """See :attr:`AsyncQuickoClient.relay_url` (canonical ``scheme://host:port``)."""
+        return self._client.relay_url  # immutable: read without a trip to the loop
+
+    @property
     def identity_info(self) -> m.QuickoKeyInfo:
         """The client's identity (the seed phrase only for a long-term one)."""
         return self._read(lambda: self._client.identity_info)
@@ -209,6 +222,10 @@ class QuickoClient:
         """See :meth:`AsyncQuickoClient.send_message`."""
         return self._run(self._client.send_message(session_id, text))
 
+    def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
+        """See :meth:`AsyncQuickoClient.retry_message`."""
+        return self._run(self._client.retry_message(session_id, message_id))
+
     def mark_read(self, session_id: str, message_ids: Sequence[str]) -> None:
         """See :meth:`AsyncQuickoClient.mark_read`."""
         self._run(self._client.mark_read(session_id, message_ids))
@@ -256,6 +273,10 @@ class QuickoClient:
     def call(self, quickokey: str, timeout: float = 60) -> m.SessionInfo:
         """See :meth:`AsyncQuickoClient.call`."""
         return self._run(self._client.call(quickokey, timeout))
+
+    def cancel_call(self, call_id: str) -> None:
+        """See :meth:`AsyncQuickoClient.cancel_call` (from any thread but the client's)."""
+        self._run(self._client.cancel_call(call_id))
 
     def answer_call(self, call_id: str, accept: bool) -> m.SessionInfo | None:
         """See :meth:`AsyncQuickoClient.answer_call`."""

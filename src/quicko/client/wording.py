@@ -16,6 +16,8 @@ _PLAIN: Final = {
     "gaierror": "host name not found",
     "TimeoutError": "timed out",
     "OSError": "network unreachable",
+    "SSLCertVerificationError": "TLS certificate not trusted",
+    "SSLError": "TLS failed",
 }
 
 

@@ -27,13 +27,13 @@ the way (``bytes`` arguments, key objects) cannot be zeroed from here.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from quicko.crypto import aead
-from quicko.crypto.kdf import encode_fields, hkdf_sha256, hmac_sha256, label
+from quicko.crypto.kdf import encode_fields, hkdf_sha256, hmac_sha256_pair, label
 from quicko.crypto.random import RandomSource
 from quicko.crypto.x25519 import PUBLIC_KEY_SIZE, X25519KeyPair
 from quicko.errors import AuthenticationError, InvalidKeyError
@@ -85,10 +85,8 @@ def _kdf_rk(root_key: bytearray, dh_out: bytes) -> tuple[bytearray, bytearray]:
 
 def _kdf_ck(chain_key: bytearray) -> tuple[bytearray, bytearray]:
     """KDF_CK: return the next chain key and the message key."""
-    key = bytes(chain_key)
-    return bytearray(hmac_sha256(key, _CHAIN_KEY_INPUT)), bytearray(
-        hmac_sha256(key, _MESSAGE_KEY_INPUT)
-    )
+    chain, message = hmac_sha256_pair(bytes(chain_key), _CHAIN_KEY_INPUT, _MESSAGE_KEY_INPUT)
+    return bytearray(chain), bytearray(message)
 
 
 def _message_cipher(message_key: bytearray) -> tuple[bytes, bytes]:
@@ -99,9 +97,12 @@ def _message_cipher(message_key: bytearray) -> tuple[bytes, bytes]:
     return material[: aead.KEY_SIZE], material[aead.KEY_SIZE :]
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
-    """A parsed message header; ``raw`` is its 40 wire bytes."""
+class _Header(NamedTuple):
+    """A parsed message header; ``raw`` is its 40 wire bytes.
+
+    A named tuple, not a frozen dataclass: one is built per received message, and a frozen
+    dataclass pays an ``object.__setattr__`` per field.
+    """
 
     raw: bytes
     dh: bytes
@@ -134,6 +135,10 @@ class _State:
     ns: int = 0
     nr: int = 0
     pn: int = 0
+
+    def copy(self) -> _State:
+        """A shallow copy (what ``dataclasses.replace`` makes, without its per-field checks)."""
+        return _State(self.rk, self.dhs, self.dhr, self.cks, self.ckr, self.ns, self.nr, self.pn)
 
     def wipe_unshared(self, other: _State) -> None:
         """Zero the secrets of ``self`` that ``other`` does not hold too."""
@@ -315,7 +320,7 @@ class DoubleRatchet:
         Returns:
             The new state, the skipped keys to store, and the message key.
         """
-        staged = dataclasses.replace(self._state)
+        staged = self._state.copy()
         new_skipped: list[tuple[_SkippedKey, bytearray]] = []
         if header.dh != staged.dhr:
             self._skip(staged, header.pn, new_skipped)

@@ -13,6 +13,7 @@ different claim is itself a warning sign (DESIGN.md §4.3, "Names on screen").
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Final
 
@@ -101,6 +102,7 @@ ANIMALS: tuple[str, ...] = (
 # fmt: on
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of the address, asked for on every text
 def display_name(address: bytes) -> str:
     """Return the display name of an address.
 

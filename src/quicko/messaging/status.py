@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import Enum, IntEnum
 from types import MappingProxyType
-from typing import Final, assert_never
+from typing import Final
 
 from quicko.errors import MalformedFrameError
 
@@ -120,6 +120,16 @@ FINAL_STATUSES: Final[frozenset[DeliveryStatus]] = frozenset(
 RECEIPT_STATUSES: Final[frozenset[DeliveryStatus]] = frozenset({_DELIVERED, _READ})
 """The statuses an end-to-end RECEIPT envelope may carry."""
 
+# advance() as one lookup: (current, new) -> the new status, or None when ignored.
+_ADVANCED: Final[Mapping[tuple[DeliveryStatus, DeliveryStatus], DeliveryStatus | None]] = (
+    MappingProxyType(
+        {
+            pair: (pair[1] if update is StatusUpdate.APPLY else None)
+            for pair, update in STATUS_TRANSITIONS.items()
+        }
+    )
+)
+
 _RECEIPT_BY_CODE: Final[Mapping[int, DeliveryStatus]] = MappingProxyType(
     {int(status): status for status in RECEIPT_STATUSES}
 )
@@ -139,16 +149,12 @@ def advance(current: DeliveryStatus, new: DeliveryStatus) -> DeliveryStatus | No
     Raises:
         ValueError: ``current`` or ``new`` is not a :class:`DeliveryStatus` (local misuse).
     """
-    update = STATUS_TRANSITIONS.get((current, new))
-    match update:
-        case None:
-            raise ValueError(f"not a delivery status pair: ({current!r}, {new!r})")
-        case StatusUpdate.APPLY:
-            return DeliveryStatus(new)
-        case StatusUpdate.IGNORE:
-            return None
-        case _:
-            assert_never(update)
+    # The table decides (STATUS_TRANSITIONS, precomputed into _ADVANCED: this runs on every
+    # Ack and receipt).
+    pair = (current, new)
+    if pair not in _ADVANCED:
+        raise ValueError(f"not a delivery status pair: ({current!r}, {new!r})")
+    return _ADVANCED[pair]
 
 
 def receipt_status(code: int) -> DeliveryStatus:

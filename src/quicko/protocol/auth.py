@@ -8,6 +8,7 @@ be replayed for another, and no two field lists encode alike.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from urllib.parse import urlsplit
 
 from quicko.crypto import kdf
@@ -33,7 +34,8 @@ _DEFAULT_PORTS = {"ws": 80, "wss": 443}
 def canonical_relay_url(url: str) -> str:
     """Return the relay URL as Hello and RegisterKey name it: ``scheme://host:port``.
 
-    The scheme and host are lower case, an IPv6 host is in brackets, the port is always written
+    The scheme and host are lower case, an IPv6 host is in brackets in its RFC 5952 form (zeros
+    compressed: ``[2001:0db8:0:0::a]`` is ``[2001:db8::a]``), the port is always written
     (80 for ``ws``, 443 for ``wss`` when the URL omits it), and any path, query or fragment is
     dropped, so that ``WS://Relay.example:80/ws`` and ``ws://relay.example`` name the same relay.
 
@@ -50,6 +52,10 @@ def canonical_relay_url(url: str) -> str:
         raise ValueError(f"port 0 cannot be dialled: {url!r}")
     host = parts.hostname.lower()
     if ":" in host:
+        try:
+            host = ipaddress.IPv6Address(host).compressed  # RFC 5952: one spelling per address
+        except ValueError:
+            raise ValueError(f"not a valid IPv6 address in brackets: {url!r}") from None
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
 

@@ -94,8 +94,10 @@ class CallStatus(IntEnum):
     DECLINED = 2
     #: Sent by the relay: the callee is not online.
     OFFLINE = 3
-    #: Sent by the relay: the callee did not answer in time.
+    #: Sent by the relay (to the caller, and to the callee when online): no answer in time.
     TIMEOUT = 4
+    #: Sent by the caller: it stopped calling; the relay forwards it to the callee.
+    CANCELLED = 5
 
 
 class LeaveReason(IntEnum):

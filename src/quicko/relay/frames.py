@@ -29,7 +29,17 @@ from quicko.protocol.constants import (
 )
 from quicko.protocol.types import ErrorCode, MessageType
 
-__all__ = ["MessageFields", "ack_frame_from_message", "error_frame", "parse_message"]
+__all__ = [
+    "ACCEPTED_ACK_BYTES",
+    "ACCEPTED_ACK_PARTS",
+    "MessageFields",
+    "accepted_ack",
+    "ack_frame_from_message",
+    "error_frame",
+    "parse_message",
+    "received_count",
+    "route_fields",
+]
 
 #: ``(session_id, sender, recipient, message_id, end of message_id)`` of a MESSAGE frame; the
 #: last item is the offset just past the identifier fields, for :func:`ack_frame_from_message`.
@@ -68,6 +78,105 @@ def _ack_header(payload_length: int) -> bytes:
 _ACK_PREFIX_DIRECT: Final = _ack_header(1 + 3 * (2 + _ID_SIZE) + (2 + _ID_SIZE) + 1)
 _ACK_PREFIX_ALL: Final = _ack_header(1 + 3 * (2 + _ID_SIZE) + 2 + 1)
 _STATUS_BYTES: Final = tuple(bytes((status,)) for status in range(_POSITIVE_FIXINT_END))
+
+
+# The relay's hot path reads a MESSAGE to one recipient in one call: the version and type as one
+# 16-bit word, the length, the fixarray marker, each id's "c4 10" as one 16-bit word, the three
+# routing ids, the message id skipped, and the timestamp's first byte.
+_ROUTE: Final = struct.Struct(">HIBH16sH16sH16sH16xB")
+_VERSION_MESSAGE: Final = PROTOCOL_VERSION << 8 | _MESSAGE
+_BIN8_ID: Final = _BIN8 << 8 | _ID_SIZE
+_UINT64: Final = 0xCF
+#: Where the ids end and the timestamp starts in a MESSAGE to one recipient.
+_DIRECT_IDS_END: Final = _ROUTE.size - 1
+_ACCEPTED: Final = 1  # AckStatus.ACCEPTED (protocol/types.py); checked by the tests
+_ACCEPTED_TAIL: Final = bytes((_ACCEPTED,))
+
+ACCEPTED_ACK_BYTES: Final = len(_ACK_PREFIX_DIRECT) + _DIRECT_IDS_END - _IDS_AT + 1
+"""The size of :func:`accepted_ack`'s frame (the relay's Ack of a MESSAGE to one recipient)."""
+
+
+def route_fields(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """``(session_id, sender, recipient)`` of a MESSAGE to one recipient, in its usual encoding.
+
+    The relay's hot path: one ``unpack_from`` and a few comparisons. Like
+    :func:`parse_message`, it is sound, not complete: whatever it accepts is a valid MESSAGE
+    frame with a non-empty recipient (the same checks, and a ``bin 8``/``bin 16`` body that ends
+    the frame); anything else — a message to all, a body of 64 KiB or more, another encoding,
+    an invalid frame — returns ``None``, for :func:`parse_message` or the full decoder.
+    """
+    size = len(data)
+    if size < _ROUTE.size + 2:
+        return None
+    (head, length, array, m1, session_id, m2, sender, m3, recipient, m4,
+     marker) = _ROUTE.unpack_from(data)  # fmt: skip
+    if not (
+        head == _VERSION_MESSAGE
+        and length == size - HEADER_SIZE
+        and array == _FIXARRAY6
+        and m1 == m2 == m3 == m4 == _BIN8_ID
+    ):
+        return None
+    if marker == _UINT64:  # a client's timestamp (ms since the epoch)
+        pos = _ROUTE.size + 8
+    elif marker < _POSITIVE_FIXINT_END:
+        pos = _ROUTE.size
+    else:
+        width = _UINT_WIDTH.get(marker)
+        if width is None:
+            return None
+        pos = _ROUTE.size + width
+    if pos + 2 > size:
+        return None
+    marker = data[pos]
+    if marker == _BIN16 and pos + 3 <= size:
+        end = pos + 3 + (data[pos + 1] << 8 | data[pos + 2])
+    elif marker == _BIN8:
+        end = pos + 2 + data[pos + 1]
+    else:
+        return None
+    if end != size or length > MAX_PAYLOAD_BYTES:
+        return None
+    return session_id, sender, recipient
+
+
+ACCEPTED_ACK_PARTS: Final = (_ACK_PREFIX_DIRECT, _IDS_AT, _DIRECT_IDS_END, _ACCEPTED_TAIL)
+""":func:`accepted_ack` is ``parts[0] + data[parts[1]:parts[2]] + parts[3]`` (for inlining)."""
+
+
+def accepted_ack(data: bytes) -> bytes:
+    """The relay's ``Ack(ACCEPTED)`` of a MESSAGE frame that :func:`route_fields` accepted."""
+    return _ACK_PREFIX_DIRECT + data[_IDS_AT:_DIRECT_IDS_END] + _ACCEPTED_TAIL
+
+
+_FIXARRAY1: Final = 0x91
+_RECEIVED_HEAD: Final = bytes((PROTOCOL_VERSION, MessageType.RECEIVED))
+#: A Received's payload length by its count's first byte, for each unsigned-integer marker.
+_UINT_PAYLOAD: Final = {marker: 2 + width for marker, width in _UINT_WIDTH.items()}
+
+
+def received_count(data: bytes) -> int | None:
+    """The count of a ``Received`` frame in its usual encoding, else ``None`` (decode it fully).
+
+    Sound like :func:`parse_message`: a count is returned only for a valid ``Received`` frame
+    (version, type, exact length, a fixarray of one unsigned integer, no trailing bytes).
+    """
+    size = len(data)
+    if size < HEADER_SIZE + 2 or data[:2] != _RECEIVED_HEAD or data[HEADER_SIZE] != _FIXARRAY1:
+        return None
+    marker = data[HEADER_SIZE + 1]
+    if marker < _POSITIVE_FIXINT_END:
+        length = 2
+    else:
+        found = _UINT_PAYLOAD.get(marker)
+        if found is None:
+            return None
+        length = found
+    if size != HEADER_SIZE + length or int.from_bytes(data[2:HEADER_SIZE], "big") != length:
+        return None
+    if length == 2:
+        return marker
+    return int.from_bytes(data[HEADER_SIZE + 2 :], "big")
 
 
 def parse_message(data: bytes) -> MessageFields | None:

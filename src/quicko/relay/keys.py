@@ -173,7 +173,9 @@ class KeyHandlers(RouterCore):
     def _answer(
         self, c: Connection, address: bytes, response: CallResponse, data: bytes, now_ms: int
     ) -> list[Action]:
-        """Forward the callee's answer to a pending call to its caller (§16)."""
+        """Forward an answer to the caller, or the caller's cancel to the callee (§4.8)."""
+        if response.status == CallStatus.CANCELLED:
+            return self._cancel(c, address, response, data, now_ms)
         if response.callee != address:
             return self._reject(
                 c,
@@ -204,4 +206,37 @@ class KeyHandlers(RouterCore):
         caller = self._conns.bound(pending.caller)
         if caller is not None:
             self._route(out, caller, data, address, now_ms)
+        return out
+
+    def _cancel(
+        self, c: Connection, address: bytes, response: CallResponse, data: bytes, now_ms: int
+    ) -> list[Action]:
+        """The caller stopped calling: forward its CANCELLED to the callee, forget the call."""
+        if response.caller != address:
+            return self._reject(
+                c,
+                ErrorCode.SENDER_MISMATCH,
+                "caller is not your address",
+                _CALL_RESPONSE,
+                response.call_id,
+            )
+        if response.bundle:
+            return self._reject(
+                c, ErrorCode.MALFORMED, "a cancel carries no bundle", _CALL_RESPONSE,
+                response.call_id,
+            )  # fmt: skip
+        pending = self._calls.get(response.call_id)
+        if pending is None or pending.caller != address or pending.callee != response.callee:
+            return self._reject(
+                c,
+                ErrorCode.NOT_PENDING,
+                "no such call is waiting",
+                _CALL_RESPONSE,
+                response.call_id,
+            )
+        self._calls.remove(pending)
+        out: list[Action] = []
+        callee = self._conns.bound(pending.callee)
+        if callee is not None:
+            self._route(out, callee, data, address, now_ms)
         return out

@@ -89,13 +89,18 @@ from quicko.relay.actions import (
     Close,
     PauseReading,
     Send,
+    new_send,
 )
 from quicko.relay.config import RelayConfig
 from quicko.relay.connections import Connection
 from quicko.relay.flow import ABUSIVE
 from quicko.relay.frames import (
+    ACCEPTED_ACK_BYTES,
+    ACCEPTED_ACK_PARTS,
     error_frame,
     parse_message,
+    received_count,
+    route_fields,
 )
 from quicko.relay.keys import KeyHandlers
 from quicko.relay.membership import MembershipHandlers
@@ -121,6 +126,9 @@ __all__ = [
 _MESSAGE = int(MessageType.MESSAGE)
 _HELLO = int(MessageType.HELLO)
 _RECEIVED = int(MessageType.RECEIVED)
+_ACK = int(MessageType.ACK)
+# accepted_ack (frames.py), inlined in the hot path: the Ack's prefix, the ids, its status.
+_ACCEPTED_ACK_PREFIX, _IDS_AT, _IDS_END, _ACCEPTED_TAIL = ACCEPTED_ACK_PARTS
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 
 
@@ -153,6 +161,9 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             ValueError: *node_id* does not fit in a Challenge.
         """
         super().__init__(config, node_id=node_id, rng=rng, state=state)
+        #: MESSAGEs the hot path forwarded, and their bytes, not yet in :attr:`metrics`.
+        self._forwarded = 0
+        self._forwarded_bytes = 0
 
     # ------------------------------------------------------------------ connection lifecycle
 
@@ -309,32 +320,82 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """One binary WebSocket message arrived on *conn*; return what to do about it."""
+        # Router's own receive_fast, not a subclass's (which may call this method).
+        result = Router.receive_fast(self, conn, data, now_ms)
+        if type(result) is tuple:
+            return [new_send(result[0], data), new_send(conn, result[1])]
+        assert isinstance(result, list)  # the other kind of result
+        return result
+
+    def receive_fast(self, conn: int, data: bytes, now_ms: int) -> list[Action] | tuple[int, bytes]:
+        """Like :meth:`receive`, with the hot path's answer in a cheaper form.
+
+        A MESSAGE forwarded to its one online recipient (the relay's common case) comes back
+        as ``(target, ack)``, which means ``[Send(target, data), Send(conn, ack)]``: the
+        frame to the recipient's connection, then the relay's Ack(ACCEPTED) to the sender.
+        Everything else comes back as :meth:`receive`'s list of actions.
+        """
         c = self._conns.get(conn)
         if c is None or c.closing:
             return []
-        self._metrics.bytes_in += len(data)
         self._conns.touch(c, now_ms)
-        kind = data[1] if len(data) > 1 else 0
         address = c.address
+        if address is not None and len(data) > 1 and data[1] == _MESSAGE:
+            verdict = self._limiter.charge(c, now_ms)
+            if not verdict:
+                forwarded = self._forward(c, address, data, now_ms)
+                if forwarded is not None:
+                    return forwarded
+                self._metrics.bytes_in += len(data)
+                return self._dispatch(c, data, now_ms)
+            self._metrics.bytes_in += len(data)
+            return self._over_rate(c, data, verdict, now_ms)
+        self._metrics.bytes_in += len(data)
+        kind = data[1] if len(data) > 1 else 0
         if kind == _RECEIVED and address is not None:
             return self._received(c, data, now_ms)
         verdict = self._limiter.charge(c, now_ms)
         if verdict:
             return self._over_rate(c, data, verdict, now_ms)
-        if kind == _MESSAGE and address is not None:  # the hot path (_dispatch, inlined)
-            fields = parse_message(data)
-            if fields is not None:
-                self._metrics.frames_in[_MESSAGE] += 1
-                if fields[1] != address:
-                    return self._reject(
-                        c,
-                        ErrorCode.SENDER_MISMATCH,
-                        "sender is not your address",
-                        _MESSAGE,
-                        fields[3],
-                    )
-                return self._message(c, data, fields, now_ms)
         return self._dispatch(c, data, now_ms)
+
+    def _forward(
+        self, c: Connection, address: bytes, data: bytes, now_ms: int
+    ) -> tuple[int, bytes] | None:
+        """The hot path: forward a MESSAGE from *address* to its one online recipient.
+
+        Returns ``(recipient's connection, Ack(ACCEPTED) for the sender)``, or ``None`` when
+        anything is unusual (another encoding, a message to all, a check that fails, a
+        recipient away or blocked): :meth:`_dispatch` then handles the frame from the start,
+        errors included. Nothing has changed when it returns ``None`` (the rate limit, already
+        charged, excepted). Its counters are folded into :attr:`metrics` when they are read.
+        """
+        fields = route_fields(data)
+        if fields is None:
+            return None
+        session_id, sender, recipient = fields
+        session = self._sessions.get(session_id)
+        if session is None or sender != address:
+            return None
+        members = session.members
+        if sender not in members or recipient not in members:
+            return None
+        target = self._conns.bound(recipient)
+        if target is None or target.blocked:
+            return None
+        c.sent += 1  # the Ack, numbered on the sender's connection (Received)
+        seq = target.sent = target.sent + 1  # _track, inlined
+        inflight = target.inflight
+        if not inflight:
+            inflight = self._track_start(target, now_ms)
+        inflight.append((seq, data, sender))
+        size = len(data)
+        target.inflight_bytes += size
+        if target.inflight_bytes > self._window:
+            self._over_window(target)
+        self._forwarded += 1
+        self._forwarded_bytes += size
+        return target.conn, _ACCEPTED_ACK_PREFIX + data[_IDS_AT:_IDS_END] + _ACCEPTED_TAIL
 
     def _dispatch(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:
         """Handle one frame that the rate limit let through."""
@@ -386,11 +447,13 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         per frame the relay sent); any other is charged like every frame.
         """
         self._metrics.frames_in[_RECEIVED] += 1
-        payload = self._decode(c, data)
-        if isinstance(payload, list):
-            return payload
-        assert isinstance(payload, Received)  # the type code says so
-        count = payload.count
+        count = received_count(data)
+        if count is None:  # not the usual encoding: the codec decides (and names the error)
+            payload = self._decode(c, data)
+            if isinstance(payload, list):
+                return payload
+            assert isinstance(payload, Received)  # the type code says so
+            count = payload.count
         if count > c.sent:
             return self._reject(
                 c, ErrorCode.MALFORMED, "more frames received than were sent", _RECEIVED
@@ -575,12 +638,14 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
                 if sender is not None:
                     self._send(out, sender.conn, receipt.expired_ack)
         while (call := self._calls.pop_expired(now_ms)) is not None:
-            caller = conns.bound(call.caller)
-            if caller is not None:
-                timeout = CallResponse(
-                    call.call_id, call.caller, call.callee, int(CallStatus.TIMEOUT), b""
-                )
-                self._send_payload(out, caller.conn, timeout)
+            # Both parties hear it: the caller stops waiting, the callee's ring ends (§4.8).
+            timeout = CallResponse(
+                call.call_id, call.caller, call.callee, int(CallStatus.TIMEOUT), b""
+            )
+            for party in (call.caller, call.callee):
+                target = conns.bound(party)
+                if target is not None:
+                    self._send_payload(out, target.conn, timeout)
         while (address := self._sessions.pop_expired_away(now_ms)) is not None:
             self._expire_member(out, address)
         while self._sessions.pop_expired_pending(now_ms) is not None:
@@ -614,6 +679,14 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
     def metrics(self) -> RelayMetrics:
         """The node's counters, with the gauges brought up to date."""
         metrics = self._metrics
+        forwarded, forwarded_bytes = self._forwarded, self._forwarded_bytes
+        if forwarded:  # the hot path's counts (see _forward): frame in, frame out, Ack out
+            self._forwarded = self._forwarded_bytes = 0
+            metrics.frames_in[_MESSAGE] += forwarded
+            metrics.frames_out[_MESSAGE] += forwarded
+            metrics.frames_out[_ACK] += forwarded
+            metrics.bytes_in += forwarded_bytes
+            metrics.bytes_out += forwarded_bytes + forwarded * ACCEPTED_ACK_BYTES
         metrics.connections = len(self._conns)
         metrics.authenticated_connections = self._conns.bound_count
         metrics.sessions = len(self._sessions)

@@ -26,12 +26,15 @@ The per-message path does no logging, no awaiting and arms no timer.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
+import mmap
 import secrets
 import ssl
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final, Protocol
 
 from picows import (
@@ -66,7 +69,18 @@ from quicko.relay.settings import default_public_urls
 if TYPE_CHECKING:
     from quicko.relay.cluster.link import ClusterLink
 
-__all__ = ["CLOSE_GRACE_S", "TICK_S", "RelayServer", "RouterLike", "now_ms", "tune_gc"]
+__all__ = [
+    "CLOSE_GRACE_S",
+    "GC_PAUSES",
+    "GC_THRESHOLDS",
+    "TICK_S",
+    "GcPauses",
+    "RelayServer",
+    "RouterLike",
+    "now_ms",
+    "release_read_buffer",
+    "tune_gc",
+]
 
 TICK_S: Final = 0.1
 """Longest time between two checks of the router's next deadline, in seconds."""
@@ -79,6 +93,16 @@ SHUTDOWN_GRACE_S: Final = 5.0
 
 READ_BUFFER_BYTES: Final = 4096
 """Initial read buffer of a connection (picows grows it as large frames arrive)."""
+
+RELEASE_AFTER_BYTES: Final = 16 * 1024
+"""A frame or a read larger than this gives the free part of the read buffer back to the OS.
+
+picows doubles a connection's read buffer until a frame fits and never shrinks it, so one
+131 KiB frame would leave about 137 KiB resident for the connection's life (issue 9 item 3).
+After such a frame (or a read that large), the free tail of the buffer, past its first
+:data:`READ_BUFFER_BYTES`, is handed back with ``madvise(MADV_DONTNEED)``: the allocation
+stays (picows keeps its pointer), but its untouched pages cost no memory until a later large
+frame writes to them again (see :func:`release_read_buffer`)."""
 
 PRELOGIN_MESSAGE_BYTES: Final = 1024
 """Largest WebSocket message accepted before a valid Hello (a Hello is well under 1 KiB)."""
@@ -133,6 +157,9 @@ class RouterLike(Protocol):
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
         """A binary message arrived."""
 
+    def receive_fast(self, conn: int, data: bytes, now_ms: int) -> list[Action] | tuple[int, bytes]:
+        """A binary message arrived; ``(target, ack)`` means Send(target, data), Send(conn, ack)."""
+
     def receive_text(self, conn: int, now_ms: int) -> list[Action]:
         """A text message arrived."""
 
@@ -158,6 +185,66 @@ class RouterLike(Protocol):
         """Counts for ``/health``."""
 
 
+GC_RECENT_PAUSES: Final = 64
+"""How many of the collector's latest pauses ``/health`` lists (``gc.recent_pause_us``)."""
+
+
+class GcPauses:
+    """The cyclic collector's runs in this process, timed with ``gc.callbacks``.
+
+    Installed by :func:`tune_gc`; ``/health`` reports it as ``gc`` (:meth:`as_dict`), so a
+    benchmark can tell whether a collection ran inside its measured window, and how long it
+    stopped the relay. Timing costs two clock reads per collection, nothing per frame.
+    """
+
+    __slots__ = ("_started_ns", "by_generation", "collections", "max_us", "recent_us", "total_us")
+
+    def __init__(self) -> None:
+        self.collections = 0
+        #: Collections of each generation (a collection of generation 2 is a full one).
+        self.by_generation = [0, 0, 0]
+        self.total_us = 0.0
+        self.max_us = 0.0
+        self.recent_us: list[float] = []
+        self._started_ns = 0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        """The ``gc.callbacks`` hook: time from each ``start`` to its ``stop``."""
+        if phase == "start":
+            self._started_ns = time.perf_counter_ns()
+            return
+        pause_us = (time.perf_counter_ns() - self._started_ns) / 1e3
+        self.collections += 1
+        generation = info.get("generation", 0)
+        if 0 <= generation < len(self.by_generation):
+            self.by_generation[generation] += 1
+        self.total_us += pause_us
+        self.max_us = max(self.max_us, pause_us)
+        recent = self.recent_us
+        recent.append(pause_us)
+        if len(recent) > GC_RECENT_PAUSES:
+            del recent[0]
+
+    def as_dict(self) -> dict[str, object]:
+        """Collections since :func:`tune_gc`, their pauses (µs), and the frozen objects."""
+        return {
+            "collections": self.collections,
+            "by_generation": list(self.by_generation),
+            "pause_total_us": round(self.total_us, 1),
+            "pause_max_us": round(self.max_us, 1),
+            "recent_pause_us": [round(pause, 1) for pause in self.recent_us],
+            "frozen": gc.get_freeze_count(),
+            "thresholds": list(gc.get_threshold()),
+        }
+
+
+GC_PAUSES: Final = GcPauses()
+"""This process's collector pauses (counted once :func:`tune_gc` has run)."""
+
+GC_THRESHOLDS: Final = (50_000, 50, 100)
+"""The collector's thresholds in the relay (CPython's defaults: 700, 10, 10)."""
+
+
 def tune_gc() -> None:
     """Tune the garbage collector for a long-running relay; call once, after start-up.
 
@@ -168,11 +255,22 @@ def tune_gc() -> None:
     measured 100-700 ms pauses (DESIGN.md §7). ``gc.freeze()`` moves everything allocated at
     start-up (modules, classes, the router's tables) out of the collector's sight, and higher
     thresholds make young collections rarer; full collections stay bounded by CPython's own
-    rule (only when long-lived objects grew by 25 %). The benchmark measures the effect.
+    rule (only when long-lived objects grew by 25 %). Every collection after this is timed
+    (:data:`GC_PAUSES`, ``/health``'s ``gc``); ``quicko bench relay`` reports those that fall in
+    its measured windows.
+
+    Thresholds (:data:`GC_THRESHOLDS`): a young collection every 50,000 net new container
+    objects (a few hundred thousand frames: the per-frame objects die young and are not
+    counted), the middle generation every 50 of those, the old one every 100 middle ones and
+    then only past the 25 % rule. Objects made before this call are never scanned again; one
+    made later in a reference cycle is still collected, by the next collection of its
+    generation.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(*GC_THRESHOLDS)
+    if GC_PAUSES.callback not in gc.callbacks:
+        gc.callbacks.append(GC_PAUSES.callback)
 
 
 class _Connection(WSListener):
@@ -187,6 +285,7 @@ class _Connection(WSListener):
         "parts",
         "parts_size",
         "prelogin_bytes",
+        "release",
         "resume_armed",
         "resume_at",
         "server",
@@ -205,6 +304,8 @@ class _Connection(WSListener):
         self.parts_size = 0
         #: Bytes read since the upgrade while :attr:`parts` is :data:`_PRELOGIN`.
         self.prelogin_bytes = 0
+        #: A large frame arrived: release the read buffer's free part after this read.
+        self.release = False
         #: WebSocket frames (header and payload, in order) waiting for the next flush.
         self.outgoing: list[bytes] | None = None
         #: The transport's unsent bytes passed ``send_queue_bytes`` (it called pause_writing).
@@ -284,12 +385,20 @@ class _Protocol(WSProtocol):  # type: ignore[misc]  # picows has no type stubs f
         super().connection_made(transport)
 
     def buffer_updated(self, nbytes: int) -> None:
+        # One clock read per read, for all the frames in it (the hot path reads none).
+        self._accept.server.read_ms = time.time_ns() // 1_000_000
         super().buffer_updated(nbytes)
         listener = self.listener
-        if listener is not None and listener.parts is _PRELOGIN:
+        if listener is None:
+            return
+        if listener.parts is _PRELOGIN:
             listener.prelogin_bytes += nbytes
             if listener.prelogin_bytes > PRELOGIN_STREAM_BYTES:
                 self._accept.server._prelogin_overflow(listener)
+        elif listener.release or nbytes > RELEASE_AFTER_BYTES:
+            # The frames of this read are handled: the buffer's free part is all garbage.
+            listener.release = False
+            release_read_buffer(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._source is None:
@@ -340,6 +449,8 @@ class RelayServer:
             connect_rate=config.connect_rate,
         )
         self._conns: dict[int, _Connection] = {}
+        #: The time of the read being handled (ms): the clock of every frame in it.
+        self.read_ms = now_ms()
         self._next_id = 0
         self._max_message = HEADER_SIZE + config.max_payload
         self._hard_queue_bytes = config.effective_send_queue_hard_bytes
@@ -481,13 +592,20 @@ class RelayServer:
                 io=self.io,
                 router_health=self.router.health(),
                 shutting_down=self._stopping,
-                extra=None if self._cluster is None else {"cluster": self._cluster.stats.health()},
+                extra=self._health_extra(),
             )
             return _response(body, HEALTH_CONTENT_TYPE)
         if path == "/metrics":
             self.io.http_requests += 1
             return _response(self._exporter.render(), METRICS_CONTENT_TYPE)
         return _refusal(404, b"not found: the WebSocket is at /ws\n")
+
+    def _health_extra(self) -> dict[str, object]:
+        """What ``/health`` adds to the router's counts: the collector's pauses, the cluster."""
+        extra: dict[str, object] = {"gc": GC_PAUSES.as_dict()}
+        if self._cluster is not None:
+            extra["cluster"] = self._cluster.stats.health()
+        return extra
 
     # ------------------------------------------------------------------ connection events
 
@@ -507,8 +625,31 @@ class RelayServer:
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
         """The hot path: one binary message from ``conn``."""
+        if len(data) > RELEASE_AFTER_BYTES:
+            conn.release = True
         conns = self._conns
-        for action in self.router.receive(conn.conn_id, data, time.time_ns() // 1_000_000):
+        result = self.router.receive_fast(conn.conn_id, data, self.read_ms)
+        if type(result) is tuple:  # forwarded to one recipient: the frame there, an Ack back
+            target_id, ack = result
+            target = conns.get(target_id)
+            if target is not None:  # _queue(target, data), inlined
+                size = len(data)
+                header = _HEADERS.get(size) or _binary_header(size)
+                outgoing = target.outgoing
+                if outgoing is None:
+                    target.outgoing = [header, data]
+                    self._dirty.append(target)
+                    if len(self._dirty) == 1 and self._loop is not None:
+                        self._loop.call_soon(self._flush)
+                else:
+                    outgoing += (header, data)
+            elif target_id < 0 and self._cluster is not None:  # held on another node
+                self._cluster.send(target_id, data)
+            if conns.get(conn.conn_id) is conn:
+                self._queue(conn, ack)
+            return
+        assert isinstance(result, list)  # the other kind of result
+        for action in result:
             if type(action) is Send:
                 target = conns.get(action.conn)
                 if target is not None:
@@ -530,14 +671,17 @@ class RelayServer:
         loop polls again), so no frame waits for more than the current batch. A server's
         frames are not masked (RFC 6455 §5.1), so the header is two to ten bytes we can write.
         """
+        size = len(data)
+        header = _HEADERS.get(size) or _binary_header(size)
         outgoing = conn.outgoing
         if outgoing is None:
-            conn.outgoing = [_binary_header(len(data)), data]
-            self._dirty.append(conn)
-            if len(self._dirty) == 1 and self._loop is not None:
+            conn.outgoing = [header, data]
+            dirty = self._dirty
+            dirty.append(conn)
+            if len(dirty) == 1 and self._loop is not None:
                 self._loop.call_soon(self._flush)
         else:
-            outgoing += (_binary_header(len(data)), data)
+            outgoing += (header, data)
 
     def _flush(self) -> None:
         """Write every connection's queued frames, one write per connection.
@@ -789,16 +933,70 @@ class RelayServer:
         self._arm(delay)
 
 
+def _load_madvise() -> Callable[[int, int, int], int] | None:
+    """The C library's ``madvise``, or ``None`` where there is none to call (not Linux, no libc)."""
+    if sys.platform != "linux" or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    madvise.restype = ctypes.c_int
+    result: Callable[[int, int, int], int] = madvise
+    return result
+
+
+_MADVISE: Final = _load_madvise()
+_PAGE_BYTES: Final = mmap.PAGESIZE
+
+
+def release_read_buffer(protocol: WSProtocol) -> int:
+    """Give the free part of *protocol*'s read buffer, past its first pages, back to the OS.
+
+    picows lends the free tail of its read buffer to the event loop's reads as a memoryview
+    (``get_buffer``); that part holds no data yet, so its whole pages can be dropped with
+    ``madvise(MADV_DONTNEED)``: the mapping stays valid and reads as zeros, and a page costs
+    memory again only when a later read writes into it. The first :data:`READ_BUFFER_BYTES`
+    stay, so the usual small reads never fault. Returns the bytes released (0 where
+    ``madvise`` is not available, or when there was nothing to release).
+    """
+    if _MADVISE is None:
+        return 0
+    view = protocol.get_buffer(-1)
+    size = len(view)
+    if size < READ_BUFFER_BYTES + 2 * _PAGE_BYTES:
+        view.release()
+        return 0
+    window = (ctypes.c_char * size).from_buffer(view)
+    start = ctypes.addressof(window)
+    del window
+    view.release()
+    first = -(-(start + READ_BUFFER_BYTES) // _PAGE_BYTES) * _PAGE_BYTES
+    last = (start + size) // _PAGE_BYTES * _PAGE_BYTES
+    if last <= first or _MADVISE(first, last - first, mmap.MADV_DONTNEED) != 0:
+        return 0
+    return last - first
+
+
 def _binary_header(length: int) -> bytes:
-    """The header of an unmasked, final, binary WebSocket frame of ``length`` bytes."""
+    """The header of an unmasked, final, binary WebSocket frame of ``length`` bytes.
+
+    Headers of frames under 64 KiB are kept in :data:`_HEADERS` once made (at most 65,536
+    of them, about 2.4 MB in the worst case; clients pad their frames to a few sizes).
+    """
     if length < 126:
-        return _SHORT_HEADERS[length]
-    if length < 65536:
-        return b"\x82\x7e" + length.to_bytes(2, "big")
-    return b"\x82\x7f" + length.to_bytes(8, "big")
+        header = bytes((0x82, length))
+    elif length < 65536:
+        header = b"\x82\x7e" + length.to_bytes(2, "big")
+    else:
+        return b"\x82\x7f" + length.to_bytes(8, "big")
+    _HEADERS[length] = header
+    return header
 
 
-_SHORT_HEADERS: Final = tuple(bytes((0x82, length)) for length in range(126))
+#: WebSocket frame headers by payload length (under 64 KiB), made on first use.
+_HEADERS: Final[dict[int, bytes]] = {}
 
 
 def _send_close(transport: WSTransport, code: int, reason: bytes) -> None:

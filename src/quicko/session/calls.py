@@ -101,6 +101,7 @@ _REFUSALS: dict[int, str] = {
     CallStatus.DECLINED: "the call was declined",
     CallStatus.OFFLINE: "the callee is not online",
     CallStatus.TIMEOUT: "the callee did not answer",
+    CallStatus.CANCELLED: "the call was cancelled",
 }
 
 
@@ -161,6 +162,13 @@ class OutgoingCall:
     def call_id(self) -> bytes:
         """The call's 16-byte id."""
         return self.call_peer.call_id
+
+    def cancel(self) -> CallResponse:
+        """Stop calling: a CallResponse(CANCELLED) with no bundle (docs/protocol.md §4.8)."""
+        frame = self.call_peer
+        return CallResponse(
+            frame.call_id, frame.caller, frame.callee, int(CallStatus.CANCELLED), b""
+        )
 
     def complete(
         self,

@@ -34,6 +34,8 @@ from quicko.session import events as ev
 from quicko.session.bundle import HandshakeKeys, IdentityBundle, fresh_bundle, member_init_context
 from quicko.session.delivery import (
     DEFAULT_MESSAGE_TTL_MS,
+    FAILED_PEER_LEFT,
+    FAILED_TOO_MANY,
     Abandoned,
     InboundLog,
     OutboundLedger,
@@ -186,6 +188,8 @@ class SessionCore:
         self._join_key: Ed25519KeyPair | None = None
         self._join_seed = b""
         self._peers: dict[bytes, Peer] = {}
+        # Session.members, built once per change of _peers (it is read on every client pump).
+        self._members: tuple[PublicIdentity, ...] | None = None
         self._present: dict[bytes, str] = {}
         self._pending_inits: dict[bytes, IdentityBundle] = {}
         self._early: list[Message] = []
@@ -193,11 +197,16 @@ class SessionCore:
         self._held: list[tuple[bytes, KeyExchange | Message]] = []
         self._vouches: list[tuple[bytes, Message]] = []
         self._ledger = OutboundLedger(ttl_ms=message_ttl_ms)
-        self._receipts = ReceiptTracker()
+        self._receipts = ReceiptTracker(ttl_ms=message_ttl_ms)
         self._inbound = InboundLog()
         # When set, a text's DELIVERED receipt waits for Session.message_stored (the client
         # sets it: a receipt must mean the message is in its store, issue 8 finding 6).
         self._receipts_after_storing = False
+        # Receipts earned since the frames were last drained, by (sender, status): sealed as one
+        # RECEIPT per sender and status (up to 256 ids each) by _seal_owed, so that the texts
+        # read together are receipted together (docs/protocol.md §10.2).
+        self._owed: dict[tuple[bytes, int], list[bytes]] = {}
+        self._owed_ms = 0
         self._opened = False
         self._out: list[Payload] = []
         self._events: list[ev.SessionEvent] = []
@@ -243,10 +252,9 @@ class SessionCore:
         if (sender, frame.message_id) in self._inbound:
             receipt = self._inbound.receipt(sender, frame.message_id)
             peer = self._peers.get(sender)
-            if receipt is not None and peer is not None:
+            if receipt is not None and sender in self._peers:
                 # Only a receipt already earned: a text not yet stored earns none yet.
-                again = env.Receipt(int(receipt), (frame.message_id,))
-                self._send_envelope(peer, again, self._rng(MESSAGE_ID_SIZE), now_ms)
+                self._owe(sender, int(receipt), frame.message_id, now_ms)
             return True
         peer = self._peers.get(sender)
         if peer is None or peer.channel is None:
@@ -295,6 +303,7 @@ class SessionCore:
                     self._vouch(PublicIdentity(address, x25519, ed25519), now_ms)
             case env.Leave():
                 self._peers.pop(sender, None)
+                self._members = None
                 self._present.pop(sender, None)
                 self._drop_peer(peer)
                 self._events.append(ev.PeerLeft(sender, LeaveReason.LEFT, gone=True))
@@ -328,9 +337,34 @@ class SessionCore:
         return True
 
     def _send_delivered(self, peer: Peer, message_id: bytes, now_ms: int) -> None:
-        """Receipt a text of ``peer`` as delivered (docs/protocol.md §10)."""
-        receipt = env.Receipt(env.RECEIPT_DELIVERED, (message_id,))
-        self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), now_ms)
+        """Receipt a text of ``peer`` as delivered, with the others owed (§10.2).
+
+        The receipt is sealed when the session's frames are next drained (:meth:`_seal_owed`).
+        """
+        self._owe(peer.identity.address, env.RECEIPT_DELIVERED, message_id, now_ms)
+
+    def _owe(self, sender: bytes, status: int, message_id: bytes, now_ms: int) -> None:
+        ids = self._owed.get((sender, status))
+        if ids is None:
+            self._owed[sender, status] = [message_id]
+        elif message_id not in ids:  # a text and its duplicate in one batch: one id
+            ids.append(message_id)
+        self._owed_ms = now_ms
+
+    def _seal_owed(self) -> None:
+        """Seal the receipts owed: one RECEIPT per sender and status, 256 ids at most each.
+
+        Called before the frames are drained, and before anything that would wipe the
+        channels (a receipt earned is always sent, docs/protocol.md §10.2).
+        """
+        owed, self._owed = self._owed, {}
+        for (sender, status), ids in owed.items():
+            peer = self._peers.get(sender)
+            if peer is None:
+                continue  # left for good meanwhile: nothing more is sent to it
+            for start in range(0, len(ids), env.MAX_RECEIPT_IDS):
+                receipt = env.Receipt(status, tuple(ids[start : start + env.MAX_RECEIPT_IDS]))
+                self._send_envelope(peer, receipt, self._rng(MESSAGE_ID_SIZE), self._owed_ms)
 
     def _on_message_early(self, address: bytes, now_ms: int) -> None:
         """Replay the frames that arrived from ``address`` before its channel existed."""
@@ -372,6 +406,7 @@ class SessionCore:
         self._move(State.FAILED)
 
     def _wipe(self) -> None:
+        self._owed.clear()
         for peer in self._peers.values():
             if peer.channel is not None:
                 peer.channel.wipe()
@@ -385,6 +420,7 @@ class SessionCore:
     def _add_peer(self, identity: PublicIdentity, display_name: str) -> Peer:
         peer = Peer(identity=identity, display_name=display_name)
         self._peers[identity.address] = peer
+        self._members = None
         number = safety_number(self._identity.public, identity)
         self._events.append(ev.PeerAuthenticated(identity.address, display_name, number))
         return peer
@@ -396,7 +432,9 @@ class SessionCore:
         self._vouches = [item for item in self._vouches if item[0] != address]
         self._held = [item for item in self._held if item[0] != address]
         for message_id, status in self._ledger.forget_recipient(address):
-            self._events.append(ev.StatusChanged(message_id, status))
+            self._events.append(
+                ev.StatusChanged(message_id, status, _why(status, FAILED_PEER_LEFT))
+            )
         self._receipts.forget_recipient(address)
 
     def _fresh_bundle(self, context: bytes) -> tuple[HandshakeKeys, IdentityBundle]:
@@ -488,7 +526,8 @@ class SessionCore:
         if item.tracked and len(texts) >= MAX_QUEUED_TEXTS:
             dropped = peer.queue.pop(texts[0])
             address = peer.identity.address
-            self._update_status(dropped.message_id, address, DeliveryStatus.FAILED)
+            self._update_status(dropped.message_id, address, DeliveryStatus.FAILED,
+                                FAILED_TOO_MANY)  # fmt: skip
         peer.queue.append(item)
 
     def _flush_queue(self, peer: Peer) -> None:
@@ -555,19 +594,24 @@ class SessionCore:
             self._emit(recipient, frame)
 
     def _update_status(self, message_id: bytes, recipient: bytes | None,
-                       status: DeliveryStatus) -> None:  # fmt: skip
+                       status: DeliveryStatus, reason: str = "") -> None:  # fmt: skip
         new = self._ledger.update(message_id, recipient, status)
         if new is not None:
-            self._events.append(ev.StatusChanged(message_id, new))
+            self._events.append(ev.StatusChanged(message_id, new, _why(new, reason)))
 
-    def _report_abandoned(self, abandoned: list[Abandoned]) -> None:
+    def _report_abandoned(self, abandoned: list[Abandoned], reason: str) -> None:
         """Report the messages the ledger gave up on (evicted or expired) as FAILED."""
         for message_id, new in abandoned:
             if new is not None:
-                self._events.append(ev.StatusChanged(message_id, new))
+                self._events.append(ev.StatusChanged(message_id, new, _why(new, reason)))
 
     def __repr__(self) -> str:
         return (
             f"<Session {self._role.value} {self._state.value} "
             f"peers={len(self._peers)} id={self._session_id[:2].hex()}...>"
         )
+
+
+def _why(status: DeliveryStatus, reason: str) -> str:
+    """The reason a StatusChanged carries: only a FAILED one says why."""
+    return reason if status is DeliveryStatus.FAILED else ""

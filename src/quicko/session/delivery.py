@@ -43,6 +43,8 @@ from quicko.protocol import Message
 
 __all__ = [
     "DEFAULT_MESSAGE_TTL_MS",
+    "FAILED_PEER_LEFT",
+    "FAILED_TOO_MANY",
     "MAX_SEEN_MESSAGES",
     "MAX_SETTLED_MESSAGES",
     "MAX_TRACKED_MESSAGES",
@@ -53,6 +55,8 @@ __all__ = [
     "InboundLog",
     "OutboundLedger",
     "ReceiptTracker",
+    "failed_expired",
+    "failed_refused",
 ]
 
 MAX_TRACKED_MESSAGES: Final = DEFAULT_UNACKED_CAPACITY
@@ -73,6 +77,22 @@ MAX_TRACKED_RECEIPTS: Final = 1_000
 
 DEFAULT_MESSAGE_TTL_MS: Final = DEFAULT_UNACKED_TTL_MS
 """How long a message may stay undelivered before it is abandoned (FAILED): one hour."""
+
+FAILED_PEER_LEFT: Final = "the peer left"
+"""Why a text FAILED: its recipient left the session for good (its own LEAVE)."""
+FAILED_TOO_MANY: Final = "too many messages waiting"
+"""Why a text FAILED: more undelivered texts than the session keeps (the oldest gives way)."""
+
+
+def failed_expired(ttl_ms: int) -> str:
+    """Why a text FAILED: not delivered within the message TTL (``"… within 3,600 s"``)."""
+    return f"not delivered within {ttl_ms // 1000:,} s"
+
+
+def failed_refused(code_name: str) -> str:
+    """Why a text FAILED: the relay refused it for good (``"the relay refused it: TOO_LARGE"``)."""
+    return f"the relay refused it: {code_name}"
+
 
 MAX_SEEN_MESSAGES: Final = 10_000
 """Inbound (sender, message id) pairs remembered for deduplication."""
@@ -126,7 +146,7 @@ class OutboundLedger:
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_live", "_settled", "_unacked")
+    __slots__ = ("_live", "_retry_floor", "_settled", "_unacked")
 
     def __init__(
         self, *, capacity: int = MAX_TRACKED_MESSAGES, ttl_ms: int = DEFAULT_MESSAGE_TTL_MS
@@ -135,9 +155,18 @@ class OutboundLedger:
         # The records the tracker holds, by id (the tracker has no lookup of its own).
         self._live: dict[bytes, _Outgoing] = {}
         self._settled: OrderedDict[bytes, _Outgoing] = OrderedDict()
+        # No live record retries before this (a lower bound, exact after every due()): the
+        # deadline is read after every frame, so it must not cost a scan of up to 1,000 records.
+        # A settled record may leave it early: one timer call then finds nothing due.
+        self._retry_floor: int | None = None
 
     def __contains__(self, message_id: bytes) -> bool:
         return message_id in self._live or message_id in self._settled
+
+    @property
+    def ttl_ms(self) -> int:
+        """How long a message may stay outstanding, in milliseconds."""
+        return self._unacked.ttl_ms
 
     def _record(self, message_id: bytes) -> _Outgoing | None:
         record = self._live.get(message_id)
@@ -157,7 +186,10 @@ class OutboundLedger:
             dict.fromkeys(recipients, DeliveryStatus.PENDING), now_ms + RETRY_INITIAL_MS
         )
         evicted = self._unacked.track(message_id, record, now_ms)
+        if not self._live:
+            self._retry_floor = None  # whatever bound was left over from settled records
         self._live[message_id] = record
+        self._lower_floor(record.retry_at)
         return [self._abandon(old_id) for old_id, _ in evicted]
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
@@ -192,8 +224,15 @@ class OutboundLedger:
     def next_deadline(self) -> int | None:
         """When :meth:`expire` or :meth:`due` next has something to do (ms), or ``None``."""
         expiry = self._unacked.next_deadline()
-        retry = min((record.retry_at for record in self._live.values()), default=None)
-        return min((t for t in (expiry, retry) if t is not None), default=None)
+        retry = self._retry_floor if self._live else None
+        if expiry is None or retry is None:
+            return retry if expiry is None else expiry
+        return min(expiry, retry)
+
+    def _lower_floor(self, retry_at: int) -> None:
+        floor = self._retry_floor
+        if floor is None or retry_at < floor:
+            self._retry_floor = retry_at
 
     def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
         """The frames to retransmit now: those of every message whose retry time has come.
@@ -203,23 +242,45 @@ class OutboundLedger:
         retry is scheduled after twice the previous interval, at most :data:`RETRY_MAXIMUM_MS`.
         """
         frames: list[Message] = []
+        floor: int | None = None
         for record in self._live.values():
-            if record.retry_at > now_ms:
-                continue
-            frames.extend(
-                record.frames[who]
-                for who in record.outstanding()
-                if who in record.frames and reachable(who)
-            )
-            record.retry_at = now_ms + record.interval
-            record.interval = min(record.interval * 2, RETRY_MAXIMUM_MS)
+            if record.retry_at <= now_ms:
+                frames.extend(
+                    record.frames[who]
+                    for who in record.outstanding()
+                    if who in record.frames and reachable(who)
+                )
+                record.retry_at = now_ms + record.interval
+                record.interval = min(record.interval * 2, RETRY_MAXIMUM_MS)
+            if floor is None or record.retry_at < floor:
+                floor = record.retry_at
+        self._retry_floor = floor
         return frames
+
+    def retry(
+        self, message_id: bytes, recipients: tuple[bytes, ...], now_ms: int
+    ) -> list[Abandoned]:
+        """Track a FAILED message again, under the same id, as new (PENDING to ``recipients``).
+
+        Returns:
+            As :meth:`add`.
+
+        Raises:
+            ValueError: the message is not known as FAILED (local misuse).
+        """
+        if self.status(message_id) is not DeliveryStatus.FAILED:
+            raise ValueError("only a FAILED message is tracked again")
+        if self._live.pop(message_id, None) is not None:
+            self._unacked.remove(message_id)
+        self._settled.pop(message_id, None)
+        return self.add(message_id, recipients, now_ms)
 
     def restart_retries(self, now_ms: int) -> None:
         """Everything outstanding was just sent again (a reconnect): back-off from the start."""
         for record in self._live.values():
             record.retry_at = now_ms + RETRY_INITIAL_MS
             record.interval = RETRY_INITIAL_MS
+        self._retry_floor = now_ms + RETRY_INITIAL_MS if self._live else None
 
     def status(self, message_id: bytes) -> DeliveryStatus | None:
         """The aggregate status of a known message, or ``None`` if unknown or forgotten."""
@@ -336,6 +397,7 @@ class _Receipt:
     recipient: bytes
     frame: Message
     retry_at: int
+    give_up_at: int
     interval: int = RETRY_INITIAL_MS
     expired: bool = False
 
@@ -346,13 +408,19 @@ class ReceiptTracker:
     A receipt not acknowledged is sent again on the same back-off as texts; one whose copy the
     relay dropped (Ack EXPIRED) waits until its recipient is back (:meth:`for_recipient`). At
     most :data:`MAX_TRACKED_RECEIPTS` are kept; the oldest beyond that is forgotten (a text's
-    DELIVERED receipt is also repeated whenever its sender retransmits the text).
+    DELIVERED receipt is also repeated whenever its sender retransmits the text), and none is
+    sent again once ``ttl_ms`` (a text's lifetime) has passed since it was first sent: its
+    text's sender has given that text up by then.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_floor", "_items", "_ttl_ms")
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_ms: int = DEFAULT_MESSAGE_TTL_MS) -> None:
+        self._ttl_ms = ttl_ms
         self._items: OrderedDict[bytes, _Receipt] = OrderedDict()
+        # No kept receipt that is not expired retries before this (a lower bound, exact after
+        # every due(); see OutboundLedger): no scan of up to 1,000 receipts per deadline read.
+        self._floor: int | None = None
 
     def __contains__(self, message_id: bytes) -> bool:
         return message_id in self._items
@@ -362,7 +430,13 @@ class ReceiptTracker:
 
     def add(self, frame: Message, now_ms: int) -> None:
         """Keep a receipt frame just sent (or held for its recipient)."""
-        self._items[frame.message_id] = _Receipt(frame.recipient, frame, now_ms + RETRY_INITIAL_MS)
+        retry_at = now_ms + RETRY_INITIAL_MS
+        if not self._items:
+            self._floor = None  # whatever bound was left over from acknowledged receipts
+        give_up_at = now_ms + self._ttl_ms
+        self._items[frame.message_id] = _Receipt(frame.recipient, frame, retry_at, give_up_at)
+        if self._floor is None or retry_at < self._floor:
+            self._floor = retry_at
         while len(self._items) > MAX_TRACKED_RECEIPTS:
             self._items.popitem(last=False)
 
@@ -370,16 +444,22 @@ class ReceiptTracker:
         """The relay took the receipt (it keeps it until the recipient's connection has it)."""
         self._items.pop(message_id, None)
 
+    def refused(self, message_id: bytes) -> None:
+        """The relay refused the receipt for good (an Error that no retry can change): drop it."""
+        self._items.pop(message_id, None)
+
     def expired(self, message_id: bytes) -> None:
         """The relay dropped its copy: send it again when the recipient is back."""
         item = self._items.get(message_id)
         if item is not None:
             item.expired = True
+            self._floor = self._earliest()  # rare: keep the deadline exact
 
     def forget_recipient(self, recipient: bytes) -> None:
         """The recipient left for good: nothing more to send it."""
         for key in [k for k, item in self._items.items() if item.recipient == recipient]:
             del self._items[key]
+        self._floor = self._earliest()
 
     def for_recipient(self, recipient: bytes | None) -> list[Message]:
         """Every kept receipt to ``recipient`` (to everyone for ``None``), to send again."""
@@ -388,11 +468,14 @@ class ReceiptTracker:
             if recipient in (None, item.recipient):
                 item.expired = False
                 out.append(item.frame)
+        self._floor = self._earliest()
         return out
 
     def due(self, now_ms: int, reachable: Callable[[bytes], bool]) -> list[Message]:
         """The receipts to send again now (see :meth:`OutboundLedger.due`)."""
         out = []
+        for key in [k for k, item in self._items.items() if item.give_up_at <= now_ms]:
+            del self._items[key]  # past a text's lifetime: its sender gave the text up
         for item in self._items.values():
             if item.retry_at > now_ms or item.expired:
                 continue
@@ -400,8 +483,16 @@ class ReceiptTracker:
                 out.append(item.frame)
             item.retry_at = now_ms + item.interval
             item.interval = min(item.interval * 2, RETRY_MAXIMUM_MS)
+        self._floor = self._earliest()
         return out
 
-    def next_deadline(self) -> int | None:
-        """When :meth:`due` next has something to do (ms), or ``None``."""
+    def _earliest(self) -> int | None:
         return min((i.retry_at for i in self._items.values() if not i.expired), default=None)
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`due` next has something to do (ms), or ``None``.
+
+        It may be early (a receipt acknowledged since): :meth:`due` then finds nothing due and
+        the deadline is exact again.
+        """
+        return self._floor if self._items else None  # None also once every one expired

@@ -104,10 +104,15 @@ class MessageReceived:
 
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
-    """The delivery status of one of our messages changed (aggregated over recipients)."""
+    """The delivery status of one of our messages changed (aggregated over recipients).
+
+    ``reason`` says why it is FAILED, in plain words (see :data:`FAILED_REASONS` in
+    :mod:`quicko.session.delivery`); ``""`` for other statuses.
+    """
 
     message_id: bytes
     status: DeliveryStatus
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,6 +204,7 @@ class HandshakeMixin(SessionCore):
         """Admit a joiner whose CONFIRM_J verified: CONFIRM_C, our channel, the vouches."""
         joiner = bundle.address
         old = self._peers.pop(joiner, None)
+        self._members = None
         if old is not None:
             # Admitted before, and its CONFIRM_C was lost: start its channel afresh.
             self._drop_peer(old)

@@ -46,6 +46,7 @@ open.
 from __future__ import annotations
 
 import hmac
+import struct
 from collections.abc import Callable
 from typing import Final
 
@@ -96,6 +97,8 @@ _MESSAGE_LABEL = label("message")
 _VERSION = bytes([PROTOCOL_VERSION])
 _MAX_TIMESTAMP = 2**64 - 1
 _INIT_PREFIX_SIZE = 1 + mlkem.CIPHERTEXT_SIZE
+# The last two fields of message_ad, length-prefixed: the message id and the u64 timestamp.
+_AD_TAIL = struct.Struct(f">I{MESSAGE_ID_SIZE}sIQ")
 
 
 def _check_ids(session_id: bytes, *addresses: bytes) -> None:
@@ -235,6 +238,7 @@ class PairwiseChannel:
     """
 
     __slots__ = (
+        "_ad_prefixes",
         "_dh",
         "_heard",
         "_is_initiator",
@@ -269,6 +273,8 @@ class PairwiseChannel:
         self._rng = rng
         self._heard = False
         self._wiped = False
+        # The fixed start of message_ad for (frames we send, frames we receive), checked once.
+        self._ad_prefixes: tuple[bytes, bytes] | None = None
         # A responder until its first message opens: what it needs to derive SK then.
         self._dh: bytearray | None = None
         self._own_ephemeral: X25519KeyPair | None = None
@@ -461,16 +467,25 @@ class PairwiseChannel:
         return plaintext
 
     def _ad(self, *, outgoing: bool, message_id: bytes, timestamp: int) -> bytes:
-        """The :func:`message_ad` of a frame we send (``outgoing``) or receive on this channel."""
-        ours, theirs = self._own_address, self._peer_address
-        sender, recipient = (ours, theirs) if outgoing else (theirs, ours)
-        return message_ad(
-            session_id=self._session_id,
-            sender=sender,
-            recipient=recipient,
-            message_id=message_id,
-            timestamp=timestamp,
-        )
+        """The :func:`message_ad` of a frame we send (``outgoing``) or receive on this channel.
+
+        The same bytes, with the part every message of one direction shares (label, version,
+        session id, sender, recipient) encoded once: ``encode_fields`` is a concatenation.
+        """
+        prefixes = self._ad_prefixes
+        if prefixes is None:
+            session_id, ours, theirs = self._session_id, self._own_address, self._peer_address
+            _check_ids(session_id, ours, theirs)
+            prefixes = self._ad_prefixes = (
+                encode_fields(_MESSAGE_LABEL, _VERSION, session_id, ours, theirs),
+                encode_fields(_MESSAGE_LABEL, _VERSION, session_id, theirs, ours),
+            )
+        if len(message_id) != MESSAGE_ID_SIZE:
+            raise ValueError(f"a message id must be {MESSAGE_ID_SIZE} bytes")
+        if not 0 <= timestamp <= _MAX_TIMESTAMP:
+            raise ValueError("a timestamp must be an unsigned 64-bit integer")
+        prefix = prefixes[0] if outgoing else prefixes[1]
+        return prefix + _AD_TAIL.pack(MESSAGE_ID_SIZE, message_id, 8, timestamp)
 
     def wipe(self) -> None:
         """Zero the ratchet's secrets; the channel then refuses to seal or open."""

@@ -49,7 +49,12 @@ from quicko.session import envelope as env
 from quicko.session import events as ev
 from quicko.session.bundle import HandshakeKeys, IdentityBundle, verify_bundle
 from quicko.session.core import MESSAGE_ID_SIZE, PAKE_TIMEOUT_MS, Role, State
-from quicko.session.delivery import DEFAULT_MESSAGE_TTL_MS
+from quicko.session.delivery import (
+    DEFAULT_MESSAGE_TTL_MS,
+    FAILED_TOO_MANY,
+    failed_expired,
+    failed_refused,
+)
 from quicko.session.handshake import HandshakeMixin
 from quicko.session.pake import ATTEMPT_TIMEOUT_MS, JOIN_SEED_SIZE
 
@@ -224,7 +229,10 @@ class Session(HandshakeMixin):
     @property
     def members(self) -> tuple[PublicIdentity, ...]:
         """The authenticated peers (not us)."""
-        return tuple(peer.identity for peer in self._peers.values())
+        members = self._members
+        if members is None:
+            members = self._members = tuple([peer.identity for peer in self._peers.values()])
+        return members
 
     def safety_number(self, address: bytes) -> str:
         """The safety number we share with an authenticated peer.
@@ -264,20 +272,34 @@ class Session(HandshakeMixin):
 
     def next_deadline(self) -> int | None:
         """When :meth:`handle_timeout` should next be called (ms), or ``None``."""
-        times = [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
-        if self._deadline is not None and self._state in (State.CONNECTING, State.AUTHENTICATING):
+        state = self._state
+        times: list[int] = []
+        if state not in (State.FAILED, State.CLOSED):
+            # Read after every frame and every text: no list unless something else is timed.
+            ledger, receipts = self._ledger.next_deadline(), self._receipts.next_deadline()
+            if not self._attempts and state is State.ACTIVE:
+                if ledger is None or receipts is None:
+                    return receipts if ledger is None else ledger
+                return min(ledger, receipts)
+            times += [t for t in (ledger, receipts) if t is not None]
+        times += [attempt.started_ms + ATTEMPT_TIMEOUT_MS for attempt in self._attempts.values()]
+        if self._deadline is not None and state in (State.CONNECTING, State.AUTHENTICATING):
             times.append(self._deadline)
             if self._retry_at is not None:
                 times.append(self._retry_at)
-        if self._state not in (State.FAILED, State.CLOSED):
-            times += [t for t in (self._ledger.next_deadline(), self._receipts.next_deadline())
-                      if t is not None]  # fmt: skip
         return min(times, default=None)
 
     # ------------------------------------------------------------------ outputs
 
     def data_to_send(self) -> list[Payload]:
-        """Payloads to encode and send to the relay, in order (drains them)."""
+        """Payloads to encode and send to the relay, in order (drains them).
+
+        The receipts earned since the last call are sealed first: one RECEIPT per sender and
+        status, so that texts received together are receipted together (docs/protocol.md
+        §10.2).
+        """
+        if self._owed and self._state not in (State.FAILED, State.CLOSED):
+            self._seal_owed()
         out, self._out = self._out, []
         return out
 
@@ -321,10 +343,37 @@ class Session(HandshakeMixin):
         if not self._peers:
             raise SessionError("no authenticated peer in this session yet")
         message_id = self._rng(MESSAGE_ID_SIZE)
-        self._report_abandoned(self._ledger.add(message_id, tuple(self._peers), now_ms))
+        added = self._ledger.add(message_id, tuple(self._peers), now_ms)
+        self._report_abandoned(added, FAILED_TOO_MANY)
         for peer in self._peers.values():
             self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
         return message_id
+
+    def resend_text(self, message_id: bytes, text: str, now_ms: int) -> None:
+        """Send a FAILED text again, under the same id, to every authenticated member.
+
+        It is a new encryption of ``text`` (the old frames are gone) tracked from now as a new
+        message: PENDING (a :class:`StatusChanged` says so), retransmitted, FAILED again only
+        as any text. A recipient that had it already drops the copy as a duplicate and repeats
+        its receipt (docs/protocol.md §10), so nobody is shown it twice.
+
+        Raises:
+            LocalProtocolError: the session is failed or closed.
+            SessionError: the message is not FAILED (or unknown), or there is no peer.
+            ValueError: ``text`` is too long.
+        """
+        self._check_usable()
+        if len(text.encode("utf-8")) > env.MAX_TEXT_BYTES:
+            raise ValueError(f"a text is at most {env.MAX_TEXT_BYTES} UTF-8 bytes")
+        if self._ledger.status(message_id) is not DeliveryStatus.FAILED:
+            raise SessionError("only a message that failed can be sent again")
+        if not self._peers:
+            raise SessionError("no authenticated peer in this session to send it to")
+        added = self._ledger.retry(message_id, tuple(self._peers), now_ms)
+        self._report_abandoned(added, FAILED_TOO_MANY)
+        self._events.append(ev.StatusChanged(message_id, DeliveryStatus.PENDING))
+        for peer in self._peers.values():
+            self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
 
     def hold_delivered_receipts(self) -> None:
         """Send a text's DELIVERED receipt only once :meth:`message_stored` is called for it.
@@ -375,6 +424,8 @@ class Session(HandshakeMixin):
         """
         if self._state == State.CLOSED:
             return
+        if self._owed and self._state != State.FAILED:
+            self._seal_owed()  # receipts earned go before our LEAVE
         for peer in self._peers.values():
             if peer.channel is not None and peer.channel.can_send:
                 self._send_envelope(peer, env.Leave(), self._rng(MESSAGE_ID_SIZE), now_ms)
@@ -428,7 +479,8 @@ class Session(HandshakeMixin):
         (:class:`StatusChanged`) and no longer retransmitted.
         """
         if self._state not in (State.FAILED, State.CLOSED):
-            self._report_abandoned(self._ledger.expire(now_ms))
+            expired = self._ledger.expire(now_ms)
+            self._report_abandoned(expired, failed_expired(self._ledger.ttl_ms))
             self._retransmit(now_ms)
         for address, attempt in list(self._attempts.items()):
             if now_ms >= attempt.started_ms + ATTEMPT_TIMEOUT_MS:
@@ -569,7 +621,12 @@ class Session(HandshakeMixin):
             self._fail(_FATAL_LOBBY_ERRORS[ErrorCode(error.code)])
             return True
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._receipts:
-            return True  # sent again on its timer
+            # Transient (or unknown, §5): sent again on its timer. A refusal no retry can
+            # change (malformed, too large…) drops it rather than resend it every minute.
+            known = error.code in ErrorCode._value2member_map_
+            if known and error.code not in _TRANSIENT_ERRORS:
+                self._receipts.refused(error.ref_id)
+            return True
         if error.ref_type == MessageType.MESSAGE and error.ref_id in self._ledger:
             # A membership race (a recipient, or we, expired at the relay as we sent), a full
             # buffer or a rate limit is no failure: like an Ack EXPIRED, the text goes again on
@@ -578,6 +635,7 @@ class Session(HandshakeMixin):
             # An unknown code is treated like INTERNAL (docs/protocol.md §5): transient.
             known = error.code in ErrorCode._value2member_map_
             if known and error.code not in _TRANSIENT_ERRORS:
-                self._update_status(error.ref_id, None, DeliveryStatus.FAILED)
+                refused = failed_refused(ErrorCode(error.code).name)
+                self._update_status(error.ref_id, None, DeliveryStatus.FAILED, refused)
             return True
         return False

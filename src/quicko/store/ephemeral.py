@@ -139,6 +139,23 @@ class EphemeralStore:
         self._entries.replace(key, updated)
         return updated
 
+    def retry(self, sender: bytes, message_id: bytes) -> ChatMessage | None:
+        """A FAILED message is being sent again: back to PENDING, in its place.
+
+        The one step back the transition table (:mod:`quicko.messaging.status`) does not make
+        by itself: only the user's retry of a failed message takes it.
+
+        Returns:
+            The updated message, or ``None`` if it is not stored or not FAILED.
+        """
+        key = (sender, message_id)
+        message = self._entries.get(key)
+        if message is None or message.status is not DeliveryStatus.FAILED:
+            return None
+        updated = message.with_status(DeliveryStatus.PENDING)
+        self._entries.replace(key, updated)
+        return updated
+
     def get(self, sender: bytes, message_id: bytes) -> ChatMessage | None:
         """The stored message of ``sender`` with this id, or ``None``."""
         return self._entries.get((sender, message_id))

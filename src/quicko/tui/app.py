@@ -1,9 +1,10 @@
 """The terminal app: :class:`QuickoApp`, a Textual app over an asynchronous Quicko client.
 
 Textual runs on asyncio, so the app uses the client on its own loop: one worker reads the
-client's events and hands them to the presenter (:mod:`quicko.tui.presenter`), which keeps the
-chats and the widgets in step; each user action runs as a worker that awaits the client and
-reports problems in its dialog or as a notification.
+client's events and hands them to the presenter (:mod:`quicko.tui.presenter`), which feeds the
+shared model (:mod:`quicko.appmodel`, the same as the desktop app's) and draws what changed;
+each user action runs as a worker that awaits the client and reports problems in its dialog or
+as a notification.
 
 Nothing is written to disk: Textual's log file, debug key log, devtools and screenshots are
 switched off (:func:`disable_disk_output`), and the app keeps no settings.
@@ -12,7 +13,6 @@ switched off (:func:`disable_disk_output`), and the app keeps no settings.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -20,15 +20,25 @@ import textual.constants
 from textual.app import App
 from textual.css.query import NoMatches
 
+from quicko.appmodel import (
+    RING_MS,
+    AppModel,
+    CallArrived,
+    CallGone,
+    Chat,
+    ChatBook,
+    Notice,
+    Peer,
+    ResyncNeeded,
+    RingingCall,
+    not_connected,
+)
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as ev
-from quicko.errors import QuickoError
-from quicko.identity import claimed_name, display_name, parse_quickokey
+from quicko.errors import ConnectionClosedError, QuickoError
 from quicko.tui.client import ChatClient
-from quicko.tui.presenter import SESSION_EVENTS, ChatPresenter
+from quicko.tui.presenter import AppChange, ChatPresenter
 from quicko.tui.screens import (
-    RING_S,
-    CallView,
     ConfirmScreen,
     IdentityScreen,
     IdentityView,
@@ -39,13 +49,10 @@ from quicko.tui.screens import (
     recover_form,
     rename_form,
     replace_question,
-    stopped_calling,
 )
 from quicko.tui.screens.main import MainScreen
-from quicko.tui.state import Chat, ChatBook, Peer, SystemLine
 from quicko.tui.theme import APP_CSS, QUICKO_THEME
-from quicko.tui.widgets import ConnectionView
-from quicko.tui.widgets.status_line import plain_reason
+from quicko.tui.widgets import clock_ms
 
 __all__ = ["CONNECT_TIMEOUT_S", "QuickoApp", "disable_disk_output", "run_chat"]
 
@@ -53,6 +60,8 @@ CONNECT_TIMEOUT_S: Final = 10.0
 """How long the first connection may take before the app says it keeps trying."""
 
 _FAILURES: Final = (QuickoError, TimeoutError)
+
+_WHERE: Final = "the status line"
 
 _ALREADY_OPEN: Final = "That session already has a chat here; the chat was kept as it is."
 
@@ -90,8 +99,8 @@ class QuickoApp(App[None]):
             starts and disconnects it when it ends.
         connect_timeout: seconds to wait for the first connection before saying so (the
             client keeps trying in the background).
-        ring_s: how long an incoming call can be answered after it arrived.
-        relay_url: the relay's URL, always shown in the status line.
+        ring_s: how long an incoming call can be answered after it arrived (at most until
+            the client's ``IncomingCall.expires_ms`` less a margin).
 
     Attributes:
         client: the client.
@@ -109,8 +118,7 @@ class QuickoApp(App[None]):
         client: ChatClient,
         *,
         connect_timeout: float = CONNECT_TIMEOUT_S,
-        ring_s: float = RING_S,
-        relay_url: str = "",
+        ring_s: float = RING_MS / 1000,
     ) -> None:
         disable_disk_output()
         super().__init__()
@@ -120,11 +128,12 @@ class QuickoApp(App[None]):
         self.registered = False
         self.words_written = False
         self._connect_timeout = connect_timeout
-        self.ring_s = ring_s
-        self.relay_url = relay_url
         self._main = MainScreen(self)
         self.presenter = ChatPresenter(
-            self._main, self._send_read_receipts, lambda: self.screen is self._main
+            self._main,
+            self._send_read_receipts,
+            lambda: self.screen is self._main,
+            AppModel(client.relay_url, ring_ms=round(ring_s * 1000)),
         )
 
     @property
@@ -187,34 +196,13 @@ class QuickoApp(App[None]):
     # ------------------------------------------------------------------ connection and events
 
     async def _connect(self) -> None:
-        self._show_connection("connecting")
         try:
             await self.client.connect(timeout=self._connect_timeout)
         except TimeoutError:
             offline = self.presenter.connection.offline_text()
             self.notify(f"{offline[0].upper()}{offline[1:]} yet; still trying.", severity="warning")
-            return
-        except QuickoError as exc:
-            self._show_connection("disconnected", detail=_problem(exc))
-            return
-        if self.client.connection_state == "connected":
-            self._show_connection("connected", latency_ms=self.client.latency_ms)
-
-    def _show_connection(
-        self,
-        state: str,
-        *,
-        attempt: int = 0,
-        latency_ms: float | None = None,
-        detail: str = "",
-        retry_in_ms: int | None = None,
-    ) -> None:
-        """Show a connection state; the reason of the last drop is kept until connected."""
-        known = self.presenter.connection
-        reason = "" if state == "connected" else plain_reason(detail) if detail else known.detail
-        retry_at = None if retry_in_ms is None else time.monotonic() + retry_in_ms / 1000
-        view = ConnectionView(state, attempt, latency_ms, reason, self.relay_url, retry_at)
-        self.presenter.set_connection(view)
+        except QuickoError as exc:  # the client gave up: the status line says why
+            await self.handle_event(ev.Disconnected(_problem(exc), will_retry=False))
 
     async def _pump_events(self) -> None:
         while True:
@@ -222,45 +210,39 @@ class QuickoApp(App[None]):
             await self.handle_event(event)
 
     async def handle_event(self, event: ev.ClientEvent) -> None:
-        """Apply one client event to the chats and the screen."""
-        if isinstance(event, SESSION_EVENTS):
-            await self.presenter.session_event(event)
-            return
-        show = self._show_connection
-        match event:
-            case ev.Connected():
-                show("connected", latency_ms=self.client.latency_ms)
-            case ev.Disconnected(reason=reason):
-                if self.client.connection_state == "disconnected":  # it will not retry
-                    show("disconnected", detail=reason)
-                else:  # a retry follows: keep saying "connecting" through the outage
-                    attempt = max(1, self.presenter.connection.attempt)
-                    show("connecting", attempt=attempt, detail=reason)
-            case ev.Reconnecting(attempt=attempt, delay_ms=delay):
-                show("connecting", attempt=attempt, retry_in_ms=delay)
-            case ev.ReconnectionFailed(attempts=attempts):
-                show("disconnected", detail=f"gave up after {attempts} attempts")
-            case ev.LatencyMeasured(latency_ms=latency):
-                if self.presenter.connection.state == "connected":
-                    show("connected", latency_ms=latency)
-            case ev.IncomingCall():
-                self._incoming_call(event)
-            case ev.CallDeclined(reason=reason):
-                self.notify(f"Call not answered: {reason}", severity="warning")
-            case ev.ClientError(message=message):
-                self.notify(message, severity="error")
-            case _:  # SessionClosed, SessionStateChanged, WrongInviteCode: the actions report
-                pass
+        """Apply one client event to the model and the screen."""
+        self._app_changes(await self.presenter.event(event))
 
-    def offline(self, action: str) -> str | None:
-        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
-        connection = self.presenter.connection
-        if connection.state == "connected":
-            return None
-        return (
-            f"Cannot {action} now: {connection.offline_text()}. "
-            "Try again once the status line says connected."
-        )
+    def _app_changes(self, changes: list[AppChange]) -> None:
+        """Open and close call dialogs, and show notices."""
+        for change in changes:
+            match change:
+                case CallArrived(call=call):
+                    self._incoming_call(call)
+                case CallGone(call=call, text=text, decline=decline):
+                    self._call_gone(call, text, decline=decline)
+                case ResyncNeeded(session_ids=session_ids):
+                    for session_id in session_ids:
+                        self._resync(session_id)
+                case Notice(text=text, warning=warning):
+                    self.notify(text, severity="warning" if warning else "information")
+
+    def _resync(self, session_id: str) -> None:
+        """After dropped events, give the model what the client's store holds."""
+        messages = self.client.messages(session_id)
+        update = self.presenter.apply(lambda model: model.resync(session_id, messages))
+        self._work(update, group="view")
+
+    def _schedule_deadline(self) -> None:
+        """Wake the model at its next deadline (a ringing call's caller giving up)."""
+        deadline = self.presenter.model.next_deadline()
+        if deadline is not None:
+            delay_s = max(0.0, (deadline - clock_ms()) / 1000)
+            self.set_timer(delay_s, lambda: self._work(self._timeout(), group="view"))
+
+    async def _timeout(self) -> None:
+        self._app_changes(await self.presenter.timeout())
+        self._schedule_deadline()
 
     def _send_read_receipts(self, session_id: str, message_ids: list[str]) -> None:
         self._background(self.client.mark_read(session_id, message_ids))
@@ -312,12 +294,12 @@ class QuickoApp(App[None]):
         self._work(self._new_session(), group="actions")
 
     async def _new_session(self) -> None:
-        refusal = self.offline("create a session")
-        if refusal is not None:
-            self.notify(refusal, severity="error", timeout=10)
-            return
         try:
             info = await self.client.create_session()
+        except ConnectionClosedError as exc:
+            text = not_connected("create a session", str(exc), _WHERE)
+            self.notify(text, severity="error", timeout=10)
+            return
         except _FAILURES as exc:
             self.notify(f"No session: {_problem(exc)}", severity="error")
             return
@@ -330,52 +312,55 @@ class QuickoApp(App[None]):
         self.push_screen(join_form(self._join))
 
     async def _join(self, code: str) -> str | None:
-        refusal = self.offline("join")
-        if refusal is not None:
-            return refusal
         line = "You joined with an invite code"
-        return await self._open_with(lambda: self.client.join_session(code), line)
+        return await self._open_with("join", lambda: self.client.join_session(code), line)
 
     def action_call(self) -> None:
         """Open the call dialog."""
         self.push_screen(call_form(self._call))
 
     async def _call(self, quickokey: str) -> str | None:
-        refusal = self.offline("call")
-        if refusal is not None:
-            return refusal
         line = "Call accepted: the chat is open"
-        return await self._open_with(lambda: self.client.call(quickokey), line)
+        try:
+            return await self._open_with("call", lambda: self.client.call(quickokey), line)
+        finally:
+            self.presenter.model.call_over()
 
     async def _open_with(
-        self, start: Callable[[], Awaitable[ev.SessionInfo]], line: str
+        self, action: str, start: Callable[[], Awaitable[ev.SessionInfo]], line: str
     ) -> str | None:
         try:
             info = await start()
+        except ConnectionClosedError as exc:
+            return not_connected(action, str(exc), _WHERE)
         except _FAILURES as exc:
             return _problem(exc)
         if await self.presenter.open_session(info, line) is None:
             return _ALREADY_OPEN
         return None
 
-    def _incoming_call(self, call: ev.IncomingCall) -> None:
-        address = parse_quickokey(call.caller_quickokey)
-        view = CallView(
-            call.call_id,
-            call.caller_quickokey,
-            display_name(address),  # never the name the caller claims
-            call.safety_number,
-            claimed_name(address, call.display_name),
-        )
-
+    def _incoming_call(self, call: RingingCall) -> None:
         def answered(accept: bool | None) -> None:
-            if accept is None:  # the caller gave up: say so; declining makes the client forget it
-                self.notify(stopped_calling(view.display_name), severity="warning", timeout=60)
-            self._work(self._answer(view, bool(accept)), group="actions")
+            if accept is not None:  # None: the caller gave up, the model's CallGone handles it
+                self.presenter.model.answered(call.call_id)
+                self._work(self._answer(call, accept), group="actions")
 
-        self.push_screen(IncomingCallScreen(view, ring_s=self.ring_s), answered)
+        self.push_screen(IncomingCallScreen(call), answered)
+        self._schedule_deadline()
 
-    async def _answer(self, call: CallView, accept: bool) -> None:
+    def _call_gone(self, call: RingingCall, text: str, *, decline: bool) -> None:
+        """The call ended unanswered: close its dialog and say so (a missed call stays up).
+
+        When only the app's own ring time ran out, declining makes the client forget it.
+        """
+        for screen in self.screen_stack:
+            if isinstance(screen, IncomingCallScreen) and screen.call.call_id == call.call_id:
+                screen.expire()
+        self.notify(text, severity="warning", timeout=60)
+        if decline:
+            self._work(self._answer(call, False), group="actions")
+
+    async def _answer(self, call: RingingCall, accept: bool) -> None:
         try:
             info = await self.client.answer_call(call.call_id, accept)
         except _FAILURES as exc:
@@ -402,28 +387,31 @@ class QuickoApp(App[None]):
             except (QuickoError, ValueError) as exc:
                 self.notify(_problem(exc), severity="error")
                 return None
-            peer = self.presenter.verified(chat, address)
-            if peer is not None:
-                line = SystemLine(f"You verified the safety number of {chat.name_of(peer)}")
-                self._work(self.presenter.add_message(chat_id, line), group="view")
-            return peer
+            update = self.presenter.apply(lambda model: model.mark_verified(chat_id, address))
+            self._work(update, group="view")
+            return chat.peers.get(address)
 
         self.push_screen(SafetyScreen(chat, verify))
 
     def action_retry(self) -> None:
-        """Send again, as new messages, the failed messages of the shown chat.
-
-        The client has no retry of its own yet (see /work/notes/apps12.md): each failed
-        message stays "failed · sent again", and its text goes out as a new message.
-        """
+        """Send the failed messages of the shown chat again (same ids, pending again)."""
         chat = self.book.active_chat
         failed = [] if chat is None else chat.failed()
         if chat is None or not failed:
             self.notify("No failed message to send again here.", severity="information")
             return
-        self.presenter.mark_retried(chat, [message.message_id.hex() for message in failed])
         for message in failed:
-            self.send_text(chat.chat_id, message.text)
+            self._work(
+                self._retry(chat.chat_id, chat.session_id, message.message_id.hex()), group="send"
+            )
+
+    async def _retry(self, chat_id: str, session_id: str, message_id: str) -> None:
+        try:
+            message = await self.client.retry_message(session_id, message_id)
+        except (*_FAILURES, ValueError) as exc:
+            self.notify(f"Not sent again: {_problem(exc)}", severity="error")
+            return
+        await self.presenter.apply(lambda model: model.retried(chat_id, message))
 
     def action_leave(self) -> None:
         """Leave the shown chat, wiping its keys and messages (after asking)."""
@@ -456,13 +444,8 @@ class QuickoApp(App[None]):
         self.push_screen(rename_form(chat, peers, self._rename))
 
     async def _rename(self, chat: Chat, peer: Peer, name: str) -> None:
-        if name:
-            chat.local_names[peer.address] = name
-            text = f"You named {peer.shown_name} “{name}” (on this device, until the app closes)"
-        else:
-            chat.local_names.pop(peer.address, None)
-            text = f"{peer.shown_name} has no name of yours any more"
-        await self.presenter.add_message(chat.chat_id, SystemLine(text))
+        chat_id, address = chat.chat_id, peer.address
+        await self.presenter.apply(lambda model: model.set_local_name(chat_id, address, name))
 
     def action_step_chat(self, step: int) -> None:
         """Show the next (1) or previous (-1) chat."""
@@ -558,6 +541,6 @@ class QuickoApp(App[None]):
 
 def run_chat(relay_url: str) -> int:
     """Run the terminal app against ``relay_url`` until the user quits; return the exit status."""
-    app = QuickoApp(AsyncQuickoClient(relay_url), relay_url=relay_url)
+    app = QuickoApp(AsyncQuickoClient(relay_url))
     app.run()
     return app.return_code or 0

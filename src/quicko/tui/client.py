@@ -20,6 +20,10 @@ class ChatClient(Protocol):
     """The asynchronous client methods the app calls (see docs of ``AsyncQuickoClient``)."""
 
     @property
+    def relay_url(self) -> str:
+        """The relay's URL (canonical)."""
+
+    @property
     def identity_info(self) -> QuickoKeyInfo:
         """The current identity."""
 
@@ -66,6 +70,12 @@ class ChatClient(Protocol):
 
     async def call(self, quickokey: str, timeout: float = ...) -> SessionInfo:
         """Call a QuickoKey."""
+
+    def messages(self, session_id: str) -> list[ChatMessage]:
+        """The messages the client's store holds for a session."""
+
+    async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
+        """Send a failed message again (same id, PENDING again)."""
 
     async def answer_call(self, call_id: str, accept: bool) -> SessionInfo | None:
         """Accept or decline an incoming call."""

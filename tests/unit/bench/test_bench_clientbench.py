@@ -45,6 +45,8 @@ def _messages_run(delivered: float, **extra: object) -> dict[str, object]:
         "received_per_s": delivered * 1.5,
         "delivered_per_s": delivered,
         "send_call_us": 100.0,
+        "client_cpu_us": 1e6 / delivered,
+        "delivered_per_cpu_s": delivered,
         **extra,
     }
 
@@ -88,6 +90,8 @@ def test_report_takes_the_median_of_the_runs_and_keeps_each_value() -> None:
     assert delivered["runs"] == [3000.0, 1000.0, 2000.0]
     assert delivered["unit"] == "msg/s"
     assert metrics["messages_sent"]["value"] == 4000.0
+    assert metrics["messages_cpu"]["value"] == pytest.approx(500.0)  # µs: 1e6 / 2000
+    assert metrics["messages_per_cpu_s"]["unit"] == "msg/s"
     assert metrics["join_p90"]["value"] == 25.0
     assert "call_p50" not in metrics
     assert "errors" not in delivered

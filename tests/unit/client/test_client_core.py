@@ -22,7 +22,10 @@ from quicko.protocol import (
     LookupResponse,
     Message,
     RegisterAck,
+    decode_frame,
+    encode_frame,
 )
+from quicko.relay.router import Send
 from quicko.session import OutgoingCall, verify_lookup
 from quicko.session.delivery import RETRY_INITIAL_MS
 
@@ -219,3 +222,29 @@ def test_unknown_sessions_and_bad_ids_are_refused() -> None:
     with pytest.raises(SessionError):
         core.get("not hex")
     assert core.next_deadline() is None and core.data_to_send() == []
+
+
+def test_frames_read_together_are_receipted_together() -> None:
+    # The I/O shell hands the frames of one read to receive_batch: every text is stored and
+    # shown once, and Bob answers them with one RECEIPT (docs/protocol.md §10.2).
+    net = Net()
+    alice, bob, sid = chat(net)
+    sent = [alice.core.send_text(sid, f"m{n}", net.now) for n in range(5)]
+    assert alice.conn is not None and bob.conn is not None
+    actions = [
+        action
+        for payload in alice.core.data_to_send()
+        for action in net.router.receive(alice.conn, encode_frame(payload), net.now)
+    ]
+    to_bob = [decode_frame(a.data) for a in actions if isinstance(a, Send) and a.conn == bob.conn]
+    assert sum(isinstance(p, Message) for p in to_bob) == 5
+    bob.received += len(to_bob)
+    bob.core.receive_batch(to_bob, net.now)
+    out = bob.core.data_to_send()
+    assert sum(isinstance(p, Message) for p in out) == 1
+    for payload in out:
+        net._apply(net.router.receive(bob.conn, encode_frame(payload), net.now))
+    net._apply([a for a in actions if not (isinstance(a, Send) and a.conn == bob.conn)])
+    net.run()
+    assert bob.texts() == [f"m{n}" for n in range(5)]
+    assert all(final_status(alice, m.message_id) is DeliveryStatus.DELIVERED for m in sent)

@@ -134,7 +134,7 @@ def test_peer_events_become_client_events() -> None:
 
 
 @pytest.mark.parametrize("role", ["creator", "joiner", "caller", "callee"])
-def test_info_names_the_role(role: str) -> None:
+def test_info_names_the_role(role: m.SessionRole) -> None:
     live, _ = creator()
     live.role = role
     info = live.info()

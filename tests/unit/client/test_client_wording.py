@@ -8,7 +8,11 @@ from quicko.client.wording import plain_reason, replace_question
 def test_plain_reasons() -> None:
     assert plain_reason("cannot connect: ConnectionRefusedError") == "connection refused"
     assert plain_reason("cannot connect: gaierror") == "host name not found"
-    assert plain_reason("cannot connect: SSLError") == "cannot connect (SSLError)"
+    assert plain_reason("cannot connect: SSLCertVerificationError") == (
+        "TLS certificate not trusted"
+    )
+    assert plain_reason("cannot connect: SSLError") == "TLS failed"
+    assert plain_reason("cannot connect: InvalidMessage") == "cannot connect (InvalidMessage)"
     assert plain_reason("relay error SHUTTING_DOWN: shutting down") == "shutting down"
     assert plain_reason("handshake_timeout") == "handshake timeout"
 

@@ -17,6 +17,7 @@ from quicko.crypto.kdf import (
     encode_fields,
     hkdf_sha256,
     hmac_sha256,
+    hmac_sha256_pair,
     identity_label,
     label,
     sha256,
@@ -113,6 +114,17 @@ def test_hmac_sha256_rfc4231_test_case_2() -> None:
     # RFC 4231 §4.3 (Test Case 2), HMAC-SHA-256.
     expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     assert hmac_sha256(b"Jefe", b"what do ya want for nothing?").hex() == expected
+
+
+def test_hmac_sha256_pair_is_two_hmacs_under_one_key() -> None:
+    # RFC 4231 §4.3 (Test Case 2) as the first message; a second, independent one.
+    first, second = hmac_sha256_pair(b"Jefe", b"what do ya want for nothing?", b"\x01")
+    assert first.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert second == hmac.new(b"Jefe", b"\x01", hashlib.sha256).digest()
+    assert hmac_sha256_pair(b"k" * 100, b"", b"x") == (
+        hmac_sha256(b"k" * 100, b""),
+        hmac_sha256(b"k" * 100, b"x"),
+    )
 
 
 def test_encode_fields() -> None:

@@ -7,6 +7,7 @@ skipped-key store's cap, wiping and reprs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
@@ -491,3 +492,21 @@ def test_repr_shows_no_secret() -> None:
             assert secret is not None
             assert bytes(secret).hex()[:8] not in text
         assert text.startswith("DoubleRatchet(can_send=True")
+
+
+def test_state_copy_is_a_shallow_copy_of_every_field() -> None:
+    # _State.copy replaces dataclasses.replace on the receive path: it must copy every field.
+    state = ratchet_module._State(
+        rk=bytearray(b"r" * 32),
+        dhs=X25519KeyPair.generate(lambda n: b"\x07" * n),
+        dhr=b"d" * 32,
+        cks=bytearray(b"s" * 32),
+        ckr=bytearray(b"c" * 32),
+        ns=1,
+        nr=2,
+        pn=3,
+    )
+    copy = state.copy()
+    assert copy is not state
+    for item in dataclasses.fields(state):
+        assert getattr(copy, item.name) is getattr(state, item.name), item.name

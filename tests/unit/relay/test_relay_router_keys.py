@@ -31,6 +31,7 @@ from quicko.relay.config import RelayConfig
 
 ACCEPTED = int(CallStatus.ACCEPTED)
 DECLINED = int(CallStatus.DECLINED)
+CANCELLED = int(CallStatus.CANCELLED)
 
 
 def _cid(n: int) -> bytes:
@@ -204,13 +205,13 @@ def test_call_offline_when_unregistered_or_away() -> None:
 
 def test_call_timeout() -> None:
     h = Harness()
-    eve, _, eve_addr, dana_addr = _call_setup(h)
+    eve, dana, eve_addr, dana_addr = _call_setup(h)
     h.send(eve, CallPeer(_cid(1), eve_addr, dana_addr, b""))
     assert h.router.next_deadline() == T0 + 60_000
     actions = h.advance(60_000)
-    assert payloads(actions, eve) == [
-        CallResponse(_cid(1), eve_addr, dana_addr, CallStatus.TIMEOUT, b"")
-    ]
+    timeout = CallResponse(_cid(1), eve_addr, dana_addr, CallStatus.TIMEOUT, b"")
+    assert payloads(actions, eve) == [timeout]
+    assert payloads(actions, dana) == [timeout]  # the callee's ring ends too (§4.8)
     h.send(eve, CallPeer(_cid(2), eve_addr, dana_addr, b""))
     h.router.closed(eve, h.now)
     assert not [a for a in h.advance(60_000) if getattr(a, "conn", None) == eve]
@@ -277,3 +278,54 @@ def test_register_for_another_relay_is_refused_and_the_connection_stays() -> Non
     assert payloads(h.send(dana.conn, spelled), dana.conn) == [RegisterAck(dana.address, True)]
     [found] = payloads(h.send(eve.conn, LookupKey(dana.address)), eve.conn)
     assert isinstance(found, LookupResponse) and found.relay_url == "WS://127.0.0.1:9900/ws"
+
+
+def test_call_cancelled_by_the_caller() -> None:
+    h = Harness()
+    eve, dana, eve_addr, dana_addr = _call_setup(h)
+    h.send(eve, CallPeer(_cid(1), eve_addr, dana_addr, b"bundle"))
+    cancel = encode_frame(CallResponse(_cid(1), eve_addr, dana_addr, CANCELLED, b""))
+    actions = h.recv(eve, cancel)
+    assert raw(actions, dana) == [cancel]  # forwarded unchanged to the callee
+    assert raw(actions, eve) == []
+    assert h.router.metrics.pending_calls == 0
+    # Forgotten: a late answer and a second cancel are not pending; no timeout follows.
+    late = CallResponse(_cid(1), eve_addr, dana_addr, ACCEPTED, b"mine")
+    assert errors(h.send(dana, late), dana) == [ErrorCode.NOT_PENDING]
+    assert errors(h.recv(eve, cancel), eve) == [ErrorCode.NOT_PENDING]
+    assert h.advance(60_000) == []
+
+
+def test_call_cancel_rejections() -> None:
+    h = Harness()
+    eve, dana, eve_addr, dana_addr = _call_setup(h)
+    mallory = h.peer(3)
+    h.send(eve, CallPeer(_cid(1), eve_addr, dana_addr, b""))
+    cases = [
+        # Only the caller may cancel: from the callee, or from a third party naming the caller.
+        (dana, CallResponse(_cid(1), eve_addr, dana_addr, CANCELLED, b""),
+         ErrorCode.SENDER_MISMATCH),
+        (mallory.conn, CallResponse(_cid(1), eve_addr, dana_addr, CANCELLED, b""),
+         ErrorCode.SENDER_MISMATCH),
+        # Someone else's call id, under one's own address; another callee; no such call.
+        (mallory.conn, CallResponse(_cid(1), mallory.address, dana_addr, CANCELLED, b""),
+         ErrorCode.NOT_PENDING),
+        (eve, CallResponse(_cid(1), eve_addr, mallory.address, CANCELLED, b""),
+         ErrorCode.NOT_PENDING),
+        (eve, CallResponse(_cid(9), eve_addr, dana_addr, CANCELLED, b""), ErrorCode.NOT_PENDING),
+        # A cancel carries no bundle.
+        (eve, CallResponse(_cid(1), eve_addr, dana_addr, CANCELLED, b"x"), ErrorCode.MALFORMED),
+    ]  # fmt: skip
+    for conn, response, code in cases:
+        assert errors(h.send(conn, response), conn) == [code]
+    assert h.router.metrics.pending_calls == 1  # still waiting for dana
+
+
+def test_call_cancel_with_the_callee_gone() -> None:
+    h = Harness()
+    eve, dana, eve_addr, dana_addr = _call_setup(h)
+    h.send(eve, CallPeer(_cid(1), eve_addr, dana_addr, b""))
+    h.router.closed(dana, h.now)
+    cancel = encode_frame(CallResponse(_cid(1), eve_addr, dana_addr, CANCELLED, b""))
+    assert h.recv(eve, cancel) == []  # nobody to tell; the call is forgotten all the same
+    assert h.router.metrics.pending_calls == 0

@@ -16,11 +16,13 @@ from quicko.protocol import (
     KeyExchange,
     LookupResponse,
     Message,
+    MessageType,
     Pong,
     decode_frame,
     encode_frame,
 )
 from quicko.relay.config import RelayConfig
+from quicko.relay.router import Send
 
 
 def _pair(h: Harness) -> tuple[Peer, Peer]:
@@ -310,3 +312,33 @@ def test_decode_errors_keep_the_connection_open(data: bytes, code: int, ref_type
     assert (error.code, error.ref_type) == (code, ref_type)
     assert 0 < len(error.reason) <= 256
     assert closes(actions) == {}
+
+
+def test_receive_fast_is_receive_in_short() -> None:
+    slow, fast = Harness(seed=7), Harness(seed=7)
+    a, b = _pair(slow)
+    assert _pair(fast) == (a, b)
+    frame = encode_frame(_message(a, b.address, 1))
+    actions = slow.recv(a.conn, frame)
+    result = fast.router.receive_fast(a.conn, frame, fast.now)
+    assert isinstance(result, tuple)
+    target, ack = result
+    assert [Send(target, frame), Send(a.conn, ack)] == actions
+    # Anything unusual is the same list as receive's (here: a sender mismatch).
+    forged = encode_frame(Message(sid(1), b.address, a.address, mid(2), 0, b"x"))
+    assert fast.router.receive_fast(a.conn, forged, fast.now) == slow.recv(a.conn, forged)
+
+
+def test_hot_path_counts_in_the_metrics() -> None:
+    h = Harness()
+    a, b = _pair(h)
+    before = h.router.metrics.as_dict()
+    frame = encode_frame(_message(a, b.address, 1))
+    actions = h.recv(a.conn, frame)
+    after = h.router.metrics
+    assert after.bytes_in - before["bytes_in"] == len(frame)
+    sent = sum(len(action.data) for action in actions if isinstance(action, Send))
+    assert after.bytes_out - before["bytes_out"] == sent
+    assert after.frames_in[MessageType.MESSAGE] == 1
+    assert after.frames_out[MessageType.MESSAGE] == after.frames_out[MessageType.ACK] == 1
+    assert h.router.metrics.frames_out[MessageType.ACK] == 1  # folded once, not twice

@@ -259,7 +259,7 @@ def test_the_queue_before_the_ratchet_can_send_is_bounded_never_silently() -> No
     responder.receive(joined(responder, initiator.address), NOW)
     ids = [responder.send_text(f"q{n}", NOW) for n in range(MAX_QUEUED_TEXTS + 1)]
     assert of_type(responder.events(), StatusChanged) == [
-        StatusChanged(ids[0], DeliveryStatus.FAILED)
+        StatusChanged(ids[0], DeliveryStatus.FAILED, "too many messages waiting")
     ]
     assert responder.status(ids[1]) is P
     assert messages(responder.data_to_send()) == []

@@ -208,3 +208,53 @@ def test_receipts_are_kept_until_the_relay_acknowledges_them() -> None:
     assert receipts.for_recipient(A) == [] and receipts.for_recipient(B) == [second]
     receipts.forget_recipient(B)
     assert len(receipts) == 0
+
+
+def test_a_receipt_is_not_resent_after_a_text_lifetime() -> None:
+    # Its text's sender gave the text up by then: resending the receipt would only cost frames.
+    receipts = ReceiptTracker(ttl_ms=20_000)
+    receipt = frame(b"1" * 16, A)
+    receipts.add(receipt, T0)
+    assert receipts.due(T0 + RETRY_INITIAL_MS, lambda _: True) == [receipt]
+    assert receipts.due(T0 + 19_999, lambda _: True) == [receipt]
+    assert receipts.due(T0 + 20_000, lambda _: True) == []
+    assert len(receipts) == 0 and receipts.next_deadline() is None
+
+
+def test_ledger_deadline_is_never_late_and_exact_after_due() -> None:
+    # next_deadline is read after every frame, so it is kept as a lower bound (no scan): it may
+    # be early after a message settles, never late, and due() makes it exact again.
+    ledger = OutboundLedger()
+    ids = [n.to_bytes(16, "big") for n in range(1, 6)]
+    for n, mid in enumerate(ids):
+        ledger.add(mid, (A,), T0 + n)
+        ledger.set_frame(mid, A, frame(mid, A))
+    assert ledger.next_deadline() == T0 + RETRY_INITIAL_MS
+    ledger.update(ids[0], A, DeliveryStatus.DELIVERED)  # settles: the bound may stay early
+    assert ledger.next_deadline() == T0 + RETRY_INITIAL_MS
+    assert ledger.due(T0 + RETRY_INITIAL_MS, lambda _: True) == []
+    assert ledger.next_deadline() == T0 + 1 + RETRY_INITIAL_MS  # exact again
+    # Message 1 is due: sent again and moved on by its doubled interval; the others follow.
+    [again] = ledger.due(T0 + 1 + RETRY_INITIAL_MS, lambda _: True)
+    assert again.message_id == ids[1]
+    assert ledger.next_deadline() == T0 + 2 + RETRY_INITIAL_MS
+    for mid in ids[1:]:
+        ledger.update(mid, A, DeliveryStatus.DELIVERED)
+    assert ledger.next_deadline() is None  # nothing live: no timer at all
+    ledger.add(b"n" * 16, (A,), T0 + 50)
+    assert ledger.next_deadline() == T0 + 50 + RETRY_INITIAL_MS
+    ledger.restart_retries(T0 + 60)
+    assert ledger.next_deadline() == T0 + 60 + RETRY_INITIAL_MS
+
+
+def test_receipt_deadline_is_never_late_and_exact_after_due() -> None:
+    receipts = ReceiptTracker()
+    first, second = frame(b"1" * 16, A), frame(b"2" * 16, A)
+    receipts.add(first, T0)
+    receipts.add(second, T0 + 10)
+    receipts.acknowledged(first.message_id)
+    assert receipts.next_deadline() == T0 + RETRY_INITIAL_MS  # early, never late
+    assert receipts.due(T0 + RETRY_INITIAL_MS, lambda _: True) == []
+    assert receipts.next_deadline() == T0 + 10 + RETRY_INITIAL_MS
+    receipts.acknowledged(second.message_id)
+    assert receipts.next_deadline() is None

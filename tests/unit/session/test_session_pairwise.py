@@ -826,3 +826,22 @@ def test_largest_text_with_the_kem_ciphertext_fits_one_frame() -> None:
     decoded = decode_frame(frame)
     assert isinstance(decoded, Message)
     assert bob.open(decoded.body, message_id=MESSAGE_ID, timestamp=2**64 - 1) == text
+
+
+@pytest.mark.parametrize("timestamp", [0, TIMESTAMP, 2**64 - 1])
+def test_channel_ad_is_message_ad_in_both_directions(timestamp: int) -> None:
+    # The channel encodes the fixed part of the AD once (a speed-up): the bytes must not change.
+    alice, _ = make_channels()
+    for outgoing, sender, recipient in ((True, ALICE, BOB), (False, BOB, ALICE)):
+        expected = message_ad(session_id=SESSION, sender=sender, recipient=recipient,
+                              message_id=MESSAGE_ID, timestamp=timestamp)  # fmt: skip
+        got = alice._ad(outgoing=outgoing, message_id=MESSAGE_ID, timestamp=timestamp)
+        assert got == expected
+
+
+@pytest.mark.parametrize(("message_id", "timestamp"), [(bytes(15), 0), (bytes(16), -1),
+                                                       (bytes(16), 2**64)])  # fmt: skip
+def test_channel_ad_refuses_bad_frame_fields(message_id: bytes, timestamp: int) -> None:
+    alice, _ = make_channels()
+    with pytest.raises(ValueError, match=r"message id|timestamp"):
+        alice._ad(outgoing=True, message_id=message_id, timestamp=timestamp)

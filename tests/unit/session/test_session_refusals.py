@@ -375,7 +375,7 @@ def test_a_group_text_failed_for_one_recipient_expires_without_a_second_event() 
     # ... but his own LEAVE is: FAILED for him, so FAILED for the group text.
     misbehave(pump, bob, alice, env.Leave())
     assert of_type(pump.take(alice.address), StatusChanged) == [
-        StatusChanged(message_id, DeliveryStatus.FAILED)
+        StatusChanged(message_id, DeliveryStatus.FAILED, "the peer left")
     ]
     alice.handle_timeout(pump.now + DEFAULT_MESSAGE_TTL_MS)
     assert alice.events() == [] and alice.next_deadline() is None

@@ -94,6 +94,8 @@ def test_authentic_malformed_message_is_dropped_once_then_deduped(
 
 # ------------------------------------------------------------------ message TTL
 
+EXPIRED = "not delivered within 3,600 s"
+
 
 def test_undelivered_text_fails_after_the_message_ttl() -> None:
     pump = Pump()
@@ -113,7 +115,9 @@ def test_undelivered_text_fails_after_the_message_ttl() -> None:
     alice.handle_timeout(pump.now + 999)
     assert alice.events() == [] and alice.status(message_id) is DeliveryStatus.SENT
     alice.handle_timeout(pump.now + 1000)
-    assert alice.events() == [StatusChanged(message_id, DeliveryStatus.FAILED)]
+    assert alice.events() == [
+        StatusChanged(message_id, DeliveryStatus.FAILED, "not delivered within 1 s")
+    ]
     assert alice.status(message_id) is DeliveryStatus.FAILED
     assert alice.next_deadline() is None
     # A late receipt does not revive it, and it is not retransmitted any more.
@@ -158,7 +162,7 @@ def test_a_held_frame_that_expires_is_never_sent() -> None:
     message_id = alice.send_text("held", pump.now)
     assert messages(alice.data_to_send()) == []
     alice.handle_timeout(pump.now + DEFAULT_MESSAGE_TTL_MS)
-    assert alice.events() == [StatusChanged(message_id, DeliveryStatus.FAILED)]
+    assert alice.events() == [StatusChanged(message_id, DeliveryStatus.FAILED, EXPIRED)]
     alice.receive(joined(alice, bob.address), pump.now)
     sent = messages(alice.data_to_send())
     assert sent  # what else was held (the SYNC Bob has not answered) goes out
@@ -187,7 +191,7 @@ def test_capacity_eviction_fails_the_oldest_undelivered_text() -> None:
     alice.events()
     ids = [alice.send_text(f"m{n}", pump.now) for n in range(MAX_TRACKED_MESSAGES + 1)]
     events = alice.events()
-    assert events == [StatusChanged(ids[0], DeliveryStatus.FAILED)]
+    assert events == [StatusChanged(ids[0], DeliveryStatus.FAILED, "too many messages waiting")]
     assert alice.status(ids[0]) is DeliveryStatus.FAILED
     assert alice.status(ids[1]) is DeliveryStatus.PENDING
 

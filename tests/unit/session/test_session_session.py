@@ -326,18 +326,27 @@ def test_replayed_and_reordered_messages_are_shown_once() -> None:
     ids = [alice.send_text(f"m{n}", pump.now + n) for n in range(4)]
     frames = [p for p in alice.data_to_send() if isinstance(p, Message)]
     assert len(frames) == 4
-    # The relay delivers them out of order, twice each.
-    for frame in [frames[2], frames[0], frames[3], frames[2], frames[1], frames[0]]:
-        bob.receive(frame, pump.now)
+    # The relay delivers them out of order, twice each, in three reads.
+    turns = [[frames[2], frames[0], frames[3], frames[2]], [frames[1], frames[0]], [frames[3]]]
+    receipts: list[Message] = []
+    for turn in turns:
+        for frame in turn:
+            bob.receive(frame, pump.now)
+        # What one read earned goes as one receipt (docs/protocol.md §10.2).
+        receipts += [p for p in bob.data_to_send() if isinstance(p, Message)]
     events = bob.events()
     shown = of_type(events, MessageReceived)
     assert sorted(m.text for m in shown) == ["m0", "m1", "m2", "m3"]
     assert [m.text for m in sorted(shown, key=lambda m: m.timestamp)] == ["m0", "m1", "m2", "m3"]
     assert {m.message_id for m in shown} == set(ids)
-    # Each duplicate was re-receipted (6 receipts for 6 frames), never shown again.
-    receipts = [p for p in bob.data_to_send() if isinstance(p, Message)]
-    assert len(receipts) == 6
+    # Each read was receipted, the duplicates again (the last read holds only one), never
+    # shown again.
+    assert len(receipts) == 3
     assert bob.dropped_frames == 0
+    for receipt in receipts:
+        alice.receive(receipt, pump.now)
+    a_events = alice.events()
+    assert all(statuses(a_events, m)[-1] is DeliveryStatus.DELIVERED for m in ids)
 
 
 def test_rejoin_retransmits_the_same_frames_until_delivered() -> None:
@@ -610,3 +619,72 @@ def test_sent_names_our_kept_texts_and_receipts() -> None:
     bob.receive(frame, pump.now)
     [receipt] = [p for p in bob.data_to_send() if isinstance(p, Message)]
     assert bob.sent(receipt.message_id) and not alice.sent(receipt.message_id)
+
+
+def test_a_receipt_refused_for_good_is_dropped_a_transient_refusal_kept() -> None:
+    # §10.3.5: sending again cannot help a receipt the relay refused as malformed; it must not
+    # be resent every minute. A rate limit or a full buffer is retried on the timer.
+    pump, alice, bob = two_party()
+    pump.take(alice.address)
+    for code, kept in ((ErrorCode.RATE_LIMITED, True), (ErrorCode.MALFORMED, False)):
+        alice.send_text(f"{code.name}", pump.now)
+        [frame] = [p for p in alice.data_to_send() if isinstance(p, Message)]
+        bob.receive(frame, pump.now)
+        [receipt] = [p for p in bob.data_to_send() if isinstance(p, Message)]
+        refusal = Error(code, "no", MessageType.MESSAGE, receipt.message_id)
+        bob.receive(refusal, pump.now)
+        assert bob.sent(receipt.message_id) is kept
+
+
+# ------------------------------------------------------------------ receipts grouped per read
+
+
+def _texts(alice: Session, count: int, now: int) -> tuple[list[bytes], list[Message]]:
+    ids = [alice.send_text(f"m{n}", now + n) for n in range(count)]
+    return ids, [p for p in alice.data_to_send() if isinstance(p, Message)]
+
+
+def test_texts_read_together_get_one_receipt_of_at_most_256_ids() -> None:
+    pump, alice, bob = two_party()
+    pump.take(alice.address), pump.take(bob.address)
+    ids, frames = _texts(alice, env.MAX_RECEIPT_IDS + 1, pump.now)
+    for frame in frames:
+        bob.receive(frame, pump.now)
+    receipts = [p for p in bob.data_to_send() if isinstance(p, Message)]
+    assert len(receipts) == 2  # 256 ids, then 1 (docs/protocol.md §10.2)
+    for receipt in receipts:
+        alice.receive(receipt, pump.now)
+    a_events = alice.events()
+    assert all(statuses(a_events, m)[-1] is DeliveryStatus.DELIVERED for m in ids)
+    assert bob.data_to_send() == []  # nothing owed twice
+
+
+def test_held_receipts_go_once_stored_grouped_per_drain() -> None:
+    pump, alice, bob = two_party()
+    pump.take(alice.address), pump.take(bob.address)
+    bob.hold_delivered_receipts()
+    ids, frames = _texts(alice, 3, pump.now)
+    for frame in frames:
+        bob.receive(frame, pump.now)
+    assert [p for p in bob.data_to_send() if isinstance(p, Message)] == []  # not stored yet
+    for message_id in ids[:2]:
+        bob.message_stored(alice.address, message_id, pump.now)
+    [receipt] = [p for p in bob.data_to_send() if isinstance(p, Message)]
+    alice.receive(receipt, pump.now)
+    a_events = alice.events()
+    assert [statuses(a_events, m)[-1:] for m in ids] == [[DeliveryStatus.DELIVERED]] * 2 + [[]]
+
+
+def test_receipts_owed_go_before_our_leave() -> None:
+    pump, alice, bob = two_party()
+    pump.take(alice.address), pump.take(bob.address)
+    ids, frames = _texts(alice, 3, pump.now)
+    for frame in frames:
+        bob.receive(frame, pump.now)
+    bob.leave(pump.now)  # before the frames were drained: the receipt is still sealed first
+    for payload in bob.data_to_send():
+        if isinstance(payload, Message):
+            alice.receive(payload, pump.now)
+    a_events = alice.events()
+    assert all(statuses(a_events, m)[-1] is DeliveryStatus.DELIVERED for m in ids)
+    assert of_type(a_events, PeerLeft) == [PeerLeft(bob.address, LeaveReason.LEFT, gone=True)]

@@ -6,12 +6,10 @@ from quicko.tui.screens.confirm import ConfirmScreen, replace_question
 from quicko.tui.screens.dialogs import call_form, join_form, recover_form, rename_form
 from quicko.tui.screens.form import FormScreen, Incomplete
 from quicko.tui.screens.identity import IdentityActions, IdentityScreen, IdentityView
-from quicko.tui.screens.incoming import RING_S, CallView, IncomingCallScreen, stopped_calling
+from quicko.tui.screens.incoming import IncomingCallScreen
 from quicko.tui.screens.safety import SafetyScreen
 
 __all__ = [
-    "RING_S",
-    "CallView",
     "ConfirmScreen",
     "FormScreen",
     "IdentityActions",
@@ -25,5 +23,4 @@ __all__ = [
     "recover_form",
     "rename_form",
     "replace_question",
-    "stopped_calling",
 ]

@@ -13,6 +13,7 @@ from typing import Final
 
 from rich.text import Text
 
+from quicko.appmodel import Chat, Peer
 from quicko.errors import InviteCodeError, QuickoKeyFormatError, SeedPhraseError
 from quicko.identity import (
     QUICKOKEY_EXAMPLE,
@@ -25,7 +26,6 @@ from quicko.identity import (
     seed_word_suggestions,
 )
 from quicko.tui.screens.form import FormScreen, Incomplete, Submit
-from quicko.tui.state import Chat, Peer
 from quicko.tui.theme import ERROR, MUTED, SUCCESS
 
 __all__ = [

@@ -1,16 +1,15 @@
 """The incoming-call dialog: who is calling, their safety number, accept or decline.
 
-A call can be answered for :data:`RING_S` after its offer arrived: the caller gives up after
-60 s (``AsyncQuickoClient.call``'s timeout), so an answer must leave before that with time to
-travel. After it the dialog closes itself with the result ``None`` and can no longer accept;
-the app says who stopped calling (issue 12, item 1).
+The call and its ring deadline come from the shared model (:class:`quicko.appmodel.RingingCall`):
+the caller gives up after 60 s, so an answer must leave before that with time to travel. When
+the model says the caller gave up (:class:`quicko.appmodel.CallGone`), the app calls
+:meth:`IncomingCallScreen.expire`: the dialog closes with the result ``None`` and can no longer
+accept; a late key press is refused by the deadline too (issue 12, item 1).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,57 +18,22 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from quicko.appmodel import RingingCall
 from quicko.identity import safety_number_lines
 from quicko.tui.theme import ACCENT, MUTED, WARNING
+from quicko.tui.widgets import clock_ms
 
-__all__ = ["CALLER_TIMEOUT_S", "RING_S", "CallView", "IncomingCallScreen", "stopped_calling"]
-
-CALLER_TIMEOUT_S: Final = 60.0
-"""How long a caller waits for an answer (``AsyncQuickoClient.call``'s default timeout)."""
-
-ANSWER_MARGIN_S: Final = 5.0
-"""Time left for an answer to reach the caller before it gives up."""
-
-RING_S: Final = CALLER_TIMEOUT_S - ANSWER_MARGIN_S
-"""How long after an offer arrived it can be accepted (55 s)."""
-
-
-def stopped_calling(display_name: str) -> str:
-    """The line shown when a caller gave up before the call was answered."""
-    return f"{display_name} stopped calling (no answer within {CALLER_TIMEOUT_S:.0f} s)"
-
-
-@dataclass(frozen=True, slots=True)
-class CallView:
-    """What the dialog shows of a call.
-
-    Attributes:
-        call_id: the call's id (hex).
-        caller_quickokey: the caller's QuickoKey (authenticated by the relay's directory and
-            the caller's signature).
-        display_name: the caller's display name, derived from its QuickoKey (never the name
-            it claims).
-        safety_number: to compare with the caller.
-        claimed_name: the name the caller claims, when it is not its derived name (shown
-            second, labelled as a claim).
-    """
-
-    call_id: str
-    caller_quickokey: str
-    display_name: str
-    safety_number: str
-    claimed_name: str | None = None
+__all__ = ["IncomingCallScreen"]
 
 
 class IncomingCallScreen(ModalScreen[bool | None]):
     """Asks whether to accept a call.
 
     The result is ``True`` to accept, ``False`` to decline, and ``None`` when the caller gave
-    up first (after ``ring_s`` seconds from the offer's arrival).
+    up first (:meth:`expire`, or a key pressed after ``call.deadline_ms``).
 
     Args:
-        call: the call to show.
-        ring_s: how long the call can be answered, from now.
+        call: the call to show, with its deadline (:func:`~quicko.tui.widgets.clock_ms`).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -77,23 +41,20 @@ class IncomingCallScreen(ModalScreen[bool | None]):
         Binding("d,n,escape", "answer(False)", "Decline"),
     ]
 
-    def __init__(self, call: CallView, *, ring_s: float = RING_S) -> None:
+    def __init__(self, call: RingingCall) -> None:
         super().__init__(id="incoming-call")
         self.call = call
-        self._ring_s = ring_s
-        self._deadline = time.monotonic() + ring_s
         self._done = False
 
     def on_mount(self) -> None:
-        """Start the ring timer and the countdown."""
-        self.set_timer(max(0.0, self._ring_s), self.expire)
+        """Start the countdown."""
         self.set_interval(1.0, self._show_countdown)
         self._show_countdown()
 
     @property
     def seconds_left(self) -> int:
         """Whole seconds left to answer (0 once the caller gave up)."""
-        return max(0, round(self._deadline - time.monotonic()))
+        return self.call.seconds_left(clock_ms())
 
     def expire(self) -> None:
         """The caller gave up: close with ``None`` (no answer is possible any more)."""
@@ -127,14 +88,14 @@ class IncomingCallScreen(ModalScreen[bool | None]):
         """Close the dialog with the answer (too late to accept: as if the caller gave up)."""
         if self._done:
             return
-        if accept and time.monotonic() >= self._deadline:
+        if accept and clock_ms() >= self.call.deadline_ms:
             self.expire()
             return
         self._done = True
         self.dismiss(accept)
 
 
-def _describe(call: CallView) -> Text:
+def _describe(call: RingingCall) -> Text:
     text = Text.assemble(
         (call.display_name, f"bold {ACCENT}"),
         " is calling you\n",

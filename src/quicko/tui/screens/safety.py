@@ -18,8 +18,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, ListItem, ListView, Static
 
+from quicko.appmodel import Chat, Peer
 from quicko.identity import safety_number_lines
-from quicko.tui.state import Chat, Peer
 from quicko.tui.theme import MUTED, SUCCESS, WARNING
 
 __all__ = ["SafetyScreen"]

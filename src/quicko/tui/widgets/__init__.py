@@ -5,7 +5,7 @@ from __future__ import annotations
 from quicko.tui.widgets.chat_list import ChatList, ChatListItem
 from quicko.tui.widgets.chat_view import ChatView, MessageLog, MessageRow, SystemRow
 from quicko.tui.widgets.composer import Composer, ComposerBox
-from quicko.tui.widgets.status_line import ConnectionView, StatusLine
+from quicko.tui.widgets.status_line import StatusLine, clock_ms
 
 __all__ = [
     "ChatList",
@@ -13,9 +13,9 @@ __all__ = [
     "ChatView",
     "Composer",
     "ComposerBox",
-    "ConnectionView",
     "MessageLog",
     "MessageRow",
     "StatusLine",
     "SystemRow",
+    "clock_ms",
 ]

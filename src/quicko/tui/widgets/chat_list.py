@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, ListItem, ListView
 
-from quicko.tui.state import Chat
+from quicko.appmodel import Chat
 from quicko.tui.theme import ACCENT, MUTED, SUCCESS, WARNING
 
 __all__ = ["ChatList", "ChatListItem"]
@@ -16,7 +16,7 @@ class ChatListItem(ListItem):
     """One chat in the list: its title on the first line, its state and unread count below.
 
     Attributes:
-        chat_id: the chat's local id (:class:`~quicko.tui.state.ChatBook`).
+        chat_id: the chat's local id (:class:`~quicko.appmodel.ChatBook`).
         unread: the unread count shown.
     """
 

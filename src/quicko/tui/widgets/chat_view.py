@@ -2,7 +2,7 @@
 
 Peer text is never read as markup: every line is built as a :class:`rich.text.Text`, so a
 message like ``[b]hi[/b]`` shows as typed. Outgoing messages carry their delivery tick
-(:func:`quicko.tui.state.status_mark`), updated in place as receipts arrive.
+(:func:`status_mark`), updated in place as receipts arrive.
 """
 
 from __future__ import annotations
@@ -15,12 +15,21 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from quicko.appmodel import Chat, Entry, SystemLine, sender_name
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.tui.state import Chat, Entry, SystemLine, sender_name, status_mark
 from quicko.tui.theme import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from quicko.tui.widgets.composer import Composer, ComposerBox
 
-__all__ = ["INVITE_CODE_USE", "SHOWN_ENTRIES", "ChatView", "MessageLog", "MessageRow", "SystemRow"]
+__all__ = [
+    "INVITE_CODE_USE",
+    "SHOWN_ENTRIES",
+    "STATUS_MARKS",
+    "ChatView",
+    "MessageLog",
+    "MessageRow",
+    "SystemRow",
+    "status_mark",
+]
 
 INVITE_CODE_USE: Final = (
     "Several people can join with this code while you are in the session, until too many "
@@ -30,6 +39,33 @@ INVITE_CODE_USE: Final = (
 
 SHOWN_ENTRIES: Final = 200
 """Entries of a chat mounted when it is opened (the newest ones)."""
+
+STATUS_MARKS: Final[dict[DeliveryStatus, tuple[str, str]]] = {
+    DeliveryStatus.PENDING: ("◷", "pending"),
+    DeliveryStatus.SENT: ("✓", "sent"),
+    DeliveryStatus.DELIVERED: ("✓✓", "delivered"),
+    DeliveryStatus.READ: ("✓✓", "read"),
+    DeliveryStatus.FAILED: ("✗", "failed"),
+}
+"""The tick and the word shown beside an outgoing message for each delivery status."""
+
+
+def status_mark(status: DeliveryStatus, *, waiting: bool = False, reason: str = "") -> str:
+    """The tick and word for ``status``, such as ``"✓✓ read"``.
+
+    Args:
+        status: the delivery status.
+        waiting: a pending message waits for the relay, which is not reachable.
+        reason: why a failed message failed (the client's words), if known.
+    """
+    tick, word = STATUS_MARKS[status]
+    if status is DeliveryStatus.PENDING and waiting:
+        return f"{tick} waiting for the relay"
+    if status is DeliveryStatus.FAILED:
+        because = f": {reason}" if reason else ""
+        return f"{tick} failed{because} — ctrl+r sends it again"
+    return f"{tick} {word}"
+
 
 _TICK_STYLE: Final = {
     DeliveryStatus.PENDING: MUTED,
@@ -64,14 +100,12 @@ class MessageRow(Vertical):
         message: the message shown (its status is kept current by :meth:`set_status`).
     """
 
-    def __init__(
-        self, message: ChatMessage, *, waiting: bool = False, retried: bool = False
-    ) -> None:
+    def __init__(self, message: ChatMessage, *, waiting: bool = False, reason: str = "") -> None:
         direction = "-outgoing" if message.outgoing else "-incoming"
         super().__init__(id=_row_id(message), classes=direction)
         self.message = message
         self.waiting = waiting
-        self.retried = retried
+        self.reason = reason
         self._bubble = Static(self._render_bubble(), classes="bubble")
 
     def compose(self) -> ComposeResult:
@@ -83,21 +117,21 @@ class MessageRow(Vertical):
         """The message's delivery status as shown."""
         return self.message.status
 
-    def set_status(self, message: ChatMessage) -> None:
-        """Show the new status of the message."""
+    def set_status(self, message: ChatMessage, reason: str = "") -> None:
+        """Show the message's status as the model has it (and why, if it failed)."""
         self.message = message
+        self.reason = reason
         self._bubble.update(self._render_bubble())
 
-    def set_marks(self, *, waiting: bool, retried: bool) -> None:
-        """Say whether a pending message waits for the relay, or a failed one was sent again."""
+    def set_waiting(self, waiting: bool) -> None:
+        """Say whether a pending message waits for the relay."""
         self.waiting = waiting
-        self.retried = retried
         self._bubble.update(self._render_bubble())
 
     @property
     def mark(self) -> str:
         """The status mark shown (outgoing messages)."""
-        return status_mark(self.message.status, waiting=self.waiting, retried=self.retried)
+        return status_mark(self.message.status, waiting=self.waiting, reason=self.reason)
 
     def _render_bubble(self) -> Text:
         message = self.message
@@ -125,7 +159,7 @@ class MessageLog(VerticalScroll):
 
     Attributes:
         waiting: pending messages wait for the relay (it is not reachable).
-        retried: ids (hex) of the shown chat's failed messages that were sent again.
+        reasons: why the shown chat's failed messages failed, by id (hex).
     """
 
     can_focus = False
@@ -133,15 +167,14 @@ class MessageLog(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.waiting = False
-        self.retried: set[str] = set()
+        self.reasons: dict[str, str] = {}
 
-    def set_marks(self, *, waiting: bool, retried: set[str]) -> None:
-        """Show on our messages whether they wait for the relay, or were sent again."""
+    def set_waiting(self, waiting: bool) -> None:
+        """Show on our messages whether they wait for the relay."""
         self.waiting = waiting
-        self.retried = retried
         for row in self.query(MessageRow):
             if row.message.outgoing:
-                row.set_marks(waiting=waiting, retried=row.message.message_id.hex() in retried)
+                row.set_waiting(waiting)
 
     def row_of(self, message_id: str) -> MessageRow | None:
         """The row of one of our messages (hex id), if it is mounted."""
@@ -165,8 +198,8 @@ class MessageLog(VerticalScroll):
     def _row(self, entry: Entry) -> MessageRow | SystemRow:
         if isinstance(entry, SystemLine):
             return SystemRow(entry)
-        retried = entry.message_id.hex() in self.retried
-        return MessageRow(entry, waiting=self.waiting, retried=retried)
+        reason = self.reasons.get(entry.message_id.hex(), "")
+        return MessageRow(entry, waiting=self.waiting, reason=reason)
 
 
 class ChatView(Vertical):
@@ -205,7 +238,7 @@ class ChatView(Vertical):
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat``: its header and its entries."""
         self.chat_id = chat.chat_id
-        self.log_widget.retried = chat.retried
+        self.log_widget.reasons = chat.reasons
         self.show_header(chat)
         await self.log_widget.show_entries(list(chat.entries))
 

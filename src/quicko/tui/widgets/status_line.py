@@ -4,79 +4,52 @@ The relay's URL is always shown; while the relay is not reachable the line says 
 client's last disconnect reason) and when the next attempt is, counting down (issue 12, item 4).
 
 "End-to-end encrypted" appears only when the shown chat has peers and every one of them is
-authenticated (:attr:`quicko.tui.state.Chat.encrypted`); a chat still waiting for its peer says
+authenticated (:attr:`quicko.appmodel.Chat.encrypted`); a chat still waiting for its peer says
 so instead.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import Static
 
-from quicko.client.wording import plain_reason
+from quicko.appmodel import ConnectionState, LinkState
 from quicko.tui.theme import ERROR, MUTED, SUCCESS, WARNING
 
-__all__ = ["ConnectionView", "StatusLine", "plain_reason"]
+__all__ = ["StatusLine", "clock_ms", "render_connection"]
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionView:
-    """What the status line shows about the relay connection.
+def clock_ms() -> int:
+    """The clock the terminal app gives its model (:mod:`quicko.appmodel`): wall-clock ms."""
+    return time.time_ns() // 1_000_000
 
-    Attributes:
-        state: ``"connected"``, ``"connecting"`` or ``"disconnected"``.
-        attempt: the reconnection attempt under way (0 for the first connection).
-        latency_ms: the last heartbeat round trip, if measured.
-        detail: why the connection is down (plain words), until it is back.
-        relay_url: the relay's URL, always shown.
-        retry_at: when the next attempt starts (``time.monotonic()``), while connecting.
-    """
 
-    state: str = "connecting"
-    attempt: int = 0
-    latency_ms: float | None = None
-    detail: str = ""
-    relay_url: str = ""
-    retry_at: float | None = None
-
-    @property
-    def relay(self) -> str:
-        """How the relay is named: ``the relay at URL``."""
-        return f"the relay at {self.relay_url}" if self.relay_url else "the relay"
-
-    def offline_text(self) -> str:
-        """Why nothing can reach the relay now, as a clause ("the relay at … is not reachable")."""
-        because = f" ({self.detail})" if self.detail else ""
-        return f"{self.relay} is not reachable{because}"
-
-    def render(self) -> Text:
-        """The connection part of the status line."""
-        where = self.relay_url or "the relay"
-        if self.state == "connected":
-            text = Text(f"● connected to {where}", style=f"bold {SUCCESS}")
-            if self.latency_ms is not None:
-                digits = 1 if self.latency_ms < 10 else 0
-                text.append(f" · {self.latency_ms:.{digits}f} ms", style=MUTED)
-            return text
-        if self.state == "connecting" and not self.attempt:
-            return Text(f"◌ connecting to {where}…", style=f"bold {WARNING}")
-        if self.state == "connecting":
-            text = Text(f"◌ relay at {where} unreachable", style=f"bold {WARNING}")
-            if self.detail:
-                text.append(f": {self.detail}", style=WARNING)
-            if self.retry_at is not None:
-                left = math.ceil(self.retry_at - time.monotonic())
-                text.append(f" — retrying in {left} s" if left > 0 else " — retrying now")
-            text.append(f" (attempt {self.attempt})", style=MUTED)
-            return text
-        text = Text(f"○ disconnected from {where}", style=f"bold {ERROR}")
-        if self.detail:
-            text.append(f": {self.detail}", style=MUTED)
+def render_connection(connection: ConnectionState, now_ms: int) -> Text:
+    """The connection part of the status line (the retry countdown is taken at ``now_ms``)."""
+    where = connection.relay_url or "the relay"
+    if connection.state is LinkState.CONNECTED:
+        text = Text(f"● connected to {where}", style=f"bold {SUCCESS}")
+        if connection.latency_ms is not None:
+            digits = 1 if connection.latency_ms < 10 else 0
+            text.append(f" · {connection.latency_ms:.{digits}f} ms", style=MUTED)
         return text
+    if connection.state is LinkState.CONNECTING and not connection.attempt:
+        return Text(f"◌ connecting to {where}…", style=f"bold {WARNING}")
+    if connection.state is LinkState.CONNECTING:
+        text = Text(f"◌ relay at {where} unreachable", style=f"bold {WARNING}")
+        if connection.reason:
+            text.append(f": {connection.reason}", style=WARNING)
+        left = connection.seconds_to_retry(now_ms)
+        if left is not None:
+            text.append(f" — retrying in {left} s" if left > 0 else " — retrying now")
+        text.append(f" (attempt {connection.attempt})", style=MUTED)
+        return text
+    text = Text(f"○ disconnected from {where}", style=f"bold {ERROR}")
+    if connection.reason:
+        text.append(f": {connection.reason}", style=MUTED)
+    return text
 
 
 class StatusLine(Static):
@@ -89,7 +62,7 @@ class StatusLine(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.connection = ConnectionView()
+        self.connection = ConnectionState()
         self.encryption: bool | None = None
         self.waiting_for = ""
 
@@ -97,7 +70,7 @@ class StatusLine(Static):
         """Fill in the widgets once mounted."""
         self._redraw()
 
-    def set_connection(self, connection: ConnectionView) -> None:
+    def set_connection(self, connection: ConnectionState) -> None:
         """Show a new connection state."""
         self.connection = connection
         self._redraw()
@@ -114,7 +87,7 @@ class StatusLine(Static):
         return self._text().plain
 
     def _text(self) -> Text:
-        text = self.connection.render()
+        text = render_connection(self.connection, clock_ms())
         if self.encryption is True:
             text.append("   🔒 end-to-end encrypted", style=SUCCESS)
         elif self.encryption is False:

@@ -1,8 +1,9 @@
 """Start the desktop app: the Qt application, the theme, the client and the window.
 
-``quicko app [--relay URL]`` calls :func:`run_app`. The client is a
-:class:`~quicko.client.QuickoClient` (its own network thread); the window reaches it only
-through :class:`~quicko.ui.qt.bridge.ClientBridge`. Nothing is written to disk: no settings
+``quicko app [--relay URL]`` calls :func:`run_app`. The client is an
+:class:`~quicko.client.AsyncQuickoClient` on an event-loop thread the
+:class:`~quicko.ui.qt.bridge.ClientBridge` owns; the window reaches it only through the bridge
+(futures in, queued signals out). Nothing is written to disk: no settings
 file, no cache, no log of content.
 """
 
@@ -14,7 +15,7 @@ from typing import Final
 
 from PySide6.QtWidgets import QApplication
 
-from quicko.client.sync import QuickoClient
+from quicko.client.api import AsyncQuickoClient
 from quicko.ui.qt.bridge import ClientBridge, ClientLike
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.theme import apply_theme
@@ -42,30 +43,29 @@ def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def create_window(client: ClientLike, relay_url: str = "") -> MainWindow:
+def create_window(client: ClientLike) -> MainWindow:
     """A window for ``client``, which it starts connecting (without waiting) and closes with it.
 
     Args:
-        client: a connected or unconnected client (a :class:`QuickoClient` or a stand-in).
-        relay_url: shown in the window title.
+        client: an unconnected client (an :class:`AsyncQuickoClient` or a stand-in).
     """
     bridge = ClientBridge(client)
-    window = MainWindow(bridge, relay_url)
+    window = MainWindow(bridge)
 
     def not_yet(_exc: BaseException) -> None:
         # connect() gives up waiting, not connecting: the client keeps retrying, and the status
         # bar follows its Reconnecting and Connected events.
         window.status.showMessage("The relay is not answering yet; still trying…", 8000)
 
-    bridge.run(lambda: client.connect(CONNECT_TIMEOUT_S), on_error=not_yet, lane="long")
+    bridge.submit(lambda: client.connect(CONNECT_TIMEOUT_S), on_error=not_yet)
     return window
 
 
 def run_app(relay_url: str = DEFAULT_RELAY_URL, argv: Sequence[str] | None = None) -> int:
     """Run the desktop app until its window closes; return the exit status."""
     app = ensure_application(argv)
-    client = QuickoClient(relay_url)
-    window = create_window(client, relay_url)
+    client = AsyncQuickoClient(relay_url)
+    window = create_window(client)
     window.show()
     status = app.exec()
     window.bridge.close()

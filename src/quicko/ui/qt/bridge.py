@@ -1,101 +1,109 @@
-"""The bridge between the Qt event loop and a :class:`~quicko.client.QuickoClient`.
+"""The bridge between the Qt event loop and an asynchronous Quicko client.
 
-The client runs its network on its own event-loop thread; its synchronous methods block the
-caller until done. The UI thread must never block, so the bridge
+The client (:class:`~quicko.client.AsyncQuickoClient`) runs on an asyncio event loop in a
+worker thread the bridge owns; the UI thread never blocks and never polls:
 
-- runs every client call on a worker thread (:meth:`ClientBridge.run`) and hands the result or
-  the error back to a callback **on the UI thread** (a queued Qt signal);
-- polls :meth:`~quicko.client.QuickoClient.poll_event` (non-blocking) from a ``QTimer`` on the
-  UI thread and re-emits each event as :attr:`ClientBridge.client_event`.
+- **events**: a task on the client's loop awaits ``next_event()`` and emits each event through
+  a Qt signal; the connection is queued, so :attr:`ClientBridge.client_event` fires on the UI
+  thread, in the order the client reported them;
+- **commands**: :meth:`ClientBridge.submit` hands a coroutine to the client's loop with
+  :func:`asyncio.run_coroutine_threadsafe`; the future's done-callback (on the loop thread)
+  emits a queued signal, so ``on_done(result)`` or ``on_error(exc)`` runs on the UI thread.
 
-Calls that must keep their order (sending messages, marking them read) share one worker thread;
-calls that may wait long (connect, join, call, answer) each get a thread of their own, so a
-pending join never holds up a message. All these threads are daemons: closing the window while
-a call still rings never keeps the process alive.
+Commands start in the order they are submitted (the loop runs them first come, first served),
+so messages keep their order; a command that waits long (a join, a call) holds up nothing else.
+The loop's thread is a daemon: closing the window while a call still rings never keeps the
+process alive.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
 import threading
-from collections.abc import Callable, Sequence
-from typing import Final, Literal, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeVar
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from quicko.client.models import ClientEvent, QuickoKeyInfo, SessionInfo
 from quicko.errors import QuickoError
 from quicko.messaging import ChatMessage
 
-__all__ = [
-    "EVENTS_PER_TICK",
-    "POLL_INTERVAL_MS",
-    "ClientBridge",
-    "ClientLike",
-    "Lane",
-    "describe_exception",
-]
+__all__ = ["CLOSE_TIMEOUT_S", "ClientBridge", "ClientLike", "describe_exception"]
 
 T = TypeVar("T")
 
-Lane = Literal["ordered", "long"]
-"""Where a call runs: ``ordered`` (one thread, in order) or ``long`` (a thread of its own)."""
+CLOSE_TIMEOUT_S: Final = 5.0
+"""How long closing the window waits for the client to say goodbye to the relay."""
 
-POLL_INTERVAL_MS: Final = 20
-"""How often the UI thread drains the client's events."""
-
-EVENTS_PER_TICK: Final = 200
-"""Most events handled per tick, so a burst cannot starve painting and input."""
+_log = logging.getLogger(__name__)
 
 
 class ClientLike(Protocol):
-    """The part of :class:`~quicko.client.QuickoClient` the desktop app uses."""
+    """The part of :class:`~quicko.client.AsyncQuickoClient` the desktop app uses."""
+
+    @property
+    def relay_url(self) -> str:
+        """The relay's URL (canonical)."""
 
     @property
     def identity_info(self) -> QuickoKeyInfo:
         """The current identity."""
 
-    def connect(self, timeout: float = ...) -> None:
-        """Connect (blocking)."""
+    async def connect(self, timeout: float = ...) -> None:
+        """Connect."""
 
-    def close(self) -> None:
-        """Disconnect and stop the client's thread."""
+    async def disconnect(self) -> None:
+        """Disconnect (the sessions end)."""
 
-    def poll_event(self) -> ClientEvent | None:
-        """The next event, or ``None`` (never blocks)."""
+    async def next_event(self) -> ClientEvent:
+        """Wait for the next event."""
 
-    def create_session(self) -> SessionInfo:
+    async def create_session(self) -> SessionInfo:
         """Create a session."""
 
-    def join_session(self, code: str) -> SessionInfo:
+    async def join_session(self, code: str) -> SessionInfo:
         """Join with an invite code."""
 
-    def send_message(self, session_id: str, text: str) -> ChatMessage:
+    async def send_message(self, session_id: str, text: str) -> ChatMessage:
         """Send a message."""
 
-    def mark_read(self, session_id: str, message_ids: Sequence[str]) -> None:
+    async def mark_read(self, session_id: str, message_ids: Sequence[str]) -> None:
         """Send read receipts."""
 
-    def leave_session(self, session_id: str) -> None:
+    async def leave_session(self, session_id: str) -> None:
         """Leave a session."""
 
-    def destroy_session(self, session_id: str) -> None:
+    async def destroy_session(self, session_id: str) -> None:
         """Leave a session and wipe it."""
 
-    def generate_quickokey(self) -> QuickoKeyInfo:
+    async def generate_quickokey(self) -> QuickoKeyInfo:
         """Make a new long-term identity."""
 
-    def recover_quickokey(self, seed_phrase: str) -> QuickoKeyInfo:
+    async def recover_quickokey(self, seed_phrase: str) -> QuickoKeyInfo:
         """Recover a long-term identity."""
 
-    def register_key(self) -> None:
+    async def register_key(self) -> None:
         """Register the QuickoKey on the directory."""
 
-    def call(self, quickokey: str, timeout: float = ...) -> SessionInfo:
+    async def call(self, quickokey: str, timeout: float = ...) -> SessionInfo:
         """Call a QuickoKey."""
 
-    def answer_call(self, call_id: str, accept: bool) -> SessionInfo | None:
+    async def cancel_call(self, call_id: str) -> None:
+        """Stop calling (the callee's ring ends)."""
+
+    async def answer_call(self, call_id: str, accept: bool) -> SessionInfo | None:
         """Accept or decline an incoming call."""
+
+    def messages(self, session_id: str) -> list[ChatMessage]:
+        """The messages the client's store holds for a session (call on the client's loop)."""
+
+    async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
+        """Send a failed message again (same id, PENDING again)."""
 
     def mark_verified(self, session_id: str, address: str) -> None:
         """Mark a peer's safety number as compared."""
@@ -116,107 +124,138 @@ def describe_exception(exc: BaseException) -> str:
     return f"unexpected error ({type(exc).__name__})"
 
 
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    """A finished command and what to call with its outcome on the UI thread."""
+
+    future: concurrent.futures.Future[Any]
+    on_done: Callable[[Any], object] | None
+    on_error: Callable[[BaseException], object] | None
+
+
 class ClientBridge(QObject):
-    """Runs client calls off the UI thread and delivers client events on it.
+    """Runs the client on its own event-loop thread; delivers events and results on this one.
 
     Args:
-        client: the client (its methods block; they are only called from worker threads).
-        poll_interval_ms: how often to drain its events.
+        client: the client; its coroutines only ever run on the bridge's loop.
         parent: the Qt parent.
 
     Signals:
-        client_event(object): one client event (a :data:`~quicko.client.models.ClientEvent`).
+        client_event(object): one client event (a :data:`~quicko.client.models.ClientEvent`),
+            on the UI thread.
     """
 
     client_event = Signal(object)
-    _finished = Signal(object, object)
+    _event_arrived = Signal(object)  # emitted on the loop's thread, delivered queued
+    _command_done = Signal(object)  # likewise, with a _Completion
 
-    def __init__(
-        self,
-        client: ClientLike,
-        *,
-        poll_interval_ms: int = POLL_INTERVAL_MS,
-        parent: QObject | None = None,
-    ) -> None:
+    def __init__(self, client: ClientLike, *, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._worker = threading.Thread(
-            target=self._work_in_order, name="quicko-ui-ordered", daemon=True
-        )
-        self._worker.start()
         self._pending = 0
         self._closed = False
-        self._finished.connect(self._deliver)
-        self._timer = QTimer(self)
-        self._timer.setInterval(poll_interval_ms)
-        self._timer.timeout.connect(self.drain_events)
-        self._timer.start()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._event_arrived.connect(self._deliver_event, queued)
+        self._command_done.connect(self._deliver_result, queued)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="quicko-client-loop", daemon=True
+        )
+        self._thread.start()
+        self._pump = asyncio.run_coroutine_threadsafe(self._pump_events(), self._loop)
 
     @property
     def pending(self) -> int:
-        """Calls submitted whose callback has not run yet."""
+        """Commands submitted whose callback has not run yet."""
         return self._pending
 
-    def run(
+    @property
+    def loop_thread(self) -> threading.Thread:
+        """The thread the client's event loop runs on."""
+        return self._thread
+
+    async def _pump_events(self) -> None:
+        while True:
+            event = await self.client.next_event()
+            self._event_arrived.emit(event)
+
+    def submit(
         self,
-        call: Callable[[], T],
+        command: Callable[[], Awaitable[T]],
         on_done: Callable[[T], object] | None = None,
         on_error: Callable[[BaseException], object] | None = None,
-        *,
-        lane: Lane = "ordered",
-    ) -> None:
-        """Run ``call`` on a worker thread, then ``on_done(result)`` or ``on_error(exc)`` here.
+    ) -> concurrent.futures.Future[T] | None:
+        """Run ``command()`` on the client's loop; then ``on_done(result)`` or ``on_error(exc)``.
 
-        Callbacks run on the UI thread, after the call returns; an exception without an
-        ``on_error`` is dropped (the client reports failures as events too).
+        ``command`` is called on the loop's thread (so even building its coroutine touches the
+        client there). The callbacks run on the UI thread; an exception without an
+        ``on_error`` is dropped (the client reports failures as events too). Nothing runs once
+        the bridge is closed.
+
+        Returns:
+            The command's future, or ``None`` if the bridge is closed.
         """
         if self._closed:
-            return
+            return None
+
+        async def run() -> T:
+            return await command()
+
         self._pending += 1
+        future = asyncio.run_coroutine_threadsafe(run(), self._loop)
 
-        def work() -> None:
-            failure: BaseException | None = None
-            try:
-                result = call()
-            except Exception as exc:  # every failure goes back to the UI thread
-                failure = exc
-            if failure is not None:
-                error = failure
-                self._finished.emit(lambda: on_error(error) if on_error else None, None)
-            else:
-                self._finished.emit(lambda: on_done(result) if on_done else None, None)
+        def done(finished: concurrent.futures.Future[T]) -> None:  # on the loop's thread
+            self._command_done.emit(_Completion(finished, on_done, on_error))
 
-        if lane == "ordered":
-            self._queue.put(work)
-        else:
-            threading.Thread(target=work, name="quicko-ui-call", daemon=True).start()
+        future.add_done_callback(done)
+        return future
 
-    def drain_events(self) -> int:
-        """Emit :attr:`client_event` per pending event (at most :data:`EVENTS_PER_TICK`)."""
-        count = 0
-        while count < EVENTS_PER_TICK and not self._closed:
-            event = self.client.poll_event()
-            if event is None:
-                break
-            count += 1
-            self.client_event.emit(event)
-        return count
+    def call_soon(self, action: Callable[[], object]) -> None:
+        """Run a quick synchronous client call (``mark_verified``) on the client's loop."""
+
+        async def run() -> None:
+            action()
+
+        self.submit(run)
 
     def close(self) -> None:
-        """Stop polling and close the client (it disconnects; queued calls then fail, unseen)."""
+        """Disconnect the client, stop its loop and its thread (waits a few seconds at most)."""
         if self._closed:
             return
         self._closed = True
-        self._timer.stop()
-        self._queue.put(None)
-        self.client.close()
+        finished = asyncio.run_coroutine_threadsafe(self._shut_down(), self._loop)
+        with contextlib.suppress(Exception):
+            finished.result(2 * CLOSE_TIMEOUT_S)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(CLOSE_TIMEOUT_S)
+        if not self._thread.is_alive():
+            self._loop.close()
 
-    def _work_in_order(self) -> None:
-        while (work := self._queue.get()) is not None:
-            work()
+    async def _shut_down(self) -> None:
+        """Say goodbye to the relay, then end every task still on the loop (calls, the pump)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.disconnect(), CLOSE_TIMEOUT_S)
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
-    def _deliver(self, callback: Callable[[], object], _unused: object) -> None:
-        self._pending -= 1
+    def _deliver_event(self, event: ClientEvent) -> None:
         if not self._closed:
-            callback()
+            self.client_event.emit(event)
+
+    def _deliver_result(self, completion: _Completion) -> None:
+        self._pending -= 1
+        if self._closed:
+            return
+        future = completion.future
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            if completion.on_done is not None:
+                completion.on_done(future.result())
+        elif completion.on_error is not None:
+            completion.on_error(error)
+        else:
+            _log.debug("a client command failed: %s", type(error).__name__)

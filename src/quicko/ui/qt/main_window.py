@@ -1,43 +1,36 @@
 """The main window: sidebar, stacked views, status bar, and the wiring to the client.
 
-Every client call goes through :class:`~quicko.ui.qt.bridge.ClientBridge` (off the UI thread);
-every client event arrives through its ``client_event`` signal and is applied here
-(:meth:`MainWindow.handle_event`). Nothing is written to disk: no ``QSettings``, no cache.
+Every client call goes through :class:`~quicko.ui.qt.bridge.ClientBridge` (the client's own
+event-loop thread); every client event arrives through its ``client_event`` signal, goes to the
+shared model (:class:`quicko.appmodel.AppModel`, the terminal app's too) with the time, and the
+changes it returns are drawn (:mod:`quicko.ui.qt.presenter`). Nothing is written to disk: no
+``QSettings``, no cache.
 
-Chats are keyed by local ids the window assigns (``"c1"``, ``"c2"``, …); session ids only map to
-them, and a second open for a session that already has a chat is refused, so no remote party
-can replace or merge into an existing chat (DESIGN.md §4.3).
+Chats are keyed by the model's local ids (``"c1"``, ``"c2"``, …); session ids only map to them,
+and a second open for a session that already has a chat is refused, so no remote party can
+replace or merge into an existing chat (DESIGN.md §4.3).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QWidget
 
+from quicko.appmodel import RING_MS, AppModel, Chat, not_connected
 from quicko.client import models as m
 from quicko.client.wording import replace_question
+from quicko.errors import ConnectionClosedError
 from quicko.identity import display_name, parse_quickokey
-from quicko.messaging import ChatMessage
+from quicko.messaging import ChatMessage, DeliveryStatus
 from quicko.ui.qt.bridge import ClientBridge, describe_exception
-from quicko.ui.qt.chats import (
-    ChatState,
-    is_encrypted,
-    name_of,
-    peer_name,
-    sender_name,
-    subtitle,
-    title,
-)
-from quicko.ui.qt.handlers import SessionEvent, apply_event, replay_held
+from quicko.ui.qt.presenter import draw
 from quicko.ui.qt.widgets.chat_view import ChatView
 from quicko.ui.qt.widgets.dialogs import (
-    RING_MS,
     ConfirmDialog,
     IncomingCallDialog,
     RenameDialog,
@@ -48,7 +41,7 @@ from quicko.ui.qt.widgets.identity_panel import IdentityPanel
 from quicko.ui.qt.widgets.message_bubble import MessageBubble
 from quicko.ui.qt.widgets.session_panel import SessionPanel
 from quicko.ui.qt.widgets.sidebar import ChatSummary, Sidebar
-from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar
+from quicko.ui.qt.widgets.status_bar import ConnectionStatusBar, clock_ms
 from quicko.ui.qt.widgets.welcome import WelcomeView
 
 __all__ = ["SHORTCUTS", "MainWindow", "replace_question"]
@@ -76,6 +69,7 @@ there, so Join is Ctrl+O and Identity Ctrl+Y in both apps.
 """
 
 _MESSAGE_MS: Final = 8000
+_WHERE: Final = "the status bar"
 
 
 _log = logging.getLogger(__name__)
@@ -86,27 +80,29 @@ class MainWindow(QMainWindow):
 
     Args:
         bridge: the bridge to the client.
-        relay_url: the relay's address, shown in the title.
+        ring_ms: how long an incoming call can be answered after it arrived (tests shorten it).
 
     Attributes:
-        chats: the open chats, by local id.
+        model: the chats, the connection and the ringing calls (shared with the terminal app).
         views: the chats' views, by local id.
-        ring_ms: how long an incoming call can be answered after it arrived (tests shorten it).
     """
 
-    def __init__(self, bridge: ClientBridge, relay_url: str = "") -> None:
+    def __init__(self, bridge: ClientBridge, *, ring_ms: int = RING_MS) -> None:
         super().__init__()
         self.bridge = bridge
         self.client = bridge.client
-        self.chats: dict[str, ChatState] = {}
+        relay_url = bridge.client.relay_url
+        self.model = AppModel(relay_url, ring_ms=ring_ms)
+        self.now_ms: Callable[[], int] = clock_ms
         self.views: dict[str, ChatView] = {}
-        self._chat_of_session: dict[str, str] = {}
-        self._chat_ids = (f"c{number}" for number in itertools.count(1))
         self.dialogs: list[IncomingCallDialog | SafetyNumberDialog] = []
         self.awaiting_first_peer: str | None = None
-        self.ring_ms = RING_MS
         self._calling: object | None = None
-        self.held_events: dict[str, list[SessionEvent]] = {}
+        self._cancel_wanted = False
+        self._deadline_timer = QTimer(self)
+        self._deadline_timer.setSingleShot(True)
+        self._deadline_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._deadline_timer.timeout.connect(self.wake_model)
         self.relay_url = relay_url
         self.setWindowTitle(f"Quicko2 — {relay_url}" if relay_url else "Quicko2")
         self.resize(1100, 720)
@@ -134,7 +130,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status = ConnectionStatusBar(self.relay_url)
         self.setStatusBar(self.status)
-        self.status.set_connection("connecting")
+        self.status.set_connection(self.model.connection)
         self.sidebar.new_chat_requested.connect(self.show_session_panel)
         self.sidebar.identity_requested.connect(self.show_identity_panel)
         self.sidebar.chat_selected.connect(self.show_chat)
@@ -174,37 +170,36 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(action)
             self.shortcuts[name] = shortcut
 
-    def set_connection(
-        self,
-        state: str,
-        *,
-        attempt: int | None = None,
-        detail: str = "",
-        retry_in_ms: int | None = None,
-    ) -> None:
-        """Show a connection state, and on every pending message why it waits."""
-        self.status.set_connection(state, attempt=attempt, detail=detail, retry_in_ms=retry_in_ms)
-        reason = self.pending_reason
-        for view in self.views.values():
-            view.messages.set_pending_reason(reason)
+    @property
+    def chats(self) -> dict[str, Chat]:
+        """The open chats, by local id (a snapshot of the model's book)."""
+        return {chat.chat_id: chat for chat in self.model.book}
 
     @property
     def pending_reason(self) -> str:
         """Why our pending messages wait ("" while connected)."""
-        return "" if self.status.state == "connected" else self.status.offline_text()
-
-    def offline(self, action: str) -> str | None:
-        """Why ``action`` ("create a session", …) is impossible now, or ``None`` if connected."""
-        if self.status.state == "connected":
-            return None
-        return (
-            f"Cannot {action} now: {self.status.offline_text()}. "
-            "Try again once the status bar says Connected."
-        )
+        connection = self.model.connection
+        return "" if connection.connected else connection.offline_text()
 
     def handle_event(self, event: m.ClientEvent) -> None:
-        """Apply one client event (see :mod:`quicko.ui.qt.handlers`)."""
-        apply_event(self, event)
+        """Apply one client event to the model and draw what changed."""
+        draw(self, self.model.apply(event, self.now_ms()))
+        if isinstance(event, m.CallRinging) and self._cancel_wanted:
+            self._cancel_wanted = False  # Esc came before the call had an id
+            self._cancel(event.call_id)
+
+    def wake_model(self) -> None:
+        """Let the model act on its deadline (a ringing call's caller giving up)."""
+        draw(self, self.model.handle_timeout(self.now_ms()))
+        self.schedule_deadline()
+
+    def schedule_deadline(self) -> None:
+        """Wake the model at its next deadline (the timer is a single shot, re-armed here)."""
+        deadline = self.model.next_deadline()
+        if deadline is None:
+            self._deadline_timer.stop()
+        else:
+            self._deadline_timer.start(max(0, deadline - self.now_ms()))
 
     # ------------------------------------------------------------------ navigation
 
@@ -268,28 +263,24 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ chats
 
-    def chat_of(self, session_id: str) -> ChatState | None:
+    def chat_of(self, session_id: str) -> Chat | None:
         """The open chat of a session, if any."""
-        chat_id = self._chat_of_session.get(session_id)
-        return None if chat_id is None else self.chats.get(chat_id)
+        return self.model.book.find(session_id)
 
-    def open_chat(self, info: m.SessionInfo) -> ChatState | None:
+    def open_chat(self, info: m.SessionInfo, line: str = "") -> Chat | None:
         """Open a new chat for a session we created, joined, called or answered.
 
         Returns:
             The new chat, or ``None`` when the session already has a chat: that chat is left
             exactly as it was (a new session never replaces or merges into it).
         """
-        if info.session_id in self._chat_of_session:
-            _log.warning("refused a second chat for a session already open (as a %s)", info.role)
+        chat, changes = self.model.open_session(info, line)
+        if chat is None:
             self.status.showMessage(
                 "That session already has a chat here; the chat was kept as it is.", _MESSAGE_MS
             )
             return None
-        cid = next(self._chat_ids)
-        state = ChatState.from_info(cid, info)
-        self.chats[cid] = state
-        self._chat_of_session[info.session_id] = cid
+        cid = chat.chat_id
         view = ChatView(cid)
         view.send_requested.connect(lambda text: self.send_message(cid, text))
         view.verify_requested.connect(lambda: self.verify(cid))
@@ -300,37 +291,33 @@ class MainWindow(QMainWindow):
         view.messages.set_pending_reason(self.pending_reason)
         self.views[cid] = view
         self.stack.addWidget(view)
-        self.refresh_chat(cid)
-        replay_held(self, info.session_id)
-        self.refresh_chat(cid)
-        return state
+        draw(self, changes)
+        return chat
 
     def refresh_chat(self, chat_id: str) -> None:
         """Show a chat's state in its header, the sidebar and the status bar."""
-        state = self.chats.get(chat_id)
+        chat = self.model.book.get(chat_id)
         view = self.views.get(chat_id)
-        if state is None or view is None:
+        if chat is None or view is None:
             return
-        if state.closed:
-            view.set_closed(state.closed)
+        if chat.ended is not None:
+            view.set_closed(chat.subtitle)
         else:
-            derived = ", ".join(
-                peer_name(peer) for peer in state.peers.values() if peer.authenticated
-            )
             view.set_header(
-                title(state),
-                subtitle(state),
-                can_verify=state.next_to_verify() is not None,
-                derived=derived,
+                chat.title,
+                chat.subtitle,
+                can_verify=chat.next_to_verify() is not None,
+                derived=chat.derived_names,
             )
-        self.sidebar.upsert(ChatSummary(chat_id, title(state), state.preview, len(state.unread)))
+        self.sidebar.upsert(ChatSummary(chat_id, chat.title, chat.preview, chat.unread))
         self._update_encryption()
 
     def close_chat(self, chat_id: str) -> None:
-        """Forget a chat: its view, its sidebar row and everything shown in it."""
-        state = self.chats.pop(chat_id, None)
-        if state is not None and self._chat_of_session.get(state.session_id) == chat_id:
-            del self._chat_of_session[state.session_id]
+        """Forget a chat: the model's and everything shown of it."""
+        draw(self, self.model.close(chat_id))
+
+    def remove_chat_view(self, chat_id: str) -> None:
+        """Take a closed chat's view and sidebar row away."""
         view = self.views.pop(chat_id, None)
         self.sidebar.remove(chat_id)
         if view is not None:
@@ -345,114 +332,120 @@ class MainWindow(QMainWindow):
         view = self.current_chat
         if view is None or not self.isVisible() or self.isMinimized():
             return
-        state = self.chats.get(view.chat_id)
-        if state is None or not state.unread:
+        chat = self.model.book.get(view.chat_id)
+        if chat is None or not chat.unread:
             return
-        ids, state.unread = state.unread, []
-        sid = state.session_id
-        self.bridge.run(lambda: self.client.mark_read(sid, ids))
-        self.refresh_chat(state.chat_id)
+        ids = self.model.take_unread(chat.chat_id)
+        sid = chat.session_id
+        if ids:
+            self.bridge.submit(lambda: self.client.mark_read(sid, ids))
+        self.refresh_chat(chat.chat_id)
 
     def _update_encryption(self) -> None:
         view = self.current_chat
-        state = self.chats.get(view.chat_id) if view else None
-        if state is None:
+        chat = self.model.book.get(view.chat_id) if view else None
+        if chat is None:
             self.status.set_encrypted(encrypted=False)
-        elif is_encrypted(state):
+        elif chat.encrypted:
             self.status.set_encrypted(encrypted=True)
         else:
             self.status.set_encrypted(encrypted=False, detail="Keys not authenticated yet")
 
     def add_system(self, chat_id: str, text: str) -> None:
         """Show a system line in a chat (and as its sidebar preview)."""
-        view = self.views.get(chat_id)
-        state = self.chats.get(chat_id)
-        if view is None or state is None:
-            return
-        view.add_system(text)
-        state.preview = text
-        self.refresh_chat(chat_id)
+        draw(self, self.model.add_line(chat_id, text))
 
     # ------------------------------------------------------------------ user actions
 
     def create_session(self) -> None:
         """Create a session and show its invite code (or say why not now)."""
         self.show_session_panel()
-        refusal = self.offline("create a session")
-        if refusal is not None:
-            self.session_panel.show_invite(None, refusal, error=True)
-            return
         self.session_panel.set_create_busy(True)
 
         def done(info: m.SessionInfo) -> None:
             self.session_panel.set_create_busy(False)
-            state = self.open_chat(info)
-            if state is None:
+            chat = self.open_chat(info)
+            if chat is None:
                 return
-            self.awaiting_first_peer = state.chat_id
-            state.preview = f"Invite code {info.invite_code}"
-            self.refresh_chat(state.chat_id)
+            self.awaiting_first_peer = chat.chat_id
             self.session_panel.show_invite(
                 info.invite_code, "Waiting for someone to join with this code…"
             )
 
         def failed(exc: BaseException) -> None:
             self.session_panel.set_create_busy(False)
+            if isinstance(exc, ConnectionClosedError):
+                text = not_connected("create a session", str(exc), _WHERE)
+                self.session_panel.show_invite(None, text, error=True)
+                return
             reason = describe_exception(exc)
             self.session_panel.show_invite(None, f"Could not create a session: {reason}")
 
-        self.bridge.run(self.client.create_session, done, failed, lane="long")
+        self.bridge.submit(self.client.create_session, done, failed)
 
     def join_session(self, code: str) -> None:
         """Join with an invite code; open the chat once the creator authenticated us."""
         field = self.session_panel.join_field
-        refusal = self.offline("join")
-        if refusal is not None:
-            field.show_error(refusal)
-            return
-        self._open_from_field(field, lambda: self.client.join_session(code), "Could not join")
+        start = lambda: self.client.join_session(code)  # noqa: E731 (a one-line command)
+        self._open_from_field(field, start, "join", "Could not join")
 
     def call(self, quickokey: str) -> None:
         """Call a QuickoKey; open the chat when the callee accepts."""
         panel = self.session_panel
         field = panel.call_field
-        refusal = self.offline("call")
-        if refusal is not None:
-            field.show_error(refusal)
-            return
         attempt = object()
         self._calling = attempt
+        self._cancel_wanted = False
         field.set_busy(True)
         field.show_error("")
         panel.show_calling(display_name(parse_quickokey(quickokey)))
 
         def done(info: m.SessionInfo) -> None:
+            self.model.call_over()
             if self._calling is not attempt:
-                # Cancelled before this answer came: the callee accepted a call we gave up,
-                # so hang up at once (the client has no cancel of its own, see apps12.md).
+                # The callee accepted before our cancel reached it: hang up at once, so it
+                # does not sit in a chat nobody answers.
                 sid = info.session_id
-                self.bridge.run(lambda: self.client.leave_session(sid))
+                self.bridge.submit(lambda: self.client.leave_session(sid))
                 return
             self._end_call(field)
             field.clear()
-            state = self.open_chat(info)
-            if state is not None:
-                self.show_chat(state.chat_id)
+            chat = self.open_chat(info)
+            if chat is not None:
+                self.show_chat(chat.chat_id)
 
         def failed(exc: BaseException) -> None:
-            if self._calling is attempt:
-                self._end_call(field)
+            self.model.call_over()
+            if self._calling is not attempt:
+                return  # cancelled: the field says so already
+            self._end_call(field)
+            if isinstance(exc, ConnectionClosedError):
+                field.show_error(not_connected("call", str(exc), _WHERE))
+            else:
                 field.show_error(f"Call not connected: {describe_exception(exc)}")
 
-        self.bridge.run(lambda: self.client.call(quickokey), done, failed, lane="long")
+        self.bridge.submit(lambda: self.client.call(quickokey), done, failed)
 
     def cancel_call(self) -> None:
-        """Stop waiting for the call ringing; a late answer is hung up at once."""
+        """Stop calling: the client tells the callee, whose ring ends at once.
+
+        Before the client reported the call ringing there is no call id yet: the cancel goes
+        out when it does (:meth:`handle_event`). An answer that crossed the cancel is hung up.
+        """
         if self._calling is None:
             return
+        ringing = self.model.outgoing
+        if ringing is None:
+            self._cancel_wanted = True
+        else:
+            self._cancel(ringing.call_id)
+            self.model.call_over()
         field = self.session_panel.call_field
         self._end_call(field)
         field.show_error("Call cancelled.")
+
+    def _cancel(self, call_id: str) -> None:
+        self.bridge.submit(lambda: self.client.cancel_call(call_id))
 
     def _end_call(self, field: ValidatedField) -> None:
         self._calling = None
@@ -460,7 +453,11 @@ class MainWindow(QMainWindow):
         field.set_busy(False)
 
     def _open_from_field(
-        self, field: ValidatedField, start: Callable[[], m.SessionInfo], failure: str
+        self,
+        field: ValidatedField,
+        start: Callable[[], Awaitable[m.SessionInfo]],
+        action: str,
+        failure: str,
     ) -> None:
         """Run ``start`` off the UI thread with ``field`` busy; open its chat, or show why not."""
         field.set_busy(True)
@@ -469,22 +466,25 @@ class MainWindow(QMainWindow):
         def done(info: m.SessionInfo) -> None:
             field.set_busy(False)
             field.clear()
-            state = self.open_chat(info)
-            if state is not None:
-                self.show_chat(state.chat_id)
+            chat = self.open_chat(info)
+            if chat is not None:
+                self.show_chat(chat.chat_id)
 
         def failed(exc: BaseException) -> None:
             field.set_busy(False)
-            field.show_error(f"{failure}: {describe_exception(exc)}")
+            if isinstance(exc, ConnectionClosedError):
+                field.show_error(not_connected(action, str(exc), _WHERE))
+            else:
+                field.show_error(f"{failure}: {describe_exception(exc)}")
 
-        self.bridge.run(start, done, failed, lane="long")
+        self.bridge.submit(start, done, failed)
 
     def send_message(self, chat_id: str, text: str) -> None:
         """Send a message to a chat; its bubble appears when the client has queued it."""
-        state = self.chats.get(chat_id)
-        if state is None:
+        chat = self.model.book.get(chat_id)
+        if chat is None:
             return
-        session_id = state.session_id
+        session_id = chat.session_id
 
         def done(message: ChatMessage) -> None:
             self.show_message(chat_id, message)
@@ -492,18 +492,22 @@ class MainWindow(QMainWindow):
         def failed(exc: BaseException) -> None:
             self.status.showMessage(f"Not sent: {describe_exception(exc)}", _MESSAGE_MS)
 
-        self.bridge.run(lambda: self.client.send_message(session_id, text), done, failed)
+        self.bridge.submit(lambda: self.client.send_message(session_id, text), done, failed)
 
     def retry(self, chat_id: str, bubble: MessageBubble) -> None:
-        """Send a failed message's text again, as a new message.
-
-        The client has no retry of its own yet (see /work/notes/apps12.md): the old bubble
-        stays "Not delivered · sent again", and the new one follows its own ticks.
-        """
-        if bubble.retried:
+        """Send a failed message again: same id, same place, pending again."""
+        chat = self.model.book.get(chat_id)
+        if chat is None or bubble.status is not DeliveryStatus.FAILED:
             return
-        bubble.mark_retried()
-        self.send_message(chat_id, bubble.text)
+        session_id, message_id = chat.session_id, bubble.message_id.hex()
+
+        def done(message: ChatMessage) -> None:
+            draw(self, self.model.retried(chat_id, message))
+
+        def failed(exc: BaseException) -> None:
+            self.status.showMessage(f"Not sent again: {describe_exception(exc)}", _MESSAGE_MS)
+
+        self.bridge.submit(lambda: self.client.retry_message(session_id, message_id), done, failed)
 
     def retry_current(self) -> None:
         """Send again every failed message of the chat shown (Ctrl+R)."""
@@ -518,31 +522,16 @@ class MainWindow(QMainWindow):
 
     def show_message(self, chat_id: str, message: ChatMessage) -> None:
         """Show a sent or received message (a received one counts as unread until shown)."""
-        state = self.chats.get(chat_id)
-        view = self.views.get(chat_id)
-        if state is None or view is None:
-            return
-        bubble = view.add_message(message, show_sender=state.is_group)
-        # Early statuses are for our own messages only (a peer may reuse one of our ids).
-        early = state.early_status.pop(message.message_id, None) if message.outgoing else None
-        if early is not None:
-            bubble.set_status(early)
-        prefix = "You" if message.outgoing else sender_name(message)
-        state.preview = f"{prefix}: {message.text}"
-        if not message.outgoing:
-            state.unread.append(message.message_id.hex())
-            if self.current_chat is view:
-                self.mark_shown_read()
-        self.refresh_chat(chat_id)
+        draw(self, self.model.add_message(chat_id, message))
 
     def verify(self, chat_id: str) -> None:
         """Show the safety number of the next member to verify."""
-        state = self.chats.get(chat_id)
-        peer = state.next_to_verify() if state else None
-        if state is None or peer is None or peer.safety_number is None:
+        chat = self.model.book.get(chat_id)
+        peer = chat.next_to_verify() if chat else None
+        if chat is None or peer is None or peer.safety_number is None:
             return
         dialog = SafetyNumberDialog(
-            name_of(state, peer), peer.safety_number, verified=peer.verified, parent=self
+            chat.name_of(peer), peer.safety_number, verified=peer.verified, parent=self
         )
         address = peer.address
         dialog.confirmed.connect(lambda: self.mark_verified(chat_id, address))
@@ -550,12 +539,12 @@ class MainWindow(QMainWindow):
 
     def rename(self, chat_id: str) -> None:
         """Let the user give a member of a chat a name of their own (memory only)."""
-        state = self.chats.get(chat_id)
-        if state is None:
+        chat = self.model.book.get(chat_id)
+        if chat is None:
             return
         members = [
-            (peer.address, peer_name(peer), state.local_names.get(peer.address, ""))
-            for peer in state.peers.values()
+            (peer.address, peer.shown_name, chat.local_names.get(peer.address, ""))
+            for peer in chat.peers.values()
             if peer.authenticated
         ]
         if not members:
@@ -574,17 +563,7 @@ class MainWindow(QMainWindow):
 
     def set_local_name(self, chat_id: str, address: str, name: str) -> None:
         """Name a member in one chat ("" removes the name); kept in memory only."""
-        state = self.chats.get(chat_id)
-        peer = state.peers.get(address) if state else None
-        if state is None or peer is None:
-            return
-        if name:
-            state.local_names[address] = name
-            line = f"You named {peer_name(peer)} “{name}” (on this device, until the app closes)."
-        else:
-            state.local_names.pop(address, None)
-            line = f"{peer_name(peer)} has no name of yours any more."
-        self.add_system(chat_id, line)
+        draw(self, self.model.set_local_name(chat_id, address, name))
 
     def verify_current(self) -> None:
         """Verify a member of the chat shown."""
@@ -594,25 +573,25 @@ class MainWindow(QMainWindow):
 
     def mark_verified(self, chat_id: str, address: str) -> None:
         """Record that the user compared a member's safety number."""
-        state = self.chats.get(chat_id)
-        if state is None:
+        chat = self.model.book.get(chat_id)
+        if chat is None:
             return
-        session_id = state.session_id
+        session_id = chat.session_id
+
+        async def mark() -> None:
+            self.client.mark_verified(session_id, address)
 
         def done(_result: None) -> None:
-            current = self.chats.get(chat_id)
-            peer = current.mark_verified(address) if current else None
-            if current is not None and peer is not None:
-                self.add_system(chat_id, f"You verified {name_of(current, peer)}.")
+            draw(self, self.model.mark_verified(chat_id, address))
 
-        self.bridge.run(lambda: self.client.mark_verified(session_id, address), done)
+        self.bridge.submit(mark, done)
 
     def leave_chat(self, chat_id: str) -> None:
         """Leave a chat."""
-        state = self.chats.get(chat_id)
-        if state is not None:
-            session_id = state.session_id
-            self.bridge.run(lambda: self.client.leave_session(session_id))
+        chat = self.model.book.get(chat_id)
+        if chat is not None:
+            session_id = chat.session_id
+            self.bridge.submit(lambda: self.client.leave_session(session_id))
         self.close_chat(chat_id)
 
     def leave_current(self) -> None:
@@ -623,10 +602,10 @@ class MainWindow(QMainWindow):
 
     def confirm_leave(self, chat_id: str) -> None:
         """Ask, then leave a chat."""
-        state = self.chats.get(chat_id)
-        if state is None:
+        chat = self.model.book.get(chat_id)
+        if chat is None:
             return
-        who = title(state) if state.peers else "this chat"
+        who = chat.title if chat.peers else "this chat"
         box = ConfirmDialog(
             "Leave this chat?",
             f"You leave the chat with {who}; its messages are gone from this app and you "
@@ -654,10 +633,10 @@ class MainWindow(QMainWindow):
 
     def destroy_chat(self, chat_id: str) -> None:
         """Destroy a chat without asking."""
-        state = self.chats.get(chat_id)
-        if state is not None:
-            session_id = state.session_id
-            self.bridge.run(lambda: self.client.destroy_session(session_id))
+        chat = self.model.book.get(chat_id)
+        if chat is not None:
+            session_id = chat.session_id
+            self.bridge.submit(lambda: self.client.destroy_session(session_id))
         self.close_chat(chat_id)
 
     def open_dialog(self, dialog: IncomingCallDialog | SafetyNumberDialog) -> None:
@@ -706,7 +685,7 @@ class MainWindow(QMainWindow):
         """
         panel = self.identity_panel
         question = replace_question(
-            open_chats=len(self.chats),
+            open_chats=len(self.model.book),
             long_term=panel.long_term,
             words_written=panel.words_written,
         )
@@ -720,7 +699,11 @@ class MainWindow(QMainWindow):
         self.confirm_box = box
 
     def _identity_call(
-        self, call: Callable[[], m.QuickoKeyInfo], message: str, *, recovering: bool = False
+        self,
+        call: Callable[[], Awaitable[m.QuickoKeyInfo]],
+        message: str,
+        *,
+        recovering: bool = False,
     ) -> None:
         panel = self.identity_panel
         panel.set_busy(True)
@@ -739,7 +722,7 @@ class MainWindow(QMainWindow):
             else:
                 panel.show_status(describe_exception(exc))
 
-        self.bridge.run(call, done, failed, lane="long")
+        self.bridge.submit(call, done, failed)
 
     def register_key(self) -> None:
         """Register the QuickoKey on the relay's directory."""
@@ -754,4 +737,4 @@ class MainWindow(QMainWindow):
             panel.set_busy(False)
             panel.show_status(f"Not registered: {describe_exception(exc)}")
 
-        self.bridge.run(self.client.register_key, done, failed, lane="long")
+        self.bridge.submit(self.client.register_key, done, failed)

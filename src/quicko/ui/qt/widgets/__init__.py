@@ -2,7 +2,7 @@
 
 Widgets take plain values (strings, numbers, :class:`~quicko.messaging.ChatMessage`) and report
 what the user asked for with Qt signals; they never talk to the client. The main window
-(:mod:`quicko.ui.qt.main_window`) wires them to :class:`~quicko.client.QuickoClient`.
+(:mod:`quicko.ui.qt.main_window`) wires them to the shared model and the client bridge.
 """
 
 from __future__ import annotations

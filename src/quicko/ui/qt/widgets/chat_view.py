@@ -112,9 +112,9 @@ class ChatView(QWidget):
         """Show a message."""
         return self.messages.add_message(message, show_sender=show_sender)
 
-    def update_status(self, message_id: bytes, status: DeliveryStatus) -> bool:
-        """Show a new delivery status on a message; ``False`` if it is not shown."""
-        return self.messages.update_status(message_id, status)
+    def update_status(self, message_id: bytes, status: DeliveryStatus, reason: str = "") -> bool:
+        """Show a message's delivery status (and why it failed); ``False`` if it is not shown."""
+        return self.messages.update_status(message_id, status, reason)
 
     def add_system(self, text: str) -> None:
         """Show a system line."""

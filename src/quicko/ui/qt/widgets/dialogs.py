@@ -3,10 +3,10 @@
 Both are non-blocking (``open()``, never ``exec()``): the event loop keeps running, so network
 events keep arriving while a dialog is up, and tests can drive them.
 
-An incoming call can be answered for :data:`RING_MS` after its offer arrived: the caller gives
-up after 60 s (``QuickoClient.call``'s timeout), so an answer must leave before that with time
-to travel. After it the dialog says the caller stopped calling, closes itself, and can no longer
-accept (issue 12, item 1).
+An incoming call can be answered for :data:`quicko.appmodel.RING_MS` after its offer arrived:
+the caller gives up after 60 s (``call``'s timeout), so an answer must leave before that with
+time to travel. After it the dialog says the caller stopped calling, closes itself, and can no
+longer accept (issue 12, item 1).
 """
 
 from __future__ import annotations
@@ -26,37 +26,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from quicko.appmodel import RING_MS, stopped_calling
 from quicko.identity import safety_number_lines
 
 __all__ = [
-    "CALLER_TIMEOUT_MS",
     "MAX_LOCAL_NAME_CHARS",
-    "RING_MS",
     "ConfirmDialog",
     "IncomingCallDialog",
     "RenameDialog",
     "SafetyNumberDialog",
-    "stopped_calling",
 ]
-
-CALLER_TIMEOUT_MS: Final = 60_000
-"""How long a caller waits for an answer (``QuickoClient.call``'s default timeout)."""
-
-ANSWER_MARGIN_MS: Final = 5_000
-"""Time left for an answer to reach the caller before it gives up."""
-
-RING_MS: Final = CALLER_TIMEOUT_MS - ANSWER_MARGIN_MS
-"""How long after an offer arrived it can be accepted (55 s)."""
 
 _TICK_MS: Final = 1000
 
 MAX_LOCAL_NAME_CHARS: Final = 32
 """The longest name the user may give a member."""
-
-
-def stopped_calling(display_name: str) -> str:
-    """The line shown when a caller gave up before the call was answered."""
-    return f"{display_name} stopped calling (no answer within {CALLER_TIMEOUT_MS // 1000} s)."
 
 
 def _label(text: str, name: str = "", *, wrap: bool = True) -> QLabel:
@@ -80,6 +64,8 @@ class IncomingCallDialog(QDialog):
         claimed_name: the name the caller claims, when it is not its derived name: shown
             below, labelled as a claim.
         ring_ms: how long the call can be answered, from now (the offer's arrival).
+        expire_itself: close when ``ring_ms`` has passed; the window passes ``False`` and calls
+            :meth:`expire` when its model says the call is gone (a late click is still refused).
         parent: the parent widget.
 
     Signals:
@@ -100,6 +86,7 @@ class IncomingCallDialog(QDialog):
         *,
         claimed_name: str | None = None,
         ring_ms: int = RING_MS,
+        expire_itself: bool = True,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -143,7 +130,8 @@ class IncomingCallDialog(QDialog):
         self._ring_timer = QTimer(self)
         self._ring_timer.setSingleShot(True)
         self._ring_timer.timeout.connect(self.expire)
-        self._ring_timer.start(max(0, ring_ms))
+        if expire_itself:
+            self._ring_timer.start(max(0, ring_ms))
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(_TICK_MS)
         self._tick_timer.timeout.connect(self._show_countdown)

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from quicko.identity import shown_name
-from quicko.messaging import ChatMessage, DeliveryStatus, advance
+from quicko.messaging import ChatMessage, DeliveryStatus
 
 __all__ = ["TICKS", "MessageBubble", "format_time"]
 
@@ -73,7 +73,7 @@ class MessageBubble(QFrame):
         super().__init__(parent)
         self._message = message
         self._pending_reason = ""
-        self.retried = False
+        self.reason = ""
         self.setObjectName("bubble")
         self.setProperty("outgoing", "true" if message.outgoing else "false")
         layout = QVBoxLayout(self)
@@ -99,7 +99,7 @@ class MessageBubble(QFrame):
         self.ticks_label.setVisible(message.outgoing)
         self.retry_button = QPushButton("Retry")
         self.retry_button.setObjectName("retry")
-        self.retry_button.setToolTip("Send this text again as a new message (Ctrl+R)")
+        self.retry_button.setToolTip("Send this message again (Ctrl+R)")
         self.retry_button.clicked.connect(self.retry_requested)
         footer.addWidget(self.retry_button)
         layout.addLayout(footer)
@@ -130,11 +130,6 @@ class MessageBubble(QFrame):
         self._pending_reason = reason
         self._show_status(self._message.status)
 
-    def mark_retried(self) -> None:
-        """The text was sent again as a new message: no second Retry here."""
-        self.retried = True
-        self._show_status(self._message.status)
-
     @property
     def message_id(self) -> bytes:
         """The id of the message shown."""
@@ -150,18 +145,14 @@ class MessageBubble(QFrame):
         """The delivery status shown."""
         return self._message.status
 
-    def set_status(self, status: DeliveryStatus) -> bool:
-        """Show a new delivery status if it moves the message forward.
+    def set_status(self, status: DeliveryStatus, reason: str = "") -> None:
+        """Show the status the model decided (:mod:`quicko.appmodel` owns the order of steps).
 
-        Returns:
-            ``False`` when the update changes nothing (a duplicate or a step backwards, which
-            network reordering produces; :func:`quicko.messaging.advance` decides).
+        ``reason`` says why a FAILED message failed.
         """
-        if advance(self._message.status, status) is None:
-            return False
         self._message = self._message.with_status(status)
+        self.reason = reason
         self._show_status(status)
-        return True
 
     def _show_status(self, status: DeliveryStatus) -> None:
         glyph, tooltip = TICKS[status]
@@ -169,10 +160,8 @@ class MessageBubble(QFrame):
             glyph = f"{glyph} waiting for the relay"
             tooltip = f"Not sent yet: {self._pending_reason}. It goes out once connected."
         elif status is DeliveryStatus.FAILED:
-            glyph = f"{glyph} Not delivered" + (" · sent again" if self.retried else "")
-        self.retry_button.setVisible(
-            self._message.outgoing and status is DeliveryStatus.FAILED and not self.retried
-        )
+            glyph = f"{glyph} Not delivered" + (f": {self.reason}" if self.reason else "")
+        self.retry_button.setVisible(self._message.outgoing and status is DeliveryStatus.FAILED)
         self.ticks_label.setText(glyph)
         self.ticks_label.setToolTip(tooltip)
         self.ticks_label.setAccessibleName(tooltip)

@@ -87,12 +87,12 @@ class MessageList(QScrollArea):
             self._outgoing[message.message_id] = bubble
         return bubble
 
-    def update_status(self, message_id: bytes, status: DeliveryStatus) -> bool:
+    def update_status(self, message_id: bytes, status: DeliveryStatus, reason: str = "") -> bool:
         """Show a new status on one of our messages; ``False`` if it is not shown (yet)."""
         bubble = self._outgoing.get(message_id)
         if bubble is None:
             return False
-        bubble.set_status(status)
+        bubble.set_status(status, reason)
         return True
 
     def set_pending_reason(self, reason: str) -> None:
@@ -102,11 +102,9 @@ class MessageList(QScrollArea):
             bubble.set_pending_reason(reason)
 
     def failed(self) -> list[MessageBubble]:
-        """Our failed messages not sent again yet, oldest first."""
+        """Our failed messages, oldest first."""
         return [
-            bubble
-            for bubble in self._outgoing.values()
-            if bubble.status is DeliveryStatus.FAILED and not bubble.retried
+            bubble for bubble in self._outgoing.values() if bubble.status is DeliveryStatus.FAILED
         ]
 
     def add_system(self, text: str) -> QLabel:

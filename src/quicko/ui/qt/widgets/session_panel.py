@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from quicko.appmodel import CALLER_TIMEOUT_MS
 from quicko.identity import QUICKOKEY_EXAMPLE
 from quicko.ui.qt.widgets.fields import (
     ValidatedField,
@@ -25,8 +26,8 @@ INVITE_CODE_USE: Final = (
 )
 """What an invite code allows, in the same words in both apps (and docs/cli.md)."""
 
-CALL_WAIT_S: Final = 60
-"""How long a call rings before the client gives up (``QuickoClient.call``'s timeout)."""
+CALL_WAIT_S: Final = CALLER_TIMEOUT_MS // 1000
+"""How long a call rings before the client gives up (the relay's call timeout)."""
 
 _KEY_FIELD_PADDING_PX: Final = 40
 

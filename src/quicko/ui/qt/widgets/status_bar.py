@@ -8,19 +8,21 @@ client's last disconnect reason) and when the next attempt is, counting down:
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Final
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from quicko.client.wording import plain_reason
+from quicko.appmodel import ConnectionState, LinkState
 
-__all__ = ["CONNECTION_STATES", "ConnectionStatusBar", "plain_reason"]
+__all__ = ["ConnectionStatusBar", "clock_ms"]
 
-CONNECTION_STATES: Final = ("connected", "connecting", "disconnected")
-"""The states the bar shows (``reconnecting`` is shown as ``connecting``)."""
+
+def clock_ms() -> int:
+    """The clock the desktop app gives its model (:mod:`quicko.appmodel`): wall-clock ms."""
+    return time.time_ns() // 1_000_000
+
 
 _ENCRYPTED_TEXT: Final = "🔒 End-to-end encrypted"
 _ENCRYPTED_FALLBACK: Final = "End-to-end encrypted"
@@ -43,6 +45,7 @@ class ConnectionStatusBar(QStatusBar):
         parent: the parent widget.
 
     Attributes:
+        connection: the connection shown.
         state: ``connected``, ``connecting`` or ``disconnected``.
         reason: why the connection went down (plain words), until it is back.
     """
@@ -62,15 +65,13 @@ class ConnectionStatusBar(QStatusBar):
         self.addPermanentWidget(self.connection_label)
         self.addPermanentWidget(self.latency_label)
         self.addPermanentWidget(self.encryption_label)
-        self.state = "disconnected"
+        self.connection = ConnectionState(relay_url=relay_url)
+        self.state = str(self.connection.state)
         self.reason = ""
-        self._attempt: int | None = None
-        self._retry_at: float | None = None
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._show)
-        self.set_connection("disconnected")
-        self.set_latency(None)
+        self.set_connection(self.connection)
         self.set_encrypted(encrypted=False)
 
     @property
@@ -78,45 +79,21 @@ class ConnectionStatusBar(QStatusBar):
         """How the relay is named: ``the relay at URL``."""
         return f"the relay at {self.relay_url}" if self.relay_url else "the relay"
 
-    def set_connection(
-        self,
-        state: str,
-        *,
-        attempt: int | None = None,
-        detail: str = "",
-        retry_in_ms: int | None = None,
-    ) -> None:
-        """Show a connection state.
-
-        Args:
-            state: ``connected``, ``connecting``, ``reconnecting`` or ``disconnected``.
-            attempt: the reconnection attempt, shown while connecting.
-            detail: why the connection went down (the client's reason); kept until connected.
-            retry_in_ms: when the next attempt starts, counted down while connecting.
-        """
-        shown = "connecting" if state == "reconnecting" else state
-        if shown not in CONNECTION_STATES:
-            raise ValueError(f"unknown connection state {state!r}")
-        self.state = shown
-        if shown == "connected":
-            self.reason = ""
-        elif detail:
-            self.reason = plain_reason(detail)
-        self._attempt = attempt if shown == "connecting" else None
-        waiting = shown == "connecting" and retry_in_ms is not None
-        self._retry_at = time.monotonic() + retry_in_ms / 1000 if waiting and retry_in_ms else None
-        if self._retry_at is None:
-            self._countdown.stop()
-        else:
+    def set_connection(self, connection: ConnectionState) -> None:
+        """Show the connection as the shared model has it (:mod:`quicko.appmodel`)."""
+        self.connection = connection
+        self.state = str(connection.state)
+        self.reason = connection.reason
+        if connection.state is LinkState.CONNECTING and connection.retry_at_ms is not None:
             self._countdown.start()
-        if shown == "disconnected":
-            self.set_latency(None)
+        else:
+            self._countdown.stop()
+        self.set_latency(connection.latency_ms)
         self._show()
 
     def offline_text(self) -> str:
         """Why nothing can reach the relay now, as a clause ("the relay at … is not reachable")."""
-        because = f" ({self.reason})" if self.reason else ""
-        return f"{self.relay} is not reachable{because}"
+        return self.connection.offline_text()
 
     def _show(self) -> None:
         self.connection_label.setText(self._text())
@@ -125,22 +102,23 @@ class ConnectionStatusBar(QStatusBar):
         _restyle(self.connection_label)
 
     def _text(self) -> str:
+        connection = self.connection
         where = self.relay_url or "the relay"
-        if self.state == "connected":
+        if connection.state is LinkState.CONNECTED:
             return f"● Connected to {where}"
-        if self.state == "disconnected":
+        if connection.state is LinkState.DISCONNECTED:
             because = f": {self.reason}" if self.reason else ""
             return f"● Disconnected from {where}{because}"
-        if self._attempt is None:
+        if not connection.attempt:
             return f"● Connecting to {where}…"
         text = (
             f"● Relay at {self.relay_url} unreachable" if self.relay_url else "● Relay unreachable"
         )
         text += f": {self.reason}" if self.reason else ""
-        if self._retry_at is not None:
-            left = math.ceil(self._retry_at - time.monotonic())
+        left = connection.seconds_to_retry(clock_ms())
+        if left is not None:
             text += f" — retrying in {left} s" if left > 0 else " — retrying now"
-        return f"{text} (attempt {self._attempt})"
+        return f"{text} (attempt {connection.attempt})"
 
     def set_latency(self, latency_ms: float | None) -> None:
         """Show the last round-trip time to the relay (nothing when unknown)."""

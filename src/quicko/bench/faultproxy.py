@@ -1,5 +1,8 @@
 """A fault-injecting TCP proxy on 127.0.0.1, between clients and a real relay (loopback only).
 
+Used by the fault tests (tests/integration/test_client_faults*.py) and by ``quicko bench
+faults`` (:mod:`quicko.bench.faults`).
+
 Every connection a client opens to the proxy becomes one *flow*: the proxy opens its own
 connection to the relay and copies bytes both ways. The faults act on flows, like a network:
 
@@ -39,8 +42,10 @@ class _Flow:
 class FaultProxy:
     """A TCP forwarder to ``127.0.0.1:upstream_port`` with network faults (module docstring)."""
 
-    def __init__(self, upstream_port: int) -> None:
-        self._upstream = upstream_port
+    def __init__(self, upstream_port: int = 0) -> None:
+        #: The relay's port on 127.0.0.1; may be set after the proxy is listening (a relay
+        #: started afterwards can then be told the proxy's URL as its public one).
+        self.upstream_port = upstream_port
         self._server: asyncio.Server | None = None
         self._flows: list[_Flow] = []
         self._down = False
@@ -52,6 +57,15 @@ class FaultProxy:
     async def __aenter__(self) -> FaultProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         return self
+
+    def forget_dead(self) -> None:
+        """Close and forget the flows that are dead (between a benchmark's scenarios)."""
+        for flow in [f for f in self._flows if f.dead or f.client.is_closing()]:
+            self._flows.remove(flow)
+            for writer in (flow.client, flow.relay):
+                writer.transport.abort()
+            for task in flow.tasks:
+                task.cancel()
 
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._server is not None
@@ -125,7 +139,7 @@ class FaultProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.opened += 1
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
             writer.transport.abort()
             return
