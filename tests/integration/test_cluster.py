@@ -316,6 +316,47 @@ async def test_workers_need_redis() -> None:
     assert b"--workers above 1 needs --redis" in err
 
 
+def _alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie waiting for its new parent to reap it counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+async def test_workers_stop_when_their_parent_is_killed(redis_server: str) -> None:
+    # A SIGKILLed parent cannot pass the signal on: the kernel's parent-death signal must stop
+    # the workers, or they keep the port and serve on as orphans.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "quicko", "relay", "--host", "127.0.0.1", "--port", "0",
+        "--redis", redis_server, "--workers", "2",
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        listening = 0
+        async with asyncio.timeout(30):
+            while listening < 2:
+                line = await process.stderr.readline()
+                assert line, "a worker exited before listening"
+                listening += b'"listening"' in line
+        children_file = f"/proc/{process.pid}/task/{process.pid}/children"
+        with open(children_file) as children:
+            workers = [int(pid) for pid in children.read().split()]
+        assert len(workers) == 2
+        process.kill()
+        await process.wait()
+        async with asyncio.timeout(20):
+            while any(_alive(pid) for pid in workers):
+                await asyncio.sleep(0.05)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def test_health_reports_redis(start_node: StartNode) -> None:
     node = await start_node("node-h")
     status, _, body = await http_get(node.port, "/health")

@@ -24,15 +24,17 @@ the caller decides where to print them. No secret is involved.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import sys
 from typing import Final, Protocol
 
-__all__ = ["MEMLOCK_HELP", "harden_process"]
+__all__ = ["MEMLOCK_HELP", "die_with_parent", "harden_process"]
 
 # <linux/prctl.h>
+_PR_SET_PDEATHSIG: Final = 1
 _PR_SET_DUMPABLE: Final = 4
 # <sys/mman.h>: the same values on Linux, the BSDs and macOS; MCL_ONFAULT is Linux-only (4.4+).
 _MCL_CURRENT: Final = 1
@@ -74,6 +76,26 @@ def harden_process(*, mlock: bool) -> list[str]:
     if mlock:
         warnings += _lock_memory(libc)
     return warnings
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux), as a worker must.
+
+    A ``quicko relay --workers N`` parent SIGKILLed cannot pass the signal on; without this its
+    workers would keep serving, orphaned. Elsewhere nothing is done (the parent's handlers are
+    all there is).
+
+    Returns:
+        ``False`` if the parent (``parent_pid``) is already gone: the caller should stop.
+    """
+    if sys.platform.startswith("linux"):
+        import signal  # noqa: PLC0415
+
+        libc = _load_libc()
+        if libc is not None:
+            with contextlib.suppress(AttributeError):  # a C library without prctl
+                libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return os.getppid() == parent_pid  # the parent may have died before prctl took effect
 
 
 def _load_libc() -> _LibC | None:

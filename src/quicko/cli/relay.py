@@ -129,6 +129,12 @@ def run_relay(args: argparse.Namespace) -> int:
     configure_logging(config.log_level)
     if workers > 1 and os.environ.get(_WORKER_ENV) is None:
         return _run_workers(workers)
+    parent = os.environ.get(_PARENT_ENV, "")
+    if parent.isdigit():
+        from quicko.cli.hardening import die_with_parent  # noqa: PLC0415
+
+        if not die_with_parent(int(parent)):
+            return 0  # the parent is gone already: no orphaned worker
     import uvloop  # noqa: PLC0415  # only the relay needs it; keep `quicko --help` light
 
     warnings: list[str] = getattr(args, "hardening_warnings", [])
@@ -161,21 +167,24 @@ def bind_hint(host: str, port: int, errno_value: int | None) -> str:
 
 
 _WORKER_ENV: Final = "QUICKO_WORKER_INDEX"
+_PARENT_ENV: Final = "QUICKO_WORKER_PARENT"
 
 
 def _run_workers(workers: int) -> int:
     """Run *workers* copies of this command (each with SO_REUSEPORT) until a signal.
 
     The parent binds nothing: each worker is ``quicko relay`` with the same arguments and
-    environment, marked by ``QUICKO_WORKER_INDEX``; SIGTERM and SIGINT are passed on, and the
-    status is the first non-zero status of a worker (0 if all stopped cleanly).
+    environment, marked by ``QUICKO_WORKER_INDEX`` (and ``QUICKO_WORKER_PARENT``: a worker
+    gets SIGTERM from the kernel when its parent dies, even by SIGKILL, on Linux); SIGTERM and
+    SIGINT are passed on, and the status is the first non-zero status of a worker (0 if all
+    stopped cleanly).
     """
     import signal  # noqa: PLC0415 (start-up time: main.py)
     import subprocess  # noqa: PLC0415
 
     children = []
     for index in range(workers):
-        env = {**os.environ, _WORKER_ENV: str(index)}
+        env = {**os.environ, _WORKER_ENV: str(index), _PARENT_ENV: str(os.getpid())}
         children.append(subprocess.Popen([sys.executable, "-m", "quicko", *sys.argv[1:]], env=env))  # noqa: S603  # our own command line
 
     def forward(signum: int, _frame: object) -> None:
