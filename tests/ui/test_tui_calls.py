@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Any
 
 import pytest
@@ -23,9 +24,24 @@ from quicko.tui.screens import IncomingCallScreen
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 
+class HeldClock:
+    """The app's clock (``clock_ms``), held still until the test moves it: the ring ends when
+    the test says, not when a loaded machine happens to get there (it once ended before the
+    dialog could be looked at)."""
+
+    def __init__(self) -> None:
+        self.now_ms = time.time_ns() // 1_000_000
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
 async def test_a_call_the_caller_gave_up_on_closes_and_cannot_be_accepted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    clock = HeldClock()
+    for module in ("quicko.tui.app", "quicko.tui.presenter", "quicko.tui.screens.incoming"):
+        monkeypatch.setattr(f"{module}.clock_ms", clock)
     async with relay_on() as relay:
         client = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
         app = QuickoApp(client, ring_s=1.0)
@@ -50,7 +66,9 @@ async def test_a_call_the_caller_gave_up_on_closes_and_cannot_be_accepted(
                 countdown = str(dialog.query_one("#countdown", Static).content)
                 assert countdown.startswith("Answer within ")
                 name = dialog.call.display_name
+                assert app.screen is dialog  # the ring has not ended: the clock is held
 
+                clock.now_ms += 1_001  # the caller's ring time is over
                 await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
                 await wait_for(pilot, lambda: f"{name} stopped calling" in " ".join(notes), "line")
                 dialog.action_answer(True)  # a late key press on the closed dialog does nothing
