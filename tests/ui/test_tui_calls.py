@@ -66,7 +66,8 @@ async def test_a_call_the_caller_gave_up_on_closes_and_cannot_be_accepted(
                 countdown = str(dialog.query_one("#countdown", Static).content)
                 assert countdown.startswith("Answer within ")
                 name = dialog.call.display_name
-                assert app.screen is dialog  # the ring has not ended: the clock is held
+                still_ringing = app.screen is dialog
+                assert still_ringing  # the ring has not ended: the clock is held
 
                 clock.now_ms += 1_001  # the caller's ring time is over
                 await wait_for(pilot, lambda: app.screen is app.main_screen, "the dialog closed")
