@@ -101,7 +101,10 @@ def mirror(node: RelayServer) -> ClusterState:
 
 
 async def replicated(node: RelayServer, invite_code: str) -> None:
-    """Wait until *node*'s mirror knows the invite code's nameplate (one publish away)."""
+    """Wait until *node*'s mirror knows the invite code's nameplate (one publish away).
+
+    A code typed by a person arrives seconds after it was claimed; a test types at once.
+    """
     await until(lambda: mirror(node).sessions.by_nameplate(invite_code[:4]) is not None)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from client_support import FAST, Watcher, closing
+from cluster_support import mirror, replicated, texts, until
 from relay_support import http_get, relay_url, spawn_relay
 
 from quicko.client import (
@@ -52,27 +52,6 @@ async def start_node(redis_server: str) -> AsyncIterator[StartNode]:
     yield start
     for server in servers:
         await server.shutdown(grace_s=1.0)
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``check()`` holds (polling the event loop), or fail."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
-def mirror(node: RelayServer) -> ClusterState:
-    """A node's cluster mirror."""
-    assert node._cluster is not None
-    return node._cluster.state
-
-
-async def replicated(node: RelayServer, invite_code: str) -> None:
-    """Wait until *node*'s mirror knows the invite code's nameplate (one publish away).
-
-    A code typed by a person arrives seconds after it was claimed; a test types at once.
-    """
-    await until(lambda: mirror(node).sessions.by_nameplate(invite_code[:4]) is not None)
 
 
 def status_is(message_id: str, status: DeliveryStatus) -> Callable[[StatusChanged], bool]:
@@ -299,11 +278,6 @@ async def test_node_killed_mid_conversation(start_node: StartNode, redis_server:
         if killed.process.returncode is None:
             killed.process.kill()
             await killed.process.wait()
-
-
-def texts(events: list[Any]) -> set[str]:
-    """The texts of the MessageReceived events among *events*."""
-    return {e.message.text for e in events if isinstance(e, MessageReceived)}
 
 
 async def test_workers_need_redis() -> None:
