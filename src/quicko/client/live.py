@@ -37,6 +37,29 @@ LEAVE_REASONS: Final[dict[int, str]] = {
 LEFT only makes a member away); a member gone by its own LEAVE is reported ``"left"``."""
 
 
+_NONE_PASSED: Final[frozenset[bytes]] = frozenset()
+
+
+def _passed_sent(events: list[ev.SessionEvent]) -> set[bytes] | frozenset[bytes]:
+    """Ids of messages reported SENT and, later in ``events``, past SENT.
+
+    An Ack and the receipt that follows it often arrive in one read: the SENT between is
+    dropped from the batch's events (and its store update skipped), since the later status
+    implies it. Statuses still only move forward (the store takes PENDING → DELIVERED in one
+    step) and the last one shown is the true one.
+    """
+    passed: set[bytes] = set()
+    later: set[bytes] = set()
+    for event in reversed(events):
+        if type(event) is ev.StatusChanged:
+            if event.status is DeliveryStatus.SENT:
+                if event.message_id in later:
+                    passed.add(event.message_id)
+            elif event.status > DeliveryStatus.SENT:
+                later.add(event.message_id)
+    return passed
+
+
 class LiveSession:
     """A session of the client, with everything the UIs read about it.
 
@@ -156,7 +179,15 @@ class LiveSession:
     def translate(self, events: list[ev.SessionEvent], now_ms: int) -> list[m.ClientEvent]:
         """Turn session events into client events, updating the store, peers and lifecycle."""
         out: list[m.ClientEvent] = []
+        passed = _passed_sent(events) if len(events) > 1 else _NONE_PASSED
         for event in events:
+            if (
+                passed
+                and type(event) is ev.StatusChanged
+                and event.status is DeliveryStatus.SENT
+                and event.message_id in passed
+            ):
+                continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
             out.extend(self._one(event, now_ms))
         return out
 
