@@ -92,6 +92,8 @@ class LiveSession:
         #: The display state last reported (to report changes only).
         self.shown = SessionState.CREATED
         self._store: EphemeralStore | None = None
+        self._key_of: bytes | None = None  # the session id that _key spells (see key)
+        self._key = ""
 
     # ------------------------------------------------------------------ views
 
@@ -103,7 +105,10 @@ class LiveSession:
     @property
     def key(self) -> str:
         """The session id in hex, as the API names sessions."""
-        return self.session.session_id.hex()
+        session_id = self.session.session_id
+        if session_id is not self._key_of:  # a joiner learns its id: spelled out again
+            self._key_of, self._key = session_id, session_id.hex()
+        return self._key
 
     @property
     def store(self) -> EphemeralStore:
@@ -171,7 +176,7 @@ class LiveSession:
     ) -> list[m.ClientEvent]:
         # The ledger decided (it only reports changes, and keeps statuses beyond the store):
         # report it whether or not the store still holds the message (issue 10, item 4).
-        self.store.update_status(self.session.address, message_id, status)
+        self.store.advance_status(self.session.address, message_id, status)
         return [m.StatusChanged(self.key, message_id.hex(), status, reason)]
 
     # ------------------------------------------------------------------ session events
@@ -265,7 +270,7 @@ class LiveSession:
         wanted = set(message_ids)
         for stored in self.store.messages():
             if not stored.outgoing and stored.message_id in wanted:
-                self.store.update_status(stored.sender, stored.message_id, DeliveryStatus.READ)
+                self.store.advance_status(stored.sender, stored.message_id, DeliveryStatus.READ)
 
     def wipe(self) -> None:
         """Forget the messages and the peers (the session itself is left by the caller)."""
