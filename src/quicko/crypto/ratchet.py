@@ -32,9 +32,6 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
-
 from quicko.crypto import aead
 from quicko.crypto.kdf import encode_fields, hkdf_sha256, hmac_sha256_pair, label
 from quicko.crypto.random import RandomSource
@@ -69,12 +66,6 @@ _MAX_COUNTER = 2**32 - 1
 _ROOT_INFO = label("ratchet/root")
 _MESSAGE_INFO = label("ratchet/message")
 _MESSAGE_KEY_INPUT = b"\x01"
-# HKDF-Extract with no salt is HMAC keyed with 32 zero bytes (RFC 5869 §2.2): that key's
-# schedule is computed once and copied per message (no secret in it).
-_SHA256 = hashes.SHA256()
-_EXTRACT_NO_SALT = crypto_hmac.HMAC(bytes(32), _SHA256)
-_MESSAGE_T1_INPUT = _MESSAGE_INFO + b"\x01"
-_MESSAGE_T2_INPUT = _MESSAGE_INFO + b"\x02"
 _CHAIN_KEY_INPUT = b"\x02"
 
 
@@ -99,22 +90,11 @@ def _kdf_ck(chain_key: bytearray) -> tuple[bytearray, bytearray]:
 
 
 def _message_cipher(message_key: bytearray) -> tuple[bytes, bytes]:
-    """Expand a message key into its AES-256-GCM key and nonce.
-
-    HKDF-SHA256(ikm=message key, no salt, info=_MESSAGE_INFO, 44 bytes), spelled out (RFC 5869
-    §2.2-2.3: T1 = HMAC(PRK, info|1), T2 = HMAC(PRK, T1|info|2)) so that the salt's key
-    schedule is reused and the PRK's computed once for both blocks; the same bytes as
-    :func:`~quicko.crypto.kdf.hkdf_sha256` (tested), in about 0.6 µs less per message.
-    """
-    extract = _EXTRACT_NO_SALT.copy()
-    extract.update(bytes(message_key))
-    first = crypto_hmac.HMAC(extract.finalize(), _SHA256)
-    second = first.copy()
-    first.update(_MESSAGE_T1_INPUT)
-    key = first.finalize()
-    second.update(key)
-    second.update(_MESSAGE_T2_INPUT)
-    return key, second.finalize()[: _MESSAGE_KEY_MATERIAL_SIZE - aead.KEY_SIZE]
+    """Expand a message key into its AES-256-GCM key and nonce."""
+    material = hkdf_sha256(
+        bytes(message_key), salt=None, info=_MESSAGE_INFO, length=_MESSAGE_KEY_MATERIAL_SIZE
+    )
+    return material[: aead.KEY_SIZE], material[aead.KEY_SIZE :]
 
 
 class _Header(NamedTuple):
