@@ -43,7 +43,7 @@ _NONE_PASSED: Final[frozenset[bytes]] = frozenset()
 def _passed_sent(events: list[ev.SessionEvent]) -> set[bytes] | frozenset[bytes]:
     """Ids of messages reported SENT and, later in ``events``, past SENT.
 
-    An Ack and the receipt that follows it often arrive in one read: the SENT between is
+    An Ack and the receipt that follows it may arrive in one read: the SENT between is
     dropped from the batch's events (and its store update skipped), since the later status
     implies it. Statuses still only move forward (the store takes PENDING → DELIVERED in one
     step) and the last one shown is the true one.
