@@ -33,3 +33,21 @@ async def test_a_burst_over_the_relays_limit_is_paced_not_dropped(relay: RelaySe
         )
         assert not any(e.status is DeliveryStatus.FAILED for e in a.of(StatusChanged))
         assert relay.router.metrics.rate_limited == 0
+
+
+async def test_texts_sent_in_a_row_then_a_disconnect_arrive_once(relay: RelayServer) -> None:
+    # send_message flushes once the caller yields (one flush for texts sent in a row);
+    # disconnect() right after must not leave them behind: they go out, before or after the
+    # reconnect, and are shown once.
+    a, b, created, _ = await chat_pair(relay_url(relay))
+    async with closing(a.client, b.client):
+        sent = [await a.client.send_message(created.session_id, f"row {n}") for n in range(5)]
+        await a.client.disconnect()
+        await a.client.connect()
+        ids = {message.message_id.hex() for message in sent}
+        await a.until(lambda _: delivered(a, ids), timeout=30)
+        await b.until(lambda _: len(b.of(MessageReceived)) >= 5, timeout=30)
+        assert [e.message.text for e in b.of(MessageReceived)] == [f"row {n}" for n in range(5)]
+        for message_id in ids:
+            shown = [e.status for e in a.of(StatusChanged) if e.message_id == message_id]
+            assert shown == sorted(shown)  # forward only

@@ -282,10 +282,20 @@ class ClientCore:
 
     def next_deadline(self) -> int | None:
         """When :meth:`handle_timeout` has something to do (ms since the epoch), or ``None``."""
-        times = [live.session.next_deadline() for live in self.live()]
-        times += [live.store.next_deadline() for live in self._sessions.values()]
-        times += [ends for _, ends in self._incoming.values()]
-        return min((t for t in times if t is not None), default=None)
+        # Read after every flush (every send, every batch read): no lists on this path.
+        best: int | None = None
+        for live in self._sessions.values():
+            for deadline in (live.session.next_deadline(), live.store.next_deadline()):
+                if deadline is not None and (best is None or deadline < best):
+                    best = deadline
+        for live in self._joining:
+            deadline = live.session.next_deadline()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        for _, ends in self._incoming.values():
+            if best is None or ends < best:
+                best = ends
+        return best
 
     # ------------------------------------------------------------------ connection inputs
 

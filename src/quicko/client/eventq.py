@@ -65,6 +65,16 @@ class EventQueue:
             self._items.append(event)
             self._ready.notify()
 
+    def put_many(self, events: list[m.ClientEvent]) -> None:
+        """Queue events in order, as :meth:`put` each, under one lock and one notification."""
+        with self._ready:
+            items, capacity = self._items, self._capacity
+            for event in events:
+                if len(items) >= capacity:
+                    self._drop_one()
+                items.append(event)
+            self._ready.notify(len(events))  # as many waiters as :meth:`put` each would wake
+
     def _drop_one(self) -> None:
         for index, queued in enumerate(self._items):
             if not isinstance(queued, m.MessageReceived):

@@ -37,6 +37,29 @@ LEAVE_REASONS: Final[dict[int, str]] = {
 LEFT only makes a member away); a member gone by its own LEAVE is reported ``"left"``."""
 
 
+_NONE_PASSED: Final[frozenset[bytes]] = frozenset()
+
+
+def _passed_sent(events: list[ev.SessionEvent]) -> set[bytes] | frozenset[bytes]:
+    """Ids of messages reported SENT and, later in ``events``, past SENT.
+
+    An Ack and the receipt that follows it may arrive in one read: the SENT between is
+    dropped from the batch's events (and its store update skipped), since the later status
+    implies it. Statuses still only move forward (the store takes PENDING → DELIVERED in one
+    step) and the last one shown is the true one.
+    """
+    passed: set[bytes] = set()
+    later: set[bytes] = set()
+    for event in reversed(events):
+        if type(event) is ev.StatusChanged:
+            if event.status is DeliveryStatus.SENT:
+                if event.message_id in later:
+                    passed.add(event.message_id)
+            elif event.status > DeliveryStatus.SENT:
+                later.add(event.message_id)
+    return passed
+
+
 class LiveSession:
     """A session of the client, with everything the UIs read about it.
 
@@ -69,6 +92,8 @@ class LiveSession:
         #: The display state last reported (to report changes only).
         self.shown = SessionState.CREATED
         self._store: EphemeralStore | None = None
+        self._key_of: bytes | None = None  # the session id that _key spells (see key)
+        self._key = ""
 
     # ------------------------------------------------------------------ views
 
@@ -80,7 +105,10 @@ class LiveSession:
     @property
     def key(self) -> str:
         """The session id in hex, as the API names sessions."""
-        return self.session.session_id.hex()
+        session_id = self.session.session_id
+        if session_id is not self._key_of:  # a joiner learns its id: spelled out again
+            self._key_of, self._key = session_id, session_id.hex()
+        return self._key
 
     @property
     def store(self) -> EphemeralStore:
@@ -148,7 +176,7 @@ class LiveSession:
     ) -> list[m.ClientEvent]:
         # The ledger decided (it only reports changes, and keeps statuses beyond the store):
         # report it whether or not the store still holds the message (issue 10, item 4).
-        self.store.update_status(self.session.address, message_id, status)
+        self.store.advance_status(self.session.address, message_id, status)
         return [m.StatusChanged(self.key, message_id.hex(), status, reason)]
 
     # ------------------------------------------------------------------ session events
@@ -156,7 +184,15 @@ class LiveSession:
     def translate(self, events: list[ev.SessionEvent], now_ms: int) -> list[m.ClientEvent]:
         """Turn session events into client events, updating the store, peers and lifecycle."""
         out: list[m.ClientEvent] = []
+        passed = _passed_sent(events) if len(events) > 1 else _NONE_PASSED
         for event in events:
+            if (
+                passed
+                and type(event) is ev.StatusChanged
+                and event.status is DeliveryStatus.SENT
+                and event.message_id in passed
+            ):
+                continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
             out.extend(self._one(event, now_ms))
         return out
 
@@ -234,7 +270,7 @@ class LiveSession:
         wanted = set(message_ids)
         for stored in self.store.messages():
             if not stored.outgoing and stored.message_id in wanted:
-                self.store.update_status(stored.sender, stored.message_id, DeliveryStatus.READ)
+                self.store.advance_status(stored.sender, stored.message_id, DeliveryStatus.READ)
 
     def wipe(self) -> None:
         """Forget the messages and the peers (the session itself is left by the caller)."""

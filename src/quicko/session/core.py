@@ -205,7 +205,8 @@ class SessionCore:
         # Receipts earned since the frames were last drained, by (sender, status): sealed as one
         # RECEIPT per sender and status (up to 256 ids each) by _seal_owed, so that the texts
         # read together are receipted together (docs/protocol.md §10.2).
-        self._owed: dict[tuple[bytes, int], list[bytes]] = {}
+        # The ids as the keys of a dict: in order, and a duplicate found without a scan.
+        self._owed: dict[tuple[bytes, int], dict[bytes, None]] = {}
         self._owed_ms = 0
         self._opened = False
         self._out: list[Payload] = []
@@ -346,9 +347,9 @@ class SessionCore:
     def _owe(self, sender: bytes, status: int, message_id: bytes, now_ms: int) -> None:
         ids = self._owed.get((sender, status))
         if ids is None:
-            self._owed[sender, status] = [message_id]
-        elif message_id not in ids:  # a text and its duplicate in one batch: one id
-            ids.append(message_id)
+            self._owed[sender, status] = {message_id: None}
+        else:
+            ids[message_id] = None  # a text and its duplicate in one batch: one id
         self._owed_ms = now_ms
 
     def _seal_owed(self) -> None:
@@ -358,7 +359,8 @@ class SessionCore:
         channels (a receipt earned is always sent, docs/protocol.md §10.2).
         """
         owed, self._owed = self._owed, {}
-        for (sender, status), ids in owed.items():
+        for (sender, status), owed_ids in owed.items():
+            ids = list(owed_ids)
             peer = self._peers.get(sender)
             if peer is None:
                 continue  # left for good meanwhile: nothing more is sent to it

@@ -17,9 +17,12 @@ message leaves the store when:
   the local ``now_ms`` given to ``add``, never the message's own timestamp, which a peer chooses;
 - the session ends: :meth:`~EphemeralStore.wipe` drops everything.
 
-Statuses change only through :meth:`~EphemeralStore.update_status`, which applies the one
-transition table (:func:`quicko.messaging.status.advance`): duplicate or stale updates change
-nothing. Nothing is ever written to disk. Python cannot overwrite the memory of a ``str``:
+Statuses change only through :meth:`~EphemeralStore.update_status` (or
+:meth:`~EphemeralStore.advance_status`), which apply the one transition table
+(:func:`quicko.messaging.status.advance`): duplicate or stale updates change nothing. A status
+is recorded in place and the (frozen) message rebuilt with it only when it is read: an Ack
+and a receipt per message sent would otherwise cost two copies of it that nobody may ever
+read. Nothing is ever written to disk. Python cannot overwrite the memory of a ``str``:
 ``wipe`` drops the store's references so the collector can free the messages, no more
 (DESIGN.md §10).
 """
@@ -57,7 +60,7 @@ class EphemeralStore:
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_entries", "_session_id")
+    __slots__ = ("_entries", "_session_id", "_statuses")
 
     def __init__(
         self,
@@ -71,6 +74,8 @@ class EphemeralStore:
         self._entries: ExpiringRing[MessageKey, ChatMessage] = ExpiringRing(
             capacity=capacity, ttl_ms=ttl_ms
         )
+        # Statuses newer than the stored message's, by key (see _current): only for stored keys.
+        self._statuses: dict[MessageKey, DeliveryStatus] = {}
 
     @property
     def session_id(self) -> bytes:
@@ -110,7 +115,38 @@ class EphemeralStore:
         key = (message.sender, message.message_id)
         if key in self._entries:
             raise ValueError("a message of this sender with this id is already stored")
-        return [old for old, _ in self._entries.add(key, message, now_ms)]
+        evicted = self._entries.add(key, message, now_ms)
+        if not evicted:
+            return []
+        statuses = self._statuses
+        for old, _ in evicted:
+            statuses.pop(old, None)
+        return [old for old, _ in evicted]
+
+    def _current(self, key: MessageKey, message: ChatMessage) -> ChatMessage:
+        """The stored ``message`` with its latest status (rebuilt once, then kept)."""
+        status = self._statuses.pop(key, None)
+        if status is None:
+            return message
+        message = message.with_status(status)
+        self._entries.replace(key, message)
+        return message
+
+    def advance_status(self, sender: bytes, message_id: bytes, status: DeliveryStatus) -> bool:
+        """Apply a status update like :meth:`update_status`, without building the message.
+
+        Returns:
+            Whether the stored message's status changed.
+        """
+        key = (sender, message_id)
+        message = self._entries.get(key)
+        if message is None:
+            return False
+        new_status = advance(self._statuses.get(key, message.status), status)
+        if new_status is None:
+            return False
+        self._statuses[key] = new_status
+        return True
 
     def update_status(
         self, sender: bytes, message_id: bytes, status: DeliveryStatus
@@ -128,16 +164,9 @@ class EphemeralStore:
             The updated message if its status changed, ``None`` if it is not stored or the
             transition table ignores the update (a duplicate or a step backwards).
         """
-        key = (sender, message_id)
-        message = self._entries.get(key)
-        if message is None:
+        if not self.advance_status(sender, message_id, status):
             return None
-        new_status = advance(message.status, status)
-        if new_status is None:
-            return None
-        updated = message.with_status(new_status)
-        self._entries.replace(key, updated)
-        return updated
+        return self.get(sender, message_id)
 
     def retry(self, sender: bytes, message_id: bytes) -> ChatMessage | None:
         """A FAILED message is being sent again: back to PENDING, in its place.
@@ -148,21 +177,25 @@ class EphemeralStore:
         Returns:
             The updated message, or ``None`` if it is not stored or not FAILED.
         """
-        key = (sender, message_id)
-        message = self._entries.get(key)
+        message = self.get(sender, message_id)
         if message is None or message.status is not DeliveryStatus.FAILED:
             return None
+        key = (sender, message_id)
         updated = message.with_status(DeliveryStatus.PENDING)
         self._entries.replace(key, updated)
         return updated
 
     def get(self, sender: bytes, message_id: bytes) -> ChatMessage | None:
         """The stored message of ``sender`` with this id, or ``None``."""
-        return self._entries.get((sender, message_id))
+        key = (sender, message_id)
+        message = self._entries.get(key)
+        return None if message is None else self._current(key, message)
 
     def messages(self) -> list[ChatMessage]:
         """Every stored message, in arrival order (oldest first)."""
-        return [message for _, message in self._entries.items()]
+        if not self._statuses:
+            return [message for _, message in self._entries.items()]
+        return [self._current(key, message) for key, message in self._entries.items()]
 
     def purge_expired(self, now_ms: int) -> list[MessageKey]:
         """Remove every message whose time to live has passed at ``now_ms``.
@@ -170,7 +203,10 @@ class EphemeralStore:
         Returns:
             The keys of the removed messages, oldest first.
         """
-        return self._entries.expire(now_ms)
+        expired = self._entries.expire(now_ms)
+        for key in expired:
+            self._statuses.pop(key, None)
+        return expired
 
     def next_deadline(self) -> int | None:
         """When :meth:`purge_expired` next has work (ms), or ``None`` if the store is empty."""
@@ -179,6 +215,7 @@ class EphemeralStore:
     def wipe(self) -> None:
         """Drop every message and every reference to them (the session is being destroyed)."""
         self._entries.clear()
+        self._statuses.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -8,6 +8,7 @@ true (DELIVERED or READ for what arrived, FAILED only for what cannot).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pytest
 from core_pump import Device, Net, chat
@@ -17,10 +18,12 @@ from quicko.client.core import ClientCore
 from quicko.errors import ConnectionClosedError, SessionError
 from quicko.messaging import DeliveryStatus
 from quicko.protocol import (
+    Ack,
     CallResponse,
     Join,
     LookupResponse,
     Message,
+    Payload,
     RegisterAck,
     decode_frame,
     encode_frame,
@@ -248,3 +251,63 @@ def test_frames_read_together_are_receipted_together() -> None:
     net.run()
     assert bob.texts() == [f"m{n}" for n in range(5)]
     assert all(final_status(alice, m.message_id) is DeliveryStatus.DELIVERED for m in sent)
+
+
+def _to(actions: Sequence[object], device: Device) -> list[Payload]:
+    return [decode_frame(a.data) for a in actions if isinstance(a, Send) and a.conn == device.conn]
+
+
+def _route(net: Net, sender: Device, payloads: Sequence[Payload]) -> list[object]:
+    assert sender.conn is not None
+    return [
+        action
+        for payload in payloads
+        for action in net.router.receive(sender.conn, encode_frame(payload), net.now)
+    ]
+
+
+@pytest.mark.parametrize("receipt_first", [False, True])
+def test_sent_is_not_shown_when_delivered_comes_in_the_same_read(receipt_first: bool) -> None:
+    # Alice reads the relay's Acks and Bob's receipt together: the DELIVERED that follows in
+    # the batch says the texts were sent, so no SENT is shown; the store goes PENDING →
+    # DELIVERED in one step and every status shown moved forward and is the true one.
+    net = Net()
+    alice, bob, sid = chat(net)
+    sent = [alice.core.send_text(sid, f"m{n}", net.now) for n in range(3)]
+    alice.events += alice.core.events()
+    to_alice = _route(net, alice, alice.core.data_to_send())
+    acks = _to(to_alice, alice)
+    assert [type(p) for p in acks] == [Ack] * 3
+    to_bob = _to(to_alice, bob)
+    bob.received += len(to_bob)
+    bob.core.receive_batch(to_bob, net.now)
+    receipts = _to(_route(net, bob, bob.core.data_to_send()), alice)
+    assert [type(p) for p in receipts] == [Message]
+    alice.received += 4
+    alice.core.receive_batch([*receipts, *acks] if receipt_first else [*acks, *receipts], net.now)
+    alice.events += alice.core.events()
+    for message in sent:
+        shown = [
+            e.status for e in alice.of(m.StatusChanged) if e.message_id == message.message_id.hex()
+        ]
+        assert shown == [DeliveryStatus.DELIVERED]
+        [stored] = [s for s in alice.core.messages(sid) if s.message_id == message.message_id]
+        assert stored.status is DeliveryStatus.DELIVERED
+    net.run()
+    assert bob.texts() == ["m0", "m1", "m2"]
+
+
+def test_sent_is_shown_when_the_receipt_comes_in_a_later_read() -> None:
+    net = Net()
+    alice, _bob, sid = chat(net)
+    message = alice.core.send_text(sid, "hello", net.now)
+    to_alice = _route(net, alice, alice.core.data_to_send())
+    alice.core.receive_batch(_to(to_alice, alice), net.now)  # the Ack alone
+    alice.events += alice.core.events()
+    assert final_status(alice, message.message_id) is DeliveryStatus.SENT
+    net._apply([a for a in to_alice if not (isinstance(a, Send) and a.conn == alice.conn)])
+    net.run()
+    shown = [
+        e.status for e in alice.of(m.StatusChanged) if e.message_id == message.message_id.hex()
+    ]
+    assert shown == [DeliveryStatus.SENT, DeliveryStatus.DELIVERED]

@@ -41,3 +41,15 @@ def test_a_queue_full_of_messages_drops_the_oldest_from_the_queue_only() -> None
 def test_capacity_is_checked() -> None:
     with pytest.raises(ValueError):
         EventQueue(1)
+
+
+def test_put_many_is_put_each_in_order_with_the_overflow_rule() -> None:
+    events: list[m.ClientEvent] = [m.LatencyMeasured(1.0), received(1), received(2)]
+    events += [m.LatencyMeasured(2.0), received(3), received(4)]
+    one, many = EventQueue(4), EventQueue(4)
+    for event in events:
+        one.put(event)
+    many.put_many(events)
+    drained = [[queue.get_nowait() for _ in range(6)] for queue in (one, many)]
+    assert drained[0] == drained[1]
+    assert drained[1][:2] == [m.EventsDropped(2), received(1)]

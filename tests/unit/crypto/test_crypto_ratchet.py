@@ -510,3 +510,14 @@ def test_state_copy_is_a_shallow_copy_of_every_field() -> None:
     assert copy is not state
     for item in dataclasses.fields(state):
         assert getattr(copy, item.name) is getattr(state, item.name), item.name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=32, max_size=32))
+def test_message_key_expansion_is_hkdf_sha256(message_key: bytes) -> None:
+    # The message key expands by HKDF-SHA256 (no salt, the ratchet/message label) into the
+    # AES-256-GCM key and nonce: pinned here for whoever makes it faster.
+    material = hkdf_sha256(message_key, salt=None, info=label("ratchet/message"), length=44)
+    key, nonce = ratchet_module._message_cipher(bytearray(message_key))
+    assert (key, nonce) == (material[:32], material[32:])
+    assert len(nonce) == 12

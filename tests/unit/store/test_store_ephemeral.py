@@ -133,6 +133,44 @@ def test_update_status_uses_the_transition_table() -> None:
     assert [m.message_id for m in store.messages()] == [mid(0), mid(1)]
 
 
+def test_advance_status_is_recorded_in_place_forward_only_and_read_back() -> None:
+    # The Ack and the receipt of a message we sent change its status without rebuilding the
+    # message; whoever reads it (get, messages, update_status, retry) sees the latest status.
+    store = EphemeralStore(SID, capacity=5, ttl_ms=100)
+    stored = message(0)
+    store.add(stored, 0)
+    assert store.advance_status(SENDER, mid(0), DeliveryStatus.SENT)
+    assert not store.advance_status(SENDER, mid(0), DeliveryStatus.SENT)  # duplicate Ack
+    assert store.advance_status(SENDER, mid(0), DeliveryStatus.DELIVERED)
+    assert not store.advance_status(SENDER, mid(0), DeliveryStatus.SENT)  # never backwards
+    assert not store.advance_status(SENDER, mid(9), DeliveryStatus.SENT)  # not stored
+    assert store.messages() == [stored.with_status(DeliveryStatus.DELIVERED)]
+    assert store.advance_status(SENDER, mid(0), DeliveryStatus.READ)
+    assert store.get(SENDER, mid(0)) == stored.with_status(DeliveryStatus.READ)
+    assert store.update_status(SENDER, mid(0), DeliveryStatus.DELIVERED) is None
+    store.add(message(1), 0)
+    assert store.advance_status(SENDER, mid(1), DeliveryStatus.FAILED)
+    retried = store.retry(SENDER, mid(1))  # FAILED, though not rebuilt yet
+    assert retried is not None and retried.status is DeliveryStatus.PENDING
+    assert store.get(SENDER, mid(1)) == retried
+
+
+def test_a_status_recorded_in_place_leaves_with_its_message() -> None:
+    # Evicted, expired or wiped: the next message under the same key starts from its own.
+    store = EphemeralStore(SID, capacity=1, ttl_ms=100)
+    store.add(message(0), 0)
+    store.advance_status(SENDER, mid(0), DeliveryStatus.SENT)
+    assert store.add(message(1), 0) == [key(0)]  # evicted
+    store.advance_status(SENDER, mid(1), DeliveryStatus.SENT)
+    assert store.purge_expired(100) == [key(1)]  # expired
+    store.add(message(0), 100)
+    assert store.get(SENDER, mid(0)) == message(0)
+    store.advance_status(SENDER, mid(0), DeliveryStatus.DELIVERED)
+    store.wipe()
+    store.add(message(0), 200)
+    assert store.messages() == [message(0)]
+
+
 def test_update_status_of_an_unknown_id_changes_nothing() -> None:
     store = EphemeralStore(SID, capacity=5, ttl_ms=100)
     assert store.update_status(SENDER, mid(7), DeliveryStatus.DELIVERED) is None
