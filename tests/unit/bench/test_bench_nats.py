@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -135,7 +136,7 @@ def test_chunking_never_changes_what_is_parsed(parts: list[bytes], cuts: list[in
     count = whole.feed(stream)
     chunked = NatsParser(keep_payloads=True)
     bounds = [0, *sorted(min(cut, len(stream)) for cut in cuts), len(stream)]
-    chunked_count = sum(chunked.feed(stream[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+    chunked_count = sum(chunked.feed(stream[a:b]) for a, b in itertools.pairwise(bounds))
     assert count == chunked_count == sum(part.startswith(b"MSG") for part in parts)
     assert whole.payloads == chunked.payloads
     assert whole.ops == chunked.ops
