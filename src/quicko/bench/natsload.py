@@ -3,12 +3,12 @@
 With ``--server nats`` the load generator (:mod:`quicko.bench.load`) opens these instead of
 Quicko connections, and runs the same scenarios with the same code: a connection reads the
 server's INFO, sends CONNECT and PING and waits for the PONG (the "handshake"); a pair's members
-each SUB to their own subject (``q.<pair>.a`` / ``q.<pair>.b``), confirmed by a PING round
-trip, and PUB 256-byte bodies to the other's subject. A NATS server may put several MSGs in one
-WebSocket message, so each message is run through a :class:`~.nats.NatsParser` and every MSG
-counts (and, in the closed loop, lets the peer send one more), as every MESSAGE frame counts
-for the relay. A server PING is answered with PONG. Nothing is acknowledged (``--acking`` does
-not apply: NATS core has no receipts).
+each SUB to their own subject (``q.<pair>.a`` / ``q.<pair>.b``, :func:`pair_subjects`),
+confirmed by a PING round trip, and PUB 256-byte bodies to the other's subject. A NATS server
+may put several MSGs in one WebSocket message, so each message is run through a
+:class:`~.nats.NatsParser` and every MSG counts (and, in the closed loop, lets the peer send one
+more), as every MESSAGE frame counts for the relay. A server PING is answered with PONG. Nothing
+is acknowledged (``--acking`` does not apply: NATS core has no receipts).
 """
 
 from __future__ import annotations
@@ -51,11 +51,20 @@ _CLOSE: Final = WSMsgType.CLOSE
 _SID: Final = 1
 _MAX_SETUP_OPS: Final = 64
 _MAX_SKIPPED_OPS: Final = 8
+_PAIR_DIGITS: Final = 7
+_MAX_PAIRS: Final = 10**_PAIR_DIGITS
 
 
 def pair_subjects(pair: int) -> tuple[str, str]:
-    """The subjects the first and the second member of pair *pair* subscribe to."""
-    return f"q.{pair}.a", f"q.{pair}.b"
+    """The subjects the first and the second member of pair *pair* subscribe to.
+
+    Every subject has the same length (the pair number zero-padded), so every PUB command has
+    the same length: the latency scenario stamps every connection's frame at one offset, as it
+    does the relay's MESSAGE frames, whose fields all have fixed sizes.
+    """
+    if not 0 <= pair < _MAX_PAIRS:
+        raise ValueError(f"pair {pair} out of range")
+    return f"q.{pair:0{_PAIR_DIGITS}d}.a", f"q.{pair:0{_PAIR_DIGITS}d}.b"
 
 
 class NatsClient(BenchClient):

@@ -19,6 +19,7 @@ from quicko.bench.nats import (
     pub_command,
     sub_command,
 )
+from quicko.bench.natsload import pair_subjects
 
 INFO = b'INFO {"server_id":"N1","version":"2.9.10","max_payload":1048576}\r\n'
 
@@ -140,3 +141,15 @@ def test_chunking_never_changes_what_is_parsed(parts: list[bytes], cuts: list[in
     assert count == chunked_count == sum(part.startswith(b"MSG") for part in parts)
     assert whole.payloads == chunked.payloads
     assert whole.ops == chunked.ops
+
+
+def test_every_pair_publishes_frames_of_one_length() -> None:
+    # The latency scenario stamps every connection's frame at the first one's body offset.
+    lengths = {
+        len(pub_command(subject, bytes(256)))
+        for pair in (0, 9, 10, 4999, 9_999_999)
+        for subject in pair_subjects(pair)
+    }
+    assert len(lengths) == 1
+    with pytest.raises(ValueError, match="out of range"):
+        pair_subjects(10**7)
