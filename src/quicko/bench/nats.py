@@ -113,13 +113,17 @@ class NatsParser:
     both lists.
     """
 
-    __slots__ = ("_buffer", "keep_payloads", "ops", "payloads")
+    __slots__ = ("_buffer", "_line", "_line_size", "keep_payloads", "ops", "payloads")
 
     def __init__(self, *, keep_payloads: bool = False) -> None:
         self.keep_payloads = keep_payloads
         self.payloads: list[bytes] = []
         self.ops: list[NatsOp] = []
         self._buffer = b""
+        # The last MSG control line (with its CRLF) and its byte count: a connection's MSGs
+        # repeat it, and one comparison then replaces finding, splitting and converting it.
+        self._line = b""
+        self._line_size = 0
 
     def feed(self, data: bytes) -> int:
         """Parse *data* (after what came before); return the number of MSGs completed.
@@ -130,22 +134,28 @@ class NatsParser:
         buffer = self._buffer + data if self._buffer else data
         size, position, count = len(buffer), 0, 0
         while position < size:
-            end = buffer.find(CRLF, position, position + MAX_CONTROL_LINE_BYTES)
-            if end < 0:
-                if size - position >= MAX_CONTROL_LINE_BYTES:
-                    raise NatsProtocolError("NATS control line too long")
-                break
-            if buffer.startswith(_MSG, position):
-                start = end + 2
-                stop = start + _msg_size(buffer[position:end])
+            if self._line and buffer.startswith(self._line, position):
+                start = position + len(self._line)
+                stop = start + self._line_size
                 if stop + 2 > size:
-                    break  # the payload is still on its way: parse the line again then
+                    break
                 if buffer[stop : stop + 2] != CRLF:
                     raise NatsProtocolError("NATS payload not followed by CRLF")
                 if self.keep_payloads:
                     self.payloads.append(buffer[start:stop])
                 count += 1
                 position = stop + 2
+                continue
+            end = buffer.find(CRLF, position, position + MAX_CONTROL_LINE_BYTES)
+            if end < 0:
+                if size - position >= MAX_CONTROL_LINE_BYTES:
+                    raise NatsProtocolError("NATS control line too long")
+                break
+            if buffer.startswith(_MSG, position):
+                # The next pass takes the fast path above, with this line (or waits for its
+                # payload, still on its way, and then does).
+                self._line_size = _msg_size(buffer[position:end])
+                self._line = buffer[position : end + 2]
                 continue
             self.ops.append(_op(buffer[position:end]))
             position = end + 2

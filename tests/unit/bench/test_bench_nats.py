@@ -153,3 +153,17 @@ def test_every_pair_publishes_frames_of_one_length() -> None:
     assert len(lengths) == 1
     with pytest.raises(ValueError, match="out of range"):
         pair_subjects(10**7)
+
+
+def test_a_repeated_msg_line_and_a_changed_one_are_both_parsed() -> None:
+    parser = NatsParser(keep_payloads=True)
+    stream = _msg(b"q.1.a", b"ab") + _msg(b"q.1.a", b"cd") + _msg(b"q.1.a", b"efg")
+    assert parser.feed(stream) == 3
+    assert parser.payloads == [b"ab", b"cd", b"efg"]
+    with pytest.raises(NatsProtocolError, match="CRLF"):
+        parser.feed(b"MSG q.1.a 1 3\r\nabcd\r\n")  # the last line again, a payload too long
+
+
+def test_a_stray_nul_is_not_a_msg() -> None:
+    with pytest.raises(NatsProtocolError, match="unknown"):
+        NatsParser().feed(b"\x00\r\n")
