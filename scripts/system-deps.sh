@@ -10,6 +10,9 @@
 # --tests, which adds the tools the test suite uses (strace for the system-call traces, Xvfb for
 # the launcher's display test, redis-server for the cluster tests, which start their own private
 # instance with persistence off, and haproxy for the cluster test behind a real load balancer).
+# With --bench (opt-in, may be combined with --tests) it adds nats-server, the NATS column of
+# `quicko bench relay --baseline nats` (docs/performance.md); the test suite does not need it
+# (its NATS smoke test skips without it).
 set -euo pipefail
 
 # Offscreen rendering (what the headless tests use).
@@ -26,11 +29,15 @@ display=(
     libwayland-client0 libwayland-cursor0 libwayland-egl1
 )
 
-# Only for the test suite.
+# Only for the test suite, and only for the benchmark's optional baselines.
 tests=()
-if [[ "${1:-}" == "--tests" ]]; then
-    tests=(strace xvfb xauth redis-server haproxy)
-fi
+for flag in "$@"; do
+    case "$flag" in
+        --tests) tests+=(strace xvfb xauth redis-server haproxy) ;;
+        --bench) tests+=(nats-server) ;;
+        *) echo "system-deps: unknown option $flag (known: --tests, --bench)" >&2; exit 2 ;;
+    esac
+done
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 0  # not a Debian-like system: nothing we know how to check

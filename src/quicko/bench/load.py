@@ -1,10 +1,11 @@
 """The load generator process: ``python -m quicko.bench.load <scenario> [options]``.
 
-It runs one scenario against a server on 127.0.0.1 (the relay or the bare forwarder) and
-prints one JSON object on standard output. Every connection of a scenario first does the real
-handshake (Challenge → Hello signed with its own fresh identity → HelloAck); paired
-connections then Join the same session (a fresh session id, no nameplate) and send each other
-pre-encoded MESSAGE frames with 256-byte bodies:
+It runs one scenario against a server on 127.0.0.1 (the relay, the bare forwarder, or a
+baseline: ``node`` speaks the bare forwarder's protocol, ``nats`` is driven through
+:mod:`quicko.bench.natsload`) and prints one JSON object on standard output. Every connection
+of a scenario first does the real handshake (Challenge → Hello signed with its own fresh
+identity → HelloAck); paired connections then Join the same session (a fresh session id, no
+nameplate) and send each other pre-encoded MESSAGE frames with 256-byte bodies:
 
 - ``throughput``: closed loop, *window* frames in flight per connection; each MESSAGE the
   peer receives lets the sender send one more. Counted: MESSAGE frames received during the
@@ -46,6 +47,7 @@ from quicko.bench.client import (
     connect,
     join,
 )
+from quicko.bench.natsload import open_nats, open_nats_pairs
 from quicko.bench.stats import latency_summary, parse_cpu_ticks, parse_vm_rss
 from quicko.bench.wire import BODY_BYTES, STAMP, MessageTemplate
 from quicko.crypto.ed25519 import Ed25519KeyPair
@@ -121,6 +123,8 @@ def _identities(count: int) -> list[Identity]:
 
 
 async def _open(args: argparse.Namespace, identity: Identity, pair: int | None) -> BenchClient:
+    if args.server == "nats":
+        return await open_nats(server_url(args.port, args.server, None), args.timeout)
     client = BenchClient()
     url = server_url(args.port, args.server, pair)
     await connect(url, client, args.timeout)
@@ -130,6 +134,9 @@ async def _open(args: argparse.Namespace, identity: Identity, pair: int | None) 
 
 async def _open_pairs(args: argparse.Namespace, pairs: int) -> list[BenchClient]:
     """Open *pairs* pairs of joined connections; return them flat, peers linked, frames built."""
+    if args.server == "nats":
+        url = server_url(args.port, args.server, None)
+        return [*await open_nats_pairs(url, pairs, args.timeout, args.concurrency)]
     identities = _identities(2 * pairs)
     sessions = [secrets.token_bytes(SESSION_ID_SIZE) for _ in range(pairs)]
     keys = [Ed25519KeyPair.generate(secrets.token_bytes) for _ in range(pairs)]
@@ -406,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m quicko.bench.load")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--port", type=int, required=True)
-    common.add_argument("--server", choices=("relay", "bare"), required=True)
+    common.add_argument("--server", choices=("relay", "bare", "nats", "node"), required=True)
     common.add_argument("--timeout", type=float, default=10.0, help="per setup step (s)")
     common.add_argument("--deadline", type=float, default=300.0, help="whole scenario (s)")
     common.add_argument("--concurrency", type=int, default=64, help="connections being opened")

@@ -1,14 +1,16 @@
 """Subprocesses of the benchmark: the server under test and the load generator.
 
-Each server (the relay, ``python -m quicko relay …``, or the bare forwarder,
-``python -m quicko.bench.bare``) is started on 127.0.0.1 port 0; its port is read from the
-first JSON line it writes to standard error (``{"event": "listening", "port": …}``), and its
-standard error is drained for the rest of its life so that it never blocks on a full pipe.
+Each server (the relay, ``python -m quicko relay …``, the bare forwarder,
+``python -m quicko.bench.bare``, or a baseline of :mod:`quicko.bench.baselines`) is started
+on 127.0.0.1 port 0; its port is read from the first JSON line it writes to standard error
+(``{"event": "listening", "port": …}``, or a NATS server's "Listening for websocket clients"
+line), and its standard error is drained for the rest of its life so that it never blocks on a
+full pipe.
 Both kinds of child are stopped when their context ends, on error, on cancellation (Ctrl+C,
 SIGTERM) and, on Linux, when the benchmark itself dies (``PR_SET_PDEATHSIG``).
 
-The server and the load generator can be pinned to one CPU each, so that on a two-core
-machine they do not compete for a core.
+The server and the load generator can be pinned to one CPU each (every thread: the affinity
+is set in the child before exec), so that on a two-core machine they do not compete for a core.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import signal
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Final
 
@@ -39,6 +42,7 @@ _SHOWN_CHARS: Final = 400
 _MAX_LINE_BYTES: Final = 1 << 16
 _PR_SET_PDEATHSIG: Final = 1
 _HIGH: Final = str(1_000_000_000)
+_NATS_LISTENING: Final = re.compile(r"Listening for websocket clients on ws://[^\s]*:(\d{1,5})$")
 
 
 def relay_argv(max_connections: int, extra: Sequence[str] = ()) -> list[str]:
@@ -67,10 +71,20 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _pin(pid: int, cpu: int | None) -> None:
-    if cpu is not None:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(pid, {cpu})
+def _child_setup(cpu: int | None) -> Callable[[], None]:
+    """What a child runs before exec: die with the parent, and run on *cpu* only.
+
+    Pinning before exec (rather than the child's pid after it started) binds every thread the
+    program will start to the CPU: a Go or Node.js server starts its threads early.
+    """
+
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        _die_with_parent()
+        if cpu is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                os.sched_setaffinity(0, {cpu})
+
+    return setup
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -89,11 +103,22 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 class ServerProcess:
     """A server under test, run as ``async with ServerProcess(argv) as server``."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, cpu: int | None = None) -> None:
-        """Prepare (not start) the server *name* with command line *argv*, pinned to *cpu*."""
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cpu: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Prepare (not start) the server *name* with command line *argv*, pinned to *cpu*.
+
+        *env* adds to (or overrides) the benchmark's own environment for the child.
+        """
         self.name = name
         self.argv = list(argv)
         self.cpu = cpu
+        self.env = {**os.environ, **env} if env else None
         self.port = 0
         self.tail: deque[str] = deque(maxlen=_TAIL_LINES)
         self._process: asyncio.subprocess.Process | None = None
@@ -113,9 +138,9 @@ class ServerProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             limit=_MAX_LINE_BYTES,
-            preexec_fn=_die_with_parent,  # only prctl, before exec
+            env=self.env,
+            preexec_fn=_child_setup(self.cpu),  # only prctl and affinity, before exec
         )
-        _pin(self._process.pid, self.cpu)
         try:
             self.port = await asyncio.wait_for(self._read_port(), LISTENING_TIMEOUT_S)
         except BaseException as exc:
@@ -174,7 +199,15 @@ class ServerProcess:
 
 
 def _listening_port(line: str) -> int | None:
-    """The port of a ``{"event": "listening", "port": …}`` line, else ``None``."""
+    """The port of a ``{"event": "listening", "port": …}`` line, else ``None``.
+
+    A NATS server's ``Listening for websocket clients on ws://127.0.0.1:<port>`` line counts
+    too (its WebSocket port is what the load connects to).
+    """
+    found = _NATS_LISTENING.search(line)
+    if found is not None:
+        number = int(found.group(1))
+        return number if 0 < number < 65536 else None
     if not line.startswith("{"):
         return None
     try:
@@ -200,9 +233,8 @@ async def run_load(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,  # only prctl, before exec
+        preexec_fn=_child_setup(cpu),  # only prctl and affinity, before exec
     )  # fmt: skip
-    _pin(process.pid, cpu)
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout)
     except TimeoutError as exc:

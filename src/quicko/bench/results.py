@@ -2,7 +2,9 @@
 
 Pure: it turns the load generator's raw results (one dictionary per run, per scenario and
 server) into the report. A metric's value is the median of its runs; its ratio is
-``relay / bare`` (so above 1 is better for rates and worse for latencies and memory).
+``relay / bare`` (so above 1 is better for rates and worse for latencies and memory). Optional
+baselines (``nats``, ``node``) that ran get their own median, runs and ``ratio_<name>``
+(``relay / <name>``) in each metric, and their own column in the table.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Final
 from quicko.bench.stats import median, ratio
 
 __all__ = [
+    "BASELINE_SERVERS",
     "METRICS",
     "SERVERS",
     "Goal",
@@ -26,6 +29,11 @@ __all__ = [
 
 SERVERS: Final = ("relay", "bare")
 """The servers measured side by side, in report order."""
+
+BASELINE_SERVERS: Final = ("nats", "node")
+"""Optional baselines (``--baseline``), reported after :data:`SERVERS` when they ran."""
+
+_COLUMN_NAMES: Final = {"nats": "NATS", "node": "Node ws"}
 
 Runs = Mapping[str, Mapping[str, Sequence[Mapping[str, object]]]]
 """Raw results: scenario key → server name → one dictionary per run (or ``{"error": …}``)."""
@@ -129,11 +137,19 @@ def _errors(runs: Sequence[Mapping[str, object]]) -> list[str]:
     return [str(run["error"]) for run in runs if "error" in run]
 
 
+def _baselines(runs: Runs) -> list[str]:
+    """The optional baselines that have runs, in report order."""
+    return [
+        name for name in BASELINE_SERVERS if any(name in by_server for by_server in runs.values())
+    ]
+
+
 def _metric(definition: MetricDef, runs: Runs) -> JsonObject:
     by_server = runs.get(definition.scenario, {})
     entry: JsonObject = {"label": definition.label, "unit": definition.unit}
     medians: dict[str, float | None] = {}
-    for server in SERVERS:
+    baselines = _baselines(runs)
+    for server in (*SERVERS, *baselines):
         values = _values(by_server.get(server, ()), definition.field)
         medians[server] = median(values) if values else None
         entry[server] = medians[server]
@@ -143,6 +159,8 @@ def _metric(definition: MetricDef, runs: Runs) -> JsonObject:
             entry[f"{server}_errors"] = errors
     relay_over_bare = ratio(medians["relay"], medians["bare"])
     entry["ratio"] = relay_over_bare
+    for server in baselines:
+        entry[f"ratio_{server}"] = ratio(medians["relay"], medians[server])
     if definition.goal is not None:
         entry["goal"] = definition.goal.text
         entry["goal_met"] = definition.goal.met(medians["relay"], relay_over_bare)
@@ -191,18 +209,24 @@ def format_table(report: Mapping[str, object]) -> str:
     """The report as an aligned text table, with the machine line and any errors below it."""
     metrics = report.get("metrics")
     metrics = metrics if isinstance(metrics, Mapping) else {}
-    header = ("metric", "unit", "relay", "bare", "relay/bare", "goal (relay)")
-    rows = [header]
+    runs = report.get("runs")
+    baselines = _baselines(runs) if isinstance(runs, Mapping) else []
+    header = (
+        "metric", "unit", "relay", "bare", *(_COLUMN_NAMES[name] for name in baselines),
+        "relay/bare", "goal (relay)",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = [header]
     for entry in metrics.values():
         unit = str(entry["unit"])
         ratio_value = entry.get("ratio")
         shown_ratio = f"{ratio_value:.2f}" if isinstance(ratio_value, float) else "-"
-        relay, bare = _number(entry.get("relay"), unit), _number(entry.get("bare"), unit)
-        rows.append((str(entry["label"]), unit, relay, bare, shown_ratio, _verdict(entry)))
+        values = [_number(entry.get(server), unit) for server in (*SERVERS, *baselines)]
+        rows.append((str(entry["label"]), unit, *values, shown_ratio, _verdict(entry)))
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    left = (0, 1, len(header) - 1)
     lines = [
         "  ".join(
-            cell.ljust(width) if column in (0, 1, 5) else cell.rjust(width)
+            cell.ljust(width) if column in left else cell.rjust(width)
             for column, (cell, width) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
         for row in rows

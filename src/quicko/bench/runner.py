@@ -1,10 +1,11 @@
 """The benchmark run: a fresh server process and a load generator process per measurement.
 
 Scenarios run in a fixed order (throughput at each connection count, latency, memory,
-handshakes); within one repetition of a scenario the relay and the bare forwarder run one after
-the other, so that slow drifts of the machine hit both. Every server starts fresh, so that no
-measurement inherits another's memory or connections. A failed run is recorded as
-``{"error": …}`` and the benchmark goes on with the next one.
+handshakes); within one repetition of a scenario the relay, the bare forwarder and the optional
+baselines (NATS, Node.js ``ws``: :mod:`.baselines`) run one after the other, so that slow drifts
+of the machine hit all of them. A baseline whose tools are missing is skipped with one line.
+Every server starts fresh, so that no measurement inherits another's memory or connections. A
+failed run is recorded as ``{"error": …}`` and the benchmark goes on with the next one.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ import os
 import platform
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
+from pathlib import Path
 from typing import Final, TextIO
 
 from quicko import __version__
+from quicko.bench.baselines import Launch, prepare_baselines
 from quicko.bench.client import BenchError
 from quicko.bench.procs import ServerProcess, bare_argv, relay_argv, run_load
-from quicko.bench.results import SERVERS, build_report
+from quicko.bench.results import BASELINE_SERVERS, SERVERS, build_report
 
 __all__ = ["DEFAULTS", "QUICK", "SCENARIOS", "BenchOptions", "machine_info", "run_bench"]
 
@@ -33,6 +37,8 @@ SCENARIOS: Final = ("throughput", "latency", "memory", "handshakes")
 _SETUP_S_PER_CONNECTION: Final = 0.01
 _DEADLINE_MARGIN_S: Final = 30.0
 _CONNECTION_MARGIN: Final = 1000
+
+_Launches = Mapping[str, Launch]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,8 @@ class BenchOptions:
     timeout: float = 10.0
     #: The load's clients acknowledge (``Received`` after each read), as Quicko's do.
     acking: bool = False
+    #: Optional baseline servers measured after the others (:data:`~.results.BASELINE_SERVERS`).
+    baselines: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         """The options as a JSON-ready dictionary."""
@@ -160,17 +168,25 @@ def machine_info(options: BenchOptions) -> dict[str, object]:
     }
 
 
+def _launch(options: BenchOptions, run: _Run, server: str, baselines: _Launches) -> Launch:
+    if server == "relay":
+        max_connections = max(options.memory_connections, options.handshakes, run.connections)
+        return Launch(tuple(relay_argv(max_connections + _CONNECTION_MARGIN, options.relay_args)))
+    if server == "bare":
+        return Launch(tuple(bare_argv(options.bare_args)))
+    return baselines[server]
+
+
 async def _measure(
-    options: BenchOptions, run: _Run, server: str, cpus: tuple[int | None, int | None]
+    options: BenchOptions,
+    run: _Run,
+    server: str,
+    cpus: tuple[int | None, int | None],
+    baselines: _Launches,
 ) -> dict[str, object]:
-    max_connections = max(options.memory_connections, options.handshakes, run.connections)
-    argv = (
-        relay_argv(max_connections + _CONNECTION_MARGIN, options.relay_args)
-        if server == "relay"
-        else bare_argv(options.bare_args)
-    )
+    launch = _launch(options, run, server, baselines)
     deadline = run.seconds + run.connections * _SETUP_S_PER_CONNECTION + _DEADLINE_MARGIN_S
-    async with ServerProcess(server, argv, cpu=cpus[0]) as process:
+    async with ServerProcess(server, launch.argv, cpu=cpus[0], env=launch.env) as process:
         common = (
             "--port", str(process.port), "--server", server,
             "--timeout", str(options.timeout), "--deadline", str(deadline),
@@ -207,15 +223,16 @@ def _summary(result: Mapping[str, object]) -> str:
 
 
 async def _run_all(
-    options: BenchOptions, progress: Progress
+    options: BenchOptions, progress: Progress, baselines: _Launches
 ) -> dict[str, dict[str, list[dict[str, object]]]]:
     runs: dict[str, dict[str, list[dict[str, object]]]] = {}
     cpus = _cpus(options.pin)
+    servers = (*options.servers, *(name for name in BASELINE_SERVERS if name in baselines))
     for repetition in range(1, options.repeat + 1):
         for run in _plan(options):
-            for server in options.servers:
+            for server in servers:
                 try:
-                    result = await _measure(options, run, server, cpus)
+                    result = await _measure(options, run, server, cpus, baselines)
                 except BenchError as exc:
                     result = {"error": str(exc)}
                 runs.setdefault(run.key, {}).setdefault(server, []).append(result)
@@ -230,16 +247,24 @@ def run_bench(options: BenchOptions, progress: TextIO | None = None) -> dict[str
     the run; every subprocess is stopped before this returns or raises.
     """
     show = _printer(progress if progress is not None else sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="quicko-bench-") as work_dir:
+        baselines, skipped = prepare_baselines(options.baselines, Path(work_dir))
+        for name, reason in skipped.items():
+            show(f"skipping the {name} baseline: {reason}")
 
-    async def main() -> dict[str, dict[str, list[dict[str, object]]]]:
-        task = asyncio.current_task()
-        if task is not None:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await _run_all(options, show)
+        async def main() -> dict[str, dict[str, list[dict[str, object]]]]:
+            task = asyncio.current_task()
+            if task is not None:
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            return await _run_all(options, show, baselines)
 
-    load_before = os.getloadavg()
-    runs = asyncio.run(main())
+        load_before = os.getloadavg()
+        runs = asyncio.run(main())
     machine = machine_info(options)
+    for name, launch in baselines.items():
+        machine[name] = launch.version
+    if skipped:
+        machine["baselines_skipped"] = dict(skipped)
     machine["load_average_before"] = [round(value, 2) for value in load_before]
     machine["load_average_after"] = [round(value, 2) for value in os.getloadavg()]
     return build_report(

@@ -203,7 +203,28 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="the load's clients send Received after each read, as Quicko's client does "
         "(the bare forwarder drops them)",
     )
+    add(
+        "--baseline",
+        type=_baseline_list,
+        default=(),
+        metavar="NAME[,NAME]",
+        help="also measure optional baselines under the same load: nats (Debian's nats-server, "
+        "WebSocket, one core), node (a bare forwarder on Node.js ws, installed on demand "
+        "with npm); a missing tool is skipped with a message",
+    )
     add("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def _baseline_list(text: str) -> tuple[str, ...]:
+    """``nats,node`` → ``("nats", "node")`` (known names only, each once, report order)."""
+    from quicko.bench.results import BASELINE_SERVERS  # noqa: PLC0415 (start-up time)
+
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = names - set(BASELINE_SERVERS)
+    if unknown or not names:
+        known = ", ".join(BASELINE_SERVERS)
+        raise argparse.ArgumentTypeError(f"baselines are {known} (comma-separated)")
+    return tuple(name for name in BASELINE_SERVERS if name in names)
 
 
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -393,6 +414,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         relay_args=tuple(args.relay_arg),
         bare_args=tuple(args.bare_arg),
         acking=args.acking,
+        baselines=args.baseline,
     )
 
 

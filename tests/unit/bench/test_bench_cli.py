@@ -56,6 +56,12 @@ def test_run_options() -> None:
     assert options.bare_args == ("--coalesce",)
 
 
+def test_baselines_are_parsed_in_report_order() -> None:
+    assert _options().baselines == ()
+    assert _options("--baseline", "node,nats").baselines == ("nats", "node")
+    assert _options("--baseline", "nats, nats").baselines == ("nats",)
+
+
 def test_json_flag_is_parsed() -> None:
     args = build_parser().parse_args(["bench", "relay", "--json"])
     assert args.json is True
@@ -77,6 +83,8 @@ def test_json_flag_is_parsed() -> None:
         ["--window", "0"],
         ["--latency-connections", "999"],
         ["--server", "nginx"],
+        ["--baseline", "redis"],
+        ["--baseline", ","],
     ],
 )
 def test_out_of_bounds_values_are_usage_errors(

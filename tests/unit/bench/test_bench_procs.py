@@ -102,3 +102,16 @@ async def test_run_load_raises_the_load_generators_one_line_reason() -> None:
             ["handshakes", "--port", "9", "--server", "bare", "--count", "1", "--timeout", "2"],
             timeout=30,
         )
+
+
+@pytest.mark.parametrize(
+    ("line", "port"),
+    [
+        ("[1] 2026/12/03 09:53:00.396482 [INF] Listening for websocket clients on "
+         "ws://127.0.0.1:41389", 41389),
+        ("[1] 2026/12/03 [INF] Listening for client connections on 127.0.0.1:39761", None),
+        ("[1] [INF] Listening for websocket clients on ws://127.0.0.1:99999", None),
+    ],
+)  # fmt: skip
+def test_a_nats_server_websocket_line_gives_its_port(line: str, port: int | None) -> None:
+    assert _listening_port(line) == port

@@ -132,3 +132,29 @@ def test_table_columns_are_aligned() -> None:
     header, rule = lines[0], lines[1]
     assert set(rule) <= {"-", " "}
     assert header.index("unit") == rule.index(" ") + 2
+
+
+def test_baselines_get_columns_and_ratios() -> None:
+    runs = _runs()
+    runs["throughput_100"]["nats"] = [{"frames_per_s": 400_000.0}]
+    runs["throughput_100"]["node"] = [{"frames_per_s": 50_000.0}, {"error": "node crashed"}]
+    report = build_report(runs, connections=(100,), parameters={}, machine=MACHINE)
+    metrics = report["metrics"]
+    assert isinstance(metrics, dict)
+    entry = metrics["throughput_100"]
+    assert entry["nats"] == 400_000.0
+    assert entry["ratio_nats"] == pytest.approx(100_000 / 400_000)
+    assert entry["ratio_node"] == pytest.approx(2.0)
+    assert entry["node_errors"] == ["node crashed"]
+    assert entry["ratio"] == pytest.approx(100_000 / 125_000)  # still relay / bare
+    assert metrics["latency_p50"]["nats"] is None
+    header = format_table(report).splitlines()[0].split()
+    assert header[:7] == ["metric", "unit", "relay", "bare", "NATS", "Node", "ws"]
+    assert "error: throughput_100 (node): node crashed" in format_table(report)
+
+
+def test_no_baseline_columns_without_baseline_runs() -> None:
+    table = format_table(_report())
+    assert "NATS" not in table
+    assert "Node ws" not in table
+    assert "ratio_nats" not in json.dumps(_report())
