@@ -149,6 +149,27 @@ async def test_call_cancelled_ends_the_ring_at_once(relay: RelayServer) -> None:
         assert not alice.of(CallDeclined)  # we stopped it: nothing was declined
 
 
+async def test_a_call_whose_task_is_cancelled_ends_the_callees_ring(relay: RelayServer) -> None:
+    # An app that stops waiting (the terminal app's Escape cancels the task running call())
+    # used to leave the callee ringing for up to 60 s, and an accept then went nowhere.
+    url = relay_url(relay)
+    bob = await callee(url)
+    alice = Watcher(AsyncQuickoClient(url), "caller")
+    async with closing(alice.client, bob.client):
+        await alice.client.connect()
+        dialling = asyncio.create_task(alice.client.call(bob.client.identity_info.quickokey))
+        ringing = await alice.wait(CallRinging)
+        ring = await bob.wait(IncomingCall)
+        dialling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await dialling
+        assert (await bob.wait(CallEnded)) == CallEnded(ring.call_id, "cancelled")
+        with pytest.raises(SessionError, match="the call has ended"):
+            await bob.client.answer_call(ring.call_id, accept=True)
+        await alice.client.cancel_call(ringing.call_id)  # nothing left: no error
+        assert alice.client.sessions() == [] and bob.client.sessions() == []
+
+
 async def test_unanswered_call_ends_for_both_at_the_relay_deadline(
     start_relay: StartRelay,
 ) -> None:

@@ -62,7 +62,11 @@ def test_dialog_expires_and_then_refuses_to_accept(qtbot: QtBot) -> None:
 def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     qtbot: QtBot, window: MainWindow, peer: QuickoClient
 ) -> None:
-    window.model.ring_ms = 800
+    # The app's clock is held still until the test moves it: the ring ends when the test says,
+    # not when a loaded machine happens to get there (a real 800 ms ring could end before the
+    # dialog was ever shown).
+    held = [window.now_ms()]
+    window.now_ms = lambda: held[0]
     window.bridge.submit(window.client.register_key)
     quickokey = window.client.identity_info.quickokey
     qtbot.waitUntil(lambda: peer.lookup_key(quickokey).found, timeout=WAIT_MS)
@@ -72,6 +76,10 @@ def test_a_stale_incoming_call_closes_its_dialog_with_a_clear_line(
     )
     dialog = next(d for d in window.dialogs if isinstance(d, IncomingCallDialog))
     name = dialog.display_name
+    assert dialog.isVisible() and dialog.countdown_label.text().startswith("Answer within ")
+
+    held[0] += window.model.ring_ms + 1  # the caller's ring time is over
+    window.wake_model()
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
     assert dialog not in window.dialogs
     assert window.status.currentMessage().startswith(f"{name} stopped calling")

@@ -15,11 +15,11 @@ import pytest
 from textual.widgets import Static
 from tui_support import SIZE, expect_event, fast_client, relay_on, url_of, wait_for
 
-from quicko.client import CallRinging
+from quicko.client import CallEnded, CallRinging, IncomingCall
 from quicko.errors import CallCancelledError, SessionError
 from quicko.identity import Identity
 from quicko.tui.app import QuickoApp
-from quicko.tui.screens import IncomingCallScreen
+from quicko.tui.screens import FormScreen, IncomingCallScreen
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -117,3 +117,44 @@ async def test_a_call_the_caller_cancels_closes_its_dialog_at_once(
                 assert len(app.book) == 0 and app.presenter.model.calls == {}
         finally:
             await caller.disconnect()
+
+
+async def test_calling_says_so_and_escape_ends_the_callees_ring() -> None:
+    # Issue 12, item 5, in the terminal app: "Calling…" while it rings, Escape cancels the call
+    # (the callee's ring ends at once; it used to go on for up to 60 s).
+    async with relay_on() as relay:
+        app = QuickoApp(fast_client(url_of(relay)))
+        callee = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
+        await callee.connect()
+        await callee.register_key()
+        notes: list[str] = []
+        notify = app.notify
+
+        def record(message: str, **options: Any) -> None:
+            notes.append(message)
+            notify(message, **options)
+
+        app.notify = record  # type: ignore[method-assign]
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
+                await pilot.press("ctrl+t")
+                form = app.screen
+                assert isinstance(form, FormScreen)
+                form.field.value = callee.identity_info.quickokey
+                await pilot.press("enter")
+                ring = await expect_event(callee, IncomingCall)
+                assert form.is_current and form.busy
+                assert form.problem.startswith("Calling… waiting for an answer")
+                assert "Escape cancels" in form.problem
+
+                await pilot.press("escape")
+                ended = await expect_event(callee, CallEnded)
+                assert ended == CallEnded(ring.call_id, "cancelled")
+                await wait_for(pilot, lambda: "Call cancelled." in notes, "the line")
+                assert app.screen is app.main_screen
+                with pytest.raises(SessionError, match="the call has ended"):
+                    await callee.answer_call(ring.call_id, True)
+                assert len(app.book) == 0 and app.presenter.model.outgoing is None
+        finally:
+            await callee.disconnect()

@@ -396,12 +396,20 @@ class AsyncQuickoClient:
         return future
 
     async def _wait(self, op: OpId, timeout: float) -> Result:
-        """Wait for an operation of the core; forget it on timeout."""
+        """Wait for an operation of the core; forget it on timeout or cancellation.
+
+        When the caller's task is cancelled, a call being dialled is cancelled: the callee's
+        ring ends at once.
+        """
         future = self._future(op)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             self._core.cancel(op)
+            raise
+        except asyncio.CancelledError:
+            self._core.cancel(op)
+            self._flush()  # what the cancel sends (a call's CANCELLED) goes now
             raise
         finally:
             self._futures.pop(op, None)

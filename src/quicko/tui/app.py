@@ -12,6 +12,7 @@ switched off (:func:`disable_disk_output`), and the app keeps no settings.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -323,6 +324,9 @@ class QuickoApp(App[None]):
         line = "Call accepted: the chat is open"
         try:
             return await self._open_with("call", lambda: self.client.call(quickokey), line)
+        except asyncio.CancelledError:  # Escape in the dialog: the client ends the callee's ring
+            self.notify("Call cancelled.")
+            raise
         finally:
             self.presenter.model.call_over()
 

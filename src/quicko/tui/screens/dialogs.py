@@ -159,7 +159,7 @@ def call_form(submit: Submit) -> FormScreen:
         placeholder=QUICKOKEY_EXAMPLE,
         check=check_quickokey,
         submit=submit,
-        busy_text="Calling… waiting for an answer",
+        busy_text="Calling… waiting for an answer. Escape cancels the call.",
         id="call-dialog",
     )
 
