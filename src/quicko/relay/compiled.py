@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
 from typing import Final
 
-__all__ = ["HOT_MODULES", "compiled_modules", "hot_path"]
+__all__ = ["HOT_MODULES", "compiled_modules", "hot_path", "stale_modules"]
 
 HOT_MODULES: Final = ("quicko.relay.frames", "quicko.relay.flow")
 """The modules ``scripts/compile.sh`` compiles: the MESSAGE frame reader and the rate limiter."""
@@ -30,11 +31,27 @@ def compiled_modules() -> dict[str, bool]:
     return found
 
 
+def stale_modules() -> list[str]:
+    """The compiled modules whose source changed after they were built (rebuild or clean)."""
+    stale: list[str] = []
+    for name, compiled in compiled_modules().items():
+        path = Path(getattr(importlib.import_module(name), "__file__", None) or "")
+        source = path.parent / (name.rsplit(".", 1)[-1] + ".py")
+        if compiled and source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
+            stale.append(name)
+    return stale
+
+
 def hot_path() -> str:
-    """``"compiled"``, ``"python"``, or ``"mixed"`` (some modules compiled): for the logs."""
+    """Which path the relay runs, for its logs.
+
+    ``"python"`` (the default), ``"compiled"``, ``"mixed"`` (some modules compiled), or
+    ``"compiled, stale: NAME, …"`` when a source was edited after the build (the old code runs:
+    run ``scripts/compile.sh`` again, or ``--clean``).
+    """
     states = set(compiled_modules().values())
-    if states == {True}:
-        return "compiled"
     if states == {False}:
         return "python"
-    return "mixed"
+    path = "compiled" if states == {True} else "mixed"
+    stale = stale_modules()
+    return f"{path}, stale: {', '.join(stale)}" if stale else path
