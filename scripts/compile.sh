@@ -9,8 +9,9 @@
 # runs ("hot_path" in its "listening" line). Needs a C compiler and the Python headers
 # (Debian: gcc and python3-dev, installed by `scripts/system-deps.sh --compile`), and mypy (the
 # dev extra; mypyc ships with it). Each module is compiled on its own (an extension and its
-# <name>__mypyc library), so nothing lands outside src/quicko/relay. The build directory is removed afterwards; the .so files are
-# ignored by git and never committed. Uses $PYTHON, else .venv/bin/python. Takes about 10 s.
+# <name>__mypyc library), so nothing lands outside src/quicko/relay; the build directory is
+# removed afterwards. The .so files are ignored by git and never committed. Uses $PYTHON, else
+# .venv/bin/python. Takes 10-20 s.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
