@@ -12,7 +12,8 @@
 # instance with persistence off, and haproxy for the cluster test behind a real load balancer).
 # With --bench (opt-in, may be combined with --tests) it adds nats-server, the NATS column of
 # `quicko bench relay --baseline nats` (docs/performance.md); the test suite does not need it
-# (its NATS smoke test skips without it).
+# (its NATS smoke test skips without it). With --compile (opt-in) it adds gcc and python3-dev,
+# which scripts/compile.sh needs to build the relay's hot modules with mypyc (docs/relay.md).
 set -euo pipefail
 
 # Offscreen rendering (what the headless tests use).
@@ -35,7 +36,8 @@ for flag in "$@"; do
     case "$flag" in
         --tests) tests+=(strace xvfb xauth redis-server haproxy) ;;
         --bench) tests+=(nats-server) ;;
-        *) echo "system-deps: unknown option $flag (known: --tests, --bench)" >&2; exit 2 ;;
+        --compile) tests+=(gcc python3-dev) ;;  # scripts/compile.sh (mypyc), opt-in
+        *) echo "system-deps: unknown option $flag (known: --tests, --bench, --compile)" >&2; exit 2 ;;
     esac
 done
 

@@ -8,8 +8,9 @@ sockets, no event loop: what it measures is the Python the relay runs per forwar
 keep the frame until acknowledged, build the Ack), which is the part of the relay's cost that
 a bare forwarder does not pay.
 
-Prints one line per run (or one JSON object with ``--json``): nanoseconds per frame, the
-median of ``--repeat`` runs of ``--frames`` frames each. Acknowledging clients (``--acking``)
+Prints one line (or one JSON object with ``--json``): nanoseconds per frame, the median of
+``--repeat`` runs of ``--frames`` frames each, and whether the relay's hot modules ran compiled
+(``scripts/compile.sh``) or as plain Python. Acknowledging clients (``--acking``)
 send a ``Received`` after every ``--ack-every`` frames, as a real client does.
 """
 
@@ -41,6 +42,7 @@ from quicko.protocol import (
     join_transcript,
 )
 from quicko.relay.actions import Send
+from quicko.relay.compiled import hot_path
 from quicko.relay.config import RelayConfig
 from quicko.relay.router import Router
 
@@ -189,11 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(args.repeat)
     ]
     median = statistics.median(runs)
+    path = hot_path()  # "python", or "compiled" after scripts/compile.sh
     if args.json:
-        print(json.dumps({"ns_per_frame": median, "runs": runs, "acking": args.acking}))
+        report = {"ns_per_frame": median, "runs": runs, "acking": args.acking, "hot_path": path}
+        print(json.dumps(report))
     else:
         spread = f"{min(runs):,.0f}-{max(runs):,.0f}"
-        print(f"router MESSAGE hot path: {median:,.0f} ns/frame (median of {len(runs)}: {spread})")
+        print(
+            f"router MESSAGE hot path ({path}): {median:,.0f} ns/frame"
+            f" (median of {len(runs)}: {spread})"
+        )
     return 0
 
 

@@ -3,9 +3,10 @@
 Settings come from flags, then ``QUICKO_*`` environment variables, then defaults
 (:mod:`quicko.relay.settings`). Logs are JSON lines on standard error; the first one after
 binding is ``{"event": "listening", "host": ..., "port": <bound port>, "node_id": ...,
-"tls": ...}``, so ``--port 0`` is usable by scripts; the second is ``{"event": "hardened",
-"warnings": [...]}`` (what process hardening could not do, if anything). The relay writes no
-file.
+"tls": ..., "hot_path": ...}``, so ``--port 0`` is usable by scripts (``hot_path`` is
+``"compiled"`` when ``scripts/compile.sh`` built the hot modules with mypyc, else
+``"python"``); the second is ``{"event": "hardened", "warnings": [...]}`` (what process
+hardening could not do, if anything). The relay writes no file.
 
 Cluster mode (docs/cluster.md): ``--redis URL`` (``QUICKO_REDIS_URL``; ``redis://``,
 ``rediss://``, with AUTH in the URL) shares the node's state through Redis, which must not
@@ -220,6 +221,7 @@ async def serve(
     import secrets  # noqa: PLC0415
     import signal  # noqa: PLC0415
 
+    from quicko.relay.compiled import hot_path  # noqa: PLC0415
     from quicko.relay.logs import log_event  # noqa: PLC0415
     from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415
     from quicko.relay.settings import make_ssl_context  # noqa: PLC0415
@@ -266,6 +268,7 @@ async def serve(
         node_id=server.node_id,
         tls=ssl_context is not None,
         cluster=cluster is not None,
+        hot_path=hot_path(),  # "compiled" after scripts/compile.sh (mypyc), else "python"
     )
     # Always one line, right after "listening": what process hardening could not do, if anything.
     level = logging.WARNING if warnings else logging.INFO

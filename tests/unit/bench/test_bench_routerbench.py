@@ -7,6 +7,7 @@ import json
 import pytest
 
 from quicko.bench.routerbench import main, measure
+from quicko.relay.compiled import hot_path
 
 
 @pytest.mark.parametrize("acking", [False, True])
@@ -19,6 +20,7 @@ def test_main_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report["ns_per_frame"] > 0
     assert len(report["runs"]) == 2
+    assert report["hot_path"] == hot_path()  # which relay modules ran compiled, if any
 
 
 def test_main_refuses_nonsense() -> None:

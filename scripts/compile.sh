@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Compile the relay's hot modules with mypyc (opt-in; docs/relay.md "Compiled hot path").
+#
+#   scripts/compile.sh           build quicko/relay/{frames,flow} as C extensions beside their
+#                                sources (Python then imports them instead of the .py files)
+#   scripts/compile.sh --clean   delete them: back to the pure-Python path (the default)
+#
+# The list of modules is quicko.relay.compiled.HOT_MODULES; `quicko relay` logs which path it
+# runs ("hot_path" in its "listening" line). Needs a C compiler and the Python headers
+# (Debian: gcc and python3-dev, installed by `scripts/system-deps.sh --compile`), and mypy (the
+# dev extra; mypyc ships with it). Each module is compiled on its own (an extension and its
+# <name>__mypyc library), so nothing lands outside src/quicko/relay; the build directory is
+# removed afterwards. The .so files are ignored by git and never committed. Uses $PYTHON, else
+# .venv/bin/python. Takes 10-20 s.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-$root/.venv/bin/python}"
+modules=(frames flow)  # quicko/relay/<name>.py; keep in step with HOT_MODULES
+relay="$root/src/quicko/relay"
+
+clean() {
+    local name
+    for name in "${modules[@]}"; do
+        rm -f "$relay/$name".*.so "$relay/$name"__mypyc.*.so
+    done
+}
+
+case "${1:-}" in
+    --clean) clean; echo "compile: removed the compiled relay modules (pure Python now)" >&2; exit 0 ;;
+    "") ;;
+    *) echo "compile: unknown option $1 (known: --clean)" >&2; exit 2 ;;
+esac
+
+include="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+if [[ ! -f "$include/Python.h" ]] || ! command -v "${CC:-gcc}" >/dev/null 2>&1; then
+    echo "compile: needs a C compiler and Python.h (not in $include); on Debian run" \
+        "scripts/system-deps.sh --compile (gcc, python3-dev) as root" >&2
+    exit 1
+fi
+if ! "$python" -c 'import mypyc' 2>/dev/null; then
+    echo "compile: mypyc is missing: install the dev extra (it comes with mypy)" >&2
+    exit 1
+fi
+
+clean
+build="$(mktemp -d)"
+trap 'rm -rf "$build"' EXIT
+# mypyc builds in ./build and copies each extension next to its source; run it from a scratch
+# copy of src/ so that nothing but the extensions is written into the tree.
+cp -r "$root/src/quicko" "$build/quicko"
+find "$build/quicko" -name '*.so' -delete
+for name in "${modules[@]}"; do
+    (cd "$build" && "$python" -m mypyc --config-file "$root/pyproject.toml" \
+        "quicko/relay/$name.py" >"$build/$name.log" 2>&1) || {
+        cat "$build/$name.log" >&2
+        echo "compile: mypyc failed on quicko/relay/$name.py" >&2
+        exit 1
+    }
+    cp "$build"/quicko/relay/"$name".*.so "$build"/quicko/relay/"$name"__mypyc.*.so "$relay/"
+done
+PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}" "$python" -c \
+    'from quicko.relay.compiled import compiled_modules; m = compiled_modules(); print("compile:", m); assert all(m.values())' >&2

@@ -1,0 +1,57 @@
+"""Which of the relay's hot modules run compiled (mypyc), and which as plain Python.
+
+The relay's per-frame work is pure, fully typed Python. Its hottest modules, listed in
+:data:`HOT_MODULES`, can be compiled to C extensions with mypyc (``scripts/compile.sh``,
+docs/relay.md "Compiled hot path"), as black and mypy ship themselves. The compiled
+modules behave exactly like their sources; Python imports an extension module in preference
+to the ``.py`` beside it, so building them is all it takes, and deleting them
+(``scripts/compile.sh --clean``) returns to the pure-Python path, which is the default and what
+the test suite runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+from typing import Final
+
+__all__ = ["HOT_MODULES", "compiled_modules", "hot_path", "stale_modules"]
+
+HOT_MODULES: Final = ("quicko.relay.frames", "quicko.relay.flow")
+"""The modules ``scripts/compile.sh`` compiles: the MESSAGE frame reader and the rate limiter."""
+
+
+def compiled_modules() -> dict[str, bool]:
+    """Each of :data:`HOT_MODULES` and whether it was loaded from a compiled extension."""
+    found: dict[str, bool] = {}
+    for name in HOT_MODULES:
+        path = getattr(importlib.import_module(name), "__file__", None) or ""
+        found[name] = path.endswith(tuple(EXTENSION_SUFFIXES))
+    return found
+
+
+def stale_modules() -> list[str]:
+    """The compiled modules whose source changed after they were built (rebuild or clean)."""
+    stale: list[str] = []
+    for name, compiled in compiled_modules().items():
+        path = Path(getattr(importlib.import_module(name), "__file__", None) or "")
+        source = path.parent / (name.rsplit(".", 1)[-1] + ".py")
+        if compiled and source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
+            stale.append(name)
+    return stale
+
+
+def hot_path() -> str:
+    """Which path the relay runs, for its logs.
+
+    ``"python"`` (the default), ``"compiled"``, ``"mixed"`` (some modules compiled), or
+    ``"compiled, stale: NAME, …"`` when a source was edited after the build (the old code runs:
+    run ``scripts/compile.sh`` again, or ``--clean``).
+    """
+    states = set(compiled_modules().values())
+    if states == {False}:
+        return "python"
+    path = "compiled" if states == {True} else "mixed"
+    stale = stale_modules()
+    return f"{path}, stale: {', '.join(stale)}" if stale else path
