@@ -645,17 +645,8 @@ class RelayServer:
                     outgoing += (header, data)
             elif target_id < 0 and self._cluster is not None:  # held on another node
                 self._cluster.send(target_id, data)
-            if conns.get(conn.conn_id) is conn:  # _queue(conn, ack), inlined
-                size = len(ack)
-                header = _HEADERS.get(size) or _binary_header(size)
-                outgoing = conn.outgoing
-                if outgoing is None:
-                    conn.outgoing = [header, ack]
-                    self._dirty.append(conn)
-                    if len(self._dirty) == 1 and self._loop is not None:
-                        self._loop.call_soon(self._flush)
-                else:
-                    outgoing += (header, ack)
+            if conns.get(conn.conn_id) is conn:
+                self._queue(conn, ack)
             return
         assert isinstance(result, list)  # the other kind of result
         for action in result:
