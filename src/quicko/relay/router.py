@@ -344,41 +344,14 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         address = c.address
         if address is not None and len(data) > 1 and data[1] == _MESSAGE:
             verdict = self._limiter.charge(c, now_ms)
-            if verdict:
+            if not verdict:
+                forwarded = self._forward(c, address, data, now_ms)
+                if forwarded is not None:
+                    return forwarded
                 self._metrics.bytes_in += len(data)
-                return self._over_rate(c, data, verdict, now_ms)
-            # The hot path: a MESSAGE from *address* to its one online recipient. Anything
-            # unusual (another encoding, a message to all, a check that fails, a recipient
-            # away or blocked) goes to _dispatch, which handles the frame from the start,
-            # errors included; nothing has changed by then (the rate limit, charged, excepted).
-            fields = route_fields(data)
-            if fields is not None:
-                session_id, sender, recipient = fields
-                session = self._sessions.get(session_id)
-                if session is not None and sender == address:
-                    members = session.members
-                    if sender in members and recipient in members:
-                        target = conns.bound(recipient)
-                        if target is not None and not target.blocked:
-                            c.sent += 1  # the Ack, numbered on the sender's connection
-                            seq = target.sent = target.sent + 1  # _track, inlined
-                            inflight = target.inflight
-                            if not inflight:
-                                inflight = self._track_start(target, now_ms)
-                            inflight.append((seq, data, sender))
-                            size = len(data)
-                            target.inflight_bytes += size
-                            if target.inflight_bytes > self._window:
-                                self._over_window(target)
-                            # Folded into metrics when they are read (see metrics).
-                            self._forwarded += 1
-                            self._forwarded_bytes += size
-                            return (
-                                target.conn,
-                                _ACCEPTED_ACK_PREFIX + data[_IDS_AT:_IDS_END] + _ACCEPTED_TAIL,
-                            )
+                return self._dispatch(c, data, now_ms)
             self._metrics.bytes_in += len(data)
-            return self._dispatch(c, data, now_ms)
+            return self._over_rate(c, data, verdict, now_ms)
         self._metrics.bytes_in += len(data)
         kind = data[1] if len(data) > 1 else 0
         if kind == _RECEIVED and address is not None:
@@ -387,6 +360,44 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         if verdict:
             return self._over_rate(c, data, verdict, now_ms)
         return self._dispatch(c, data, now_ms)
+
+    def _forward(
+        self, c: Connection, address: bytes, data: bytes, now_ms: int
+    ) -> tuple[int, bytes] | None:
+        """The hot path: forward a MESSAGE from *address* to its one online recipient.
+
+        Returns ``(recipient's connection, Ack(ACCEPTED) for the sender)``, or ``None`` when
+        anything is unusual (another encoding, a message to all, a check that fails, a
+        recipient away or blocked): :meth:`_dispatch` then handles the frame from the start,
+        errors included. Nothing has changed when it returns ``None`` (the rate limit, already
+        charged, excepted). Its counters are folded into :attr:`metrics` when they are read.
+        """
+        fields = route_fields(data)
+        if fields is None:
+            return None
+        session_id, sender, recipient = fields
+        session = self._sessions.get(session_id)
+        if session is None or sender != address:
+            return None
+        members = session.members
+        if sender not in members or recipient not in members:
+            return None
+        target = self._conns.bound(recipient)
+        if target is None or target.blocked:
+            return None
+        c.sent += 1  # the Ack, numbered on the sender's connection (Received)
+        seq = target.sent = target.sent + 1  # _track, inlined
+        inflight = target.inflight
+        if not inflight:
+            inflight = self._track_start(target, now_ms)
+        inflight.append((seq, data, sender))
+        size = len(data)
+        target.inflight_bytes += size
+        if target.inflight_bytes > self._window:
+            self._over_window(target)
+        self._forwarded += 1
+        self._forwarded_bytes += size
+        return target.conn, _ACCEPTED_ACK_PREFIX + data[_IDS_AT:_IDS_END] + _ACCEPTED_TAIL
 
     def _dispatch(self, c: Connection, data: bytes, now_ms: int) -> list[Action]:
         """Handle one frame that the rate limit let through."""
@@ -671,7 +682,7 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         """The node's counters, with the gauges brought up to date."""
         metrics = self._metrics
         forwarded, forwarded_bytes = self._forwarded, self._forwarded_bytes
-        if forwarded:  # the hot path's counts (see receive_fast): frame in, frame out, Ack out
+        if forwarded:  # the hot path's counts (see _forward): frame in, frame out, Ack out
             self._forwarded = self._forwarded_bytes = 0
             metrics.frames_in[_MESSAGE] += forwarded
             metrics.frames_out[_MESSAGE] += forwarded
