@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from quicko.client import frames
 from quicko.client.events import DisconnectReason
 from quicko.errors import RemoteProtocolError, TransportError
 from quicko.identity import Identity
@@ -51,7 +52,6 @@ from quicko.protocol import (
     PeerLeft,
     RegisterAck,
     canonical_relay_url,
-    decode_frame,
     encode_frame,
     hello_transcript,
     tls_channel_binding,
@@ -64,6 +64,7 @@ __all__ = [
     "LinkError",
     "authenticate",
     "check_clock",
+    "decode_received",
     "error_for_closure",
     "error_for_frame",
     "hello_for",
@@ -310,12 +311,22 @@ async def receive(ws: ClientConnection, on_size: Callable[[int], None] | None = 
         ConnectionClosed: the connection closed (see :func:`error_for_closure`).
     """
     message = await ws.recv()
-    if isinstance(message, str):
-        raise LinkError(DisconnectReason.PROTOCOL_ERROR, "the relay sent a text message")
+    payload = decode_received(message)
     if on_size is not None:
         on_size(len(message))
+    return payload
+
+
+def decode_received(message: str | bytes) -> Payload:
+    """Decode one WebSocket message from the relay (:func:`quicko.client.frames.decode`).
+
+    Raises:
+        LinkError: ``PROTOCOL_ERROR`` for a text message or a frame that does not decode.
+    """
+    if isinstance(message, str):
+        raise LinkError(DisconnectReason.PROTOCOL_ERROR, "the relay sent a text message")
     try:
-        return decode_frame(message)
+        return frames.decode(message)
     except RemoteProtocolError as exc:
         detail = f"undecodable frame: {exc}"
         raise LinkError(DisconnectReason.PROTOCOL_ERROR, detail) from exc

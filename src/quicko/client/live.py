@@ -171,13 +171,11 @@ class LiveSession:
         self.outgoing.add(message.message_id)
         self.store.add(message, now_ms)
 
-    def _status(
-        self, message_id: bytes, status: DeliveryStatus, reason: str
-    ) -> list[m.ClientEvent]:
+    def _status(self, message_id: bytes, status: DeliveryStatus, reason: str) -> m.StatusChanged:
         # The ledger decided (it only reports changes, and keeps statuses beyond the store):
         # report it whether or not the store still holds the message (issue 10, item 4).
         self.store.advance_status(self.session.address, message_id, status)
-        return [m.StatusChanged(self.key, message_id.hex(), status, reason)]
+        return m.StatusChanged(self.key, message_id.hex(), status, reason)
 
     # ------------------------------------------------------------------ session events
 
@@ -186,14 +184,17 @@ class LiveSession:
         out: list[m.ClientEvent] = []
         passed = _passed_sent(events) if len(events) > 1 else _NONE_PASSED
         for event in events:
-            if (
-                passed
-                and type(event) is ev.StatusChanged
-                and event.status is DeliveryStatus.SENT
-                and event.message_id in passed
-            ):
-                continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
-            out.extend(self._one(event, now_ms))
+            # The two events of every text first (one type check each), the rest by _one.
+            if type(event) is ev.StatusChanged:
+                if passed and event.status is DeliveryStatus.SENT and event.message_id in passed:
+                    continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
+                out.append(self._status(event.message_id, event.status, event.reason))
+            elif type(event) is ev.MessageReceived:
+                shown = self._received(event, now_ms)
+                if shown is not None:
+                    out.append(shown)
+            else:
+                out.extend(self._one(event, now_ms))
         return out
 
     def _one(self, event: ev.SessionEvent, now_ms: int) -> list[m.ClientEvent]:
@@ -213,9 +214,10 @@ class LiveSession:
             case ev.KeyChanged(address=address):
                 return [m.KeyChanged(key, address.hex(), self.names.get(address, ""))]
             case ev.MessageReceived():
-                return self._received(event, now_ms)
+                shown = self._received(event, now_ms)
+                return [] if shown is None else [shown]
             case ev.StatusChanged(message_id=message_id, status=status, reason=reason):
-                return self._status(message_id, status, reason)
+                return [self._status(message_id, status, reason)]
             case ev.WrongInviteCode(retry_after_ms=retry):
                 return [m.WrongInviteCode(key, retry)]
             case ev.JoinerPending():
@@ -245,7 +247,8 @@ class LiveSession:
             out.append(m.SessionReady(self.info()))
         return out
 
-    def _received(self, event: ev.MessageReceived, now_ms: int) -> list[m.ClientEvent]:
+    def _received(self, event: ev.MessageReceived, now_ms: int) -> m.MessageReceived | None:
+        store = self.store
         message = ChatMessage(
             message_id=event.message_id,
             session_id=self.session_id,
@@ -258,12 +261,12 @@ class LiveSession:
         )
         # Keyed by (sender, message id), like the session's deduplication: a member reusing
         # another member's id cannot hide that member's message (issue 8, finding 6).
-        if (event.sender, event.message_id) in self.store:
-            return []  # cannot happen: the session shows each (sender, id) once
-        self.store.add(message, now_ms)
+        if (event.sender, event.message_id) in store:
+            return None  # cannot happen: the session shows each (sender, id) once
+        store.add(message, now_ms)
         # Stored: only now may the sender see "Delivered".
         self.session.message_stored(event.sender, event.message_id, now_ms)
-        return [m.MessageReceived(self.key, message)]
+        return m.MessageReceived(self.key, message)
 
     def mark_read(self, message_ids: list[bytes]) -> None:
         """Mark shown incoming messages READ in the store (every sender's, for each id)."""

@@ -120,15 +120,26 @@ class _Outgoing:
     def outstanding(self) -> list[bytes]:
         return [who for who, status in self.statuses.items() if status in _OUTSTANDING]
 
+    def any_outstanding(self) -> bool:
+        for status in self.statuses.values():
+            if status in _OUTSTANDING:
+                return True
+        return False
+
     def apply(self, recipient: bytes | None, status: DeliveryStatus) -> DeliveryStatus | None:
         """Move one recipient (every one for ``None``) forward; the new aggregate if changed."""
-        targets = list(self.statuses) if recipient is None else [recipient]
-        for target in targets:
-            old = self.statuses.get(target)
+        statuses = self.statuses
+        moved = False
+        # Only values change in the loop (no key is added), so the dict itself is iterated.
+        for target in statuses if recipient is None else (recipient,):
+            old = statuses.get(target)
             new = None if old is None else advance(old, status)
             if new is not None:
-                self.statuses[target] = new
-        now = self.aggregate()
+                statuses[target] = new
+                moved = True
+        if not moved:
+            return None  # ``shown`` is the aggregate after every apply: it stays
+        now = self.aggregate() if len(statuses) > 1 else status
         if now == self.shown:
             return None
         self.shown = now
@@ -212,7 +223,7 @@ class OutboundLedger:
         if record is None:
             return None
         changed = record.apply(recipient, status)
-        if message_id in self._live and not record.outstanding():
+        if message_id in self._live and not record.any_outstanding():
             self._unacked.remove(message_id)
             self._settle(message_id)
         return changed

@@ -512,6 +512,13 @@ class Session(HandshakeMixin):
 
     def _dispatch(self, payload: Payload, now_ms: int) -> bool:
         """Route a frame to its handler; whether it was used."""
+        # The frames of a conversation first (one type check each), then the rest in turn.
+        if type(payload) is Message:
+            return payload.session_id == self._session_id != b"" and self._on_message(
+                payload, now_ms
+            )
+        if type(payload) is Ack:
+            return payload.session_id == self._session_id != b"" and self._on_ack(payload)
         if isinstance(payload, Joined):
             return self._on_joined(payload, now_ms)
         if isinstance(payload, Error):
