@@ -58,6 +58,10 @@ _NO_RECIPIENT: Final = b""
 _HEADER: Final = struct.Struct(">BBI")
 _MESSAGE_TYPE: Final = bytes((PROTOCOL_VERSION, MessageType.MESSAGE))
 _ID_MARK: Final = bytes((_BIN8, _ID))
+_EMPTY_MARK: Final = bytes((_BIN8, 0))
+_ARRAY_ID_MARK: Final = bytes((_FIXARRAY6, _BIN8, _ID))
+_IDS_LENGTH: Final = 1 + 4 * (2 + _ID)
+_IDS_LENGTH_TO_ALL: Final = 1 + 3 * (2 + _ID) + 2
 _UINT64: Final = struct.Struct(">BQ")
 _UINT32: Final = struct.Struct(">BI")
 _UINT16: Final = struct.Struct(">BH")
@@ -191,23 +195,15 @@ def encode_message(message: Message) -> bytes:
         and len(body) <= MAX_BLOB_BYTES
     ):
         return encode_frame(message)
-    parts = [
-        b"",  # the header, once the length is known
-        bytes((_FIXARRAY6, _BIN8, _ID)),
-        session_id,
-        _ID_MARK,
-        sender,
-        _ID_MARK if recipient else bytes((_BIN8, 0)),
-        recipient,
-        _ID_MARK,
-        message_id,
-        _uint(timestamp),
-        _bin_head(len(body)),
-        body,
-    ]
-    length = sum(len(part) for part in parts)
-    parts[0] = _HEADER.pack(PROTOCOL_VERSION, _MESSAGE, length)
-    return b"".join(parts)
+    stamp, size = _uint(timestamp), len(body)
+    head = _bin_head(size)
+    # fixarray, then three or four "c4 10" ids (one "c4 00" for an empty recipient).
+    length = (_IDS_LENGTH if recipient else _IDS_LENGTH_TO_ALL) + len(stamp) + len(head) + size
+    return b"".join((
+        _HEADER.pack(PROTOCOL_VERSION, _MESSAGE, length), _ARRAY_ID_MARK, session_id,
+        _ID_MARK, sender, _ID_MARK if recipient else _EMPTY_MARK, recipient, _ID_MARK,
+        message_id, stamp, head, body,
+    ))  # fmt: skip
 
 
 def _uint(value: int) -> bytes:
