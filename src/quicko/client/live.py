@@ -144,7 +144,8 @@ class LiveSession:
 
     def display_state(self, connected: bool) -> SessionState:
         """The state a UI shows, computed from the connection, the session and its members."""
-        if self.session.state in (State.FAILED, State.CLOSED):
+        state = self.session.state
+        if state is State.FAILED or state is State.CLOSED:
             return SessionState.DESTROYED
         if connected and self.joined_here:
             return SessionState.CHATTING if self.session.members else SessionState.CONNECTED

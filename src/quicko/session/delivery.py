@@ -121,10 +121,7 @@ class _Outgoing:
         return [who for who, status in self.statuses.items() if status in _OUTSTANDING]
 
     def any_outstanding(self) -> bool:
-        for status in self.statuses.values():
-            if status in _OUTSTANDING:
-                return True
-        return False
+        return not _OUTSTANDING.isdisjoint(self.statuses.values())
 
     def apply(self, recipient: bytes | None, status: DeliveryStatus) -> DeliveryStatus | None:
         """Move one recipient (every one for ``None``) forward; the new aggregate if changed."""

@@ -60,8 +60,8 @@ def test_acks_decode_as_the_codec(ack: Ack) -> None:
     st.one_of(_messages, _acks),
     st.data(),
 )
-def test_changed_frames_have_the_codecs_outcome(payload: Message | Ack, data: st.DataObject) -> None:
-    frame = bytearray(encode_frame(payload))
+def test_changed_frames_as_the_codec(frame_of: Message | Ack, data: st.DataObject) -> None:
+    frame = bytearray(encode_frame(frame_of))
     how = data.draw(st.sampled_from(["byte", "truncate", "extend"]))
     if how == "byte":
         at = data.draw(st.integers(min_value=0, max_value=len(frame) - 1))
