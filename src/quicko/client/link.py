@@ -5,7 +5,8 @@ repeats on every (re)connection:
 
 1. :func:`open_link`: a ``websockets`` client connection with the protocol's limits (one frame
    per message, at most ``HEADER_SIZE + MAX_PAYLOAD_BYTES``, refused before it is buffered whole;
-   no compression; no WebSocket-level pings, since the heartbeat pings at protocol level).
+   no compression; no WebSocket-level pings, since the heartbeat pings at protocol level),
+   whose common frames are parsed by :class:`~quicko.client.wsread.RelayConnection`.
 2. :func:`authenticate`: read the relay's Challenge, answer with a Hello signed over
    :func:`~quicko.protocol.hello_transcript`, and wait for the HelloAck (relay spec §2-3).
 3. :func:`receive` and :func:`screen`: decode each frame and refuse what a relay may not send.
@@ -28,6 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from quicko.client import frames
 from quicko.client.events import DisconnectReason
+from quicko.client.wsread import RelayConnection
 from quicko.errors import RemoteProtocolError, TransportError
 from quicko.identity import Identity
 from quicko.protocol import (
@@ -184,6 +186,7 @@ async def open_link(
             close_timeout=close_timeout,
             proxy=proxy,
             user_agent_header=None,
+            create_connection=RelayConnection,  # reads the relay's usual frames itself
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
