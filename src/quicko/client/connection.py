@@ -699,8 +699,10 @@ class Connection:
 
     def _emit(self, event: TransportEvent) -> None:
         if self._on_event is None:
-            self._events.append(event)
-            self._events_ready.set()
+            events = self._events
+            events.append(event)
+            if len(events) == 1:  # next_event waits only on an empty deque: wake it
+                self._events_ready.set()
             return
         try:
             self._on_event(event)

@@ -94,18 +94,26 @@ class LiveSession:
         self._store: EphemeralStore | None = None
         self._key_of: bytes | None = None  # the session id that _key spells (see key)
         self._key = ""
+        # The session id once known: a session's id, once set, never changes (a joiner learns
+        # it once), so the views below are computed once for it (they are read per message).
+        self._known_id = b""
+        self._store_for = b""  # the session id object _store was last checked against
 
     # ------------------------------------------------------------------ views
 
     @property
     def session_id(self) -> bytes:
         """The session id (empty for a joiner until the relay's Joined)."""
-        return self.session.session_id
+        return self._known_id or self._learn_id()
+
+    def _learn_id(self) -> bytes:
+        self._known_id = session_id = self.session.session_id
+        return session_id
 
     @property
     def key(self) -> str:
         """The session id in hex, as the API names sessions."""
-        session_id = self.session.session_id
+        session_id = self._known_id or self._learn_id()
         if session_id is not self._key_of:  # a joiner learns its id: spelled out again
             self._key_of, self._key = session_id, session_id.hex()
         return self._key
@@ -113,9 +121,13 @@ class LiveSession:
     @property
     def store(self) -> EphemeralStore:
         """The session's messages (created once the session id is known)."""
-        if self._store is None or self._store.session_id != self.session_id:
-            self._store = EphemeralStore(self.session_id)
-        return self._store
+        store = self._store
+        session_id = self._known_id or self._learn_id()
+        if store is None or self._store_for is not session_id:
+            if store is None or store.session_id != session_id:
+                store = self._store = EphemeralStore(session_id)
+            self._store_for = session_id
+        return store
 
     def peer(self, address: bytes) -> m.PeerInfo:
         """What we know of one member."""
