@@ -202,7 +202,9 @@ class OutboundLedger:
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
         """Remember the exact frame sent to ``recipient`` (for retransmission)."""
-        record = self._record(message_id)
+        record = self._live.get(message_id)  # just added: live (inlined _record)
+        if record is None:
+            record = self._settled.get(message_id)
         if record is not None and recipient in record.statuses:
             record.frames[recipient] = frame
 
@@ -216,11 +218,12 @@ class OutboundLedger:
         Returns:
             The new aggregate status if it changed, else ``None``.
         """
-        record = self._record(message_id)
+        record = self._live.get(message_id)  # _record, inlined: runs on every Ack and receipt
         if record is None:
-            return None
+            settled = self._settled.get(message_id)
+            return None if settled is None else settled.apply(recipient, status)
         changed = record.apply(recipient, status)
-        if message_id in self._live and not record.any_outstanding():
+        if not record.any_outstanding():
             self._unacked.remove(message_id)
             self._settle(message_id)
         return changed
