@@ -637,8 +637,8 @@ class Connection:
                     sent.append(message_id)
             if batch:
                 await self._write_many(ws, batch)
-                for message_id in sent:
-                    self._note_sent(message_id)
+                if sent and self._heartbeat.data_sent_many(sent, self._clock()):
+                    self._beat_wake.set()  # the heartbeat's deadline moved earlier
                 continue
             deadline = self._hop.next_deadline()
             if outbox:  # the pacer holds them back for ``wait`` seconds
@@ -661,7 +661,7 @@ class Connection:
         async with ws.send_context():
             transport = ws.transport
             transport.write(_client_frames(frames, self._masks))
-        self._sent_bytes += sum(len(frame) for frame in frames)
+        self._sent_bytes += sum(map(len, frames))
 
     def _pong(self, pong: Pong) -> None:
         latency_ms = self._heartbeat.receive_pong(pong, self._clock())
