@@ -392,9 +392,10 @@ class ClientCore:
         once per batch.
         """
         touched: dict[bytes, LiveSession] = {}
+        sessions = self._sessions
         for payload in payloads:
-            if isinstance(payload, Message | Ack):
-                live = self._sessions.get(payload.session_id)
+            if type(payload) is Message or type(payload) is Ack:
+                live = sessions.get(payload.session_id)
                 if live is not None:
                     live.session.receive(payload, now_ms)
                     touched[payload.session_id] = live
