@@ -24,6 +24,9 @@ a test pins that the fast path is taken with the version we ship.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Callable
 from types import CodeType, GeneratorType
 from typing import Any, Final
 
@@ -31,6 +34,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, Protocol
 from websockets.streams import StreamReader
+from websockets.typing import Data
 
 __all__ = ["RelayConnection", "between_frames", "take_frames"]
 
@@ -66,16 +70,25 @@ def between_frames(protocol: Protocol) -> bool:
     )
 
 
-def take_frames(protocol: Protocol, data: bytes) -> int:
-    """Hand the complete final binary frames that start ``data`` to ``protocol``.
+def take_frames(
+    protocol: Protocol, data: bytes, deliver: Callable[[bytes], object] | None = None
+) -> int:
+    """Hand the complete final binary frames that start ``data`` to ``protocol``, or ``deliver``.
 
     Call only when :func:`between_frames` holds. Frames are read as ``websockets`` reads a
     server's frames (unmasked; the length in 7, 16 or 64 bits; at most the protocol's
-    ``max_message_size`` and ``max_fragment_size``) and given to ``protocol.recv_frame``.
+    ``max_message_size`` and ``max_fragment_size``); each payload goes to ``deliver``, or by
+    default, as a frame, to ``protocol.recv_frame`` (as ``websockets``' parser would hand it).
 
     Returns:
         How many bytes were read: ``data[returned:]`` goes to ``websockets``' parser.
     """
+    if deliver is None:
+        recv_frame = protocol.recv_frame
+
+        def deliver(payload: bytes) -> None:
+            recv_frame(Frame(Opcode.BINARY, payload))
+
     limit = protocol.max_message_size
     fragment_limit = protocol.max_fragment_size
     if fragment_limit is not None and (limit is None or fragment_limit < limit):
@@ -101,18 +114,75 @@ def take_frames(protocol: Protocol, data: bytes) -> int:
         end = start + length
         if (limit is not None and length > limit) or end > size:
             break
-        protocol.recv_frame(Frame(Opcode.BINARY, data[start:end]))
+        deliver(data[start:end])
         pos = end
     return pos
 
 
 class RelayConnection(ClientConnection):
-    """``websockets``' client connection, reading the relay's usual frames itself (module doc)."""
+    """``websockets``' client connection, reading the relay's usual frames itself (module doc).
+
+    The messages read here wait in a queue of their own, which :meth:`recv` empties before it
+    asks ``websockets``' (its ``Assembler``): a message goes to this queue only while the
+    Assembler holds nothing and nobody waits on it, so every message queued here is older than
+    every message there, and :meth:`recv` returns them in the order they came. Reading pauses
+    when this queue passes the Assembler's high-water mark and resumes below its low one, as
+    the Assembler does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._payloads: deque[bytes] = deque()
+        self._arrived = asyncio.Event()
+        self._held_back = False  # reading paused for our own queue
 
     def data_received(self, data: bytes) -> None:
         """Read the complete binary frames at the start of ``data``, then as ``websockets``."""
-        if type(data) is bytes and between_frames(self.protocol):
-            taken = take_frames(self.protocol, data)
+        protocol = self.protocol
+        if type(data) is bytes and between_frames(protocol):
+            assembler = self.recv_messages
+            if assembler.frames or assembler.get_in_progress:
+                taken = take_frames(protocol, data)  # behind the Assembler's: through it
+            else:
+                payloads = self._payloads
+                taken = take_frames(protocol, data, payloads.append)
+                if taken:
+                    self._arrived.set()
+                    high = assembler.high
+                    if high is not None and len(payloads) > high and not self._held_back:
+                        self._held_back = True
+                        self.transport.pause_reading()
             if taken:
                 data = data[taken:]
         super().data_received(data)
+
+    def process_event(self, event: Any) -> None:
+        """As ``websockets`` (a message it assembled, a close…), then wake :meth:`recv`."""
+        super().process_event(event)
+        self._arrived.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """As ``websockets``, then wake :meth:`recv` (which then raises ``ConnectionClosed``)."""
+        super().connection_lost(exc)
+        self._arrived.set()
+
+    async def recv(self, decode: bool | None = None) -> Data:  # type: ignore[override]
+        """The next message: those read here first, then ``websockets``' (see the class doc).
+
+        Raises:
+            ConnectionClosed: as ``websockets``' ``recv``, once every message was returned.
+        """
+        payloads = self._payloads
+        assembler = self.recv_messages
+        while True:
+            if payloads:
+                payload = payloads.popleft()
+                if self._held_back and len(payloads) <= (assembler.low or 0):
+                    self._held_back = False
+                    if not assembler.paused:
+                        self.transport.resume_reading()
+                return payload.decode() if decode else payload  # binary: bytes unless asked
+            if assembler.frames or assembler.closed:
+                return await super().recv(decode)
+            self._arrived.clear()
+            await self._arrived.wait()
