@@ -457,8 +457,10 @@ async def test_handshake_failures_are_reported_and_non_fatal_errors_delivered() 
             await ws.send(encode_frame(Error(int(ErrorCode.SHUTTING_DOWN), "bye", 0, b"")))
         await ws.wait_closed()
 
+    # The first attempt must time out; the others must not, even on a loaded machine where a
+    # 0.2 s handshake timeout could fire before a scripted HelloAck arrived.
     settings = ConnectionSettings(
-        handshake_timeout=0.2, backoff_initial=0.01, backoff_maximum=0.02, close_timeout=0.5
+        handshake_timeout=1.5, backoff_initial=0.01, backoff_maximum=0.02, close_timeout=0.5
     )
     async with (
         ScriptedRelay(script) as relay,

@@ -353,6 +353,7 @@ class FakeClient:
         self.answer: m.SessionInfo | None = None
         self.sent: dict[str, ChatMessage] = {}
         self.stored: list[ChatMessage] = []
+        self.live: list[m.SessionInfo] = []
         self._events: queue.SimpleQueue[m.ClientEvent] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -431,6 +432,10 @@ class FakeClient:
     def messages(self, session_id: str) -> list[ChatMessage]:
         self._record("messages", session_id)
         return list(self.stored)
+
+    def sessions(self) -> list[m.SessionInfo]:
+        self._record("sessions")
+        return list(self.live)
 
     async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
         self._record("retry", message_id)
@@ -565,10 +570,12 @@ def test_dropped_events_are_made_good_from_the_clients_store(
     view = window.views[chat.chat_id]
     missed = message("you missed me", outgoing=False, status=DeliveryStatus.DELIVERED)
     client.stored = [missed]
+    client.live = [m.SessionInfo(sid, None, "joiner", ())]  # the peer left meanwhile
     client.push(m.EventsDropped(count=3))
     qtbot.waitUntil(lambda: len(view.messages.bubbles) == 1, timeout=5000)
-    assert ("messages", sid) in client.calls
+    assert ("messages", sid) in client.calls and ("sessions", "") in client.calls
     assert view.messages.bubbles[0].text == "you missed me"
+    assert chat.peers == {}  # the leave whose event was dropped shows too
 
 
 def test_sending_shows_a_bubble_and_an_early_status(qtbot: QtBot, fake_window: MainWindow) -> None:

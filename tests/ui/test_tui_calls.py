@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 from textual.widgets import Static
-from tui_support import SIZE, expect_event, fast_client, relay_on, url_of, wait_for
+from tui_support import (
+    SIZE,
+    expect_event,
+    fast_client,
+    relay_on,
+    screenshot,
+    url_of,
+    wait_for,
+)
 
 from quicko.client import CallEnded, CallRinging, IncomingCall
 from quicko.errors import CallCancelledError, SessionError
@@ -147,6 +155,7 @@ async def test_calling_says_so_and_escape_ends_the_callees_ring() -> None:
                 assert form.is_current and form.busy
                 assert form.problem.startswith("Calling… waiting for an answer")
                 assert "Escape cancels" in form.problem
+                await screenshot(pilot, "calling")
 
                 await pilot.press("escape")
                 ended = await expect_event(callee, CallEnded)

@@ -292,20 +292,30 @@ class AppModel:
             return []
         return [EntryAdded(chat_id, chat.add(message)), ChatChanged(chat_id)]
 
-    def resync(self, session_id: str, messages: Sequence[ChatMessage]) -> list[Change]:
-        """Take in what the client's store holds, after it dropped events (``EventsDropped``).
+    def resync(
+        self,
+        session_id: str,
+        messages: Sequence[ChatMessage],
+        session: ev.SessionInfo | None,
+    ) -> list[Change]:
+        """Take in what the client holds, after it dropped events (``EventsDropped``).
 
-        Messages not shown yet are added (at the end); our messages' statuses move forward.
+        Messages not shown yet are added (at the end); our messages' statuses move forward;
+        the members are brought up to date from ``session`` (the client's
+        :class:`~quicko.client.models.SessionInfo`, ``None`` when the client no longer has the
+        session: the chat then says it ended, and stays readable).
         """
         chat = self.book.find(session_id)
         if chat is None:
             return []
+        changes: list[Change] = []
+        line = self._line_adder(chat, changes)
+        line("Some events were missed (the app fell behind): this chat was brought up to date.")
         shown = {
             (entry.sender, entry.message_id, entry.outgoing)
             for entry in chat.entries
             if isinstance(entry, ChatMessage)
         }
-        changes: list[Change] = []
         for message in messages:
             if (message.sender, message.message_id, message.outgoing) not in shown:
                 changes.append(EntryAdded(chat.chat_id, chat.add(message)))
@@ -315,8 +325,30 @@ class AppModel:
                 if updated is not None:
                     why = chat.reasons.get(message_id, "")
                     changes.append(StatusUpdated(chat.chat_id, updated, why))
+        if session is None:
+            if chat.ended is None:
+                chat.ended = "the session ended"
+                line("Session ended while events were missed.", warning=True)
+        else:
+            self._resync_peers(chat, session.peers, line)
         changes.append(ChatChanged(chat.chat_id))
         return changes
+
+    def _resync_peers(self, chat: Chat, members: Sequence[ev.PeerInfo], line: _LineAdder) -> None:
+        """Show the members the client has: joins and authentications missed, leaves missed."""
+        present = {info.address for info in members}
+        for address in [address for address in chat.peers if address not in present]:
+            gone = chat.remove_peer(address)
+            line(left_line(chat, gone, _HOW_LEFT["left"]))
+        for info in members:
+            peer = Peer.from_info(info)
+            before = chat.peers.get(peer.address)
+            if peer.authenticated and (before is None or not before.authenticated):
+                self._peer_authenticated(chat, peer, line)
+            elif before is None:
+                self._peer_joined(chat, peer, line)
+            else:
+                chat.add_peer(peer)
 
     def add_line(self, chat_id: str, text: str, *, warning: bool = False) -> list[Change]:
         """Show a system line in a chat, if it is still open."""

@@ -231,7 +231,8 @@ class QuickoApp(App[None]):
     def _resync(self, session_id: str) -> None:
         """After dropped events, give the model what the client's store holds."""
         messages = self.client.messages(session_id)
-        update = self.presenter.apply(lambda model: model.resync(session_id, messages))
+        session = next((s for s in self.client.sessions() if s.session_id == session_id), None)
+        update = self.presenter.apply(lambda model: model.resync(session_id, messages, session))
         self._work(update, group="view")
 
     def _schedule_deadline(self) -> None:

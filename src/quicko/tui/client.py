@@ -74,6 +74,9 @@ class ChatClient(Protocol):
     def messages(self, session_id: str) -> list[ChatMessage]:
         """The messages the client's store holds for a session."""
 
+    def sessions(self) -> list[SessionInfo]:
+        """The client's sessions."""
+
     async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
         """Send a failed message again (same id, PENDING again)."""
 

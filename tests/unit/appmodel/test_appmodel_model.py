@@ -333,15 +333,43 @@ def test_after_dropped_events_the_store_fills_the_gaps() -> None:
     model.add_message(cid, sent)
     model.add_message(cid, shown)
     missed = message(3, outgoing=False, status=DeliveryStatus.DELIVERED)
-    changes = model.resync(SID, [sent.with_status(DeliveryStatus.READ), shown, missed])
+    info = ev.SessionInfo(SID, None, "creator", ())
+    changes = model.resync(SID, [sent.with_status(DeliveryStatus.READ), shown, missed], info)
+    note = SystemLine(
+        "Some events were missed (the app fell behind): this chat was brought up to date."
+    )
     assert changes == [
+        EntryAdded(cid, note),
         StatusUpdated(cid, sent.with_status(DeliveryStatus.READ)),
         EntryAdded(cid, missed),
         ChatChanged(cid),
     ]
     chat = model.book.get(cid)
     assert chat is not None and chat.unread == 2
-    assert model.resync("77" * 16, [missed]) == []
+    assert model.resync("77" * 16, [missed], None) == []
+
+
+def test_after_dropped_events_the_members_are_brought_up_to_date() -> None:
+    # The dropped events may have been joins, authentications and leaves, not only messages.
+    model = AppModel()
+    cid = opened(model, peers=(STRANGER,))
+    chat = model.book.get(cid)
+    assert chat is not None and set(chat.peers) == {STRANGER.address}
+    members = (PEER,)  # the stranger left for good; PEER joined and was authenticated
+    model.resync(SID, [], ev.SessionInfo(SID, None, "creator", members))
+    assert set(chat.peers) == {PEER_ADDRESS} and chat.peers[PEER_ADDRESS].authenticated
+    assert lines(model, cid)[-2:] == [
+        "Someone who was trying to join left.",
+        f"{PEER_NAME} joined: keys authenticated. Compare safety numbers.",
+    ]
+    before = lines(model, cid)
+    model.resync(SID, [], ev.SessionInfo(SID, None, "creator", members))
+    assert lines(model, cid)[len(before) :] == [  # nothing changed: only the note
+        "Some events were missed (the app fell behind): this chat was brought up to date."
+    ]
+    model.resync(SID, [], None)  # the client no longer has the session
+    assert chat.ended == "the session ended" and model.book.get(cid) is chat
+    assert lines(model, cid)[-1] == "Session ended while events were missed."
 
 
 def test_notices() -> None:

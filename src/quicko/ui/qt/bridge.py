@@ -102,6 +102,9 @@ class ClientLike(Protocol):
     def messages(self, session_id: str) -> list[ChatMessage]:
         """The messages the client's store holds for a session (call on the client's loop)."""
 
+    def sessions(self) -> list[SessionInfo]:
+        """The client's sessions (call on the client's loop)."""
+
     async def retry_message(self, session_id: str, message_id: str) -> ChatMessage:
         """Send a failed message again (same id, PENDING again)."""
 

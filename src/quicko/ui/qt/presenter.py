@@ -132,12 +132,15 @@ def _call_gone(window: MainWindow, call: RingingCall, text: str, *, decline: boo
 
 
 def _resync(window: MainWindow, session_id: str) -> None:
-    """Read a session's messages on the client's loop, then hand them to the model."""
+    """Read a session's messages and members on the client's loop, then hand them to the model."""
 
-    async def read() -> list[ChatMessage]:
-        return window.client.messages(session_id)
+    async def read() -> tuple[list[ChatMessage], m.SessionInfo | None]:
+        sessions = window.client.sessions()
+        session = next((s for s in sessions if s.session_id == session_id), None)
+        return window.client.messages(session_id), session
 
-    def done(messages: list[ChatMessage]) -> None:
-        draw(window, window.model.resync(session_id, messages))
+    def done(held: tuple[list[ChatMessage], m.SessionInfo | None]) -> None:
+        messages, session = held
+        draw(window, window.model.resync(session_id, messages, session))
 
     window.bridge.submit(read, done)
