@@ -32,9 +32,6 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
-
 from quicko.crypto import aead
 from quicko.crypto.kdf import encode_fields, hkdf_sha256, hmac_sha256_pair, label
 from quicko.crypto.random import RandomSource
@@ -64,14 +61,11 @@ MIN_BODY_SIZE = HEADER_SIZE + aead.TAG_SIZE
 """Smallest valid message body: a header and the tag of an empty plaintext."""
 
 _CHAIN_KEY_SIZE = 32
+_MESSAGE_KEY_MATERIAL_SIZE = aead.KEY_SIZE + aead.NONCE_SIZE
 _MAX_COUNTER = 2**32 - 1
 _MAX_FIELD_LENGTH = 2**32 - 1
 _ROOT_INFO = label("ratchet/root")
 _MESSAGE_INFO = label("ratchet/message")
-_MESSAGE_INFO_1 = _MESSAGE_INFO + b"\x01"  # HKDF-Expand: T(1) = HMAC(PRK, info || 0x01)
-_MESSAGE_INFO_2 = _MESSAGE_INFO + b"\x02"  # T(2) = HMAC(PRK, T(1) || info || 0x02)
-_NO_SALT = bytes(32)  # RFC 5869 §2.2: no salt is HashLen zero bytes
-_SHA256 = hashes.SHA256()  # a stateless algorithm descriptor (no key, no context)
 _MESSAGE_KEY_INPUT = b"\x01"
 _CHAIN_KEY_INPUT = b"\x02"
 
@@ -112,24 +106,11 @@ def _kdf_ck(chain_key: bytearray) -> tuple[bytearray, bytearray]:
 
 
 def _message_cipher(message_key: bytearray) -> tuple[bytes, bytes]:
-    """Expand a message key into its AES-256-GCM key and nonce.
-
-    HKDF-SHA256 (RFC 5869) with no salt and the ``ratchet/message`` label, to 44 bytes:
-    ``hkdf_sha256(message_key, salt=None, info=label("ratchet/message"), length=44)``, spelled
-    out with the library's HMAC (extract, then the two expand blocks from one keyed HMAC and its
-    copy) instead of a generic HKDF object, which costs twice as much per message. The
-    property test ``test_message_key_expansion_is_hkdf_sha256`` pins it to the generic one. The
-    HMAC objects are made and dropped here: none is kept at module level (one kept there made
-    the Qt and terminal app tests abort at interpreter shutdown, round 2 of issue 14).
-    """
-    extract = crypto_hmac.HMAC(_NO_SALT, _SHA256)
-    extract.update(bytes(message_key))
-    first = crypto_hmac.HMAC(extract.finalize(), _SHA256)  # keyed by the PRK
-    second = first.copy()
-    first.update(_MESSAGE_INFO_1)
-    key = first.finalize()  # T(1): the 32-byte AES-256 key
-    second.update(key + _MESSAGE_INFO_2)
-    return key, second.finalize()[: aead.NONCE_SIZE]  # T(2)'s first 12 bytes: the nonce
+    """Expand a message key into its AES-256-GCM key and nonce."""
+    material = hkdf_sha256(
+        bytes(message_key), salt=None, info=_MESSAGE_INFO, length=_MESSAGE_KEY_MATERIAL_SIZE
+    )
+    return material[: aead.KEY_SIZE], material[aead.KEY_SIZE :]
 
 
 class _Header(NamedTuple):
