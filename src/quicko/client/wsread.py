@@ -127,7 +127,8 @@ class RelayConnection(ClientConnection):
     Assembler holds nothing and nobody waits on it, so every message queued here is older than
     every message there, and :meth:`recv` returns them in the order they came. Reading pauses
     when this queue passes the Assembler's high-water mark and resumes below its low one, as
-    the Assembler does.
+    the Assembler does. Only :meth:`recv` (and iterating over the connection, which calls it)
+    knows that queue: ``recv_streaming`` would skip it, and nothing in Quicko uses it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
