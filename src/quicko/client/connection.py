@@ -74,6 +74,7 @@ from quicko.client.events import (
     ReconnectionFailed,
     TransportEvent,
 )
+from quicko.client.frames import encode_message
 from quicko.client.heartbeat import (
     DEFAULT_PING_INTERVAL_S,
     DEFAULT_PING_TIMEOUT_S,
@@ -84,11 +85,11 @@ from quicko.client.hop import HopCounter
 from quicko.client.link import (
     MAX_MESSAGE_BYTES,
     LinkError,
+    decode_received,
     error_for_closure,
     login,
     normalize_url,
     open_link,
-    receive,
     screen,
     wall_ms,
 )
@@ -245,7 +246,10 @@ class Connection:
         self._outbox: deque[tuple[bytes, bytes | None]] = deque()
         self._outbox_wake = asyncio.Event()
         self._beat_wake = asyncio.Event()
-        self._events: asyncio.Queue[TransportEvent] = asyncio.Queue()
+        # Events for next_event/poll_event (without an on_event callback); a deque and an
+        # Event rather than an asyncio.Queue: a put and a get per frame read cost less.
+        self._events: deque[TransportEvent] = deque()
+        self._events_ready = asyncio.Event()
         self._state = ConnectionState.IDLE
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -347,8 +351,10 @@ class Connection:
         connected = self.connected
         if connected is None or (generation is not None and generation != connected.generation):
             return False
-        message_id = payload.message_id if isinstance(payload, Message) else None
-        self._outbox.append((encode_frame(payload), message_id))
+        if type(payload) is Message:
+            self._outbox.append((encode_message(payload), payload.message_id))
+        else:
+            self._outbox.append((encode_frame(payload), None))
         self._outbox_wake.set()
         return True
 
@@ -387,9 +393,6 @@ class Connection:
         await ws.send(frame)
         self._sent_bytes += len(frame)
 
-    def _count_received(self, size: int) -> None:
-        self._received_bytes += size
-
     def _note_sent(self, message_id: bytes) -> None:
         """Watch a Message we wrote until the relay acknowledges it (fast dead-link detection)."""
         self._heartbeat.data_sent(message_id, self._clock())
@@ -398,10 +401,8 @@ class Connection:
 
     def poll_event(self) -> TransportEvent | None:
         """Return the next queued event, or ``None`` at once when there is none."""
-        try:
-            return self._events.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        events = self._events
+        return events.popleft() if events else None
 
     async def next_event(self) -> TransportEvent:
         """Wait for the next queued event (only without an ``on_event`` callback).
@@ -409,18 +410,19 @@ class Connection:
         Raises:
             ConnectionClosedError: the supervisor stopped and every event has been read.
         """
+        events = self._events
         while True:
-            event = self.poll_event()
-            if event is not None:
-                return event
+            if events:
+                return events.popleft()
             task = self._task
             if task is None or task.done():
                 raise ConnectionClosedError("the connection is closed")
-            getter = asyncio.ensure_future(self._events.get())
-            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                return getter.result()
-            getter.cancel()  # the queued item, if any, stays queued for the next turn
+            self._events_ready.clear()
+            waiter = asyncio.ensure_future(self._events_ready.wait())
+            try:
+                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
 
     async def close(self) -> None:
         """Close the connection and stop reconnecting; idempotent, and returns once done.
@@ -592,18 +594,23 @@ class Connection:
         raise AssertionError("unreachable: the loops only end by raising")  # pragma: no cover
 
     async def _read_loop(self, ws: ClientConnection) -> None:
+        hop, clock, beat = self._hop, self._clock, self._heartbeat
         while True:
-            payload = await receive(ws, self._count_received)
-            if self._hop.received(self._clock()):
+            message = await ws.recv()
+            payload = decode_received(message)
+            self._received_bytes += len(message)
+            if hop.received(clock()):
                 self._outbox_wake.set()  # the writer acknowledges (at once, or within 100 ms)
-            if isinstance(payload, Pong):
-                self._pong(payload)
-                continue
-            if isinstance(payload, Ack):
-                self._heartbeat.data_acknowledged(payload.message_id)
-            elif isinstance(payload, Error) and payload.ref_type == Message.TYPE:
-                self._heartbeat.data_acknowledged(payload.ref_id)
-            self._emit(MessageReceived(screen(payload)))
+            if type(payload) is Ack:
+                beat.data_acknowledged(payload.message_id)
+            elif type(payload) is not Message:
+                if isinstance(payload, Pong):
+                    self._pong(payload)
+                    continue
+                if isinstance(payload, Error) and payload.ref_type == Message.TYPE:
+                    beat.data_acknowledged(payload.ref_id)
+                payload = screen(payload)  # Messages and Acks always pass
+            self._emit(MessageReceived(payload))
 
     async def _write_loop(self, ws: ClientConnection) -> None:
         """Write Received acknowledgements (unpaced) and posted frames (paced), in order.
@@ -630,8 +637,8 @@ class Connection:
                     sent.append(message_id)
             if batch:
                 await self._write_many(ws, batch)
-                for message_id in sent:
-                    self._note_sent(message_id)
+                if sent and self._heartbeat.data_sent_many(sent, self._clock()):
+                    self._beat_wake.set()  # the heartbeat's deadline moved earlier
                 continue
             deadline = self._hop.next_deadline()
             if outbox:  # the pacer holds them back for ``wait`` seconds
@@ -654,7 +661,7 @@ class Connection:
         async with ws.send_context():
             transport = ws.transport
             transport.write(_client_frames(frames, self._masks))
-        self._sent_bytes += sum(len(frame) for frame in frames)
+        self._sent_bytes += sum(map(len, frames))
 
     def _pong(self, pong: Pong) -> None:
         latency_ms = self._heartbeat.receive_pong(pong, self._clock())
@@ -692,7 +699,10 @@ class Connection:
 
     def _emit(self, event: TransportEvent) -> None:
         if self._on_event is None:
-            self._events.put_nowait(event)
+            events = self._events
+            events.append(event)
+            if len(events) == 1:  # next_event waits only on an empty deque: wake it
+                self._events_ready.set()
             return
         try:
             self._on_event(event)

@@ -183,6 +183,8 @@ class ClientCore:
         ring_ms: int = CALL_RING_MS,
     ) -> None:
         self._identity = identity
+        # Read on every text sent (the name is a hash of the address): spelled out once.
+        self._own = (identity.address, identity.display_name)
         self._rng = rng
         self._relay_url = canonical_relay_url(relay_url)
         self.long_term = long_term
@@ -390,9 +392,10 @@ class ClientCore:
         once per batch.
         """
         touched: dict[bytes, LiveSession] = {}
+        sessions = self._sessions
         for payload in payloads:
-            if isinstance(payload, Message | Ack):
-                live = self._sessions.get(payload.session_id)
+            if type(payload) is Message or type(payload) is Ack:
+                live = sessions.get(payload.session_id)
                 if live is not None:
                     live.session.receive(payload, now_ms)
                     touched[payload.session_id] = live
@@ -475,8 +478,8 @@ class ClientCore:
         message = ChatMessage(
             message_id=message_id,
             session_id=live.session_id,
-            sender=self._identity.address,
-            sender_name=self._identity.display_name,
+            sender=self._own[0],
+            sender_name=self._own[1],
             text=text,
             timestamp_ms=now_ms,
             outgoing=True,
@@ -898,6 +901,8 @@ class ClientCore:
 
     def _settle(self, live: LiveSession, events: list[m.ClientEvent]) -> None:
         """Complete or fail the operations that wait on ``live``."""
+        if not self._joins:
+            return  # the common case: a conversation's frames, no join under way
         for op, (watched, needs_peer) in list(self._joins.items()):
             if watched is not live:
                 continue

@@ -47,7 +47,10 @@ class EventQueue:
         self._capacity = capacity
         self._items: deque[m.ClientEvent] = deque()
         self._dropped = 0
-        self._ready = threading.Condition()
+        # A plain lock, entered without a Python-level __enter__ (a Condition's own, or an
+        # RLock's, costs two calls per event read); the condition waits and notifies on it.
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
 
     def __len__(self) -> int:
         return len(self._items) + (1 if self._dropped else 0)
@@ -59,7 +62,7 @@ class EventQueue:
 
     def put(self, event: m.ClientEvent) -> None:
         """Queue an event, applying the overflow rule when full."""
-        with self._ready:
+        with self._lock:
             if len(self._items) >= self._capacity:
                 self._drop_one()
             self._items.append(event)
@@ -67,7 +70,7 @@ class EventQueue:
 
     def put_many(self, events: list[m.ClientEvent]) -> None:
         """Queue events in order, as :meth:`put` each, under one lock and one notification."""
-        with self._ready:
+        with self._lock:
             items, capacity = self._items, self._capacity
             for event in events:
                 if len(items) >= capacity:
@@ -86,8 +89,10 @@ class EventQueue:
 
     def get_nowait(self) -> m.ClientEvent | None:
         """The next event, or ``None`` at once."""
-        with self._ready:
-            return self._take()
+        with self._lock:
+            if self._dropped or not self._items:
+                return self._take()
+            return self._items.popleft()  # _take's common case, inlined (read per event)
 
     def get(self, timeout: float | None = None) -> m.ClientEvent | None:
         """The next event, waiting up to ``timeout`` seconds (``None``: no limit)."""

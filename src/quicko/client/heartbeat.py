@@ -85,6 +85,21 @@ class Heartbeat:
             while len(self._outstanding) > MAX_OUTSTANDING:
                 self._outstanding.popitem(last=False)
 
+    def data_sent_many(self, message_ids: list[bytes], now: float) -> bool:
+        """Messages went out in one write (as :meth:`data_sent` each).
+
+        Returns:
+            Whether the first outstanding Message appeared (the deadline moved earlier).
+        """
+        outstanding = self._outstanding
+        was_empty = not outstanding
+        for message_id in message_ids:
+            if message_id not in outstanding:
+                outstanding[message_id] = now
+        while len(outstanding) > MAX_OUTSTANDING:
+            outstanding.popitem(last=False)
+        return was_empty and bool(outstanding)
+
     def data_acknowledged(self, message_id: bytes) -> None:
         """The relay answered a Message of ours."""
         self._outstanding.pop(message_id, None)

@@ -5,7 +5,8 @@ repeats on every (re)connection:
 
 1. :func:`open_link`: a ``websockets`` client connection with the protocol's limits (one frame
    per message, at most ``HEADER_SIZE + MAX_PAYLOAD_BYTES``, refused before it is buffered whole;
-   no compression; no WebSocket-level pings, since the heartbeat pings at protocol level).
+   no compression; no WebSocket-level pings, since the heartbeat pings at protocol level),
+   whose common frames are parsed by :class:`~quicko.client.wsread.RelayConnection`.
 2. :func:`authenticate`: read the relay's Challenge, answer with a Hello signed over
    :func:`~quicko.protocol.hello_transcript`, and wait for the HelloAck (relay spec §2-3).
 3. :func:`receive` and :func:`screen`: decode each frame and refuse what a relay may not send.
@@ -26,7 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from quicko.client import frames
 from quicko.client.events import DisconnectReason
+from quicko.client.wsread import RelayConnection
 from quicko.errors import RemoteProtocolError, TransportError
 from quicko.identity import Identity
 from quicko.protocol import (
@@ -51,7 +54,6 @@ from quicko.protocol import (
     PeerLeft,
     RegisterAck,
     canonical_relay_url,
-    decode_frame,
     encode_frame,
     hello_transcript,
     tls_channel_binding,
@@ -64,6 +66,7 @@ __all__ = [
     "LinkError",
     "authenticate",
     "check_clock",
+    "decode_received",
     "error_for_closure",
     "error_for_frame",
     "hello_for",
@@ -183,6 +186,7 @@ async def open_link(
             close_timeout=close_timeout,
             proxy=proxy,
             user_agent_header=None,
+            create_connection=RelayConnection,  # reads the relay's usual frames itself
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
@@ -310,12 +314,22 @@ async def receive(ws: ClientConnection, on_size: Callable[[int], None] | None = 
         ConnectionClosed: the connection closed (see :func:`error_for_closure`).
     """
     message = await ws.recv()
-    if isinstance(message, str):
-        raise LinkError(DisconnectReason.PROTOCOL_ERROR, "the relay sent a text message")
+    payload = decode_received(message)
     if on_size is not None:
         on_size(len(message))
+    return payload
+
+
+def decode_received(message: str | bytes) -> Payload:
+    """Decode one WebSocket message from the relay (:func:`quicko.client.frames.decode`).
+
+    Raises:
+        LinkError: ``PROTOCOL_ERROR`` for a text message or a frame that does not decode.
+    """
+    if isinstance(message, str):
+        raise LinkError(DisconnectReason.PROTOCOL_ERROR, "the relay sent a text message")
     try:
-        return decode_frame(message)
+        return frames.decode(message)
     except RemoteProtocolError as exc:
         detail = f"undecodable frame: {exc}"
         raise LinkError(DisconnectReason.PROTOCOL_ERROR, detail) from exc

@@ -94,18 +94,26 @@ class LiveSession:
         self._store: EphemeralStore | None = None
         self._key_of: bytes | None = None  # the session id that _key spells (see key)
         self._key = ""
+        # The session id once known: a session's id, once set, never changes (a joiner learns
+        # it once), so the views below are computed once for it (they are read per message).
+        self._known_id = b""
+        self._store_for = b""  # the session id object _store was last checked against
 
     # ------------------------------------------------------------------ views
 
     @property
     def session_id(self) -> bytes:
         """The session id (empty for a joiner until the relay's Joined)."""
-        return self.session.session_id
+        return self._known_id or self._learn_id()
+
+    def _learn_id(self) -> bytes:
+        self._known_id = session_id = self.session.session_id
+        return session_id
 
     @property
     def key(self) -> str:
         """The session id in hex, as the API names sessions."""
-        session_id = self.session.session_id
+        session_id = self._known_id or self._learn_id()
         if session_id is not self._key_of:  # a joiner learns its id: spelled out again
             self._key_of, self._key = session_id, session_id.hex()
         return self._key
@@ -113,9 +121,13 @@ class LiveSession:
     @property
     def store(self) -> EphemeralStore:
         """The session's messages (created once the session id is known)."""
-        if self._store is None or self._store.session_id != self.session_id:
-            self._store = EphemeralStore(self.session_id)
-        return self._store
+        store = self._store
+        session_id = self._known_id or self._learn_id()
+        if store is None or self._store_for is not session_id:
+            if store is None or store.session_id != session_id:
+                store = self._store = EphemeralStore(session_id)
+            self._store_for = session_id
+        return store
 
     def peer(self, address: bytes) -> m.PeerInfo:
         """What we know of one member."""
@@ -144,7 +156,8 @@ class LiveSession:
 
     def display_state(self, connected: bool) -> SessionState:
         """The state a UI shows, computed from the connection, the session and its members."""
-        if self.session.state in (State.FAILED, State.CLOSED):
+        state = self.session.state
+        if state is State.FAILED or state is State.CLOSED:
             return SessionState.DESTROYED
         if connected and self.joined_here:
             return SessionState.CHATTING if self.session.members else SessionState.CONNECTED
@@ -171,13 +184,11 @@ class LiveSession:
         self.outgoing.add(message.message_id)
         self.store.add(message, now_ms)
 
-    def _status(
-        self, message_id: bytes, status: DeliveryStatus, reason: str
-    ) -> list[m.ClientEvent]:
+    def _status(self, message_id: bytes, status: DeliveryStatus, reason: str) -> m.StatusChanged:
         # The ledger decided (it only reports changes, and keeps statuses beyond the store):
         # report it whether or not the store still holds the message (issue 10, item 4).
         self.store.advance_status(self.session.address, message_id, status)
-        return [m.StatusChanged(self.key, message_id.hex(), status, reason)]
+        return m.StatusChanged(self.key, message_id.hex(), status, reason)
 
     # ------------------------------------------------------------------ session events
 
@@ -186,14 +197,17 @@ class LiveSession:
         out: list[m.ClientEvent] = []
         passed = _passed_sent(events) if len(events) > 1 else _NONE_PASSED
         for event in events:
-            if (
-                passed
-                and type(event) is ev.StatusChanged
-                and event.status is DeliveryStatus.SENT
-                and event.message_id in passed
-            ):
-                continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
-            out.extend(self._one(event, now_ms))
+            # The two events of every text first (one type check each), the rest by _one.
+            if type(event) is ev.StatusChanged:
+                if passed and event.status is DeliveryStatus.SENT and event.message_id in passed:
+                    continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
+                out.append(self._status(event.message_id, event.status, event.reason))
+            elif type(event) is ev.MessageReceived:
+                shown = self._received(event, now_ms)
+                if shown is not None:
+                    out.append(shown)
+            else:
+                out.extend(self._one(event, now_ms))
         return out
 
     def _one(self, event: ev.SessionEvent, now_ms: int) -> list[m.ClientEvent]:
@@ -213,9 +227,10 @@ class LiveSession:
             case ev.KeyChanged(address=address):
                 return [m.KeyChanged(key, address.hex(), self.names.get(address, ""))]
             case ev.MessageReceived():
-                return self._received(event, now_ms)
+                shown = self._received(event, now_ms)
+                return [] if shown is None else [shown]
             case ev.StatusChanged(message_id=message_id, status=status, reason=reason):
-                return self._status(message_id, status, reason)
+                return [self._status(message_id, status, reason)]
             case ev.WrongInviteCode(retry_after_ms=retry):
                 return [m.WrongInviteCode(key, retry)]
             case ev.JoinerPending():
@@ -245,7 +260,8 @@ class LiveSession:
             out.append(m.SessionReady(self.info()))
         return out
 
-    def _received(self, event: ev.MessageReceived, now_ms: int) -> list[m.ClientEvent]:
+    def _received(self, event: ev.MessageReceived, now_ms: int) -> m.MessageReceived | None:
+        store = self.store
         message = ChatMessage(
             message_id=event.message_id,
             session_id=self.session_id,
@@ -258,12 +274,12 @@ class LiveSession:
         )
         # Keyed by (sender, message id), like the session's deduplication: a member reusing
         # another member's id cannot hide that member's message (issue 8, finding 6).
-        if (event.sender, event.message_id) in self.store:
-            return []  # cannot happen: the session shows each (sender, id) once
-        self.store.add(message, now_ms)
+        if (event.sender, event.message_id) in store:
+            return None  # cannot happen: the session shows each (sender, id) once
+        store.add(message, now_ms)
         # Stored: only now may the sender see "Delivered".
         self.session.message_stored(event.sender, event.message_id, now_ms)
-        return [m.MessageReceived(self.key, message)]
+        return m.MessageReceived(self.key, message)
 
     def mark_read(self, message_ids: list[bytes]) -> None:
         """Mark shown incoming messages READ in the store (every sender's, for each id)."""

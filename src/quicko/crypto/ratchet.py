@@ -63,10 +63,26 @@ MIN_BODY_SIZE = HEADER_SIZE + aead.TAG_SIZE
 _CHAIN_KEY_SIZE = 32
 _MESSAGE_KEY_MATERIAL_SIZE = aead.KEY_SIZE + aead.NONCE_SIZE
 _MAX_COUNTER = 2**32 - 1
+_MAX_FIELD_LENGTH = 2**32 - 1
 _ROOT_INFO = label("ratchet/root")
 _MESSAGE_INFO = label("ratchet/message")
 _MESSAGE_KEY_INPUT = b"\x01"
 _CHAIN_KEY_INPUT = b"\x02"
+
+
+_LENGTH = struct.Struct(">I")
+
+
+def _aad(associated_data: bytes, header: bytes) -> bytes:
+    """``encode_fields(associated_data, header)``, inlined.
+
+    The GCM associated data of every message (docs/protocol.md §9): the same bytes as
+    :func:`~quicko.crypto.kdf.encode_fields`, without its loop (tested against it).
+    """
+    if len(associated_data) > _MAX_FIELD_LENGTH:
+        return encode_fields(associated_data, header)  # raises ValueError, as it always did
+    return b"".join((_LENGTH.pack(len(associated_data)), associated_data,
+                     _LENGTH.pack(len(header)), header))  # fmt: skip
 
 
 def _wipe(secret: bytearray | None) -> None:
@@ -238,7 +254,7 @@ class DoubleRatchet:
         state.ns += 1
         key, nonce = _message_cipher(message_key)
         _wipe(message_key)
-        return header + aead.encrypt(key, nonce, plaintext, encode_fields(associated_data, header))
+        return header + aead.encrypt(key, nonce, plaintext, _aad(associated_data, header))
 
     def decrypt(self, body: bytes, associated_data: bytes) -> bytes:
         """RatchetDecrypt: check and decrypt a message body; commit the state only on success.
@@ -259,7 +275,7 @@ class DoubleRatchet:
         """
         self._check_live()
         header, ciphertext = _parse(body)
-        aad = encode_fields(associated_data, header.raw)
+        aad = _aad(associated_data, header.raw)
         skipped = self._skipped.get((header.dh, header.n))
         if skipped is not None:
             plaintext = _open(skipped, ciphertext, aad)

@@ -280,7 +280,7 @@ class UnackedTracker(ExpiringRing[bytes, T]):
         Raises:
             ValueError: ``message_id`` is already tracked (local misuse).
         """
-        if message_id in self:
+        if message_id in self._items:
             raise ValueError("this message id is already tracked")
         return self.add(message_id, item, now_ms)
 

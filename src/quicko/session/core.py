@@ -598,8 +598,9 @@ class SessionCore:
     def _update_status(self, message_id: bytes, recipient: bytes | None,
                        status: DeliveryStatus, reason: str = "") -> None:  # fmt: skip
         new = self._ledger.update(message_id, recipient, status)
-        if new is not None:
-            self._events.append(ev.StatusChanged(message_id, new, _why(new, reason)))
+        if new is not None:  # _why, inlined (every Ack and receipt)
+            why = reason if new is DeliveryStatus.FAILED else ""
+            self._events.append(ev.StatusChanged(message_id, new, why))
 
     def _report_abandoned(self, abandoned: list[Abandoned], reason: str) -> None:
         """Report the messages the ledger gave up on (evicted or expired) as FAILED."""

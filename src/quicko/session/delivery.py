@@ -120,15 +120,23 @@ class _Outgoing:
     def outstanding(self) -> list[bytes]:
         return [who for who, status in self.statuses.items() if status in _OUTSTANDING]
 
+    def any_outstanding(self) -> bool:
+        return not _OUTSTANDING.isdisjoint(self.statuses.values())
+
     def apply(self, recipient: bytes | None, status: DeliveryStatus) -> DeliveryStatus | None:
         """Move one recipient (every one for ``None``) forward; the new aggregate if changed."""
-        targets = list(self.statuses) if recipient is None else [recipient]
-        for target in targets:
-            old = self.statuses.get(target)
+        statuses = self.statuses
+        moved = False
+        # Only values change in the loop (no key is added), so the dict itself is iterated.
+        for target in statuses if recipient is None else (recipient,):
+            old = statuses.get(target)
             new = None if old is None else advance(old, status)
             if new is not None:
-                self.statuses[target] = new
-        now = self.aggregate()
+                statuses[target] = new
+                moved = True
+        if not moved:
+            return None  # ``shown`` is the aggregate after every apply: it stays
+        now = self.aggregate() if len(statuses) > 1 else status
         if now == self.shown:
             return None
         self.shown = now
@@ -194,7 +202,9 @@ class OutboundLedger:
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
         """Remember the exact frame sent to ``recipient`` (for retransmission)."""
-        record = self._record(message_id)
+        record = self._live.get(message_id)  # just added: live (inlined _record)
+        if record is None:
+            record = self._settled.get(message_id)
         if record is not None and recipient in record.statuses:
             record.frames[recipient] = frame
 
@@ -208,11 +218,12 @@ class OutboundLedger:
         Returns:
             The new aggregate status if it changed, else ``None``.
         """
-        record = self._record(message_id)
+        record = self._live.get(message_id)  # _record, inlined: runs on every Ack and receipt
         if record is None:
-            return None
+            settled = self._settled.get(message_id)
+            return None if settled is None else settled.apply(recipient, status)
         changed = record.apply(recipient, status)
-        if message_id in self._live and not record.outstanding():
+        if not record.any_outstanding():
             self._unacked.remove(message_id)
             self._settle(message_id)
         return changed

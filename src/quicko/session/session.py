@@ -344,9 +344,11 @@ class Session(HandshakeMixin):
             raise SessionError("no authenticated peer in this session yet")
         message_id = self._rng(MESSAGE_ID_SIZE)
         added = self._ledger.add(message_id, tuple(self._peers), now_ms)
-        self._report_abandoned(added, FAILED_TOO_MANY)
+        if added:
+            self._report_abandoned(added, FAILED_TOO_MANY)
+        envelope = env.Text(text)
         for peer in self._peers.values():
-            self._send_envelope(peer, env.Text(text), message_id, now_ms, tracked=True)
+            self._send_envelope(peer, envelope, message_id, now_ms, tracked=True)
         return message_id
 
     def resend_text(self, message_id: bytes, text: str, now_ms: int) -> None:
@@ -512,6 +514,13 @@ class Session(HandshakeMixin):
 
     def _dispatch(self, payload: Payload, now_ms: int) -> bool:
         """Route a frame to its handler; whether it was used."""
+        # The frames of a conversation first (one type check each), then the rest in turn.
+        if type(payload) is Message:
+            return payload.session_id == self._session_id != b"" and self._on_message(
+                payload, now_ms
+            )
+        if type(payload) is Ack:
+            return payload.session_id == self._session_id != b"" and self._on_ack(payload)
         if isinstance(payload, Joined):
             return self._on_joined(payload, now_ms)
         if isinstance(payload, Error):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quicko.client.heartbeat import Heartbeat
+from quicko.client.heartbeat import MAX_OUTSTANDING, Heartbeat
 from quicko.protocol import Ping, Pong
 
 
@@ -70,3 +70,27 @@ def test_a_quiet_connection_only_pings_on_the_interval() -> None:
     assert beat.next_deadline() == 15.0
     with pytest.raises(ValueError, match="positive"):
         Heartbeat(probe_after=0)
+
+
+def test_data_sent_in_one_write_is_data_sent_each() -> None:
+    one, each = Heartbeat(probe_after=3.0), Heartbeat(probe_after=3.0)
+    one.start(100.0)
+    each.start(100.0)
+    ids = [bytes([n]) * 16 for n in range(5)] + [b"\x00" * 16]  # a duplicate counts once
+    assert one.data_sent_many(ids, 101.0)  # the first outstanding: the deadline moved
+    for message_id in ids:
+        each.data_sent(message_id, 101.0)
+    assert one.data_outstanding == each.data_outstanding == 5
+    assert one.next_deadline() == each.next_deadline() == 104.0
+    assert not one.data_sent_many([b"\x09" * 16], 102.0)  # already outstanding: no move
+    one.data_acknowledged(b"\x00" * 16)
+    assert one.data_outstanding == 5
+
+
+def test_data_sent_in_one_write_keeps_the_newest_within_the_bound() -> None:
+    beat = Heartbeat()
+    beat.start(0.0)
+    beat.data_sent_many([n.to_bytes(16, "big") for n in range(MAX_OUTSTANDING + 2)], 1.0)
+    assert beat.data_outstanding == MAX_OUTSTANDING
+    beat.data_acknowledged((0).to_bytes(16, "big"))  # the oldest two were dropped
+    assert beat.data_outstanding == MAX_OUTSTANDING

@@ -521,3 +521,10 @@ def test_message_key_expansion_is_hkdf_sha256(message_key: bytes) -> None:
     key, nonce = ratchet_module._message_cipher(bytearray(message_key))
     assert (key, nonce) == (material[:32], material[32:])
     assert len(nonce) == 12
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300), st.binary(min_size=HEADER_SIZE, max_size=HEADER_SIZE))
+def test_gcm_associated_data_is_the_fields_encoding(associated_data: bytes, header: bytes) -> None:
+    # The inlined associated data is exactly encode_fields(ad, header) (docs/protocol.md §9).
+    assert ratchet_module._aad(associated_data, header) == encode_fields(associated_data, header)
