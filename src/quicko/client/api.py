@@ -298,14 +298,16 @@ class AsyncQuickoClient:
 
     def _handle(self, frames: list[Payload], event: te.TransportEvent | None) -> None:
         """Give the core a batch of frames, then one other transport event (if any)."""
-        try:
-            if frames:
+        if frames:
+            try:
                 self._core.receive_batch(frames, now_ms())
-            if event is not None:
+            except Exception:  # a bug must not stop the reader; nothing secret is logged
+                _log.exception("the client failed to handle a frame of a batch")
+        if event is not None:
+            try:
                 self._on_transport(event)
-        except Exception:  # a bug must not stop the reader; nothing secret is logged
-            what = "batch of frames" if event is None else type(event).__name__
-            _log.exception("the client failed to handle a %s", what)
+            except Exception:  # as above; the frames before it were handled
+                _log.exception("the client failed to handle a %s", type(event).__name__)
 
     def _on_transport(self, event: te.TransportEvent) -> None:
         core = self._core

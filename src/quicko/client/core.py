@@ -390,19 +390,28 @@ class ClientCore:
         once they are all in (or before any other frame), so that the receipts its texts earn
         go as one RECEIPT per sender (docs/protocol.md §10.2) and the per-frame bookkeeping runs
         once per batch.
+
+        A frame whose handling raises (a bug) does not cost the others: the rest of the batch
+        is still handled, then the first exception is raised.
         """
         touched: dict[bytes, LiveSession] = {}
         sessions = self._sessions
+        failure: Exception | None = None
         for payload in payloads:
-            if type(payload) is Message or type(payload) is Ack:
-                live = sessions.get(payload.session_id)
-                if live is not None:
-                    live.session.receive(payload, now_ms)
-                    touched[payload.session_id] = live
-                    continue
-            self._pump_all(touched, now_ms)
-            self.receive(payload, now_ms)
+            try:
+                if type(payload) is Message or type(payload) is Ack:
+                    live = sessions.get(payload.session_id)
+                    if live is not None:
+                        touched[payload.session_id] = live
+                        live.session.receive(payload, now_ms)
+                        continue
+                self._pump_all(touched, now_ms)
+                self.receive(payload, now_ms)
+            except Exception as exc:  # raised below, once the rest of the batch is handled
+                failure = failure or exc
         self._pump_all(touched, now_ms)
+        if failure is not None:
+            raise failure
 
     def _pump_all(self, touched: dict[bytes, LiveSession], now_ms: int) -> None:
         for live in touched.values():

@@ -29,7 +29,7 @@ from quicko.protocol import (
     encode_frame,
 )
 from quicko.relay.router import Send
-from quicko.session import OutgoingCall, verify_lookup
+from quicko.session import OutgoingCall, Session, verify_lookup
 from quicko.session.delivery import RETRY_INITIAL_MS
 
 
@@ -251,6 +251,33 @@ def test_frames_read_together_are_receipted_together() -> None:
     net.run()
     assert bob.texts() == [f"m{n}" for n in range(5)]
     assert all(final_status(alice, m.message_id) is DeliveryStatus.DELIVERED for m in sent)
+
+
+def test_a_frame_whose_handling_fails_does_not_cost_the_rest_of_the_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A bug while handling one frame of a read used to drop every later frame of that read.
+    net = Net()
+    alice, bob, sid = chat(net)
+    sent = [alice.core.send_text(sid, f"m{n}", net.now) for n in range(4)]
+    assert alice.conn is not None and bob.conn is not None
+    actions = _route(net, alice, alice.core.data_to_send())
+    to_bob = _to(actions, bob)
+    assert sum(isinstance(p, Message) for p in to_bob) == 4
+    buggy = sent[1].message_id
+    receive = Session.receive
+
+    def failing(self: Session, payload: Payload, now_ms: int) -> None:
+        if isinstance(payload, Message) and payload.message_id == buggy:
+            raise RuntimeError("a bug")
+        receive(self, payload, now_ms)
+
+    monkeypatch.setattr(Session, "receive", failing)
+    bob.received += len(to_bob)
+    with pytest.raises(RuntimeError, match="a bug"):
+        bob.core.receive_batch(to_bob, net.now)
+    bob.events += bob.core.events()
+    assert bob.texts() == ["m0", "m2", "m3"]  # the later frames of the read were handled
 
 
 def _to(actions: Sequence[object], device: Device) -> list[Payload]:
