@@ -325,6 +325,9 @@ async def test_workers_stop_when_their_parent_is_killed(redis_server: str) -> No
         async with asyncio.timeout(20):
             while any(_alive(pid) for pid in workers):
                 await asyncio.sleep(0.05)
+            # The workers held the stderr pipe too: read it to its end, so that its transport
+            # is closed before the test's loop is (else the loop's close can race the EOF).
+            await process.stderr.read()
     finally:
         if process.returncode is None:
             process.kill()
