@@ -32,6 +32,19 @@ from quicko.tui.screens import FormScreen, IncomingCallScreen
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 
+def recorded_notes(monkeypatch: pytest.MonkeyPatch, app: QuickoApp) -> list[str]:
+    """The notices the app shows from now on (still shown), in order."""
+    notes: list[str] = []
+    notify = app.notify
+
+    def record(message: str, **options: Any) -> None:
+        notes.append(message)
+        notify(message, **options)
+
+    monkeypatch.setattr(app, "notify", record)
+    return notes
+
+
 class HeldClock:
     """The app's clock (``clock_ms``), held still until the test moves it: the ring ends when
     the test says, not when a loaded machine happens to get there (it once ended before the
@@ -55,14 +68,7 @@ async def test_a_call_the_caller_gave_up_on_closes_and_cannot_be_accepted(
         app = QuickoApp(client, ring_s=1.0)
         caller = fast_client(url_of(relay))
         await caller.connect()
-        notes: list[str] = []
-        notify = app.notify
-
-        def record(message: str, **options: Any) -> None:
-            notes.append(message)
-            notify(message, **options)
-
-        monkeypatch.setattr(app, "notify", record)
+        notes = recorded_notes(monkeypatch, app)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
@@ -99,14 +105,7 @@ async def test_a_call_the_caller_cancels_closes_its_dialog_at_once(
         app = QuickoApp(client)
         caller = fast_client(url_of(relay))
         await caller.connect()
-        notes: list[str] = []
-        notify = app.notify
-
-        def record(message: str, **options: Any) -> None:
-            notes.append(message)
-            notify(message, **options)
-
-        monkeypatch.setattr(app, "notify", record)
+        notes = recorded_notes(monkeypatch, app)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
@@ -127,7 +126,9 @@ async def test_a_call_the_caller_cancels_closes_its_dialog_at_once(
             await caller.disconnect()
 
 
-async def test_calling_says_so_and_escape_ends_the_callees_ring() -> None:
+async def test_calling_says_so_and_escape_ends_the_callees_ring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Issue 12, item 5, in the terminal app: "Calling…" while it rings, Escape cancels the call
     # (the callee's ring ends at once; it used to go on for up to 60 s).
     async with relay_on() as relay:
@@ -135,14 +136,7 @@ async def test_calling_says_so_and_escape_ends_the_callees_ring() -> None:
         callee = fast_client(url_of(relay), Identity.generate(secrets.token_bytes))
         await callee.connect()
         await callee.register_key()
-        notes: list[str] = []
-        notify = app.notify
-
-        def record(message: str, **options: Any) -> None:
-            notes.append(message)
-            notify(message, **options)
-
-        app.notify = record  # type: ignore[method-assign]
+        notes = recorded_notes(monkeypatch, app)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")
