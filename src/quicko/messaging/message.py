@@ -37,7 +37,7 @@ def new_message_id(rng: RandomSource) -> bytes:
     """A fresh random message id.
 
     Args:
-        rng: the injected random source (``secrets.token_bytes`` at the edge).
+        rng: the injected random source (``os.urandom`` at the edge).
 
     Returns:
         16 random bytes.
