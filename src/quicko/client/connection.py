@@ -599,9 +599,8 @@ class Connection:
         # The relay's usual frames, read by RelayConnection, are taken without a coroutine each.
         ready = ws.recv_ready if isinstance(ws, RelayConnection) else _nothing_ready
         while True:
-            message = ready()
-            if message is None:
-                message = await ws.recv()
+            taken = ready()
+            message: str | bytes = await ws.recv() if taken is None else taken
             payload = decode_received(message)
             self._received_bytes += len(message)
             if hop.received(clock()):
