@@ -15,7 +15,6 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed

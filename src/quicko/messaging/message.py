@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from quicko.crypto import RandomSource
+from quicko.messaging.frozen import direct_init
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol.constants import MESSAGE_ID_SIZE
 
@@ -51,6 +52,7 @@ def new_message_id(rng: RandomSource) -> bytes:
     return bytes(message_id)
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, repr=False)
 class ChatMessage:
     """One text message of a session, as the user sees it.

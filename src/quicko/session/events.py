@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from quicko.messaging.frozen import direct_init
 from quicko.messaging.status import DeliveryStatus
 
 __all__ = [
@@ -91,6 +92,7 @@ class KeyChanged:
     address: bytes
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
     """A text message, decrypted and shown once."""
@@ -102,6 +104,7 @@ class MessageReceived:
     timestamp: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
     """The delivery status of one of our messages changed (aggregated over recipients).
