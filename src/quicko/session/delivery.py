@@ -223,7 +223,7 @@ class OutboundLedger:
             settled = self._settled.get(message_id)
             return None if settled is None else settled.apply(recipient, status)
         changed = record.apply(recipient, status)
-        if not record.any_outstanding():
+        if _OUTSTANDING.isdisjoint(record.statuses.values()):  # not record.any_outstanding()
             self._unacked.remove(message_id)
             self._settle(message_id)
         return changed
