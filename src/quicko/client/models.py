@@ -29,7 +29,7 @@ from typing import Literal, TypeAlias
 
 from quicko.client.events import DisconnectReason
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.messaging.frozen import direct_init
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "CallDeclined",

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from quicko.crypto import RandomSource
-from quicko.messaging.frozen import direct_init
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol.constants import MESSAGE_ID_SIZE
+from quicko.protocol.frozen import direct_init
 
 __all__ = ["ChatMessage", "new_message_id", "short_id"]
 

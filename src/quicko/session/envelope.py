@@ -28,6 +28,7 @@ import msgpack
 
 from quicko.errors import MalformedFrameError
 from quicko.protocol.constants import ADDRESS_SIZE, MESSAGE_ID_SIZE
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "BUCKET_SIZES",
@@ -83,6 +84,7 @@ class Sync:
         return [self.KIND]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Text:
     """TEXT (kind 1): a chat message.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quicko.messaging.frozen import direct_init
 from quicko.messaging.status import DeliveryStatus
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "InviteRetired",

@@ -1,4 +1,4 @@
-"""quicko.messaging.frozen.direct_init: the same records as the dataclass's own __init__."""
+"""quicko.protocol.frozen.direct_init: the same records as the dataclass's own __init__."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from quicko.client import events as te
 from quicko.client import models as m
 from quicko.messaging import ChatMessage, DeliveryStatus
-from quicko.messaging.frozen import direct_init
+from quicko.protocol import Ack, Message
+from quicko.protocol.frozen import direct_init
+from quicko.session import envelope as env
 from quicko.session import events as ev
 
 _ids = st.binary(min_size=16, max_size=16)
@@ -43,6 +46,10 @@ _CASES: dict[type[Any], st.SearchStrategy[tuple[Any, ...]]] = {
     m.StatusChanged: st.tuples(st.text(), st.text(), _statuses, st.text()),
     ev.MessageReceived: st.tuples(_ids, _addresses, st.text(), st.text(), st.integers()),
     ev.StatusChanged: st.tuples(_ids, _statuses, st.text()),
+    Message: st.tuples(_ids, _addresses, _addresses, _ids, st.integers(), st.binary()),
+    Ack: st.tuples(_ids, _addresses, _addresses, _ids, st.integers(0, 255)),
+    te.MessageReceived: st.tuples(st.builds(Ack, _ids, _addresses, _addresses, _ids, st.just(0))),
+    env.Text: st.tuples(st.text()),
 }
 
 

@@ -3,7 +3,7 @@
 A frozen dataclass's generated ``__init__`` sets each field with
 ``object.__setattr__(self, "name", value)`` (its own ``__setattr__`` refuses): a global lookup, an
 attribute lookup and a call by name per field. The client builds about a dozen such records per
-message (events, the stored :class:`~quicko.messaging.ChatMessage`), so :func:`direct_init`
+message (frames, events, the stored ``ChatMessage``), so :func:`direct_init`
 gives a class an ``__init__`` that sets each slot through its descriptor instead — the same
 signature, defaults, ``__post_init__`` call and result, at about half the cost for a class of
 eight fields. The instance stays frozen (assignment still raises ``FrozenInstanceError``);
