@@ -198,6 +198,8 @@ class OutboundLedger:
             self._retry_floor = None  # whatever bound was left over from settled records
         self._live[message_id] = record
         self._lower_floor(record.retry_at)
+        if not evicted:  # the common case: no comprehension to run
+            return []
         return [self._abandon(old_id) for old_id, _ in evicted]
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
