@@ -4,23 +4,13 @@ Every derivation is domain-separated by a versioned label (:func:`label`), and e
 hashes or authenticates several fields encodes them unambiguously with :func:`encode_fields`
 (each field prefixed by its 4-byte big-endian length), so that no two different field lists
 produce the same bytes.
-
-HKDF-SHA256 and the ratchet's paired HMAC are computed from ``hashlib``'s SHA-256 (OpenSSL) as
-RFC 2104 and RFC 5869 define them (:func:`_hmac_keyed`: what Python's ``hmac`` module does),
-a few C calls each; single HMACs and hashes use ``cryptography``. Both give the same bytes
-(tested against each other and the RFC and Wycheproof vectors).
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import TYPE_CHECKING, Final
-
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
-
-if TYPE_CHECKING:
-    from hashlib import _Hash
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _SHA256 = hashes.SHA256()  # an algorithm descriptor without state: one for every call
 
@@ -95,28 +85,7 @@ def hkdf_sha256(ikm: bytes, *, salt: bytes | None, info: bytes, length: int) -> 
     """
     if not 1 <= length <= HKDF_MAX_LENGTH:
         raise ValueError(f"HKDF-SHA256 output length must be between 1 and {HKDF_MAX_LENGTH}")
-    # Extract: PRK = HMAC(salt, ikm); no salt (or an empty one) is a key of zeros, and a key of
-    # zeros is what HMAC pads any key shorter than the block with.
-    if salt:
-        inner, outer = _hmac_keyed(salt)
-    else:
-        inner, outer = _ZERO_KEY_INNER.copy(), _ZERO_KEY_OUTER.copy()
-    inner.update(ikm)
-    outer.update(inner.digest())
-    # Expand: T(i) = HMAC(PRK, T(i-1) || info || i), the output their concatenation. The
-    # last block takes the PRK's states themselves, the others copies.
-    inner, outer = _hmac_keyed(outer.digest())
-    last = (length + _HASH_SIZE - 1) // _HASH_SIZE
-    okm = block = b""
-    for counter in _COUNTERS[1:last]:
-        step_inner, step_outer = inner.copy(), outer.copy()
-        step_inner.update(block + info + counter)
-        step_outer.update(step_inner.digest())
-        block = step_outer.digest()
-        okm += block
-    inner.update(block + info + _COUNTERS[last])
-    outer.update(inner.digest())
-    return (okm + outer.digest())[:length]
+    return HKDF(algorithm=_SHA256, length=length, salt=salt, info=info).derive(ikm)
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
@@ -135,45 +104,11 @@ def hmac_sha256_pair(key: bytes, first: bytes, second: bytes) -> tuple[bytes, by
     The same values as two :func:`hmac_sha256` calls, with the key schedule computed once (a
     Double Ratchet chain step needs both; it halves the step's cost).
     """
-    inner, outer = _hmac_keyed(key)
-    other_inner, other_outer = inner.copy(), outer.copy()
-    inner.update(first)
-    outer.update(inner.digest())
-    other_inner.update(second)
-    other_outer.update(other_inner.digest())
-    return outer.digest(), other_outer.digest()
-
-
-_HASH_SIZE: Final = 32
-_BLOCK_SIZE: Final = 64
-_INNER_PAD: Final = bytes(byte ^ 0x36 for byte in range(256))
-_OUTER_PAD: Final = bytes(byte ^ 0x5C for byte in range(256))
-_COUNTERS: Final = tuple(bytes((n,)) for n in range(256))  # HKDF's one-byte block counters
-
-
-def _hmac_keyed(key: bytes) -> tuple[_Hash, _Hash]:
-    """HMAC-SHA256's two hash states after the padded key (RFC 2104, as Python's ``hmac``).
-
-    HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)), K' the key zero-padded to the 64-byte
-    block (hashed first if longer). Returns the inner and outer SHA-256 states after their
-    padded key: update the inner one with the message, the outer one with the inner digest;
-    the outer digest is the MAC. ``hashlib``'s SHA-256 (OpenSSL) and ``bytes.translate``
-    compute it with a few C calls, a third of what ``cryptography``'s HMAC and HKDF objects
-    cost per call from Python (the ratchet makes four such derivations per message). Tested
-    equal to ``hmac``, to ``cryptography`` and to the RFC 4231, RFC 5869 and Wycheproof vectors.
-    """
-    if len(key) > _BLOCK_SIZE:
-        key = hashlib.sha256(key).digest()
-    padded = bytes(key).ljust(_BLOCK_SIZE, b"\0")
-    return (
-        hashlib.sha256(padded.translate(_INNER_PAD)),
-        hashlib.sha256(padded.translate(_OUTER_PAD)),
-    )
-
-
-# The extract step without a salt (the ratchet's message keys): its states computed once. They
-# hold no secret (the key is zeros); hkdf_sha256 only ever uses copies.
-_ZERO_KEY_INNER, _ZERO_KEY_OUTER = _hmac_keyed(b"")
+    mac = crypto_hmac.HMAC(key, _SHA256)
+    other = mac.copy()
+    mac.update(first)
+    other.update(second)
+    return mac.finalize(), other.finalize()
 
 
 def encode_fields(*parts: bytes) -> bytes:

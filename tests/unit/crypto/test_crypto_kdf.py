@@ -10,10 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from quicko.crypto.kdf import (
     HKDF_MAX_LENGTH,
@@ -162,50 +158,3 @@ def test_sha256_hashes_the_encoding() -> None:
     assert sha256() == hashlib.sha256(b"").digest()
     assert sha256(b"abc") != hashlib.sha256(b"abc").digest()
     assert not hmac.compare_digest(sha256(b"ab", b"c"), sha256(b"a", b"bc"))
-
-
-# hkdf_sha256 and hmac_sha256_pair compute HMAC from hashlib's SHA-256 states (kdf._hmac_keyed);
-# the general implementations they must equal: cryptography's HKDF and Python's hmac. Keys
-# around the 64-byte block (shorter, equal, longer: hashed first) and salts None or empty (the
-# zero key, whose states are computed once) are drawn on purpose.
-_KEYS = st.one_of(
-    st.binary(max_size=200),
-    st.sampled_from([0, 1, 32, 63, 64, 65, 128, 129]).map(lambda size: b"k" * size),
-)
-
-
-@settings(max_examples=300)
-@given(
-    ikm=st.binary(max_size=100),
-    salt=st.one_of(st.none(), _KEYS),
-    info=st.binary(max_size=100),
-    length=st.one_of(
-        st.integers(1, 100), st.just(HKDF_MAX_LENGTH), st.sampled_from([31, 32, 33, 44, 64])
-    ),
-)
-def test_hkdf_sha256_equals_cryptography_hkdf(
-    ikm: bytes, salt: bytes | None, info: bytes, length: int
-) -> None:
-    expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
-    assert hkdf_sha256(ikm, salt=salt, info=info, length=length) == expected
-
-
-@settings(max_examples=300)
-@given(key=_KEYS, first=st.binary(max_size=100), second=st.binary(max_size=100))
-def test_hmac_sha256_pair_equals_python_hmac(key: bytes, first: bytes, second: bytes) -> None:
-    assert hmac_sha256_pair(key, first, second) == (
-        hmac.new(key, first, hashlib.sha256).digest(),
-        hmac.new(key, second, hashlib.sha256).digest(),
-    )
-    assert hmac_sha256_pair(key, first, second) == (
-        hmac_sha256(key, first),
-        hmac_sha256(key, second),
-    )
-
-
-def test_hkdf_sha256_zero_key_states_are_not_consumed() -> None:
-    # Every call without a salt starts from copies of the precomputed zero-key states.
-    first = hkdf_sha256(b"ikm", salt=None, info=b"info", length=44)
-    assert hkdf_sha256(b"ikm", salt=None, info=b"info", length=44) == first
-    assert hkdf_sha256(b"ikm", salt=b"", info=b"info", length=44) == first
-    assert hkdf_sha256(b"ikm", salt=bytes(32), info=b"info", length=44) == first
