@@ -4,7 +4,9 @@ A websockets server on a free loopback port sends a script (runs of binary messa
 a fragmented message, a ping, many small messages that pass the read queue's high-water mark
 while the client does not read, a large message, then a close); a client with
 :class:`quicko.client.wsread.RelayConnection` and one with plain ``websockets`` must receive the
-same messages in the same order, then the same close.
+same messages in the same order, then the same close — whether the client reads with ``recv()``
+alone or, like the connection's read loop, takes ``recv_ready()`` first and awaits ``recv()``
+only when it returns ``None``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -48,9 +51,10 @@ async def _script(ws: ServerConnection) -> None:
 
 
 async def _receive_all(
-    url: str, cls: type[ClientConnection]
+    url: str, cls: type[ClientConnection], ready_first: bool
 ) -> tuple[list[bytes | str], int | None]:
     out: list[bytes | str] = []
+    taken_at_once = 0
     async with connect(url, create_connection=cls, compression=None, max_queue=16) as ws:
         assert type(ws) is cls
         await ws.send("go")
@@ -58,20 +62,27 @@ async def _receive_all(
             await asyncio.wait_for(ws.paused_once.wait(), 10)
         try:
             while True:
-                out.append(await ws.recv())
+                message = ws.recv_ready() if ready_first and isinstance(ws, _Watched) else None
+                taken_at_once += message is not None
+                out.append(await ws.recv() if message is None else message)
         except ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd is not None else None
+    assert taken_at_once > 0 or not ready_first or not isinstance(ws, _Watched)
     return out, code
 
 
-async def _run(cls: type[ClientConnection]) -> tuple[list[bytes | str], int | None]:
+async def _run(
+    cls: type[ClientConnection], ready_first: bool = False
+) -> tuple[list[bytes | str], int | None]:
     async with serve(_script, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
-        return await asyncio.wait_for(_receive_all(f"ws://127.0.0.1:{port}", cls), 30)
+        url = f"ws://127.0.0.1:{port}"
+        return await asyncio.wait_for(_receive_all(url, cls, ready_first), 30)
 
 
-async def test_same_messages_and_close_as_websockets() -> None:
-    ours = await _run(_Watched)
+@pytest.mark.parametrize("ready_first", [False, True], ids=["recv", "recv_ready_first"])
+async def test_same_messages_and_close_as_websockets(ready_first: bool) -> None:
+    ours = await _run(_Watched, ready_first)
     plain = await _run(ClientConnection)
     assert ours == plain
     messages, code = ours

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import os
 import ssl
 import time
 from collections.abc import Sequence
@@ -105,7 +105,7 @@ class AsyncQuickoClient:
         identity: Identity | None = None,
         ssl_context: ssl.SSLContext | None = None,
         settings: ConnectionSettings | None = None,
-        rng: RandomSource = secrets.token_bytes,
+        rng: RandomSource = os.urandom,
         max_events: int = DEFAULT_EVENT_CAPACITY,
         ring_ms: int = CALL_RING_MS,
     ) -> None:

@@ -48,7 +48,7 @@ class Backoff:
     """The delays between reconnection attempts.
 
     Args:
-        rng: the randomness for the jitter (:func:`secrets.token_bytes` at the edge).
+        rng: the randomness for the jitter (:func:`os.urandom` at the edge).
         initial: the first delay and the smallest one, in seconds.
         maximum: the largest delay, in seconds.
         factor: how much the ceiling grows after every retry (at least 1).

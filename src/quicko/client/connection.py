@@ -94,6 +94,7 @@ from quicko.client.link import (
     wall_ms,
 )
 from quicko.client.pacing import DEFAULT_SEND_BURST, DEFAULT_SEND_RATE, Pacer
+from quicko.client.wsread import RelayConnection
 from quicko.crypto import RandomSource
 from quicko.errors import ConnectionClosedError
 from quicko.identity import Identity
@@ -595,8 +596,11 @@ class Connection:
 
     async def _read_loop(self, ws: ClientConnection) -> None:
         hop, clock, beat = self._hop, self._clock, self._heartbeat
+        # The relay's usual frames, read by RelayConnection, are taken without a coroutine each.
+        ready = ws.recv_ready if isinstance(ws, RelayConnection) else _nothing_ready
         while True:
-            message = await ws.recv()
+            taken = ready()
+            message: str | bytes = await ws.recv() if taken is None else taken
             payload = decode_received(message)
             self._received_bytes += len(message)
             if hop.received(clock()):
@@ -708,6 +712,11 @@ class Connection:
             self._on_event(event)
         except Exception:
             _log.exception("the transport event callback failed")
+
+
+def _nothing_ready() -> bytes | None:
+    """``recv_ready`` of a connection that reads nothing itself: always await ``recv``."""
+    return None
 
 
 async def _wait_event(event: asyncio.Event, delay: float | None, *more: asyncio.Event) -> None:

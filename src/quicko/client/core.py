@@ -937,18 +937,23 @@ class ClientCore:
         session = live.session
         events = live.translate(session.events(), now_ms)
         payloads = session.data_to_send()
-        if live in self._joining and live.session_id:
+        if self._joining and live in self._joining and live.session_id:
             payloads = self._admit(live, payloads, now_ms)
         if payloads:
             live.started = True
-        events += live.refresh(self.connected)
-        self._settle(live, events)
+        events += live.refresh(self._link is not None)  # self.connected
+        if self._joins:
+            self._settle(live, events)
         if session.state is State.FAILED:
             self._forget(live)
             live.wipe()
         self._events += events
+        link, out = self._link, self._out
         for payload in payloads:
-            self._send(live, payload)
+            if link is not None and type(payload) is Message:
+                out.append(payload)  # _send's common case: a conversation's frame, online
+            else:
+                self._send(live, payload)
 
     def _admit(self, live: LiveSession, payloads: list[Payload], now_ms: int) -> list[Payload]:
         """A joiner was admitted (it knows its session id): keep it, unless the id is taken."""

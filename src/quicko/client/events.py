@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from quicko.protocol import Payload
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "AttemptFailed",
@@ -129,6 +130,7 @@ class AttemptFailed:
     error_code: int | None = None
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
     """The relay sent a frame, decoded (any payload type except the supervisor's own).

@@ -73,6 +73,7 @@ class LiveSession:
         self, session: Session, role: m.SessionRole, invite: InviteCode | None = None
     ) -> None:
         self.session = session
+        self._me = session.address  # our own address (never changes)
         # A DELIVERED receipt goes only once the text is in our store (see _received).
         session.hold_delivered_receipts()
         self.role = role
@@ -187,7 +188,7 @@ class LiveSession:
     def _status(self, message_id: bytes, status: DeliveryStatus, reason: str) -> m.StatusChanged:
         # The ledger decided (it only reports changes, and keeps statuses beyond the store):
         # report it whether or not the store still holds the message (issue 10, item 4).
-        self.store.advance_status(self.session.address, message_id, status)
+        self.store.advance_status(self._me, message_id, status)
         return m.StatusChanged(self.key, message_id.hex(), status, reason)
 
     # ------------------------------------------------------------------ session events
@@ -195,13 +196,19 @@ class LiveSession:
     def translate(self, events: list[ev.SessionEvent], now_ms: int) -> list[m.ClientEvent]:
         """Turn session events into client events, updating the store, peers and lifecycle."""
         out: list[m.ClientEvent] = []
+        if not events:
+            return out
         passed = _passed_sent(events) if len(events) > 1 else _NONE_PASSED
         for event in events:
-            # The two events of every text first (one type check each), the rest by _one.
+            # The two events of every text first (one type check each, _status and _received
+            # inlined), the rest by _one.
             if type(event) is ev.StatusChanged:
-                if passed and event.status is DeliveryStatus.SENT and event.message_id in passed:
+                message_id, status = event.message_id, event.status
+                if passed and status is DeliveryStatus.SENT and message_id in passed:
                     continue  # the later DELIVERED (or READ, FAILED) of this batch says it all
-                out.append(self._status(event.message_id, event.status, event.reason))
+                # As _status: reported whether or not the store still holds the message.
+                self.store.advance_status(self._me, message_id, status)
+                out.append(m.StatusChanged(self.key, message_id.hex(), status, event.reason))
             elif type(event) is ev.MessageReceived:
                 shown = self._received(event, now_ms)
                 if shown is not None:
@@ -274,9 +281,8 @@ class LiveSession:
         )
         # Keyed by (sender, message id), like the session's deduplication: a member reusing
         # another member's id cannot hide that member's message (issue 8, finding 6).
-        if (event.sender, event.message_id) in store:
+        if not store.add_new(message, now_ms):
             return None  # cannot happen: the session shows each (sender, id) once
-        store.add(message, now_ms)
         # Stored: only now may the sender see "Delivered".
         self.session.message_stored(event.sender, event.message_id, now_ms)
         return m.MessageReceived(self.key, message)

@@ -29,6 +29,7 @@ from typing import Literal, TypeAlias
 
 from quicko.client.events import DisconnectReason
 from quicko.messaging import ChatMessage, DeliveryStatus
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "CallDeclined",
@@ -288,6 +289,7 @@ class PeerRefused:
     reason: str
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
     """A message arrived, decrypted (shown once)."""
@@ -296,6 +298,7 @@ class MessageReceived:
     message: ChatMessage
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
     """The delivery status of one of our messages changed.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import secrets
+import os
 import ssl
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -76,7 +76,7 @@ class QuickoClient:
         identity: Identity | None = None,
         ssl_context: ssl.SSLContext | None = None,
         settings: ConnectionSettings | None = None,
-        rng: RandomSource = secrets.token_bytes,
+        rng: RandomSource = os.urandom,
         on_event: OnClientEvent | None = None,
         max_events: int = DEFAULT_EVENT_CAPACITY,
         ring_ms: int = CALL_RING_MS,

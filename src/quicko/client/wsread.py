@@ -167,21 +167,33 @@ class RelayConnection(ClientConnection):
         super().connection_lost(exc)
         self._arrived.set()
 
+    def recv_ready(self) -> bytes | None:
+        """The next message read here, at once, or ``None`` when none waits in this queue.
+
+        What :meth:`recv` would return first, without a coroutine per message: a reader that
+        gets ``None`` awaits :meth:`recv` (which then looks at ``websockets``' messages), so
+        the order is the same. Reading resumes below the low-water mark, as in :meth:`recv`.
+        """
+        payloads = self._payloads
+        if not payloads:
+            return None
+        payload = payloads.popleft()
+        if self._held_back and len(payloads) <= (self.recv_messages.low or 0):
+            self._held_back = False
+            if not self.recv_messages.paused:
+                self.transport.resume_reading()
+        return payload
+
     async def recv(self, decode: bool | None = None) -> Data:  # type: ignore[override]
         """The next message: those read here first, then ``websockets``' (see the class doc).
 
         Raises:
             ConnectionClosed: as ``websockets``' ``recv``, once every message was returned.
         """
-        payloads = self._payloads
         assembler = self.recv_messages
         while True:
-            if payloads:
-                payload = payloads.popleft()
-                if self._held_back and len(payloads) <= (assembler.low or 0):
-                    self._held_back = False
-                    if not assembler.paused:
-                        self.transport.resume_reading()
+            payload = self.recv_ready()
+            if payload is not None:
                 return payload.decode() if decode else payload  # binary: bytes unless asked
             if assembler.frames or assembler.closed:
                 return await super().recv(decode)

@@ -1,7 +1,8 @@
 """Identities, QuickoKey addresses, seed phrases, display names, invite codes, safety numbers.
 
 Everything here is pure (DESIGN.md §3): no I/O, and randomness is an ``rng`` argument
-(:data:`quicko.crypto.RandomSource`); the edge passes :func:`secrets.token_bytes`.
+(:data:`quicko.crypto.RandomSource`); the edge passes the OS CSPRNG
+(:func:`os.urandom`, or :func:`secrets.token_bytes`, which returns the same).
 
 - :class:`RootSecret`: the 16-byte root secret, written down as a 16-word seed phrase
   (:func:`parse_seed_phrase`, :func:`normalize_seed_phrase`, :func:`seed_phrase_words`)

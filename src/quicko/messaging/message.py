@@ -14,6 +14,7 @@ from typing import Final
 from quicko.crypto import RandomSource
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol.constants import MESSAGE_ID_SIZE
+from quicko.protocol.frozen import direct_init
 
 __all__ = ["ChatMessage", "new_message_id", "short_id"]
 
@@ -37,7 +38,7 @@ def new_message_id(rng: RandomSource) -> bytes:
     """A fresh random message id.
 
     Args:
-        rng: the injected random source (``secrets.token_bytes`` at the edge).
+        rng: the injected random source (``os.urandom`` at the edge).
 
     Returns:
         16 random bytes.
@@ -51,6 +52,7 @@ def new_message_id(rng: RandomSource) -> bytes:
     return bytes(message_id)
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, repr=False)
 class ChatMessage:
     """One text message of a session, as the user sees it.

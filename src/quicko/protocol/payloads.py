@@ -26,6 +26,7 @@ from quicko.protocol.constants import (
     SESSION_ID_SIZE,
 )
 from quicko.protocol.fields import Bin, Bool, FieldSpec, Int, ListOf, Str
+from quicko.protocol.frozen import direct_init
 from quicko.protocol.types import MessageType
 
 __all__ = [
@@ -137,6 +138,7 @@ class HelloAck:
 
 
 @_payload(MessageType.MESSAGE)
+@direct_init  # built for every message sent and received (protocol/frozen.py)
 @dataclass(frozen=True, slots=True)
 class Message:
     """Both directions: an end-to-end encrypted message, opaque to the relay (§4.4)."""
@@ -152,6 +154,7 @@ class Message:
 
 
 @_payload(MessageType.ACK)
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Ack:
     """Both directions: what became of the message (session, sender, recipient, id) (§4.4)."""

@@ -198,6 +198,8 @@ class OutboundLedger:
             self._retry_floor = None  # whatever bound was left over from settled records
         self._live[message_id] = record
         self._lower_floor(record.retry_at)
+        if not evicted:  # the common case: no comprehension to run
+            return []
         return [self._abandon(old_id) for old_id, _ in evicted]
 
     def set_frame(self, message_id: bytes, recipient: bytes, frame: Message) -> None:
@@ -223,7 +225,7 @@ class OutboundLedger:
             settled = self._settled.get(message_id)
             return None if settled is None else settled.apply(recipient, status)
         changed = record.apply(recipient, status)
-        if not record.any_outstanding():
+        if _OUTSTANDING.isdisjoint(record.statuses.values()):  # not record.any_outstanding()
             self._unacked.remove(message_id)
             self._settle(message_id)
         return changed

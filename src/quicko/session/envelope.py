@@ -28,6 +28,7 @@ import msgpack
 
 from quicko.errors import MalformedFrameError
 from quicko.protocol.constants import ADDRESS_SIZE, MESSAGE_ID_SIZE
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "BUCKET_SIZES",
@@ -83,6 +84,7 @@ class Sync:
         return [self.KIND]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Text:
     """TEXT (kind 1): a chat message.
@@ -212,6 +214,22 @@ def padded_size(length: int) -> int:
 def pad_envelope(envelope: Envelope) -> bytes:
     """Encode ``envelope`` and pad it to its bucket.
 
+    A TEXT, the envelope of every chat message, is encoded here directly (:func:`_packed_text`:
+    the bytes ``msgpack`` writes, tested); every other envelope through ``msgpack``.
+
+    Raises:
+        ValueError: the envelope is not valid (a field of the wrong type or size).
+    """
+    packed = _packed_text(envelope) if type(envelope) is Text else None
+    if packed is None:
+        packed = _packed(envelope)
+    plain = _LENGTH.pack(len(packed)) + packed
+    return plain + bytes(padded_size(len(plain)) - len(plain))
+
+
+def _packed(envelope: Envelope) -> bytes:
+    """The envelope's MessagePack encoding (the general path).
+
     Raises:
         ValueError: the envelope is not valid (a field of the wrong type or size).
     """
@@ -219,8 +237,40 @@ def pad_envelope(envelope: Envelope) -> bytes:
     if problem is not None:
         raise ValueError(problem)
     packed: bytes = msgpack.packb(envelope._wire(), use_bin_type=True)
-    plain = _LENGTH.pack(len(packed)) + packed
-    return plain + bytes(padded_size(len(plain)) - len(plain))
+    return packed
+
+
+_TEXT_HEAD = b"\x92\x01"  # a MessagePack array of 2 items, the first the TEXT kind (1)
+_FIXSTR = 0xA0  # a string of up to 31 bytes: 0xa0 | length (0xa0-0xbf)
+_FIXSTR_END = 0xC0
+_STR8, _STR16, _STR32 = 0xD9, 0xDA, 0xDB  # then the length in 1, 2 or 4 bytes
+
+
+def _packed_text(envelope: Text) -> bytes | None:
+    """A valid TEXT's MessagePack encoding, as ``msgpack.packb`` writes it; ``None`` otherwise.
+
+    ``None`` (anything :meth:`Text._problem` would refuse) sends the envelope down the general
+    path, which raises as it always did.
+    """
+    text = envelope.text
+    if type(text) is not str:
+        return None
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    size = len(encoded)
+    if size < 32:
+        head = bytes((_FIXSTR | size,))
+    elif size < 0x100:
+        head = bytes((_STR8, size))
+    elif size < 0x10000:
+        head = bytes((_STR16,)) + size.to_bytes(2, "big")
+    elif size <= MAX_TEXT_BYTES:
+        head = bytes((_STR32,)) + size.to_bytes(4, "big")
+    else:
+        return None
+    return _TEXT_HEAD + head + encoded
 
 
 def unpad_envelope(data: bytes) -> Envelope:
@@ -240,6 +290,9 @@ def unpad_envelope(data: bytes) -> Envelope:
         raise MalformedFrameError("envelope is not padded to its bucket size")
     if data.count(0, end) != len(data) - end:
         raise MalformedFrameError("envelope padding is not all zeros")
+    text = _unpacked_text(data, end) if type(data) is bytes else None
+    if text is not None:
+        return text
     items = _unpack(memoryview(data)[LENGTH_PREFIX_SIZE:end])
     if type(items) is not list or not items or type(items[0]) is not int:
         raise MalformedFrameError("envelope must be an array that starts with an integer kind")
@@ -254,6 +307,33 @@ def unpad_envelope(data: bytes) -> Envelope:
     if problem is not None:
         raise MalformedFrameError(problem)
     return envelope
+
+
+def _unpacked_text(data: bytes, end: int) -> Text | None:
+    """The TEXT that ``data[4:end]`` encodes the way :func:`_packed_text` writes it, or ``None``.
+
+    Sound, not complete: a TEXT returned here is what the general decoding returns for the
+    same bytes (tested); anything else (another kind, another string encoding, invalid
+    UTF-8, a text over :data:`MAX_TEXT_BYTES`) is ``None`` and goes to the general decoding.
+    """
+    pos = LENGTH_PREFIX_SIZE + 3
+    if end < pos or data[LENGTH_PREFIX_SIZE] != 0x92 or data[LENGTH_PREFIX_SIZE + 1] != 0x01:
+        return None
+    head = data[pos - 1]
+    if _FIXSTR <= head < _FIXSTR_END:  # the length in the low 5 bits
+        size = head & 0x1F
+    elif head == _STR8 and end >= pos + 1:
+        size, pos = data[pos], pos + 1
+    elif head == _STR16 and end >= pos + 2:
+        size, pos = int.from_bytes(data[pos : pos + 2], "big"), pos + 2
+    else:
+        return None  # str32 (only a text of 65,536 bytes) and anything else: the general path
+    if pos + size != end:
+        return None
+    try:
+        return Text(data[pos:end].decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
 
 
 class _ArrayCounter:

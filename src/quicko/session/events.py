@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from quicko.messaging.status import DeliveryStatus
+from quicko.protocol.frozen import direct_init
 
 __all__ = [
     "InviteRetired",
@@ -91,6 +92,7 @@ class KeyChanged:
     address: bytes
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
     """A text message, decrypted and shown once."""
@@ -102,6 +104,7 @@ class MessageReceived:
     timestamp: int
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
     """The delivery status of one of our messages changed (aggregated over recipients).

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Final
 
 from quicko.crypto import RandomSource
-from quicko.errors import SessionError
+from quicko.errors import QuickoError, SessionError
 from quicko.identity import Identity, InviteCode, PublicIdentity, safety_number
 from quicko.messaging.status import DeliveryStatus
 from quicko.protocol import (
@@ -396,9 +396,8 @@ class Session(HandshakeMixin):
             sender, message_id
         ):
             return
-        peer = self._peers.get(sender)
-        if peer is not None:
-            self._send_delivered(peer, message_id, now_ms)
+        if sender in self._peers:  # _send_delivered, inlined (every text received)
+            self._owe(sender, env.RECEIPT_DELIVERED, message_id, now_ms)
 
     def mark_read(self, message_ids: list[bytes] | tuple[bytes, ...], now_ms: int) -> None:
         """Tell the senders of these shown messages that they were read (encrypted receipts).
@@ -510,7 +509,12 @@ class Session(HandshakeMixin):
         """
         if self._state in (State.FAILED, State.CLOSED):
             return
-        self._consume(self._dispatch, payload, now_ms)
+        try:  # _consume(self._dispatch, ...), inlined: this runs for every frame
+            used = self._dispatch(payload, now_ms)
+        except (QuickoError, ValueError):
+            used = False
+        if not used:
+            self.dropped_frames += 1
 
     def _dispatch(self, payload: Payload, now_ms: int) -> bool:
         """Route a frame to its handler; whether it was used."""

@@ -123,6 +123,25 @@ class EphemeralStore:
             statuses.pop(old, None)
         return [old for old, _ in evicted]
 
+    def add_new(self, message: ChatMessage, now_ms: int) -> bool:
+        """:meth:`add` a message unless its (sender, id) is stored: whether it was added.
+
+        Raises:
+            ValueError: the message belongs to another session (local misuse).
+        """
+        if message.session_id != self._session_id:
+            raise ValueError("this message belongs to another session")
+        key = (message.sender, message.message_id)
+        entries = self._entries
+        if key in entries:
+            return False
+        evicted = entries.add(key, message, now_ms)
+        if evicted:
+            statuses = self._statuses
+            for old, _ in evicted:
+                statuses.pop(old, None)
+        return True
+
     def _current(self, key: MessageKey, message: ChatMessage) -> ChatMessage:
         """The stored ``message`` with its latest status (rebuilt once, then kept)."""
         status = self._statuses.pop(key, None)

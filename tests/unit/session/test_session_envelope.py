@@ -24,6 +24,9 @@ from quicko.session.envelope import (
     Receipt,
     Sync,
     Text,
+    _packed,
+    _packed_text,
+    _unpacked_text,
     pad_envelope,
     padded_size,
     unpad_envelope,
@@ -310,3 +313,87 @@ def test_mutated_envelopes_give_an_envelope_or_malformed(
         index = data.draw(st.integers(0, len(padded) - 1))
         padded[index] = data.draw(st.integers(0, 255))
     _check_contract(bytes(padded))
+
+
+# ---------------------------------------------------------------- the TEXT fast paths
+
+# pad_envelope encodes a TEXT itself (_packed_text) and unpad_envelope decodes one itself
+# (_unpacked_text); both must equal the general path (msgpack) on everything they take, and
+# leave everything else to it.
+texts = st.one_of(
+    st.text(max_size=300),
+    st.integers(0, 70_000).map(lambda size: "é" * (size // 2) + "x" * (size % 2)),
+    st.sampled_from([0, 31, 32, 255, 256, 65_535, 65_536, 65_537]).map(lambda size: "x" * size),
+    st.just("lone \ud800 surrogate"),
+)
+
+
+def _general_unpad(data: bytes) -> Envelope:
+    """unpad_envelope without its TEXT fast path: the bytes as a bytearray (not taken)."""
+    return unpad_envelope(bytearray(data))  # type: ignore[arg-type]  # any bytes-like is read
+
+
+def _outcome(call: Any) -> tuple[str, Any]:
+    try:
+        return "ok", call()
+    except (ValueError, MalformedFrameError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=300)
+@given(texts)
+def test_text_is_packed_as_msgpack_packs_it(text: str) -> None:
+    envelope = Text(text)
+    fast = _packed_text(envelope)
+    general = _outcome(lambda: _packed(envelope))
+    if fast is None:
+        assert general[0] != "ok"  # only what the general path refuses is left to it
+    else:
+        assert general == ("ok", fast) == ("ok", msgpack.packb([1, text], use_bin_type=True))
+    assert _outcome(lambda: pad_envelope(envelope)) == _outcome(
+        lambda: frame(_packed(envelope)) if general[0] == "ok" else _packed(envelope)
+    )
+
+
+@settings(max_examples=300)
+@given(envelopes, st.data())
+def test_unpad_fast_path_equals_the_general_path(envelope: Envelope, data: st.DataObject) -> None:
+    padded = bytearray(pad_envelope(envelope))
+    for _ in range(data.draw(st.integers(0, 4))):
+        index = data.draw(st.integers(0, len(padded) - 1))
+        padded[index] = data.draw(st.integers(0, 255))
+    plain = bytes(padded)
+    assert _outcome(lambda: unpad_envelope(plain)) == _outcome(lambda: _general_unpad(plain))
+
+
+@settings(max_examples=300)
+@given(texts, st.sampled_from(["fixstr", "str8", "str16", "str32", "bin"]))
+def test_unpad_of_any_string_encoding_equals_the_general_path(text: str, kind: str) -> None:
+    # Texts written with every MessagePack string header, also the ones msgpack would not
+    # choose for that length (a str16 for 3 bytes) and binary: taken or left, never different.
+    encoded = text.encode("utf-8", "surrogatepass")
+    size = len(encoded)
+    heads = {
+        "fixstr": bytes([0xA0 | size]) if size < 32 else None,
+        "str8": bytes([0xD9, size]) if size < 0x100 else None,
+        "str16": bytes([0xDA]) + size.to_bytes(2, "big") if size < 0x10000 else None,
+        "str32": bytes([0xDB]) + size.to_bytes(4, "big"),
+        "bin": bytes([0xC6]) + size.to_bytes(4, "big"),
+    }
+    head = heads[kind]
+    if head is None:
+        return
+    plain = frame(b"\x92\x01" + head + encoded)
+    fast = _unpacked_text(plain, 4 + len(b"\x92\x01" + head + encoded))
+    general = _outcome(lambda: _general_unpad(plain))
+    assert _outcome(lambda: unpad_envelope(plain)) == general
+    if fast is not None:
+        assert general == ("ok", fast)
+
+
+def test_the_fast_paths_are_taken_for_usual_texts() -> None:
+    for text in ["", "hi", "x" * 31, "x" * 32, "é" * 200, "x" * 65_535]:
+        packed = _packed_text(Text(text))
+        assert packed is not None
+        plain = frame(packed)
+        assert _unpacked_text(plain, 4 + len(packed)) == Text(text)

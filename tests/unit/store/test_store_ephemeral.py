@@ -272,6 +272,37 @@ def test_ring_and_ttl_against_a_model(
     ]
 
 
+@settings(max_examples=100)
+@given(
+    capacity=st.integers(1, 6),
+    ops=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 5), st.sampled_from(list(DeliveryStatus))),
+        max_size=40,
+    ),
+)
+def test_add_new_is_add_unless_already_stored(
+    capacity: int, ops: list[tuple[int, int, DeliveryStatus]]
+) -> None:
+    # The client's receive path: add_new must leave the store exactly as add would, and refuse
+    # (False, nothing changed) where add raises for a stored (sender, id).
+    general = EphemeralStore(SID, capacity=capacity, ttl_ms=50)
+    fast = EphemeralStore(SID, capacity=capacity, ttl_ms=50)
+    now = 0
+    for n, step, status in ops:
+        now += step
+        general.advance_status(SENDER, mid(n), status)  # statuses recorded in place, too
+        fast.advance_status(SENDER, mid(n), status)
+        try:
+            general.add(message(n), now)
+        except ValueError:
+            assert not fast.add_new(message(n), now)
+        else:
+            assert fast.add_new(message(n), now)
+        assert fast.messages() == general.messages()
+    with pytest.raises(ValueError, match="another session"):
+        fast.add_new(message(99, session_id=OTHER_SID), now)
+
+
 _RANK = {
     DeliveryStatus.PENDING: 0,
     DeliveryStatus.SENT: 1,
