@@ -48,6 +48,8 @@ cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
 
+    void PyObject_GC_UnTrack(void *op)
+
 
 # The usual encoding of a MESSAGE to one recipient (frames.route_fields): header (6), fixarray
 # marker (1), four "c4 10" + 16-byte ids, the timestamp's first byte at 79.
@@ -78,7 +80,8 @@ if (
     or ACCEPTED_ACK_BYTES != _ACK_SIZE
 ):
     raise ImportError("quicko.relay.native does not match quicko.relay.frames: rebuild it")
-memcpy(_ACK_PREFIX, <const char *>_prefix, _ACK_PREFIX_SIZE)
+cdef bytes _prefix_bytes = _prefix
+memcpy(_ACK_PREFIX, <const char *>_prefix_bytes, _ACK_PREFIX_SIZE)
 _ACCEPTED = _tail[0]
 
 
@@ -203,7 +206,7 @@ cdef class NativeConnection(WSListener):
             if frame.msg_type == WSMsgType.BINARY and frame.fin and self.parts is None:
                 if not transport.is_close_frame_sent:
                     data = frame.get_payload_as_bytes()
-                    if not self.path.forward(self, data):
+                    if self.path is None or not self.path._forward(self, data):
                         self.server._receive(self, data)
             else:
                 self.server._other_frame(self, transport, frame)
@@ -275,12 +278,16 @@ cdef class NativePath:
         self.counted = self.counted_bytes = 0
         return counts
 
-    cpdef bint forward(self, NativeConnection conn, bytes data) except -1:
+    def forward(self, NativeConnection conn not None, bytes data not None):
         """Forward *data* from *conn* if it is the common MESSAGE; ``False``: nothing changed.
 
         ``True`` means the frame was handled exactly as the Python path would have, and its
         two frames are queued; ``False`` means the Python path must handle it from the start.
         """
+        return self._forward(conn, data)
+
+    cdef bint _forward(self, NativeConnection conn, bytes data) except -1:
+        """:meth:`forward`, as ``NativeConnection.on_ws_frame`` calls it."""
         cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
         cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(data)
         cdef Py_ssize_t length, pos, end, at
@@ -420,7 +427,12 @@ cdef class NativePath:
         inflight = _load(target, _C_INFLIGHT, "inflight")
         if not inflight:
             inflight = self.track_start(target, now_obj)
-        inflight.append((seq, data, address))
+        kept = (seq, data, address)
+        # An int and two bytes can be in no reference cycle: the collector would untrack the
+        # tuple at its first pass anyway (CPython's _PyTuple_MaybeUntrack); doing it now keeps
+        # the frames held for re-delivery out of every young-generation collection.
+        PyObject_GC_UnTrack(<PyObject *>kept)
+        inflight.append(kept)
         inflight_bytes = PyLong_AsLongLong(_load(target, _C_INFLIGHT_BYTES, "inflight_bytes")) + size
         _store(target, _C_INFLIGHT_BYTES, "inflight_bytes", inflight_bytes)
         if inflight_bytes > self.window:
