@@ -249,6 +249,7 @@ cdef class NativePath:
     cdef double source_interval
     cdef double source_tau
     cdef long long window
+    cdef Py_ssize_t release_after
     cdef long long counted
     cdef long long counted_bytes
     cdef readonly long long forwarded
@@ -270,6 +271,9 @@ cdef class NativePath:
         self.source_interval = tables.source_interval
         self.source_tau = tables.source_tau
         self.window = tables.window
+        from quicko.relay.server import RELEASE_AFTER_BYTES  # loaded: it made this server
+
+        self.release_after = RELEASE_AFTER_BYTES
         self.forwarded = self.counted = self.counted_bytes = 0
 
     def take_counts(self):
@@ -442,7 +446,7 @@ cdef class NativePath:
         self.forwarded += 1
 
         # -- RelayServer._receive: the frame to the recipient, then the Ack to the sender --
-        if size > 16 * 1024:  # server.RELEASE_AFTER_BYTES
+        if size > self.release_after:
             conn.release = True
         ack = PyBytes_FromStringAndSize(NULL, _ACK_SIZE)
         out = PyBytes_AS_STRING(ack)

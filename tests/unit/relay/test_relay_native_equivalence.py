@@ -375,3 +375,20 @@ def test_every_damaged_header_byte_and_every_cut_is_decided_alike() -> None:
         assert path is not None
         taken.append(path.forwarded)
     assert taken[-1] > 0  # the valid-looking ones (a flip in the body's bytes) went through C
+
+
+def test_a_large_message_flags_the_read_buffer_for_release_in_both() -> None:
+    """A frame over RELEASE_AFTER_BYTES sets the listener's release flag, on either path."""
+    pure, native = World(native=False), World(native=True)
+    for world in (pure, native):
+        frame = encode_frame(
+            Message(
+                sid(0), world.peers[0].address, world.peers[1].address, mid(1), 0, bytes(20_000)
+            )
+        )
+        world.listeners[0].release = False
+        world.frame(0, frame)
+    assert pure.observe() == native.observe()
+    assert native.listeners[0].release
+    path = native.server._native_path
+    assert path is not None and path.forwarded == 1
