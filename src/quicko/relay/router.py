@@ -444,6 +444,11 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         recipient away or blocked): :meth:`_dispatch` then handles the frame from the start,
         errors included. Nothing has changed when it returns ``None`` (the rate limit, already
         charged, excepted). Its counters are folded into :attr:`metrics` when they are read.
+
+        The opt-in native path (``relay/native.pyx``) does this (with :meth:`receive_fast`'s
+        steps before it) in C: a change here must be made there too, and
+        tests/unit/relay/test_relay_native_equivalence.py (run after ``scripts/compile.sh``)
+        compares the two.
         """
         fields = route_fields(data)
         if fields is None:

@@ -658,7 +658,12 @@ class RelayServer:
         self._run(self.router.open(conn.conn_id, now_ms(), conn.source))
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
-        """The hot path: one binary message from ``conn``."""
+        """The hot path: one binary message from ``conn``.
+
+        With the native path (:mod:`quicko.relay.native`), its listener has forwarded the common
+        MESSAGE in C already, as this method and ``Router.receive_fast`` would have (keep them
+        in step: tests/unit/relay/test_relay_native_equivalence.py), and calls this for the rest.
+        """
         if len(data) > RELEASE_AFTER_BYTES:
             conn.release = True
         conns = self._conns
