@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Compile the relay's hot modules with mypyc (opt-in; docs/relay.md "Compiled hot path").
+# Compile the relay's hot path (opt-in; docs/relay.md "Compiled hot path").
 #
 #   scripts/compile.sh           build quicko/relay/{frames,flow} as C extensions beside their
-#                                sources (Python then imports them instead of the .py files)
+#                                sources with mypyc (Python then imports them instead of the .py
+#                                files), and quicko/relay/native.pyx with Cython (the common
+#                                MESSAGE forwarded in C, quicko.relay.native)
 #   scripts/compile.sh --clean   delete them: back to the pure-Python path (the default)
 #
-# The list of modules is quicko.relay.compiled.HOT_MODULES; `quicko relay` logs which path it
-# runs ("hot_path" in its "listening" line). Needs a C compiler and the Python headers
-# (Debian: gcc and python3-dev, installed by `scripts/system-deps.sh --compile`), and mypy (the
-# dev extra; mypyc ships with it). Each module is compiled on its own (an extension and its
-# <name>__mypyc library), so nothing lands outside src/quicko/relay; the build directory is
-# removed afterwards. The .so files are ignored by git and never committed. Uses $PYTHON, else
-# .venv/bin/python. Takes 10-20 s.
+# The list of modules is quicko.relay.compiled.HOT_MODULES (+ NATIVE_MODULE); `quicko relay`
+# logs which path it runs ("hot_path" in its "listening" line). Needs a C compiler and the
+# Python headers (Debian: gcc and python3-dev, installed by `scripts/system-deps.sh
+# --compile`), mypy (the dev extra; mypyc ships with it) and Cython (the dev extra too). Each
+# module is compiled on its own (an extension and its <name>__mypyc library), so nothing lands
+# outside src/quicko/relay; the build directory is removed afterwards. The .so files are
+# ignored by git and never committed. Uses $PYTHON, else .venv/bin/python. Takes 15-30 s.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
@@ -23,6 +25,7 @@ clean() {
     for name in "${modules[@]}"; do
         rm -f "$relay/$name".*.so "$relay/$name"__mypyc.*.so
     done
+    rm -f "$relay"/native.*.so
 }
 
 case "${1:-}" in
@@ -39,6 +42,10 @@ if [[ ! -f "$include/Python.h" ]] || ! command -v "${CC:-gcc}" >/dev/null 2>&1; 
 fi
 if ! "$python" -c 'import mypyc' 2>/dev/null; then
     echo "compile: mypyc is missing: install the dev extra (it comes with mypy)" >&2
+    exit 1
+fi
+if ! "$python" -c 'import Cython' 2>/dev/null; then
+    echo "compile: Cython is missing: install the dev extra (Cython>=3.0)" >&2
     exit 1
 fi
 
@@ -58,5 +65,15 @@ for name in "${modules[@]}"; do
     }
     cp "$build"/quicko/relay/"$name".*.so "$build"/quicko/relay/"$name"__mypyc.*.so "$relay/"
 done
+# The native hot path: Cython to C (picows.pxd from the installed picows), then one extension.
+suffix="$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+"$python" -m cython -3 "$relay/native.pyx" -o "$build/native.c" >"$build/native.log" 2>&1 &&
+    "${CC:-gcc}" -shared -fPIC -O2 -I"$include" "$build/native.c" -o "$build/native$suffix" \
+        >>"$build/native.log" 2>&1 || {
+    cat "$build/native.log" >&2
+    echo "compile: Cython or the C compiler failed on quicko/relay/native.pyx" >&2
+    exit 1
+}
+cp "$build/native$suffix" "$relay/"
 PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}" "$python" -c \
-    'from quicko.relay.compiled import compiled_modules; m = compiled_modules(); print("compile:", m); assert all(m.values())' >&2
+    'from quicko.relay.compiled import compiled_modules, hot_path; m = compiled_modules(); print("compile:", m, hot_path()); assert all(m.values()) and hot_path() == "compiled+native"' >&2

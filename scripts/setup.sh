@@ -68,14 +68,14 @@ fi
 # nothing is written to disk at run time). Only changed files are compiled; it takes a moment.
 "$venv/bin/python" -m compileall -q "$root/src" >/dev/null
 
-# Opt-in: QUICKO_COMPILE=1 builds the relay's hot modules with mypyc (scripts/compile.sh; needs
-# the dev extra, a C compiler and the Python headers: scripts/system-deps.sh --compile), when
-# they are missing or older than their sources. Off by default: the pure-Python path is the
+# Opt-in: QUICKO_COMPILE=1 builds the relay's hot modules with mypyc and its native hot path
+# with Cython (scripts/compile.sh; needs the dev extra, a C compiler and the Python headers:
+# scripts/system-deps.sh --compile), when they are missing or older than their sources. Off by default: the pure-Python path is the
 # default, and what ./test.sh and CI run.
 if [[ "${QUICKO_COMPILE:-0}" == 1 ]]; then
-    for module in frames flow; do  # quicko.relay.compiled.HOT_MODULES
-        built=("$root/src/quicko/relay/$module".cpython-*.so)
-        if [[ ! -f "${built[0]}" || "$root/src/quicko/relay/$module.py" -nt "${built[0]}" ]]; then
+    for module in frames.py flow.py native.pyx; do  # quicko.relay.compiled: HOT_MODULES, native
+        built=("$root/src/quicko/relay/${module%.*}".cpython-*.so)
+        if [[ ! -f "${built[0]}" || "$root/src/quicko/relay/$module" -nt "${built[0]}" ]]; then
             PYTHON="$venv/bin/python" "$root/scripts/compile.sh" >&2
             break
         fi

@@ -13,7 +13,7 @@
 # With --bench (opt-in, may be combined with --tests) it adds nats-server, the NATS column of
 # `quicko bench relay --baseline nats` (docs/performance.md); the test suite does not need it
 # (its NATS smoke test skips without it). With --compile (opt-in) it adds gcc and python3-dev,
-# which scripts/compile.sh needs to build the relay's hot modules with mypyc (docs/relay.md).
+# which scripts/compile.sh needs to build the relay's hot path with mypyc and Cython (docs/relay.md).
 set -euo pipefail
 
 # Offscreen rendering (what the headless tests use).
@@ -36,7 +36,7 @@ for flag in "$@"; do
     case "$flag" in
         --tests) tests+=(strace xvfb xauth redis-server haproxy) ;;
         --bench) tests+=(nats-server) ;;
-        --compile) tests+=(gcc python3-dev) ;;  # scripts/compile.sh (mypyc), opt-in
+        --compile) tests+=(gcc python3-dev) ;;  # scripts/compile.sh (mypyc, Cython), opt-in
         *) echo "system-deps: unknown option $flag (known: --tests, --bench, --compile)" >&2; exit 2 ;;
     esac
 done

@@ -43,7 +43,9 @@ whichever node receives the recipient's Hello. The contracts every implementatio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from quicko.crypto import RandomSource, ed25519
 from quicko.errors import AuthenticationError, RemoteProtocolError
@@ -92,8 +94,8 @@ from quicko.relay.actions import (
     new_send,
 )
 from quicko.relay.config import RelayConfig
-from quicko.relay.connections import Connection
-from quicko.relay.flow import ABUSIVE
+from quicko.relay.connections import Connection, ConnectionTable
+from quicko.relay.flow import ABUSIVE, FlowLimiter
 from quicko.relay.frames import (
     ACCEPTED_ACK_BYTES,
     ACCEPTED_ACK_PARTS,
@@ -106,6 +108,7 @@ from quicko.relay.keys import KeyHandlers
 from quicko.relay.membership import MembershipHandlers
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.routing import RoutingHandlers
+from quicko.relay.sessions import Session, SessionStore
 from quicko.relay.stores import RelayState
 
 __all__ = [
@@ -117,6 +120,7 @@ __all__ = [
     "CLOSE_UNSUPPORTED_DATA",
     "Action",
     "Close",
+    "HotTables",
     "PauseReading",
     "Router",
     "Send",
@@ -130,6 +134,40 @@ _ACK = int(MessageType.ACK)
 # accepted_ack (frames.py), inlined in the hot path: the Ack's prefix, the ids, its status.
 _ACCEPTED_ACK_PREFIX, _IDS_AT, _IDS_END, _ACCEPTED_TAIL = ACCEPTED_ACK_PARTS
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
+
+
+@dataclass(frozen=True, slots=True)
+class HotTables:
+    """The router's tables that the native hot path (:mod:`quicko.relay.native`) works on.
+
+    References, not copies: the C code reads and changes the very objects the Python router
+    uses, exactly as :meth:`Router._forward` does, so the router stays the one source of truth.
+
+    Attributes:
+        by_conn: connection id → :class:`Connection` (the connection table's).
+        by_address: bound address → :class:`Connection` (the address registry).
+        activity: the idle-timer order (``ConnectionTable.touch`` moves an id to its end).
+        sessions: session id → :class:`~quicko.relay.sessions.Session`.
+        interval: the address bucket's interval (ms per frame) of the rate limiter.
+        tau: the address bucket's burst, in ms.
+        source_interval: the source bucket's interval.
+        source_tau: the source bucket's burst, in ms.
+        window: unacknowledged bytes kept per connection (``send_queue_bytes``).
+        track_start: :meth:`Router._track_start` (a recipient's first in-flight frame).
+        over_window: :meth:`Router._over_window` (a recipient's window overflowed).
+    """
+
+    by_conn: dict[int, Connection]
+    by_address: dict[bytes, Connection]
+    activity: OrderedDict[int, Connection]
+    sessions: dict[bytes, Session]
+    interval: float
+    tau: float
+    source_interval: float
+    source_tau: float
+    window: int
+    track_start: Callable[[Connection, int], deque[tuple[int, bytes, bytes]]]
+    over_window: Callable[[Connection], None]
 
 
 class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
@@ -164,6 +202,8 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         #: MESSAGEs the hot path forwarded, and their bytes, not yet in :attr:`metrics`.
         self._forwarded = 0
         self._forwarded_bytes = 0
+        #: The native hot path's count of the same, taken (and reset) when metrics are read.
+        self._hot_counts: Callable[[], tuple[int, int]] | None = None
 
     # ------------------------------------------------------------------ connection lifecycle
 
@@ -316,6 +356,39 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
             self._went_offline(out, address, now_ms)
         return out
 
+    def hot_tables(self, counts: Callable[[], tuple[int, int]]) -> HotTables | None:
+        """The tables the native hot path works on, or ``None`` where it must not run.
+
+        *counts* returns the MESSAGEs the native path forwarded since its last call, and their
+        bytes (it keeps them in C); :attr:`metrics` adds them, as it adds :meth:`_forward`'s.
+
+        Only a plain :class:`Router` over the in-memory stores qualifies: a subclass (the
+        cluster's claiming router) or other stores (the cluster's mirrors) keep rules or state
+        that the C code does not know, so they always take the Python path.
+        """
+        conns, sessions, limiter = self._conns, self._sessions, self._limiter
+        if not (
+            type(self) is Router
+            and type(conns) is ConnectionTable
+            and type(sessions) is SessionStore
+            and type(limiter) is FlowLimiter
+        ):
+            return None
+        self._hot_counts = counts
+        return HotTables(
+            by_conn=conns._by_conn,
+            by_address=conns._by_address,
+            activity=conns._activity,
+            sessions=sessions._sessions,
+            interval=limiter._interval,
+            tau=limiter._tau,
+            source_interval=limiter._source_interval,
+            source_tau=limiter._source_tau,
+            window=self._window,
+            track_start=self._track_start,
+            over_window=self._over_window,
+        )
+
     # ------------------------------------------------------------------ receiving
 
     def receive(self, conn: int, data: bytes, now_ms: int) -> list[Action]:
@@ -371,6 +444,11 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         recipient away or blocked): :meth:`_dispatch` then handles the frame from the start,
         errors included. Nothing has changed when it returns ``None`` (the rate limit, already
         charged, excepted). Its counters are folded into :attr:`metrics` when they are read.
+
+        The opt-in native path (``relay/native.pyx``) does this (with :meth:`receive_fast`'s
+        steps before it) in C: a change here must be made there too, and
+        tests/unit/relay/test_relay_native_equivalence.py (run after ``scripts/compile.sh``)
+        compares the two.
         """
         fields = route_fields(data)
         if fields is None:
@@ -682,6 +760,10 @@ class Router(RoutingHandlers, MembershipHandlers, KeyHandlers):
         """The node's counters, with the gauges brought up to date."""
         metrics = self._metrics
         forwarded, forwarded_bytes = self._forwarded, self._forwarded_bytes
+        if self._hot_counts is not None:
+            hot, hot_bytes = self._hot_counts()
+            forwarded += hot
+            forwarded_bytes += hot_bytes
         if forwarded:  # the hot path's counts (see _forward): frame in, frame out, Ack out
             self._forwarded = self._forwarded_bytes = 0
             metrics.frames_in[_MESSAGE] += forwarded

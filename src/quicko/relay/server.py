@@ -26,6 +26,7 @@ The per-message path does no logging, no awaiting and arms no timer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
@@ -35,7 +36,7 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from picows import (
     WSFrame,
@@ -65,6 +66,11 @@ from quicko.relay.logs import log_event
 from quicko.relay.metrics import RelayMetrics
 from quicko.relay.router import Router
 from quicko.relay.settings import default_public_urls
+
+try:  # the opt-in C hot path (scripts/compile.sh; docs/relay.md "Compiled hot path")
+    from quicko.relay import native as _native
+except ImportError:  # not built: the Python path, the default
+    _native = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from quicko.relay.cluster.link import ClusterLink
@@ -426,13 +432,17 @@ class RelayServer:
         node_id: str | None = None,
         cluster: ClusterLink | None = None,
         reuse_port: bool = False,
+        native: bool | None = None,
     ) -> None:
         """Prepare a relay; nothing is bound until :meth:`start`.
 
         With *cluster* (:mod:`quicko.relay.cluster`), the router keeps its state in the
         cluster's mirror stores, frames for addresses on other nodes go through the link, and
         the node id is the cluster's. *reuse_port* lets several processes share the port
-        (SO_REUSEPORT, ``--workers``).
+        (SO_REUSEPORT, ``--workers``). *native* chooses the C hot path
+        (:mod:`quicko.relay.native`): by default it runs when it is built and the router
+        qualifies (:meth:`~quicko.relay.router.Router.hot_tables`); ``False`` never uses it;
+        ``True`` requires it (:class:`RuntimeError` if it cannot run).
         """
         self.config = config
         self._cluster = cluster
@@ -441,6 +451,19 @@ class RelayServer:
             node_id = cluster.node_id
         self.node_id = node_id or config.node_id or secrets.token_hex(4)
         self.router: RouterLike = router if router is not None else _default_router(self)
+        self._conns: dict[int, _Connection] = {}
+        #: The C forward of the common MESSAGE, when it runs (see :attr:`native`).
+        self._native_path: _native.NativePath | None = None
+        if native is not False:
+            if _native is not None and type(self.router) is Router:
+                # ValueError: its stores are not the in-memory ones (Router.hot_tables).
+                with contextlib.suppress(ValueError):
+                    self._native_path = _native.NativePath(self, self.router)
+            if native and self._native_path is None:
+                raise RuntimeError(
+                    "the native hot path is not built (scripts/compile.sh) or the router "
+                    "does not qualify (Router.hot_tables)"
+                )
         self.ssl_context = ssl_context
         self.io = IOStats()
         self.admission = Admission(
@@ -448,7 +471,6 @@ class RelayServer:
             max_per_source=config.max_connections_per_ip,
             connect_rate=config.connect_rate,
         )
-        self._conns: dict[int, _Connection] = {}
         #: The time of the read being handled (ms): the clock of every frame in it.
         self.read_ms = now_ms()
         self._next_id = 0
@@ -478,6 +500,11 @@ class RelayServer:
             raise RuntimeError("the relay is not listening")
         port: int = self._server.sockets[0].getsockname()[1]
         return port
+
+    @property
+    def native(self) -> bool:
+        """Whether this server forwards the common MESSAGE in C (:mod:`quicko.relay.native`)."""
+        return self._native_path is not None
 
     @property
     def connections(self) -> int:
@@ -575,7 +602,7 @@ class RelayServer:
             source = source_key(peer)
             verdict = self.admission.admit(source, time.monotonic())
             if verdict is Verdict.ADMIT:
-                return _Connection(self, source)
+                return self._listener(source)
             if verdict is Verdict.FULL:
                 self.io.refused_full += 1
                 return _refusal(503, b"relay full, try again later\n")
@@ -599,6 +626,13 @@ class RelayServer:
             self.io.http_requests += 1
             return _response(self._exporter.render(), METRICS_CONTENT_TYPE)
         return _refusal(404, b"not found: the WebSocket is at /ws\n")
+
+    def _listener(self, source: str) -> _Connection:
+        """A new connection's listener: the native one when the C hot path runs."""
+        path = self._native_path
+        if path is not None:  # the same attributes and callbacks, MESSAGEs forwarded in C
+            return cast("_Connection", _native.NativeConnection(self, source, _PRELOGIN, path))
+        return _Connection(self, source)
 
     def _health_extra(self) -> dict[str, object]:
         """What ``/health`` adds to the router's counts: the collector's pauses, the cluster."""
@@ -624,7 +658,12 @@ class RelayServer:
         self._run(self.router.open(conn.conn_id, now_ms(), conn.source))
 
     def _receive(self, conn: _Connection, data: bytes) -> None:
-        """The hot path: one binary message from ``conn``."""
+        """The hot path: one binary message from ``conn``.
+
+        With the native path (:mod:`quicko.relay.native`), its listener has forwarded the common
+        MESSAGE in C already, as this method and ``Router.receive_fast`` would have (keep them
+        in step: tests/unit/relay/test_relay_native_equivalence.py), and calls this for the rest.
+        """
         if len(data) > RELEASE_AFTER_BYTES:
             conn.release = True
         conns = self._conns

@@ -9,14 +9,20 @@ from pathlib import Path
 import pytest
 
 from quicko.relay import compiled
-from quicko.relay.compiled import HOT_MODULES, compiled_modules, hot_path, stale_modules
+from quicko.relay.compiled import (
+    HOT_MODULES,
+    compiled_modules,
+    hot_path,
+    native_built,
+    stale_modules,
+)
 
 
 def test_the_hot_modules_are_reported_and_the_path_follows_them() -> None:
     found = compiled_modules()
     assert tuple(found) == HOT_MODULES
     if not any(found.values()):  # the default: a fresh clone compiles nothing
-        assert hot_path() == "python"
+        assert hot_path() == ("python+native" if native_built() else "python")
         assert stale_modules() == []
     else:
         assert hot_path().startswith("compiled" if all(found.values()) else "mixed")
@@ -42,6 +48,7 @@ def test_a_source_newer_than_its_extension_is_stale(
         module = Module(tmp_path / f"{name}.cpython-311-x.so")
         monkeypatch.setitem(sys.modules, f"quicko.relay.{name}", module)
     monkeypatch.setattr(compiled, "EXTENSION_SUFFIXES", [".so"])
+    monkeypatch.setattr(compiled, "native_built", lambda: False)
     assert compiled_modules() == {"quicko.relay.frames": True, "quicko.relay.flow": True}
     assert stale_modules() == ["quicko.relay.frames"]
     assert hot_path() == "compiled, stale: quicko.relay.frames"
