@@ -3,7 +3,7 @@
 # contracts and the whole test suite with branch coverage. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
-bash scripts/system-deps.sh --tests
+bash scripts/system-deps.sh --tests --compile
 QUICKO_EXTRAS="${QUICKO_EXTRAS:-dev}" source scripts/setup.sh
 bin=.venv/bin
 
@@ -13,3 +13,22 @@ echo "== mypy --strict"; "$bin/mypy"
 echo "== import contracts"; "$bin/lint-imports" --no-cache
 echo "== pytest"
 "$bin/python" -m pytest --cov --cov-report=term "$@"
+
+# The relay's opt-in native hot path (docs/relay.md "Compiled hot path"): the suite above ran the
+# pure-Python default; here the relay's tests run again on the compiled modules, among them the
+# equivalence of the C path with the Python one (tests/unit/relay/test_relay_native_equivalence.py).
+# Modules built here are removed afterwards; modules a developer built before are rebuilt and kept.
+echo "== relay tests on the compiled hot path (scripts/compile.sh)"
+built_before=$(find src/quicko/relay -maxdepth 1 -name '*.so' | head -1)
+[[ -n "$built_before" ]] || trap 'bash scripts/compile.sh --clean 2>/dev/null' EXIT
+status=0
+bash scripts/compile.sh || status=$?
+if [[ $status == 3 ]]; then
+    echo "== SKIPPED: the compiled hot path could not be built here (see above); CI builds it"
+elif [[ $status != 0 ]]; then
+    exit "$status"
+else
+    "$bin/python" -m pytest -q -p no:cacheprovider --no-cov tests/unit/relay \
+        tests/integration/test_relay_*.py tests/integration/test_attacks_relay.py \
+        tests/integration/test_abuse_relay_*.py
+fi

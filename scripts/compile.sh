@@ -14,6 +14,7 @@
 # module is compiled on its own (an extension and its <name>__mypyc library), so nothing lands
 # outside src/quicko/relay; the build directory is removed afterwards. The .so files are
 # ignored by git and never committed. Uses $PYTHON, else .venv/bin/python. Takes 15-30 s.
+# Exit status 3: a prerequisite is missing (nothing was built or removed); 1: a build failed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
@@ -38,15 +39,15 @@ include="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"
 if [[ ! -f "$include/Python.h" ]] || ! command -v "${CC:-gcc}" >/dev/null 2>&1; then
     echo "compile: needs a C compiler and Python.h (not in $include); on Debian run" \
         "scripts/system-deps.sh --compile (gcc, python3-dev) as root" >&2
-    exit 1
+    exit 3
 fi
 if ! "$python" -c 'import mypyc' 2>/dev/null; then
     echo "compile: mypyc is missing: install the dev extra (it comes with mypy)" >&2
-    exit 1
+    exit 3
 fi
 if ! "$python" -c 'import Cython' 2>/dev/null; then
     echo "compile: Cython is missing: install the dev extra (Cython>=3.0)" >&2
-    exit 1
+    exit 3
 fi
 
 clean
