@@ -37,11 +37,16 @@ from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
 from quicko.protocol import (
     MAX_PAYLOAD_BYTES,
+    Ack,
+    AckStatus,
     Challenge,
     Hello,
     HelloAck,
     Join,
+    Joined,
+    Message,
     Payload,
+    PeerJoined,
     RegisterKey,
     canonical_relay_url,
     decode_frame,
@@ -329,3 +334,31 @@ def register_key(client: RelayClient, relay_url: str | None = None) -> RegisterK
 def join_key() -> Ed25519KeyPair:
     """A fresh session join key (what the creator makes and admitted joiners receive)."""
     return Ed25519KeyPair.generate(secrets.token_bytes)
+
+
+async def joined_pair(server: RelayServer) -> tuple[RelayClient, RelayClient, bytes]:
+    """``(alice, bob, session)``: two new clients joined to a new session, alice told of bob."""
+    url, session, key = relay_url(server), secrets.token_bytes(16), join_key()
+    alice = await RelayClient.connect(url)
+    bob = await RelayClient.connect(url)
+    for client in (alice, bob):
+        await client.send(client.join(session, key))
+        await client.expect(Joined)
+    await alice.expect(PeerJoined)
+    return alice, bob, session
+
+
+async def exchange_both_ways(
+    alice: RelayClient, bob: RelayClient, session: bytes, messages: Sequence[tuple[int, bytes]]
+) -> None:
+    """Send each ``(timestamp, body)`` alice → bob, then bob → alice (message id: its index),
+    one at a time: the frame arrives unchanged and its sender hears ACCEPTED."""
+    for n, (timestamp, body) in enumerate(messages):
+        for sender, receiver in ((alice, bob), (bob, alice)):
+            message = Message(
+                session, sender.address, receiver.address, n.to_bytes(16, "big"), timestamp, body
+            )
+            await sender.send(message)
+            assert await receiver.expect(Message) == message
+            ack = await sender.expect(Ack)
+            assert (ack.message_id, ack.status) == (message.message_id, AckStatus.ACCEPTED)

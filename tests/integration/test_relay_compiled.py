@@ -11,19 +11,16 @@ after compiling too.) The last test runs on both paths: ``quicko relay`` says wh
 
 from __future__ import annotations
 
-import secrets
 import types
 
 import pytest
-from relay_support import RelayClient, StartRelay, join_key, relay_url, spawn_relay
+from relay_support import StartRelay, exchange_both_ways, joined_pair, spawn_relay
 
 from quicko.protocol import (
     Ack,
     AckStatus,
     ErrorCode,
-    Joined,
     Message,
-    PeerJoined,
     Ping,
     Pong,
     Received,
@@ -56,23 +53,9 @@ async def test_a_relay_on_the_compiled_modules_forwards_acknowledges_and_slows_d
     start_relay: StartRelay,
 ) -> None:
     relay = await start_relay()  # the default limits: 30 frames/s, burst 60 per address
-    url, session, key = relay_url(relay), secrets.token_bytes(16), join_key()
-    alice = await RelayClient.connect(url)
-    bob = await RelayClient.connect(url)
-    for client in (alice, bob):
-        await client.send(client.join(session, key))
-        await client.expect(Joined)
-    await alice.expect(PeerJoined)
+    alice, bob, session = await joined_pair(relay)
     # Both ways, one at a time: the frame arrives unchanged, the sender hears ACCEPTED.
-    for n in range(10):
-        for sender, receiver in ((alice, bob), (bob, alice)):
-            message = Message(
-                session, sender.address, receiver.address, n.to_bytes(16, "big"), 0, b"hi"
-            )
-            await sender.send(message)
-            assert await receiver.expect(Message) == message
-            ack = await sender.expect(Ack)
-            assert (ack.message_id, ack.status) == (message.message_id, AckStatus.ACCEPTED)
+    await exchange_both_ways(alice, bob, session, [(0, b"hi")] * 10)
     # A backlog over the rate in one write: slowed down (reads paused), nothing dropped.
     backlog = [
         Message(session, alice.address, bob.address, (100 + n).to_bytes(16, "big"), 0, b"x" * 99)

@@ -9,19 +9,15 @@ those of the Python path.
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
-from relay_support import RelayClient, StartRelay, join_key, relay_url
+from relay_support import StartRelay, exchange_both_ways, joined_pair
 
 from quicko.protocol import (
     Ack,
     AckStatus,
     Error,
     ErrorCode,
-    Joined,
     Message,
-    PeerJoined,
     Ping,
     Pong,
     Received,
@@ -44,22 +40,8 @@ async def test_a_relay_forwards_the_common_message_in_c(start_relay: StartRelay)
     assert relay.native
     path = relay._native_path
     assert path is not None
-    url, session, key = relay_url(relay), secrets.token_bytes(16), join_key()
-    alice = await RelayClient.connect(url)
-    bob = await RelayClient.connect(url)
-    for client in (alice, bob):
-        await client.send(client.join(session, key))
-        await client.expect(Joined)
-    await alice.expect(PeerJoined)
-    for n in range(10):
-        for sender, receiver in ((alice, bob), (bob, alice)):
-            message = Message(
-                session, sender.address, receiver.address, n.to_bytes(16, "big"), n, b"hi" * n
-            )
-            await sender.send(message)
-            assert await receiver.expect(Message) == message
-            ack = await sender.expect(Ack)
-            assert (ack.message_id, ack.status) == (message.message_id, AckStatus.ACCEPTED)
+    alice, bob, session = await joined_pair(relay)
+    await exchange_both_ways(alice, bob, session, [(n, b"hi" * n) for n in range(10)])
     assert path.forwarded == 20
     # A sender that is not its address: declined in C, refused by the Python path.
     forged = Message(session, bob.address, alice.address, bytes(16), 0, b"x")

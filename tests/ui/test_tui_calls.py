@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import Any
 
 import pytest
 from textual.widgets import Static
@@ -17,6 +16,7 @@ from tui_support import (
     SIZE,
     expect_event,
     fast_client,
+    recorded_notes,
     relay_on,
     screenshot,
     url_of,
@@ -30,19 +30,6 @@ from quicko.tui.app import QuickoApp
 from quicko.tui.screens import FormScreen, IncomingCallScreen
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
-
-
-def recorded_notes(monkeypatch: pytest.MonkeyPatch, app: QuickoApp) -> list[str]:
-    """The notices the app shows from now on (still shown), in order."""
-    notes: list[str] = []
-    notify = app.notify
-
-    def record(message: str, **options: Any) -> None:
-        notes.append(message)
-        notify(message, **options)
-
-    monkeypatch.setattr(app, "notify", record)
-    return notes
 
 
 class HeldClock:

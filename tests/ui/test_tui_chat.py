@@ -23,6 +23,7 @@ from tui_support import (
     SIZE,
     expect_event,
     fast_client,
+    recorded_notes,
     relay_on,
     screenshot,
     url_of,
@@ -366,14 +367,7 @@ async def test_a_second_session_with_a_chats_id_cannot_take_it_over(
             return colliding if accept else None
 
         monkeypatch.setattr(app.client, "answer_call", answer_call)
-        notes: list[str] = []
-        notify = app.notify
-
-        def record(message: str, **options: Any) -> None:
-            notes.append(message)
-            notify(message, **options)
-
-        monkeypatch.setattr(app, "notify", record)
+        notes = recorded_notes(monkeypatch, app)
         ring = IncomingCall("c0" * 16, format_quickokey(attacker), "Alice", "12345")
         await app.handle_event(ring)
         await wait_for(pilot, lambda: isinstance(app.screen, IncomingCallScreen), "ringing")

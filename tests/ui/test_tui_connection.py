@@ -8,11 +8,19 @@ with nothing written to disk by Textual, and quits with ctrl+q.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 import textual.constants
-from tui_support import SIZE, expect_event, fast_client, relay_on, screenshot, url_of, wait_for
+from tui_support import (
+    SIZE,
+    expect_event,
+    fast_client,
+    recorded_notes,
+    relay_on,
+    screenshot,
+    url_of,
+    wait_for,
+)
 
 from quicko.client import MessageReceived, StatusChanged
 from quicko.messaging import ChatMessage, DeliveryStatus
@@ -76,14 +84,7 @@ async def test_with_the_relay_gone_the_app_says_which_relay_why_and_what_waits(
         app = QuickoApp(fast_client(url))
         peer = fast_client(url)
         await peer.connect()
-        notes: list[str] = []
-        notify = app.notify
-
-        def record(message: str, **options: Any) -> None:
-            notes.append(message)
-            notify(message, **options)
-
-        monkeypatch.setattr(app, "notify", record)
+        notes = recorded_notes(monkeypatch, app)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: app.presenter.connection.state == "connected", "up")

@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+from textual.app import App
 from textual.pilot import Pilot
 
 from quicko.client import AsyncQuickoClient, ClientEvent, ConnectionSettings
@@ -96,3 +98,16 @@ async def screenshot(pilot: Pilot[Any], name: str) -> Path:
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / f"terminal-{name}.svg")
     return path
+
+
+def recorded_notes(monkeypatch: pytest.MonkeyPatch, app: App[Any]) -> list[str]:
+    """The notices the app shows from now on (still shown), in order."""
+    notes: list[str] = []
+    notify = app.notify
+
+    def record(message: str, **options: Any) -> None:
+        notes.append(message)
+        notify(message, **options)
+
+    monkeypatch.setattr(app, "notify", record)
+    return notes

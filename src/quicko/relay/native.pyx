@@ -156,6 +156,26 @@ cdef bytes _ws_header(Py_ssize_t length):
     return PyBytes_FromStringAndSize(<char *>head, 10)
 
 
+cdef inline bint _charged(object bucket, long long now, double interval, double tau,
+                          double *tat) except -1:
+    """``FlowLimiter.charge`` of one bucket, computed and not stored: its new ``tat`` in *tat*.
+
+    ``False`` when the frame is over the bucket's rate, or the bucket is not the plain
+    :class:`~quicko.relay.flow.Bucket` with a float ``tat`` (the Python path decides then).
+    """
+    if type(bucket) is not _BUCKET:
+        return False
+    value = _load(bucket, _B_TAT, "tat")
+    if not PyFloat_CheckExact(value):
+        return False
+    tat[0] = PyFloat_AS_DOUBLE(value)
+    if tat[0] < <double>now:
+        tat[0] = <double>now + interval
+    else:
+        tat[0] = tat[0] + interval
+    return tat[0] - <double>now <= tau
+
+
 cdef class NativeConnection(WSListener):
     """The server's per-connection listener, with the binary-frame callback in C.
 
@@ -359,32 +379,12 @@ cdef class NativePath:
         now = PyLong_AsLongLong(now_obj)
         bucket = _load(c, _C_BUCKET, "bucket")
         source_bucket = _load(c, _C_SOURCE_BUCKET, "source_bucket")
-        if bucket is not None:
-            if type(bucket) is not _BUCKET:
-                return False
-            value = _load(bucket, _B_TAT, "tat")
-            if not PyFloat_CheckExact(value):
-                return False
-            tat = PyFloat_AS_DOUBLE(value)
-            if tat < <double>now:
-                tat = <double>now + self.interval
-            else:
-                tat = tat + self.interval
-            if tat - <double>now > self.tau:
-                return False  # over the rate: the Python path pauses or refuses
-        if source_bucket is not None:
-            if type(source_bucket) is not _BUCKET:
-                return False
-            value = _load(source_bucket, _B_TAT, "tat")
-            if not PyFloat_CheckExact(value):
-                return False
-            source_tat = PyFloat_AS_DOUBLE(value)
-            if source_tat < <double>now:
-                source_tat = <double>now + self.source_interval
-            else:
-                source_tat = source_tat + self.source_interval
-            if source_tat - <double>now > self.source_tau:
-                return False
+        if bucket is not None and not _charged(bucket, now, self.interval, self.tau, &tat):
+            return False  # over the rate (or not a plain bucket): the Python path decides
+        if source_bucket is not None and not _charged(
+            source_bucket, now, self.source_interval, self.source_tau, &source_tat
+        ):
+            return False
 
         # -- membership and the recipient (Router._forward) --
         found = PyDict_GetItem(self.sessions, PyBytes_FromStringAndSize(<const char *>p + _SESSION_AT, _ID))
