@@ -70,9 +70,14 @@ elif [[ $mode == auto ]] && has_display; then
 else
     extras=tui
 fi
-case ",${QUICKO_EXTRAS-$extras}," in  # the Debian libraries Qt loads, when Qt is installed
-    *,desktop,* | *,dev,*) bash scripts/system-deps.sh ;;
+# The Debian libraries Qt loads, when Qt is installed; with QUICKO_COMPILE=1 (the relay's
+# compiled hot path, scripts/setup.sh) also the C compiler and the Python headers.
+case ",${QUICKO_EXTRAS-$extras}," in
+    *,desktop,* | *,dev,*) deps=() ;;
+    *) deps=(--no-desktop) ;;
 esac
+[[ "${QUICKO_COMPILE:-0}" == 1 ]] && deps+=(--compile)
+[[ "${deps[*]}" == --no-desktop ]] || bash scripts/system-deps.sh "${deps[@]}"
 QUICKO_EXTRAS="${QUICKO_EXTRAS-$extras}" source scripts/setup.sh
 # Ephemeral means no files at all: not even Python bytecode caches (docs/security.md).
 export PYTHONDONTWRITEBYTECODE=1

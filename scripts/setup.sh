@@ -32,7 +32,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 
 # The extras of a comma-separated list and what they include, sorted and comma-separated.
-# pyproject.toml's dev extra lists both apps' packages (the UI tests need them).
+# pyproject.toml's dev extra lists both apps' packages (the UI tests need them) and the compile
+# extra's tools (mypy, Cython).
 expand_extras() {
     local extra list=() requested=()
     IFS=, read -ra requested <<<"$1"
@@ -40,11 +41,14 @@ expand_extras() {
         extra="${extra// /}"
         [[ -z "$extra" ]] && continue
         list+=("$extra")
-        [[ "$extra" == dev ]] && list+=(desktop tui)
+        [[ "$extra" == dev ]] && list+=(compile desktop tui)
     done
     ((${#list[@]})) && printf '%s\n' "${list[@]}" | sort -u | paste -sd, -
     return 0
 }
+
+# QUICKO_COMPILE=1 (below) needs mypyc and Cython: the compile extra.
+[[ "${QUICKO_COMPILE:-0}" == 1 ]] && extras="${extras:+$extras,}compile"
 
 stamp="$venv/.quicko-installed"
 project_hash="$(sha256sum <"$root/pyproject.toml" | cut -c1-16)"
@@ -69,14 +73,19 @@ fi
 "$venv/bin/python" -m compileall -q "$root/src" >/dev/null
 
 # Opt-in: QUICKO_COMPILE=1 builds the relay's hot modules with mypyc and its native hot path
-# with Cython (scripts/compile.sh; needs the dev extra, a C compiler and the Python headers:
-# scripts/system-deps.sh --compile), when they are missing or older than their sources. Off by default: the pure-Python path is the
-# default, and what ./test.sh and CI run.
+# with Cython (scripts/compile.sh, with the compile extra installed above; it needs a C compiler
+# and the Python headers, which ./run.sh installs as root: scripts/system-deps.sh --compile),
+# when they are missing or older than their sources. Off by default: the pure-Python path is the
+# default, and what ./test.sh's main run and CI's run. A build that fails is reported and the
+# relay runs its pure-Python path (same behaviour, slower); `quicko relay` logs which one.
 if [[ "${QUICKO_COMPILE:-0}" == 1 ]]; then
     for module in frames.py flow.py native.pyx; do  # quicko.relay.compiled: HOT_MODULES, native
         built=("$root/src/quicko/relay/${module%.*}".cpython-*.so)
         if [[ ! -f "${built[0]}" || "$root/src/quicko/relay/$module" -nt "${built[0]}" ]]; then
-            PYTHON="$venv/bin/python" "$root/scripts/compile.sh" >&2
+            if ! PYTHON="$venv/bin/python" bash "$root/scripts/compile.sh" >&2; then
+                echo "setup: the relay's compiled hot path was not built (see above);" \
+                    "the relay runs its pure-Python path" >&2
+            fi
             break
         fi
     done

@@ -14,6 +14,8 @@
 # `quicko bench relay --baseline nats` (docs/performance.md); the test suite does not need it
 # (its NATS smoke test skips without it). With --compile (opt-in) it adds gcc and python3-dev,
 # which scripts/compile.sh needs to build the relay's hot path with mypyc and Cython (docs/relay.md).
+# With --no-desktop it leaves out Qt's libraries and fonts (./run.sh QUICKO_COMPILE=1 for a relay
+# or the terminal app: only the compiler's packages).
 set -euo pipefail
 
 # Offscreen rendering (what the headless tests use).
@@ -32,12 +34,14 @@ display=(
 
 # Only for the test suite, and only for the benchmark's optional baselines.
 tests=()
+desktop=1
 for flag in "$@"; do
     case "$flag" in
+        --no-desktop) desktop=0 ;;
         --tests) tests+=(strace xvfb xauth redis-server haproxy) ;;
         --bench) tests+=(nats-server) ;;
         --compile) tests+=(gcc python3-dev) ;;  # scripts/compile.sh (mypyc, Cython), opt-in
-        *) echo "system-deps: unknown option $flag (known: --tests, --bench, --compile)" >&2; exit 2 ;;
+        *) echo "system-deps: unknown option $flag (known: --tests, --bench, --compile, --no-desktop)" >&2; exit 2 ;;
     esac
 done
 
@@ -46,7 +50,8 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 fi
 
 missing=()
-for package in "${offscreen[@]}" "${display[@]}" ${tests[@]+"${tests[@]}"}; do
+((desktop)) || offscreen=() display=()
+for package in ${offscreen[@]+"${offscreen[@]}"} ${display[@]+"${display[@]}"} ${tests[@]+"${tests[@]}"}; do
     status="$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)"
     if [[ "$status" != "installed" ]]; then
         missing+=("$package")
@@ -64,6 +69,6 @@ if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 else
-    echo "system-deps: the desktop app needs these Debian packages:" >&2
+    echo "system-deps: these Debian packages are missing (install them as root):" >&2
     echo "  sudo apt-get install ${missing[*]}" >&2
 fi

@@ -180,7 +180,15 @@ def sandbox(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "run.sh", tmp_path / "run.sh")
     shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    (tmp_path / "scripts" / "system-deps.sh").write_text(f'echo system-deps >> "{tmp_path}/log"\n')
+    (tmp_path / "scripts" / "system-deps.sh").write_text(
+        f'echo system-deps "$@" >> "{tmp_path}/log"\n'
+    )
+    # scripts/compile.sh builds the relay's hot path (QUICKO_COMPILE=1); FAKE_COMPILE_FAILS=1
+    # makes it fail as it does without a compiler.
+    (tmp_path / "scripts" / "compile.sh").write_text(
+        f'echo "compile PYTHON=$PYTHON" >> "{tmp_path}/log"\n'
+        'if [ -n "${FAKE_COMPILE_FAILS:-}" ]; then echo "compile: no C compiler" >&2; exit 3; fi\n'
+    )
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     # run.sh's own checks (`python - PORT` with a script on stdin) run in a real interpreter.
@@ -250,8 +258,35 @@ def test_a_venv_set_up_for_the_tests_is_used_as_it_is(sandbox: Path) -> None:
     assert installs(run_in(sandbox, "chat")) == []
     # pyproject.toml changed: reinstall what was there (the tools too), never less.
     project.write_text(project.read_text() + "\n")
-    assert installs(run_in(sandbox, "keygen")) == [f"{sandbox}[desktop,dev,tui]"]
+    assert installs(run_in(sandbox, "keygen")) == [f"{sandbox}[compile,desktop,dev,tui]"]
     assert installs(run_in(sandbox, "keygen", QUICKO_EXTRAS="dev")) == []
+
+
+def test_quicko_compile_installs_the_compiler_and_builds_the_hot_path(sandbox: Path) -> None:
+    lines = run_in(sandbox, "relay", "--port", "9", QUICKO_COMPILE="1")
+    # Only the compiler's Debian packages for a relay (no Qt), the compile extra (mypyc, Cython),
+    # the build with the venv's python, then the relay.
+    assert "system-deps --no-desktop --compile" in lines
+    assert installs(lines) == [f"{sandbox}[compile]"]
+    assert f"compile PYTHON={sandbox}/.venv/bin/python" in lines
+    assert "quicko relay --port 9" in lines
+    # With a display and the desktop app: Qt's libraries too.
+    lines = run_in(sandbox, "--desktop", "--relay", "ws://127.0.0.1:9", QUICKO_COMPILE="1")
+    assert "system-deps --compile" in lines
+    assert installs(lines) == [f"{sandbox}[compile,desktop]"]
+
+
+def test_a_failed_compile_is_reported_and_the_relay_still_starts(sandbox: Path) -> None:
+    lines = run_in(sandbox, "relay", QUICKO_COMPILE="1", FAKE_COMPILE_FAILS="1")
+    assert "stderr: compile: no C compiler" in lines
+    assert any("the relay runs its pure-Python path" in line for line in lines)
+    assert "quicko relay" in lines  # started all the same
+
+
+def test_without_quicko_compile_nothing_is_compiled(sandbox: Path) -> None:
+    lines = run_in(sandbox, "relay")
+    assert not [line for line in lines if line.startswith(("compile", "system-deps"))]
+    assert installs(lines) == [str(sandbox)]
 
 
 def test_a_display_that_cannot_be_opened_falls_back_to_the_terminal_app(sandbox: Path) -> None:
