@@ -6,7 +6,8 @@ only by reference counting, and a reference cycle among frozen objects would liv
 These tests check, against real relays and real authenticated clients, that
 
 - every way a connection can end (the client closes or drops it, the relay closes it on a
-  protocol error, before login, at a refused upgrade, on shutdown, and a ``/health`` request)
+  protocol error, before login, at a refused upgrade, on shutdown, after its reading was paused
+  for its rate, and a ``/health`` request)
   leaves no cyclic garbage of the relay's (types from ``quicko.relay``, picows or uvloop)
   and no listener or protocol object alive, in this process, on uvloop (and, in the compiled
   step of ./test.sh, with the native listener);
@@ -177,6 +178,18 @@ async def end_at_a_refused_upgrade(server: RelayServer) -> None:
         await client.close()
 
 
+async def end_after_rate_limiting(server: RelayServer) -> None:
+    # Over its rate, a connection's reading is paused and a timer resumes it (_pause_reading).
+    clients = [await RelayClient.connect(relay_url(server)) for _ in range(PAIRS)]
+    for client in clients:
+        for nonce in range(10):
+            await client.send(Ping(nonce))
+    for client in clients:
+        for nonce in range(10):  # late, never lost
+            assert (await client.expect(Pong)).nonce == nonce
+        await client.close()
+
+
 async def end_with_shutdown(server: RelayServer) -> None:
     pairs = [await joined_pair(server) for _ in range(PAIRS)]
     for alice, bob, session in pairs:
@@ -191,6 +204,7 @@ ENDINGS: dict[str, tuple[Ending, dict[str, float | int]]] = {
     "relay-close": (end_with_relay_close, OPEN),
     "before-login": (end_before_login, OPEN),
     "refused-upgrade": (end_at_a_refused_upgrade, {**OPEN, "max_connections_per_ip": 2}),
+    "rate-limited": (end_after_rate_limiting, {**OPEN, "rate": 100.0, "burst": 2}),
     "shutdown": (end_with_shutdown, OPEN),
 }
 

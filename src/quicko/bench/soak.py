@@ -101,6 +101,10 @@ def _sample(number: int, started: float, pid: int, health: dict[str, object]) ->
         value = gc_record.get(key)
         return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
+    found_generations = gc_record.get("by_generation")
+    generations: list[int | None] = [None, None, None]
+    if isinstance(found_generations, list) and len(found_generations) == len(generations):
+        generations = [value if isinstance(value, int) else None for value in found_generations]
     return {
         "round": number,
         "seconds": round(time.monotonic() - started, 2),
@@ -108,6 +112,9 @@ def _sample(number: int, started: float, pid: int, health: dict[str, object]) ->
         "frozen": number_of("frozen"),
         "freezes": number_of("freezes"),
         "collections": number_of("collections"),
+        # Of those, the automatic ones (each freeze's collection is a full one).
+        "young": generations[0],
+        "middle": generations[1],
         "freeze_max_us": number_of("freeze_max_us"),
         "pause_max_us": number_of("pause_max_us"),
     }
@@ -160,7 +167,8 @@ def _line(record: Round) -> str:
     return (
         f"round {record['round']:>3}: RSS {mib}, frozen {record['frozen']}, "
         f"freezes {record['freezes']} (longest {record['freeze_max_us']} µs), "
-        f"collections {record['collections']}, {record['seconds']} s"
+        f"collections {record['collections']} (young {record['young']}, middle "
+        f"{record['middle']}; longest {record['pause_max_us']} µs), {record['seconds']} s"
     )
 
 

@@ -206,6 +206,9 @@ class GcPauses:
     a tick when connections were opened since its last one (:meth:`RelayServer._tick`): the
     survivors of a burst of connections are then never scanned by a collection again, so the
     young collections that follow stay small (docs/performance.md, "Round 2, session 5").
+    A cluster node does not: its Redis client keeps asynchronous work in flight (tasks,
+    futures, replies being parsed), which a freeze would catch mid-flight, and whether any of
+    it ends in a reference cycle (which, frozen, would never be freed) is not tested.
     """
 
     __slots__ = (
@@ -1026,11 +1029,13 @@ class RelayServer:
                 log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
             deadline = self.router.next_deadline()
         self.admission.prune(time.monotonic())
-        if GC_PAUSES.freezing and self.io.accepted != self._accepted_frozen:
+        if self.io.accepted != self._accepted_frozen and GC_PAUSES.freezing:
             # Connections were opened since the last tick's freeze: their survivors are
             # long-lived; freeze them, so that no collection scans them again (tune_gc).
+            # Not on a cluster node (GcPauses: its Redis client's work in flight).
             self._accepted_frozen = self.io.accepted
-            GC_PAUSES.freeze()
+            if self._cluster is None:
+                GC_PAUSES.freeze()
         delay = TICK_S if deadline is None else min(TICK_S, max(0.001, (deadline - now_ms()) / 1e3))
         self._arm(delay)
 
