@@ -5,7 +5,9 @@ integer id; every binary message's bytes go to ``router.receive``, text messages
 ``router.receive_text``, and the actions that come back are executed in order (``Send`` →
 one binary message, ``Close`` → a close frame, then ``router.closed``). One timer, re-armed at
 least every :data:`TICK_S`, calls ``router.handle_timeout`` when ``router.next_deadline()``
-has passed. ``/health`` and ``/metrics`` are answered at the HTTP upgrade on the same port.
+has passed, and (once :func:`tune_gc` has run) freezes the survivors of the connections opened
+since its last run (:meth:`GcPauses.freeze`). ``/health`` and ``/metrics`` are answered at the
+HTTP upgrade on the same port.
 
 Limits enforced here, before the router sees anything (docs/protocol.md, relay-spec §1, §18,
 §20): the frame size (picows refuses an oversized frame from its header, close 1009), the
@@ -323,8 +325,8 @@ def tune_gc() -> None:
     made later in a reference cycle is still collected, by the next collection of its
     generation.
 
-    It also turns on the freezing of new connections (:attr:`GcPauses.freezing`): on each tick
-    of a relay's timer (every :data:`TICK_S`) on which connections were opened since its last
+    It also turns on the freezing of new connections (:attr:`GcPauses.freezing`): on each run
+    of a relay's timer (at least every :data:`TICK_S`) after connections were opened since its last
     freeze, the relay collects every unfrozen object and freezes the survivors
     (:meth:`GcPauses.freeze`), so a burst of connections is frozen in pieces as it arrives and
     no young collection scans its state later (without it, the first young collection after
