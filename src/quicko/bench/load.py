@@ -381,7 +381,11 @@ async def run_latency(args: argparse.Namespace) -> Result:
     # connections are done by then), so that what the window reports ran while it recorded.
     sample = asyncio.ensure_future(_server_gc_at(args, recorder.start_ns - _GC_SAMPLE_LEAD_NS))
     meter = CpuMeter(args.server_pid)
-    paced = await _pace(clients, args.rate, recorder)
+    try:
+        paced = await _pace(clients, args.rate, recorder)
+    except BaseException:
+        sample.cancel()
+        raise
     paced.update(meter.result())
     gc_before = await sample
     paced.update(gc_in_window(gc_before, await server_gc(args)))
