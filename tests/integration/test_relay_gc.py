@@ -52,6 +52,8 @@ RELAY_MODULES = ("quicko.relay", "picows", "uvloop")
 #: The relay's per-connection objects (listeners, the picows protocol, the upgrade handler).
 LISTENER_TYPES = {"_Connection", "NativeConnection", "_Protocol", "_Accept"}
 PAIRS = 8
+#: Frozen objects whose freeing depends on timing alone (see the frozen-level test).
+LEVEL_SLACK = 2
 #: No limit of the relay's should refuse these tests' connections.
 OPEN = {
     "connect_rate": 1e9,
@@ -277,8 +279,11 @@ async def test_frozen_objects_come_back_to_their_level_after_connections_close()
         for frozen_open, frozen_after in rounds[1:]:
             # The connections' objects were frozen (tens per connection) ...
             assert frozen_open - level > 10 * len(identities), rounds
-            # ... and were freed when they closed: nothing of theirs stays frozen.
-            assert frozen_after == level, rounds
+            # ... and were freed when they closed: nothing of theirs stays frozen. The slack is
+            # the admission's entry for 127.0.0.1 (quicko.relay.admission), which its once-a-second
+            # prune may or may not have dropped yet; one object left per connection would add 16
+            # per round.
+            assert abs(frozen_after - level) <= LEVEL_SLACK, rounds
 
 
 async def health(port: int) -> dict[str, object]:
