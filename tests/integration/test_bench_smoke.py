@@ -75,6 +75,27 @@ def test_quick_bench_with_acknowledging_clients() -> None:
     # The relay's collector is read around each window (none ran in so short a run, or few).
     assert report["runs"]["latency"]["relay"][0]["gc_collections"] is not None
     assert report["runs"]["latency"]["bare"][0]["gc_collections"] is None
+    # The relay reports its freezes (in so short a run, the first may come after the sample).
+    assert report["runs"]["latency"]["relay"][0]["setup_freezes"] >= 0
+    assert report["runs"]["latency"]["bare"][0]["setup_freezes"] is None
+    for server in ("relay", "bare"):  # the load's own stalls, measured beside each server
+        assert report["runs"]["latency"][server][0]["stall_p99_us"] >= 0
+
+
+@pytest.mark.timeout(120)
+def test_soak_opens_and_closes_rounds_of_connections() -> None:
+    command = [sys.executable, "-m", "quicko.bench.soak", "--connections", "8", "--rounds", "2"]
+    command += ["--state-ttl", "0.2", "--json"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout)
+    assert report["connections"] == 8
+    rounds = report["rounds"]
+    assert [record["round"] for record in rounds] == [0, 1, 2]
+    for record in rounds:
+        assert record["rss_bytes"] > 0
+        assert record["frozen"] > 0
+    assert rounds[2]["freezes"] > rounds[0]["freezes"]  # the rounds' connections were frozen
 
 
 CLIENT_METRICS = (

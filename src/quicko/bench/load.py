@@ -48,7 +48,12 @@ from quicko.bench.client import (
     join,
 )
 from quicko.bench.natsload import open_nats, open_nats_pairs
-from quicko.bench.stats import latency_summary, parse_cpu_ticks, parse_vm_rss
+from quicko.bench.stats import (
+    latency_summary,
+    parse_cpu_ticks,
+    parse_vm_rss,
+    stall_percentile,
+)
 from quicko.bench.wire import BODY_BYTES, STAMP, MessageTemplate
 from quicko.crypto.ed25519 import Ed25519KeyPair
 from quicko.identity import Identity
@@ -58,8 +63,10 @@ __all__ = [
     "HOST",
     "CpuMeter",
     "build_parser",
+    "gc_before_window",
     "gc_in_window",
     "main",
+    "open_pairs",
     "read_rss",
     "server_gc",
     "server_url",
@@ -69,6 +76,8 @@ HOST: Final = "127.0.0.1"
 """The only host the load generator ever connects to."""
 
 _TICK_S: Final = 0.001
+#: How long before the latency window the relay's collector counts are read (see run_latency).
+_GC_SAMPLE_LEAD_NS: Final = 200_000_000
 _SETTLE_STEP_S: Final = 0.1
 _SETTLE_MAX_S: Final = 3.0
 _MEMORY_WARM_CONNECTIONS: Final = 64
@@ -132,7 +141,7 @@ async def _open(args: argparse.Namespace, identity: Identity, pair: int | None) 
     return client
 
 
-async def _open_pairs(args: argparse.Namespace, pairs: int) -> list[BenchClient]:
+async def open_pairs(args: argparse.Namespace, pairs: int) -> list[BenchClient]:
     """Open *pairs* pairs of joined connections; return them flat, peers linked, frames built."""
     if args.server == "nats":
         url = server_url(args.port, args.server, None)
@@ -186,6 +195,12 @@ async def server_gc(args: argparse.Namespace) -> dict[str, object] | None:
     return found if isinstance(found, dict) else None
 
 
+async def _server_gc_at(args: argparse.Namespace, when_ns: int) -> dict[str, object] | None:
+    """:func:`server_gc` at ``perf_counter_ns()`` *when_ns* (at once if that has passed)."""
+    await asyncio.sleep(max(0.0, (when_ns - perf_counter_ns()) / 1e9))
+    return await server_gc(args)
+
+
 def gc_in_window(before: Mapping[str, object] | None, after: Mapping[str, object] | None) -> Result:
     """The relay's collections between two :func:`server_gc` samples, and their pauses.
 
@@ -198,6 +213,7 @@ def gc_in_window(before: Mapping[str, object] | None, after: Mapping[str, object
             "gc_pause_total_us": None,
             "gc_pause_max_us": None,
             "gc_by_generation": None,
+            "gc_freezes": None,
         }
     count = _as_float(after.get("collections")) - _as_float(before.get("collections"))
     total = _as_float(after.get("pause_total_us")) - _as_float(before.get("pause_total_us"))
@@ -206,11 +222,28 @@ def gc_in_window(before: Mapping[str, object] | None, after: Mapping[str, object
     in_window = pauses[len(pauses) - int(count) :] if count > 0 else []
     later, earlier = _as_list(after.get("by_generation")), _as_list(before.get("by_generation"))
     generations = [int(_as_float(a) - _as_float(b)) for a, b in zip(later, earlier, strict=False)]
+    freezes = int(_as_float(after.get("freezes")) - _as_float(before.get("freezes")))
     return {
         "gc_collections": int(count),
         "gc_pause_total_us": round(total, 1),
         "gc_pause_max_us": max(in_window, default=0.0),
         "gc_by_generation": json.dumps(generations),
+        # Each freeze's collection is one of gc_collections (a full one, generation 2).
+        "gc_freezes": freezes,
+    }
+
+
+def gc_before_window(before: Mapping[str, object] | None) -> Result:
+    """The relay's freezes before a measured window (while its connections were opened).
+
+    ``setup_freeze_max_us`` is the longest (collection and ``gc.freeze()``), ``None`` for a
+    relay that does not report them (or the bare forwarder).
+    """
+    if before is None or "freezes" not in before:
+        return {"setup_freezes": None, "setup_freeze_max_us": None}
+    return {
+        "setup_freezes": int(_as_float(before.get("freezes"))),
+        "setup_freeze_max_us": _as_float(before.get("freeze_max_us")),
     }
 
 
@@ -254,7 +287,7 @@ def _health(clients: Sequence[BenchClient]) -> Result:
 
 async def run_throughput(args: argparse.Namespace) -> Result:
     """Closed-loop forwarding rate between ``args.connections`` connections."""
-    clients = await _open_pairs(args, args.connections // 2)
+    clients = await open_pairs(args, args.connections // 2)
     for client in clients:
         client.start(CLOSED_LOOP)
         client.acking = args.acking
@@ -299,11 +332,14 @@ async def _pace(clients: Sequence[BenchClient], rate: float, recorder: Recorder)
     offset = len(clients[0].frame) - BODY_BYTES
     limit = int(rate * (recorder.stop_ns - start) / 1e9) + 1
     sent = in_window = max_backlog = max_gap = index = 0
+    gaps: list[int] = []  # between ticks that ended inside the recorded window
     while sent < limit:
         now = perf_counter_ns()
         if now >= recorder.stop_ns:
             break
-        max_gap, last = max(max_gap, now - last), now
+        max_gap, last, gap = max(max_gap, now - last), now, now - last
+        if now > recorder.start_ns:
+            gaps.append(gap)
         due = min(limit, int((now - start) * rate / 1e9))
         max_backlog = max(max_backlog, due - sent)
         for _ in range(due - sent):
@@ -317,17 +353,21 @@ async def _pace(clients: Sequence[BenchClient], rate: float, recorder: Recorder)
             in_window += recorder.start_ns <= stamped < recorder.stop_ns
         sent = max(sent, due)
         await asyncio.sleep(_TICK_S)
+    period_ns = int(_TICK_S * 1e9)
     return {
         "sent": sent,
         "sent_in_window": in_window,
         "max_backlog": max_backlog,
         "max_tick_gap_ms": max_gap / 1e6,
+        # The load's own tail (its process or the machine stalled), as a frame would feel it.
+        "stall_p99_us": stall_percentile(gaps, period_ns, 99) if gaps else None,
+        "stall_p999_us": stall_percentile(gaps, period_ns, 99.9) if gaps else None,
     }
 
 
 async def run_latency(args: argparse.Namespace) -> Result:
     """Open-loop latency percentiles at ``args.rate`` frames/s over ``args.connections``."""
-    clients = await _open_pairs(args, args.connections // 2)
+    clients = await open_pairs(args, args.connections // 2)
     recorder = Recorder()
     for client in clients:
         client.recorder = recorder
@@ -337,11 +377,19 @@ async def run_latency(args: argparse.Namespace) -> Result:
     now = perf_counter_ns()
     recorder.start_ns = now + int(args.warmup * 1e9)
     recorder.stop_ns = recorder.start_ns + int(args.duration * 1e9)
-    gc_before = await server_gc(args)
+    # The relay's collector is sampled near the end of the warm-up (the freezes of its last
+    # connections are done by then), so that what the window reports ran while it recorded.
+    sample = asyncio.ensure_future(_server_gc_at(args, recorder.start_ns - _GC_SAMPLE_LEAD_NS))
     meter = CpuMeter(args.server_pid)
-    paced = await _pace(clients, args.rate, recorder)
+    try:
+        paced = await _pace(clients, args.rate, recorder)
+    except BaseException:
+        sample.cancel()
+        raise
     paced.update(meter.result())
+    gc_before = await sample
     paced.update(gc_in_window(gc_before, await server_gc(args)))
+    paced.update(gc_before_window(gc_before))
     gc.enable()
     await _settle(clients)
     summary = latency_summary(recorder.latencies)

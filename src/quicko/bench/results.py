@@ -95,6 +95,8 @@ METRICS: Final = (
     MetricDef(
         "latency_gc_pause_max", "latency", "gc_pause_max_us", "relay GC pause max (latency)", "µs"
     ),
+    # The machine's own tail, measured by the load beside each server (quicko.bench.stats).
+    MetricDef("latency_stall_p99", "latency", "stall_p99_us", "load's own stall p99", "µs"),
     MetricDef(
         "memory_per_connection",
         "memory",

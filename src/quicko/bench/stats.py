@@ -15,6 +15,7 @@ __all__ = [
     "parse_vm_rss",
     "percentile",
     "ratio",
+    "stall_percentile",
 ]
 
 _NS_PER_US: Final = 1_000
@@ -64,6 +65,37 @@ def ratio(relay: float | None, bare: float | None) -> float | None:
     if relay is None or bare is None or bare <= 0:
         return None
     return relay / bare
+
+
+def stall_percentile(gaps_ns: Sequence[int], period_ns: int, pct: float) -> float:
+    """The *pct*-th percentile of how long an instant waited for a late timer, in µs.
+
+    *gaps_ns* are the times between consecutive runs of a loop that sleeps *period_ns*; the
+    part of each gap beyond the period is a stall (of the process, or of the machine). Taking
+    every instant covered by the gaps as equally likely, an instant inside a stall of ``s``
+    waits until the stall ends, so the wait is spread evenly over ``[0, s]``; this returns the
+    smallest wait ``w`` such that at most ``100 - pct`` % of the time waited longer than ``w``
+    — what a frame arriving at a random instant would add to its latency because of stalls.
+    0.0 when the stalls are too short or too rare to reach that percentile.
+
+    Raises:
+        ValueError: no gaps, a non-positive total, or *pct* not in (0, 100).
+    """
+    if not 0 < pct < 100:  # percent bounds
+        raise ValueError("percentile must be in (0, 100)")
+    total = sum(gaps_ns)
+    if not gaps_ns or total <= 0:
+        raise ValueError("no time covered")
+    allowed = total * (100 - pct) / 100  # the time that may wait longer than the answer
+    stalls = sorted((gap - period_ns for gap in gaps_ns if gap > period_ns), reverse=True)
+    # Time waiting longer than w: sum(max(0, s - w)); piecewise linear, decreasing in w.
+    covered = 0  # the sum of the k largest stalls
+    for k, stall in enumerate(stalls, start=1):
+        covered += stall
+        following = stalls[k] if k < len(stalls) else 0
+        if covered - k * following >= allowed:  # the answer is in [following, stall]
+            return (covered - allowed) / k / _NS_PER_US
+    return 0.0
 
 
 @dataclass(frozen=True, slots=True)

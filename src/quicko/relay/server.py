@@ -5,7 +5,9 @@ integer id; every binary message's bytes go to ``router.receive``, text messages
 ``router.receive_text``, and the actions that come back are executed in order (``Send`` →
 one binary message, ``Close`` → a close frame, then ``router.closed``). One timer, re-armed at
 least every :data:`TICK_S`, calls ``router.handle_timeout`` when ``router.next_deadline()``
-has passed. ``/health`` and ``/metrics`` are answered at the HTTP upgrade on the same port.
+has passed, and (once :func:`tune_gc` has run) freezes the survivors of the connections opened
+since its last run (:meth:`GcPauses.freeze`). ``/health`` and ``/metrics`` are answered at the
+HTTP upgrade on the same port.
 
 Limits enforced here, before the router sees anything (docs/protocol.md, relay-spec §1, §18,
 §20): the frame size (picows refuses an oversized frame from its header, close 1009), the
@@ -196,14 +198,34 @@ GC_RECENT_PAUSES: Final = 64
 
 
 class GcPauses:
-    """The cyclic collector's runs in this process, timed with ``gc.callbacks``.
+    """The cyclic collector's runs in this process, timed with ``gc.callbacks``, and its freezes.
 
     Installed by :func:`tune_gc`; ``/health`` reports it as ``gc`` (:meth:`as_dict`), so a
     benchmark can tell whether a collection ran inside its measured window, and how long it
     stopped the relay. Timing costs two clock reads per collection, nothing per frame.
+
+    Once :attr:`freezing` is on (:func:`tune_gc`), each relay's timer calls :meth:`freeze` on
+    a tick when connections were opened since its last one (:meth:`RelayServer._tick`): the
+    survivors of a burst of connections are then never scanned by a collection again, so the
+    young collections that follow stay small (docs/performance.md, "Round 2, session 5").
+    A cluster node does not: its Redis client keeps asynchronous work in flight (tasks,
+    futures, replies being parsed), which a freeze would catch mid-flight, and whether any of
+    it ends in a reference cycle (which, frozen, would never be freed) is not tested.
     """
 
-    __slots__ = ("_started_ns", "by_generation", "collections", "max_us", "recent_us", "total_us")
+    __slots__ = (
+        "_started_ns",
+        "by_generation",
+        "collections",
+        "freeze_last_us",
+        "freeze_max_us",
+        "freeze_total_us",
+        "freezes",
+        "freezing",
+        "max_us",
+        "recent_us",
+        "total_us",
+    )
 
     def __init__(self) -> None:
         self.collections = 0
@@ -213,6 +235,12 @@ class GcPauses:
         self.max_us = 0.0
         self.recent_us: list[float] = []
         self._started_ns = 0
+        #: Whether the relays of this process freeze new connections' survivors (tune_gc).
+        self.freezing = False
+        self.freezes = 0
+        self.freeze_last_us = 0.0
+        self.freeze_max_us = 0.0
+        self.freeze_total_us = 0.0
 
     def callback(self, phase: str, info: dict[str, int]) -> None:
         """The ``gc.callbacks`` hook: time from each ``start`` to its ``stop``."""
@@ -231,14 +259,39 @@ class GcPauses:
         if len(recent) > GC_RECENT_PAUSES:
             del recent[0]
 
+    def freeze(self) -> None:
+        """Collect every object not frozen yet, then freeze the survivors; timed.
+
+        The collection first, so that a reference cycle that is already garbage is freed
+        rather than kept for ever; it scans only what was made (and still lives) since the
+        last freeze, since frozen objects are never scanned. It also counts as a collection
+        (of generation 2) in :attr:`collections`. ``gc.freeze()`` itself moves lists, in
+        constant time, and resets the young generation's count. A frozen object is still
+        freed when its last reference goes (CPython's reference counting); only a reference
+        cycle among frozen objects would never be: the relay's per-connection objects form
+        none (tests/integration/test_relay_gc.py).
+        """
+        started = time.perf_counter_ns()
+        gc.collect()
+        gc.freeze()
+        pause_us = (time.perf_counter_ns() - started) / 1e3
+        self.freezes += 1
+        self.freeze_last_us = pause_us
+        self.freeze_total_us += pause_us
+        self.freeze_max_us = max(self.freeze_max_us, pause_us)
+
     def as_dict(self) -> dict[str, object]:
-        """Collections since :func:`tune_gc`, their pauses (µs), and the frozen objects."""
+        """Collections since :func:`tune_gc`, their pauses (µs), the freezes, the frozen objects."""
         return {
             "collections": self.collections,
             "by_generation": list(self.by_generation),
             "pause_total_us": round(self.total_us, 1),
             "pause_max_us": round(self.max_us, 1),
             "recent_pause_us": [round(pause, 1) for pause in self.recent_us],
+            "freezes": self.freezes,
+            "freeze_last_us": round(self.freeze_last_us, 1),
+            "freeze_max_us": round(self.freeze_max_us, 1),
+            "freeze_total_us": round(self.freeze_total_us, 1),
             "frozen": gc.get_freeze_count(),
             "thresholds": list(gc.get_threshold()),
         }
@@ -271,12 +324,20 @@ def tune_gc() -> None:
     then only past the 25 % rule. Objects made before this call are never scanned again; one
     made later in a reference cycle is still collected, by the next collection of its
     generation.
+
+    It also turns on the freezing of new connections (:attr:`GcPauses.freezing`): on each run
+    of a relay's timer (at least every :data:`TICK_S`) after connections were opened since its last
+    freeze, the relay collects every unfrozen object and freezes the survivors
+    (:meth:`GcPauses.freeze`), so a burst of connections is frozen in pieces as it arrives and
+    no young collection scans its state later (without it, the first young collection after
+    10,000 connections arrived took 14-21 ms: docs/performance.md).
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     if GC_PAUSES.callback not in gc.callbacks:
         gc.callbacks.append(GC_PAUSES.callback)
+    GC_PAUSES.freezing = True
 
 
 class _Connection(WSListener):
@@ -474,6 +535,8 @@ class RelayServer:
         #: The time of the read being handled (ms): the clock of every frame in it.
         self.read_ms = now_ms()
         self._next_id = 0
+        #: ``io.accepted`` at this relay's last freeze (:meth:`GcPauses.freeze`).
+        self._accepted_frozen = 0
         self._max_message = HEADER_SIZE + config.max_payload
         self._hard_queue_bytes = config.effective_send_queue_hard_bytes
         self._slow: list[_Connection] = []
@@ -968,6 +1031,13 @@ class RelayServer:
                 log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
             deadline = self.router.next_deadline()
         self.admission.prune(time.monotonic())
+        if self.io.accepted != self._accepted_frozen and GC_PAUSES.freezing:
+            # Connections were opened since the last tick's freeze: their survivors are
+            # long-lived; freeze them, so that no collection scans them again (tune_gc).
+            # Not on a cluster node (GcPauses: its Redis client's work in flight).
+            self._accepted_frozen = self.io.accepted
+            if self._cluster is None:
+                GC_PAUSES.freeze()
         delay = TICK_S if deadline is None else min(TICK_S, max(0.001, (deadline - now_ms()) / 1e3))
         self._arm(delay)
 

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quicko.bench.stats import latency_summary, median, parse_vm_rss, percentile, ratio
+from quicko.bench.stats import (
+    latency_summary,
+    median,
+    parse_vm_rss,
+    percentile,
+    ratio,
+    stall_percentile,
+)
 
 
 def test_percentile_nearest_rank_on_one_to_hundred() -> None:
@@ -102,3 +109,29 @@ def test_parse_vm_rss_reads_kilobytes_as_bytes() -> None:
 def test_parse_vm_rss_rejects_missing_or_malformed(status: str) -> None:
     with pytest.raises(ValueError, match="VmRSS"):
         parse_vm_rss(status)
+
+
+def test_stall_percentile_is_zero_for_a_timer_on_time() -> None:
+    assert stall_percentile([1_000_000] * 1_000, 1_000_000, 99) == 0.0
+
+
+def test_stall_percentile_weighs_stalls_by_the_time_they_cover() -> None:
+    # 990 ticks on time and 10 stalls of 10 ms beyond the 1 ms period: 1.1 s in all, of which
+    # 100 ms is stalled. 1 % of the time (11 ms) waits longer than w when 10 * (10 - w) = 11.
+    gaps = [1_000_000] * 990 + [11_000_000] * 10
+    assert stall_percentile(gaps, 1_000_000, 99) == pytest.approx(8_900.0)
+    assert stall_percentile(gaps, 1_000_000, 99.9) == pytest.approx(9_890.0)
+
+
+def test_stall_percentile_of_one_stall_among_unequal_ones() -> None:
+    # Stalls of 30 and 10 ms in 100 ms: 1 % (1 ms) waits longer than 29 ms, in the 30 ms one.
+    gaps = [31_000_000, 11_000_000] + [1_000_000] * 58
+    assert stall_percentile(gaps, 1_000_000, 99) == pytest.approx(29_000.0)
+    # 20 % (20 ms) waits longer than w when (30 - w) + max(0, 10 - w) = 20: w = 10 ms.
+    assert stall_percentile(gaps, 1_000_000, 80) == pytest.approx(10_000.0)
+    # 35 %: (30 - w) + (10 - w) = 35, w = 2.5 ms, inside both stalls.
+    assert stall_percentile(gaps, 1_000_000, 65) == pytest.approx(2_500.0)
+    with pytest.raises(ValueError):
+        stall_percentile([], 0, 99)
+    with pytest.raises(ValueError):
+        stall_percentile(gaps, 1_000_000, 100)
