@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import time
@@ -37,7 +38,7 @@ from typing import Final, NamedTuple, TypeVar
 
 from quicko.bench.client import BenchError
 from quicko.bench.clientreport import ClientBenchOptions, byte_summary, sample_summary
-from quicko.bench.stats import parse_cpu_ticks
+from quicko.bench.stats import parse_cpu_ticks, parse_vm_rss
 from quicko.client import (
     AsyncQuickoClient,
     ConnectionSettings,
@@ -50,6 +51,7 @@ from quicko.client import (
 from quicko.client.hop import ACK_DELAY_S
 from quicko.errors import QuickoError
 from quicko.identity import Identity
+from quicko.relay.server import GcPauses
 
 __all__ = [
     "BENCH_SETTINGS",
@@ -129,6 +131,38 @@ class _CpuMeter:
             "clients_cpu_pct": round(own, 1),
             "relay_cpu_pct": None if relay is None else round(relay, 1),
         }
+
+
+@contextlib.contextmanager
+def _collections() -> Iterator[GcPauses]:
+    """Time this process's (the clients') collections during the block (``gc.callbacks``)."""
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(pauses.callback)
+
+
+def _own_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            return round(parse_vm_rss(status.read()) / 2**20, 1)
+    except (OSError, ValueError):
+        return None
+
+
+def _gc_result(pauses: GcPauses) -> dict[str, object]:
+    """The collections of the clients' process in the measured window, and its memory after."""
+    return {
+        "gc_collections": pauses.collections,
+        "gc_by_generation": list(pauses.by_generation),
+        "gc_pause_total_ms": round(pauses.total_us / 1e3, 2),
+        "gc_pause_max_ms": round(pauses.max_us / 1e3, 2),
+        "gc_thresholds": list(gc.get_threshold()),
+        "gc_frozen": gc.get_freeze_count(),
+        "clients_rss_mb": _own_rss_mb(),
+    }
 
 
 class _Pool:
@@ -313,10 +347,11 @@ async def measure_messages(
         meter = _CpuMeter(relay_pid)
         start = time.perf_counter()
         try:
-            async with asyncio.timeout(options.timeout):
-                inside = await _send(alice, flow, range(WARMUP_MESSAGES, total), options)
-                sent_at = time.perf_counter()
-                await flow.until(flow.done)
+            with _collections() as pauses:
+                async with asyncio.timeout(options.timeout):
+                    inside = await _send(alice, flow, range(WARMUP_MESSAGES, total), options)
+                    sent_at = time.perf_counter()
+                    await flow.until(flow.done)
         except TimeoutError:
             raise BenchError(
                 f"after {options.timeout:g} s Bob had {flow.received - WARMUP_MESSAGES}"
@@ -324,6 +359,7 @@ async def measure_messages(
             ) from None
         cpu_s = meter.own_cpu_s()
         cpu = meter.result()
+        collected = _gc_result(pauses)
     if flow.failed or flow.received_at is None or flow.settled_at is None:
         raise BenchError(f"{flow.failed} messages FAILED")
     count = options.messages
@@ -343,6 +379,7 @@ async def measure_messages(
         "client_cpu_us": cpu_s / count * 1e6,
         "delivered_per_cpu_s": count / max(cpu_s, 1e-9),
         **cpu,
+        **collected,
     }
 
 
