@@ -699,9 +699,14 @@ def test_run_app_starts_the_window_and_closes_the_client(
         return 0
 
     monkeypatch.setattr(QApplication, "exec", staticmethod(exec_once))
+    # The app applies the client's collector policy once its window exists (not here: it is
+    # process-wide, and this is the test runner's process).
+    tuned: list[int] = []
+    monkeypatch.setattr(qt_app, "tune_client_gc", lambda: tuned.append(len(shown)))
     # Nothing listens on port 9 of the loopback: the window starts and keeps "connecting".
     assert qt_app.run_app("ws://127.0.0.1:9/ws") == 0
     assert shown and shown[-1].windowTitle() == "Quicko2 — ws://127.0.0.1:9"  # the client's
+    assert tuned == [0]  # once, before the event loop ran
     shown[-1].close()
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import time
@@ -37,7 +38,7 @@ from typing import Final, NamedTuple, TypeVar
 
 from quicko.bench.client import BenchError
 from quicko.bench.clientreport import ClientBenchOptions, byte_summary, sample_summary
-from quicko.bench.stats import parse_cpu_ticks
+from quicko.bench.stats import parse_cpu_ticks, parse_vm_rss
 from quicko.client import (
     AsyncQuickoClient,
     ConnectionSettings,
@@ -129,6 +130,65 @@ class _CpuMeter:
             "clients_cpu_pct": round(own, 1),
             "relay_cpu_pct": None if relay is None else round(relay, 1),
         }
+
+
+class _Collections:
+    """The clients' collections during a window, timed through ``gc.callbacks``.
+
+    (The relay's ``GcPauses`` keeps more, for ``/health``; importing the relay's server here
+    would load the relay and picows into the clients' process, whose RSS the result reports.)
+    """
+
+    __slots__ = ("by_generation", "count", "max_us", "started_ns", "total_us")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_generation = [0, 0, 0]
+        self.total_us = 0.0
+        self.max_us = 0.0
+        self.started_ns = 0
+
+    def callback(self, phase: str, info: Mapping[str, int]) -> None:
+        if phase == "start":
+            self.started_ns = time.perf_counter_ns()
+            return
+        pause_us = (time.perf_counter_ns() - self.started_ns) / 1e3
+        self.count += 1
+        self.by_generation[min(max(info.get("generation", 0), 0), 2)] += 1
+        self.total_us += pause_us
+        self.max_us = max(self.max_us, pause_us)
+
+
+@contextlib.contextmanager
+def _collections() -> Iterator[_Collections]:
+    """Time this process's (the clients') collections during the block."""
+    pauses = _Collections()
+    gc.callbacks.append(pauses.callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(pauses.callback)
+
+
+def _own_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            return round(parse_vm_rss(status.read()) / 2**20, 1)
+    except (OSError, ValueError):
+        return None
+
+
+def _gc_result(pauses: _Collections) -> dict[str, object]:
+    """The collections of the clients' process in the measured window, and its memory after."""
+    return {
+        "gc_collections": pauses.count,
+        "gc_by_generation": list(pauses.by_generation),
+        "gc_pause_total_ms": round(pauses.total_us / 1e3, 2),
+        "gc_pause_max_ms": round(pauses.max_us / 1e3, 2),
+        "gc_thresholds": list(gc.get_threshold()),
+        "gc_frozen": gc.get_freeze_count(),
+        "clients_rss_mb": _own_rss_mb(),
+    }
 
 
 class _Pool:
@@ -313,10 +373,11 @@ async def measure_messages(
         meter = _CpuMeter(relay_pid)
         start = time.perf_counter()
         try:
-            async with asyncio.timeout(options.timeout):
-                inside = await _send(alice, flow, range(WARMUP_MESSAGES, total), options)
-                sent_at = time.perf_counter()
-                await flow.until(flow.done)
+            with _collections() as pauses:
+                async with asyncio.timeout(options.timeout):
+                    inside = await _send(alice, flow, range(WARMUP_MESSAGES, total), options)
+                    sent_at = time.perf_counter()
+                    await flow.until(flow.done)
         except TimeoutError:
             raise BenchError(
                 f"after {options.timeout:g} s Bob had {flow.received - WARMUP_MESSAGES}"
@@ -324,6 +385,7 @@ async def measure_messages(
             ) from None
         cpu_s = meter.own_cpu_s()
         cpu = meter.result()
+        collected = _gc_result(pauses)
     if flow.failed or flow.received_at is None or flow.settled_at is None:
         raise BenchError(f"{flow.failed} messages FAILED")
     count = options.messages
@@ -343,6 +405,7 @@ async def measure_messages(
         "client_cpu_us": cpu_s / count * 1e6,
         "delivered_per_cpu_s": count / max(cpu_s, 1e-9),
         **cpu,
+        **collected,
     }
 
 

@@ -116,6 +116,16 @@ CLIENT_METRICS: Final = (
         "DELIVERED per client CPU second",
         "msg/s",
     ),
+    ClientMetric(
+        "messages_gc", "messages", "gc_collections", "client GC collections (window)", "runs"
+    ),
+    ClientMetric(
+        "messages_gc_total", "messages", "gc_pause_total_ms", "client GC pauses, total", "ms"
+    ),
+    ClientMetric(
+        "messages_gc_max", "messages", "gc_pause_max_ms", "client GC pause, longest", "ms"
+    ),
+    ClientMetric("messages_rss", "messages", "clients_rss_mb", "client process RSS after", "MB"),
     ClientMetric("join_p50", "joins", "p50_ms", "join (create + join_session) p50", "ms"),
     ClientMetric("join_p90", "joins", "p90_ms", "join p90", "ms"),
     ClientMetric("join_ready_p50", "joins", "ready_p50_ms", "join until both ready p50", "ms"),

@@ -25,6 +25,7 @@ from quicko.bench.clientbench import SCENARIOS
 from quicko.bench.clientreport import CLIENT_SCENARIOS, ClientBenchOptions, build_client_report
 from quicko.bench.procs import ServerProcess, relay_argv
 from quicko.bench.runner import DEFAULTS, machine_info
+from quicko.client.collector import tune_client_gc
 from quicko.errors import QuickoError
 
 __all__ = ["SETUP_MARGIN_S", "client_machine_info", "run_client_bench"]
@@ -144,6 +145,8 @@ def run_client_bench(
         return await _run_all(options, relay_cpu, show)
 
     load_before = os.getloadavg()
+    # The applications' collector policy: the benchmark measures what they do.
+    tune_client_gc()
     with _pinned(clients_cpu):
         runs = asyncio.run(main())
     machine = client_machine_info(relay_cpu, clients_cpu)

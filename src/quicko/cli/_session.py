@@ -31,6 +31,7 @@ from quicko.cli._relay_url import relay_host_port
 from quicko.cli.session import EXIT_FAILED, EXIT_INPUT, SEED_ENV
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as m
+from quicko.client.collector import tune_client_gc
 from quicko.errors import (
     AuthenticationError,
     ConnectionClosedError,
@@ -83,6 +84,7 @@ def run_session(args: argparse.Namespace) -> int:
         print(f"quicko session: {exc}", file=sys.stderr)
         return EXIT_INPUT
     out = Output(sys.stdout, as_json=args.json)
+    tune_client_gc()  # the client applications' collector policy (quicko.client.collector)
     try:
         return asyncio.run(Chat(args, identity, out).run())
     except KeyboardInterrupt:  # a second Ctrl-C while leaving

@@ -7,11 +7,14 @@
   event-loop thread (for scripts and Qt).
 - :mod:`quicko.client.models`: the value objects and client events they report.
 - :class:`Connection` (:mod:`quicko.client.connection`): the relay connection supervisor.
+- :func:`tune_client_gc` (:mod:`quicko.client.collector`): the applications' policy for the
+  cyclic garbage collector, which they apply at start-up (the library never does it itself).
 """
 
 from __future__ import annotations
 
 from quicko.client.api import AsyncQuickoClient
+from quicko.client.collector import CLIENT_GC_THRESHOLDS, tune_client_gc
 from quicko.client.connection import Connection, ConnectionSettings
 from quicko.client.core import CALL_RING_MS, ClientCore
 from quicko.client.events import DisconnectReason
@@ -57,6 +60,7 @@ from quicko.messaging import ChatMessage, DeliveryStatus
 
 __all__ = [
     "CALL_RING_MS",
+    "CLIENT_GC_THRESHOLDS",
     "AsyncQuickoClient",
     "CallDeclined",
     "CallEndReason",
@@ -100,4 +104,5 @@ __all__ = [
     "SessionStateName",
     "StatusChanged",
     "WrongInviteCode",
+    "tune_client_gc",
 ]

@@ -155,15 +155,22 @@ class ExpiringRing(Generic[K, T]):
         ValueError: ``capacity`` or ``ttl_ms`` is below 1.
     """
 
-    __slots__ = ("_capacity", "_items", "_latest_ms", "_ttl_ms")
+    __slots__ = ("_capacity", "_deadlines", "_items", "_latest_ms", "_ttl_ms")
 
     def __init__(self, *, capacity: int, ttl_ms: int) -> None:
         _check_positive("capacity", capacity)
         _check_positive("ttl_ms", ttl_ms)
         self._capacity = capacity
         self._ttl_ms = ttl_ms
-        # id -> (deadline in ms, item), in insertion order, which is deadline order.
-        self._items: OrderedDict[K, tuple[int, T]] = OrderedDict()
+        # key -> item, and key -> deadline in ms: the same keys in the same order (insertion
+        # order, which is deadline order; replacing a value keeps its place). Two mappings
+        # rather than one of (deadline, item) pairs: no tuple per item, a container object
+        # that would live as long as the item for the collector to count and walk (up to
+        # 1,000 per ring: one ring per conversation, one per ledger). The deadlines are the
+        # OrderedDict, so that taking the oldest is O(1) (a plain dict scans past the
+        # entries deleted at its front).
+        self._items: dict[K, T] = {}
+        self._deadlines: OrderedDict[K, int] = OrderedDict()
         self._latest_ms: int | None = None
 
     @property
@@ -184,31 +191,35 @@ class ExpiringRing(Generic[K, T]):
         """
         if self._latest_ms is None or now_ms > self._latest_ms:
             self._latest_ms = now_ms
-        self._items[key] = (self._latest_ms + self._ttl_ms, item)
+        items = self._items
+        items[key] = item
+        self._deadlines[key] = self._latest_ms + self._ttl_ms
+        if len(items) <= self._capacity:
+            return []
         evicted: list[tuple[K, T]] = []
-        while len(self._items) > self._capacity:
-            old_key, (_, old_item) = self._items.popitem(last=False)
-            evicted.append((old_key, old_item))
+        while len(items) > self._capacity:
+            old_key, _ = self._deadlines.popitem(last=False)
+            evicted.append((old_key, items.pop(old_key)))
         return evicted
 
     def get(self, key: K) -> T | None:
         """The item held under ``key``, or ``None``."""
-        entry = self._items.get(key)
-        return None if entry is None else entry[1]
+        return self._items.get(key)
 
     def replace(self, key: K, item: T) -> None:
         """Hold ``item`` instead under a held ``key``, keeping its place and its deadline."""
-        deadline_ms, _ = self._items[key]
-        self._items[key] = (deadline_ms, item)
+        if key not in self._items:
+            raise KeyError(key)
+        self._items[key] = item
 
     def pop(self, key: K) -> T | None:
         """Stop holding ``key``; return its item, or ``None`` if it was not held."""
-        entry = self._items.pop(key, None)
-        return None if entry is None else entry[1]
+        self._deadlines.pop(key, None)
+        return self._items.pop(key, None)
 
     def items(self) -> list[tuple[K, T]]:
         """Every held (key, item), oldest first; they stay held."""
-        return [(key, item) for key, (_, item) in self._items.items()]
+        return list(self._items.items())
 
     def expire(self, now_ms: int) -> list[K]:
         """Stop holding every item whose time to live has passed at ``now_ms``.
@@ -217,24 +228,26 @@ class ExpiringRing(Generic[K, T]):
             Their keys, oldest first.
         """
         expired: list[K] = []
-        while self._items:
-            key, (deadline_ms, _) = next(iter(self._items.items()))
+        deadlines = self._deadlines
+        while deadlines:
+            key, deadline_ms = next(iter(deadlines.items()))
             if deadline_ms > now_ms:
                 break
+            del deadlines[key]
             del self._items[key]
             expired.append(key)
         return expired
 
     def next_deadline(self) -> int | None:
         """When :meth:`expire` next has something to do (ms), or ``None`` if nothing is held."""
-        if not self._items:
+        if not self._deadlines:
             return None
-        deadline_ms, _ = next(iter(self._items.values()))
-        return deadline_ms
+        return next(iter(self._deadlines.values()))
 
     def clear(self) -> None:
         """Drop everything without reporting it (the session is being destroyed)."""
         self._items.clear()
+        self._deadlines.clear()
         self._latest_ms = None
 
     def __len__(self) -> int:

@@ -352,8 +352,10 @@ class InboundLog:
 
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[bytes, bytes], DeliveryStatus | None] = OrderedDict()
-        # message id -> the senders of the texts remembered with that id (usually one).
-        self._texts: dict[bytes, list[bytes]] = {}
+        # message id -> the senders of the texts remembered with that id (usually one). A tuple
+        # of bytes, not a list: the collector untracks it, so the 10,000 remembered texts are
+        # not walked by every collection that reaches them (a list stays tracked).
+        self._texts: dict[bytes, tuple[bytes, ...]] = {}
 
     def __contains__(self, key: tuple[bytes, bytes]) -> bool:
         return key in self._seen
@@ -362,9 +364,11 @@ class InboundLog:
         """Remember a processed message with its receipt state (see the class docstring)."""
         self._seen[(sender, message_id)] = receipt
         if receipt is not None:
-            senders = self._texts.setdefault(message_id, [])
-            if sender not in senders:
-                senders.append(sender)
+            senders = self._texts.get(message_id)
+            if senders is None:
+                self._texts[message_id] = (sender,)
+            elif sender not in senders:
+                self._texts[message_id] = (*senders, sender)
         while len(self._seen) > MAX_SEEN_MESSAGES:
             (old_sender, old_id), _ = self._seen.popitem(last=False)
             self._forget_text(old_sender, old_id)
@@ -372,8 +376,10 @@ class InboundLog:
     def _forget_text(self, sender: bytes, message_id: bytes) -> None:
         senders = self._texts.get(message_id)
         if senders is not None and sender in senders:
-            senders.remove(sender)
-            if not senders:
+            rest = tuple(other for other in senders if other != sender)
+            if rest:
+                self._texts[message_id] = rest
+            else:
                 del self._texts[message_id]
 
     def receipt(self, sender: bytes, message_id: bytes) -> DeliveryStatus | None:

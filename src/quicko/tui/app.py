@@ -36,6 +36,7 @@ from quicko.appmodel import (
 )
 from quicko.client import AsyncQuickoClient
 from quicko.client import models as ev
+from quicko.client.collector import tune_client_gc
 from quicko.errors import ConnectionClosedError, QuickoError
 from quicko.tui.client import ChatClient
 from quicko.tui.presenter import AppChange, ChatPresenter
@@ -547,5 +548,6 @@ class QuickoApp(App[None]):
 def run_chat(relay_url: str) -> int:
     """Run the terminal app against ``relay_url`` until the user quits; return the exit status."""
     app = QuickoApp(AsyncQuickoClient(relay_url))
+    tune_client_gc()  # the app's collector policy, once Textual and the app are loaded
     app.run()
     return app.return_code or 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from quicko.messaging.status import DeliveryStatus
@@ -191,6 +193,31 @@ def test_inbound_log_is_bounded() -> None:
     assert (A, (0).to_bytes(16, "big")) not in log
     assert log.mark_read((0).to_bytes(16, "big")) == []
     assert (A, MAX_SEEN_MESSAGES.to_bytes(16, "big")) in log
+
+
+def test_inbound_log_forgets_one_sender_of_a_shared_id_and_keeps_the_other() -> None:
+    log = InboundLog()
+    shared = b"1" * 16
+    log.add(A, shared, DeliveryStatus.DELIVERED)
+    log.add(B, shared, DeliveryStatus.DELIVERED)
+    for n in range(2, MAX_SEEN_MESSAGES + 1):  # one too many: the oldest, A's, goes
+        log.add(A, n.to_bytes(16, "big"), None)
+    assert (A, shared) not in log and (B, shared) in log
+    assert log.mark_read(shared) == [B]
+
+
+def test_inbound_log_keeps_no_container_per_message() -> None:
+    # Up to 10,000 remembered texts live for minutes: per text, only tuples of bytes (which
+    # the collector untracks), no list or dict of its own for every collection to walk.
+    log = InboundLog()
+    gc.collect()
+    before = len(gc.get_objects())
+    for n in range(2_000):
+        log.add(A, n.to_bytes(16, "big"), DeliveryStatus.PENDING)
+        log.stored(A, n.to_bytes(16, "big"))
+    log.add(B, (5).to_bytes(16, "big"), DeliveryStatus.DELIVERED)  # a shared id
+    gc.collect()
+    assert len(gc.get_objects()) - before < 10
 
 
 def test_receipts_are_kept_until_the_relay_acknowledges_them() -> None:

@@ -16,6 +16,7 @@ from typing import Final
 from PySide6.QtWidgets import QApplication
 
 from quicko.client.api import AsyncQuickoClient
+from quicko.client.collector import tune_client_gc
 from quicko.ui.qt.bridge import ClientBridge, ClientLike
 from quicko.ui.qt.main_window import MainWindow
 from quicko.ui.qt.theme import apply_theme
@@ -67,6 +68,7 @@ def run_app(relay_url: str = DEFAULT_RELAY_URL, argv: Sequence[str] | None = Non
     client = AsyncQuickoClient(relay_url)
     window = create_window(client)
     window.show()
+    tune_client_gc()  # the app's collector policy, once everything of start-up exists
     status = app.exec()
     window.bridge.close()
     return status
