@@ -12,7 +12,7 @@ import pytest
 from relay_support import RelayClient, http_get, spawn_relay
 
 from quicko.protocol import Error, ErrorCode
-from quicko.relay.server import GC_RECENT_PAUSES, GC_THRESHOLDS
+from quicko.relay.collector import GC_RECENT_PAUSES, GC_THRESHOLDS
 
 pytestmark = pytest.mark.integration
 

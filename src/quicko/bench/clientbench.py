@@ -51,6 +51,7 @@ from quicko.client import (
 from quicko.client.hop import ACK_DELAY_S
 from quicko.errors import QuickoError
 from quicko.identity import Identity
+from quicko.relay.collector import GcPauses
 
 __all__ = [
     "BENCH_SETTINGS",
@@ -132,37 +133,15 @@ class _CpuMeter:
         }
 
 
-class _Collections:
-    """The clients' collections during a window, timed through ``gc.callbacks``.
-
-    (The relay's ``GcPauses`` keeps more, for ``/health``; importing the relay's server here
-    would load the relay and picows into the clients' process, whose RSS the result reports.)
-    """
-
-    __slots__ = ("by_generation", "count", "max_us", "started_ns", "total_us")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.by_generation = [0, 0, 0]
-        self.total_us = 0.0
-        self.max_us = 0.0
-        self.started_ns = 0
-
-    def callback(self, phase: str, info: Mapping[str, int]) -> None:
-        if phase == "start":
-            self.started_ns = time.perf_counter_ns()
-            return
-        pause_us = (time.perf_counter_ns() - self.started_ns) / 1e3
-        self.count += 1
-        self.by_generation[min(max(info.get("generation", 0), 0), 2)] += 1
-        self.total_us += pause_us
-        self.max_us = max(self.max_us, pause_us)
-
-
 @contextlib.contextmanager
-def _collections() -> Iterator[_Collections]:
-    """Time this process's (the clients') collections during the block."""
-    pauses = _Collections()
+def _collections() -> Iterator[GcPauses]:
+    """Time this process's (the clients') collections during the block.
+
+    With a :class:`~quicko.relay.collector.GcPauses` of its own, the relay's timer (a light
+    module: nothing of the relay's server or picows is loaded into the clients' process, whose
+    RSS the result reports).
+    """
+    pauses = GcPauses()
     gc.callbacks.append(pauses.callback)
     try:
         yield pauses
@@ -178,10 +157,10 @@ def _own_rss_mb() -> float | None:
         return None
 
 
-def _gc_result(pauses: _Collections) -> dict[str, object]:
+def _gc_result(pauses: GcPauses) -> dict[str, object]:
     """The collections of the clients' process in the measured window, and its memory after."""
     return {
-        "gc_collections": pauses.count,
+        "gc_collections": pauses.collections,
         "gc_by_generation": list(pauses.by_generation),
         "gc_pause_total_ms": round(pauses.total_us / 1e3, 2),
         "gc_pause_max_ms": round(pauses.max_us / 1e3, 2),

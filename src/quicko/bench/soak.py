@@ -14,7 +14,7 @@ and its collector's record (``/health``'s ``gc``: objects frozen, freezes, colle
 longest pauses).
 
 What it shows: with the relay's freeze policy (it freezes the survivors of new connections,
-``quicko.relay.server.GcPauses.freeze``), the frozen count must come back to the same level
+``quicko.relay.collector.GcPauses.freeze``), the frozen count must come back to the same level
 after every round (a frozen object that stays after its connection closed would be a leak:
 frozen objects are freed by reference counting only), and the memory must level off rather
 than grow round after round. It prints one line per round (or ``--json``); it asserts nothing

@@ -221,9 +221,10 @@ async def serve(
     import secrets  # noqa: PLC0415
     import signal  # noqa: PLC0415
 
+    from quicko.relay.collector import tune_gc  # noqa: PLC0415
     from quicko.relay.compiled import hot_path  # noqa: PLC0415
     from quicko.relay.logs import log_event  # noqa: PLC0415
-    from quicko.relay.server import RelayServer, tune_gc  # noqa: PLC0415
+    from quicko.relay.server import RelayServer  # noqa: PLC0415
     from quicko.relay.settings import make_ssl_context  # noqa: PLC0415
 
     ssl_context = None

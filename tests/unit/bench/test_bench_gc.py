@@ -6,7 +6,7 @@ import gc
 import weakref
 
 from quicko.bench.load import gc_before_window, gc_in_window
-from quicko.relay.server import GC_RECENT_PAUSES, GcPauses
+from quicko.relay.collector import GC_RECENT_PAUSES, GcPauses
 
 
 def test_gc_pauses_are_timed_and_bounded() -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from quicko.relay.collector import GC_PAUSES
 from quicko.relay.config import RelayConfig
-from quicko.relay.server import GC_PAUSES, RelayServer
+from quicko.relay.server import RelayServer
 
 
 @pytest.fixture
