@@ -548,7 +548,11 @@ class RelayServer:
 
     def _health_extra(self) -> dict[str, object]:
         """What ``/health`` adds to the router's counts: the collector's pauses, the cluster."""
-        extra: dict[str, object] = {"gc": GC_PAUSES.as_dict()}
+        collector = GC_PAUSES.as_dict()
+        # Connections accepted since this relay's last freeze (all of them when it does not
+        # freeze): 0 once the timer has frozen every connection opened so far.
+        collector["accepted_since_freeze"] = self.io.accepted - self._accepted_frozen
+        extra: dict[str, object] = {"gc": collector}
         if self._cluster is not None:
             extra["cluster"] = self._cluster.stats.health()
         return extra
@@ -880,13 +884,13 @@ class RelayServer:
                 log_event("internal_error", logging.ERROR, exception=type(exc).__name__)
             deadline = self.router.next_deadline()
         self.admission.prune(time.monotonic())
-        if self.io.accepted != self._accepted_frozen and GC_PAUSES.freezing:
+        accepted = self.io.accepted
+        if accepted != self._accepted_frozen and GC_PAUSES.freezing and self._cluster is None:
             # Connections were opened since the last tick's freeze: their survivors are
             # long-lived; freeze them, so that no collection scans them again (tune_gc).
             # Not on a cluster node (GcPauses: its Redis client's work in flight).
-            self._accepted_frozen = self.io.accepted
-            if self._cluster is None:
-                GC_PAUSES.freeze()
+            self._accepted_frozen = accepted
+            GC_PAUSES.freeze()
         delay = TICK_S if deadline is None else min(TICK_S, max(0.001, (deadline - now_ms()) / 1e3))
         self._arm(delay)
 
