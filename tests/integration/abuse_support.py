@@ -7,6 +7,7 @@ import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from relay_support import (
     MAX_MESSAGE_BYTES,
@@ -58,11 +59,12 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError("no VmRSS line")
 
 
-async def health(port: int) -> dict[str, int]:
-    """The relay's ``/health`` document."""
+async def health(port: int) -> dict[str, Any]:
+    """The relay's ``/health`` document (counts, and records such as ``gc``)."""
     status, _, body = await http_get(port, "/health")
     assert status == 200
-    document: dict[str, int] = json.loads(body)
+    document = json.loads(body)
+    assert isinstance(document, dict)
     return document
 
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
-from abuse_support import relay_process
+from abuse_support import health, relay_process
 from relay_support import (
     OPEN_CLIENTS,
     RelayClient,
@@ -62,10 +61,15 @@ OPEN = {
 }
 
 
-async def until(check: Callable[[], bool], what: str) -> None:
-    """Wait (polling, at most :data:`BOUND_S`) until ``check()`` is true."""
+async def until(check: Callable[[], bool | Awaitable[bool]], what: str) -> None:
+    """Wait (polling, at most :data:`BOUND_S`) until ``check()`` (or what it awaits) is true."""
     deadline = time.monotonic() + BOUND_S
-    while not check():
+    while True:
+        done = check()
+        if not isinstance(done, bool):
+            done = await done
+        if done:
+            return
         assert time.monotonic() < deadline, f"not reached within {BOUND_S} s: {what}"
         await asyncio.sleep(0.01)
 
@@ -264,12 +268,12 @@ async def test_frozen_objects_come_back_to_their_level_after_connections_close()
             # A tick after the last connection opened has frozen them (every accepted
             # connection is frozen: /health's gc.accepted_since_freeze is 0; reading a count of
             # freezes instead raced with a freeze that came before the read).
-            await until_async(lambda: all_frozen(relay.port), "a freeze after the last open")
+            await until(lambda: all_frozen(relay.port), "a freeze after the last open")
             frozen_open = (await gc_record(relay.port))["frozen"]
             for client in clients:
                 await client.close()
             OPEN_CLIENTS.clear()
-            await until_async(lambda: relay_empty(relay.port), "an empty relay")
+            await until(lambda: relay_empty(relay.port), "an empty relay")
             return frozen_open, (await gc_record(relay.port))["frozen"]
 
         rounds = [await one_round() for _ in range(4)]
@@ -283,15 +287,6 @@ async def test_frozen_objects_come_back_to_their_level_after_connections_close()
             # prune may or may not have dropped yet; one object left per connection would add 16
             # per round.
             assert abs(frozen_after - level) <= LEVEL_SLACK, rounds
-
-
-async def health(port: int) -> dict[str, object]:
-    """The relay's ``/health`` document."""
-    status, _, body = await http_get(port, "/health")
-    assert status == 200
-    document = json.loads(body)
-    assert isinstance(document, dict)
-    return document
 
 
 async def gc_record(port: int) -> dict[str, int]:
@@ -308,11 +303,3 @@ async def all_frozen(port: int) -> bool:
 async def relay_empty(port: int) -> bool:
     document = await health(port)
     return all(document[key] == 0 for key in ("connections", "sessions", "directory_entries"))
-
-
-async def until_async(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait (polling, at most :data:`BOUND_S`) until ``await check()`` is true."""
-    deadline = time.monotonic() + BOUND_S
-    while not await check():
-        assert time.monotonic() < deadline, f"not reached within {BOUND_S} s: {what}"
-        await asyncio.sleep(0.02)

@@ -337,7 +337,8 @@ async def _pace(clients: Sequence[BenchClient], rate: float, recorder: Recorder)
         now = perf_counter_ns()
         if now >= recorder.stop_ns:
             break
-        max_gap, last, gap = max(max_gap, now - last), now, now - last
+        gap, last = now - last, now
+        max_gap = max(max_gap, gap)
         if now > recorder.start_ns:
             gaps.append(gap)
         due = min(limit, int((now - start) * rate / 1e9))
