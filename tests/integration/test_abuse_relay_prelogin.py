@@ -52,7 +52,7 @@ async def test_prelogin_memory_per_connection_is_bounded() -> None:
             client = await RelayClient.connect(url, authenticate=False)
             # The most a connection can make the relay hold before login: a 1 KiB message it
             # answers with an Error (an unknown type), the connection staying open.
-            await client.send_raw(b"\x03\x7e" + (1018).to_bytes(4, "big") + bytes(1018))
+            await client.send_raw(b"\x04\x7e" + (1018).to_bytes(4, "big") + bytes(1018))
             assert (await client.expect(Error)).code == ErrorCode.UNKNOWN_TYPE
             clients.append(client)
         after = rss_bytes(relay.process.pid)
@@ -90,5 +90,5 @@ async def test_fragmented_and_large_prelogin_messages_are_refused() -> None:
         assert sent <= 16 * KIB, sent
         # A Hello-sized login still works, and so does a large frame after it.
         client = await RelayClient.connect(url)
-        await client.send_raw(b"\x03\x7e" + (64 * KIB).to_bytes(4, "big") + bytes(64 * KIB))
+        await client.send_raw(b"\x04\x7e" + (64 * KIB).to_bytes(4, "big") + bytes(64 * KIB))
         assert (await client.expect(Error)).code == ErrorCode.UNKNOWN_TYPE

@@ -321,7 +321,7 @@ async def test_garbage_from_the_relay_is_reported_and_the_connection_re_establis
             await ws.send(b"\x07\x03\x00\x00\x00\x00")  # version 7 in place of a Challenge
         elif n == 2:
             await accept_hello(ws)
-            await ws.send(b"\x03\x10\x00\x00\x00\x04\x93\x01\x02\x03")  # a Message of 3 ints
+            await ws.send(b"\x04\x10\x00\x00\x00\x04\x93\x01\x02\x03")  # a Message of 3 ints
         elif n == 3:
             await accept_hello(ws)
             await ws.send("a text message")

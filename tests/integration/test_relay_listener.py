@@ -139,7 +139,7 @@ async def test_oversized_message_closes_1009_and_relay_serves_others(
     relay = await start_relay(max_payload=1024)
     big = await RelayClient.connect(relay_url(relay))
     other = await RelayClient.connect(relay_url(relay))
-    await big.send_raw(b"\x03\x20" + (2000).to_bytes(4, "big") + bytes(2000))
+    await big.send_raw(b"\x04\x20" + (2000).to_bytes(4, "big") + bytes(2000))
     assert await big.wait_closed() == 1009
     await other.send(Ping(5))
     assert (await other.expect(Pong)).nonce == 5
@@ -147,7 +147,7 @@ async def test_oversized_message_closes_1009_and_relay_serves_others(
 
 async def test_fragmented_message_is_reassembled(relay: RelayServer) -> None:
     client = await RelayClient.connect(relay_url(relay))
-    frame = b"\x03\x20\x00\x00\x00\x02\x91\x07"  # Ping(7)
+    frame = b"\x04\x20\x00\x00\x00\x02\x91\x07"  # Ping(7)
     await client.ws.send(iter([frame[:3], frame[3:]]))
     assert (await client.expect(Pong)).nonce == 7
 
@@ -170,9 +170,9 @@ async def test_text_frame_gets_error_and_close_1003(relay: RelayServer) -> None:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"\x03\x20\x00\x00\x00\x01\xc1", ErrorCode.MALFORMED),  # 0xc1 is never valid msgpack
-        (b"\x03\x20\x00\x00", ErrorCode.MALFORMED),  # shorter than a header
-        (b"\x03\x7e\x00\x00\x00\x01\x90", ErrorCode.UNKNOWN_TYPE),
+        (b"\x04\x20\x00\x00\x00\x01\xc1", ErrorCode.MALFORMED),  # 0xc1 is never valid msgpack
+        (b"\x04\x20\x00\x00", ErrorCode.MALFORMED),  # shorter than a header
+        (b"\x04\x7e\x00\x00\x00\x01\x90", ErrorCode.UNKNOWN_TYPE),
         (b"\x01\x20\x00\x00\x00\x01\x07", ErrorCode.UNSUPPORTED_VERSION),
     ],
 )

@@ -27,7 +27,7 @@ __all__ = [
     "sha256",
 ]
 
-LABEL_PREFIX = b"quicko2/v3/"
+LABEL_PREFIX = b"quicko2/v4/"
 """Prefix of every protocol label; the version in it changes with any change of derivation."""
 
 IDENTITY_LABEL_PREFIX = b"quicko2/v2/"
@@ -51,7 +51,7 @@ def label(purpose: str) -> bytes:
         purpose: a short, non-empty ASCII name such as ``"identity/x25519"``.
 
     Returns:
-        ``b"quicko2/v3/" + purpose`` encoded as ASCII.
+        ``b"quicko2/v4/" + purpose`` encoded as ASCII.
 
     Raises:
         ValueError: ``purpose`` is empty or not ASCII.

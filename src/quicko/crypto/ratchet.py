@@ -1,4 +1,4 @@
-"""The Double Ratchet of the Signal specification, on AES-256-GCM and HKDF-SHA256.
+"""The Double Ratchet of the Signal specification, on AES-256-GCM, HKDF-SHA256 and HMAC-SHA256.
 
 It follows "The Double Ratchet Algorithm" (Perrin and Marlinspike, revision 1, 2016), section 3
 (``RatchetInitAlice``, ``RatchetInitBob``, ``RatchetEncrypt``, ``RatchetDecrypt``,
@@ -8,9 +8,10 @@ docs/protocol.md §9:
 - ``KDF_RK(rk, dh_out)``: HKDF-SHA256(ikm=dh_out, salt=rk, info=label("ratchet/root"), 64 bytes)
   split into the new root key (32) and a chain key (32).
 - ``KDF_CK(ck)``: message key = HMAC-SHA256(ck, 0x01), next chain key = HMAC-SHA256(ck, 0x02).
-- ``ENCRYPT(mk, plaintext, ad)``: HKDF-SHA256(ikm=mk, no salt, info=label("ratchet/message"),
-  44 bytes) split into an AES-256-GCM key (32) and nonce (12); the GCM associated data is
-  ``encode_fields(ad, header)``.
+- ``ENCRYPT(mk, plaintext, ad)``: AES-256-GCM with the message key itself as the key and a
+  constant nonce of 12 zero bytes (each message key encrypts exactly one message: the option
+  "fixed to a constant" of the spec's section 5.2; protocol v4 — v3 expanded ``mk`` with an
+  HKDF); the GCM associated data is ``encode_fields(ad, header)``.
 - ``HEADER``: the sender's ratchet public key (32) || pn (u32) || n (u32), 40 bytes, big-endian.
 
 A message body is ``header || ciphertext || tag``. Receiving is transactional: every change a
@@ -61,11 +62,9 @@ MIN_BODY_SIZE = HEADER_SIZE + aead.TAG_SIZE
 """Smallest valid message body: a header and the tag of an empty plaintext."""
 
 _CHAIN_KEY_SIZE = 32
-_MESSAGE_KEY_MATERIAL_SIZE = aead.KEY_SIZE + aead.NONCE_SIZE
 _MAX_COUNTER = 2**32 - 1
 _MAX_FIELD_LENGTH = 2**32 - 1
 _ROOT_INFO = label("ratchet/root")
-_MESSAGE_INFO = label("ratchet/message")
 _MESSAGE_KEY_INPUT = b"\x01"
 _CHAIN_KEY_INPUT = b"\x02"
 
@@ -105,12 +104,18 @@ def _kdf_ck(chain_key: bytearray) -> tuple[bytearray, bytearray]:
     return bytearray(chain), bytearray(message)
 
 
+_MESSAGE_NONCE = bytes(aead.NONCE_SIZE)
+"""ENCRYPT's nonce: 12 zero bytes, safe because every message key encrypts one message only."""
+
+
 def _message_cipher(message_key: bytearray) -> tuple[bytes, bytes]:
-    """Expand a message key into its AES-256-GCM key and nonce."""
-    material = hkdf_sha256(
-        bytes(message_key), salt=None, info=_MESSAGE_INFO, length=_MESSAGE_KEY_MATERIAL_SIZE
-    )
-    return material[: aead.KEY_SIZE], material[aead.KEY_SIZE :]
+    """ENCRYPT's AES-256-GCM key and nonce: the message key itself and :data:`_MESSAGE_NONCE`.
+
+    A message key is a fresh 32-byte HMAC-SHA256 output used for exactly one message (the chain
+    moves on, a skipped key is deleted once used), so the (key, nonce) pair never repeats; the
+    Double Ratchet specification (section 5.2) lists a constant nonce as one of its options.
+    """
+    return bytes(message_key), _MESSAGE_NONCE
 
 
 class _Header(NamedTuple):

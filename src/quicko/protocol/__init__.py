@@ -1,4 +1,4 @@
-"""The Quicko2 wire protocol, version 3 (docs/protocol.md): frames, payloads and limits.
+"""The Quicko2 wire protocol, version 4 (docs/protocol.md): frames, payloads and limits.
 
 Sans-I/O: this package turns payload values into frame bytes and back, and nothing else.
 

@@ -72,7 +72,7 @@ def read_header(data: bytes) -> tuple[int, int]:
     Raises:
         MalformedFrameError: the frame is shorter than its header, or its declared length is
             not the length of the rest.
-        UnsupportedVersionError: the version byte is not ``PROTOCOL_VERSION`` (3).
+        UnsupportedVersionError: the version byte is not ``PROTOCOL_VERSION`` (4).
         FrameTooLargeError: the declared length is over ``MAX_PAYLOAD_BYTES``.
     """
     if len(data) < HEADER_SIZE:

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 #: The version byte of every frame. Version 1 was the original, unauthenticated protocol.
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 #: version (1 byte) | type (1 byte) | payload length (4 bytes, big-endian).
 HEADER_SIZE = 6
 #: Largest payload a frame may declare or carry: what the protocol needs and no more. The largest

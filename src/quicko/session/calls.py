@@ -10,7 +10,7 @@ checks the answer with :meth:`OutgoingCall.complete`: the callee's bundle must n
 QuickoKey.
 
 Nobody chooses a call's session id: both sides derive it from the call with
-:func:`call_session_id`, ``SHA-256(LP("quicko2/v3/call-session", call_id, caller,
+:func:`call_session_id`, ``SHA-256(LP("quicko2/v4/call-session", call_id, caller,
 callee))[0:16]``, so a caller cannot aim a call at an existing chat's session (issue 8,
 finding 1); a client still refuses a call whose id is already one of its live sessions. Each
 bundle is signed for ``call_context(call_id, caller, callee, recipient=<the other party>)``, so

@@ -32,7 +32,7 @@ The initiator sends PQXDH_INIT for every message until it has opened one from th
 always sends RATCHET. The responder derives SK from the first PQXDH_INIT whose ratchet message
 opens — nothing is kept from one that does not (a tampered CT gives another SS by ML-KEM's
 implicit rejection, so the message fails to open) — and afterwards accepts PQXDH_INIT only with
-that same CT. There is no classical-only body: the hybrid is mandatory in version 3.
+that same CT. There is no classical-only body: the hybrid is mandatory since version 3.
 
 The ratchet message's associated data (docs/protocol.md §9.4)::
 
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 PQXDH_LABEL: Final = label("pqxdh")
-"""First field of the PQXDH info (``quicko2/v3/pqxdh``)."""
+"""First field of the PQXDH info (``quicko2/v4/pqxdh``)."""
 PQXDH_SUITE: Final = b"CURVE25519_SHA-256_ML-KEM-768"
 """Second field of the PQXDH info: PQXDH's curve, hash and pqkem parameters, ``_``-joined."""
 PQXDH_F: Final = b"\xff" * 32

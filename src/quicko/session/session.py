@@ -312,7 +312,7 @@ class Session(HandshakeMixin):
         """Add the proof to one of our Joins by id, for the connection that will send it.
 
         The I/O layer calls it for every :class:`Join` it sends, with the Challenge of the
-        connection it sends on: ``proof = Ed25519(join key, LP("quicko2/v3/join", nonce,
+        connection it sends on: ``proof = Ed25519(join key, LP("quicko2/v4/join", nonce,
         node_id, session_id, address))`` (docs/protocol.md §4.3). A Join by nameplate, or a
         Join that is not this session's, is returned unchanged.
         """

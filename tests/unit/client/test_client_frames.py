@@ -88,7 +88,7 @@ def test_changed_frames_as_the_codec(frame_of: Message | Ack, data: st.DataObjec
         + bytes.fromhex("cd0005c40101"),
         encode_frame(Pong(7, 8)),
         b"",
-        b"\x03\x10",
+        b"\x04\x10",
     ],
 )
 def test_other_encodings_and_types_go_to_the_codec(frame: bytes) -> None:

@@ -94,8 +94,8 @@ def test_hkdf_labels_separate_domains() -> None:
 
 
 def test_label() -> None:
-    assert LABEL_PREFIX == b"quicko2/v3/"
-    assert label("hello") == b"quicko2/v3/hello"
+    assert LABEL_PREFIX == b"quicko2/v4/"
+    assert label("hello") == b"quicko2/v4/hello"
 
 
 def test_identity_labels_stay_at_version_2() -> None:

@@ -135,17 +135,16 @@ def test_message_key_schedule_matches_the_spec() -> None:
     )
     chain_key = root[32:]
     message_key = hmac_sha256(chain_key, b"\x01")
-    material = hkdf_sha256(message_key, salt=None, info=label("ratchet/message"), length=44)
     header = alice_pair.public + bytes(8)
-    expected = AESGCM(material[:32]).encrypt(material[32:], b"plaintext", encode_fields(AD, header))
+    # ENCRYPT (v4): the message key is the AES-256-GCM key, the nonce 12 zero bytes.
+    expected = AESGCM(message_key).encrypt(bytes(12), b"plaintext", encode_fields(AD, header))
     assert body == header + expected
     # The second message uses the next chain key, HMAC(ck, 0x02).
     second = alice.encrypt(b"plaintext", AD)
     next_key = hmac_sha256(hmac_sha256(chain_key, b"\x02"), b"\x01")
-    material2 = hkdf_sha256(next_key, salt=None, info=label("ratchet/message"), length=44)
     header2 = alice_pair.public + bytes(4) + (1).to_bytes(4, "big")
-    assert second == header2 + AESGCM(material2[:32]).encrypt(
-        material2[32:], b"plaintext", encode_fields(AD, header2)
+    assert second == header2 + AESGCM(next_key).encrypt(
+        bytes(12), b"plaintext", encode_fields(AD, header2)
     )
 
 
@@ -514,13 +513,12 @@ def test_state_copy_is_a_shallow_copy_of_every_field() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=32, max_size=32))
-def test_message_key_expansion_is_hkdf_sha256(message_key: bytes) -> None:
-    # The message key expands by HKDF-SHA256 (no salt, the ratchet/message label) into the
-    # AES-256-GCM key and nonce: pinned here for whoever makes it faster.
-    material = hkdf_sha256(message_key, salt=None, info=label("ratchet/message"), length=44)
+def test_message_key_is_the_gcm_key_under_a_constant_nonce(message_key: bytes) -> None:
+    # ENCRYPT (protocol v4, docs/protocol.md §9.2): the message key is the AES-256-GCM key and
+    # the nonce is 12 zero bytes; no expansion (v3 ran HKDF over it).
     key, nonce = ratchet_module._message_cipher(bytearray(message_key))
-    assert (key, nonce) == (material[:32], material[32:])
-    assert len(nonce) == 12
+    assert (key, nonce) == (message_key, bytes(12))
+    assert type(key) is bytes
 
 
 @settings(max_examples=100, deadline=None)

@@ -85,9 +85,9 @@ def split_fields(transcript: bytes) -> list[bytes]:
 
 
 def test_labels() -> None:
-    assert HELLO_LABEL == b"quicko2/v3/hello"
-    assert REGISTER_LABEL == b"quicko2/v3/register"
-    assert JOIN_LABEL == b"quicko2/v3/join"
+    assert HELLO_LABEL == b"quicko2/v4/hello"
+    assert REGISTER_LABEL == b"quicko2/v4/register"
+    assert JOIN_LABEL == b"quicko2/v4/join"
 
 
 # ------------------------------------------------------------------ Hello
@@ -97,7 +97,7 @@ def test_hello_transcript_known_bytes() -> None:
     # LP(label, nonce, node_id, u64(server_time), relay_url, channel_binding, address,
     #    display_name, x25519_public, ed25519_public)  (docs/protocol.md §4.1)
     expected = (
-        bytes.fromhex("00000010") + b"quicko2/v3/hello"
+        bytes.fromhex("00000010") + b"quicko2/v4/hello"
         + bytes.fromhex("00000020") + NONCE
         + bytes.fromhex("00000007") + b"relay-1"
         + bytes.fromhex("00000008 0000019b 76daa800")
@@ -112,7 +112,7 @@ def test_hello_transcript_known_bytes() -> None:
     assert transcript == expected
     assert len(transcript) == 4 * 10 + 16 + 32 + 7 + 8 + 23 + 32 + 16 + 18 + 32 + 32
     assert hashlib.sha256(transcript).hexdigest() == (
-        "0f74702f323c98577ab6a89d465a90aab9910d747b7448b9335149d85c786e8e"
+        "40cfb7a50c884502ab7c925cc4eed2a9e315c143922bd04a90f92359bacd10ec"
     )
 
 
@@ -178,7 +178,7 @@ def test_register_transcript_known_bytes() -> None:
     expected = b"".join(
         prefixed(part)
         for part in (
-            b"quicko2/v3/register",
+            b"quicko2/v4/register",
             ADDRESS,
             b"Swift Falcon #7A3F",
             X_PUB,
@@ -213,9 +213,9 @@ def test_every_register_field_changes_the_transcript(name: str, other: Any) -> N
 
 
 def test_join_transcript_known_bytes() -> None:
-    # LP("quicko2/v3/join", Challenge.nonce, node_id, session_id, address)  (§4.3)
+    # LP("quicko2/v4/join", Challenge.nonce, node_id, session_id, address)  (§4.3)
     expected = (
-        bytes.fromhex("0000000f") + b"quicko2/v3/join"
+        bytes.fromhex("0000000f") + b"quicko2/v4/join"
         + bytes.fromhex("00000020") + NONCE
         + bytes.fromhex("00000007") + b"relay-1"
         + bytes.fromhex("00000010") + SESSION_ID

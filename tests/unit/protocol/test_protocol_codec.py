@@ -61,7 +61,7 @@ PAYLOAD_CLASSES = sorted(PAYLOAD_TYPES.values(), key=lambda cls: cls.TYPE)
 UNKNOWN_CODES = [code for code in range(256) if code not in PAYLOAD_TYPES]
 
 
-def frame(type_code: int, body: bytes, *, version: int = 3, length: int | None = None) -> bytes:
+def frame(type_code: int, body: bytes, *, version: int = 4, length: int | None = None) -> bytes:
     declared = len(body) if length is None else length
     return struct.pack(">BBI", version, type_code, declared) + body
 
@@ -111,31 +111,31 @@ def wrong_values(spec: FieldSpec) -> list[Any]:
 
 def test_valid_header() -> None:
     encoded = encode_frame(Ping(nonce=7))
-    assert encoded == bytes.fromhex("03 20 00000002 91 07")
+    assert encoded == bytes.fromhex("04 20 00000002 91 07")
     assert read_header(encoded) == (0x20, 2)
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 0x7F, 0xFF])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 0x7F, 0xFF])
 def test_other_versions_are_refused_with_a_clear_message(version: int) -> None:
     data = frame(0x20, b"\x91\x07", version=version)
     with pytest.raises(UnsupportedVersionError) as info:
         decode_frame(data)
     assert f"version {version}" in str(info.value)
-    assert "version 3" in str(info.value)
+    assert "version 4" in str(info.value)
     assert error_code_for(info.value) is ErrorCode.UNSUPPORTED_VERSION
 
 
 def test_an_original_version_1_frame() -> None:
     # The original protocol's Ping: version 1, type 0x20, MessagePack payload.
     original = frame(0x20, msgpack.packb({"timestamp": 1}), version=1)
-    with pytest.raises(UnsupportedVersionError, match="speaks version 3"):
+    with pytest.raises(UnsupportedVersionError, match="speaks version 4"):
         decode_frame(original)
 
 
 @pytest.mark.parametrize("size", range(HEADER_SIZE))
 def test_short_header(size: int) -> None:
     with pytest.raises(MalformedFrameError, match="shorter than its header"):
-        decode_frame(bytes([3, 0x20, 0, 0, 0, 0])[:size])
+        decode_frame(bytes([4, 0x20, 0, 0, 0, 0])[:size])
 
 
 @pytest.mark.parametrize("length", [MAX_PAYLOAD_BYTES + 1, 2**31, 2**32 - 1])
@@ -439,16 +439,16 @@ def test_reasons_are_short_and_never_echo_payload_bytes() -> None:
     assert len(str(info.value)) <= 256
 
 
-# ------------------------------------------------------------------ version 3 frames
+# ------------------------------------------------------------------ version 3 and later frames
 
 NAMEPLATE = "R1F3"
 NAMEPLATE_HEX = "a4 52314633"  # fixstr 4 "R1F3"
 RELAY_URL = "ws://127.0.0.1:9900"
 
 
-def test_version_3() -> None:
-    assert PROTOCOL_VERSION == 3
-    assert encode_frame(Lobby(NAMEPLATE))[0] == 0x03
+def test_version_4() -> None:
+    assert PROTOCOL_VERSION == 4
+    assert encode_frame(Lobby(NAMEPLATE))[0] == 0x04
 
 
 def test_the_new_codes() -> None:
@@ -463,23 +463,23 @@ def test_the_new_codes() -> None:
 @pytest.mark.parametrize(
     ("payload", "hex_frame"),
     [
-        (Lobby(NAMEPLATE), f"03 36 00000006 91 {NAMEPLATE_HEX}"),
+        (Lobby(NAMEPLATE), f"04 36 00000006 91 {NAMEPLATE_HEX}"),
         (
             LobbyMessage(NAMEPLATE, b"", b"\x01\x02"),
-            f"03 42 0000000c 93 {NAMEPLATE_HEX} c4 00 c4 02 0102",
+            f"04 42 0000000c 93 {NAMEPLATE_HEX} c4 00 c4 02 0102",
         ),
         (
             LobbyMessage(NAMEPLATE, ID_A, b""),
-            f"03 42 0000001a 93 {NAMEPLATE_HEX} c4 10 {ID_A.hex()} c4 00",
+            f"04 42 0000001a 93 {NAMEPLATE_HEX} c4 10 {ID_A.hex()} c4 00",
         ),
-        (Join(b"", NAMEPLATE), f"03 30 0000000c 94 c4 00 {NAMEPLATE_HEX} c4 00 c4 00"),
+        (Join(b"", NAMEPLATE), f"04 30 0000000c 94 c4 00 {NAMEPLATE_HEX} c4 00 c4 00"),
         (
             Join(ID_S, "", KEY, SIG),
-            f"03 30 00000078 94 c4 10 {ID_S.hex()} a0 c4 20 {KEY.hex()} c4 40 {SIG.hex()}",
+            f"04 30 00000078 94 c4 10 {ID_S.hex()} a0 c4 20 {KEY.hex()} c4 40 {SIG.hex()}",
         ),
         (
             Hello(ID_A, "Swift Falcon #7A3F", KEY, KEY, RELAY_URL, SIG),
-            f"03 01 000000c0 96 c4 10 {ID_A.hex()} b2 {b'Swift Falcon #7A3F'.hex()}"
+            f"04 01 000000c0 96 c4 10 {ID_A.hex()} b2 {b'Swift Falcon #7A3F'.hex()}"
             f" c4 20 {KEY.hex()} c4 20 {KEY.hex()} b3 {RELAY_URL.encode().hex()}"
             f" c4 40 {SIG.hex()}",
         ),

@@ -844,7 +844,7 @@ def pake_blocks() -> dict[str, str]:
     isk_input = hex_of(blocks["cpace:isk-input"])
     assert hashlib.sha512(isk_input).digest() == run.isk
     transcript_parts = [
-        ('label "quicko2/v3/pake/transcript"', kdf.label("pake/transcript")),
+        ('label "quicko2/v4/pake/transcript"', kdf.label("pake/transcript")),
         (f'nameplate "{code.nameplate}"', code.nameplate.encode()),
         ("sid", PAKE_SID),
         ("joiner: Alice's address", a.address),
@@ -854,7 +854,7 @@ def pake_blocks() -> dict[str, str]:
     blocks["transcript:pake"] = transcript_block(transcript_parts, keys.transcript)
     seal_ad = kdf.encode_fields(kdf.label("pake/seal"), keys.transcript)
     blocks["transcript:pake-seal"] = transcript_block(
-        [('label "quicko2/v3/pake/seal"', kdf.label("pake/seal")),
+        [('label "quicko2/v4/pake/seal"', kdf.label("pake/seal")),
          ("T (the transcript above)", keys.transcript)],
         seal_ad,
     )  # fmt: skip
@@ -915,7 +915,7 @@ def bundle_blocks() -> dict[str, str]:
         ),
     }  # fmt: skip
     parts = [
-        ('label "quicko2/v3/bundle"', BUNDLE_LABEL),
+        ('label "quicko2/v4/bundle"', BUNDLE_LABEL),
         ("context (above)", context),
         ("address", a.address),
         (f'display_name "{a.display_name}"', a.display_name.encode()),
@@ -995,20 +995,19 @@ def channel_run() -> ChannelRun:
                           length=64)  # fmt: skip
     chain = out[32:]
     message_key = kdf.hmac_sha256(chain, b"\x01")
-    material = kdf.hkdf_sha256(message_key, salt=None, info=kdf.label("ratchet/message"),
-                               length=44)  # fmt: skip
+    aes_key, nonce = message_key, bytes(12)  # ENCRYPT (v4): mk itself, a constant nonce
     header = dhs.public + bytes(8)
     ad = message_ad(session_id=SESSION_ID, sender=a.address, recipient=b.address,
                     message_id=SYNC_ID, timestamp=SYNC_TIME)  # fmt: skip
     aad = kdf.encode_fields(ad, header)
     plaintext = pad_envelope(envelope.Sync())
-    ratchet_message = header + aead.encrypt(material[:32], material[32:], plaintext, aad)
+    ratchet_message = header + aead.encrypt(aes_key, nonce, plaintext, aad)
     assert body == bytes([BODY_PQXDH_INIT]) + KEM_CIPHERTEXT + ratchet_message
     frame = Message(SESSION_ID, a.address, b.address, SYNC_ID, SYNC_TIME, body)
     return ChannelRun(
         dh=dh, ikm=ikm, info=info, sk=sk, ratchet_public=dhs.public, root_key=out[:32],
         chain_key=chain, next_chain_key=kdf.hmac_sha256(chain, b"\x02"),
-        message_key=message_key, aes_key=material[:32], nonce=material[32:], header=header,
+        message_key=message_key, aes_key=aes_key, nonce=nonce, header=header,
         ad=ad, aad=aad, plaintext=plaintext, frame=frame,
     )  # fmt: skip
 
@@ -1034,7 +1033,7 @@ def channel_blocks() -> dict[str, str]:
              ("ikm", run.ikm.hex()), ("SK", run.sk.hex())]
         ),
         "transcript:pqxdh-info": transcript_block(
-            [('label "quicko2/v3/pqxdh"', PQXDH_LABEL),
+            [('label "quicko2/v4/pqxdh"', PQXDH_LABEL),
              (f'"{PQXDH_SUITE.decode()}"', PQXDH_SUITE),
              ("address_I: Alice", a.address), ("address_R: Bob", b.address),
              ("PQPK_R: Bob's kem_public", pqpk_r), ("CT", KEM_CIPHERTEXT)],
@@ -1051,8 +1050,8 @@ def channel_blocks() -> dict[str, str]:
         ),
     }  # fmt: skip
     ad_parts = [
-        ('label "quicko2/v3/message"', kdf.label("message")),
-        ("version: one byte, 3", bytes([PROTOCOL_VERSION])),
+        ('label "quicko2/v4/message"', kdf.label("message")),
+        (f"version: one byte, {PROTOCOL_VERSION}", bytes([PROTOCOL_VERSION])),
         ("session_id", SESSION_ID),
         ("sender: Alice", a.address),
         ("recipient: Bob", b.address),
@@ -1127,7 +1126,7 @@ def call_blocks() -> dict[str, str]:
     seed = call_join_seed(sk, session_id)
     assert join.join_key == ed25519.Ed25519KeyPair.from_seed(seed).public
     parts = [
-        ('label "quicko2/v3/call-session"', CALL_SESSION_LABEL),
+        ('label "quicko2/v4/call-session"', CALL_SESSION_LABEL),
         ("call_id", CALL_ID),
         ("caller: Alice", a.address),
         ("callee: Bob", b.address),
@@ -1646,7 +1645,7 @@ def test_bundle_example() -> None:
     x_public = bytes.fromhex(alice_values["x25519_public"])
     ed_public = bytes.fromhex(alice_values["ed25519_public"])
     name = alice_values["display_name"]
-    transcript = lp(b"quicko2/v3/bundle", context, address, name.encode(), x_public, ed_public,
+    transcript = lp(b"quicko2/v4/bundle", context, address, name.encode(), x_public, ed_public,
                     ephemeral, kem)  # fmt: skip
     assert block_bytes("transcript:bundle") == transcript
     encoded = block_bytes("bundle:alice-pake")
@@ -1687,7 +1686,7 @@ def test_pake_example() -> None:
     assert inputs["password"] == pairs("invite")["password"]
     assert nameplate == pairs("invite")["nameplate"]
     assert value("pake:inputs", "prs") == prs
-    ci = lp(b"quicko2/v3/invite", nameplate.encode())
+    ci = lp(b"quicko2/v4/invite", nameplate.encode())
     assert value("pake:inputs", "ci") == ci
     sid = value("pake:inputs", "sid")
     assert value("pake:inputs", "ada") == a
@@ -1705,11 +1704,11 @@ def test_pake_example() -> None:
     assert block_bytes("cpace:isk-input") == isk_input
     isk = hashlib.sha512(isk_input).digest()
     assert value("pake:cpace", "ISK") == isk
-    transcript = lp(b"quicko2/v3/pake/transcript", nameplate.encode(), sid, a, ya, yb)
+    transcript = lp(b"quicko2/v4/pake/transcript", nameplate.encode(), sid, a, ya, yb)
     assert block_bytes("transcript:pake") == transcript
-    seal_ad = lp(b"quicko2/v3/pake/seal", transcript)
+    seal_ad = lp(b"quicko2/v4/pake/seal", transcript)
     assert block_bytes("transcript:pake-seal") == seal_ad
-    keys = {name: hkdf(isk, sid, b"quicko2/v3/pake/" + name.encode(), 32)
+    keys = {name: hkdf(isk, sid, b"quicko2/v4/pake/" + name.encode(), 32)
             for name in PAKE_KEY_NAMES}  # fmt: skip
     for name, key in keys.items():
         assert value("pake:keys", f"k_{name}") == key
@@ -1741,7 +1740,7 @@ def test_pake_example() -> None:
     context = lp(b"pake-creator", sid, a)
     assert len(fields) == 7
     Ed25519PublicKey.from_public_bytes(fields[3]).verify(
-        fields[6], lp(b"quicko2/v3/bundle", context, *bundle_signed_part(fields))
+        fields[6], lp(b"quicko2/v4/bundle", context, *bundle_signed_part(fields))
     )
     assert fields[0] == bob_address
     assert fields[4] == x25519_public(value("pqxdh", "ek_r_private"))
@@ -1827,7 +1826,7 @@ def test_channel_example() -> None:
     assert dh2 == x25519(ik_r, x25519_public(ek_i))  # the same on Bob's side
     ikm = b"\xff" * 32 + dh1 + dh2 + dh3 + ss
     assert value("pqxdh", "ikm") == ikm
-    info = lp(b"quicko2/v3/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", a, b, pqpk_r, ct)
+    info = lp(b"quicko2/v4/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", a, b, pqpk_r, ct)
     assert block_bytes("transcript:pqxdh-info") == info
     assert len(info) == 2373
     sk = hkdf(ikm, session_id, info, 32)
@@ -1837,21 +1836,21 @@ def test_channel_example() -> None:
     assert value("ratchet:first", "dhs_public") == x25519_public(dhs)
     dh_out = x25519(dhs, x25519_public(ek_r))
     assert value("ratchet:first", "dh_out") == dh_out
-    out = hkdf(dh_out, sk, b"quicko2/v3/ratchet/root", 64)
+    out = hkdf(dh_out, sk, b"quicko2/v4/ratchet/root", 64)
     assert (value("ratchet:first", "RK"), value("ratchet:first", "CKs")) == (out[:32], out[32:])
     mk = hmac.new(out[32:], b"\x01", hashlib.sha256).digest()
     assert value("ratchet:first", "mk") == mk
     assert value("ratchet:first", "CKs_next") == hmac.new(out[32:], b"\x02",
                                                            hashlib.sha256).digest()  # fmt: skip
-    material = hkdf(mk, None, b"quicko2/v3/ratchet/message", 44)
-    assert value("ratchet:first", "aes_key") == material[:32]
-    assert value("ratchet:first", "nonce") == material[32:]
+    # ENCRYPT (v4, §9.2): the AES-256-GCM key is mk itself, the nonce 12 zero bytes.
+    assert value("ratchet:first", "aes_key") == mk
+    assert value("ratchet:first", "nonce") == bytes(12)
     header = x25519_public(dhs) + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
     assert value("ratchet:first", "header") == header
     frame = frame_from_doc("message-sync")
     assert isinstance(frame, Message)
     assert (frame.session_id, frame.sender, frame.recipient) == (session_id, a, b)
-    ad = lp(b"quicko2/v3/message", b"\x03", session_id, a, b, frame.message_id,
+    ad = lp(b"quicko2/v4/message", b"\x04", session_id, a, b, frame.message_id,
             frame.timestamp.to_bytes(8, "big"))  # fmt: skip
     assert block_bytes("transcript:message-ad") == ad
     aad = lp(ad, header)
@@ -1862,7 +1861,7 @@ def test_channel_example() -> None:
     assert (body[0], body[1:1089]) == (0x01, ct)
     message = body[1089:]
     assert message[:40] == header
-    plaintext = AESGCM(material[:32]).decrypt(material[32:], message[40:], aad)
+    plaintext = AESGCM(mk).decrypt(bytes(12), message[40:], aad)
     assert plaintext == block_bytes("envelope:sync")
     assert len(encode_frame(frame)) == 1300
 
@@ -1961,7 +1960,7 @@ def test_call_example() -> None:
     alice_values, bob_values = pairs("identity:alice"), pairs("identity:bob")
     a, b = bytes.fromhex(alice_values["address"]), bytes.fromhex(bob_values["address"])
     call_id = value("call", "call_id")
-    label = b"quicko2/v3/call-session"
+    label = b"quicko2/v4/call-session"
     assert block_bytes("transcript:call-session") == lp(label, call_id, a, b)
     session_id = hashlib.sha256(lp(label, call_id, a, b)).digest()[:16]
     assert value("call", "session_id") == session_id
@@ -1982,7 +1981,7 @@ def test_call_example() -> None:
             == mlkem_public(value("call", f"kem_{key[3:]}_seed"))
             == block_bytes(f"kem:{'alice' if key == 'ek_caller' else 'bob'}-call")
         )
-        transcript = lp(b"quicko2/v3/bundle", lp(b"call", scope, recipient),
+        transcript = lp(b"quicko2/v4/bundle", lp(b"call", scope, recipient),
                         *bundle_signed_part(fields))  # fmt: skip
         Ed25519PublicKey.from_public_bytes(fields[3]).verify(fields[6], transcript)
     ik_i, ik_r = (bytes.fromhex(v["x25519_private"]) for v in (alice_values, bob_values))
@@ -1990,9 +1989,9 @@ def test_call_example() -> None:
     ikm = (x25519(ik_i, x25519_public(ek_r)) + x25519(ek_i, x25519_public(ik_r))
            + x25519(ek_i, x25519_public(ek_r)))  # fmt: skip
     # The join key comes from the classical 3DH secret (§8.5): no ML-KEM secret enters it.
-    sk = hkdf(ikm, session_id, lp(b"quicko2/v3/3dh", a, b), 32)
+    sk = hkdf(ikm, session_id, lp(b"quicko2/v4/3dh", a, b), 32)
     assert value("call", "SK_3dh") == sk
-    seed = hkdf(sk, session_id, b"quicko2/v3/call-join", 32)
+    seed = hkdf(sk, session_id, b"quicko2/v4/call-join", 32)
     assert value("call", "join_seed") == seed
     join_key = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
     assert value("call", "join_key") == join_key

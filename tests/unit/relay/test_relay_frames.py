@@ -71,14 +71,14 @@ def test_parse_message_accepts_only_valid_frames(
 
 @given(st.binary(max_size=200))
 def test_parse_message_on_arbitrary_bytes(data: bytes) -> None:
-    data = b"\x03\x10" + (len(data)).to_bytes(4, "big") + data
+    data = b"\x04\x10" + (len(data)).to_bytes(4, "big") + data
     if parse_message(data) is not None:
         assert isinstance(decode_frame(data), Message)
 
 
 def _frame(items: list[object]) -> bytes:
     body: bytes = msgpack.packb(items, use_bin_type=True)
-    return b"\x03\x10" + len(body).to_bytes(4, "big") + body
+    return b"\x04\x10" + len(body).to_bytes(4, "big") + body
 
 
 S = b"s" * 16
@@ -87,7 +87,7 @@ S = b"s" * 16
 @pytest.mark.parametrize(
     "data",
     [
-        b"\x03\x10",
+        b"\x04\x10",
         _frame([S, S, S, S, 1]),  # too short for a body
         _frame([S, S, b"", S, 1]),  # to-all, too short
         _frame([S, S, b"x" * 5, S, 1, b""]),  # recipient of a bad size
@@ -168,7 +168,7 @@ def test_route_fields_accepts_only_valid_frames(
 
 @given(st.binary(max_size=200))
 def test_route_fields_on_arbitrary_bytes(data: bytes) -> None:
-    data = b"\x03\x10" + (len(data)).to_bytes(4, "big") + data
+    data = b"\x04\x10" + (len(data)).to_bytes(4, "big") + data
     if route_fields(data) is not None:
         assert isinstance(decode_frame(data), Message)
 
@@ -176,7 +176,7 @@ def test_route_fields_on_arbitrary_bytes(data: bytes) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        b"\x03\x10",
+        b"\x04\x10",
         _frame([S, S, b"", S, 1, b""]),  # to all: parse_message's
         _frame([S, S, S, S, 1, b"x" * 70_000]),  # bin 32 body: parse_message's
         _frame([S, S, S, S, 1, b"x" * 300])[:-1],  # truncated body
@@ -219,7 +219,7 @@ def test_received_count_accepts_only_valid_frames(count: int, noise: bytes, posi
 
 @given(st.binary(max_size=12))
 def test_received_count_on_arbitrary_bytes(data: bytes) -> None:
-    data = b"\x03\x12" + (len(data)).to_bytes(4, "big") + data
+    data = b"\x04\x12" + (len(data)).to_bytes(4, "big") + data
     found = received_count(data)
     if found is not None:
         decoded = decode_frame(data)

@@ -142,8 +142,8 @@ def test_frames_before_hello_are_unauthenticated_and_close() -> None:
     [
         (b"\x03", ErrorCode.MALFORMED),
         (b"\x01\x01\x00\x00\x00\x00", ErrorCode.UNSUPPORTED_VERSION),
-        (b"\x03\x77\x00\x00\x00\x00", ErrorCode.UNKNOWN_TYPE),
-        (b"\x03\x01\x00\x00\x00\x01\xc0", ErrorCode.MALFORMED),
+        (b"\x04\x77\x00\x00\x00\x00", ErrorCode.UNKNOWN_TYPE),
+        (b"\x04\x01\x00\x00\x00\x01\xc0", ErrorCode.MALFORMED),
     ],
 )
 def test_undecodable_frames_before_hello_keep_the_connection(data: bytes, code: int) -> None:
@@ -213,7 +213,7 @@ def test_handshake_timeout() -> None:
 
 def test_unknown_and_closed_connections_are_ignored() -> None:
     h = Harness()
-    assert h.recv(12345, b"\x03\x20") == []
+    assert h.recv(12345, b"\x04\x20") == []
     assert h.router.closed(12345, h.now) == []
 
 
@@ -239,8 +239,8 @@ def test_shutdown_tells_and_closes_everyone() -> None:
 
 
 def test_actions_are_plain_values() -> None:
-    send = Send(1, b"\x03\x20abc")
-    assert send == Send(1, b"\x03\x20abc")
+    send = Send(1, b"\x04\x20abc")
+    assert send == Send(1, b"\x04\x20abc")
     assert "5 bytes" in repr(send)
     assert "?" in repr(Send(1, b""))
     assert Close(1, 1000, "bye").code == 1000

@@ -55,7 +55,7 @@ def test_message_in_another_valid_encoding_takes_the_slow_path() -> None:
     body = msgpack.packb(items, use_bin_type=True).replace(
         b"\x05\xc4", b"\xd3" + bytes(7) + b"\x05\xc4"
     )
-    frame = b"\x03\x10" + len(body).to_bytes(4, "big") + body
+    frame = b"\x04\x10" + len(body).to_bytes(4, "big") + body
     actions = h.recv(a.conn, frame)
     assert raw(actions, b.conn) == [frame]
     assert payloads(actions, a.conn) == [Ack(sid(1), a.address, b.address, mid(1), 1)]
@@ -63,7 +63,7 @@ def test_message_in_another_valid_encoding_takes_the_slow_path() -> None:
     body = msgpack.packb(items, use_bin_type=True).replace(
         b"\x05\xc4", b"\xd3" + bytes(7) + b"\x05\xc4"
     )
-    forged = b"\x03\x10" + len(body).to_bytes(4, "big") + body
+    forged = b"\x04\x10" + len(body).to_bytes(4, "big") + body
     assert errors(h.recv(a.conn, forged), a.conn) == [ErrorCode.SENDER_MISMATCH]
 
 
@@ -296,11 +296,11 @@ def test_relay_only_frames_are_unexpected(payload: object) -> None:
     ("data", "code", "ref_type"),
     [
         (b"", ErrorCode.MALFORMED, 0),
-        (b"\x03\x10\x00\x00\x00\x05abc", ErrorCode.MALFORMED, 0x10),
+        (b"\x04\x10\x00\x00\x00\x05abc", ErrorCode.MALFORMED, 0x10),
         (b"\x01\x10\x00\x00\x00\x00", ErrorCode.UNSUPPORTED_VERSION, 0x10),
-        (b"\x03\x10\x7f\xff\xff\xff", ErrorCode.TOO_LARGE, 0x10),
-        (b"\x03\x99\x00\x00\x00\x00", ErrorCode.UNKNOWN_TYPE, 0),
-        (b"\x03\x10\x00\x00\x00\x01\x90", ErrorCode.MALFORMED, 0x10),
+        (b"\x04\x10\x7f\xff\xff\xff", ErrorCode.TOO_LARGE, 0x10),
+        (b"\x04\x99\x00\x00\x00\x00", ErrorCode.UNKNOWN_TYPE, 0),
+        (b"\x04\x10\x00\x00\x00\x01\x90", ErrorCode.MALFORMED, 0x10),
     ],
 )
 def test_decode_errors_keep_the_connection_open(data: bytes, code: int, ref_type: int) -> None:

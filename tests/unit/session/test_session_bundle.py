@@ -58,7 +58,7 @@ def test_make_and_verify() -> None:
 def test_signature_covers_the_documented_transcript() -> None:
     bundle = alice_bundle()
     expected = kdf.encode_fields(
-        b"quicko2/v3/bundle",
+        b"quicko2/v4/bundle",
         SESSION_ID,
         ALICE.address,
         ALICE.display_name.encode(),
@@ -67,7 +67,7 @@ def test_signature_covers_the_documented_transcript() -> None:
         EPHEMERAL.ephemeral.public,
         EPHEMERAL.kem.public,
     )
-    assert BUNDLE_LABEL == b"quicko2/v3/bundle"
+    assert BUNDLE_LABEL == b"quicko2/v4/bundle"
     transcript = bundle_transcript(
         SESSION_ID,
         address=bundle.address,

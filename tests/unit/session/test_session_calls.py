@@ -212,7 +212,7 @@ def test_both_sides_derive_the_same_join_key_from_the_3dh_secret() -> None:
     assert isinstance(join_a, Join) and isinstance(join_b, Join)
     assert join_a.join_key == join_b.join_key and len(join_a.join_key) == 32
     assert join_a.session_id == join_b.session_id == incoming.session_id
-    # The seed is HKDF(SK, salt=session_id, info="quicko2/v3/call-join", 32).
+    # The seed is HKDF(SK, salt=session_id, info="quicko2/v4/call-join", 32).
     callee_bundle = IdentityBundle.decode(response.bundle)
     shared = triple_dh(own_identity=CALLER.x25519, own_ephemeral=outgoing._ephemeral.ephemeral,
                        own_address=CALLER.address, peer_identity_public=CALLEE.public.x25519_public,
@@ -220,7 +220,7 @@ def test_both_sides_derive_the_same_join_key_from_the_3dh_secret() -> None:
                        peer_address=CALLEE.address, session_id=incoming.session_id)  # fmt: skip
     seed = call_join_seed(shared, incoming.session_id)
     assert seed == kdf.hkdf_sha256(shared, salt=incoming.session_id,
-                                   info=b"quicko2/v3/call-join", length=32)  # fmt: skip
+                                   info=b"quicko2/v4/call-join", length=32)  # fmt: skip
     assert Ed25519KeyPair.from_seed(seed).public == join_a.join_key
     signed = caller_session.sign_join(join_a, nonce=b"n" * 16, node_id="relay")
     transcript = join_transcript(nonce=b"n" * 16, node_id="relay",

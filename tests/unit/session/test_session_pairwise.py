@@ -233,7 +233,7 @@ def test_triple_dh_agrees_and_matches_the_formula() -> None:
     )
     assert sk_a == sk_b
     ikm = a_id.exchange(b_eph.public) + a_eph.exchange(b_id.public) + a_eph.exchange(b_eph.public)
-    info = b"".join(len(p).to_bytes(4, "big") + p for p in (b"quicko2/v3/3dh", ALICE, BOB))
+    info = b"".join(len(p).to_bytes(4, "big") + p for p in (b"quicko2/v4/3dh", ALICE, BOB))
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SESSION, info=info)
     assert sk_a == hkdf.derive(ikm)
     # Another session, or a swapped role, gives another key.
@@ -300,7 +300,7 @@ def test_pqxdh_key_matches_the_formula() -> None:
     sk = pqxdh_shared_key(**PQXDH_INPUTS)
     i = PQXDH_INPUTS
     ikm = b"\xff" * 32 + i["dh"] + i["kem_secret"]
-    info = _fields(b"quicko2/v3/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", ALICE, BOB,
+    info = _fields(b"quicko2/v4/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", ALICE, BOB,
                    i["kem_public"], i["kem_ciphertext"])  # fmt: skip
     assert sk == HKDF(algorithm=hashes.SHA256(), length=32, salt=SESSION, info=info).derive(ikm)
 
@@ -480,7 +480,7 @@ def test_recorded_transcript_does_not_open_with_the_x25519_secrets_alone() -> No
 
 def hkdf_guess(dh: bytes) -> bytes:
     """SK as the hybrid formula would give it with the KEM secret simply left out."""
-    info = _fields(b"quicko2/v3/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", ALICE, BOB)
+    info = _fields(b"quicko2/v4/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", ALICE, BOB)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=SESSION, info=info).derive(
         b"\xff" * 32 + dh
     )
@@ -520,13 +520,13 @@ def _mlkem_vector(tc_id: int) -> dict[str, str]:
 
 
 KAT_KEM = _mlkem_vector(2)  # "Test vector based on official round 3 seeds 0"
-KAT_SK_HEX = "9bbac6ab6443a527facc23f265ff36d3922d194a2d20b97c76e7fa252f605279"
+KAT_SK_HEX = "2c39fe25598bb34146fddb802bcb4ae2c46c4264b05ffb8c9388a8a21e29b68d"
 KAT_FIRST_MESSAGE_HEX = (
     "a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209"  # header: DHs.public
     "0000000000000000"  # header: pn = 0, n = 0
-    "28c83e071e0f9508c5a0b97cc30c360bac227f904b156eb2f216258f71135fcb"  # ciphertext (64)
-    "c14d2c467688d04aa3b89e8da1d4d6baf2befe54abba5b469dca58a57a19e147"
-    "e93ee1a30388828ab03b83f48ce02423"  # tag (16)
+    "d7a24323a30874cb9a241bd9b285e114b2e919730211a58341f63f9f5c9b0a4b"  # ciphertext (64)
+    "4b9c86dcd625b6398946ac5ea08212ba67dcf56c347fe7bebe0882c5735e2576"
+    "ba20e9a780cac5c22c567c197b386111"  # tag (16)
 )
 
 
@@ -542,15 +542,14 @@ def test_known_answer_first_message() -> None:
 
     Derivation (docs/protocol.md §9, §10):
       1. SK = HKDF-SHA256(0xFF * 32 || DH(IK_I, EK_R) || DH(EK_I, IK_R) || DH(EK_I, EK_R) || K,
-         salt=session_id, info=encode_fields("quicko2/v3/pqxdh",
+         salt=session_id, info=encode_fields("quicko2/v4/pqxdh",
          "CURVE25519_SHA-256_ML-KEM-768", addr_I, addr_R, ek, c), 32)
       2. DHs = X25519 key pair of private 0x01 * 32; out = HKDF-SHA256(DH(DHs, EK_R.public),
-         salt=SK, info="quicko2/v3/ratchet/root", 64); RK = out[:32], CKs = out[32:]
+         salt=SK, info="quicko2/v4/ratchet/root", 64); RK = out[:32], CKs = out[32:]
       3. mk = HMAC-SHA256(CKs, 0x01)
-      4. km = HKDF-SHA256(mk, salt=None, info="quicko2/v3/ratchet/message", 44);
-         key = km[:32], nonce = km[32:]
+      4. key = mk, nonce = 12 zero bytes (v4; v3 expanded mk with HKDF)
       5. header = DHs.public || u32(0) || u32(0)
-      6. ad = encode_fields("quicko2/v3/message", 0x03, session_id, addr_I, addr_R, message_id,
+      6. ad = encode_fields("quicko2/v4/message", 0x04, session_id, addr_I, addr_R, message_id,
          u64(timestamp)); aad = encode_fields(ad, header)
       7. plaintext = u32(2) || 0x91 0x00 || 58 zero bytes (SYNC padded to 64)
       8. message = header || AES-256-GCM(key, nonce, plaintext, aad)  (40 + 64 + 16 = 120 bytes)
@@ -593,23 +592,20 @@ def test_known_answer_first_message() -> None:
         + _pyca_dh(KAT_EK_A, ek_r)
         + k
     )
-    info = _fields(b"quicko2/v3/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", ALICE, BOB, ek, c)
+    info = _fields(b"quicko2/v4/pqxdh", b"CURVE25519_SHA-256_ML-KEM-768", ALICE, BOB, ek, c)
     sk = HKDF(algorithm=hashes.SHA256(), length=32, salt=SESSION, info=info).derive(ikm)
     assert sk.hex() == KAT_SK_HEX
     dhs_private = bytes([1]) * 32
     out = HKDF(
-        algorithm=hashes.SHA256(), length=64, salt=sk, info=b"quicko2/v3/ratchet/root"
+        algorithm=hashes.SHA256(), length=64, salt=sk, info=b"quicko2/v4/ratchet/root"
     ).derive(_pyca_dh(dhs_private, ek_r))
     mac = pyca_hmac.HMAC(out[32:], hashes.SHA256())
     mac.update(b"\x01")
     mk = mac.finalize()
-    km = HKDF(
-        algorithm=hashes.SHA256(), length=44, salt=None, info=b"quicko2/v3/ratchet/message"
-    ).derive(mk)
     header = _pyca_public(dhs_private) + bytes(8)
     ad = _fields(
-        b"quicko2/v3/message",
-        b"\x03",
+        b"quicko2/v4/message",
+        b"\x04",
         SESSION,
         ALICE,
         BOB,
@@ -617,7 +613,7 @@ def test_known_answer_first_message() -> None:
         TIMESTAMP.to_bytes(8, "big"),
     )
     plaintext = bytes.fromhex("000000029100") + bytes(58)
-    expected = header + AESGCM(km[:32]).encrypt(km[32:], plaintext, _fields(ad, header))
+    expected = header + AESGCM(mk).encrypt(bytes(12), plaintext, _fields(ad, header))
     assert body == b"\x01" + c + expected
 
     # The responder, with the real ML-KEM key, decapsulates c and opens it.

@@ -87,7 +87,7 @@ def test_cpace_inputs_and_key_schedule_match_the_documented_derivation() -> None
     joiner, creator, confirm_j = attempt()
     start, yb = joiner.start_message, creator.reply.share
     # The joiner's share is CPace's Ya for PRS = password, CI = LP(label("invite"), nameplate).
-    assert invite_ci(NAMEPLATE) == kdf.encode_fields(b"quicko2/v3/invite", NAMEPLATE.encode())
+    assert invite_ci(NAMEPLATE) == kdf.encode_fields(b"quicko2/v4/invite", NAMEPLATE.encode())
     generator = cpace.calculate_generator(PASSWORD.encode(), invite_ci(NAMEPLATE), start.sid)
     rng = SeededRng(b"j")  # the joiner's draws: the 16-byte sid, then the scalar
     rng(16)
@@ -97,7 +97,7 @@ def test_cpace_inputs_and_key_schedule_match_the_documented_derivation() -> None
     isk = cpace.isk_ir(start.sid, k, start.share, JOINER.address, yb, b"")
     keys = PakeKeys.derive(isk, nameplate=NAMEPLATE, sid=start.sid, joiner=JOINER.address,
                            ya=start.share, yb=yb)  # fmt: skip
-    transcript = kdf.encode_fields(b"quicko2/v3/pake/transcript", NAMEPLATE.encode(), start.sid,
+    transcript = kdf.encode_fields(b"quicko2/v4/pake/transcript", NAMEPLATE.encode(), start.sid,
                                    JOINER.address, start.share, yb)  # fmt: skip
     assert keys.transcript == transcript
     for purpose, value in [
@@ -108,7 +108,7 @@ def test_cpace_inputs_and_key_schedule_match_the_documented_derivation() -> None
     ]:
         assert value == kdf.hkdf_sha256(isk, salt=start.sid, info=kdf.label(purpose), length=32)
     assert confirm_j.mac == kdf.hmac_sha256(keys.confirm_j, transcript)
-    ad = kdf.encode_fields(b"quicko2/v3/pake/seal", transcript)
+    ad = kdf.encode_fields(b"quicko2/v4/pake/seal", transcript)
     plain = aead.decrypt(keys.seal_j, bytes(12), confirm_j.sealed, ad)
     assert IdentityBundle.decode(plain).address == JOINER.address
 
