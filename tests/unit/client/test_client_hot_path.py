@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import runpy
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,3 +74,71 @@ def test_a_source_newer_than_its_extension_is_stale(
     assert hot_path() == f"compiled, stale: {HOT_MODULES[0]}"
     monkeypatch.setitem(sys.modules, HOT_MODULES[1], Module(tmp_path / "x.py"))
     assert hot_path().startswith("mixed")
+
+
+# ---------------------------------------------------------------- scripts/compile.sh's outcomes
+#
+# A copy of the script in a stand-in tree with extensions "built" in it: what it removes, and
+# its exit status when it cannot build (the full build runs in ./test.sh's compiled step).
+
+ROOT = SOURCE.parents[3]
+BUILT = (
+    "src/quicko/relay/frames.cpython-311-x.so",
+    "src/quicko/relay/native.cpython-311-x.so",
+    "src/quicko/_client_hot__mypyc.cpython-311-x.so",
+    "src/quicko/client/core.cpython-311-x.so",
+    "src/quicko/crypto/ratchet.cpython-311-x.so",
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "compile.sh", tmp_path / "scripts" / "compile.sh")
+    for name in (*BUILT, "src/quicko/client/core.py", "src/quicko/relay/frames.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    shutil.copy(SOURCE, tmp_path / "src/quicko/client/compiled.py")
+    # A Python with the headers but without mypyc.
+    (tmp_path / "include").mkdir()
+    (tmp_path / "include" / "Python.h").write_text("")
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *sysconfig*) echo "{tmp_path}/include" ;; *mypyc*) exit 1 ;;\n'
+        f'  *) exec {sys.executable} "$@" ;; esac\n'
+    )
+    python.chmod(0o755)
+    return tmp_path
+
+
+def compile_sh(tree: Path, *args: str, python: str = "python") -> int:
+    env = {**os.environ, "PYTHON": str(tree / python), "CC": "true"}
+    done = subprocess.run(
+        ["bash", str(tree / "scripts" / "compile.sh"), *args],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode
+
+
+def built(tree: Path) -> list[str]:
+    return sorted(str(path.relative_to(tree)) for path in tree.rglob("*.so"))
+
+
+def test_a_missing_prerequisite_exits_3_and_removes_nothing(tree: Path) -> None:
+    assert compile_sh(tree) == 3
+    assert built(tree) == sorted(BUILT)
+
+
+def test_an_unknown_option_exits_2(tree: Path) -> None:
+    assert compile_sh(tree, "--bogus") == 2
+    assert built(tree) == sorted(BUILT)
+
+
+def test_clean_removes_the_relay_and_client_extensions_without_python(tree: Path) -> None:
+    assert compile_sh(tree, "--clean", python="no-such-python") == 0
+    assert built(tree) == []
+    assert (tree / "src/quicko/client/core.py").is_file()
