@@ -70,8 +70,8 @@ elif [[ $mode == auto ]] && has_display; then
 else
     extras=tui
 fi
-# The Debian libraries Qt loads, when Qt is installed; with QUICKO_COMPILE=1 (the relay's
-# compiled hot path, scripts/setup.sh) also the C compiler and the Python headers.
+# The Debian libraries Qt loads, when Qt is installed; with QUICKO_COMPILE=1 (the relay's and
+# the client's compiled hot paths, scripts/setup.sh) also the C compiler and the Python headers.
 case ",${QUICKO_EXTRAS-$extras}," in
     *,desktop,* | *,dev,*) deps=() ;;
     *) deps=(--no-desktop) ;;

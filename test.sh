@@ -14,21 +14,26 @@ echo "== import contracts"; "$bin/lint-imports" --no-cache
 echo "== pytest"
 "$bin/python" -m pytest --cov --cov-report=term "$@"
 
-# The relay's opt-in native hot path (docs/relay.md "Compiled hot path"): the suite above ran the
-# pure-Python default; here the relay's tests run again on the compiled modules, among them the
-# equivalence of the C path with the Python one (tests/unit/relay/test_relay_native_equivalence.py).
+# The opt-in compiled hot paths (docs/relay.md "Compiled hot path", docs/performance.md "Client
+# compiled path"): the suite above ran the pure-Python default; here the relay's tests run again
+# on the compiled modules, among them the equivalence of the C path with the Python one
+# (tests/unit/relay/test_relay_native_equivalence.py), and so do the client's unit and
+# integration tests on the client's compiled group (quicko.client.compiled).
 # Modules built here are removed afterwards; modules a developer built before are rebuilt and kept.
-echo "== relay tests on the compiled hot path (scripts/compile.sh)"
-built_before=$(find src/quicko/relay -maxdepth 1 -name '*.so' | head -1)
+echo "== relay and client tests on the compiled hot paths (scripts/compile.sh)"
+built_before=$(find src/quicko -name '*.so' | head -1)
 [[ -n "$built_before" ]] || trap 'bash scripts/compile.sh --clean 2>/dev/null' EXIT
 status=0
 bash scripts/compile.sh || status=$?
 if [[ $status == 3 ]]; then
-    echo "== SKIPPED: the compiled hot path could not be built here (see above); CI builds it"
+    echo "== SKIPPED: the compiled hot paths could not be built here (see above); CI builds them"
 elif [[ $status != 0 ]]; then
     exit "$status"
 else
     "$bin/python" -m pytest -q -p no:cacheprovider --no-cov tests/unit/relay \
         tests/integration/test_relay_*.py tests/integration/test_attacks_relay.py \
-        tests/integration/test_abuse_relay_*.py
+        tests/integration/test_abuse_relay_*.py \
+        tests/unit/client tests/unit/session tests/unit/crypto tests/unit/messaging \
+        tests/unit/store tests/integration/test_client_*.py \
+        tests/integration/test_attacks_client.py
 fi

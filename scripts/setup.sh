@@ -73,20 +73,30 @@ fi
 "$venv/bin/python" -m compileall -q "$root/src" >/dev/null
 
 # Opt-in: QUICKO_COMPILE=1 builds the relay's hot modules with mypyc and its native hot path
-# with Cython (scripts/compile.sh, with the compile extra installed above; it needs a C compiler
-# and the Python headers, which ./run.sh installs as root: scripts/system-deps.sh --compile),
-# when they are missing or older than their sources. Off by default: the pure-Python path is the
-# default, and what ./test.sh's main run and CI's run. A build that fails is reported and the
-# relay runs its pure-Python path (same behaviour, slower); `quicko relay` logs which one.
+# with Cython, and the client's hot modules with mypyc (scripts/compile.sh, with the compile extra
+# installed above; it needs a C compiler and the Python headers, which ./run.sh installs as root:
+# scripts/system-deps.sh --compile), when they are missing or older than their sources. Off by
+# default: the pure-Python path is the default, and what ./test.sh's main run and CI's run. A
+# build that fails is reported and the relay and the apps run their pure-Python path (same
+# behaviour, slower); `quicko relay` logs which one.
 if [[ "${QUICKO_COMPILE:-0}" == 1 ]]; then
+    stale=0
     for module in frames.py flow.py native.pyx; do  # quicko.relay.compiled: HOT_MODULES, native
         built=("$root/src/quicko/relay/${module%.*}".cpython-*.so)
         if [[ ! -f "${built[0]}" || "$root/src/quicko/relay/$module" -nt "${built[0]}" ]]; then
-            if ! PYTHON="$venv/bin/python" bash "$root/scripts/compile.sh" >&2; then
-                echo "setup: the relay's compiled hot path was not built (see above);" \
-                    "the relay runs its pure-Python path" >&2
-            fi
-            break
+            stale=1
         fi
     done
+    # quicko.client.compiled: one group, its library in src/quicko; older than any source of the
+    # packages its modules come from means stale.
+    built=("$root/src/quicko/_client_hot__mypyc".cpython-*.so)
+    packages=("$root/src/quicko/"{client,crypto,messaging,session,store})
+    if [[ ! -f "${built[0]}" ]] ||
+        [[ -n "$(find "${packages[@]}" -name '*.py' -newer "${built[0]}" | head -1)" ]]; then
+        stale=1
+    fi
+    if ((stale)) && ! PYTHON="$venv/bin/python" bash "$root/scripts/compile.sh" >&2; then
+        echo "setup: the compiled hot paths were not built (see above);" \
+            "the relay runs its pure-Python path, and so do the apps" >&2
+    fi
 fi

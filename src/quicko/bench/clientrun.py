@@ -26,6 +26,7 @@ from quicko.bench.clientreport import CLIENT_SCENARIOS, ClientBenchOptions, buil
 from quicko.bench.procs import ServerProcess, relay_argv
 from quicko.bench.runner import DEFAULTS, machine_info
 from quicko.client.collector import tune_client_gc
+from quicko.client.compiled import hot_path
 from quicko.errors import QuickoError
 
 __all__ = ["SETUP_MARGIN_S", "client_machine_info", "run_client_bench"]
@@ -118,6 +119,8 @@ def client_machine_info(relay_cpu: int | None, clients_cpu: int | None) -> dict[
         event_loop="asyncio (default), one loop for every client",
         websockets=_version("websockets"),
         pake="CPace (quicko.crypto.cpace), CPACE-X25519-SHA512",
+        # "python" (the default) or "compiled" (scripts/compile.sh: quicko.client.compiled).
+        client_path=hot_path(),
     )
     return machine
 

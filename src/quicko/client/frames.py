@@ -22,7 +22,7 @@ The wire format is unchanged (docs/protocol.md §2, §4.4).
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Any, Final
 
 from quicko.protocol import Ack, Message, Payload, decode_frame, encode_frame
 from quicko.protocol.constants import HEADER_SIZE, MAX_BLOB_BYTES, PROTOCOL_VERSION
@@ -178,8 +178,11 @@ def encode_message(message: Message) -> bytes:
     Raises:
         LocalProtocolError: as :func:`~quicko.protocol.encode_frame`, for a bad field.
     """
-    session_id, sender, recipient = message.session_id, message.sender, message.recipient
-    message_id, timestamp, body = message.message_id, message.timestamp, message.body
+    # Read through Any: compiled (mypyc), reading a field declared bytes or int checks or
+    # converts its value (True becomes 1) before the checks below could see it.
+    fields: Any = message
+    session_id, sender, recipient = fields.session_id, fields.sender, fields.recipient
+    message_id, timestamp, body = fields.message_id, fields.timestamp, fields.body
     if not (
         type(session_id) is bytes
         and type(sender) is bytes

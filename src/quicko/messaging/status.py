@@ -157,7 +157,7 @@ def advance(current: DeliveryStatus, new: DeliveryStatus) -> DeliveryStatus | No
     return _ADVANCED[pair]
 
 
-def receipt_status(code: int) -> DeliveryStatus:
+def receipt_status(code: object) -> DeliveryStatus:
     """The delivery status a RECEIPT envelope's status code stands for.
 
     Args:
