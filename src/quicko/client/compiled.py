@@ -18,9 +18,6 @@ This module imports nothing of Quicko2's at import time: ``scripts/compile.sh`` 
 
 from __future__ import annotations
 
-import importlib
-from importlib.machinery import EXTENSION_SUFFIXES
-from pathlib import Path
 from typing import Final
 
 __all__ = ["GROUP", "HOT_MODULES", "compiled_modules", "hot_path", "is_compiled", "stale_modules"]
@@ -64,19 +61,16 @@ def is_compiled(name: str) -> bool:
     For the tests that only the pure-Python path can run: those that patch a module's constants
     (mypyc inlines ``Final`` names) or its classes' methods (compiled callers call them directly).
     """
-    path = getattr(importlib.import_module(name), "__file__", None) or ""
-    return path.endswith(tuple(EXTENSION_SUFFIXES))
+    from quicko.extensions import is_extension  # noqa: PLC0415  # see the module's docstring
+
+    return is_extension(name)
 
 
 def stale_modules() -> list[str]:
     """The compiled modules whose source changed after they were built (rebuild or clean)."""
-    stale: list[str] = []
-    for name, compiled in compiled_modules().items():
-        path = Path(getattr(importlib.import_module(name), "__file__", None) or "")
-        source = path.parent / (name.rsplit(".", 1)[-1] + ".py")
-        if compiled and source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
-            stale.append(name)
-    return stale
+    from quicko.extensions import stale_extensions  # noqa: PLC0415  # see the docstring
+
+    return stale_extensions(HOT_MODULES)
 
 
 def hot_path() -> str:

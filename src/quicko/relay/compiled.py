@@ -17,9 +17,9 @@ frame. It has no Python twin to fall back to by import: the server uses it when 
 from __future__ import annotations
 
 import importlib
-from importlib.machinery import EXTENSION_SUFFIXES
-from pathlib import Path
 from typing import Final
+
+from quicko.extensions import is_extension, stale_extensions
 
 __all__ = [
     "HOT_MODULES",
@@ -49,26 +49,14 @@ def native_built() -> bool:
 
 def compiled_modules() -> dict[str, bool]:
     """Each of :data:`HOT_MODULES` and whether it was loaded from a compiled extension."""
-    found: dict[str, bool] = {}
-    for name in HOT_MODULES:
-        path = getattr(importlib.import_module(name), "__file__", None) or ""
-        found[name] = path.endswith(tuple(EXTENSION_SUFFIXES))
-    return found
+    return {name: is_extension(name) for name in HOT_MODULES}
 
 
 def stale_modules() -> list[str]:
     """The compiled modules whose source changed after they were built (rebuild or clean)."""
-    stale: list[str] = []
-    for name, compiled in compiled_modules().items():
-        path = Path(getattr(importlib.import_module(name), "__file__", None) or "")
-        source = path.parent / (name.rsplit(".", 1)[-1] + ".py")
-        if compiled and source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
-            stale.append(name)
+    stale = stale_extensions(HOT_MODULES)
     if native_built():
-        path = Path(getattr(importlib.import_module(NATIVE_MODULE), "__file__", None) or "")
-        source = path.parent / "native.pyx"
-        if source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
-            stale.append(NATIVE_MODULE)
+        stale += stale_extensions((NATIVE_MODULE,), ".pyx")
     return stale
 
 

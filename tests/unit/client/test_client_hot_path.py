@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from quicko import extensions
 from quicko.client import compiled
 from quicko.client.compiled import (
     GROUP,
@@ -68,7 +69,7 @@ def test_a_source_newer_than_its_extension_is_stale(
         os.utime(older, (1_000, 1_000))
         os.utime(newer, (2_000, 2_000))
         monkeypatch.setitem(sys.modules, name, Module(built))  # what import_module returns
-    monkeypatch.setattr(compiled, "EXTENSION_SUFFIXES", [".so"])
+    monkeypatch.setattr(extensions, "EXTENSION_SUFFIXES", [".so"])
     assert all(compiled_modules().values())
     assert stale_modules() == [HOT_MODULES[0]]
     assert hot_path() == f"compiled, stale: {HOT_MODULES[0]}"

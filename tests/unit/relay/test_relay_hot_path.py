@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from quicko import extensions
 from quicko.relay import compiled
 from quicko.relay.compiled import (
     HOT_MODULES,
@@ -47,7 +48,7 @@ def test_a_source_newer_than_its_extension_is_stale(
     for name in ("frames", "flow"):  # import_module returns what sys.modules holds
         module = Module(tmp_path / f"{name}.cpython-311-x.so")
         monkeypatch.setitem(sys.modules, f"quicko.relay.{name}", module)
-    monkeypatch.setattr(compiled, "EXTENSION_SUFFIXES", [".so"])
+    monkeypatch.setattr(extensions, "EXTENSION_SUFFIXES", [".so"])
     monkeypatch.setattr(compiled, "native_built", lambda: False)
     assert compiled_modules() == {"quicko.relay.frames": True, "quicko.relay.flow": True}
     assert stale_modules() == ["quicko.relay.frames"]
