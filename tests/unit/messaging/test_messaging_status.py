@@ -39,6 +39,14 @@ EXPECTED_ALLOWED = {
 ALL_PAIRS = list(itertools.product(DeliveryStatus, DeliveryStatus))
 
 
+_PURE_ONLY = pytest.mark.skipif(
+    is_compiled("quicko.messaging.status"),
+    reason="compiled (mypyc), the declared argument types are checked: a plain int raises "
+    "TypeError (misuse too)",
+)
+"""For the tests only the pure-Python path can run (quicko.client.compiled)."""
+
+
 def test_values_match_the_receipt_codes() -> None:
     assert [(s.name, s.value) for s in DeliveryStatus] == [
         ("PENDING", 0),
@@ -83,22 +91,14 @@ def test_final_statuses_are_derived_from_the_table() -> None:
     assert {R, F} == FINAL_STATUSES
 
 
-@pytest.mark.skipif(
-    is_compiled("quicko.messaging.status"),
-    reason="compiled (mypyc), the declared argument types are checked: a plain int raises "
-    "TypeError (misuse too)",
-)
+@_PURE_ONLY
 @pytest.mark.parametrize(("current", "new"), [(2, S), (P, 2), (P, 6), (-1, 0)])
 def test_unknown_values_are_local_misuse(current: int, new: int) -> None:
     with pytest.raises(ValueError, match="not a delivery status pair"):
         advance(current, new)  # type: ignore[arg-type]  # deliberately not statuses
 
 
-@pytest.mark.skipif(
-    is_compiled("quicko.messaging.status"),
-    reason="compiled (mypyc), the declared argument types are checked: a plain int raises "
-    "TypeError (misuse too)",
-)
+@_PURE_ONLY
 def test_plain_ints_equal_to_statuses_come_back_as_statuses() -> None:
     result = advance(1, 3)  # type: ignore[arg-type]  # IntEnum compares equal to int
     assert result is D

@@ -69,6 +69,14 @@ WRONG = InviteCode("KBQW", "0000")
 _IDS = SeededRng(b"misbehaving message ids")
 
 
+_PURE_ONLY = pytest.mark.skipif(
+    is_compiled("quicko.session.core"),
+    reason="compiled (mypyc), the Final bound is inlined: patching the module's constant "
+    "changes nothing",
+)
+"""For the tests only the pure-Python path can run (quicko.client.compiled)."""
+
+
 def state(session: Session) -> State:
     """The session's state, read afresh (so that mypy does not narrow it across calls)."""
     return session.state
@@ -284,11 +292,7 @@ def test_pending_member_inits_are_bounded(monkeypatch: pytest.MonkeyPatch) -> No
 # ------------------------------------------------------------------ bounds
 
 
-@pytest.mark.skipif(
-    is_compiled("quicko.session.core"),
-    reason="compiled (mypyc), the Final bound is inlined: patching the module's constant "
-    "changes nothing",
-)
+@_PURE_ONLY
 def test_early_frames_are_bounded_and_repaired_by_retransmission(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -313,11 +317,7 @@ def test_early_frames_are_bounded_and_repaired_by_retransmission(
     assert texts(pump.take(bob.address)) == ["early 0"]
 
 
-@pytest.mark.skipif(
-    is_compiled("quicko.session.core"),
-    reason="compiled (mypyc), the Final bound is inlined: patching the module's constant "
-    "changes nothing",
-)
+@_PURE_ONLY
 def test_held_frames_are_bounded_and_a_text_dropped_from_them_is_sent_by_the_ledger(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
